@@ -1,0 +1,231 @@
+"""``jacs-desktop-cli``: verify and sign JACS data from scripts.
+
+Exit codes: 0 everything valid (or command succeeded), 2 something is invalid,
+1 an error (bad arguments, unreadable files, wrong password).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import __version__
+from .core.errors import JacsError
+from .core.verify import INVALID, KeyRing, Verdict, verify_bytes
+from .jobs.verify_all import VerifyReport, verify_store
+from .storage.folder import FolderStore, load_key_dir
+
+EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
+
+_MARK = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L"}
+_CHECK_MARK = {"ok": "✓", "failed": "✗", "unverifiable": "?", "legacy": "L", "warning": "!", "skipped": "-"}
+
+
+def _err(msg: str) -> None:
+    print(f"jacs-desktop-cli: error: {msg}", file=sys.stderr)
+
+
+def _print_verdict(v: Verdict, verbose: bool) -> None:
+    name = f"{v.id}:{v.version}" if v.id else (v.path or "?")
+    signer = f" signed by {v.signer}" if v.signer else ""
+    alg = f" ({v.algorithm})" if v.algorithm else ""
+    print(f"{_MARK.get(v.status, '?')} {v.status:<12} {v.kind:<8} {name}{signer}{alg}")
+    if v.status != "valid" or verbose:
+        for c in v.checks:
+            if verbose or c.status not in ("ok", "skipped"):
+                print(f"      {_CHECK_MARK.get(c.status, '?')} {c.name}: {c.reason}")
+    else:
+        for c in v.warnings:
+            print(f"      ! {c.name}: {c.reason}")
+
+
+def _single_file_context(path: Path, keys_dir: str | None, files_dir: str | None):
+    ring = KeyRing()
+    files = None
+    store = None
+    # a document inside a store: documents/{id}:{v}.json → use the store around it
+    parent = path.resolve().parent
+    if parent.name in ("documents", "agent", "archive"):
+        base = parent.parent.parent if parent.name == "archive" else parent.parent
+        if parent.name == "agent" or (base / "jacs_data").is_dir() or any(base.glob("*.json")):
+            try:
+                store = FolderStore(base if parent.name != "agent" else base.parent)
+            except JacsError:
+                store = None
+    if store is None and path.resolve().parent.is_dir():
+        try:
+            candidate = FolderStore(path.resolve().parent)
+            if candidate.configs:
+                store = candidate
+        except JacsError:
+            store = None
+    if store is not None:
+        ring = store.key_ring()
+        files = store.read_attachment
+    if keys_dir:
+        kd = Path(keys_dir).expanduser()
+        if not kd.is_dir():
+            raise JacsError(f"--keys: {kd} is not a folder")
+        n = load_key_dir(ring, kd / "public_keys") + load_key_dir(ring, kd)
+        for sub in ("jacs_data/public_keys",):
+            n += load_key_dir(ring, kd / sub)
+        pub = kd / "jacs.public.pem"
+        if pub.is_file():
+            ring.add(pub.read_bytes()[: 1 << 16], None, str(pub))
+            n += 1
+        if n == 0:
+            raise JacsError(f"--keys: no public keys found in {kd} (expected public_keys/{{hash}}.pem or jacs.public.pem)")
+    if files_dir:
+        fd = Path(files_dir).expanduser().resolve()
+
+        def files(rel: str, _fd=fd):
+            p = (_fd / rel).resolve()
+            if not p.is_relative_to(_fd) or not p.is_file():
+                return None
+            return p.read_bytes()
+
+    return ring, files
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    target = Path(args.path).expanduser()
+    if not target.exists():
+        _err(f"{target} does not exist")
+        return EXIT_ERROR
+    report = VerifyReport()
+    try:
+        if target.is_dir():
+            store = FolderStore(target)
+            report = verify_store(store)
+            if not report.results and not report.errors:
+                _err(f"no JACS data found in {target} (looked for configs, jacs_data/ and documents/)")
+                return EXIT_ERROR
+        else:
+            ring, files = _single_file_context(target, args.keys, args.files)
+            try:
+                data = target.read_bytes()
+            except OSError as exc:
+                _err(f"cannot read {target}: {exc.strerror or exc}")
+                return EXIT_ERROR
+            report.results.append(verify_bytes(data, ring, files, path=str(target)))
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for v in report.results:
+            _print_verdict(v, args.verbose)
+        for e in report.errors:
+            print(f"! {e}")
+        s = report.summary
+        print(
+            f"{s['total']} checked: {s['valid']} valid, {s['invalid']} invalid, "
+            f"{s['unverifiable']} unverifiable, {s['legacy']} legacy"
+            + (f", {s['errors']} errors" if s["errors"] else "")
+        )
+    return report.exit_code
+
+
+def _password_for(identity) -> str:
+    pw = os.environ.get("JACS_PRIVATE_KEY_PASSWORD")
+    if pw:
+        return pw
+    pw_file = os.environ.get("JACS_PASSWORD_FILE")
+    if pw_file:
+        try:
+            return Path(pw_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise JacsError(f"JACS_PASSWORD_FILE {pw_file}: {exc.strerror or exc}") from None
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(f"Password for agent {identity.agent_id}: ")
+    raise JacsError("No password: set JACS_PRIVATE_KEY_PASSWORD (or JACS_PASSWORD_FILE), or run in a terminal")
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from .core.identity import Identity
+    from .core.sign import make_attachment
+
+    try:
+        identity = Identity.load(args.config)
+        body_path = Path(args.json_file).expanduser()
+        try:
+            raw = body_path.read_bytes()
+        except OSError as exc:
+            raise JacsError(f"cannot read {body_path}: {exc.strerror or exc}") from None
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise JacsError(f"{body_path} is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            body = {"jacsDocument": {"type": "message", "content": body}}
+        attachments = []
+        copies = []
+        for f in args.attach or []:
+            fp = Path(f).expanduser()
+            try:
+                data = fp.read_bytes()
+            except OSError as exc:
+                raise JacsError(f"cannot read attachment {fp}: {exc.strerror or exc}") from None
+            rel = f"files/{fp.name}"
+            attachments.append(make_attachment(data, rel, embed=args.embed))
+            if not args.embed:
+                dest = identity.config.data_dir / rel
+                if dest.exists() and dest.read_bytes() != data:
+                    raise JacsError(f"{dest} already exists with different content; rename the attachment")
+                copies.append((fp, dest))
+        signer = identity.unlock(_password_for(identity))
+        doc = signer.new_document(body, attachments=attachments)
+        for src, dest in copies:  # external attachments live under the data directory
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+        store = FolderStore(identity.config.path.parent)
+        store.write_document(doc, identity.config.documents_dir)
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    print(f"{doc['jacsId']}:{doc['jacsVersion']}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jacs-desktop-cli", description="Verify and sign JACS data.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="verify a store folder or one document file")
+    v.add_argument("path", help="a folder (storage root or data directory) or a document file")
+    v.add_argument("--json", action="store_true", help="print a JSON report")
+    v.add_argument("--keys", metavar="DIR", help="public keys for a single file (public_keys/ or a key folder)")
+    v.add_argument("--files", metavar="DIR", help="folder that external attachments are relative to")
+    v.add_argument("-v", "--verbose", action="store_true", help="show every check")
+    v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("sign", help="sign a new document as an agent and store it where jacs would")
+    s.add_argument("--config", required=True, help="the agent's jacs.config.json")
+    s.add_argument("--json-file", required=True, help="JSON body (an object is signed as the document payload)")
+    s.add_argument("--attach", action="append", metavar="FILE", help="attach a file (repeatable)")
+    s.add_argument("--embed", action="store_true", help="embed attachments in the document")
+    s.set_defaults(func=cmd_sign)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Signature primitives for the JACS algorithms (SPEC section 4.3).
+
+Verification uses ``cryptography`` (Ed25519 and ML-DSA-87). Signing uses
+``cryptography`` for Ed25519 and ``dilithium-py`` for ML-DSA-87, because JACS
+stores the 4896-byte FIPS 204 *expanded* secret key, which ``cryptography``
+cannot import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
+
+from .errors import KeyFormatError
+
+__all__ = [
+    "ED25519_PUBLIC_LEN",
+    "MLDSA87_PUBLIC_LEN",
+    "MLDSA87_SECRET_LEN",
+    "verify_signature",
+    "Signer",
+    "Ed25519Signer",
+    "MLDSA87Signer",
+    "signer_from_private_material",
+    "generate_private_material",
+    "ed25519_pkcs8_v2",
+]
+
+ED25519_PUBLIC_LEN = 32
+ED25519_SIGNATURE_LEN = 64
+MLDSA87_PUBLIC_LEN = 2592
+MLDSA87_SECRET_LEN = 4896
+MLDSA87_SIGNATURE_LEN = 4627
+
+# ring's PKCS#8 v2 (RFC 5958 OneAsymmetricKey) encoding of an Ed25519 key:
+# SEQ { INTEGER 1, SEQ { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed },
+#       [1] IMPLICIT BIT STRING pub }
+_PKCS8_V2_PREFIX = bytes.fromhex("3051020101300506032b657004220420")
+_PKCS8_V2_PUB_TAG = bytes.fromhex("812100")
+_PKCS8_V1_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+
+
+def ed25519_pkcs8_v2(seed: bytes, public: bytes) -> bytes:
+    """The 83-byte PKCS#8 v2 DER that ``ring`` writes for an Ed25519 key."""
+    return _PKCS8_V2_PREFIX + seed + _PKCS8_V2_PUB_TAG + public
+
+
+def _ed25519_seed(der: bytes) -> bytes:
+    if len(der) == 83 and der.startswith(_PKCS8_V2_PREFIX) and der[48:51] == _PKCS8_V2_PUB_TAG:
+        return der[16:48]
+    if len(der) == 48 and der.startswith(_PKCS8_V1_PREFIX):
+        return der[16:48]
+    if len(der) == 32:
+        return der
+    try:
+        key = serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError("The decrypted Ed25519 key is not PKCS#8 DER") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise KeyFormatError("The decrypted key is not an Ed25519 key")
+    return key.private_bytes_raw()
+
+
+def verify_signature(family: str, public_key: bytes, message: bytes, signature: bytes) -> tuple[bool, str]:
+    """Check *signature* over *message*. Returns (ok, reason)."""
+    if family == "ed25519":
+        if len(public_key) != ED25519_PUBLIC_LEN:
+            return False, f"Ed25519 public key must be 32 bytes, got {len(public_key)}"
+        try:
+            ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        except InvalidSignature:
+            return False, "Ed25519 signature does not match the signed content"
+        except ValueError as exc:
+            return False, f"Ed25519 key rejected: {exc}"
+        return True, "Ed25519 signature is valid"
+    if family == "pq2025":
+        if len(public_key) != MLDSA87_PUBLIC_LEN:
+            return False, f"ML-DSA-87 public key must be 2592 bytes, got {len(public_key)}"
+        if len(signature) != MLDSA87_SIGNATURE_LEN:
+            return False, f"ML-DSA-87 signature must be 4627 bytes, got {len(signature)}"
+        try:
+            mldsa.MLDSA87PublicKey.from_public_bytes(public_key).verify(signature, message)
+        except InvalidSignature:
+            return False, "ML-DSA-87 signature does not match the signed content"
+        except ValueError as exc:
+            return False, f"ML-DSA-87 key rejected: {exc}"
+        return True, "ML-DSA-87 signature is valid"
+    return False, f"unsupported key family {family!r}"
+
+
+class Signer:
+    """A decrypted private key, ready to sign many messages."""
+
+    family: str
+    algorithm: str  # the signingAlgorithm value written into signatures
+    public_key: bytes
+
+    def sign(self, message: bytes) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Ed25519Signer(Signer):
+    family = "ed25519"
+    algorithm = "ring-Ed25519"
+
+    def __init__(self, seed: bytes):
+        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._key.public_key().public_bytes_raw()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def pkcs8(self) -> bytes:
+        return ed25519_pkcs8_v2(self._key.private_bytes_raw(), self.public_key)
+
+
+class MLDSA87Signer(Signer):
+    family = "pq2025"
+    algorithm = "pq2025"
+
+    def __init__(self, expanded_secret: bytes, public_key: bytes | None = None):
+        from dilithium_py.ml_dsa import ML_DSA_87
+
+        if len(expanded_secret) != MLDSA87_SECRET_LEN:
+            raise KeyFormatError(
+                f"A pq2025 private key must be the 4896-byte ML-DSA-87 expanded key, got {len(expanded_secret)} bytes"
+            )
+        self._impl = ML_DSA_87
+        self._sk = bytes(expanded_secret)
+        if public_key is None:
+            public_key = ML_DSA_87.pk_from_sk(self._sk)
+        elif hashlib.shake_256(public_key).digest(64) != self._sk[64:128]:
+            # FIPS 204 secret keys carry tr = H(pk); a mismatch means another key pair
+            raise KeyFormatError("The private key does not belong to the public key next to it")
+        self.public_key = public_key
+
+    def sign(self, message: bytes) -> bytes:
+        # FIPS 204 pure mode, empty context, hedged randomness (like the library).
+        return self._impl.sign(self._sk, message, ctx=b"", deterministic=False)
+
+    def secret_bytes(self) -> bytes:
+        return self._sk
+
+
+def signer_from_private_material(family: str, material: bytes, public_key: bytes | None = None) -> Signer:
+    """Build a signer from decrypted key material (SPEC 1.2)."""
+    if family == "ed25519":
+        signer = Ed25519Signer(_ed25519_seed(material))
+    elif family == "pq2025":
+        signer = MLDSA87Signer(material, public_key)
+    else:
+        raise KeyFormatError(f"Unsupported key algorithm {family!r}")
+    if public_key is not None and signer.public_key != public_key:
+        raise KeyFormatError("The private key does not belong to the public key next to it")
+    return signer
+
+
+def generate_private_material(family: str) -> tuple[bytes, bytes]:
+    """New key pair: (private material as JACS stores it, raw public key)."""
+    if family == "ed25519":
+        seed = os.urandom(32)
+        key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+        pub = key.public_key().public_bytes_raw()
+        return ed25519_pkcs8_v2(seed, pub), pub
+    if family == "pq2025":
+        from dilithium_py.ml_dsa import ML_DSA_87
+
+        pk, sk = ML_DSA_87.keygen()
+        return sk, pk
+    raise KeyFormatError(f"Unsupported key algorithm {family!r}")

@@ -1,0 +1,684 @@
+"""Verification of JACS documents, agents and configs (SPEC sections 3, 4, 5, 8).
+
+The result is a :class:`Verdict`: an overall status (``valid``, ``invalid``,
+``unverifiable``, ``legacy``), one :class:`Check` per rule with a reason in
+words, and who signed with which algorithm.  Nothing here raises on bad input:
+malformed JSON, wrong types, unknown algorithms all become failed checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from .canonical import CanonicalizationError, canonicalize
+from .pubkey import normalize_algorithm, public_key_hash
+from .crypto import MLDSA87_PUBLIC_LEN, ED25519_PUBLIC_LEN, verify_signature
+
+__all__ = [
+    "Check",
+    "Verdict",
+    "PublicKey",
+    "KeyRing",
+    "KeyResolver",
+    "verify_document",
+    "verify_bytes",
+    "parse_document",
+    "signature_payload",
+    "agreement_fields",
+    "agreement_hash",
+    "validate_relative_path",
+    "gzip_like_jacs",
+    "MAX_DOCUMENT_BYTES",
+    "RESERVED_FIELDS",
+    "VALID",
+    "INVALID",
+    "UNVERIFIABLE",
+    "LEGACY",
+]
+
+VALID = "valid"
+INVALID = "invalid"
+UNVERIFIABLE = "unverifiable"
+LEGACY = "legacy"
+
+# check statuses
+OK = "ok"
+FAILED = "failed"
+WARNING = "warning"
+SKIPPED = "skipped"
+
+SIGNATURE_V2 = "jacs-signature-v2"
+RESERVED_FIELDS = frozenset({"jacsSignature", "jacsSha256", "jacsAgreement", "jacsRegistration"})
+#: default size cap for one document (a larger one is refused with a clear message)
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+#: signatures dated further than this in the future get a warning
+FUTURE_SKEW_SECONDS = 300
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class Verdict:
+    status: str
+    kind: str = "document"
+    id: str | None = None
+    version: str | None = None
+    signer: str | None = None
+    signer_version: str | None = None
+    algorithm: str | None = None
+    public_key_hash: str | None = None
+    checks: list[Check] = field(default_factory=list)
+    path: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.status == VALID
+
+    @property
+    def reason(self) -> str:
+        """The most important reason, for one-line display."""
+        order = {FAILED: 0, LEGACY: 1, UNVERIFIABLE: 2, WARNING: 3}
+        worst = sorted(
+            (c for c in self.checks if c.status in order), key=lambda c: order[c.status]
+        )
+        if worst and self.status != VALID:
+            return worst[0].reason
+        return "all checks passed" if self.status == VALID else self.status
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.status == WARNING]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "version": self.version,
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
+            "signer": self.signer,
+            "signer_version": self.signer_version,
+            "algorithm": self.algorithm,
+            "public_key_hash": self.public_key_hash,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key: bytes
+    algorithm: str | None  # content of the .enc_type file, if known
+    source: str = ""
+
+
+class KeyResolver(Protocol):
+    def resolve(self, key_hash: str) -> PublicKey | None: ...
+
+
+class KeyRing:
+    """Public keys by ``publicKeyHash``; what ``public_keys/`` holds, in memory."""
+
+    def __init__(self, keys: Iterable[PublicKey] = ()):
+        self._by_hash: dict[str, PublicKey] = {}
+        for k in keys:
+            self.add(k.key, k.algorithm, k.source)
+
+    def add(self, key: bytes, algorithm: str | None = None, source: str = "", key_hash: str | None = None) -> str:
+        """Add a key; *key_hash* is the name it was found under (defaults to its hash)."""
+        h = key_hash or public_key_hash(key)
+        self._by_hash.setdefault(h, PublicKey(bytes(key), algorithm, source))
+        return h
+
+    def resolve(self, key_hash: str) -> PublicKey | None:
+        return self._by_hash.get(key_hash)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def __contains__(self, key_hash: object) -> bool:
+        return key_hash in self._by_hash
+
+
+FileResolver = Callable[[str], "bytes | None"]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def _utf16_key(k: str) -> bytes:
+    return k.encode("utf-16-be", errors="surrogatepass")
+
+
+class _Canon:
+    """Canonical JSON of a document's top-level members, computed once each."""
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self._cache: dict[str, bytes] = {}
+
+    def value(self, name: str) -> bytes:
+        c = self._cache.get(name)
+        if c is None:
+            c = canonicalize(self.doc[name])
+            self._cache[name] = c
+        return c
+
+    def object(self, names: Iterable[str]) -> bytes:
+        parts = [canonicalize(n) + b":" + self.value(n) for n in sorted(names, key=_utf16_key)]
+        return b"{" + b",".join(parts) + b"}"
+
+
+def signature_payload(doc: dict, sig: dict, placement: str, canon: _Canon | None = None) -> bytes:
+    """The exact bytes a v2 signature covers (SPEC 4.2)."""
+    canon = canon or _Canon(doc)
+    fields = sig["fields"]
+    items = [b'{"name":' + canonicalize(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
+    meta = {k: v for k, v in sig.items() if k != "signature"}
+    return (
+        b'{"domain":"jacs.signature.v2","fields":['
+        + b",".join(items)
+        + b'],"placementKey":'
+        + canonicalize(placement)
+        + b',"signatureMetadata":'
+        + canonicalize(meta)
+        + b"}"
+    )
+
+
+def _legacy_payload(doc: dict, fields: list, canon: _Canon) -> bytes:
+    return b" ".join(canon.value(f) for f in fields)
+
+
+def _legacy_content_string(doc: dict) -> bytes:
+    """The legacy v1 content string used by ``jacsAgreementHash`` (SPEC 2.5)."""
+    fields = agreement_fields(doc)
+    d = _agreement_base(doc)
+    return b" ".join(canonicalize(d[f]) for f in fields)
+
+
+def _agreement_base(doc: dict) -> dict:
+    d = {
+        k: v
+        for k, v in doc.items()
+        if k not in ("jacsAgreementHash", "jacsPreviousVersion", "jacsVersion", "jacsVersionDate")
+    }
+    d.setdefault("jacsFiles", [])
+    return d
+
+
+def agreement_fields(doc: dict) -> list[str]:
+    """The exact field list every agreement signature must carry (SPEC 2.5)."""
+    d = _agreement_base(doc)
+    return sorted((k for k in d if k not in RESERVED_FIELDS), key=_utf16_key)
+
+
+def agreement_hash(doc: dict) -> str:
+    return hashlib.sha256(_legacy_content_string(doc)).hexdigest()
+
+
+def validate_relative_path(path: Any) -> str | None:
+    """Why an attachment path is unsafe (None when it is a clean relative path)."""
+    if not isinstance(path, str) or not path:
+        return "path is empty or not a string"
+    if "\x00" in path or any(ord(c) < 0x20 for c in path):
+        return "path contains control characters"
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        return "path is absolute"
+    segments = path.replace("\\", "/").split("/")
+    if any(s == "" for s in segments):
+        return "path contains an empty segment"
+    if any(s in (".", "..") for s in segments):
+        return "path contains '.' or '..'"
+    return None
+
+
+def _gzip_stream(data: bytes, level: int, mem_level: int = 8, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
+    co = zlib.compressobj(level, zlib.DEFLATED, -15, mem_level, strategy)
+    body = co.compress(data) + co.flush()
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = (zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "little") + (len(data) & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + body + trailer
+
+
+def gzip_like_jacs(data: bytes) -> bytes:
+    """gzip as JACS writes it: no name, mtime 0, OS 255, deflate level 6."""
+    return _gzip_stream(data, 6)
+
+
+def _external_candidates(data: bytes) -> Iterable[bytes]:
+    seen = set()
+    for level, mem, strat in ((6, 8, zlib.Z_DEFAULT_STRATEGY), (6, 9, zlib.Z_DEFAULT_STRATEGY),
+                              (5, 8, zlib.Z_DEFAULT_STRATEGY), (7, 8, zlib.Z_DEFAULT_STRATEGY),
+                              (1, 8, zlib.Z_DEFAULT_STRATEGY), (9, 8, zlib.Z_DEFAULT_STRATEGY),
+                              (0, 8, zlib.Z_DEFAULT_STRATEGY)):
+        s = _gzip_stream(data, level, mem, strat)
+        if s not in seen:
+            seen.add(s)
+            yield s
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _b64decode_strict(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+# ---------------------------------------------------------------------------
+# parsing
+
+
+def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[Any, str | None]:
+    """Parse JSON bytes; returns (value, error message or None)."""
+    size = len(data)
+    if size > max_bytes:
+        return None, (
+            f"document is {size / 1048576:.1f} MiB, larger than the {max_bytes / 1048576:.0f} MiB limit; "
+            "it was not parsed"
+        )
+    try:
+        if isinstance(data, bytes):
+            text = data.decode("utf-8-sig")
+        else:
+            text = data
+        return json.loads(text), None
+    except UnicodeDecodeError as exc:
+        return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    except RecursionError:
+        return None, "document nesting is too deep to parse"
+    except ValueError as exc:
+        return None, f"document is not valid JSON: {exc}"
+
+
+# ---------------------------------------------------------------------------
+# the verifier
+
+
+class _Ctx:
+    def __init__(self, doc: dict, keys: KeyResolver | None, files: FileResolver | None, now: float | None):
+        self.doc = doc
+        self.keys = keys
+        self.files = files
+        self.canon = _Canon(doc)
+        self.checks: list[Check] = []
+        self.now = time.time() if now is None else now
+
+    def add(self, name: str, status: str, reason: str) -> Check:
+        c = Check(name, status, reason)
+        self.checks.append(c)
+        return c
+
+
+def _kind_of(doc: dict) -> str:
+    t = doc.get("jacsType")
+    if t == "agent":
+        return "agent"
+    if t == "config" or (isinstance(doc.get("$schema"), str) and doc["$schema"].endswith("jacs.config.schema.json")):
+        return "config"
+    return "document"
+
+
+def _resolve_key(ctx: _Ctx, key_hash: str) -> PublicKey | None:
+    if ctx.keys is None:
+        return None
+    try:
+        return ctx.keys.resolve(key_hash)
+    except Exception as exc:  # a resolver backed by storage may fail
+        ctx.add("key", UNVERIFIABLE, f"looking up the public key failed: {exc}")
+        return None
+
+
+def _key_family(pk: PublicKey) -> str | None:
+    fam = normalize_algorithm(pk.algorithm) if pk.algorithm else None
+    if fam:
+        return fam
+    if pk.algorithm:
+        return None
+    if len(pk.key) == ED25519_PUBLIC_LEN:
+        return "ed25519"
+    if len(pk.key) == MLDSA87_PUBLIC_LEN:
+        return "pq2025"
+    return None
+
+
+def _check_signature(
+    ctx: _Ctx,
+    sig: Any,
+    placement: str,
+    label: str,
+    enforce_unsigned_rule: bool,
+    expected_fields: list[str] | None = None,
+) -> str:
+    """Run SPEC 4.5 for one signature object; returns the check status it ended in."""
+    doc = ctx.doc
+    if not isinstance(sig, dict):
+        ctx.add(label, FAILED, f"{placement} signature is not a JSON object")
+        return FAILED
+    problems = []
+    iat = sig.get("iat")
+    if not _is_int(iat) or iat < 0:
+        problems.append("'iat' must be a non-negative integer")
+    jti = sig.get("jti")
+    if not isinstance(jti, str) or not jti:
+        problems.append("'jti' must be a non-empty string")
+    fields = sig.get("fields")
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        problems.append("'fields' must be a list of field names")
+        fields = None
+    signature_b64 = sig.get("signature")
+    if not isinstance(signature_b64, str) or not signature_b64:
+        problems.append("'signature' is missing")
+    key_hash = sig.get("publicKeyHash")
+    if not isinstance(key_hash, str) or not key_hash:
+        problems.append("'publicKeyHash' is missing")
+    for name in ("agentID", "agentVersion"):
+        if name in sig and not isinstance(sig[name], str):
+            problems.append(f"'{name}' must be a string")
+    if problems:
+        ctx.add(label, FAILED, f"{placement}: " + "; ".join(problems))
+        return FAILED
+    if _is_int(iat) and iat > ctx.now + FUTURE_SKEW_SECONDS:
+        ctx.add(label + " date", WARNING, f"{placement} is dated in the future (iat {iat})")
+
+    # field list rules
+    missing = [f for f in fields if f not in doc]
+    if missing:
+        ctx.add(label, FAILED, f"{placement} lists field '{missing[0]}' that the document does not have")
+        return FAILED
+    reserved = [f for f in fields if f in RESERVED_FIELDS or f == placement]
+    if reserved:
+        ctx.add(label, FAILED, f"{placement} lists the reserved field '{reserved[0]}'")
+        return FAILED
+    if expected_fields is not None and fields != expected_fields:
+        ctx.add(label, FAILED, f"{placement} signature does not cover exactly the agreement fields")
+        return FAILED
+    if enforce_unsigned_rule:
+        covered = set(fields)
+        for k in doc:
+            if k not in covered and k not in RESERVED_FIELDS:
+                ctx.add(
+                    label,
+                    FAILED,
+                    f"Unsigned top-level field '{k}' is present but not covered by '{placement}.fields'; "
+                    "the signature does not authenticate it.",
+                )
+                return FAILED
+
+    version = sig.get("signatureContentVersion", None)
+    legacy = "signatureContentVersion" not in sig
+    if not legacy and version != SIGNATURE_V2:
+        ctx.add(label, FAILED, f"{placement}: unknown signatureContentVersion {version!r}")
+        return FAILED
+
+    alg = sig.get("signingAlgorithm")
+    if not legacy and (not isinstance(alg, str) or not alg):
+        ctx.add(label, FAILED, f"{placement}: a v2 signature requires an explicit signingAlgorithm")
+        return FAILED
+    family = normalize_algorithm(alg)
+    if family is None and not legacy:
+        ctx.add(label, UNVERIFIABLE, f"{placement}: signing algorithm {alg!r} is not supported")
+        return UNVERIFIABLE
+
+    pk = _resolve_key(ctx, key_hash)
+    if pk is None:
+        if not any(c.name == "key" for c in ctx.checks):
+            ctx.add(label + " key", UNVERIFIABLE, f"public key {key_hash[:16]}… of the signer was not found")
+        if legacy:
+            ctx.add(label, LEGACY, f"{placement} uses legacy v1 signature content (no signatureContentVersion); "
+                    "jacs 0.15 refuses to verify it")
+            return LEGACY
+        return UNVERIFIABLE
+    key_family = _key_family(pk)
+    if family is None and legacy:
+        family = key_family
+    if key_family is None:
+        ctx.add(label + " key", UNVERIFIABLE, f"the public key's algorithm {pk.algorithm!r} is not supported")
+        return UNVERIFIABLE
+    if key_family != family:
+        ctx.add(label + " key", FAILED, "Signed algorithm does not match the supplied public key algorithm")
+        return FAILED
+    actual_hash = public_key_hash(pk.key)
+    if actual_hash != key_hash:
+        ctx.add(label + " key", FAILED, f"the public key found for {key_hash[:16]}… hashes to {actual_hash[:16]}…")
+        return FAILED
+    ctx.add(label + " key", OK, f"{family} public key {key_hash[:16]}…" + (f" from {pk.source}" if pk.source else ""))
+
+    try:
+        signature = _b64decode_strict(signature_b64)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        ctx.add(label, FAILED, f"{placement}: 'signature' is not valid base64")
+        return FAILED
+    try:
+        if legacy:
+            payload = _legacy_payload(doc, fields, ctx.canon)
+        else:
+            payload = signature_payload(doc, sig, placement, ctx.canon)
+    except CanonicalizationError as exc:
+        ctx.add(label, FAILED, f"{placement}: signed content cannot be canonicalized: {exc}")
+        return FAILED
+    ok, why = verify_signature(family, pk.key, payload, signature)
+    if legacy:
+        ctx.add(
+            label,
+            LEGACY,
+            f"{placement} uses legacy v1 signature content (no signatureContentVersion), which jacs 0.15 "
+            f"refuses; the v1 signature {'holds' if ok else 'does NOT hold'}",
+        )
+        return LEGACY
+    if not ok:
+        ctx.add(label, FAILED, f"{placement}: {why}")
+        return FAILED
+    ctx.add(label, OK, f"{placement}: {why}")
+    return OK
+
+
+def _check_hash(ctx: _Ctx) -> None:
+    claimed = ctx.doc.get("jacsSha256")
+    if not isinstance(claimed, str):
+        ctx.add("hash", FAILED, "document has no jacsSha256")
+        return
+    try:
+        names = [k for k in ctx.doc if k != "jacsSha256"]
+        computed = hashlib.sha256(ctx.canon.object(names)).hexdigest()
+    except CanonicalizationError as exc:
+        ctx.add("hash", FAILED, f"document cannot be canonicalized: {exc}")
+        return
+    if computed != claimed:
+        ctx.add("hash", FAILED, f"jacsSha256 does not match the content (claimed {claimed[:16]}…, computed {computed[:16]}…)")
+    else:
+        ctx.add("hash", OK, f"jacsSha256 matches ({computed[:16]}…)")
+
+
+def _check_files(ctx: _Ctx) -> None:
+    files = ctx.doc.get("jacsFiles")
+    if files is None:
+        return
+    if not isinstance(files, list):
+        ctx.add("attachments", FAILED, "jacsFiles is not a list")
+        return
+    for i, entry in enumerate(files):
+        label = f"attachment {i + 1}"
+        if not isinstance(entry, dict):
+            ctx.add(label, FAILED, "attachment entry is not a JSON object")
+            continue
+        path = entry.get("path")
+        shown = path if isinstance(path, str) else f"#{i + 1}"
+        label = f"attachment {shown}"
+        sha = entry.get("sha256")
+        if not isinstance(sha, str):
+            ctx.add(label, FAILED, "attachment has no sha256")
+            continue
+        if entry.get("embed") is True:
+            contents = entry.get("contents")
+            if not isinstance(contents, str):
+                ctx.add(label, FAILED, "embedded attachment has no contents")
+                continue
+            got = hashlib.sha256(contents.encode("utf-8", errors="surrogatepass")).hexdigest()
+            if got != sha:
+                ctx.add(label, FAILED, f"Hash mismatch: embedded contents may have been tampered with "
+                        f"(expected {sha[:16]}…, got {got[:16]}…)")
+            else:
+                ctx.add(label, OK, "embedded contents match their sha256")
+            continue
+        bad = validate_relative_path(path)
+        if bad:
+            ctx.add(label, FAILED, f"Invalid jacsFiles path: {bad}")
+            continue
+        if ctx.files is None:
+            ctx.add(label, UNVERIFIABLE, "external attachment: no file location to check it against")
+            continue
+        try:
+            data = ctx.files(path)
+        except Exception as exc:
+            ctx.add(label, UNVERIFIABLE, f"external attachment could not be read: {exc}")
+            continue
+        if data is None:
+            ctx.add(label, UNVERIFIABLE, "external attachment file was not found")
+            continue
+        for stream in _external_candidates(data):
+            if hashlib.sha256(base64.b64encode(stream)).hexdigest() == sha:
+                ctx.add(label, OK, "external file matches its sha256")
+                break
+        else:
+            ctx.add(
+                label,
+                UNVERIFIABLE,
+                "external file could not be checked: its recorded sha256 covers the signer's exact gzip stream, "
+                "which cannot be reproduced here (the file may have changed, or was compressed differently)",
+            )
+
+
+def _check_agreement(ctx: _Ctx) -> None:
+    agreement = ctx.doc.get("jacsAgreement")
+    if agreement is None:
+        return
+    if not isinstance(agreement, dict):
+        ctx.add("agreement", FAILED, "jacsAgreement is not a JSON object")
+        return
+    claimed = ctx.doc.get("jacsAgreementHash")
+    if isinstance(claimed, str):
+        try:
+            computed = agreement_hash(ctx.doc)
+        except CanonicalizationError as exc:
+            ctx.add("agreement hash", FAILED, f"agreement content cannot be canonicalized: {exc}")
+            computed = None
+        if computed is not None:
+            if computed == claimed:
+                ctx.add("agreement hash", OK, "jacsAgreementHash matches the agreed content")
+            else:
+                ctx.add("agreement hash", FAILED, "jacsAgreementHash does not match the agreed content")
+    sigs = agreement.get("signatures", [])
+    if not isinstance(sigs, list):
+        ctx.add("agreement", FAILED, "jacsAgreement.signatures is not a list")
+        return
+    expected = agreement_fields(ctx.doc)
+    ids = agreement.get("agentIDs") if isinstance(agreement.get("agentIDs"), list) else []
+    for i, s in enumerate(sigs):
+        who = s.get("agentID") if isinstance(s, dict) and isinstance(s.get("agentID"), str) else f"#{i + 1}"
+        _check_signature(ctx, s, "jacsAgreement", f"agreement signature {who}", False, expected)
+    signed = {s.get("agentID") for s in sigs if isinstance(s, dict)}
+    pending = [a for a in ids if a not in signed]
+    summary = f"{len(sigs)} of {len(ids)} parties signed" + (f"; waiting for {len(pending)}" if pending else "")
+    ctx.add(
+        "agreement terms",
+        WARNING,
+        f"{summary}. Known JACS gap: the agreement terms (question, context, agentIDs) are not covered by "
+        "any signature, only by the unsigned jacsSha256, so they could be edited without breaking a signature.",
+    )
+
+
+def verify_document(
+    doc: Any,
+    keys: KeyResolver | None = None,
+    files: FileResolver | None = None,
+    *,
+    now: float | None = None,
+    path: str | None = None,
+) -> Verdict:
+    """Verify a parsed JACS document, agent or config. Never raises on bad input."""
+    if not isinstance(doc, dict):
+        return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")], path=path)
+    ctx = _Ctx(doc, keys, files, now)
+    kind = _kind_of(doc)
+    verdict = Verdict(INVALID, kind, path=path)
+    jid, jver = doc.get("jacsId"), doc.get("jacsVersion")
+    verdict.id = jid if isinstance(jid, str) else None
+    verdict.version = jver if isinstance(jver, str) else None
+    structure = []
+    if not isinstance(jid, str) or not jid:
+        structure.append("jacsId is missing or not a string")
+    if not isinstance(jver, str) or not jver:
+        structure.append("jacsVersion is missing or not a string")
+    sig = doc.get("jacsSignature")
+    if sig is None:
+        structure.append("document is not signed (no jacsSignature)")
+    if structure:
+        ctx.add("structure", FAILED, "; ".join(structure))
+    if isinstance(sig, dict):
+        for attr, key in (("signer", "agentID"), ("signer_version", "agentVersion"),
+                          ("algorithm", "signingAlgorithm"), ("public_key_hash", "publicKeyHash")):
+            v = sig.get(key)
+            setattr(verdict, attr, v if isinstance(v, str) else None)
+
+    try:
+        _check_hash(ctx)
+        if sig is not None:
+            _check_signature(ctx, sig, "jacsSignature", "signature", True)
+        _check_files(ctx)
+        _check_agreement(ctx)
+        if "jacsRegistration" in doc:
+            _check_signature(ctx, doc["jacsRegistration"], "jacsRegistration", "registration", False)
+        if kind == "agent" and isinstance(sig, dict) and verdict.signer and verdict.id and verdict.signer != verdict.id:
+            ctx.add("self-signature", WARNING, "agent document is not signed by the agent itself")
+        if kind == "config" and isinstance(sig, dict):
+            idv = doc.get("jacs_agent_id_and_version")
+            if isinstance(idv, str) and verdict.signer and not idv.startswith(verdict.signer + ":"):
+                ctx.add("config signer", WARNING, "config is not signed by the agent it configures")
+    except RecursionError:
+        ctx.add("structure", FAILED, "document nesting is too deep")
+
+    verdict.checks = ctx.checks
+    statuses = {c.status for c in ctx.checks}
+    if FAILED in statuses:
+        verdict.status = INVALID
+    elif LEGACY in statuses:
+        verdict.status = LEGACY
+    elif UNVERIFIABLE in statuses:
+        verdict.status = UNVERIFIABLE
+    else:
+        verdict.status = VALID
+    return verdict
+
+
+def verify_bytes(
+    data: bytes | str,
+    keys: KeyResolver | None = None,
+    files: FileResolver | None = None,
+    *,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    path: str | None = None,
+    now: float | None = None,
+) -> Verdict:
+    """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
+    doc, err = parse_document(data, max_bytes)
+    if err:
+        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err)], path=path)
+    return verify_document(doc, keys, files, path=path, now=now)

@@ -1,0 +1,1 @@
+"""Everything Qt lives here; core, storage and jobs never import it."""

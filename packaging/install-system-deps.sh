@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages the app and its tests need on Debian/Ubuntu (Qt's runtime
+# libraries for the offscreen/xcb platforms, fonts for screenshots).
+# Safe to re-run; does nothing when everything is present or apt is missing.
+set -euo pipefail
+PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-system-deps: please install: ${missing[*]}" >&2
+    exit 0
+  fi
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

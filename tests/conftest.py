@@ -1,0 +1,62 @@
+import os
+import shutil
+import json
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _format_dir() -> Path:
+    env = os.environ.get("JACS_FORMAT_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "jacs-format", REPO / "shared" / "jacs-format"]
+    for c in candidates:
+        if (c / "fixture" / "manifest.json").is_file():
+            return c
+    raise RuntimeError(
+        "The JACS format fixture (shared/jacs-format) was not found beside the repository; "
+        "set JACS_FORMAT_DIR to its folder"
+    )
+
+
+FORMAT_DIR = _format_dir()
+FIXTURE = FORMAT_DIR / "fixture"
+EXAMPLES = FORMAT_DIR / "examples"
+MANIFEST = json.loads((FIXTURE / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    return FIXTURE
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return MANIFEST
+
+
+def _copy_writable(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    for p in [dst, *dst.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    return dst
+
+
+@pytest.fixture
+def fixture_copy(tmp_path) -> Path:
+    """A writable copy of the fixture store (the original is read-only)."""
+    return _copy_writable(FIXTURE, tmp_path / "fixture")
+
+
+@pytest.fixture(scope="session")
+def fixture_ring():
+    from jacs_desktop.core.verify import KeyRing
+    from jacs_desktop.storage.folder import load_key_dir
+
+    ring = KeyRing()
+    load_key_dir(ring, FIXTURE / "jacs_data" / "public_keys")
+    return ring

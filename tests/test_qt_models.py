@@ -1,0 +1,79 @@
+"""Qt models: the PySide6 pin regression and QAbstractItemModelTester."""
+
+import sys
+
+import PySide6
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from jacs_desktop.ui.models import Column, RowTableModel
+
+
+def _model():
+    return RowTableModel([Column("n", lambda r: r[0]), Column("name", lambda r: r[1])])
+
+
+def test_pyside_version_avoids_known_crash():
+    version = tuple(int(x) for x in PySide6.__version__.split(".")[:2])
+    if sys.version_info < (3, 12):
+        assert version < (6, 12), "PySide6 6.12 on Python 3.11 crashes after a few thousand beginInsertRows"
+
+
+def test_twenty_thousand_row_inserts(qtbot):
+    """Regression for the PySide6 6.12.0 / Python 3.11 refcount crash."""
+    model = _model()
+    seen = []
+    model.rowsInserted.connect(lambda parent, first, last: seen.append(last))
+    for i in range(20_000):
+        model.append_rows([(i, f"row {i}")])
+    assert model.rowCount() == 20_000
+    assert len(seen) == 20_000
+    assert model.data(model.index(19_999, 1)) == "row 19999"
+
+
+def test_model_passes_qabstractitemmodeltester(qtbot):
+    model = _model()
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.append_rows([(3, "c"), (1, "a"), (2, "b")])
+    model.append_rows([(5, "e")])
+    model.sort(1, Qt.SortOrder.DescendingOrder)
+    assert [model.data(model.index(r, 1)) for r in range(4)] == ["e", "c", "b", "a"]
+    model.sort(0, Qt.SortOrder.AscendingOrder)
+    assert model.data(model.index(0, 0)) == "1"
+    model.clear()
+    assert model.rowCount() == 0
+    assert model.rowCount(model.index(0, 0)) == 0
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "n"
+    del tester
+
+
+def test_sort_keeps_persistent_indexes(qtbot):
+    model = _model()
+    model.append_rows([(2, "b"), (1, "a")])
+    p = model.index(0, 1)
+    from PySide6.QtCore import QPersistentModelIndex
+
+    pi = QPersistentModelIndex(p)
+    model.sort(1)
+    assert pi.row() == 1 and model.data(model.index(pi.row(), 1)) == "b"
+
+
+def test_placeholder_window_shows_fixture_verdicts(qtbot, fixture_dir, tmp_path):
+    from jacs_desktop.ui.placeholder import PlaceholderWindow
+
+    w = PlaceholderWindow(str(fixture_dir))
+    qtbot.addWidget(w)
+    w.show()
+    statuses = {w.model.data(w.model.index(r, 0)) for r in range(w.model.rowCount())}
+    assert w.model.rowCount() == 17 and statuses == {"valid"}
+    assert "17 items" in w.status_label.text()
+    assert not w.grab().isNull()
+
+
+def test_placeholder_window_bad_path_shows_message(qtbot, tmp_path):
+    from jacs_desktop.ui.placeholder import PlaceholderWindow
+
+    w = PlaceholderWindow(str(tmp_path / "missing"))
+    qtbot.addWidget(w)
+    assert "Cannot open" in w.status_label.text()
+    assert w.model.rowCount() == 0
