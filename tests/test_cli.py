@@ -1,0 +1,132 @@
+"""jacs-desktop-cli verify / sign, as a user runs them (a real subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MANIFEST, REPO
+
+
+def cli(*args, env_extra=None, cwd=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACS_")}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "jacs_desktop.cli", *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd or REPO, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_verify_fixture_store_json(fixture_dir):
+    p = cli("verify", fixture_dir, "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["summary"]["total"] == 17 and report["summary"]["valid"] == 17
+    kinds = {r["kind"] for r in report["results"]}
+    assert kinds == {"agent", "document", "config"}
+    r = next(r for r in report["results"] if r["kind"] == "document")
+    assert set(r) >= {"kind", "id", "version", "status", "checks", "signer", "algorithm", "path"}
+    assert all({"name", "status", "reason"} <= set(c) for c in r["checks"])
+
+
+def test_verify_data_directory_and_documents_under_it(fixture_copy):
+    # documents may also live under the data directory (the intended layout)
+    src = fixture_copy / MANIFEST["documents"][0]["path"]
+    (fixture_copy / "jacs_data" / "documents").mkdir()
+    src.rename(fixture_copy / "jacs_data" / "documents" / src.name)
+    p = cli("verify", fixture_copy, "--json")
+    assert p.returncode == 0
+    paths = [r["path"] for r in json.loads(p.stdout)["results"]]
+    assert any("jacs_data/documents/" in x for x in paths) and len(paths) == 17
+    # the data directory alone: agents only + its documents/
+    p = cli("verify", fixture_copy / "jacs_data", "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["summary"]["total"] == 3
+
+
+def test_verify_tampered_file_exit_2(fixture_dir):
+    p = cli("verify", fixture_dir / "tampered" / "content_changed_rehashed.json", "--keys", fixture_dir / "jacs_data")
+    assert p.returncode == 2
+    assert "invalid" in p.stdout and "Ed25519 signature does not match" in p.stdout
+
+
+def test_verify_single_document_in_store_finds_keys(fixture_dir):
+    p = cli("verify", fixture_dir / MANIFEST["documents"][5]["path"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 valid" in p.stdout
+
+
+def test_verify_single_without_keys_is_unverifiable(tmp_path, fixture_dir):
+    doc = tmp_path / "doc.json"
+    doc.write_bytes((fixture_dir / MANIFEST["documents"][0]["path"]).read_bytes())
+    p = cli("verify", doc, "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["results"][0]["status"] == "unverifiable"
+
+
+def test_verify_errors_exit_1(tmp_path):
+    assert cli("verify", tmp_path / "missing").returncode == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = cli("verify", empty)
+    assert p.returncode == 1 and "no JACS data" in p.stderr
+    p = cli("verify", tmp_path / "x.json", "--keys", tmp_path / "nokeys")
+    assert p.returncode == 1
+    assert "Traceback" not in p.stderr
+
+
+def test_verify_malformed_file_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    p = cli("verify", bad)
+    assert p.returncode == 2 and "not valid JSON" in p.stdout
+
+
+def test_sign_stores_where_jacs_would(fixture_copy, tmp_path):
+    agent = MANIFEST["agents"]["ed25519"]
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"jacsDocument": {"type": "message", "content": {"hello": "world"}}}))
+    att = tmp_path / "notes.txt"
+    att.write_text("some notes\n")
+    env = {"JACS_PRIVATE_KEY_PASSWORD": agent["password"]}
+    p = cli("sign", "--config", fixture_copy / agent["config"], "--json-file", body, "--attach", att, env_extra=env)
+    assert p.returncode == 0, p.stderr
+    ident = p.stdout.strip()
+    jid, ver = ident.split(":")
+    stored = fixture_copy / "documents" / f"{jid}:{ver}.json"
+    assert stored.is_file() and stored.stat().st_mode & 0o077 == 0
+    assert (fixture_copy / "jacs_data" / "files" / "notes.txt").read_text() == "some notes\n"
+    doc = json.loads(stored.read_bytes())
+    assert doc["jacsFiles"][0]["path"] == "files/notes.txt" and doc["jacsFiles"][0]["embed"] is False
+    p = cli("verify", fixture_copy, "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["summary"]["valid"] == 18
+    # embedded, and a non-object body is signed as a message
+    body.write_text('"just a string"')
+    p = cli("sign", "--config", fixture_copy / agent["config"], "--json-file", body, "--attach", att, "--embed",
+            env_extra=env)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((fixture_copy / "documents" / (p.stdout.strip() + ".json")).read_bytes())
+    assert doc["jacsDocument"] == {"type": "message", "content": "just a string"}
+    assert doc["jacsFiles"][0]["embed"] is True
+
+
+def test_sign_errors_are_clear(fixture_copy, tmp_path):
+    agent = MANIFEST["agents"]["pq2025"]
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    cfg = fixture_copy / agent["config"]
+    p = cli("sign", "--config", cfg, "--json-file", body)
+    assert p.returncode == 1 and "JACS_PRIVATE_KEY_PASSWORD" in p.stderr
+    p = cli("sign", "--config", cfg, "--json-file", body, env_extra={"JACS_PRIVATE_KEY_PASSWORD": "Wrong-Passw0rd!"})
+    assert p.returncode == 1 and "incorrect password" in p.stderr
+    body.write_text("{broken")
+    p = cli("sign", "--config", cfg, "--json-file", body, env_extra={"JACS_PRIVATE_KEY_PASSWORD": agent["password"]})
+    assert p.returncode == 1 and "not valid JSON" in p.stderr
+    p = cli("sign", "--config", tmp_path / "nope.json", "--json-file", body)
+    assert p.returncode == 1 and "not found" in p.stderr
+    for proc in (p,):
+        assert "Traceback" not in proc.stderr
+    assert not list((fixture_copy / "documents").glob(".*.tmp"))
