@@ -91,3 +91,40 @@ def test_fast_path_matches_reference(value):
 def test_strings_with_surrogates_match_reference(s):
     ref, fast = _both({"k": s, s: [s]})
     assert ref[0] == fast[0] and (ref[0] == "err" or ref[1] == fast[1])
+
+
+_number_texts = st.one_of(
+    st.sampled_from(["1.0", "-0.0", "0.0", "1e-7", "1E-7", "1e21", "1e400", "-1e400", "9007199254740992.0",
+                     "9007199254740991.0", "123456789012345678901234567890", "1.5e3", "2E+2", "0.00001", "100.25"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(min_value=-(2**64), max_value=2**64).map(str),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.recursive(
+    st.one_of(_number_texts, st.text(max_size=6).map(json.dumps), st.sampled_from(["true", "null"])),
+    lambda c: st.one_of(
+        st.lists(c, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.dictionaries(_keys, c, max_size=4).map(lambda d: "{" + ",".join(json.dumps(k) + ":" + v for k, v in d.items()) + "}"),
+    ),
+    max_leaves=20,
+))
+def test_scanned_parse_path_matches_reference(text):
+    """verify_bytes' path (parse with number hooks, one C encode) equals rfc8785."""
+    from jacs_desktop.core.canonical import canonicalize_parsed, loads_scanned
+
+    plain = json.loads(text)
+    value, safe = loads_scanned(text)
+    try:
+        ref = rfc8785.dumps(plain)
+    except Exception:
+        ref = None
+    if safe:
+        assert ref is not None and canonicalize_parsed(value) == ref
+    else:
+        try:
+            got = canonicalize(value)
+        except CanonicalizationError:
+            got = None
+        assert got == ref

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -99,6 +100,75 @@ def canonicalize(value: Any) -> bytes:
         except UnicodeEncodeError:
             pass  # lone surrogate: let the reference produce its error
     return canonicalize_reference(value)
+
+
+# UTF-8 lead bytes of characters >= U+E000 (EE, EF: U+E000-U+FFFF; F0-F4: planes 1-16)
+_HIGH_UTF8 = re.compile(rb"[\xee-\xf4]")
+
+
+class _NumberScan:
+    """json.loads hooks that note numbers the C encoder would write differently."""
+
+    __slots__ = ("safe",)
+
+    def __init__(self) -> None:
+        self.safe = True
+
+    def parse_float(self, text: str) -> float | int:
+        v = float(text)
+        a = abs(v)
+        if 1e-4 <= a < 1e16 and v != int(v):
+            return v
+        if v == v and a <= _MAX_SAFE and v == int(v):
+            # an integral float (``101.0``) is written by JCS exactly like the
+            # integer, so hand the encoder the integer
+            return int(v)
+        self.safe = False
+        return v
+
+    def parse_int(self, text: str) -> int:
+        v = int(text)
+        if v > _MAX_SAFE or v < -_MAX_SAFE:
+            self.safe = False
+        return v
+
+    def parse_constant(self, text: str) -> float:
+        self.safe = False
+        return float(text)
+
+
+def loads_scanned(text: str | bytes) -> tuple[Any, bool]:
+    """``json.loads`` that also tells whether every number is fast-path safe.
+
+    When the flag is True, :func:`canonicalize_parsed` can skip the tree walk.
+    Integral floats within +-(2^53-1) come back as ints (same JCS text).
+    """
+    scan = _NumberScan()
+    value = json.loads(
+        text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant
+    )
+    return value, scan.safe
+
+
+def canonicalize_parsed(value: Any) -> bytes:
+    """Canonical JSON of a value from :func:`loads_scanned` whose numbers were safe.
+
+    Only key order can still differ from JCS (keys with characters >= U+E000);
+    that is checked on the output, and such values take the exact path.
+    """
+    try:
+        text = _encode(value)
+    except RecursionError as exc:
+        raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
+    if text.isascii():
+        return text.encode("ascii")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return canonicalize_reference(value)
+    if _HIGH_UTF8.search(data) is not None:  # a character >= U+E000 somewhere
+        return canonicalize(value)
+    return data
 
 
 def sha256_hex(data: bytes) -> str:

@@ -8,6 +8,7 @@ cannot import.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
@@ -65,13 +66,35 @@ def _ed25519_seed(der: bytes) -> bytes:
     return key.private_bytes_raw()
 
 
+try:  # libsodium verifies Ed25519 about 2x faster than the OpenSSL build in cryptography
+    from nacl.bindings import crypto_sign_open as _sodium_open
+except ImportError:  # pragma: no cover - PyNaCl is a dependency, but stay correct without it
+    _sodium_open = None
+
+
+@functools.lru_cache(maxsize=256)
+def _ed25519_key(public_key: bytes) -> ed25519.Ed25519PublicKey:
+    return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
+
+
+@functools.lru_cache(maxsize=64)
+def _mldsa87_key(public_key: bytes) -> mldsa.MLDSA87PublicKey:
+    return mldsa.MLDSA87PublicKey.from_public_bytes(public_key)
+
+
 def verify_signature(family: str, public_key: bytes, message: bytes, signature: bytes) -> tuple[bool, str]:
     """Check *signature* over *message*. Returns (ok, reason)."""
     if family == "ed25519":
         if len(public_key) != ED25519_PUBLIC_LEN:
             return False, f"Ed25519 public key must be 32 bytes, got {len(public_key)}"
+        if _sodium_open is not None and len(signature) == ED25519_SIGNATURE_LEN:
+            try:
+                _sodium_open(signature + message, public_key)
+                return True, "Ed25519 signature is valid"
+            except Exception:
+                pass  # libsodium is stricter on edge cases: OpenSSL has the last word
         try:
-            ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+            _ed25519_key(public_key).verify(signature, message)
         except InvalidSignature:
             return False, "Ed25519 signature does not match the signed content"
         except ValueError as exc:
@@ -83,7 +106,7 @@ def verify_signature(family: str, public_key: bytes, message: bytes, signature: 
         if len(signature) != MLDSA87_SIGNATURE_LEN:
             return False, f"ML-DSA-87 signature must be 4627 bytes, got {len(signature)}"
         try:
-            mldsa.MLDSA87PublicKey.from_public_bytes(public_key).verify(signature, message)
+            _mldsa87_key(public_key).verify(signature, message)
         except InvalidSignature:
             return False, "ML-DSA-87 signature does not match the signed content"
         except ValueError as exc:

@@ -9,6 +9,7 @@ malformed JSON, wrong types, unknown algorithms all become failed checks.
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import gzip
 import hashlib
@@ -18,7 +19,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
-from .canonical import CanonicalizationError, canonicalize
+from .canonical import CanonicalizationError, _fast_ok, canonicalize, canonicalize_parsed, loads_scanned
 from .pubkey import normalize_algorithm, public_key_hash
 from .crypto import MLDSA87_PUBLIC_LEN, ED25519_PUBLIC_LEN, verify_signature
 
@@ -169,8 +170,10 @@ def _utf16_key(k: str) -> bytes:
 class _Canon:
     """Canonical JSON of a document's top-level members, computed once each."""
 
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict, fast: bool = False):
         self.doc = doc
+        #: True when one C-encoder pass over any part of the document is exact JCS
+        self.fast = fast
         self._cache: dict[str, bytes] = {}
 
     def value(self, name: str) -> bytes:
@@ -181,6 +184,9 @@ class _Canon:
         return c
 
     def object(self, names: Iterable[str]) -> bytes:
+        if self.fast:
+            d = self.doc
+            return canonicalize_parsed({n: d[n] for n in names})
         parts = [canonicalize(n) + b":" + self.value(n) for n in sorted(names, key=_utf16_key)]
         return b"{" + b",".join(parts) + b"}"
 
@@ -189,6 +195,15 @@ def signature_payload(doc: dict, sig: dict, placement: str, canon: _Canon | None
     """The exact bytes a v2 signature covers (SPEC 4.2)."""
     canon = canon or _Canon(doc)
     fields = sig["fields"]
+    if canon.fast:
+        return canonicalize_parsed(
+            {
+                "domain": "jacs.signature.v2",
+                "fields": [{"name": f, "value": doc[f]} for f in fields],
+                "placementKey": placement,
+                "signatureMetadata": {k: v for k, v in sig.items() if k != "signature"},
+            }
+        )
     items = [b'{"name":' + canonicalize(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
     meta = {k: v for k, v in sig.items() if k != "signature"}
     return (
@@ -274,6 +289,11 @@ def _external_candidates(data: bytes) -> Iterable[bytes]:
             yield s
 
 
+@functools.lru_cache(maxsize=512)
+def _key_hash_cached(key: bytes) -> str:
+    return public_key_hash(key)
+
+
 def _is_int(v: Any) -> bool:
     return type(v) is int
 
@@ -288,24 +308,30 @@ def _b64decode_strict(text: str) -> bytes:
 
 def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[Any, str | None]:
     """Parse JSON bytes; returns (value, error message or None)."""
+    value, err, _safe = _parse(data, max_bytes)
+    return value, err
+
+
+def _parse(data: bytes | str, max_bytes: int) -> tuple[Any, str | None, bool]:
     size = len(data)
     if size > max_bytes:
         return None, (
             f"document is {size / 1048576:.1f} MiB, larger than the {max_bytes / 1048576:.0f} MiB limit; "
             "it was not parsed"
-        )
+        ), False
     try:
         if isinstance(data, bytes):
             text = data.decode("utf-8-sig")
         else:
             text = data
-        return json.loads(text), None
+        value, safe = loads_scanned(text)
+        return value, None, safe
     except UnicodeDecodeError as exc:
-        return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})", False
     except RecursionError:
-        return None, "document nesting is too deep to parse"
+        return None, "document nesting is too deep to parse", False
     except ValueError as exc:
-        return None, f"document is not valid JSON: {exc}"
+        return None, f"document is not valid JSON: {exc}", False
 
 
 # ---------------------------------------------------------------------------
@@ -313,11 +339,12 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tu
 
 
 class _Ctx:
-    def __init__(self, doc: dict, keys: KeyResolver | None, files: FileResolver | None, now: float | None):
+    def __init__(self, doc: dict, keys: KeyResolver | None, files: FileResolver | None, now: float | None,
+                 fast: bool):
         self.doc = doc
         self.keys = keys
         self.files = files
-        self.canon = _Canon(doc)
+        self.canon = _Canon(doc, fast)
         self.checks: list[Check] = []
         self.now = time.time() if now is None else now
 
@@ -455,7 +482,7 @@ def _check_signature(
     if key_family != family:
         ctx.add(label + " key", FAILED, "Signed algorithm does not match the supplied public key algorithm")
         return FAILED
-    actual_hash = public_key_hash(pk.key)
+    actual_hash = _key_hash_cached(pk.key)
     if actual_hash != key_hash:
         ctx.add(label + " key", FAILED, f"the public key found for {key_hash[:16]}… hashes to {actual_hash[:16]}…")
         return FAILED
@@ -612,11 +639,20 @@ def verify_document(
     *,
     now: float | None = None,
     path: str | None = None,
+    numbers_checked: bool = False,
 ) -> Verdict:
-    """Verify a parsed JACS document, agent or config. Never raises on bad input."""
+    """Verify a parsed JACS document, agent or config. Never raises on bad input.
+
+    *numbers_checked* is for :func:`verify_bytes`: the parser already saw that
+    every number is written the same by Python and by JCS.
+    """
     if not isinstance(doc, dict):
         return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")], path=path)
-    ctx = _Ctx(doc, keys, files, now)
+    try:
+        fast = numbers_checked or _fast_ok(doc)
+    except RecursionError:
+        fast = False
+    ctx = _Ctx(doc, keys, files, now, fast)
     kind = _kind_of(doc)
     verdict = Verdict(INVALID, kind, path=path)
     jid, jver = doc.get("jacsId"), doc.get("jacsVersion")
@@ -678,7 +714,7 @@ def verify_bytes(
     now: float | None = None,
 ) -> Verdict:
     """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
-    doc, err = parse_document(data, max_bytes)
+    doc, err, safe = _parse(data, max_bytes)
     if err:
         return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err)], path=path)
-    return verify_document(doc, keys, files, path=path, now=now)
+    return verify_document(doc, keys, files, path=path, now=now, numbers_checked=safe)
