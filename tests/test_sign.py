@@ -115,3 +115,23 @@ def test_timestamps_and_jti():
     u = uuid7(1795299005157)
     assert u[14] == "7" and u[19] in "89ab"
     assert u.replace("-", "")[:12] == format(1795299005157, "012x")
+
+
+def test_registration_countersignature(fixture_copy, identities):
+    from jacs_desktop.core.canonical import jacs_sha256
+
+    ring = FolderStore(fixture_copy).key_ring()
+    doc = identities["ed25519"].signer.new_document({"x": 1})
+    fields = doc["jacsSignature"]["fields"]
+    reg = identities["pq2025"].signer.signature(
+        {k: v for k, v in doc.items() if k != "jacsSha256"}, placement="jacsRegistration", fields=fields
+    )
+    doc["jacsRegistration"] = reg
+    doc["jacsSha256"] = jacs_sha256(doc)
+    v = verify_document(doc, ring)
+    assert v.status == "valid", v.checks
+    assert any(c.name == "registration" and c.status == "ok" for c in v.checks)
+    doc["jacsRegistration"]["date"] = "2000-01-01T00:00:00+00:00"
+    doc["jacsSha256"] = jacs_sha256(doc)
+    v = verify_document(doc, ring)
+    assert v.status == "invalid" and any(c.name == "registration" and c.status == "failed" for c in v.checks)

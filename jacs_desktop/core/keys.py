@@ -151,12 +151,14 @@ def encrypt_private_key(plaintext: bytes, password: str, *, check: bool = True) 
 
 # --- password rules -------------------------------------------------------------
 
+# Refused by jacs 0.15 as "too common" (established by asking the library,
+# tests/interop/test_password_rules.py keeps the two in step).
 _COMMON = {
     "password", "password1", "password123", "12345678", "123456789", "1234567890",
-    "qwerty123", "qwertyuiop", "qwerty12", "admin123", "trustno1", "abc12345",
-    "abcd1234", "letmein1", "welcome1", "zxcvbnm1", "iloveyou", "sunshine",
-    "princess", "football", "monkey123", "shadow123", "master123", "dragon123",
-    "asdfghjk",
+    "qwerty123", "qwertyuiop", "qwerty12345", "admin123", "admin12345", "trustno1",
+    "abc12345", "abcd1234", "monkey123", "shadow123", "master123", "dragon123",
+    "letmein123", "welcome123", "asdfghjkl", "iloveyou1", "baseball", "football1",
+    "sunshine1", "princess1", "zxcvbnm123",
 }
 
 _SPECIAL_POOL = 32
