@@ -3,7 +3,8 @@
 # libraries for the offscreen/xcb platforms, fonts for screenshots).
 # Safe to re-run; does nothing when everything is present or apt is missing.
 set -euo pipefail
-PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
+# gnome-keyring + dbus-x11: the real Secret Service for the keyring tests
+PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core gnome-keyring dbus-x11)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${PKGS[@]}"; do

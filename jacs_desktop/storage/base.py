@@ -1,0 +1,167 @@
+"""The small object-store interface every backend implements, and name rules.
+
+Keys are relative POSIX-style paths (``documents/{id}:{version}.json``).
+Every key and every id/version that comes from a name or a document is
+validated before it reaches a backend, on every backend alike.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..core.errors import JacsError
+
+__all__ = [
+    "StorageError",
+    "NotFound",
+    "AccessDenied",
+    "Unreachable",
+    "UnsafeName",
+    "NotSupported",
+    "ObjectInfo",
+    "ObjectStore",
+    "validate_id",
+    "validate_key",
+    "join_key",
+]
+
+
+class StorageError(JacsError):
+    """A storage operation failed; the message says why in words."""
+
+
+class NotFound(StorageError):
+    pass
+
+
+class AccessDenied(StorageError):
+    pass
+
+
+class Unreachable(StorageError):
+    pass
+
+
+class UnsafeName(StorageError):
+    pass
+
+
+class NotSupported(StorageError):
+    pass
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_ID_LEN = 200
+MAX_KEY_LEN = 1024
+
+
+def validate_id(value: object, what: str = "id") -> str:
+    """An id or version that will become part of a name: refuse anything path-like."""
+    if not isinstance(value, str) or not value:
+        raise UnsafeName(f"The {what} is empty or not text")
+    if len(value) > MAX_ID_LEN:
+        raise UnsafeName(f"The {what} is longer than {MAX_ID_LEN} characters")
+    if _CONTROL.search(value):
+        raise UnsafeName(f"The {what} {value!r} contains control characters")
+    if value in (".", "..") or ".." in value:
+        raise UnsafeName(f"The {what} {value!r} contains '..'")
+    for ch in "/\\:":
+        if ch in value:
+            raise UnsafeName(f"The {what} {value!r} contains {ch!r}")
+    if len(value) >= 2 and value[1] == ":":
+        raise UnsafeName(f"The {what} {value!r} looks like a drive path")
+    if value != value.strip():
+        raise UnsafeName(f"The {what} {value!r} starts or ends with white space")
+    return value
+
+
+def validate_key(key: object) -> str:
+    """An object key: a clean relative path with no '..', empty or control parts."""
+    if not isinstance(key, str) or not key:
+        raise UnsafeName("The object name is empty")
+    if len(key) > MAX_KEY_LEN:
+        raise UnsafeName("The object name is too long")
+    if _CONTROL.search(key):
+        raise UnsafeName(f"The object name {key!r} contains control characters")
+    if "\\" in key:
+        raise UnsafeName(f"The object name {key!r} contains a backslash")
+    if key.startswith("/") or (len(key) >= 2 and key[1] == ":" and key[0].isalpha()):
+        raise UnsafeName(f"The object name {key!r} is an absolute path")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafeName(f"The object name {key!r} has an empty, '.' or '..' part")
+    return key
+
+
+def join_key(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    mtime: float | None = None  # seconds since the epoch, when the backend knows
+    etag: str | None = None
+
+
+class ObjectStore(ABC):
+    """Flat key → bytes storage. Implementations must be thread-safe."""
+
+    #: a URL that reopens this store (without secrets)
+    url: str = ""
+    #: whether ':' may appear in names (False on Windows folders)
+    colon_ok: bool = True
+
+    @abstractmethod
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Objects whose key starts with *prefix*, in key order, paged internally."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The object's bytes; :class:`NotFound` if absent."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Create or replace, atomically: readers see the old or the new bytes."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create only if absent; True if this call created it."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo | None:
+        ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove (used for scratch data and after a verified move; absent is fine)."""
+
+    def move(self, src: str, dst: str) -> None:
+        """Move an object (archive/restore). Never loses it: copy, check, then delete."""
+        data = self.get(src)
+        if not self.put_if_absent(dst, data):
+            if self.get(dst) != data:
+                raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
+        self.delete(src)
+
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects directly under *prefix* (a folder-like prefix ending in '/' or '')."""
+        for info in self.list(prefix):
+            if "/" not in info.key[len(prefix):]:
+                yield info
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,227 @@
+"""Filesystem backend: a folder, with atomic writes and immutable versions."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, validate_key
+
+__all__ = ["FsStore"]
+
+_TMP_SUFFIX = ".jdtmp"
+
+
+def _fsync_dir(path: Path) -> None:
+    if sys.platform.startswith("win"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _os_error(exc: OSError, what: str) -> StorageError:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return AccessDenied(f"Permission denied: {what}")
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"No space left on the device while writing {what}")
+    if exc.errno == errno.EROFS:
+        return AccessDenied(f"The folder is read-only: {what}")
+    return StorageError(f"{what}: {exc.strerror or exc}")
+
+
+class FsStore(ObjectStore):
+    """Objects are files under *root*; keys are relative paths."""
+
+    def __init__(self, root: str | os.PathLike, *, create: bool = False):
+        self.root = Path(root).expanduser().absolute()
+        if create and not self.root.exists():
+            try:
+                self.root.mkdir(parents=True, mode=0o700)
+            except OSError as exc:
+                raise _os_error(exc, str(self.root)) from None
+        if not self.root.is_dir():
+            raise NotFound(f"{self.root} is not a folder")
+        self.url = self.root.as_uri()
+        self.colon_ok = not sys.platform.startswith("win")
+
+    # -- helpers ----------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        if not self.colon_ok and ":" in key:
+            raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
+        return self.root.joinpath(*key.split("/"))
+
+    def _write_tmp(self, path: Path, data: bytes) -> Path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise _os_error(exc, str(path)) from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise _os_error(exc, str(path)) from None
+            raise
+        return tmp
+
+    # -- interface --------------------------------------------------------------
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        base = self.root
+        # walk only the deepest folder the prefix names
+        head, _, _ = prefix.rpartition("/")
+        start = base.joinpath(*head.split("/")) if head else base
+        if not start.is_dir():
+            return
+        results: list[ObjectInfo] = []
+        root_len = len(str(base)) + 1
+        stack = [start]
+        while stack:
+            d = stack.pop()
+            try:
+                with os.scandir(d) as it:
+                    for e in it:
+                        if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX):
+                            continue
+                        rel = e.path[root_len:].replace(os.sep, "/")
+                        if e.is_dir(follow_symlinks=False):
+                            if (rel + "/").startswith(prefix) or prefix.startswith(rel + "/"):
+                                stack.append(Path(e.path))
+                        elif e.is_file(follow_symlinks=False) and rel.startswith(prefix):
+                            st = e.stat(follow_symlinks=False)
+                            results.append(ObjectInfo(rel, st.st_size, st.st_mtime))
+            except PermissionError:
+                continue
+            except FileNotFoundError:
+                continue
+        results.sort(key=lambda o: o.key)
+        yield from results
+
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        d = self.root.joinpath(*prefix.strip("/").split("/")) if prefix.strip("/") else self.root
+        out = []
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX):
+                        continue
+                    if e.is_file(follow_symlinks=False):
+                        st = e.stat(follow_symlinks=False)
+                        out.append(ObjectInfo(prefix + e.name, st.st_size, st.st_mtime))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        out.sort(key=lambda o: o.key)
+        yield from out
+
+    def get(self, key: str) -> bytes:
+        p = self._path(key)
+        try:
+            if p.is_symlink():
+                raise NotFound(f"{key} is a symbolic link; not followed")
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{key} not found") from None
+        except IsADirectoryError:
+            raise NotFound(f"{key} is a folder") from None
+        except OSError as exc:
+            raise _os_error(exc, key) from None
+
+    def put(self, key: str, data: bytes) -> None:
+        p = self._path(key)
+        tmp = self._write_tmp(p, data)
+        try:
+            os.replace(tmp, p)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _os_error(exc, key) from None
+        _fsync_dir(p.parent)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        p = self._path(key)
+        if os.path.lexists(p):
+            return False
+        tmp = self._write_tmp(p, data)
+        try:
+            os.link(tmp, p)  # atomic: fails if the name exists
+            created = True
+        except FileExistsError:
+            created = False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                tmp.unlink(missing_ok=True)
+                raise _os_error(exc, key) from None
+            # no hard links (FAT, some FUSE mounts): exclusive create, then write in place
+            try:
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(fd)
+                os.replace(tmp, p)
+                created = True
+            except FileExistsError:
+                created = False
+        finally:
+            tmp.unlink(missing_ok=True)
+        if created:
+            _fsync_dir(p.parent)
+        return created
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        p = self._path(key)
+        try:
+            st = p.lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _os_error(exc, key) from None
+        import stat as _stat
+
+        if not _stat.S_ISREG(st.st_mode):
+            return None
+        return ObjectInfo(key, st.st_size, st.st_mtime)
+
+    def delete(self, key: str) -> None:
+        p = self._path(key)
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _os_error(exc, key) from None
+
+    def move(self, src: str, dst: str) -> None:
+        s, d = self._path(src), self._path(dst)
+        if not s.is_file():
+            raise NotFound(f"{src} not found")
+        try:
+            d.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.link(s, d)  # never overwrites
+        except FileExistsError:
+            if d.read_bytes() != s.read_bytes():
+                raise StorageError(f"Cannot move {src}: {dst} already exists with other content") from None
+        except OSError:
+            return super().move(src, dst)
+        s.unlink()
+        _fsync_dir(d.parent)
+        _fsync_dir(s.parent)
+
+    def local_path(self, key: str) -> Path:
+        return self._path(key)

@@ -1,0 +1,254 @@
+"""S3 and S3-compatible backends (AWS, MinIO, SeaweedFS, RustFS, R2, moto).
+
+* boto3 with retry mode ``standard``, connect/read timeouts;
+* paged ``ListObjectsV2``;
+* conditional create with ``If-None-Match: *`` *and* a HEAD check first, for
+  servers that ignore the header (``rclone serve s3`` does);
+* optional server-side encryption (``AES256``);
+* checksums only when required on custom endpoints (boto3 >= 1.36 sends CRC32
+  by default, which some S3-compatible servers reject).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
+
+__all__ = ["S3Store", "S3Options"]
+
+
+class S3Options(dict):
+    """Connection options (all optional): endpoint_url, region, profile,
+    access_key, secret_key, session_token, sse, connect_timeout, read_timeout,
+    max_attempts, addressing_style, create_bucket."""
+
+
+def _describe(exc: Exception, what: str) -> StorageError:
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return Unreachable(f"Cannot reach the S3 endpoint ({what}): {exc}")
+    if isinstance(exc, ReadTimeoutError):
+        return Unreachable(f"The S3 endpoint did not answer in time ({what})")
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AccessDenied("No S3 credentials: save them with the connection, or set AWS_ACCESS_KEY_ID/"
+                            "AWS_SECRET_ACCESS_KEY or an AWS profile")
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        msg = err.get("Message") or code
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return NotFound(f"{what} not found")
+        if code == "NoSuchBucket":
+            return NotFound(f"The bucket does not exist ({what})")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken",
+                    "ExpiredToken", "AuthorizationHeaderMalformed") or status == 403:
+            return AccessDenied(f"S3 refused access ({what}): {msg}. Check the access key and secret.")
+        return StorageError(f"S3 error on {what}: {code} {msg}".strip())
+    return StorageError(f"S3 error on {what}: {exc}")
+
+
+class S3Store(ObjectStore):
+    def __init__(self, bucket: str, prefix: str = "", **options: Any):
+        import boto3
+        from botocore.config import Config
+
+        if not bucket:
+            raise StorageError("An S3 URL needs a bucket: s3://bucket/prefix")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.options = dict(options)
+        endpoint = options.get("endpoint_url") or None
+        region = options.get("region") or None
+        cfg: dict[str, Any] = {
+            "retries": {"mode": "standard", "max_attempts": int(options.get("max_attempts", 4))},
+            "connect_timeout": float(options.get("connect_timeout", 5)),
+            "read_timeout": float(options.get("read_timeout", 30)),
+            "max_pool_connections": int(options.get("max_pool_connections", 16)),
+        }
+        if endpoint:
+            cfg["s3"] = {"addressing_style": options.get("addressing_style", "path")}
+            cfg["request_checksum_calculation"] = "when_required"
+            cfg["response_checksum_validation"] = "when_required"
+        session = boto3.session.Session(profile_name=options.get("profile") or None)
+        creds = {}
+        if options.get("access_key") and options.get("secret_key"):
+            creds = {
+                "aws_access_key_id": options["access_key"],
+                "aws_secret_access_key": options["secret_key"],
+            }
+            if options.get("session_token"):
+                creds["aws_session_token"] = options["session_token"]
+        try:
+            self.client = session.client(
+                "s3", endpoint_url=endpoint, region_name=region or ("us-east-1" if endpoint else None),
+                config=Config(**cfg), **creds,
+            )
+        except Exception as exc:  # bad endpoint URL, unknown profile …
+            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
+        self.sse = options.get("sse") or None
+        if self.sse not in (None, "AES256", "aws:kms"):
+            raise StorageError(f"Unknown server-side encryption {self.sse!r} (use AES256)")
+        q = []
+        if endpoint:
+            q.append(f"endpoint_url={endpoint}")
+        if region:
+            q.append(f"region={region}")
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
+        self._stats_lock = threading.Lock()
+        self.retries = 0
+        self.requests = 0
+        self.client.meta.events.register("after-call.s3", self._count)
+        if options.get("create_bucket"):
+            self.ensure_bucket()
+
+    def _count(self, http_response=None, parsed=None, **_kw):
+        attempts = 0
+        if isinstance(parsed, dict):
+            attempts = parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0
+        with self._stats_lock:
+            self.requests += 1
+            self.retries += attempts
+
+    def _k(self, key: str) -> str:
+        validate_key(key)
+        return self.prefix + key
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except Exception as exc:
+            err = _describe(exc, f"bucket {self.bucket}")
+            if not isinstance(err, NotFound):
+                raise err from None
+        try:
+            self.client.create_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise _describe(exc, f"creating bucket {self.bucket}") from None
+
+    def check(self) -> None:
+        """Raise a clear error when the bucket cannot be used."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise _describe(exc, f"bucket {self.bucket}") from None
+
+    # -- interface --------------------------------------------------------------
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        full = self.prefix + prefix
+        paginator = self.client.get_paginator("list_objects_v2")
+        cut = len(self.prefix)
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full,
+                                           PaginationConfig={"PageSize": page_size}):
+                for o in page.get("Contents", ()):
+                    key = o["Key"][cut:]
+                    lm = o.get("LastModified")
+                    yield ObjectInfo(key, int(o.get("Size", 0)), lm.timestamp() if lm else None,
+                                     (o.get("ETag") or "").strip('"') or None)
+        except Exception as exc:
+            raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
+
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        full = self.prefix + prefix
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+                for o in page.get("Contents", ()):
+                    lm = o.get("LastModified")
+                    yield ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), lm.timestamp() if lm else None)
+        except Exception as exc:
+            raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
+
+    def get(self, key: str) -> bytes:
+        k = self._k(key)
+        try:
+            r = self.client.get_object(Bucket=self.bucket, Key=k)
+            return r["Body"].read()
+        except Exception as exc:
+            raise _describe(exc, key) from None
+
+    def _put_args(self, key: str, data: bytes) -> dict:
+        args = {"Bucket": self.bucket, "Key": self._k(key), "Body": data}
+        if self.sse:
+            args["ServerSideEncryption"] = self.sse
+        return args
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(**self._put_args(key, data))
+        except Exception as exc:
+            raise _describe(exc, key) from None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        if self.stat(key) is not None:  # servers that ignore If-None-Match
+            return False
+        try:
+            self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
+            return True
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                return False
+            if code in ("NotImplemented", "InvalidArgument") or status == 501:
+                self.put(key, data)  # the header is unsupported: the HEAD check above stands
+                return True
+            raise _describe(exc, key) from None
+        except Exception as exc:
+            raise _describe(exc, key) from None
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            r = self.client.head_object(Bucket=self.bucket, Key=self._k(key))
+        except Exception as exc:
+            err = _describe(exc, key)
+            if isinstance(err, NotFound):
+                return None
+            raise err from None
+        lm = r.get("LastModified")
+        return ObjectInfo(key, int(r.get("ContentLength", 0)), lm.timestamp() if lm else None,
+                          (r.get("ETag") or "").strip('"') or None)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+        except Exception as exc:
+            err = _describe(exc, key)
+            if not isinstance(err, NotFound):
+                raise err from None
+
+    def move(self, src: str, dst: str) -> None:
+        if self.stat(src) is None:
+            raise NotFound(f"{src} not found")
+        if self.stat(dst) is None:
+            try:
+                args = {"Bucket": self.bucket, "Key": self._k(dst),
+                        "CopySource": {"Bucket": self.bucket, "Key": self._k(src)}}
+                if self.sse:
+                    args["ServerSideEncryption"] = self.sse
+                self.client.copy_object(**args)
+            except Exception as exc:
+                raise _describe(exc, dst) from None
+        if self.get(dst) != self.get(src):
+            raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
+        self.delete(src)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:
+            pass

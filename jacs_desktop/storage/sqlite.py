@@ -1,0 +1,292 @@
+"""``sqlite:///path/file.sqlite3``: documents in jacs's own ``jacs_document`` table.
+
+Documents (``documents/{id}:{version}.json``) live in ``jacs_document`` with the
+``documents_fts`` FTS5 index exactly as SPEC 1.6 describes, so jacs's SQLite
+tooling can read them; archived documents are rows with ``removed = 1``.
+Everything else (agents, public keys, attachments, configs) is in our own
+``jd_object`` table. WAL mode; one connection per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from .base import NotFound, ObjectInfo, ObjectStore, StorageError, validate_id, validate_key
+
+__all__ = ["SqliteStore", "DOC_PREFIX", "ARCHIVE_PREFIX"]
+
+DOC_PREFIX = "documents/"
+ARCHIVE_PREFIX = "documents/archive/"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jacs_document (
+    jacs_id TEXT NOT NULL,
+    jacs_version TEXT NOT NULL,
+    agent_id TEXT,
+    jacs_type TEXT NOT NULL,
+    raw_contents TEXT NOT NULL,
+    file_contents TEXT NOT NULL,
+    visibility TEXT NOT NULL DEFAULT 'private',
+    removed INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f', 'now')),
+    PRIMARY KEY (jacs_id, jacs_version)
+);
+CREATE INDEX IF NOT EXISTS idx_jacs_document_type ON jacs_document(jacs_type);
+CREATE INDEX IF NOT EXISTS idx_jacs_document_agent ON jacs_document(agent_id);
+CREATE INDEX IF NOT EXISTS idx_jacs_document_created ON jacs_document(created_at DESC);
+CREATE INDEX IF NOT EXISTS idx_jacs_document_removed ON jacs_document(removed);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    raw_contents, jacs_type, agent_id, content='jacs_document', content_rowid='rowid'
+);
+CREATE TRIGGER IF NOT EXISTS jacs_document_ai AFTER INSERT ON jacs_document BEGIN
+    INSERT INTO documents_fts(rowid, raw_contents, jacs_type, agent_id)
+    VALUES (new.rowid, new.raw_contents, new.jacs_type, new.agent_id);
+END;
+CREATE TRIGGER IF NOT EXISTS jacs_document_ad AFTER DELETE ON jacs_document BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, raw_contents, jacs_type, agent_id)
+    VALUES ('delete', old.rowid, old.raw_contents, old.jacs_type, old.agent_id);
+END;
+CREATE TRIGGER IF NOT EXISTS jacs_document_au AFTER UPDATE OF raw_contents, jacs_type, agent_id ON jacs_document BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, raw_contents, jacs_type, agent_id)
+    VALUES ('delete', old.rowid, old.raw_contents, old.jacs_type, old.agent_id);
+    INSERT INTO documents_fts(rowid, raw_contents, jacs_type, agent_id)
+    VALUES (new.rowid, new.raw_contents, new.jacs_type, new.agent_id);
+END;
+CREATE TABLE IF NOT EXISTS jd_object (
+    key TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    mtime REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jd_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO jd_meta(name, value) VALUES ('schema_version', '1');
+"""
+
+
+def _split_doc_key(key: str) -> tuple[str, str, bool] | None:
+    """``documents/{id}:{v}.json`` → (id, version, archived); None for other keys."""
+    if key.startswith(ARCHIVE_PREFIX):
+        name, archived = key[len(ARCHIVE_PREFIX):], True
+    elif key.startswith(DOC_PREFIX):
+        name, archived = key[len(DOC_PREFIX):], False
+    else:
+        return None
+    if "/" in name or not name.endswith(".json") or name.count(":") != 1:
+        return None
+    jid, ver = name[:-5].split(":")
+    validate_id(jid, "document id")
+    validate_id(ver, "version")
+    return jid, ver, archived
+
+
+def _doc_key(jid: str, ver: str, removed: int) -> str:
+    return f"{ARCHIVE_PREFIX if removed else DOC_PREFIX}{jid}:{ver}.json"
+
+
+class SqliteStore(ObjectStore):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+        self.path = Path(path).expanduser().absolute()
+        if not self.path.exists():
+            if not create:
+                raise NotFound(f"{self.path} does not exist")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        self.url = f"sqlite://{self.path.as_posix()}" if self.path.as_posix().startswith("/") else f"sqlite:///{self.path.as_posix()}"
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        try:
+            conn = self._conn()
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
+
+    def _conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = c
+            with self._conns_lock:
+                self._conns.append(c)
+        return c
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    # -- interface --------------------------------------------------------------
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        c = self._conn()
+        items: list[ObjectInfo] = []
+        if DOC_PREFIX.startswith(prefix) or prefix.startswith(DOC_PREFIX):
+            rows = c.execute(
+                "SELECT jacs_id, jacs_version, removed, length(CAST(raw_contents AS BLOB)), created_at FROM jacs_document"
+            ).fetchall()
+            for jid, ver, removed, size, created in rows:
+                k = _doc_key(jid, ver, removed)
+                if k.startswith(prefix):
+                    items.append(ObjectInfo(k, size, _parse_time(created)))
+        hi = prefix + "\U0010ffff"
+        for key, size, mtime in c.execute(
+            "SELECT key, length(data), mtime FROM jd_object WHERE key >= ? AND key < ? ORDER BY key", (prefix, hi)
+        ):
+            items.append(ObjectInfo(key, size, mtime))
+        items.sort(key=lambda o: o.key)
+        yield from items
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        c = self._conn()
+        d = _split_doc_key(key)
+        if d:
+            row = c.execute(
+                "SELECT raw_contents FROM jacs_document WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                (d[0], d[1], int(d[2])),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"{key} not found")
+            return row[0].encode("utf-8")
+        row = c.execute("SELECT data FROM jd_object WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise NotFound(f"{key} not found")
+        return bytes(row[0])
+
+    def _doc_row(self, jid: str, ver: str, data: bytes) -> tuple:
+        try:
+            text = data.decode("utf-8")
+            doc = json.loads(text)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise StorageError(f"documents/{jid}:{ver}.json is not a JSON document: {exc}") from None
+        if not isinstance(doc, dict):
+            raise StorageError(f"documents/{jid}:{ver}.json is not a JSON object")
+        sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
+        agent = sig.get("agentID") if isinstance(sig.get("agentID"), str) else None
+        jtype = doc.get("jacsType") if isinstance(doc.get("jacsType"), str) else "unknown"
+        vis = doc.get("jacsVisibility") if isinstance(doc.get("jacsVisibility"), str) else "private"
+        compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        return jid, ver, agent, jtype, text, compact, vis
+
+    def put(self, key: str, data: bytes) -> None:
+        validate_key(key)
+        c = self._conn()
+        d = _split_doc_key(key)
+        if d:
+            row = self._doc_row(d[0], d[1], data)
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
+                c.execute(
+                    "INSERT INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
+                    "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
+                    (*row, int(d[2])),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return
+        c.execute(
+            "INSERT INTO jd_object(key, data, mtime) VALUES (?,?,?) "
+            "ON CONFLICT(key) DO UPDATE SET data=excluded.data, mtime=excluded.mtime",
+            (key, sqlite3.Binary(data), time.time()),
+        )
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        validate_key(key)
+        c = self._conn()
+        d = _split_doc_key(key)
+        if d:
+            row = self._doc_row(d[0], d[1], data)
+            cur = c.execute(
+                "INSERT OR IGNORE INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
+                "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
+                (*row, int(d[2])),
+            )
+            if cur.rowcount == 1:
+                return True
+            # the (id, version) exists: in the other state (archived/live) it still counts as present
+            return False
+        cur = c.execute(
+            "INSERT OR IGNORE INTO jd_object(key, data, mtime) VALUES (?,?,?)",
+            (key, sqlite3.Binary(data), time.time()),
+        )
+        return cur.rowcount == 1
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        validate_key(key)
+        c = self._conn()
+        d = _split_doc_key(key)
+        if d:
+            row = c.execute(
+                "SELECT length(CAST(raw_contents AS BLOB)), created_at FROM jacs_document "
+                "WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                (d[0], d[1], int(d[2])),
+            ).fetchone()
+            return None if row is None else ObjectInfo(key, row[0], _parse_time(row[1]))
+        row = c.execute("SELECT length(data), mtime FROM jd_object WHERE key=?", (key,)).fetchone()
+        return None if row is None else ObjectInfo(key, row[0], row[1])
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        c = self._conn()
+        d = _split_doc_key(key)
+        if d:
+            c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                      (d[0], d[1], int(d[2])))
+        else:
+            c.execute("DELETE FROM jd_object WHERE key=?", (key,))
+
+    def move(self, src: str, dst: str) -> None:
+        s, d = _split_doc_key(src), _split_doc_key(dst)
+        if s and d and s[:2] == d[:2]:  # archive / restore: flip the removed flag
+            cur = self._conn().execute(
+                "UPDATE jacs_document SET removed=? WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                (int(d[2]), s[0], s[1], int(s[2])),
+            )
+            if cur.rowcount != 1:
+                raise NotFound(f"{src} not found")
+            return
+        super().move(src, dst)
+
+    # -- search -------------------------------------------------------------------
+    def search(self, text: str, limit: int = 500) -> list[tuple[str, str]]:
+        """FTS5 search over live documents: [(id, version)]."""
+        terms = [t for t in text.replace('"', " ").split() if t]
+        if not terms:
+            return []
+        query = " ".join(f'"{t}"' for t in terms)
+        try:
+            rows = self._conn().execute(
+                "SELECT d.jacs_id, d.jacs_version FROM documents_fts f JOIN jacs_document d ON d.rowid = f.rowid "
+                "WHERE documents_fts MATCH ? AND d.removed = 0 ORDER BY rank LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"Search failed: {exc}") from None
+        return [(a, b) for a, b in rows]
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
