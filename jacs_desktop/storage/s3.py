@@ -35,6 +35,8 @@ def _describe(exc: Exception, what: str) -> StorageError:
         ReadTimeoutError,
     )
 
+    if isinstance(exc, StorageError):
+        return exc
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return Unreachable(f"Cannot reach the S3 endpoint ({what}): {exc}")
     if isinstance(exc, ReadTimeoutError):

@@ -1,0 +1,173 @@
+"""One conformance suite, run on every backend (fs, memory, sqlite, S3 on moto and SeaweedFS)."""
+
+import json
+import os
+import threading
+
+import pytest
+
+from conftest import FIXTURE
+from jacs_desktop.storage.base import NotFound, StorageError, UnsafeName
+from jacs_desktop.storage.layout import JacsLayout
+from jacs_desktop.storage.store import Store
+
+
+def _doc(i: int) -> bytes:
+    return json.dumps({"jacsId": f"id-{i}", "jacsVersion": "v", "jacsType": "header", "n": i}).encode()
+
+
+def test_round_trip_zero_and_ten_megabytes(backend):
+    name, s = backend
+    s.put("files/empty.bin", b"")
+    assert s.get("files/empty.bin") == b""
+    assert s.stat("files/empty.bin").size == 0
+    big = os.urandom(10 * 1024 * 1024)
+    s.put("files/big.bin", big)
+    assert s.get("files/big.bin") == big
+    assert s.stat("files/big.bin").size == len(big)
+    s.put("files/empty.bin", b"replaced")
+    assert s.get("files/empty.bin") == b"replaced"
+    s.delete("files/empty.bin")
+    assert s.stat("files/empty.bin") is None
+    with pytest.raises(NotFound):
+        s.get("files/empty.bin")
+    s.delete("files/empty.bin")  # absent is fine
+
+
+def test_documents_with_colons(backend):
+    name, s = backend
+    key = "documents/52e07b44-6d02-4085-8401-6c5efce90602:15bf7646-e871-403b-b734-6481368462e5.json"
+    assert s.put_if_absent(key, _doc(1)) is True
+    assert s.put_if_absent(key, _doc(2)) is False
+    assert json.loads(s.get(key))["n"] == 1  # versions are immutable
+    assert [o.key for o in s.list("documents/")] == [key]
+
+
+def test_listing_pages_past_one_thousand(backend):
+    name, s = backend
+    keys = [f"jacs_data/agent/a{i:05d}:v.json" for i in range(1050)]
+    if name.startswith("s3"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as ex:
+            list(ex.map(lambda k: s.put(k, b"{}"), keys))
+    else:
+        for k in keys:
+            s.put(k, b"{}")
+    s.put("jacs_data/other.txt", b"x")
+    listed = [o.key for o in s.list("jacs_data/agent/", page_size=100)]
+    assert listed == keys
+    assert len(list(s.list("jacs_data/"))) == 1051
+    assert [o.key for o in s.list_children("jacs_data/")] == ["jacs_data/other.txt"]
+
+
+def test_put_if_absent_race(backend):
+    name, s = backend
+    key = "documents/race:v1.json"
+    wins, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            if s.put_if_absent(key, _doc(i)):
+                wins.append(i)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(wins) == 1
+    assert json.loads(s.get(key))["n"] == wins[0]
+
+
+@pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "a/../../b", "a//b", "a\x00b", "C:/x", "a\\b", "", ".", "x/./y", "a\nb"])
+def test_hostile_names_refused(backend, bad):
+    name, s = backend
+    for op in (lambda: s.put(bad, b"x"), lambda: s.put_if_absent(bad, b"x"), lambda: s.get(bad),
+               lambda: s.stat(bad), lambda: s.delete(bad)):
+        with pytest.raises(UnsafeName):
+            op()
+    assert list(s.list("")) == []
+
+
+def test_interrupted_upload_leaves_nothing(backend, monkeypatch):
+    name, s = backend
+    key = "documents/interrupted:v1.json"
+    if name == "fs":
+        import jacs_desktop.storage.fs as fsmod
+
+        def boom(fd):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(fsmod.os, "fsync", boom)
+    elif name == "memory":
+        pytest.skip("memory writes are a single dict assignment")
+    elif name == "sqlite":
+        with pytest.raises(StorageError):
+            s.put_if_absent(key, b'{"half": ')  # a torn JSON body is refused, nothing stored
+        assert s.stat(key) is None and list(s.list("documents/")) == []
+        return
+    else:
+        def cut(request, **kw):
+            raise ConnectionResetError("connection reset in the middle of the upload")
+
+        s.client.meta.events.register_first("before-send.s3.PutObject", cut)
+    with pytest.raises((StorageError, OSError)):
+        s.put_if_absent(key, _doc(1) * 1000)
+    with pytest.raises((StorageError, OSError)):
+        s.put(key, _doc(1) * 1000)
+    monkeypatch.undo()
+    if name.startswith("s3"):
+        s.client.meta.events.unregister("before-send.s3.PutObject", cut)
+    assert s.stat(key) is None
+    assert list(s.list("")) == []
+    if name == "fs":
+        assert [p.name for p in s.root.rglob("*") if p.is_file()] == []
+
+
+def test_move_and_archive_restore(backend):
+    name, s = backend
+    store = Store(s, JacsLayout("jacs_data"))
+    doc = {"jacsId": "0a1b2c3d-0000-4000-8000-000000000001", "jacsVersion": "0a1b2c3d-0000-4000-8000-000000000002",
+           "jacsType": "header"}
+    key, created = store.put_document(doc)
+    assert created and key == "documents/0a1b2c3d-0000-4000-8000-000000000001:0a1b2c3d-0000-4000-8000-000000000002.json"
+    assert store.put_document(doc) == (key, False)
+    assert list(store.documents()) == [doc["jacsId"]]
+    dst = store.archive(doc["jacsId"], doc["jacsVersion"])
+    assert dst.startswith("documents/archive/")
+    assert store.documents() == {} and list(store.archived()) == [doc["jacsId"]]
+    store.restore(doc["jacsId"], doc["jacsVersion"])
+    assert list(store.documents()) == [doc["jacsId"]] and store.archived() == {}
+    # a move never overwrites different content
+    s.put("files/a", b"1")
+    s.put("files/b", b"2")
+    with pytest.raises(StorageError):
+        s.move("files/a", "files/b")
+    assert s.get("files/a") == b"1" and s.get("files/b") == b"2"
+
+
+def test_fixture_store_on_every_backend(backend, manifest):
+    name, s = backend
+    for p in sorted(FIXTURE.rglob("*")):
+        if p.is_file() and "tampered" not in p.parts:
+            s.put(p.relative_to(FIXTURE).as_posix(), p.read_bytes())
+    store = Store(s)
+    assert store.layout_name == "jacs" and store.layout.data_dir == "jacs_data"
+    agents = store.agents()
+    assert set(agents) == {a["agent_id"] for a in manifest["agents"].values()}
+    docs = store.documents()
+    assert set(docs) == set(manifest["version_chains"])
+    for doc_id, chain in manifest["version_chains"].items():
+        assert [n.version for n in store.history(docs[doc_id])] == chain
+        assert store.latest(store.history(docs[doc_id])).version == chain[-1]
+    assert set(store.public_key_hashes()) == {a["public_key_hash"] for a in manifest["agents"].values()}
+    verdicts = [store.verify(r) for r in store.refs()]
+    assert [v.status for v in verdicts] == ["valid"] * len(verdicts) and len(verdicts) == 15
+    hits = store.search("Do you approve?")
+    assert {h[0] for h in hits} == {"fbf12295-f05e-4bac-b165-1064712de0f8"}
