@@ -92,7 +92,31 @@ def _single_file_context(path: Path, keys_dir: str | None, files_dir: str | None
     return ring, files
 
 
+def _looks_like_url(text: str) -> bool:
+    return "://" in text or text.startswith("profile:")
+
+
+def _verify_url(url: str) -> VerifyReport:
+    from .storage.urls import open_store
+
+    report = VerifyReport()
+    store = open_store(url)
+    try:
+        for ref in store.refs():
+            report.results.append(store.verify(ref))
+    finally:
+        store.close()
+    return report
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
+    if _looks_like_url(args.path):
+        try:
+            report = _verify_url(args.path)
+        except JacsError as exc:
+            _err(str(exc))
+            return EXIT_ERROR
+        return _print_report(report, args)
     target = Path(args.path).expanduser()
     if not target.exists():
         _err(f"{target} does not exist")
@@ -116,6 +140,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    return _print_report(report, args)
+
+
+def _print_report(report: VerifyReport, args: argparse.Namespace) -> int:
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -143,9 +171,18 @@ def _password_for(identity) -> str:
             return Path(pw_file).read_text("utf-8").strip()
         except OSError as exc:
             raise JacsError(f"JACS_PASSWORD_FILE {pw_file}: {exc.strerror or exc}") from None
+    try:
+        from .storage.secrets import default_secrets
+
+        remembered = default_secrets().get(f"agent:{identity.agent_id}:password")
+    except JacsError:
+        remembered = None
+    if remembered:
+        return remembered
     if sys.stdin is not None and sys.stdin.isatty():
         return getpass.getpass(f"Password for agent {identity.agent_id}: ")
-    raise JacsError("No password: set JACS_PRIVATE_KEY_PASSWORD (or JACS_PASSWORD_FILE), or run in a terminal")
+    raise JacsError("No password: set JACS_PRIVATE_KEY_PASSWORD (or JACS_PASSWORD_FILE), remember it in the "
+                    "OS keyring from the app, or run in a terminal")
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -195,13 +232,89 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .jobs.doctor import BROKEN, doctor
+    from .storage.urls import open_objects
+
+    report = doctor(lambda: open_objects(args.url, create=args.create), args.url)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"{report.url or args.url}: {report.status} ({report.seconds:.2f}s)")
+        for op, st in report.latency_ms.items():
+            print(f"  {op:<7} median {st['median']:.1f} ms, p95 {st['p95']:.1f} ms, max {st['max']:.1f} ms")
+        for f in report.failures:
+            print(f"  ✗ {f}")
+    return report.code if report.code <= BROKEN else BROKEN
+
+
+def _secrets_for_cli():
+    from .storage.secrets import default_secrets
+
+    return default_secrets()
+
+
+def cmd_connections(args: argparse.Namespace) -> int:
+    from .storage.connections import Connections
+
+    try:
+        conns = Connections(secrets=_secrets_for_cli() if args.action in ("add", "remove", "test") else None)
+        if args.action == "list":
+            items = conns.list()
+            if args.json:
+                json.dump([c.to_json() for c in items], sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            elif not items:
+                print("No saved connections. Add one: jacs-desktop-cli connections add NAME URL")
+            for c in items if not args.json else []:
+                print(f"{c.name}\t{c.url}" + (f"\t(access key {c.access_key})" if c.access_key else ""))
+            return EXIT_OK
+        if args.action == "add":
+            if not args.name or not args.url:
+                raise JacsError("usage: connections add NAME URL [--access-key KEY] [--secret-key-stdin]")
+            secret = None
+            if args.secret_key_stdin:
+                secret = sys.stdin.readline().rstrip("\n")
+            elif args.access_key and sys.stdin is not None and sys.stdin.isatty():
+                secret = getpass.getpass("Secret key: ")
+            if args.access_key and not secret:
+                raise JacsError("An access key needs its secret key (--secret-key-stdin)")
+            secrets = conns.secrets
+            if secret and not secrets.persistent:
+                raise JacsError(f"{secrets.warning or 'No secure keyring'}. Set JACS_DESKTOP_SECRETS=file and "
+                                "JACS_DESKTOP_MASTER_PASSWORD to keep it in an encrypted file.")
+            c = conns.add(args.name, args.url, access_key=args.access_key, secret_key=secret, replace=args.replace)
+            print(f"saved {c.name}: {c.url}")
+            return EXIT_OK
+        if args.action == "remove":
+            conns.remove(args.name)
+            print(f"removed {args.name}")
+            return EXIT_OK
+        if args.action == "test":
+            from .jobs.doctor import doctor
+            from .storage.urls import open_objects
+
+            c = conns.get(args.name)
+            report = doctor(lambda: open_objects(c.url, secrets=c.resolve_secrets()), c.url)
+            print(f"{c.name}: {report.status}")
+            for f in report.failures:
+                print(f"  ✗ {f}")
+            return report.code
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    return EXIT_ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jacs-desktop-cli", description="Verify and sign JACS data.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="verify a store folder or one document file")
-    v.add_argument("path", help="a folder (storage root or data directory) or a document file")
+    v.add_argument("path", help="a folder (storage root or data directory), a document file, or a store URL "
+                   "(s3://…, sqlite://…, profile:NAME)")
     v.add_argument("--json", action="store_true", help="print a JSON report")
     v.add_argument("--keys", metavar="DIR", help="public keys for a single file (public_keys/ or a key folder)")
     v.add_argument("--files", metavar="DIR", help="folder that external attachments are relative to")
@@ -214,6 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--attach", action="append", metavar="FILE", help="attach a file (repeatable)")
     s.add_argument("--embed", action="store_true", help="embed attachments in the document")
     s.set_defaults(func=cmd_sign)
+
+    d = sub.add_parser("doctor", help="check that a store works: write, read back, list, clean up")
+    d.add_argument("url", help="a folder, s3://…, sqlite://…, memory://… or profile:NAME")
+    d.add_argument("--json", action="store_true")
+    d.add_argument("--create", action="store_true", help="create the folder/bucket/database if missing")
+    d.set_defaults(func=cmd_doctor)
+
+    c = sub.add_parser("connections", help="saved connections (secrets go to the OS keyring)")
+    c.add_argument("action", choices=["list", "add", "remove", "test"])
+    c.add_argument("name", nargs="?")
+    c.add_argument("url", nargs="?")
+    c.add_argument("--access-key", help="S3 access key id (the secret key goes to the keyring)")
+    c.add_argument("--secret-key-stdin", action="store_true", help="read the S3 secret key from standard input")
+    c.add_argument("--replace", action="store_true", help="replace a connection with the same name")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_connections)
     return p
 
 

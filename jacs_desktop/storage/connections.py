@@ -56,9 +56,9 @@ class Connection:
             out["access_key"] = self.access_key
             secrets = self._secrets
             if secrets is None:
-                from .secrets import Secrets
+                from .secrets import default_secrets
 
-                secrets = Secrets("auto")
+                secrets = default_secrets()
             value = secrets.get(self.secret_name())
             if value:
                 out["secret_key"] = value
@@ -135,9 +135,9 @@ class Connections:
         if secret_key:
             secrets = self.secrets
             if secrets is None:
-                from .secrets import Secrets
+                from .secrets import default_secrets
 
-                secrets = Secrets("auto")
+                secrets = default_secrets()
             secrets.set(c.secret_name(), secret_key)
         self._items[c.name] = c
         self._save()
@@ -151,9 +151,9 @@ class Connections:
             try:
                 secrets = self.secrets
                 if secrets is None:
-                    from .secrets import Secrets
+                    from .secrets import default_secrets
 
-                    secrets = Secrets("auto")
+                    secrets = default_secrets()
                 secrets.delete(c.secret_name())
             except StorageError:
                 pass

