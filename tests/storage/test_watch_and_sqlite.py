@@ -1,0 +1,83 @@
+"""Live changes in folder stores; the SQLite store is readable by plain SQL like jacs's tooling."""
+
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from conftest import FIXTURE
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.sqlite import SqliteStore
+from jacs_desktop.storage.store import Store
+from jacs_desktop.storage.watch import StoreWatcher, needs_polling, wait_for
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["watchdog-events", "polling"])
+def test_watcher_reports_new_changed_and_archived(tmp_path, poll):
+    fs = FsStore(tmp_path / "s", create=True)
+    seen, lock = [], threading.Lock()
+
+    def cb(batch):
+        with lock:
+            seen.extend(batch)
+
+    def keys(kind=None):
+        with lock:
+            return {c.key for c in seen if kind is None or c.kind == kind}
+
+    with StoreWatcher(fs.root, cb, poll=poll, interval=0.3, debounce=0.1) as w:
+        assert w.mode == ("polling" if poll else "events")
+        fs.put_if_absent("documents/a:1.json", b"{}")
+        assert wait_for(lambda: "documents/a:1.json" in keys(), 10)
+        fs.move("documents/a:1.json", "documents/archive/a:1.json")
+        assert wait_for(lambda: "documents/archive/a:1.json" in keys() and "documents/a:1.json" in keys("deleted"), 10)
+    # temp files of atomic writes never show up
+    assert not any(".jdtmp" in k for k in keys())
+
+
+def test_needs_polling_on_normal_disk(tmp_path):
+    assert needs_polling(tmp_path) is False
+
+
+def test_sqlite_is_readable_like_jacs_tooling(tmp_path):
+    db = tmp_path / "jacs_documents.sqlite3"
+    s = SqliteStore(db)
+    for p in sorted(FIXTURE.rglob("*")):
+        if p.is_file() and "tampered" not in p.parts:
+            s.put(p.relative_to(FIXTURE).as_posix(), p.read_bytes())
+    store = Store(s)
+    ref = next(iter(store.documents().values()))[0]
+    store.archive(ref.id, ref.version)
+    s.close()
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT count(*), sum(removed) FROM jacs_document").fetchone()
+    assert rows == (13, 1)
+    # file_contents is compact JSON that json_extract can query
+    amount = con.execute(
+        "SELECT json_extract(file_contents, '$.jacsDocument.content.amount') FROM jacs_document "
+        "WHERE jacs_id='52e07b44-6d02-4085-8401-6c5efce90602' AND jacs_version='15bf7646-e871-403b-b734-6481368462e5'"
+    ).fetchone()
+    assert amount[0] is not None
+    hits = con.execute(
+        "SELECT DISTINCT d.jacs_id FROM documents_fts JOIN jacs_document d ON d.rowid = documents_fts.rowid "
+        "WHERE documents_fts MATCH 'approve'").fetchall()
+    assert hits == [("fbf12295-f05e-4bac-b165-1064712de0f8",)]
+    types = {r[0] for r in con.execute("SELECT DISTINCT jacs_type FROM jacs_document")}
+    assert types == {"header", "artifact"}
+    agent_ids = {r[0] for r in con.execute("SELECT DISTINCT agent_id FROM jacs_document")}
+    assert len(agent_ids) == 2
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+    # and it reopens with everything in place
+    again = Store(SqliteStore(db, create=False))
+    assert len(again.archived()) == 1 and all(again.verify(r).status == "valid" for r in again.refs())
+
+
+def test_sqlite_damaged_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    from jacs_desktop.storage.base import StorageError
+
+    with pytest.raises(StorageError, match="not a usable SQLite database"):
+        SqliteStore(bad)
