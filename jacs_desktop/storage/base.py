@@ -117,8 +117,11 @@ class ObjectStore(ABC):
     colon_ok: bool = True
 
     @abstractmethod
-    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
-        """Objects whose key starts with *prefix*, in key order, paged internally."""
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+        """Objects whose key starts with *prefix*, in key order, paged internally.
+
+        With ``details=False`` a backend may leave size (0) and mtime (None)
+        out when they cost extra (a stat per file on folders)."""
 
     @abstractmethod
     def get(self, key: str) -> bytes:

@@ -86,33 +86,35 @@ class FsStore(ObjectStore):
         return tmp
 
     # -- interface --------------------------------------------------------------
-    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
-        base = self.root
-        # walk only the deepest folder the prefix names
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
         head, _, _ = prefix.rpartition("/")
-        start = base.joinpath(*head.split("/")) if head else base
+        start_rel = head + "/" if head else ""
+        start = self.root.joinpath(*head.split("/")) if head else self.root
         if not start.is_dir():
             return
         results: list[ObjectInfo] = []
-        root_len = len(str(base)) + 1
-        stack = [start]
+        append = results.append
+        stack = [(str(start), start_rel)]
         while stack:
-            d = stack.pop()
+            d, rel_dir = stack.pop()
             try:
                 with os.scandir(d) as it:
                     for e in it:
-                        if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX):
+                        name = e.name
+                        if name[0] == "." and name.endswith(_TMP_SUFFIX):
                             continue
-                        rel = e.path[root_len:].replace(os.sep, "/")
+                        rel = rel_dir + name
                         if e.is_dir(follow_symlinks=False):
-                            if (rel + "/").startswith(prefix) or prefix.startswith(rel + "/"):
-                                stack.append(Path(e.path))
-                        elif e.is_file(follow_symlinks=False) and rel.startswith(prefix):
-                            st = e.stat(follow_symlinks=False)
-                            results.append(ObjectInfo(rel, st.st_size, st.st_mtime))
-            except PermissionError:
-                continue
-            except FileNotFoundError:
+                            sub = rel + "/"
+                            if sub.startswith(prefix) or prefix.startswith(sub):
+                                stack.append((e.path, sub))
+                        elif rel.startswith(prefix) and e.is_file(follow_symlinks=False):
+                            if details:
+                                st = e.stat(follow_symlinks=False)
+                                append(ObjectInfo(rel, st.st_size, st.st_mtime))
+                            else:
+                                append(ObjectInfo(rel, 0, None))
+            except (PermissionError, FileNotFoundError, NotADirectoryError):
                 continue
         results.sort(key=lambda o: o.key)
         yield from results

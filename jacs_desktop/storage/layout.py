@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from .base import ObjectStore, StorageError, UnsafeName, join_key, validate_id, validate_key
@@ -63,7 +64,14 @@ class Layout:
         raise NotImplementedError
 
 
+_SIMPLE_ID = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}"
+_SIMPLE_NAME = re.compile(rf"({_SIMPLE_ID}):({_SIMPLE_ID})\.json")
+
+
 def _split_colon(name: str) -> tuple[str, str] | None:
+    m = _SIMPLE_NAME.fullmatch(name)
+    if m is not None and ".." not in name:  # the usual UUID names: no further checks needed
+        return m.group(1), m.group(2)
     if not name.endswith(".json") or "/" in name:
         return None
     stem = name[:-5]
@@ -85,6 +93,9 @@ class JacsLayout(Layout):
         if data_dir:
             validate_key(data_dir)
         self.data_dir = data_dir
+        self._prefixes = [(join_key(data_dir, "agent") + "/", "agent"), ("documents/", "document")]
+        if data_dir:
+            self._prefixes.append((join_key(data_dir, "documents") + "/", "document"))
 
     def agent_key(self, agent_id, version):
         return join_key(self.data_dir, "agent", f"{validate_id(agent_id)}:{validate_id(version)}.json")
@@ -107,13 +118,10 @@ class JacsLayout(Layout):
         return validate_key(join_key(self.data_dir, path))
 
     def list_prefixes(self):
-        out = [(join_key(self.data_dir, "agent") + "/", "agent"), ("documents/", "document")]
-        if self.data_dir:
-            out.append((join_key(self.data_dir, "documents") + "/", "document"))
-        return out
+        return list(self._prefixes)
 
     def parse(self, key, kind):
-        for prefix, k in self.list_prefixes():
+        for prefix, k in self._prefixes:
             if k == kind and key.startswith(prefix):
                 rest = key[len(prefix):]
                 if kind == "document" and rest.startswith("archive/"):

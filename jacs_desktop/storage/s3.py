@@ -19,6 +19,27 @@ from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError,
 __all__ = ["S3Store", "S3Options"]
 
 
+def _ts(value: Any) -> float | None:
+    """Seconds since the epoch from botocore's raw timestamp text (ISO 8601 or HTTP date)."""
+    if value is None or value == "":
+        return None
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    text = str(value)
+    try:
+        from datetime import datetime
+
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 class S3Options(dict):
     """Connection options (all optional): endpoint_url, region, profile,
     access_key, secret_key, session_token, sse, connect_timeout, read_timeout,
@@ -83,6 +104,11 @@ class S3Store(ObjectStore):
             cfg["request_checksum_calculation"] = "when_required"
             cfg["response_checksum_validation"] = "when_required"
         session = boto3.session.Session(profile_name=options.get("profile") or None)
+        # botocore parses every LastModified with dateutil, which dominates listing
+        # time; keep the raw text and parse it with the standard library instead
+        session._session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=lambda value: value
+        )
         creds = {}
         if options.get("access_key") and options.get("secret_key"):
             creds = {
@@ -147,7 +173,7 @@ class S3Store(ObjectStore):
             raise _describe(exc, f"bucket {self.bucket}") from None
 
     # -- interface --------------------------------------------------------------
-    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
         full = self.prefix + prefix
         paginator = self.client.get_paginator("list_objects_v2")
         cut = len(self.prefix)
@@ -156,8 +182,7 @@ class S3Store(ObjectStore):
                                            PaginationConfig={"PageSize": page_size}):
                 for o in page.get("Contents", ()):
                     key = o["Key"][cut:]
-                    lm = o.get("LastModified")
-                    yield ObjectInfo(key, int(o.get("Size", 0)), lm.timestamp() if lm else None,
+                    yield ObjectInfo(key, int(o.get("Size", 0)), _ts(o.get("LastModified")),
                                      (o.get("ETag") or "").strip('"') or None)
         except Exception as exc:
             raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
@@ -168,8 +193,7 @@ class S3Store(ObjectStore):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
                 for o in page.get("Contents", ()):
-                    lm = o.get("LastModified")
-                    yield ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), lm.timestamp() if lm else None)
+                    yield ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")))
         except Exception as exc:
             raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
 
@@ -221,8 +245,7 @@ class S3Store(ObjectStore):
             if isinstance(err, NotFound):
                 return None
             raise err from None
-        lm = r.get("LastModified")
-        return ObjectInfo(key, int(r.get("ContentLength", 0)), lm.timestamp() if lm else None,
+        return ObjectInfo(key, int(r.get("ContentLength", 0)), _ts(r.get("LastModified")),
                           (r.get("ETag") or "").strip('"') or None)
 
     def delete(self, key: str) -> None:

