@@ -52,10 +52,14 @@ def bench_fs(n: int) -> None:
         print(f"fs: generated {n} documents in {time.perf_counter() - t:.1f}s")
         store = Store(FsStore(root), JacsLayout("jacs_data"))
         store.refs()  # warm the OS cache, as a second open in the app would be
-        tracemalloc.start()
-        t = time.perf_counter()
+        elapsed = float("inf")
+        for _ in range(3):  # best of 3 (shared machine)
+            t = time.perf_counter()
+            refs = store.refs()
+            elapsed = min(elapsed, time.perf_counter() - t)
+        del refs
+        tracemalloc.start()  # memory in a separate pass: tracing slows allocation down
         refs = store.refs()
-        elapsed = time.perf_counter() - t
         current, _peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert len(refs) == n, len(refs)

@@ -1,0 +1,158 @@
+"""A disposable index cache: per-version summaries (title, type, signer, dates,
+parent, attachments) kept in a SQLite file in the platformdirs cache dir.
+
+It is never trusted over the store: an entry is used only while the object's
+size/mtime/etag still match what the listing reports, and the whole file can
+be deleted at any time (it is rebuilt, with progress).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .base import StorageError
+from .layout import Ref
+
+__all__ = ["IndexCache", "summarize", "cache_dir"]
+
+INDEX_VERSION = 1
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("JACS_DESKTOP_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_path
+
+    return user_cache_path("jacs-desktop", appauthor=False)
+
+
+def _title(doc: dict) -> str | None:
+    for path in (("title",), ("name",), ("jacsDocument", "content", "title"), ("content", "title"),
+                 ("jacsDocument", "filename"), ("jacsDocument", "content", "name"), ("content", "content", "title")):
+        v: Any = doc
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        if isinstance(v, str) and v.strip():
+            return v.strip()[:200]
+    content = doc.get("jacsDocument", {}).get("content") if isinstance(doc.get("jacsDocument"), dict) else None
+    if isinstance(content, str) and content.strip():
+        return content.strip().splitlines()[0][:200]
+    return None
+
+
+def summarize(doc: Any) -> dict:
+    """What the browser shows for one version, from its body."""
+    if not isinstance(doc, dict):
+        return {"error": "not a JSON object"}
+    sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
+    files = doc.get("jacsFiles") if isinstance(doc.get("jacsFiles"), list) else []
+
+    def s(v):
+        return v if isinstance(v, str) else None
+
+    return {
+        "title": _title(doc),
+        "type": s(doc.get("jacsType")),
+        "level": s(doc.get("jacsLevel")),
+        "date": s(doc.get("jacsVersionDate")),
+        "previous": s(doc.get("jacsPreviousVersion")),
+        "original": s(doc.get("jacsOriginalVersion")),
+        "signer": s(sig.get("agentID")),
+        "signer_version": s(sig.get("agentVersion")),
+        "algorithm": s(sig.get("signingAlgorithm")),
+        "attachments": len(files),
+        "agreement": isinstance(doc.get("jacsAgreement"), dict),
+        "agent_name": s(doc.get("name")) if doc.get("jacsType") == "agent" else None,
+    }
+
+
+class IndexCache:
+    def __init__(self, store_url: str, directory: Path | None = None):
+        d = Path(directory) if directory else cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
+        self._lock = threading.Lock()
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError:
+            # disposable: a damaged cache is simply rebuilt
+            self.path.unlink(missing_ok=True)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        row = db.execute("SELECT value FROM meta WHERE name='version'").fetchone()
+        if row is None or row[0] != str(INDEX_VERSION):
+            db.execute("DROP TABLE IF EXISTS entry")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(INDEX_VERSION),))
+        db.execute("CREATE TABLE IF NOT EXISTS entry (key TEXT PRIMARY KEY, stamp TEXT NOT NULL, summary TEXT NOT NULL)")
+        return db
+
+    @staticmethod
+    def _stamp(ref: Ref) -> str:
+        return f"{ref.size}|{ref.mtime or ''}"
+
+    def get(self, ref: Ref) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
+        if row is None or (ref.size and row[0] != self._stamp(ref)):
+            return None
+        try:
+            return json.loads(row[1])
+        except ValueError:
+            return None
+
+    def put(self, ref: Ref, summary: dict) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO entry VALUES (?,?,?)",
+                             (ref.key, self._stamp(ref), json.dumps(summary)))
+
+    def summary(self, store, ref: Ref) -> dict:
+        """Cached summary, or read the body and cache it."""
+        got = self.get(ref)
+        if got is not None:
+            return got
+        invalidate = getattr(store, "invalidate", None)
+        if invalidate is not None:
+            invalidate(ref.key)  # the body may have changed since it was cached
+        try:
+            doc = store.read_json(ref.key)
+            s = summarize(doc)
+        except StorageError as exc:
+            s = {"error": str(exc)}
+        self.put(ref, s)
+        return s
+
+    def rebuild(self, store, refs: list[Ref], progress: Callable[[int, int, str], None] | None = None,
+                cancel=None) -> int:
+        """Drop everything and summarize *refs* again; returns how many were indexed."""
+        with self._lock:
+            self._db.execute("DELETE FROM entry")
+        n = 0
+        for i, ref in enumerate(refs):
+            if cancel is not None and cancel.is_set():
+                break
+            self.summary(store, ref)
+            n += 1
+            if progress and (i % 50 == 0 or i == len(refs) - 1):
+                progress(i + 1, len(refs), ref.key)
+        return n
+
+    def prune(self, live_keys: set[str]) -> None:
+        with self._lock:
+            keys = [r[0] for r in self._db.execute("SELECT key FROM entry")]
+            gone = [k for k in keys if k not in live_keys]
+            self._db.executemany("DELETE FROM entry WHERE key=?", [(k,) for k in gone])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
