@@ -173,19 +173,67 @@ class S3Store(ObjectStore):
             raise _describe(exc, f"bucket {self.bucket}") from None
 
     # -- interface --------------------------------------------------------------
+    def _info(self, o: dict) -> ObjectInfo:
+        return ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")),
+                          (o.get("ETag") or "").strip('"') or None)
+
+    def _list_range(self, full: str, start_after: str | None, stop: str | None, page_size: int) -> list[dict]:
+        """Objects under *full* with start_after < key < stop (S3 orders keys by UTF-8 bytes,
+        which is code point order)."""
+        out: list[dict] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": page_size}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        while True:
+            page = self.client.list_objects_v2(**kwargs)
+            contents = page.get("Contents", ())
+            for o in contents:
+                if stop is not None and o["Key"] >= stop:
+                    return out
+                out.append(o)
+            if not page.get("IsTruncated") or not contents:
+                return out
+            kwargs.pop("StartAfter", None)
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+        """Paged ListObjectsV2; a listing longer than one page is split by the next
+        character of the key (hex digits first: JACS names are UUIDs) and the parts
+        are listed in parallel."""
         full = self.prefix + prefix
-        paginator = self.client.get_paginator("list_objects_v2")
-        cut = len(self.prefix)
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full,
-                                           PaginationConfig={"PageSize": page_size}):
-                for o in page.get("Contents", ()):
-                    key = o["Key"][cut:]
-                    yield ObjectInfo(key, int(o.get("Size", 0)), _ts(o.get("LastModified")),
-                                     (o.get("ETag") or "").strip('"') or None)
+            first = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=page_size)
+            contents = first.get("Contents", [])
+            if not first.get("IsTruncated"):
+                for o in contents:
+                    yield self._info(o)
+                return
+            parts = self._parallel_parts(full, page_size)
         except Exception as exc:
             raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
+        for o in parts:
+            yield self._info(o)
+
+    def _parallel_parts(self, full: str, page_size: int) -> list[dict]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        hexdigits = "0123456789abcdef"
+        top = "\U0010ffff"
+        jobs = [(full + c, None, None) for c in hexdigits]  # keys whose next character is a hex digit
+        jobs.append((full, None, full + "0"))  # next character below '0'
+        jobs.append((full, full + "9" + top, full + "a"))  # between '9' and 'a'
+        jobs.append((full, full + "f" + top, None))  # above 'f'
+        with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as ex:
+            results = list(ex.map(lambda j: self._list_range(j[0], j[1], j[2], page_size), jobs))
+        seen: set[str] = set()
+        merged: list[dict] = []
+        for part in results:
+            for o in part:
+                if o["Key"] not in seen:
+                    seen.add(o["Key"])
+                    merged.append(o)
+        merged.sort(key=lambda o: o["Key"])
+        return merged
 
     def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
         full = self.prefix + prefix

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .base import NotFound, ObjectInfo, ObjectStore, StorageError, validate_id, validate_key
+from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id, validate_key
 
 __all__ = ["SqliteStore", "DOC_PREFIX", "ARCHIVE_PREFIX"]
 
@@ -79,8 +79,11 @@ def _split_doc_key(key: str) -> tuple[str, str, bool] | None:
     if "/" in name or not name.endswith(".json") or name.count(":") != 1:
         return None
     jid, ver = name[:-5].split(":")
-    validate_id(jid, "document id")
-    validate_id(ver, "version")
+    try:
+        validate_id(jid, "document id")
+        validate_id(ver, "version")
+    except UnsafeName:
+        return None  # not a document version name: kept as a plain object
     return jid, ver, archived
 
 

@@ -103,7 +103,11 @@ def start_server(kind: str, tmp: Path):
 
     def stop():
         os.killpg(proc.pid, 15)
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
 
     return endpoint, stop
 
