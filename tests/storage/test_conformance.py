@@ -194,3 +194,34 @@ def test_listing_mixed_names_across_pages(backend):
             s.put(k, b"{}")
     s.put("documentsX/outside.json", b"{}")
     assert [o.key for o in s.list("documents/", page_size=37)] == keys
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "/abs", "a/b", "a\\b", "a:b", "x\x00y", "..", "C:", " pad"])
+def test_hostile_ids_from_documents_refused(backend, bad_id):
+    name, s = backend
+    store = Store(s, JacsLayout("jacs_data"))
+    for doc in ({"jacsId": bad_id, "jacsVersion": "v1"}, {"jacsId": "id1", "jacsVersion": bad_id}):
+        with pytest.raises(UnsafeName):
+            store.put_document(doc)
+        with pytest.raises(UnsafeName):
+            store.put_agent(doc)
+    assert list(s.list("")) == []
+
+
+def test_forks_are_kept_in_history():
+    from jacs_desktop.storage.memory import MemoryStore
+
+    store = Store(MemoryStore(), JacsLayout("jacs_data"))
+    def put(ver, prev, date):
+        d = {"jacsId": "doc1", "jacsVersion": ver, "jacsVersionDate": date}
+        if prev:
+            d["jacsPreviousVersion"] = prev
+        store.put_document(d)
+    put("v1", None, "2026-01-01T00:00:00Z")
+    put("v2a", "v1", "2026-01-02T00:00:00Z")
+    put("v2b", "v1", "2026-01-03T00:00:00Z")
+    put("v3a", "v2a", "2026-01-04T00:00:00Z")
+    nodes = store.history(store.documents()["doc1"])
+    assert [(n.version, n.depth, n.fork) for n in nodes] == [
+        ("v1", 0, False), ("v2a", 1, True), ("v3a", 2, False), ("v2b", 1, True)]
+    assert store.latest(nodes).version == "v3a"
