@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from conftest import FIXTURE
+from s3servers import put_all
 from jacs_desktop.storage.base import NotFound, StorageError, UnsafeName
 from jacs_desktop.storage.layout import JacsLayout
 from jacs_desktop.storage.store import Store
@@ -46,14 +47,7 @@ def test_documents_with_colons(backend):
 def test_listing_pages_past_one_thousand(backend):
     name, s = backend
     keys = [f"jacs_data/agent/a{i:05d}:v.json" for i in range(1050)]
-    if name.startswith("s3"):
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(8) as ex:
-            list(ex.map(lambda k: s.put(k, b"{}"), keys))
-    else:
-        for k in keys:
-            s.put(k, b"{}")
+    put_all(s, ((k, b"{}") for k in keys))
     s.put("jacs_data/other.txt", b"x")
     listed = [o.key for o in s.list("jacs_data/agent/", page_size=100)]
     assert listed == keys
@@ -184,14 +178,7 @@ def test_listing_mixed_names_across_pages(backend):
     keys = sorted({f"documents/{rng.choice(firsts)}{_uuid.UUID(int=rng.getrandbits(128))}.json" for _ in range(400)})
     keys.append("documents/archive/a:b.json")
     keys.sort()
-    if name.startswith("s3"):
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(8) as ex:
-            list(ex.map(lambda k: s.put(k, b"{}"), keys))
-    else:
-        for k in keys:
-            s.put(k, b"{}")
+    put_all(s, ((k, b"{}") for k in keys))
     s.put("documentsX/outside.json", b"{}")
     assert [o.key for o in s.list("documents/", page_size=37)] == keys
 
