@@ -124,6 +124,8 @@ class S3Store(ObjectStore):
             )
         except Exception as exc:  # bad endpoint URL, unknown profile …
             raise StorageError(f"Cannot set up the S3 client: {exc}") from None
+        pl = str(options.get("parallel_list", "")).lower()
+        self.parallel_list = (pl in ("1", "true", "yes")) if pl else endpoint is None
         self.sse = options.get("sse") or None
         if self.sse not in (None, "AES256", "aws:kms"):
             raise StorageError(f"Unknown server-side encryption {self.sse!r} (use AES256)")
@@ -177,13 +179,16 @@ class S3Store(ObjectStore):
         return ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")),
                           (o.get("ETag") or "").strip('"') or None)
 
-    def _list_range(self, full: str, start_after: str | None, stop: str | None, page_size: int) -> list[dict]:
+    def _list_range(self, full: str, start_after: str | None, stop: str | None, page_size: int,
+                    token: str | None = None) -> list[dict]:
         """Objects under *full* with start_after < key < stop (S3 orders keys by UTF-8 bytes,
         which is code point order)."""
         out: list[dict] = []
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": page_size}
         if start_after:
             kwargs["StartAfter"] = start_after
+        if token:
+            kwargs["ContinuationToken"] = token
         while True:
             page = self.client.list_objects_v2(**kwargs)
             contents = page.get("Contents", ())
@@ -197,15 +202,25 @@ class S3Store(ObjectStore):
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
-        """Paged ListObjectsV2; a listing longer than one page is split by the next
-        character of the key (hex digits first: JACS names are UUIDs) and the parts
-        are listed in parallel."""
+        """Paged ListObjectsV2. With ``parallel_list`` a listing longer than one page
+        is split by the next character of the key (hex digits first: JACS names are
+        UUIDs) and the parts are listed in parallel. That pays on AWS, where each
+        request has real latency; on SeaweedFS every prefix request rescans the
+        folder and it is slower (measured), so custom endpoints list sequentially
+        unless ``parallel_list=1`` is given."""
         full = self.prefix + prefix
         try:
             first = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=page_size)
             contents = first.get("Contents", [])
             if not first.get("IsTruncated"):
                 for o in contents:
+                    yield self._info(o)
+                return
+            if not self.parallel_list:
+                for o in contents:
+                    yield self._info(o)
+                rest = self._list_range(full, None, None, page_size, first.get("NextContinuationToken"))
+                for o in rest:
                     yield self._info(o)
                 return
             parts = self._parallel_parts(full, page_size)
