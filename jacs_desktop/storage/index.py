@@ -41,9 +41,17 @@ def _title(doc: dict) -> str | None:
             v = v.get(p) if isinstance(v, dict) else None
         if isinstance(v, str) and v.strip():
             return v.strip()[:200]
+    agreement = doc.get("jacsAgreement")
+    if isinstance(agreement, dict) and isinstance(agreement.get("question"), str):
+        return "Agreement: " + agreement["question"][:180]
     content = doc.get("jacsDocument", {}).get("content") if isinstance(doc.get("jacsDocument"), dict) else None
+    if content is None and isinstance(doc.get("content"), dict):
+        content = doc["content"].get("content", doc["content"])
     if isinstance(content, str) and content.strip():
         return content.strip().splitlines()[0][:200]
+    if isinstance(content, (dict, list)) and content:
+        text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+        return text if len(text) <= 80 else text[:79] + "…"
     return None
 
 

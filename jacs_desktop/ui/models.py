@@ -1,36 +1,62 @@
-"""Item models shared by the views."""
+"""Item models shared by the views.
+
+``RowTableModel`` is a flat table over Python row objects: sorting and
+filtering happen in the model (no proxy model over 100k rows), rows are
+appended in batches while a worker produces them, and a row whose data changed
+(a verdict arrived) is refreshed in place.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
 
-__all__ = ["Column", "RowTableModel"]
+__all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
 
 Index = QModelIndex | QPersistentModelIndex
 
+VERDICT_MARKS = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L", "ok": "✓", "failed": "✗",
+                 "warning": "!", "skipped": "–", "pending": "…"}
+VERDICT_COLORS = {"valid": "#1b7f3b", "ok": "#1b7f3b", "invalid": "#c62828", "failed": "#c62828",
+                  "unverifiable": "#b26a00", "legacy": "#6a4fb3", "warning": "#b26a00"}
+
 
 class Column:
-    def __init__(self, title: str, getter: Callable[[Any], Any], tooltip: Callable[[Any], Any] | None = None):
+    def __init__(self, title: str, getter: Callable[[Any], Any], *, tooltip: Callable[[Any], Any] | None = None,
+                 sort_key: Callable[[Any], Any] | None = None, status: Callable[[Any], str | None] | None = None,
+                 align_right: bool = False):
         self.title = title
         self.getter = getter
         self.tooltip = tooltip
+        self.sort_key = sort_key
+        #: a verdict/check status for this cell: colours it
+        self.status = status
+        self.align_right = align_right
+
+
+def _default_key(v: Any):
+    if v is None:
+        return (1, "")
+    if isinstance(v, (int, float)):
+        return (0, v)
+    return (0, str(v).lower())
 
 
 class RowTableModel(QAbstractTableModel):
-    """A flat table over a list of row objects, with columns as getters.
-
-    Sorting happens in the model (no proxy), rows can be appended in batches
-    while a worker produces them.
-    """
-
     RowRole = Qt.ItemDataRole.UserRole + 1
+    StatusRole = Qt.ItemDataRole.UserRole + 2
+    SortRole = Qt.ItemDataRole.UserRole + 3
 
     def __init__(self, columns: Sequence[Column], parent=None):
         super().__init__(parent)
         self._columns = list(columns)
+        self._all: list[Any] = []
         self._rows: list[Any] = []
+        self._filter: Callable[[Any], bool] | None = None
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+        self._pos: dict[int, int] | None = None
 
     # -- Qt interface ---------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -40,7 +66,7 @@ class RowTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)) or index.column() >= len(self._columns):
             return None
         row = self._rows[index.row()]
         col = self._columns[index.column()]
@@ -49,8 +75,17 @@ class RowTableModel(QAbstractTableModel):
             return "" if v is None else str(v)
         if role == Qt.ItemDataRole.ToolTipRole and col.tooltip is not None:
             return col.tooltip(row)
+        if role == Qt.ItemDataRole.ForegroundRole and col.status is not None:
+            color = VERDICT_COLORS.get(col.status(row) or "")
+            return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RowRole:
             return row
+        if role == self.StatusRole and col.status is not None:
+            return col.status(row)
+        if role == self.SortRole:
+            return col.getter(row)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -59,37 +94,100 @@ class RowTableModel(QAbstractTableModel):
                 return self._columns[section].title
         return None
 
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    # -- sorting and filtering, in the model ------------------------------------
+    def _sort_all(self) -> None:
+        if self._sort is None:
+            return
+        column, order = self._sort
+        col = self._columns[column]
+        key = col.sort_key or (lambda r, g=col.getter: _default_key(g(r)))
+        self._all.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+
+    def _apply(self) -> None:
+        f = self._filter
+        self._rows = self._all if f is None else [r for r in self._all if f(r)]
+        self._pos = None
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not (0 <= column < len(self._columns)):
             return
-        getter = self._columns[column].getter
         self.layoutAboutToBeChanged.emit()
         old = list(self._rows)
-        self._rows.sort(key=lambda r: (getter(r) is None, str(getter(r) or "")),
-                        reverse=order == Qt.SortOrder.DescendingOrder)
+        self._sort = (column, order)
+        self._sort_all()
+        self._apply()
         pos = {id(r): i for i, r in enumerate(self._rows)}
         for idx in self.persistentIndexList():
             if idx.isValid() and idx.row() < len(old):
-                self.changePersistentIndex(idx, self.index(pos[id(old[idx.row()])], idx.column()))
+                new_row = pos.get(id(old[idx.row()]))
+                self.changePersistentIndex(idx, self.index(new_row, idx.column()) if new_row is not None
+                                           else QModelIndex())
         self.layoutChanged.emit()
 
-    # -- mutation -------------------------------------------------------------
+    def set_filter(self, predicate: Callable[[Any], bool] | None) -> None:
+        self.beginResetModel()
+        self._filter = predicate
+        self._apply()
+        self.endResetModel()
+
+    # -- mutation ---------------------------------------------------------------
     def append_rows(self, rows: Sequence[Any]) -> None:
         if not rows:
             return
+        if self._sort is not None or self._filter is not None:
+            # keep the chosen order and filter: merge, then one reset
+            self.beginResetModel()
+            self._all.extend(rows)
+            self._sort_all()
+            self._apply()
+            self.endResetModel()
+            return
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-        self._rows.extend(rows)
+        self._all.extend(rows)
+        self._rows = self._all
+        self._pos = None
         self.endInsertRows()
 
-    def clear(self) -> None:
+    def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
-        self._rows = []
+        self._all = list(rows)
+        self._sort_all()
+        self._apply()
         self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_rows([])
+
+    def row_changed(self, row_obj: Any) -> None:
+        """Tell views that *row_obj*'s data changed."""
+        if self._pos is None:
+            self._pos = {id(r): i for i, r in enumerate(self._rows)}
+        i = self._pos.get(id(row_obj))
+        if i is not None:
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(self._columns) - 1))
+
+    def rows_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._columns) - 1))
 
     def row_object(self, row: int) -> Any:
         return self._rows[row]
 
+    def row_of(self, row_obj: Any) -> int:
+        if self._pos is None:
+            self._pos = {id(r): i for i, r in enumerate(self._rows)}
+        return self._pos.get(id(row_obj), -1)
+
     @property
     def rows(self) -> list[Any]:
         return list(self._rows)
+
+    @property
+    def all_rows(self) -> list[Any]:
+        return list(self._all)

@@ -1,0 +1,944 @@
+"""The browser window: agents, documents, versions and attachments on any store."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QKeySequence, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStatusBar,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..jobs.browse import (
+    AgentRow,
+    DocRow,
+    Snapshot,
+    VersionRow,
+    display_json,
+    fill_summaries,
+    json_diff,
+    load_snapshot,
+    verify_rows,
+)
+from .models import VERDICT_MARKS, Column, RowTableModel
+from .workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("BrowserWindow", text)
+
+
+def _mark(status: str | None) -> str:
+    return f"{VERDICT_MARKS.get(status or '', '')} {status or ''}".strip()
+
+
+def _short(v: str | None, n: int = 8) -> str:
+    return "" if not v else (v if len(v) <= n + 1 else v[:n] + "…")
+
+
+class JsonHighlighter(QSyntaxHighlighter):
+    """Keys, strings, numbers and literals in different colours."""
+
+    def __init__(self, document):
+        super().__init__(document)
+        import re
+
+        def fmt(color: str, bold: bool = False) -> QTextCharFormat:
+            f = QTextCharFormat()
+            f.setForeground(QColor(color))
+            if bold:
+                f.setFontWeight(QFont.Weight.Bold)
+            return f
+
+        self.rules = [
+            (re.compile(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), fmt("#1565c0", True)),
+            (re.compile(r':\s*("(?:[^"\\]|\\.)*")'), fmt("#2e7d32")),
+            (re.compile(r'(?<![\w"])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'), fmt("#ad1457")),
+            (re.compile(r"\b(?:true|false|null)\b"), fmt("#6a1b9a", True)),
+            (re.compile(r"<[\d,]+ characters of base64>"), fmt("#8d6e63")),
+        ]
+
+    def highlightBlock(self, text: str) -> None:
+        for rx, f in self.rules:
+            for m in rx.finditer(text):
+                start, end = (m.start(1), m.end(1)) if m.groups() else (m.start(), m.end())
+                self.setFormat(start, end - start, f)
+
+
+class BrowserWindow(QMainWindow):
+    store_opened = Signal(str)
+    load_failed = Signal(str)
+
+    REFRESH_MS = 60_000
+
+    def __init__(self, url: str | None = None, *, watch: bool = True, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle(tr("JACS Desktop"))
+        self.resize(1400, 860)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.workers = WorkerPool(self)
+        self.snapshot: Snapshot | None = None
+        self.url: str | None = None
+        self._watch_enabled = watch
+        self._watcher = None
+        self._load_generation = 0
+        self._tasks: list = []
+        self._current_doc: DocRow | None = None
+        self._current_doc_json: dict | None = None
+        self.dropped: list = []
+        self._build()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setInterval(self.REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._gentle_refresh)
+        self._reload_sources()
+        if url:
+            self.open_url(url)
+        else:
+            self._show_empty()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self._build_actions()
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # sidebar
+        side = QWidget(splitter)
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(6, 6, 6, 6)
+        title = QLabel(tr("<b>Stores</b>"), side)
+        sl.addWidget(title)
+        self.sources = QListWidget(side)
+        self.sources.itemActivated.connect(lambda it: self.open_url(it.data(Qt.ItemDataRole.UserRole)))
+        self.sources.itemClicked.connect(lambda it: self.open_url(it.data(Qt.ItemDataRole.UserRole)))
+        sl.addWidget(self.sources, 1)
+        for text, slot in ((tr("Open folder…"), self.choose_folder), (tr("Connect to S3…"), self.connect_s3),
+                           (tr("Open SQLite…"), self.choose_sqlite), (tr("New store…"), self.new_store)):
+            b = QPushButton(text, side)
+            b.clicked.connect(slot)
+            sl.addWidget(b)
+        # centre
+        centre = QWidget(splitter)
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(0, 6, 0, 0)
+        top = QHBoxLayout()
+        self.search = QLineEdit(centre)
+        self.search.setPlaceholderText(tr("Filter by id, title, signer, type — Enter searches the full text"))
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._filter_changed)
+        self.search.returnPressed.connect(self.full_text_search)
+        top.addWidget(self.search, 1)
+        self.layout_label = QLabel("", centre)
+        top.addWidget(self.layout_label)
+        cl.addLayout(top)
+        self.banner = QLabel("", centre)
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c1c; padding: 6px; border-radius: 4px; }")
+        self.banner.hide()
+        cl.addWidget(self.banner)
+        self.empty_label = QLabel("", centre)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.hide()
+        cl.addWidget(self.empty_label)
+        self.tabs = QTabWidget(centre)
+        cl.addWidget(self.tabs, 1)
+
+        self.agents_model = RowTableModel([
+            Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status),
+            Column(tr("Name"), lambda r: r.name),
+            Column(tr("Type"), lambda r: r.type),
+            Column(tr("Id"), lambda r: r.id, tooltip=lambda r: r.id),
+            Column(tr("Versions"), lambda r: r.versions, align_right=True),
+            Column(tr("Algorithm"), lambda r: r.algorithm),
+            Column(tr("Key hash"), lambda r: _short(r.key_hash, 16), tooltip=lambda r: r.key_hash),
+        ], self)
+        doc_columns = [
+            Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status,
+                   tooltip=lambda r: r.verdict.reason if r.verdict else tr("not verified yet")),
+            Column(tr("Title"), lambda r: r.title, tooltip=lambda r: r.title),
+            Column(tr("Type"), lambda r: r.type),
+            Column(tr("Id"), lambda r: r.id, tooltip=lambda r: r.id),
+            Column(tr("Latest version"), lambda r: (r.date or "")[:19].replace("T", " ")),
+            Column(tr("Versions"), lambda r: r.versions, align_right=True),
+            Column(tr("Signer"), lambda r: r.signer_name or _short(r.signer), tooltip=lambda r: r.signer),
+            Column(tr("Attachments"), lambda r: r.attachments, align_right=True),
+        ]
+        self.docs_model = RowTableModel(doc_columns, self)
+        self.archived_model = RowTableModel(doc_columns, self)
+        self.agents_view = self._table(self.agents_model)
+        self.docs_view = self._table(self.docs_model)
+        self.archived_view = self._table(self.archived_model)
+        self.tabs.addTab(self.agents_view, tr("Agents"))
+        docs_page = QSplitter(Qt.Orientation.Vertical, self.tabs)
+        docs_page.addWidget(self.docs_view)
+        lower = QTabWidget(docs_page)
+        self.versions_model = RowTableModel([
+            Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status,
+                   tooltip=lambda r: r.verdict.reason if r.verdict else ""),
+            Column(tr("Version"), lambda r: ("  " * r.node.depth) + ("⑂ " if r.node.fork else "") + r.node.version,
+                   tooltip=lambda r: tr("fork: its parent has more than one next version") if r.node.fork else r.node.version),
+            Column(tr("Date"), lambda r: (r.node.date or "")[:23].replace("T", " ")),
+            Column(tr("Previous"), lambda r: _short(r.node.previous)),
+            Column(tr("Signer"), lambda r: _short(r.summary.get("signer"))),
+            Column(tr("Attachments"), lambda r: r.summary.get("attachments"), align_right=True),
+        ], self)
+        self.versions_view = self._table(self.versions_model, sortable=False)
+        self.attachments_model = RowTableModel([
+            Column(tr("Name"), lambda a: a.get("path")),
+            Column(tr("Type"), lambda a: a.get("mimetype")),
+            Column(tr("Size"), lambda a: a.get("_size"), align_right=True),
+            Column(tr("Stored"), lambda a: tr("embedded") if a.get("embed") else tr("external")),
+            Column(tr("Hash"), lambda a: _mark(a.get("_status")), status=lambda a: a.get("_status"),
+                   tooltip=lambda a: a.get("_reason")),
+        ], self)
+        self.attachments_view = self._table(self.attachments_model, sortable=False)
+        self.attachments_view.doubleClicked.connect(lambda _i: self.open_attachment())
+        lower.addTab(self.versions_view, tr("Versions"))
+        att_page = QWidget(lower)
+        al = QVBoxLayout(att_page)
+        al.setContentsMargins(0, 0, 0, 0)
+        al.addWidget(self.attachments_view)
+        row = QHBoxLayout()
+        for text, slot in ((tr("Save As…"), self.save_attachment), (tr("Open"), self.open_attachment)):
+            b = QPushButton(text, att_page)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        row.addStretch(1)
+        al.addLayout(row)
+        lower.addTab(att_page, tr("Attachments"))
+        docs_page.addWidget(lower)
+        docs_page.setSizes([500, 260])
+        self.tabs.addTab(docs_page, tr("Documents"))
+        self.tabs.addTab(self.archived_view, tr("Archived"))
+        self.tabs.setCurrentIndex(1)
+        # detail pane
+        detail = QTabWidget(splitter)
+        self.detail = detail
+        self.checks_model = RowTableModel([
+            Column("", lambda c: VERDICT_MARKS.get(c.status, "?"), status=lambda c: c.status),
+            Column(tr("Check"), lambda c: c.name),
+            Column(tr("Result"), lambda c: c.reason, tooltip=lambda c: c.reason),
+        ], self)
+        vpage = QWidget(detail)
+        vl = QVBoxLayout(vpage)
+        self.verdict_label = QLabel(tr("Select an agent or a document."), vpage)
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        vl.addWidget(self.verdict_label)
+        self.checks_view = self._table(self.checks_model, sortable=False)
+        self.checks_view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.checks_view.setWordWrap(True)
+        vl.addWidget(self.checks_view, 1)
+        detail.addTab(vpage, tr("Verification"))
+        self.json_view = QPlainTextEdit(detail)
+        self.json_view.setReadOnly(True)
+        self.json_view.setFont(QFont("monospace", 9))
+        self.json_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self._highlighter = JsonHighlighter(self.json_view.document())
+        detail.addTab(self.json_view, tr("JSON"))
+        dpage = QWidget(detail)
+        dl = QVBoxLayout(dpage)
+        pick = QHBoxLayout()
+        self.diff_old = QComboBox(dpage)
+        self.diff_new = QComboBox(dpage)
+        self.diff_old.currentIndexChanged.connect(self._update_diff)
+        self.diff_new.currentIndexChanged.connect(self._update_diff)
+        pick.addWidget(QLabel(tr("From"), dpage))
+        pick.addWidget(self.diff_old, 1)
+        pick.addWidget(QLabel(tr("to"), dpage))
+        pick.addWidget(self.diff_new, 1)
+        dl.addLayout(pick)
+        self.diff_model = RowTableModel([
+            Column(tr("Change"), lambda d: d.kind, status=lambda d: {"removed": "failed", "added": "ok",
+                                                                      "changed": "warning"}[d.kind]),
+            Column(tr("Field"), lambda d: d.path),
+            Column(tr("Signed"), lambda d: "✓" if d.signed else ""),
+            Column(tr("Before"), lambda d: _compact(d.old)),
+            Column(tr("After"), lambda d: _compact(d.new)),
+        ], self)
+        self.diff_view = self._table(self.diff_model, sortable=False)
+        dl.addWidget(self.diff_view, 1)
+        detail.addTab(dpage, tr("Diff"))
+        splitter.addWidget(side)
+        splitter.addWidget(centre)
+        splitter.addWidget(detail)
+        splitter.setSizes([220, 760, 420])
+        self.setCentralWidget(splitter)
+        # selection wiring
+        self.docs_view.selectionModel().currentRowChanged.connect(lambda cur, _p: self._doc_selected(self.docs_model, cur))
+        self.archived_view.selectionModel().currentRowChanged.connect(
+            lambda cur, _p: self._doc_selected(self.archived_model, cur))
+        self.agents_view.selectionModel().currentRowChanged.connect(self._agent_selected)
+        self.versions_view.selectionModel().currentRowChanged.connect(self._version_selected)
+        # status bar
+        sb = QStatusBar(self)
+        self.count_label = QLabel("", sb)
+        sb.addWidget(self.count_label, 1)
+        self.progress = QProgressBar(sb)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        sb.addPermanentWidget(self.progress)
+        self.cancel_button = QPushButton(tr("Cancel"), sb)
+        self.cancel_button.clicked.connect(self.cancel_tasks)
+        self.cancel_button.hide()
+        sb.addPermanentWidget(self.cancel_button)
+        self.setStatusBar(sb)
+
+    def _table(self, model: RowTableModel, sortable: bool = True) -> QTableView:
+        v = QTableView(self)
+        v.setModel(model)
+        v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        v.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        v.setSortingEnabled(sortable)
+        v.setAlternatingRowColors(True)
+        v.verticalHeader().hide()
+        v.verticalHeader().setDefaultSectionSize(22)
+        v.horizontalHeader().setStretchLastSection(True)
+        v.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        v.setDragEnabled(True)
+        return v
+
+    def _build_actions(self) -> None:
+        tb = QToolBar(tr("Main"), self)
+        tb.setMovable(False)
+        self.addToolBar(tb)
+
+        def act(text, shortcut, slot, tip=""):
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else tip or text)
+            a.triggered.connect(slot)
+            tb.addAction(a)
+            return a
+
+        self.act_open = act(tr("Open"), QKeySequence.StandardKey.Open, self.choose_folder, tr("Open a folder store"))
+        self.act_refresh = act(tr("Refresh"), "F5", self.refresh)
+        self.act_find = act(tr("Find"), QKeySequence.StandardKey.Find, self._focus_search)
+        self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V", self.verify_all)
+        self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", self.copy_id)
+        self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", self.reveal)
+
+    # ------------------------------------------------------------------ sources
+    def _recent(self) -> list[str]:
+        v = self.settings.value("recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [x for x in (v or []) if isinstance(x, str)][:10]
+
+    def _remember(self, url: str) -> None:
+        rec = [url] + [u for u in self._recent() if u != url]
+        self.settings.setValue("recent", rec[:10])
+        self.settings.setValue("last", url)
+        self._reload_sources()
+
+    def _reload_sources(self, status: dict | None = None) -> None:
+        status = status if status is not None else getattr(self, "_source_status", {})
+        self._source_status = status
+        self.sources.clear()
+        entries: list[tuple[str, str]] = []
+        try:
+            from ..storage.connections import Connections
+
+            entries += [(c.name, f"profile:{c.name}") for c in Connections().list()]
+        except Exception as exc:  # noqa: BLE001 - a damaged settings file must not stop the app
+            entries.append((tr("(connections unreadable: {0})").format(exc), ""))
+        entries += [((Path(u).name or u) if "://" not in u else u, u) for u in self._recent()]
+        for text, url in entries:
+            st = status.get(url)
+            label = text + {"connected": "  ●", "error": "  ⚠", "working": "  …"}.get(st[0] if st else "", "")
+            it = QListWidgetItem(label)
+            from PySide6.QtWidgets import QStyle
+
+            icon = (QStyle.StandardPixmap.SP_DirIcon if "://" not in url and not url.startswith("profile:")
+                    else QStyle.StandardPixmap.SP_DriveNetIcon)
+            it.setIcon(self.style().standardIcon(icon))
+            it.setData(Qt.ItemDataRole.UserRole, url)
+            it.setToolTip(url + (f"\n{st[1]}" if st and st[1] else ""))
+            if st and st[0] == "error":
+                it.setForeground(QColor("#c62828"))
+            self.sources.addItem(it)
+
+    def _set_source_status(self, url: str, state: str, reason: str = "") -> None:
+        s = dict(getattr(self, "_source_status", {}))
+        s[url] = (state, reason)
+        self._reload_sources(s)
+
+    # ------------------------------------------------------------------ opening
+    def _show_empty(self) -> None:
+        self.empty_label.setText(tr(
+            "<h3>No store open</h3><p>Open a JACS folder, connect to an S3 bucket or open a SQLite file "
+            "from the left, or drop JACS documents here to verify them.</p>"))
+        self.empty_label.show()
+
+    def choose_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, tr("Open a JACS folder"))
+        if d:
+            self.open_url(d)
+
+    def choose_sqlite(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, tr("Open a SQLite store"), "", tr("SQLite (*.sqlite3 *.sqlite *.db)"))
+        if f:
+            self.open_url("sqlite://" + Path(f).as_posix())
+
+    def new_store(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, tr("Folder for a new store"))
+        if d:
+            from ..storage.fs import FsStore
+
+            try:
+                FsStore(d, create=True)
+            except Exception as exc:  # noqa: BLE001
+                self.show_error(str(exc))
+                return
+            self.open_url(d)
+
+    def connect_s3(self) -> None:
+        from .dialogs import S3Dialog
+
+        dlg = S3Dialog(self)
+        if dlg.exec():
+            self.open_url(dlg.url, secrets=dlg.secrets)
+
+    def open_url(self, url: str | None, *, secrets: dict | None = None) -> None:
+        if not url:
+            return
+        self.cancel_tasks()
+        self._stop_watch()
+        self._load_generation += 1
+        gen = self._load_generation
+        self.url = url
+        self.banner.hide()
+        self.empty_label.hide()
+        for m in (self.agents_model, self.docs_model, self.archived_model, self.versions_model,
+                  self.attachments_model, self.checks_model, self.diff_model):
+            m.clear()
+        self.json_view.clear()
+        self.layout_label.setText("")
+        self.count_label.setText(tr("Opening {0}…").format(url))
+        self._set_source_status(url, "working")
+
+        def work():
+            from ..storage.urls import open_store
+
+            store = open_store(url, secrets=secrets)
+            check = getattr(store.objects, "check", None)
+            if check:
+                check()
+            return load_snapshot(store)
+
+        self._start(work, tr("Listing"), on_result=lambda snap: self._listed(gen, url, snap),
+                    on_error=lambda msg: self._open_failed(gen, url, msg))
+
+    def _open_failed(self, gen: int, url: str, msg: str) -> None:
+        if gen != self._load_generation:
+            return
+        self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
+        self.count_label.setText("")
+        self._set_source_status(url, "error", msg)
+        self.load_failed.emit(msg)
+
+    def _listed(self, gen: int, url: str, snap: Snapshot) -> None:
+        if gen != self._load_generation:
+            snap.store.close()
+            return
+        if self.snapshot is not None and self.snapshot.store is not snap.store:
+            try:
+                self.snapshot.store.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.snapshot = snap
+        self._remember(url)
+        self._set_source_status(url, "connected")
+        self.layout_label.setText(tr("layout: {0}").format(snap.store.layout_name))
+        self.layout_label.setToolTip(snap.store.layout.description)
+        self.agents_model.set_rows(snap.agents)
+        self.docs_model.set_rows(snap.documents)
+        self.archived_model.set_rows(snap.archived)
+        self._update_counts()
+        if not snap.documents and not snap.agents:
+            self.empty_label.setText(tr("<h3>This store is empty</h3><p>Create a signed document, or copy "
+                                        "JACS data into it.</p>"))
+            self.empty_label.show()
+        self.setWindowTitle(tr("JACS Desktop — {0}").format(url))
+        self._start_watch(snap)
+        self.store_opened.emit(url)
+
+        def summaries(progress, cancel):
+            from ..storage.index import IndexCache
+
+            cache = None
+            try:
+                cache = IndexCache(snap.store.url)
+            except Exception:  # noqa: BLE001 - the cache is optional
+                cache = None
+            try:
+                return fill_summaries(snap, cache, progress=progress, cancel=cancel)
+            finally:
+                if cache is not None:
+                    cache.close()
+
+        self._start(summaries, tr("Reading"), on_result=lambda _s: self._summarized(gen))
+
+    def _summarized(self, gen: int) -> None:
+        if gen != self._load_generation or self.snapshot is None:
+            return
+        for m in (self.agents_model, self.docs_model, self.archived_model):
+            m.rows_changed()
+        for v in (self.agents_view, self.docs_view, self.archived_view):
+            _fit_columns(v)
+        if self.settings.value("verify_on_open", True) not in (False, "false"):
+            self.verify_all()
+
+    # ------------------------------------------------------------------ verification
+    def verify_all(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        gen = self._load_generation
+        rows = list(snap.agents) + list(snap.documents) + list(snap.archived)
+        models = {id(r): m for m, rs in ((self.agents_model, snap.agents), (self.docs_model, snap.documents),
+                                         (self.archived_model, snap.archived)) for r in rs}
+        pending: list = []
+
+        def landed(row):  # worker thread: collect, the timer below repaints in batches
+            pending.append(row)
+
+        def flush():
+            if gen != self._load_generation:
+                return
+            while pending:
+                row = pending.pop()
+                m = models.get(id(row))
+                if m is not None:
+                    m.row_changed(row)
+            self._update_counts()
+            self._refresh_detail()
+
+        timer = QTimer(self)
+        timer.setInterval(150)
+        timer.timeout.connect(flush)
+        timer.start()
+
+        def done(_n):
+            timer.stop()
+            flush()
+            timer.deleteLater()
+
+        self._start(lambda progress, cancel: verify_rows(snap.store, rows, progress, cancel, landed),
+                    tr("Verifying"), on_result=done, on_error=lambda m: (timer.stop(), self.show_error(m)))
+
+    def _update_counts(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        docs = snap.documents
+        counts: dict[str, int] = {}
+        for r in docs:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        parts = [tr("{0} agents").format(len(snap.agents)), tr("{0} documents").format(len(docs)),
+                 tr("{0} archived").format(len(snap.archived))]
+        for k in ("valid", "invalid", "unverifiable", "legacy", "pending"):
+            if counts.get(k):
+                parts.append(f"{_mark(k)}: {counts[k]}")
+        shown = self.docs_model.rowCount()
+        if shown != len(docs):
+            parts.append(tr("{0} shown").format(shown))
+        self.count_label.setText(" · ".join(parts))
+
+    # ------------------------------------------------------------------ selection/detail
+    def _agent_selected(self, cur: QModelIndex, _prev=None) -> None:
+        if not cur.isValid() or self.snapshot is None:
+            return
+        row: AgentRow = self.agents_model.row_object(cur.row())
+        self._show_item(row.latest.key, row.verdict)
+
+    def _doc_selected(self, model: RowTableModel, cur: QModelIndex) -> None:
+        if not cur.isValid() or self.snapshot is None:
+            return
+        row: DocRow = model.row_object(cur.row())
+        self._current_doc = row
+        store = self.snapshot.store
+        nodes = store.history(row.refs)
+        by_version = {r.version: r for r in row.refs}
+        versions = [VersionRow(n, by_version[n.version], row.summaries.get(n.version, {})) for n in nodes]
+        latest_key = row.latest_ref().key
+        for v in versions:
+            if v.ref.key == latest_key:
+                v.verdict = row.verdict
+        self.versions_model.set_rows(versions)
+        _fit_columns(self.versions_view)
+        for combo in (self.diff_old, self.diff_new):
+            combo.blockSignals(True)
+            combo.clear()
+            for v in versions:
+                combo.addItem(f"{(v.node.date or '')[:19].replace('T', ' ')}  {v.node.version[:8]}", v.ref.key)
+            combo.blockSignals(False)
+        if len(versions) > 1:
+            self.diff_old.setCurrentIndex(len(versions) - 2)
+        self.diff_new.setCurrentIndex(len(versions) - 1)
+        self._update_diff()
+        idx = next((i for i, v in enumerate(versions) if v.ref.key == latest_key), len(versions) - 1)
+        if versions:
+            self.versions_view.selectRow(idx)
+        self._show_item(latest_key, row.verdict)
+
+    def _version_selected(self, cur: QModelIndex, _prev=None) -> None:
+        if not cur.isValid() or self.snapshot is None:
+            return
+        v: VersionRow = self.versions_model.row_object(cur.row())
+        if v.verdict is None:
+            gen = self._load_generation
+            store = self.snapshot.store
+
+            def landed(verdict, v=v):
+                if gen == self._load_generation:
+                    v.verdict = verdict
+                    self.versions_model.row_changed(v)
+                    self._show_item(v.ref.key, verdict)
+
+            self._start(lambda: store.verify(v.ref), tr("Verifying"), on_result=landed, quiet=True)
+        self._show_item(v.ref.key, v.verdict)
+
+    def _show_item(self, key: str, verdict) -> None:
+        self._shown_key = key
+        store = self.snapshot.store if self.snapshot else None
+        doc = None
+        if store is not None:
+            try:
+                doc = store.read_json(key)
+                self.json_view.setPlainText(display_json(doc))
+            except Exception as exc:  # noqa: BLE001
+                self.json_view.setPlainText(tr("Cannot read {0}: {1}").format(key, exc))
+        self._current_doc_json = doc
+        self._fill_attachments(doc, verdict)
+        if verdict is None:
+            self.verdict_label.setText(tr("<b>{0}</b><br>Not verified yet…").format(key))
+            self.checks_model.clear()
+            return
+        head = f"<span style='font-size:14pt;color:{_color(verdict.status)}'><b>{_mark(verdict.status)}</b></span>"
+        who = f"<br>{tr('Signer')}: {verdict.signer or '?'} ({verdict.algorithm or '?'})"
+        if verdict.public_key_hash:
+            who += f"<br>{tr('Key hash')}: <code>{verdict.public_key_hash[:32]}…</code>"
+        reason = "" if verdict.status == "valid" else f"<br><b>{verdict.reason}</b>"
+        self.verdict_label.setText(f"{head}&nbsp; {verdict.id}:{verdict.version}{who}{reason}")
+        self.checks_model.set_rows(verdict.checks)
+        self.checks_view.resizeColumnToContents(0)
+        self.checks_view.resizeColumnToContents(1)
+        self.checks_view.resizeRowsToContents()
+
+    def _refresh_detail(self) -> None:
+        row = self._current_doc
+        if row is not None and getattr(self, "_shown_key", None) == row.latest_ref().key and row.verdict:
+            self._show_item(row.latest_ref().key, row.verdict)
+            for v in self.versions_model.all_rows:
+                if v.ref.key == row.latest_ref().key and v.verdict is None:
+                    v.verdict = row.verdict
+                    self.versions_model.row_changed(v)
+
+    def _fill_attachments(self, doc: dict | None, verdict) -> None:
+        items = []
+        files = doc.get("jacsFiles") if isinstance(doc, dict) else None
+        for f in files if isinstance(files, list) else []:
+            if not isinstance(f, dict):
+                continue
+            a = dict(f)
+            if a.get("embed") and isinstance(a.get("contents"), str):
+                try:
+                    a["_size"] = f"{len(gzip.decompress(base64.b64decode(a['contents']))):,} B"
+                except Exception:  # noqa: BLE001
+                    a["_size"] = tr("unreadable")
+            else:
+                a["_size"] = ""
+            if verdict is not None:
+                c = next((c for c in verdict.checks if c.name == f"attachment {a.get('path')}"), None)
+                if c:
+                    a["_status"], a["_reason"] = c.status, c.reason
+            items.append(a)
+        self.attachments_model.set_rows(items)
+
+    def _attachment_bytes(self) -> tuple[str, bytes] | None:
+        idx = self.attachments_view.currentIndex()
+        if not idx.isValid() or self.snapshot is None:
+            return None
+        a = self.attachments_model.row_object(idx.row())
+        name = Path(str(a.get("path") or "attachment")).name
+        if a.get("embed"):
+            try:
+                return name, gzip.decompress(base64.b64decode(a["contents"]))
+            except Exception as exc:  # noqa: BLE001
+                self.show_error(tr("The embedded attachment cannot be decoded: {0}").format(exc))
+                return None
+        data = self.snapshot.store.read_attachment(str(a.get("path")))
+        if data is None:
+            self.show_error(tr("The external file {0} is not in this store").format(a.get("path")))
+            return None
+        return name, data
+
+    def save_attachment(self) -> None:
+        got = self._attachment_bytes()
+        if not got:
+            return
+        name, data = got
+        dest, _ = QFileDialog.getSaveFileName(self, tr("Save attachment"), name)
+        if dest:
+            from ..core.identity import write_file_atomic
+
+            try:
+                write_file_atomic(Path(dest), data, 0o644)
+            except OSError as exc:
+                self.show_error(str(exc))
+
+    def open_attachment(self) -> None:
+        got = self._attachment_bytes()
+        if not got:
+            return
+        import tempfile
+
+        name, data = got
+        d = Path(tempfile.mkdtemp(prefix="jacs-desktop-"))
+        p = d / name
+        p.write_bytes(data)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(p)))
+
+    def _update_diff(self) -> None:
+        if self.snapshot is None or self.diff_old.count() == 0:
+            self.diff_model.clear()
+            return
+        try:
+            a = self.snapshot.store.read_json(self.diff_old.currentData())
+            b = self.snapshot.store.read_json(self.diff_new.currentData())
+        except Exception as exc:  # noqa: BLE001
+            self.show_error(str(exc))
+            return
+        self.diff_model.set_rows(json_diff(a, b))
+
+    # ------------------------------------------------------------------ search
+    def _filter_changed(self, text: str) -> None:
+        t = text.strip().lower()
+        pred = None if not t else (lambda r, t=t: t in r.search_text())
+        self.docs_model.set_filter(pred)
+        self.archived_model.set_filter(pred)
+        self.agents_model.set_filter(None if not t else (lambda a, t=t: t in f"{a.id} {a.name or ''}".lower()))
+        self._update_counts()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def full_text_search(self) -> None:
+        text = self.search.text().strip()
+        if not text or self.snapshot is None:
+            return
+        store = self.snapshot.store
+
+        def show(hits):
+            ids = {h[0] for h in hits}
+            self.docs_model.set_filter(lambda r: r.id in ids)
+            self._update_counts()
+            self.count_label.setText(self.count_label.text() + " · " + tr("{0} full-text matches").format(len(ids)))
+
+        self._start(lambda: store.search(text), tr("Searching"), on_result=show)
+
+    # ------------------------------------------------------------------ actions
+    def refresh(self) -> None:
+        if self.url:
+            if self.snapshot is not None:
+                self.snapshot.store.invalidate()
+            self.open_url(self.url)
+
+    def _gentle_refresh(self) -> None:
+        if self.url and self.workers.active == 0 and self.snapshot is not None and self._watcher is None:
+            self.refresh()
+
+    def copy_id(self) -> None:
+        view = {0: self.agents_view, 1: self.docs_view, 2: self.archived_view}.get(self.tabs.currentIndex())
+        if view is None:
+            return
+        idx = view.currentIndex()
+        if idx.isValid():
+            row = view.model().row_object(idx.row())
+            QApplication.clipboard().setText(row.id)
+
+    def reveal(self) -> None:
+        if self.snapshot is None:
+            return
+        root = getattr(self.snapshot.store.objects, "root", None)
+        if root is None:
+            self.show_error(tr("Reveal in folder works for folder stores only"))
+            return
+        key = getattr(self, "_shown_key", None)
+        target = Path(root) / key if key else Path(root)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(target.parent if key else target)))
+
+    def show_error(self, message: str) -> None:
+        self.banner.setText(message)
+        self.banner.show()
+
+    # ------------------------------------------------------------------ tasks
+    def _start(self, fn, label: str, on_result=None, on_error=None, quiet: bool = False):
+        def progress(done, total, _msg):
+            if total > 0:
+                self.progress.setMaximum(total)
+                self.progress.setValue(done)
+                self.progress.setFormat(f"{label} %v/%m")
+
+        def finished(task_ref=[None]):
+            if task_ref[0] in self._tasks:
+                self._tasks.remove(task_ref[0])
+            if not self._tasks:
+                self.progress.hide()
+                self.cancel_button.hide()
+
+        task_ref: list = [None]
+        task = self.workers.run(fn, on_result=on_result, on_error=on_error or self.show_error,
+                                on_progress=None if quiet else progress,
+                                on_finished=lambda: finished(task_ref), name=label)
+        task_ref[0] = task
+        self._tasks.append(task)
+        if not quiet:
+            self.progress.setMaximum(0)
+            self.progress.setFormat(label)
+            self.progress.show()
+            self.cancel_button.show()
+        return task
+
+    def cancel_tasks(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        self._tasks.clear()
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    # ------------------------------------------------------------------ live refresh
+    def _start_watch(self, snap: Snapshot) -> None:
+        root = getattr(snap.store.objects, "root", None)
+        if root is None:
+            self._refresh_timer.start()
+            return
+        if not self._watch_enabled:
+            return
+        from ..storage.watch import StoreWatcher
+
+        try:
+            self._watcher = StoreWatcher(root, self._changes_arrived).start()
+        except Exception as exc:  # noqa: BLE001 - fall back to the timer
+            log.info("watching %s failed: %s", root, exc)
+            self._refresh_timer.start()
+
+    def _stop_watch(self) -> None:
+        self._refresh_timer.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def _changes_arrived(self, batch) -> None:  # watcher thread
+        QTimer.singleShot(0, self, self.refresh)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.verify_files(paths)
+
+    def verify_files(self, paths: list[Path]) -> None:
+        """Dropped files: JACS documents are verified with the open store's keys."""
+        from ..core.verify import verify_bytes
+
+        store = self.snapshot.store if self.snapshot else None
+        results = []
+        for p in paths:
+            try:
+                data = p.read_bytes()
+            except OSError as exc:
+                results.append((p, None, str(exc)))
+                continue
+            if not data.lstrip().startswith(b"{"):
+                results.append((p, None, tr("not a JACS document (the signed-document wizard will take files)")))
+                continue
+            v = verify_bytes(data, store.keys() if store else None, store.read_attachment if store else None,
+                             path=str(p))
+            results.append((p, v, v.reason))
+        self.dropped = results
+        lines = [f"{p.name}: {_mark(v.status) if v else '–'} {reason}" for p, v, reason in results]
+        last = next((v for _p, v, _r in reversed(results) if v is not None), None)
+        if last is not None:
+            self._current_doc = None
+            self.verdict_label.setText("")
+            self.checks_model.set_rows(last.checks)
+            self._show_dropped(last)
+        self.count_label.setText(tr("Dropped: ") + " · ".join(lines))
+
+    def _show_dropped(self, verdict) -> None:
+        head = f"<span style='color:{_color(verdict.status)}'><b>{_mark(verdict.status)}</b></span>"
+        self.verdict_label.setText(f"{head} {tr('dropped file')} {verdict.path}<br><b>{verdict.reason}</b>")
+        self.detail.setCurrentIndex(0)
+
+    # ------------------------------------------------------------------ close
+    def closeEvent(self, event) -> None:
+        self.cancel_tasks()
+        self._stop_watch()
+        self.workers.wait(5000)
+        if self.snapshot is not None:
+            try:
+                self.snapshot.store.close()
+            except Exception:  # noqa: BLE001
+                pass
+        super().closeEvent(event)
+
+
+def _fit_columns(view: QTableView, cap: int = 300) -> None:
+    view.resizeColumnsToContents()
+    header = view.horizontalHeader()
+    for i in range(header.count()):
+        if header.sectionSize(i) > cap:
+            header.resizeSection(i, cap)
+    header.setStretchLastSection(True)
+
+
+def _compact(v: Any) -> str:
+    if v is None:
+        return ""
+    t = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return t if len(t) < 120 else t[:119] + "…"
+
+
+def _color(status: str) -> str:
+    from .models import VERDICT_COLORS
+
+    return VERDICT_COLORS.get(status, "#555")

@@ -1,0 +1,136 @@
+"""Dialogs: connect to S3, ask for a password (with "remember in the keyring")."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+)
+
+__all__ = ["S3Dialog", "PasswordDialog"]
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("Dialogs", text)
+
+
+class PasswordDialog(QDialog):
+    """Asks for a secret; offers to remember it in the secure keyring (never in plain text)."""
+
+    def __init__(self, parent, prompt: str, secret_name: str | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(tr("Password"))
+        self.secret_name = secret_name
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(prompt, self))
+        self.edit = QLineEdit(self)
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        lay.addWidget(self.edit)
+        self.remember = QCheckBox(tr("Remember in the system keyring"), self)
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        from ..storage.secrets import keyring_status
+
+        st = keyring_status()
+        if not st.secure:
+            self.remember.setEnabled(False)
+            self.note.setText(tr("Cannot remember it: {0}.").format(st.reason))
+        lay.addWidget(self.remember)
+        lay.addWidget(self.note)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        bb.accepted.connect(self._accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+
+    def _accept(self) -> None:
+        if self.remember.isChecked() and self.secret_name:
+            from ..storage.base import StorageError
+            from ..storage.secrets import Secrets
+
+            try:
+                Secrets("keyring").set(self.secret_name, self.edit.text())
+            except StorageError as exc:
+                self.note.setText(str(exc))
+                return
+        self.accept()
+
+    @property
+    def password(self) -> str:
+        return self.edit.text()
+
+
+class S3Dialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(tr("Connect to S3"))
+        form = QFormLayout(self)
+        self.bucket = QLineEdit(self)
+        self.bucket.setPlaceholderText("bucket/prefix")
+        self.endpoint = QLineEdit(self)
+        self.endpoint.setPlaceholderText(tr("empty for AWS; e.g. http://127.0.0.1:9000 for MinIO/SeaweedFS"))
+        self.region = QLineEdit(self)
+        self.access = QLineEdit(self)
+        self.secret = QLineEdit(self)
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.save_as = QLineEdit(self)
+        self.save_as.setPlaceholderText(tr("name to save this connection (optional)"))
+        self.remember = QCheckBox(tr("Remember the secret key in the system keyring"), self)
+        form.addRow(tr("Bucket"), self.bucket)
+        form.addRow(tr("Endpoint"), self.endpoint)
+        form.addRow(tr("Region"), self.region)
+        form.addRow(tr("Access key"), self.access)
+        form.addRow(tr("Secret key"), self.secret)
+        form.addRow(tr("Save as"), self.save_as)
+        form.addRow("", self.remember)
+        self.error = QLabel("", self)
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828")
+        form.addRow(self.error)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        bb.accepted.connect(self._accept)
+        bb.rejected.connect(self.reject)
+        form.addRow(bb)
+        self.url = ""
+        self.secrets: dict = {}
+
+    def _accept(self) -> None:
+        from ..storage.base import StorageError
+        from ..storage.urls import parse_url
+
+        bucket = self.bucket.text().strip().strip("/")
+        if not bucket:
+            self.error.setText(tr("A bucket is needed"))
+            return
+        q = []
+        if self.endpoint.text().strip():
+            q.append("endpoint_url=" + self.endpoint.text().strip())
+        if self.region.text().strip():
+            q.append("region=" + self.region.text().strip())
+        url = f"s3://{bucket}" + ("?" + "&".join(q) if q else "")
+        try:
+            parse_url(url)
+        except StorageError as exc:
+            self.error.setText(str(exc))
+            return
+        self.secrets = {"access_key": self.access.text().strip(), "secret_key": self.secret.text()} \
+            if self.access.text().strip() else {}
+        name = self.save_as.text().strip()
+        if name:
+            from ..storage.connections import Connections
+            from ..storage.secrets import Secrets
+
+            try:
+                secrets = Secrets("keyring") if self.remember.isChecked() else Secrets("session")
+                Connections(secrets=secrets).add(name, url, access_key=self.secrets.get("access_key"),
+                                                 secret_key=self.secrets.get("secret_key"), replace=True)
+            except StorageError as exc:
+                self.error.setText(str(exc))
+                return
+        self.url = url
+        self.accept()

@@ -1,0 +1,124 @@
+"""The one way the UI runs work off the GUI thread.
+
+``WorkerPool.run(fn, ...)`` runs ``fn`` on a QThreadPool; results, errors and
+progress come back to the GUI thread through Qt signals. A function that takes
+``progress`` and/or ``cancel`` keyword arguments gets a progress callback
+``(done, total, message)`` and a cancel token (``is_set()``), which is the
+contract the Qt-free jobs already follow.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+__all__ = ["WorkerPool", "Task"]
+
+log = logging.getLogger(__name__)
+
+
+class _Signals(QObject):
+    result = Signal(object)
+    error = Signal(str)
+    progress = Signal(int, int, str)
+    finished = Signal()
+
+
+class Task(QRunnable):
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.name = name
+        self.signals = _Signals()
+        self.cancel_event = threading.Event()
+        self.done = threading.Event()
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "progress" in params:
+            self.kwargs["progress"] = lambda d, t, m="": self.signals.progress.emit(int(d), int(t), str(m))
+        if "cancel" in params:
+            self.kwargs["cancel"] = self.cancel_event
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def run(self) -> None:  # on a pool thread
+        try:
+            value = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:  # every failure becomes a message, never a traceback dialog
+            log.debug("task %s failed:\n%s", self.name, traceback.format_exc())
+            msg = str(exc) or type(exc).__name__
+            if not self.cancelled:
+                self.signals.error.emit(msg)
+        else:
+            if not self.cancelled:
+                self.signals.result.emit(value)
+        finally:
+            self.done.set()
+            self.signals.finished.emit()
+
+
+class WorkerPool(QObject):
+    """Runs tasks; keeps them alive until they finish; counts what is running."""
+
+    busy_changed = Signal(int)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int | None = None):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        if max_threads:
+            self.pool.setMaxThreadCount(max_threads)
+        self._tasks: set[Task] = set()
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
+        name: str = "",
+        **kwargs: Any,
+    ) -> Task:
+        task = Task(fn, args, kwargs, name or getattr(fn, "__name__", "task"))
+        if on_result:
+            task.signals.result.connect(on_result)
+        if on_error:
+            task.signals.error.connect(on_error)
+        if on_progress:
+            task.signals.progress.connect(on_progress)
+        if on_finished:
+            task.signals.finished.connect(on_finished)
+        task.signals.finished.connect(lambda t=task: self._done(t))
+        self._tasks.add(task)
+        self.busy_changed.emit(len(self._tasks))
+        self.pool.start(task)
+        return task
+
+    def _done(self, task: Task) -> None:
+        self._tasks.discard(task)
+        self.busy_changed.emit(len(self._tasks))
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def cancel_all(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)
