@@ -373,7 +373,8 @@ class BrowserWindow(QMainWindow):
             entries += [(c.name, f"profile:{c.name}") for c in Connections().list()]
         except Exception as exc:  # noqa: BLE001 - a damaged settings file must not stop the app
             entries.append((tr("(connections unreadable: {0})").format(exc), ""))
-        entries += [((Path(u).name or u) if "://" not in u else u, u) for u in self._recent()]
+        urls = self._recent() + [u for u in status if u not in self._recent() and not u.startswith("profile:")]
+        entries += [((Path(u).name or u) if "://" not in u else u, u) for u in urls]
         for text, url in entries:
             st = status.get(url)
             label = text + {"connected": "  ●", "error": "  ⚠", "working": "  …"}.get(st[0] if st else "", "")

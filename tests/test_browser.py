@@ -1,0 +1,179 @@
+"""The browser window, offscreen, on the real fixture store."""
+
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QAbstractItemModelTester
+
+from conftest import FIXTURE, MANIFEST
+from jacs_desktop.ui.browser import BrowserWindow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / "cache"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = BrowserWindow(None, settings=settings, watch=False)
+    qtbot.addWidget(w)
+    testers = [QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal, w)
+               for m in (w.agents_model, w.docs_model, w.archived_model, w.versions_model, w.attachments_model,
+                         w.checks_model, w.diff_model)]
+    w._testers = testers
+    w.show()
+    yield w
+    w.close()
+
+
+def _open_and_verify(qtbot, w, url):
+    w.open_url(str(url))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.snapshot.documents
+                    and all(r.verdict for r in w.snapshot.documents + w.snapshot.agents)
+                    and w.workers.active == 0, timeout=60000)
+
+
+def _select_doc(qtbot, w, doc_id):
+    for r in range(w.docs_model.rowCount()):
+        if w.docs_model.row_object(r).id == doc_id:
+            w.docs_view.selectRow(r)
+            return w.docs_model.row_object(r)
+    raise AssertionError(doc_id)
+
+
+def test_fixture_store_agents_documents_versions_verdicts(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    assert w.agents_model.rowCount() == 2 and w.docs_model.rowCount() == 7
+    names = {w.agents_model.row_object(r).name for r in range(2)}
+    assert names == {"fixture-ed25519", "fixture-pq2025"}
+    assert {w.docs_model.row_object(r).status for r in range(7)} == {"valid"}
+    assert "✓ valid: 7" in w.count_label.text()
+    assert w.layout_label.text() == "layout: jacs"
+    chain_id = "fbf12295-f05e-4bac-b165-1064712de0f8"
+    row = _select_doc(qtbot, w, chain_id)
+    assert row.signer_name == "fixture-pq2025" and row.title == "Agreement: Do you approve?"
+    versions = [w.versions_model.row_object(r).node.version for r in range(w.versions_model.rowCount())]
+    assert versions == MANIFEST["version_chains"][chain_id]
+    assert "valid" in w.verdict_label.text()
+    checks = {c.name: c.status for c in w.checks_model.all_rows}
+    assert checks["hash"] == "ok" and checks["signature"] == "ok" and checks["agreement terms"] == "warning"
+    assert '"question": "Do you approve?"' in w.json_view.toPlainText()
+    # diff between the last two versions: the new agreement signature, signed fields marked
+    assert w.diff_model.rowCount() >= 1
+    # a version that was not verified yet is verified on selection
+    w.versions_view.selectRow(0)
+    qtbot.waitUntil(lambda: w.versions_model.row_object(0).verdict is not None, timeout=10000)
+    assert w.versions_model.row_object(0).status == "valid"
+
+
+def test_attachments_and_embedded_contents_shown_as_size(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    _select_doc(qtbot, w, "c0ccfa5f-40c0-43e3-950f-83ca6ba3aac9")
+    assert w.attachments_model.rowCount() == 1
+    a = w.attachments_model.row_object(0)
+    assert a["path"] == "files/report.txt" and a["_status"] == "ok" and a["_size"].endswith(" B")
+    assert "characters of base64>" in w.json_view.toPlainText() or len(a["contents"]) <= 200
+    w.attachments_view.selectRow(0)
+    assert w._attachment_bytes()[1] == (FIXTURE / "files" / "report.txt").read_bytes()
+    _select_doc(qtbot, w, "651a863f-8d67-4a94-a225-dbbc2b1feffa")
+    w.attachments_view.selectRow(0)
+    assert w.attachments_model.row_object(0)["embed"] is False
+    assert w._attachment_bytes()[1] == (FIXTURE / "jacs_data/files/data.csv").read_bytes()
+
+
+def test_tampered_document_shown_invalid_with_reason(qtbot, window, fixture_copy):
+    w = window
+    target = fixture_copy / "documents/52e07b44-6d02-4085-8401-6c5efce90602:2da65630-cb8e-4320-a78a-93f4d6c94eaa.json"
+    shutil.copy(FIXTURE / "tampered/content_changed_rehashed.json", target)
+    _open_and_verify(qtbot, w, fixture_copy)
+    row = _select_doc(qtbot, w, "52e07b44-6d02-4085-8401-6c5efce90602")
+    assert row.status == "invalid"
+    assert "signature does not match" in w.verdict_label.text()
+    assert "invalid: 1" in w.count_label.text()
+    failed = [c for c in w.checks_model.all_rows if c.status == "failed"]
+    assert failed and "Ed25519 signature does not match" in failed[0].reason
+    # the rest of the store still works
+    assert sum(1 for r in w.snapshot.documents if r.status == "valid") == 6
+
+
+def test_filter_and_full_text_search(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    w.search.setText("report")
+    assert w.docs_model.rowCount() == 1
+    w.search.setText("fixture-pq2025")  # signer name
+    assert w.docs_model.rowCount() == 4
+    w.search.setText("approve")
+    w.full_text_search()
+    qtbot.waitUntil(lambda: w.workers.active == 0 and w.docs_model.rowCount() == 1, timeout=10000)
+    assert w.docs_model.row_object(0).id == "fbf12295-f05e-4bac-b165-1064712de0f8"
+    w.search.clear()
+    assert w.docs_model.rowCount() == 7
+
+
+def test_sorting_in_the_model(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    w.docs_view.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # versions
+    assert [w.docs_model.row_object(r).versions for r in range(7)] == [4, 3, 2, 1, 1, 1, 1]
+
+
+def test_drop_files_verifies_them(qtbot, window, tmp_path):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    mime = QMimeData()
+    other = tmp_path / "notes.txt"
+    other.write_text("plain text")
+    mime.setUrls([QUrl.fromLocalFile(str(FIXTURE / "tampered/unsigned_field_added.json")),
+                  QUrl.fromLocalFile(str(other))])
+    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(ev)
+    (p1, v1, r1), (p2, v2, r2) = w.dropped
+    assert v1.status == "invalid" and "approvedBy" in r1
+    assert v2 is None and "not a JACS document" in r2
+    assert "invalid" in w.verdict_label.text()
+
+
+def test_unreachable_s3_shows_a_clear_error(qtbot, window):
+    w = window
+    url = "s3://bucket?endpoint_url=http://127.0.0.1:1&max_attempts=1&connect_timeout=1"
+    with qtbot.waitSignal(w.load_failed, timeout=30000):
+        w.open_url(url, secrets={"access_key": "a", "secret_key": "b"})
+    assert w.banner.isVisible() and "Cannot reach the S3 endpoint" in w.banner.text()
+    assert w.docs_model.rowCount() == 0
+    item = next(w.sources.item(i) for i in range(w.sources.count()) if w.sources.item(i).data(Qt.ItemDataRole.UserRole) == url)
+    assert "⚠" in item.text() and "Cannot reach" in item.toolTip()
+    # the window keeps working: open a good store after the failure
+    _open_and_verify(qtbot, w, FIXTURE)
+    assert w.docs_model.rowCount() == 7
+
+
+def test_bad_folder_and_empty_store(qtbot, window, tmp_path):
+    w = window
+    with qtbot.waitSignal(w.load_failed, timeout=10000):
+        w.open_url(str(tmp_path / "missing"))
+    assert "not a folder" in w.banner.text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with qtbot.waitSignal(w.store_opened, timeout=10000):
+        w.open_url(str(empty))
+    assert w.empty_label.isVisible() and "empty" in w.empty_label.text()
+
+
+def test_live_refresh_of_folder_store(qtbot, tmp_path, fixture_copy, monkeypatch):
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / "cache"))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    w = BrowserWindow(None, settings=settings, watch=True)
+    qtbot.addWidget(w)
+    _open_and_verify(qtbot, w, fixture_copy)
+    assert w.docs_model.rowCount() == 7
+    src = FIXTURE / MANIFEST["documents"][0]["path"]
+    shutil.copy(src, fixture_copy / "documents" / "aaaaaaaa-0000-4000-8000-000000000000:bbbbbbbb-0000-4000-8000-000000000000.json")
+    qtbot.waitUntil(lambda: w.snapshot is not None and len(w.snapshot.documents) == 8, timeout=15000)
+    qtbot.waitUntil(lambda: w.workers.active == 0, timeout=30000)
+    w.close()
