@@ -56,24 +56,3 @@ def test_sort_keeps_persistent_indexes(qtbot):
     pi = QPersistentModelIndex(p)
     model.sort(1)
     assert pi.row() == 1 and model.data(model.index(pi.row(), 1)) == "b"
-
-
-def test_placeholder_window_shows_fixture_verdicts(qtbot, fixture_dir, tmp_path):
-    from jacs_desktop.ui.placeholder import PlaceholderWindow
-
-    w = PlaceholderWindow(str(fixture_dir))
-    qtbot.addWidget(w)
-    w.show()
-    statuses = {w.model.data(w.model.index(r, 0)) for r in range(w.model.rowCount())}
-    assert w.model.rowCount() == 17 and statuses == {"valid"}
-    assert "17 items" in w.status_label.text()
-    assert not w.grab().isNull()
-
-
-def test_placeholder_window_bad_path_shows_message(qtbot, tmp_path):
-    from jacs_desktop.ui.placeholder import PlaceholderWindow
-
-    w = PlaceholderWindow(str(tmp_path / "missing"))
-    qtbot.addWidget(w)
-    assert "Cannot open" in w.status_label.text()
-    assert w.model.rowCount() == 0

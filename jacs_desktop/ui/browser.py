@@ -609,10 +609,30 @@ class BrowserWindow(QMainWindow):
             self.diff_old.setCurrentIndex(len(versions) - 2)
         self.diff_new.setCurrentIndex(len(versions) - 1)
         self._update_diff()
+        self._verify_versions(versions)
         idx = next((i for i, v in enumerate(versions) if v.ref.key == latest_key), len(versions) - 1)
         if versions:
             self.versions_view.selectRow(idx)
         self._show_item(latest_key, row.verdict)
+
+    def _verify_versions(self, versions: list[VersionRow]) -> None:
+        """Verdicts for every version of the selected document, filled in as they come."""
+        todo = [v for v in versions if v.verdict is None]
+        if not todo or self.snapshot is None:
+            return
+        gen, store = self._load_generation, self.snapshot.store
+
+        def work():
+            return [(v, store.verify(v.ref)) for v in todo]
+
+        def landed(pairs):
+            if gen != self._load_generation:
+                return
+            for v, verdict in pairs:
+                v.verdict = verdict
+                self.versions_model.row_changed(v)
+
+        self._start(work, tr("Verifying versions"), on_result=landed, quiet=True)
 
     def _version_selected(self, cur: QModelIndex, _prev=None) -> None:
         if not cur.isValid() or self.snapshot is None:
@@ -656,6 +676,9 @@ class BrowserWindow(QMainWindow):
         self.checks_model.set_rows(verdict.checks)
         self.checks_view.resizeColumnToContents(0)
         self.checks_view.resizeColumnToContents(1)
+        header = self.checks_view.horizontalHeader()
+        if header.sectionSize(1) > 170:
+            header.resizeSection(1, 170)
         self.checks_view.resizeRowsToContents()
 
     def _refresh_detail(self) -> None:
