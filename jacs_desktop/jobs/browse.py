@@ -12,7 +12,7 @@ from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 
-__all__ = ["AgentRow", "DocRow", "Snapshot", "load_snapshot", "fill_summaries", "verify_rows",
+__all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "load_snapshot", "fill_summaries", "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow"]
 
 
@@ -69,8 +69,14 @@ class DocRow:
                     return r
         return self.refs[-1]
 
+    _search: str | None = None
+
     def search_text(self) -> str:
-        return " ".join(x for x in (self.id, self.title, self.type, self.signer, self.signer_name) if x).lower()
+        """What the filter box matches (cached; reset when the summary is filled)."""
+        if self._search is None:
+            self._search = " ".join(
+                x for x in (self.id, self.title, self.type, self.signer, self.signer_name) if x).lower()
+        return self._search
 
 
 @dataclass(eq=False)
@@ -116,6 +122,54 @@ def load_snapshot(url_or_store, *, open_fn: Callable[[str], Store] | None = None
         [DocRow(i, refs) for i, refs in docs.items()],
         [DocRow(i, refs, archived=True) for i, refs in archived.items()],
     )
+
+
+def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel=None,
+                first_batch: int = 500, batch: int = 5000) -> int:
+    """Hand the store's version names to *partial* in batches as they are found,
+    so a large store shows rows before its listing ends. Returns the count."""
+    buf: list[Ref] = []
+    size, n = first_batch, 0
+    for ref in store.iter_refs():
+        buf.append(ref)
+        n += 1
+        if len(buf) >= size:
+            if cancel is not None and cancel.is_set():
+                return n
+            partial(buf)
+            buf, size = [], batch
+    if buf:
+        partial(buf)
+    return n
+
+
+class SnapshotBuilder:
+    """Groups streamed refs into rows; tells which rows are new and which grew."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.agents: dict[str, AgentRow] = {}
+        self.documents: dict[str, DocRow] = {}
+        self.archived: dict[str, DocRow] = {}
+
+    def add(self, refs: list[Ref]) -> tuple[dict[str, list], list]:
+        new: dict[str, list] = {"agent": [], "document": [], "archived": []}
+        grown: list = []
+        for r in refs:
+            table = {"agent": self.agents, "document": self.documents, "archived": self.archived}[r.kind]
+            row = table.get(r.id)
+            if row is None:
+                row = AgentRow(r.id, [r]) if r.kind == "agent" else DocRow(r.id, [r], archived=r.kind == "archived")
+                table[r.id] = row
+                new[r.kind].append(row)
+            else:
+                row.refs.append(r)
+                grown.append(row)
+        return new, grown
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.store, list(self.agents.values()), list(self.documents.values()),
+                        list(self.archived.values()))
 
 
 def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
@@ -167,6 +221,7 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
             row.title, row.type, row.date = s.get("title"), s.get("type"), s.get("date")
             row.signer, row.attachments = s.get("signer"), s.get("attachments")
             row.signer_name = names.get(row.signer or "")
+            row._search = None
         if progress and done % 200 == 0:
             progress(done, total, "reading documents")
     if progress:

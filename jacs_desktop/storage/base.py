@@ -117,11 +117,13 @@ class ObjectStore(ABC):
     colon_ok: bool = True
 
     @abstractmethod
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         """Objects whose key starts with *prefix*, in key order, paged internally.
 
         With ``details=False`` a backend may leave size (0) and mtime (None)
-        out when they cost extra (a stat per file on folders)."""
+        out when they cost extra (a stat per file on folders); with
+        ``ordered=False`` it may yield in any order, as soon as it finds them."""
 
     @abstractmethod
     def get(self, key: str) -> bytes:
@@ -150,6 +152,12 @@ class ObjectStore(ABC):
             if self.get(dst) != data:
                 raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
         self.delete(src)
+
+    def any_key(self, prefix: str) -> str | None:
+        """Some key under *prefix* (not necessarily the first), or None; cheap."""
+        for info in self.list(prefix, page_size=1, details=False, ordered=False):
+            return info.key
+        return None
 
     def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Objects directly under *prefix* (a folder-like prefix ending in '/' or '')."""

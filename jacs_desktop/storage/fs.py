@@ -86,7 +86,8 @@ class FsStore(ObjectStore):
         return tmp
 
     # -- interface --------------------------------------------------------------
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         head, _, _ = prefix.rpartition("/")
         start_rel = head + "/" if head else ""
         start = self.root.joinpath(*head.split("/")) if head else self.root
@@ -111,9 +112,13 @@ class FsStore(ObjectStore):
                         elif rel.startswith(prefix) and e.is_file(follow_symlinks=False):
                             if details:
                                 st = e.stat(follow_symlinks=False)
-                                append(ObjectInfo(rel, st.st_size, st.st_mtime))
+                                info = ObjectInfo(rel, st.st_size, st.st_mtime)
                             else:
-                                append(ObjectInfo(rel, 0, None))
+                                info = ObjectInfo(rel, 0, None)
+                            if ordered:
+                                append(info)
+                            else:
+                                yield info
             except (PermissionError, FileNotFoundError, NotADirectoryError):
                 continue
         results.sort(key=lambda o: o.key)

@@ -174,9 +174,7 @@ class DocsLayout(Layout):
 
 
 def _first(objects: ObjectStore, prefix: str) -> str | None:
-    for info in objects.list(prefix, page_size=10):
-        return info.key
-    return None
+    return objects.any_key(prefix)
 
 
 def detect_layout(objects: ObjectStore) -> Layout:

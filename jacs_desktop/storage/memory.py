@@ -22,7 +22,8 @@ class MemoryStore(ObjectStore):
         self._data: dict[str, tuple[bytes, float]] = {}
         self._keys: list[str] = []
 
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         with self._lock:
             i = bisect.bisect_left(self._keys, prefix)
             out = []

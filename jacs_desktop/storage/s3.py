@@ -239,7 +239,8 @@ class S3Store(ObjectStore):
             kwargs.pop("StartAfter", None)
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         """Paged ListObjectsV2. With ``parallel_list`` a listing longer than one page
         is split by the next character of the key (hex digits first: JACS names are
         UUIDs) and the parts are listed in parallel. That pays on AWS, where each

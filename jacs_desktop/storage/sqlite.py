@@ -133,7 +133,8 @@ class SqliteStore(ObjectStore):
         self._local = threading.local()
 
     # -- interface --------------------------------------------------------------
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         c = self._conn()
         items: list[ObjectInfo] = []
         if DOC_PREFIX.startswith(prefix) or prefix.startswith(DOC_PREFIX):

@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..core.verify import PublicKey, Verdict, verify_bytes
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
@@ -153,6 +153,26 @@ class Store:
                 if ident not in seen:  # documents/ at the root wins over {D}/documents/
                     seen[ident] = Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
         return sorted(seen.values(), key=lambda r: (r.kind, r.id, r.version))
+
+    def iter_refs(self, *, details: bool = False) -> Iterator[Ref]:
+        """Like :meth:`refs`, but as the names are found (any order): for showing
+        rows while a large store is still being listed."""
+        seen: set[tuple[str, str, str]] = set()
+        jacs = isinstance(self.layout, JacsLayout)
+        parse = self.layout.parse
+        for prefix, kind in self.layout.list_prefixes():
+            n = len(prefix)
+            for info in self.objects.list(prefix, details=details, ordered=False):
+                k = kind
+                if jacs and kind == "document" and info.key.startswith("archive/", n):
+                    k = "archived"
+                ids = parse(info.key, "document" if k == "archived" else k)
+                if ids is None:
+                    continue
+                ident = (k, ids[0], ids[1])
+                if ident not in seen:
+                    seen.add(ident)
+                    yield Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
 
     def _grouped(self, kind: str) -> dict[str, list[Ref]]:
         out: dict[str, list[Ref]] = {}

@@ -43,7 +43,8 @@ from ..jobs.browse import (
     display_json,
     fill_summaries,
     json_diff,
-    load_snapshot,
+    SnapshotBuilder,
+    stream_refs,
     verify_rows,
 )
 from .models import VERDICT_MARKS, Column, RowTableModel
@@ -183,14 +184,19 @@ class BrowserWindow(QMainWindow):
         ], self)
         doc_columns = [
             Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status,
-                   tooltip=lambda r: r.verdict.reason if r.verdict else tr("not verified yet")),
-            Column(tr("Title"), lambda r: r.title, tooltip=lambda r: r.title),
-            Column(tr("Type"), lambda r: r.type),
-            Column(tr("Id"), lambda r: r.id, tooltip=lambda r: r.id),
-            Column(tr("Latest version"), lambda r: (r.date or "")[:19].replace("T", " ")),
-            Column(tr("Versions"), lambda r: r.versions, align_right=True),
-            Column(tr("Signer"), lambda r: r.signer_name or _short(r.signer), tooltip=lambda r: r.signer),
-            Column(tr("Attachments"), lambda r: r.attachments, align_right=True),
+                   tooltip=lambda r: r.verdict.reason if r.verdict else tr("not verified yet"),
+                   sort_key=lambda r: r.status),
+            Column(tr("Title"), lambda r: r.title, tooltip=lambda r: r.title,
+                   sort_key=lambda r: (r.title or "\uffff").casefold()),
+            Column(tr("Type"), lambda r: r.type, sort_key=lambda r: r.type or ""),
+            Column(tr("Id"), lambda r: r.id, tooltip=lambda r: r.id, sort_key=lambda r: r.id),
+            Column(tr("Latest version"), lambda r: (r.date or "")[:19].replace("T", " "),
+                   sort_key=lambda r: r.date or ""),
+            Column(tr("Versions"), lambda r: r.versions, align_right=True, sort_key=lambda r: len(r.refs)),
+            Column(tr("Signer"), lambda r: r.signer_name or _short(r.signer), tooltip=lambda r: r.signer,
+                   sort_key=lambda r: (r.signer_name or r.signer or "\uffff").casefold()),
+            Column(tr("Attachments"), lambda r: r.attachments, align_right=True,
+                   sort_key=lambda r: r.attachments or 0),
         ]
         self.docs_model = RowTableModel(doc_columns, self)
         self.archived_model = RowTableModel(doc_columns, self)
@@ -449,17 +455,48 @@ class BrowserWindow(QMainWindow):
         self.count_label.setText(tr("Opening {0}…").format(url))
         self._set_source_status(url, "working")
 
-        def work():
+        self._builder = None
+
+        def work(partial, cancel):
             from ..storage.urls import open_store
 
             store = open_store(url, secrets=secrets)
             check = getattr(store.objects, "check", None)
             if check:
                 check()
-            return load_snapshot(store)
+            partial(("store", store))
+            stream_refs(store, lambda batch: partial(("refs", batch)), cancel)
+            return store
 
-        self._start(work, tr("Listing"), on_result=lambda snap: self._listed(gen, url, snap),
-                    on_error=lambda msg: self._open_failed(gen, url, msg))
+        self._start(work, tr("Listing"), on_result=lambda store: self._listing_done(gen, url, store),
+                    on_error=lambda msg: self._open_failed(gen, url, msg),
+                    on_partial=lambda item: self._listing_partial(gen, url, item))
+
+    def _listing_partial(self, gen: int, url: str, item) -> None:
+        if gen != self._load_generation:
+            return
+        kind, value = item
+        if kind == "store":
+            self._builder = SnapshotBuilder(value)
+            self.layout_label.setText(tr("layout: {0}").format(value.layout_name))
+            self.layout_label.setToolTip(value.layout.description)
+            return
+        new, grown = self._builder.add(value)
+        self.agents_model.append_rows(new["agent"])
+        self.docs_model.append_rows(new["document"])
+        self.archived_model.append_rows(new["archived"])
+        models = {"agent": self.agents_model, "document": self.docs_model, "archived": self.archived_model}
+        for row in grown:
+            models["agent" if isinstance(row, AgentRow) else ("archived" if row.archived else "document")].row_changed(row)
+        n = len(self._builder.documents)
+        self.count_label.setText(tr("Listing… {0} documents so far").format(n))
+
+    def _listing_done(self, gen: int, url: str, store) -> None:
+        if gen != self._load_generation:
+            store.close()
+            return
+        builder = self._builder or SnapshotBuilder(store)
+        self._listed(gen, url, builder.snapshot(), models_filled=True)
 
     def _open_failed(self, gen: int, url: str, msg: str) -> None:
         if gen != self._load_generation:
@@ -469,7 +506,7 @@ class BrowserWindow(QMainWindow):
         self._set_source_status(url, "error", msg)
         self.load_failed.emit(msg)
 
-    def _listed(self, gen: int, url: str, snap: Snapshot) -> None:
+    def _listed(self, gen: int, url: str, snap: Snapshot, models_filled: bool = False) -> None:
         if gen != self._load_generation:
             snap.store.close()
             return
@@ -483,9 +520,10 @@ class BrowserWindow(QMainWindow):
         self._set_source_status(url, "connected")
         self.layout_label.setText(tr("layout: {0}").format(snap.store.layout_name))
         self.layout_label.setToolTip(snap.store.layout.description)
-        self.agents_model.set_rows(snap.agents)
-        self.docs_model.set_rows(snap.documents)
-        self.archived_model.set_rows(snap.archived)
+        if not models_filled:
+            self.agents_model.set_rows(snap.agents)
+            self.docs_model.set_rows(snap.documents)
+            self.archived_model.set_rows(snap.archived)
         self._update_counts()
         if not snap.documents and not snap.agents:
             self.empty_label.setText(tr("<h3>This store is empty</h3><p>Create a signed document, or copy "
@@ -830,7 +868,7 @@ class BrowserWindow(QMainWindow):
         self.banner.show()
 
     # ------------------------------------------------------------------ tasks
-    def _start(self, fn, label: str, on_result=None, on_error=None, quiet: bool = False):
+    def _start(self, fn, label: str, on_result=None, on_error=None, quiet: bool = False, on_partial=None):
         def progress(done, total, _msg):
             if total > 0:
                 self.progress.setMaximum(total)
@@ -847,7 +885,7 @@ class BrowserWindow(QMainWindow):
         task_ref: list = [None]
         task = self.workers.run(fn, on_result=on_result, on_error=on_error or self.show_error,
                                 on_progress=None if quiet else progress,
-                                on_finished=lambda: finished(task_ref), name=label)
+                                on_finished=lambda: finished(task_ref), on_partial=on_partial, name=label)
         task_ref[0] = task
         self._tasks.append(task)
         if not quiet:

@@ -4,7 +4,8 @@
 progress come back to the GUI thread through Qt signals. A function that takes
 ``progress`` and/or ``cancel`` keyword arguments gets a progress callback
 ``(done, total, message)`` and a cancel token (``is_set()``), which is the
-contract the Qt-free jobs already follow.
+contract the Qt-free jobs already follow; one that takes ``partial`` can hand
+intermediate results to the GUI thread as it goes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class _Signals(QObject):
     result = Signal(object)
     error = Signal(str)
     progress = Signal(int, int, str)
+    partial = Signal(object)
     finished = Signal()
 
 
@@ -46,6 +48,8 @@ class Task(QRunnable):
             self.kwargs["progress"] = lambda d, t, m="": self.signals.progress.emit(int(d), int(t), str(m))
         if "cancel" in params:
             self.kwargs["cancel"] = self.cancel_event
+        if "partial" in params:  # intermediate results (rows while a listing runs)
+            self.kwargs["partial"] = lambda value: None if self.cancelled else self.signals.partial.emit(value)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -90,6 +94,7 @@ class WorkerPool(QObject):
         on_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
         on_finished: Callable[[], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
         name: str = "",
         **kwargs: Any,
     ) -> Task:
@@ -102,6 +107,8 @@ class WorkerPool(QObject):
             task.signals.progress.connect(on_progress)
         if on_finished:
             task.signals.finished.connect(on_finished)
+        if on_partial:
+            task.signals.partial.connect(on_partial)
         task.signals.finished.connect(lambda t=task: self._done(t))
         self._tasks.add(task)
         self.busy_changed.emit(len(self._tasks))
