@@ -177,3 +177,45 @@ def test_live_refresh_of_folder_store(qtbot, tmp_path, fixture_copy, monkeypatch
     qtbot.waitUntil(lambda: w.snapshot is not None and len(w.snapshot.documents) == 8, timeout=15000)
     qtbot.waitUntil(lambda: w.workers.active == 0, timeout=30000)
     w.close()
+
+
+def test_attachment_preview_and_drag_out(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    _select_doc(qtbot, w, "c0ccfa5f-40c0-43e3-950f-83ca6ba3aac9")
+    w.attachments_view.selectRow(0)
+    expected = (FIXTURE / "files" / "report.txt").read_text()
+    assert w.preview_text.toPlainText() == expected
+    mime = w.attachments_model.mimeData([w.attachments_model.index(0, 0)])
+    files = [u.toLocalFile() for u in mime.urls()]
+    assert len(files) == 1 and files[0].endswith("report.txt")
+    from pathlib import Path
+
+    assert Path(files[0]).read_text() == expected
+
+
+def test_menus_and_shortcuts(qtbot, window):
+    w = window
+    titles = [a.text() for a in w.menuBar().actions()]
+    assert titles == ["&File", "&Edit", "&View"]
+    assert w.act_refresh.shortcut().toString() == "F5"
+    assert w.act_find.shortcut().matches(w.act_find.shortcut()) and not w.act_find.shortcut().isEmpty()
+
+
+def test_password_dialog_without_keyring_says_so(qtbot):
+    import keyring
+    from keyring.backends import fail
+
+    from jacs_desktop.ui.dialogs import PasswordDialog
+
+    old = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        d = PasswordDialog(None, "Password for agent X", "agent:x:password")
+        qtbot.addWidget(d)
+        assert not d.remember.isEnabled() and "Cannot remember it" in d.note.text()
+        d.edit.setText("secret")
+        d._accept()
+        assert d.result() == 1 and d.password == "secret"
+    finally:
+        keyring.set_keyring(old)

@@ -241,6 +241,21 @@ class BrowserWindow(QMainWindow):
         row.addStretch(1)
         al.addLayout(row)
         lower.addTab(att_page, tr("Attachments"))
+        self.preview_text = QPlainTextEdit(lower)
+        self.preview_text.setReadOnly(True)
+        self.preview_image = QLabel(lower)
+        self.preview_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        pv = QWidget(lower)
+        pl = QVBoxLayout(pv)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.preview_text)
+        pl.addWidget(self.preview_image)
+        self.preview_image.hide()
+        lower.addTab(pv, tr("Preview"))
+        self.lower_tabs = lower
+        self.attachments_view.selectionModel().currentRowChanged.connect(lambda *_: self.preview_attachment())
+        self.attachments_view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.attachments_model.mime_provider = self._attachments_mime
         docs_page.addWidget(lower)
         docs_page.setSizes([500, 260])
         self.tabs.addTab(docs_page, tr("Documents"))
@@ -354,6 +369,25 @@ class BrowserWindow(QMainWindow):
         self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V", self.verify_all)
         self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", self.copy_id)
         self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", self.reveal)
+        mb = self.menuBar()
+        m_file = mb.addMenu(tr("&File"))
+        for a in (self.act_open,):
+            m_file.addAction(a)
+        m_file.addAction(tr("Connect to S3…"), self.connect_s3)
+        m_file.addAction(tr("Open SQLite…"), self.choose_sqlite)
+        m_file.addAction(tr("New store…"), self.new_store)
+        m_file.addSeparator()
+        quit_action = QAction(tr("Quit"), self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        m_file.addAction(quit_action)
+        m_edit = mb.addMenu(tr("&Edit"))
+        m_edit.addAction(self.act_find)
+        m_edit.addAction(self.act_copy)
+        m_view = mb.addMenu(tr("&View"))
+        m_view.addAction(self.act_refresh)
+        m_view.addAction(self.act_verify)
+        m_view.addAction(self.act_reveal)
 
     # ------------------------------------------------------------------ sources
     def _recent(self) -> list[str]:
@@ -766,6 +800,68 @@ class BrowserWindow(QMainWindow):
             self.show_error(tr("The external file {0} is not in this store").format(a.get("path")))
             return None
         return name, data
+
+    def _attachments_mime(self, rows):
+        """Dragging attachments out: write them to a temporary folder, offer the files."""
+        import tempfile
+
+        from PySide6.QtCore import QMimeData
+
+        d = Path(tempfile.mkdtemp(prefix="jacs-desktop-drag-"))
+        urls = []
+        for a in rows:
+            data = self._attachment_data(a)
+            if data is None:
+                continue
+            p = d / Path(str(a.get("path") or "attachment")).name
+            p.write_bytes(data)
+            urls.append(QUrl.fromLocalFile(str(p)))
+        mime = QMimeData()
+        mime.setUrls(urls)
+        return mime
+
+    def _attachment_data(self, a: dict) -> bytes | None:
+        if a.get("embed"):
+            try:
+                return gzip.decompress(base64.b64decode(a["contents"]))
+            except Exception:  # noqa: BLE001
+                return None
+        return self.snapshot.store.read_attachment(str(a.get("path"))) if self.snapshot else None
+
+    def preview_attachment(self) -> None:
+        """Text and JSON as text, images as a picture, anything else described."""
+        idx = self.attachments_view.currentIndex()
+        self.preview_image.hide()
+        self.preview_text.show()
+        if not idx.isValid():
+            self.preview_text.clear()
+            return
+        a = self.attachments_model.row_object(idx.row())
+        data = self._attachment_data(a)
+        mt = str(a.get("mimetype") or "")
+        if data is None:
+            self.preview_text.setPlainText(tr("The attachment is not available in this store."))
+            return
+        if mt.startswith("image/"):
+            from PySide6.QtGui import QPixmap
+
+            pm = QPixmap()
+            if pm.loadFromData(data):
+                self.preview_text.hide()
+                self.preview_image.show()
+                self.preview_image.setPixmap(pm.scaled(480, 320, Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.SmoothTransformation))
+                return
+        if mt.startswith("text/") or mt in ("application/json", "application/xml") or mt.endswith("+json"):
+            text = data[:1_000_000].decode("utf-8", errors="replace")
+            if mt.endswith("json"):
+                try:
+                    text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+                except ValueError:
+                    pass
+            self.preview_text.setPlainText(text)
+            return
+        self.preview_text.setPlainText(tr("{0}: {1:,} bytes — no preview for this type").format(mt or "?", len(data)))
 
     def save_attachment(self) -> None:
         got = self._attachment_bytes()

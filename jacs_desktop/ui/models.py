@@ -57,6 +57,8 @@ class RowTableModel(QAbstractTableModel):
         self._filter: Callable[[Any], bool] | None = None
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._pos: dict[int, int] | None = None
+        #: optional: rows -> QMimeData, to drag rows out (attachments to the file manager)
+        self.mime_provider: Callable[[list[Any]], Any] | None = None
 
     # -- Qt interface ---------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -98,6 +100,15 @@ class RowTableModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes):
+        if self.mime_provider is None:
+            return super().mimeData(indexes)
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return self.mime_provider([self._rows[r] for r in rows])
 
     # -- sorting and filtering, in the model ------------------------------------
     def _sort_all(self) -> None:
