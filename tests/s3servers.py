@@ -88,3 +88,17 @@ def put_all(store, items) -> None:
     else:
         for k, v in items:
             store.put(k, v)
+
+
+@contextlib.contextmanager
+def moto_server():
+    """moto's ThreadedMotoServer on a free loopback port; yields the endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

@@ -133,26 +133,12 @@ class Store:
 
     # -- listing (names only) -----------------------------------------------------
     def refs(self, *, details: bool = False) -> list[Ref]:
-        """Every agent/document/archived version the names show, deduplicated.
+        """Every agent/document/archived version the names show, deduplicated
+        (``documents/`` at the root wins over ``{D}/documents/``), sorted.
 
         Names only: no body is read. ``details`` asks the backend for sizes and
         times where those cost extra (a stat per file on folders)."""
-        seen: dict[tuple[str, str, str], Ref] = {}
-        jacs = isinstance(self.layout, JacsLayout)
-        parse = self.layout.parse
-        for prefix, kind in self.layout.list_prefixes():
-            n = len(prefix)
-            for info in self.objects.list(prefix, details=details):
-                k = kind
-                if jacs and kind == "document" and info.key.startswith("archive/", n):
-                    k = "archived"
-                ids = parse(info.key, "document" if k == "archived" else k)
-                if ids is None:
-                    continue
-                ident = (k, ids[0], ids[1])
-                if ident not in seen:  # documents/ at the root wins over {D}/documents/
-                    seen[ident] = Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
-        return sorted(seen.values(), key=lambda r: (r.kind, r.id, r.version))
+        return sorted(self.iter_refs(details=details), key=lambda r: (r.kind, r.id, r.version))
 
     def iter_refs(self, *, details: bool = False) -> Iterator[Ref]:
         """Like :meth:`refs`, but as the names are found (any order): for showing

@@ -72,18 +72,11 @@ def bench_fs(n: int) -> None:
 
 @contextlib.contextmanager
 def s3_server(kind: str, tmp: Path):
-    from s3servers import free_port, seaweedfs
+    from s3servers import moto_server, seaweedfs
 
     if kind == "moto":
-        from moto.server import ThreadedMotoServer
-
-        port = free_port()
-        srv = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        srv.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            srv.stop()
+        with moto_server() as endpoint:
+            yield endpoint
     else:
         with seaweedfs(tmp) as endpoint:
             yield endpoint

@@ -8,20 +8,13 @@ import uuid
 
 import pytest
 
-from s3servers import S3_KEY, S3_SECRET, free_port, seaweedfs
+from s3servers import S3_KEY, S3_SECRET, moto_server, seaweedfs
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
