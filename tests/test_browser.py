@@ -219,3 +219,29 @@ def test_password_dialog_without_keyring_says_so(qtbot):
         assert d.result() == 1 and d.password == "secret"
     finally:
         keyring.set_keyring(old)
+
+
+def test_json_tree_folds_and_shows_big_values_as_size(qtbot, window):
+    import json as _json
+
+    from jacs_desktop.ui.jsontree import JsonTreeModel
+
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    _select_doc(qtbot, w, "c0ccfa5f-40c0-43e3-950f-83ca6ba3aac9")
+    m = w.tree_model
+    top = {m.index(r, 0).data(): m.index(r, 1).data() for r in range(m.rowCount())}
+    assert top["jacsId"] == '"c0ccfa5f-40c0-43e3-950f-83ca6ba3aac9"'
+    assert top["jacsFiles"] == "[…] 1 items"
+    files = next(m.index(r, 0) for r in range(m.rowCount()) if m.index(r, 0).data() == "jacsFiles")
+    entry = m.index(0, 0, files)
+    values = {m.index(r, 0, entry).data(): m.index(r, 1, entry).data() for r in range(m.rowCount(entry))}
+    assert values["path"] == '"files/report.txt"'
+    _select_doc(qtbot, w, "c4fbdd85-f661-4505-989e-ff0607d83a19")  # pq2025: a 6,000-character signature
+    sig = next(m.index(r, 0) for r in range(m.rowCount()) if m.index(r, 0).data() == "jacsSignature")
+    sigv = {m.index(r, 0, sig).data(): m.index(r, 1, sig).data() for r in range(m.rowCount(sig))}
+    assert sigv["signature"].startswith("<") and "characters>" in sigv["signature"]
+    fresh = JsonTreeModel()
+    QAbstractItemModelTester(fresh, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    fresh.set_document(_json.loads((FIXTURE / MANIFEST["documents"][-1]["path"]).read_text()))
+    assert fresh.rowCount() > 5

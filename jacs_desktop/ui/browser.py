@@ -286,6 +286,15 @@ class BrowserWindow(QMainWindow):
         self.json_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self._highlighter = JsonHighlighter(self.json_view.document())
         detail.addTab(self.json_view, tr("JSON"))
+        from PySide6.QtWidgets import QTreeView
+
+        from .jsontree import JsonTreeModel
+
+        self.tree_model = JsonTreeModel(self)
+        self.tree_view = QTreeView(detail)
+        self.tree_view.setModel(self.tree_model)
+        self.tree_view.setUniformRowHeights(True)
+        detail.addTab(self.tree_view, tr("Tree"))
         dpage = QWidget(detail)
         dl = QVBoxLayout(dpage)
         pick = QHBoxLayout()
@@ -731,6 +740,9 @@ class BrowserWindow(QMainWindow):
             try:
                 doc = store.read_json(key)
                 self.json_view.setPlainText(display_json(doc))
+                self.tree_model.set_document(doc)
+                self.tree_view.expandToDepth(0)
+                self.tree_view.resizeColumnToContents(0)
             except Exception as exc:  # noqa: BLE001
                 self.json_view.setPlainText(tr("Cannot read {0}: {1}").format(key, exc))
         self._current_doc_json = doc
