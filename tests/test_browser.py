@@ -245,3 +245,39 @@ def test_json_tree_folds_and_shows_big_values_as_size(qtbot, window):
     QAbstractItemModelTester(fresh, QAbstractItemModelTester.FailureReportingMode.Fatal)
     fresh.set_document(_json.loads((FIXTURE / MANIFEST["documents"][-1]["path"]).read_text()))
     assert fresh.rowCount() > 5
+
+
+def test_profile_without_secret_asks_for_it(qtbot, window, tmp_path, monkeypatch):
+    """A saved S3 connection whose secret is not remembered: the password dialog asks, then it opens."""
+    import uuid
+
+    from s3servers import S3_KEY, S3_SECRET, moto_server
+    from jacs_desktop.storage.connections import Connections
+    from jacs_desktop.storage.s3 import S3Store
+    from jacs_desktop.storage.secrets import Secrets
+    from jacs_desktop.ui import dialogs
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "session")
+    asked = []
+
+    def fake_exec(self):
+        asked.append(self.secret_name)
+        self.edit.setText(S3_SECRET)
+        return 1
+
+    monkeypatch.setattr(dialogs.PasswordDialog, "exec", fake_exec)
+    with moto_server() as endpoint:
+        bucket = f"jd-{uuid.uuid4().hex[:8]}"
+        s = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
+        for f in FIXTURE.rglob("*"):
+            if f.is_file() and "tampered" not in f.parts:
+                s.put(f.relative_to(FIXTURE).as_posix(), f.read_bytes())
+        Connections(secrets=Secrets("session")).add("moto", f"s3://{bucket}?endpoint_url={endpoint}", access_key=S3_KEY)
+        _open_and_verify(qtbot, w := window, "profile:moto")
+        assert asked == ["connection:moto:secret_key"]
+        assert w.docs_model.rowCount() == 7 and not w.banner.isVisible()

@@ -76,7 +76,8 @@ def open_objects(url: str, *, create: bool = False, secrets: dict | None = None)
         from .connections import Connections
 
         conn = Connections.default().get(p["name"])
-        return open_objects(conn.url, create=create, secrets=conn.resolve_secrets())
+        merged = {**conn.resolve_secrets(), **{k: v for k, v in (secrets or {}).items() if v}}
+        return open_objects(conn.url, create=create, secrets=merged)
     if scheme == "memory":
         from .memory import memory_store
 

@@ -515,6 +515,26 @@ class BrowserWindow(QMainWindow):
                     on_error=lambda msg: self._open_failed(gen, url, msg),
                     on_partial=lambda item: self._listing_partial(gen, url, item))
 
+    def _ask_secret(self, url: str) -> bool:
+        """A saved connection without a usable secret key: ask for it (once), then retry."""
+        from ..storage.base import StorageError
+        from ..storage.connections import Connections
+        from .dialogs import PasswordDialog
+
+        try:
+            conn = Connections().get(url[len("profile:"):])
+        except StorageError:
+            return False
+        if not conn.access_key:
+            return False
+        dlg = PasswordDialog(self, tr("Secret key for {0} (access key {1})").format(conn.name, conn.access_key),
+                             conn.secret_name())
+        if not dlg.exec() or not dlg.password:
+            return False
+        self._secret_prompted = url  # a second failure is shown, not asked again
+        self.open_url(url, secrets={"access_key": conn.access_key, "secret_key": dlg.password})
+        return True
+
     def _listing_partial(self, gen: int, url: str, item) -> None:
         if gen != self._load_generation:
             return
@@ -544,6 +564,10 @@ class BrowserWindow(QMainWindow):
     def _open_failed(self, gen: int, url: str, msg: str) -> None:
         if gen != self._load_generation:
             return
+        if url.startswith("profile:") and ("credentials" in msg or "Check the access key" in msg) \
+                and getattr(self, "_secret_prompted", None) != url:
+            if self._ask_secret(url):
+                return
         self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
         self.count_label.setText("")
         self._set_source_status(url, "error", msg)
@@ -559,6 +583,7 @@ class BrowserWindow(QMainWindow):
             except Exception:  # noqa: BLE001
                 pass
         self.snapshot = snap
+        self._secret_prompted = None
         self._remember(url)
         self._set_source_status(url, "connected")
         self.layout_label.setText(tr("layout: {0}").format(snap.store.layout_name))
