@@ -281,3 +281,32 @@ def test_profile_without_secret_asks_for_it(qtbot, window, tmp_path, monkeypatch
         _open_and_verify(qtbot, w := window, "profile:moto")
         assert asked == ["connection:moto:secret_key"]
         assert w.docs_model.rowCount() == 7 and not w.banner.isVisible()
+
+
+def test_cancel_stops_work_and_the_window_keeps_working(qtbot, window, tmp_path):
+    import uuid
+
+    w = window
+    docs = tmp_path / "many" / "documents"
+    docs.mkdir(parents=True)
+    for i in range(3000):
+        did, ver = uuid.UUID(int=i + 1), uuid.UUID(int=(i + 1) << 64)
+        (docs / f"{did}:{ver}.json").write_text('{"jacsId": "%s", "jacsVersion": "%s"}' % (did, ver))
+    w.open_url(str(tmp_path / "many"))
+    qtbot.waitUntil(lambda: w.docs_model.rowCount() > 0, timeout=20000)
+    assert w.cancel_button.isVisible()
+    w.cancel_button.click()
+    assert not w.cancel_button.isVisible() and not w.progress.isVisible()
+    qtbot.waitUntil(lambda: w.workers.active == 0, timeout=20000)
+    pending = sum(1 for r in w.docs_model.all_rows if r.verdict is None)
+    assert pending > 0  # verification really stopped
+    _open_and_verify(qtbot, w, FIXTURE)
+    assert w.docs_model.rowCount() == 7
+
+
+def test_first_run_opens_a_default_local_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from jacs_desktop.app import default_store
+
+    path = default_store()
+    assert path.startswith(str(tmp_path / "data")) and __import__("os").path.isdir(path)
