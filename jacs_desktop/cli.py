@@ -307,6 +307,50 @@ def cmd_connections(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .jobs.migrate import Cancelled, MigrateOptions, migrate
+    from .storage.urls import open_store
+
+    try:
+        resign = None
+        if args.resign:
+            if not args.config:
+                raise JacsError("--resign needs --config CONFIG (the identity that signs again)")
+            from .core.identity import Identity
+
+            identity = Identity.load(args.config)
+            resign = identity.unlock(_password_for(identity))
+            print(f"warning: re-signing changes the signer of every document to {identity.agent_id}",
+                  file=sys.stderr)
+        src = open_store(args.src)
+        dst = open_store(args.dst, create=True)
+        opts = MigrateOptions(only=args.only or "all", latest_only=args.latest_only, dry_run=args.dry_run,
+                              verify_source=args.verify_source, resign=resign, concurrency=args.concurrency)
+
+        def progress(done, total, msg):
+            if not args.json and sys.stderr.isatty():
+                print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+        try:
+            report = migrate(src, dst, opts, progress=progress)
+        except Cancelled as exc:
+            report = exc.report
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        s = report.summary()
+        verb = "would copy" if args.dry_run else "copied"
+        n = s["would_copy"] if args.dry_run else s["copied"]
+        print(f"{verb} {n}, skipped {s['skipped']}, failed {s['failed']} ({s['bytes']:,} bytes, {s['seconds']:.1f}s)")
+        for k, r in report.failed:
+            print(f"  ✗ {k}: {r}")
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jacs-desktop-cli", description="Verify and sign JACS data.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -333,6 +377,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     d.add_argument("--create", action="store_true", help="create the folder/bucket/database if missing")
     d.set_defaults(func=cmd_doctor)
+
+    m = sub.add_parser("migrate", help="copy a whole store to another store (resumable; the source is only read)")
+    m.add_argument("src")
+    m.add_argument("dst")
+    m.add_argument("--dry-run", action="store_true", help="show what would be copied, skipped or in conflict")
+    m.add_argument("--resign", action="store_true", help="sign every document again (changes the signer!)")
+    m.add_argument("--config", help="the identity for --resign")
+    m.add_argument("--only", choices=["agents", "documents"])
+    m.add_argument("--latest-only", action="store_true", help="only the latest version of each document")
+    m.add_argument("--verify-source", action="store_true", help="copy only versions that verify")
+    m.add_argument("--concurrency", type=int, default=4)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_migrate)
 
     c = sub.add_parser("connections", help="saved connections (secrets go to the OS keyring)")
     c.add_argument("action", choices=["list", "add", "remove", "test"])

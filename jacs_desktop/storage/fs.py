@@ -66,7 +66,7 @@ class FsStore(ObjectStore):
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             raise _os_error(exc, str(path)) from None
@@ -229,6 +229,39 @@ class FsStore(ObjectStore):
         s.unlink()
         _fsync_dir(d.parent)
         _fsync_dir(s.parent)
+
+    def sweep_temp(self, max_age: float = 3600.0) -> int:
+        """Remove temporary files left by writers that died (kill -9, power loss).
+
+        A temp file is removed when the process that wrote it is gone, or when it
+        is older than *max_age* seconds. Returns how many were removed."""
+        import time as _time
+
+        removed = 0
+        now = _time.time()
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not (name.startswith(".") and name.endswith(_TMP_SUFFIX)):
+                    continue
+                p = Path(dirpath) / name
+                parts = name[: -len(_TMP_SUFFIX)].rsplit(".", 2)
+                dead = False
+                if len(parts) == 3 and parts[1].isdigit():
+                    pid = int(parts[1])
+                    if pid != os.getpid():
+                        try:
+                            os.kill(pid, 0)
+                        except ProcessLookupError:
+                            dead = True
+                        except PermissionError:
+                            dead = False
+                try:
+                    if dead or now - p.stat().st_mtime > max_age:
+                        p.unlink()
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
 
     def local_path(self, key: str) -> Path:
         return self._path(key)

@@ -1,0 +1,198 @@
+"""Migration: verbatim copy verified on the target, dry run, conflicts, resume after kill -9, re-sign."""
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURE, MANIFEST, REPO
+from jacs_desktop.jobs.migrate import Cancelled, MigrateOptions, migrate
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.memory import MemoryStore
+from jacs_desktop.storage.sqlite import SqliteStore
+from jacs_desktop.storage.store import Store
+from jacs_desktop.storage.urls import open_store
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("JACS_DESKTOP_STATE_DIR", str(tmp_path / "state"))
+
+
+def tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("target", ["fs", "memory", "sqlite"])
+def test_verbatim_copy_verifies_and_rerun_skips(tmp_path, target):
+    before = tree_hash(FIXTURE)
+    src = open_store(str(FIXTURE))
+    objects = {"fs": lambda: FsStore(tmp_path / "t", create=True), "memory": lambda: MemoryStore(uuid.uuid4().hex),
+               "sqlite": lambda: SqliteStore(tmp_path / "t.sqlite3")}[target]()
+    dst = Store(objects, src.layout)
+    r = migrate(src, dst)
+    assert r.ok and len(r.copied) >= 15 + 4 and r.bytes > 0
+    again = Store(objects)
+    verdicts = [again.verify(ref) for ref in again.refs()]
+    assert len(verdicts) == 15 and {v.status for v in verdicts} == {"valid"}
+    r2 = migrate(src, again)
+    assert r2.copied == [] and len(r2.skipped) == len(r.copied) and r2.ok
+    assert tree_hash(FIXTURE) == before  # the source is only read
+
+
+def test_to_docs_layout_and_external_attachment(tmp_path):
+    from jacs_desktop.storage.layout import DocsLayout
+
+    src = open_store(str(FIXTURE))
+    dst = Store(MemoryStore(uuid.uuid4().hex), DocsLayout())
+    r = migrate(src, dst)
+    assert r.ok and "files/files/data.csv" in r.copied
+    assert all(dst.verify(ref).status == "valid" for ref in dst.refs())
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    dst = Store(FsStore(tmp_path / "t", create=True))
+    r = migrate(open_store(str(FIXTURE)), dst, MigrateOptions(dry_run=True))
+    assert r.would_copy and r.copied == [] and list((tmp_path / "t").rglob("*")) == []
+
+
+def test_conflict_is_reported_not_overwritten(tmp_path):
+    src = open_store(str(FIXTURE))
+    objects = MemoryStore(uuid.uuid4().hex)
+    key = MANIFEST["documents"][0]["path"]
+    objects.put(key, b'{"jacsId": "other", "jacsSha256": "different"}')
+    r = migrate(src, Store(objects, src.layout))
+    assert key in r.conflicts and not r.ok
+    assert objects.get(key) == b'{"jacsId": "other", "jacsSha256": "different"}'
+
+
+def test_only_agents_and_latest_only(tmp_path):
+    src = open_store(str(FIXTURE))
+    a = Store(MemoryStore(uuid.uuid4().hex), src.layout)
+    migrate(src, a, MigrateOptions(only="agents"))
+    assert len(a.agents()) == 2 and a.documents() == {}
+    b = Store(MemoryStore(uuid.uuid4().hex), src.layout)
+    migrate(src, b, MigrateOptions(latest_only=True))
+    docs = b.documents()
+    assert all(len(v) == 1 for v in docs.values()) and len(docs) == 7
+    chain = MANIFEST["version_chains"]["fbf12295-f05e-4bac-b165-1064712de0f8"]
+    assert docs["fbf12295-f05e-4bac-b165-1064712de0f8"][0].version == chain[-1]
+
+
+def test_cancel_then_resume_from_journal(tmp_path):
+    src = open_store(str(FIXTURE))
+    objects = MemoryStore(uuid.uuid4().hex)
+
+    class StopAfter:
+        def __init__(self):
+            self.n = 0
+
+        def is_set(self):
+            self.n += 1
+            return self.n > 6
+
+    with pytest.raises(Cancelled) as exc:
+        migrate(src, Store(objects, src.layout), MigrateOptions(concurrency=1), cancel=StopAfter())
+    first = exc.value.report
+    assert 0 < len(first.copied) < 15 and Path(first.journal).exists()
+    r = migrate(src, Store(objects, src.layout), MigrateOptions(concurrency=1))
+    assert r.resumed == len(first.copied) and r.ok
+    assert not Path(r.journal).exists()  # finished runs remove their journal
+    assert len(Store(objects).refs()) == 15
+
+
+def test_resign_as_new_identity(tmp_path, fixture_copy):
+    from jacs_desktop.core.identity import create_agent
+
+    ident = create_agent(tmp_path / "me", "migrator", "Str0ng!Passw0rd#x")
+    src = open_store(str(fixture_copy))
+    dst = Store(MemoryStore(uuid.uuid4().hex), src.layout)
+    r = migrate(src, dst, MigrateOptions(resign=ident.signer, only="documents"))
+    assert r.ok
+    dst.put_public_key(ident.public_key, "ring-Ed25519")
+    for ref in dst.refs():
+        if ref.kind != "document":
+            continue
+        doc = dst.read_json(ref.key)
+        assert doc["jacsSignature"]["agentID"] == ident.agent_id
+        assert doc["jacsMigratedFrom"]["jacsVersion"] == ref.version
+        assert "jacsMigratedFrom" in doc["jacsSignature"]["fields"]
+        assert dst.verify(ref).status == "valid"
+
+
+def _make_source(root: Path, n: int) -> None:
+    from jacs_desktop.core.identity import create_agent
+
+    ident = create_agent(root, "bulk", "Str0ng!Passw0rd#x")
+    st = Store(FsStore(root))
+    for i in range(n):
+        st.put_document(ident.signer.new_document({"jacsDocument": {"type": "message", "content": {"i": i,
+                                                                                               "pad": "x" * 2000}}}))
+
+
+@pytest.mark.parametrize("target", ["sqlite", "fs"])
+def test_kill_9_mid_migration_then_rerun(tmp_path, target):
+    n = 3000
+    src = tmp_path / "src"
+    _make_source(src, n)
+    before = tree_hash(src)
+    url = f"sqlite://{tmp_path}/dst.sqlite3" if target == "sqlite" else str(tmp_path / "dst")
+    env = dict(os.environ, PYTHONPATH=str(REPO), JACS_DESKTOP_STATE_DIR=str(tmp_path / "state"))
+    cmd = [sys.executable, "-m", "jacs_desktop.cli", "migrate", str(src), url, "--concurrency", "1"]
+    rng = random.Random(11 if target == "sqlite" else 12)
+    partial_counts = []
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait until copying has started, then kill at a random point
+        deadline = time.time() + 30
+        while time.time() < deadline and not list((tmp_path / "state").glob("migrate-*.journal")):
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.05, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        partial_counts.append(len([r for r in open_store(url).refs() if r.kind == "document"]))
+    assert 0 < partial_counts[0] < n  # the kill really interrupted a running copy
+    out = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["summary"]["failed"] == 0 and report["summary"]["resumed_from_journal"] > 0
+    target_store = open_store(url)
+    refs = target_store.refs()
+    assert len([r for r in refs if r.kind == "document"]) == n and len(refs) == n + 1
+    assert {target_store.verify(r).status for r in refs} == {"valid"}
+    if target == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(f"{tmp_path}/dst.sqlite3")
+        assert con.execute("SELECT count(*), count(DISTINCT jacs_id || ':' || jacs_version) "
+                           "FROM jacs_document").fetchone() == (n, n)
+        con.close()
+    else:  # no half-written or temporary files left behind
+        assert not [p for p in (tmp_path / "dst").rglob(".*") if p.is_file()]
+    assert tree_hash(src) == before
+
+
+def test_cli_migrate_dry_run_and_errors(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), JACS_DESKTOP_STATE_DIR=str(tmp_path / "state"))
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), str(tmp_path / "new"),
+                        "--dry-run", "--json"], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["summary"]["would_copy"] >= 19
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), "gs://x"],
+                       env=env, capture_output=True, text=True)
+    assert p.returncode == 1 and "not supported yet" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), str(tmp_path / "n2"),
+                        "--resign"], env=env, capture_output=True, text=True)
+    assert p.returncode == 1 and "--config" in p.stderr
