@@ -351,6 +351,88 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+def _backup_passphrase(required: bool) -> str | None:
+    pw = os.environ.get("JACS_DESKTOP_BACKUP_PASSPHRASE")
+    if pw:
+        return pw
+    if required:
+        if sys.stdin is not None and sys.stdin.isatty():
+            return getpass.getpass("Backup passphrase: ")
+        raise JacsError("A passphrase is needed: set JACS_DESKTOP_BACKUP_PASSPHRASE or run in a terminal")
+    return None
+
+
+def _is_archive_name(text: str) -> bool:
+    return text.endswith((".tar.gz", ".tgz", ".jdbackup"))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .jobs.backup import MAGIC, backup, verify_archive
+    from .storage.urls import open_store
+
+    try:
+        if args.items and args.items[0] == "verify":
+            if len(args.items) != 2:
+                raise JacsError("usage: backup verify ARCHIVE")
+            archive = Path(args.items[1])
+            encrypted = archive.is_file() and archive.read_bytes()[: len(MAGIC)] == MAGIC
+            report = verify_archive(archive, passphrase=_backup_passphrase(encrypted))
+        else:
+            if len(args.items) != 2:
+                raise JacsError("usage: backup SRC DEST [--encrypt]  (DEST: an .tar.gz file or another store)")
+            src_url, dest = args.items
+            src = open_store(src_url)
+            if _is_archive_name(dest):
+                report = backup(src, dest, passphrase=_backup_passphrase(True) if args.encrypt else None,
+                                include_private_keys=args.include_private_keys)
+            else:  # incremental: versions are immutable, only missing ones are copied
+                from .jobs.migrate import MigrateOptions, migrate
+
+                r = migrate(src, open_store(dest, create=True), MigrateOptions())
+                if args.json:
+                    json.dump(r.to_dict(), sys.stdout, indent=2)
+                    sys.stdout.write("\n")
+                else:
+                    s = r.summary()
+                    print(f"incremental backup: copied {s['copied']}, already there {s['skipped']}, failed {s['failed']}")
+                return EXIT_OK if r.ok else EXIT_INVALID
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"{report.path}: {report.entries} entries, {report.bytes:,} bytes"
+              + (f", verdicts {report.verdicts}" if report.verdicts else ""))
+        for p in report.problems:
+            print(f"  ✗ {p}")
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .jobs.backup import MAGIC, restore
+    from .storage.urls import open_store
+
+    try:
+        archive = Path(args.archive)
+        encrypted = archive.is_file() and archive.read_bytes()[: len(MAGIC)] == MAGIC
+        report = restore(archive, open_store(args.dst, create=True), passphrase=_backup_passphrase(encrypted),
+                         policy=args.policy)
+    except JacsError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"restored {len(report.restored)}, already there {len(report.skipped)}, "
+              f"conflicts {len(report.conflicts)}")
+        for p in report.problems:
+            print(f"  ✗ {p}")
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jacs-desktop-cli", description="Verify and sign JACS data.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -390,6 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--concurrency", type=int, default=4)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_migrate)
+
+    b = sub.add_parser("backup", help="back up a store (SRC DEST), or check an archive (verify ARCHIVE)")
+    b.add_argument("items", nargs="+", metavar="SRC DEST | verify ARCHIVE")
+    b.add_argument("--encrypt", action="store_true", help="encrypt with a passphrase (JACS_DESKTOP_BACKUP_PASSPHRASE)")
+    b.add_argument("--include-private-keys", action="store_true",
+                   help="also back up encrypted private keys (left out by default)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_backup)
+
+    r = sub.add_parser("restore", help="restore an archive into a store (verified first)")
+    r.add_argument("archive")
+    r.add_argument("dst")
+    r.add_argument("--policy", choices=["skip", "keep-both", "overwrite-identical"], default="skip")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_restore)
 
     c = sub.add_parser("connections", help="saved connections (secrets go to the OS keyring)")
     c.add_argument("action", choices=["list", "add", "remove", "test"])

@@ -1,0 +1,340 @@
+"""Backup to an archive file, verify it, restore it — cancellable jobs.
+
+Archive: ``.tar.gz`` holding the store's objects in their layout plus
+``manifest.json`` (format version, source, date, tool version, every entry
+with size and SHA-256, counts). Optionally encrypted with a passphrase
+(AES-256-GCM in 1 MiB chunks, key from Argon2id). Private keys are left out
+unless asked for.
+
+Restore reads the archive into a temporary place first and accepts only
+regular files with safe relative names: ``..``, absolute paths, links, device
+files, duplicate names and decompression bombs are refused and nothing is
+written to the target.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import struct
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..core.errors import JacsError
+from ..storage.base import StorageError, UnsafeName, validate_key
+from ..storage.memory import MemoryStore
+from ..storage.store import Store
+
+__all__ = ["BackupError", "backup", "verify_archive", "restore", "ArchiveReport", "MANIFEST_NAME",
+           "MAGIC", "MAX_TOTAL_BYTES"]
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+MAGIC = b"JACSDESKTOP-BACKUP-ENC1\n"
+CHUNK = 1 << 20
+#: refuse archives that unpack to more than this (decompression bombs)
+MAX_TOTAL_BYTES = 8 << 30
+MAX_RATIO = 200  # uncompressed / compressed
+ProgressFn = Callable[[int, int, str], None]
+
+
+class BackupError(JacsError):
+    pass
+
+
+def _is_private_key(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return ".private." in name or name.endswith((".pem.enc", ".key", ".key.enc")) or name == ".jacs_password"
+
+
+# -- encryption ---------------------------------------------------------------------
+
+def _kdf(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    return Argon2id(salt=salt, length=32, iterations=2, lanes=1, memory_cost=19456).derive(passphrase.encode())
+
+
+def _encrypt(plain: bytes, passphrase: str) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    salt, prefix = os.urandom(16), os.urandom(8)
+    header = {"cipher": "AES-256-GCM", "kdf": "Argon2id", "m_cost_kib": 19456, "t_cost": 2, "p_cost": 1,
+              "salt": base64.b64encode(salt).decode(), "nonce_prefix": base64.b64encode(prefix).decode(),
+              "chunk": CHUNK}
+    aes = AESGCM(_kdf(passphrase, salt))
+    out = io.BytesIO()
+    out.write(MAGIC + json.dumps(header).encode() + b"\n")
+    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
+    for i, c in enumerate(chunks):
+        aad = b"last" if i == len(chunks) - 1 else b"more"
+        ct = aes.encrypt(prefix + struct.pack(">I", i), c, aad)
+        out.write(struct.pack(">I", len(ct)) + ct)
+    return out.getvalue()
+
+
+def _decrypt(data: bytes, passphrase: str | None) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not passphrase:
+        raise BackupError("This backup is encrypted: a passphrase is needed")
+    end = data.find(b"\n", len(MAGIC))
+    try:
+        header = json.loads(data[len(MAGIC):end])
+        salt = base64.b64decode(header["salt"])
+        prefix = base64.b64decode(header["nonce_prefix"])
+    except (ValueError, KeyError, TypeError):
+        raise BackupError("The encrypted backup's header is damaged") from None
+    aes = AESGCM(_kdf(passphrase, salt))
+    pos, i, out = end + 1, 0, io.BytesIO()
+    while True:
+        if pos + 4 > len(data):
+            raise BackupError("The encrypted backup is truncated")
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        ct = data[pos + 4:pos + 4 + n]
+        if len(ct) != n:
+            raise BackupError("The encrypted backup is truncated")
+        pos += 4 + n
+        last = pos >= len(data)
+        try:
+            out.write(aes.decrypt(prefix + struct.pack(">I", i), ct, b"last" if last else b"more"))
+        except InvalidTag:
+            if i == 0:
+                raise BackupError("Wrong passphrase (or the backup is damaged)") from None
+            raise BackupError(f"The encrypted backup is damaged (chunk {i})") from None
+        i += 1
+        if last:
+            return out.getvalue()
+
+
+# -- backup --------------------------------------------------------------------------
+
+@dataclass
+class ArchiveReport:
+    path: str
+    entries: int = 0
+    bytes: int = 0
+    problems: list[str] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "ok": self.ok, "entries": self.entries, "bytes": self.bytes,
+                "problems": self.problems, "verdicts": self.verdicts, "restored": len(self.restored),
+                "skipped": len(self.skipped), "conflicts": self.conflicts, "seconds": round(self.seconds, 3)}
+
+
+def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None, include_private_keys: bool = False,
+           progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+    """Write the store into a new ``.tar.gz`` (atomically: a temp file, then rename)."""
+    start = time.perf_counter()
+    dest = Path(dest)
+    report = ArchiveReport(str(dest))
+    infos = [i for i in src.objects.list("") if include_private_keys or not _is_private_key(i.key)]
+    entries = []
+    reserved = []
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+        for n, info in enumerate(infos):
+            if cancel is not None and cancel.is_set():
+                raise BackupError("cancelled; no archive was written")
+            if info.key == MANIFEST_NAME:  # the name is the backup's own
+                reserved.append(info.key)
+                continue
+            data = src.objects.get(info.key)
+            ti = tarfile.TarInfo(info.key)
+            ti.size, ti.mtime, ti.mode = len(data), int(info.mtime or time.time()), 0o600
+            tar.addfile(ti, io.BytesIO(data))
+            entries.append({"name": info.key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            report.bytes += len(data)
+            if progress and (n % 100 == 0 or n == len(infos) - 1):
+                progress(n + 1, len(infos), info.key)
+        refs = src.refs()
+        manifest = {
+            "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
+            "layout": src.layout_name, "created": datetime.now(timezone.utc).isoformat(),
+            "tool": f"jacs-desktop {__version__}", "private_keys_included": include_private_keys,
+            "counts": {"entries": len(entries), "agents": sum(r.kind == "agent" for r in refs),
+                       "documents": sum(r.kind == "document" for r in refs),
+                       "archived": sum(r.kind == "archived" for r in refs)},
+            "entries": entries,
+            "left_out": reserved + ([] if include_private_keys else ["private keys"]),
+        }
+        mdata = json.dumps(manifest, indent=1).encode()
+        ti = tarfile.TarInfo(MANIFEST_NAME)
+        ti.size, ti.mtime, ti.mode = len(mdata), int(time.time()), 0o600
+        tar.addfile(ti, io.BytesIO(mdata))
+    data = buf.getvalue()
+    if passphrase:
+        data = _encrypt(data, passphrase)
+    from ..core.identity import write_file_atomic
+
+    if dest.exists():
+        raise BackupError(f"{dest} already exists; choose a new file name")
+    write_file_atomic(dest, data, 0o600, exclusive=True)
+    report.entries = len(entries)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# -- reading archives safely ----------------------------------------------------------------
+
+def _read_archive(path: Path, passphrase: str | None, max_total: int = MAX_TOTAL_BYTES) -> tuple[dict, dict[str, bytes]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    if raw.startswith(MAGIC):
+        raw = _decrypt(raw, passphrase)
+    limit = min(max_total, max(len(raw) * MAX_RATIO, 64 << 20))
+    files: dict[str, bytes] = {}
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tar:
+            for m in tar:
+                name = m.name
+                if m.issym() or m.islnk():
+                    raise BackupError(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
+                if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
+                    raise BackupError(f"Refused: the archive holds a device or pipe ({name!r})")
+                if m.isdir():
+                    continue
+                if not m.isreg():
+                    raise BackupError(f"Refused: {name!r} is not a regular file")
+                clean = name[2:] if name.startswith("./") else name
+                try:
+                    validate_key(clean)
+                except UnsafeName as exc:
+                    raise BackupError(f"Refused: unsafe name in the archive: {exc}") from None
+                if clean in files:
+                    raise BackupError(f"Refused: the name {clean!r} appears twice in the archive")
+                total += m.size
+                if total > limit:
+                    raise BackupError("Refused: the archive unpacks to far more than its size "
+                                      "(a decompression bomb?)")
+                f = tar.extractfile(m)
+                data = f.read(m.size + 1) if f else b""
+                if len(data) != m.size:
+                    raise BackupError(f"The archive entry {clean!r} is truncated")
+                files[clean] = data
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib/gzip errors are OSError/EOFError
+        raise BackupError(f"The archive is damaged: {exc}") from None
+    mdata = files.pop(MANIFEST_NAME, None)
+    if mdata is None:
+        raise BackupError("The archive has no manifest.json: not a JACS Desktop backup")
+    try:
+        manifest = json.loads(mdata)
+        if manifest.get("format") != "jacs-desktop-backup":
+            raise ValueError("unknown format")
+        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+            raise BackupError("The backup was made by a newer JACS Desktop")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise BackupError(f"The archive's manifest is damaged: {exc}") from None
+    return manifest, files
+
+
+def verify_archive(path: str | os.PathLike, *, passphrase: str | None = None,
+                   progress: ProgressFn | None = None) -> ArchiveReport:
+    """Every entry against the manifest, then every JACS signature."""
+    start = time.perf_counter()
+    path = Path(path)
+    report = ArchiveReport(str(path))
+    try:
+        manifest, files = _read_archive(path, passphrase)
+    except BackupError as exc:
+        report.problems.append(str(exc))
+        return report
+    listed = {e.get("name"): e for e in manifest.get("entries", []) if isinstance(e, dict)}
+    for name, e in listed.items():
+        data = files.get(name)
+        if data is None:
+            report.problems.append(f"{name}: listed in the manifest but missing from the archive")
+        elif len(data) != e.get("size") or hashlib.sha256(data).hexdigest() != e.get("sha256"):
+            report.problems.append(f"{name}: content differs from the manifest (size or SHA-256)")
+    for name in files:
+        if name not in listed:
+            report.problems.append(f"{name}: in the archive but not in the manifest")
+    report.entries = len(files)
+    report.bytes = sum(len(d) for d in files.values())
+    mem = MemoryStore(f"verify-{uuid.uuid4().hex}")
+    for name, data in files.items():
+        mem.put(name, data)
+    store = Store(mem)
+    refs = store.refs()
+    for i, ref in enumerate(refs):
+        v = store.verify(ref)
+        report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
+        if v.status == "invalid":
+            report.problems.append(f"{ref.key}: signature check failed: {v.reason}")
+        if progress and (i % 100 == 0 or i == len(refs) - 1):
+            progress(i + 1, len(refs), ref.key)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = None, policy: str = "skip",
+            progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+    """Verify first, then write into *dst*. Policies: ``skip`` (keep what the target
+    has), ``keep-both`` (a different existing object stays, the archived one goes to
+    ``restore-conflicts/``), ``overwrite-identical`` (replace only when ``jacsSha256``
+    is the same, e.g. formatting differs)."""
+    if policy not in ("skip", "keep-both", "overwrite-identical"):
+        raise BackupError(f"Unknown conflict policy {policy!r}")
+    start = time.perf_counter()
+    report = verify_archive(path, passphrase=passphrase)
+    if not report.ok:
+        report.problems.insert(0, "The archive did not verify; nothing was restored")
+        return report
+    _manifest, files = _read_archive(Path(path), passphrase)
+    for i, (name, data) in enumerate(sorted(files.items())):
+        if cancel is not None and cancel.is_set():
+            report.problems.append("cancelled")
+            break
+        try:
+            if dst.objects.put_if_absent(name, data):
+                report.restored.append(name)
+            else:
+                have = dst.objects.get(name)
+                if have == data:
+                    report.skipped.append(name)
+                elif policy == "overwrite-identical" and _sha(have) is not None and _sha(have) == _sha(data):
+                    dst.objects.put(name, data)
+                    report.restored.append(name)
+                elif policy == "keep-both":
+                    alt = f"restore-conflicts/{name}"
+                    dst.objects.put_if_absent(alt, data)
+                    report.conflicts.append(name)
+                else:
+                    report.conflicts.append(name)
+        except StorageError as exc:
+            report.problems.append(f"{name}: {exc}")
+        if progress and (i % 100 == 0 or i == len(files) - 1):
+            progress(i + 1, len(files), name)
+    dst.invalidate()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _sha(data: bytes) -> str | None:
+    try:
+        d = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return d.get("jacsSha256") if isinstance(d, dict) and isinstance(d.get("jacsSha256"), str) else None

@@ -1,0 +1,187 @@
+"""Backup archives: round trip, encryption, verify finds damage, restore refuses hostile archives."""
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+
+import pytest
+
+from conftest import FIXTURE, REPO
+from jacs_desktop.jobs.backup import BackupError, backup, restore, verify_archive
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.memory import MemoryStore
+from jacs_desktop.storage.store import Store
+from jacs_desktop.storage.urls import open_store
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    p = tmp_path_factory.mktemp("bk") / "fixture.tar.gz"
+    backup(open_store(str(FIXTURE)), p)
+    return p
+
+
+def test_round_trip(archive, tmp_path):
+    names = tarfile.open(archive).getnames()
+    assert "manifest.json" in names and not any(n.endswith("private.pem.enc") for n in names)
+    m = json.loads(tarfile.open(archive).extractfile("manifest.json").read())
+    assert m["format_version"] == 1 and m["counts"]["documents"] == 13 and m["counts"]["agents"] == 2
+    assert all(len(e["sha256"]) == 64 for e in m["entries"])
+    r = verify_archive(archive)
+    assert r.ok and r.verdicts == {"valid": 15}
+    dst = Store(FsStore(tmp_path / "restored", create=True))
+    rr = restore(archive, dst)
+    assert rr.ok and len(rr.restored) == r.entries
+    again = Store(FsStore(tmp_path / "restored"))
+    assert {again.verify(x).status for x in again.refs()} == {"valid"} and len(again.refs()) == 15
+    rr2 = restore(archive, again)
+    assert rr2.restored == [] and len(rr2.skipped) == r.entries
+
+
+def test_private_keys_only_when_asked(tmp_path):
+    p = tmp_path / "with-keys.tar.gz"
+    backup(open_store(str(FIXTURE)), p, include_private_keys=True)
+    assert any(n.endswith("jacs.private.pem.enc") for n in tarfile.open(p).getnames())
+
+
+def test_encrypted_round_trip_and_wrong_passphrase(tmp_path):
+    p = tmp_path / "enc.tar.gz"
+    backup(open_store(str(FIXTURE)), p, passphrase="correct horse battery")
+    raw = p.read_bytes()
+    assert b"jacsSignature" not in raw and b"manifest.json" not in raw
+    assert verify_archive(p, passphrase="correct horse battery").ok
+    r = verify_archive(p, passphrase="wrong")
+    assert not r.ok and "Wrong passphrase" in r.problems[0]
+    assert "passphrase is needed" in verify_archive(p).problems[0]
+
+
+def test_flipped_bit_is_found(archive, tmp_path):
+    # rebuild the archive with one byte of one entry changed but the manifest kept
+    with tarfile.open(archive) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers()]
+    bad = tmp_path / "flipped.tar.gz"
+    with tarfile.open(bad, "w:gz") as out:
+        for m, data in members:
+            if m.name.startswith("documents/") and "flipped" not in locals():
+                data = bytearray(data)
+                data[100] ^= 0x01
+                data = bytes(data)
+                flipped = m.name
+            out.addfile(m, io.BytesIO(data))
+    r = verify_archive(bad)
+    assert not r.ok and any(flipped in p and "differs from the manifest" in p for p in r.problems)
+    dst = Store(MemoryStore(uuid.uuid4().hex))
+    rr = restore(bad, dst)
+    assert not rr.ok and list(dst.objects.list("")) == []  # nothing restored from a bad archive
+    # a flipped bit in the compressed stream itself
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    corrupt = tmp_path / "corrupt.tar.gz"
+    corrupt.write_bytes(bytes(raw))
+    assert not verify_archive(corrupt).ok
+
+
+def _tar(tmp_path, name, build):
+    p = tmp_path / name
+    with tarfile.open(p, "w:gz") as t:
+        build(t)
+        m = json.dumps({"format": "jacs-desktop-backup", "format_version": 1, "entries": []}).encode()
+        ti = tarfile.TarInfo("manifest.json")
+        ti.size = len(m)
+        t.addfile(ti, io.BytesIO(m))
+    return p
+
+
+def _file(t, name, data=b"x"):
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data))
+
+
+def _link(t, name, target, kind):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.linkname = kind, target
+    t.addfile(ti)
+
+
+def _dev(t, name):
+    ti = tarfile.TarInfo(name)
+    ti.type = tarfile.CHRTYPE
+    t.addfile(ti)
+
+
+@pytest.mark.parametrize("case, build, message", [
+    ("dotdot", lambda t: _file(t, "../escape.json"), "unsafe name"),
+    ("nested-dotdot", lambda t: _file(t, "documents/../../escape.json"), "unsafe name"),
+    ("absolute", lambda t: _file(t, "/etc/evil.json"), "unsafe name"),
+    ("symlink", lambda t: _link(t, "documents/link.json", "/etc/passwd", tarfile.SYMTYPE), "link"),
+    ("hardlink", lambda t: _link(t, "documents/hard.json", "/etc/passwd", tarfile.LNKTYPE), "link"),
+    ("device", lambda t: _dev(t, "documents/dev"), "device"),
+    ("duplicate", lambda t: (_file(t, "documents/a:b.json", b"1"), _file(t, "documents/a:b.json", b"2")), "twice"),
+    ("bomb", lambda t: _file(t, "documents/zeros.bin", b"\0" * (80 << 20)), "bomb"),
+])
+def test_hostile_archives_refused(tmp_path, case, build, message):
+    p = _tar(tmp_path, f"{case}.tar.gz", build)
+    target = tmp_path / "target"
+    dst = Store(FsStore(target, create=True))
+    r = restore(p, dst)
+    assert not r.ok and any(message in x for x in r.problems), r.problems
+    assert list(target.rglob("*")) == []
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_not_an_archive(tmp_path):
+    p = tmp_path / "x.tar.gz"
+    p.write_bytes(b"not a tar at all")
+    assert "damaged" in verify_archive(p).problems[0]
+    p.write_bytes(gzip.compress(b"hello"))
+    assert not verify_archive(p).ok
+
+
+def test_restore_conflict_policies(archive, tmp_path):
+    objects = MemoryStore(uuid.uuid4().hex)
+    with tarfile.open(archive) as t:
+        name = next(n for n in t.getnames() if n.startswith("documents/"))
+        original = t.extractfile(name).read()
+    doc = json.loads(original)
+    reformatted = json.dumps(doc).encode()  # same jacsSha256, other bytes
+    objects.put(name, reformatted)
+    r = restore(archive, Store(objects))
+    assert name in r.conflicts and objects.get(name) == reformatted  # skip: untouched
+    r = restore(archive, Store(objects), policy="keep-both")
+    assert objects.get(f"restore-conflicts/{name}") == original and objects.get(name) == reformatted
+    r = restore(archive, Store(objects), policy="overwrite-identical")
+    assert objects.get(name) == original
+    objects.put(name, b'{"jacsSha256": "other"}')
+    r = restore(archive, Store(objects), policy="overwrite-identical")
+    assert name in r.conflicts and objects.get(name) == b'{"jacsSha256": "other"}'
+
+
+def test_cli_backup_verify_restore(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), JACS_DESKTOP_BACKUP_PASSPHRASE="cli passphrase 123",
+               JACS_DESKTOP_STATE_DIR=str(tmp_path / "state"))
+
+    def cli(*a):
+        return subprocess.run([sys.executable, "-m", "jacs_desktop.cli", *map(str, a)], env=env,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    arc = tmp_path / "b.tar.gz"
+    p = cli("backup", FIXTURE, arc, "--encrypt", "--json")
+    assert p.returncode == 0, p.stderr
+    p = cli("backup", "verify", arc, "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["verdicts"] == {"valid": 15}
+    p = cli("restore", arc, tmp_path / "r")
+    assert p.returncode == 0 and "restored" in p.stdout
+    assert cli("verify", tmp_path / "r").returncode == 0
+    p = cli("backup", FIXTURE, arc)
+    assert p.returncode == 1 and "already exists" in p.stderr
+    # incremental backup into another store: the second run copies nothing
+    p = cli("backup", FIXTURE, tmp_path / "mirror")
+    assert p.returncode == 0 and "copied" in p.stdout
+    p = cli("backup", FIXTURE, tmp_path / "mirror")
+    assert p.returncode == 0 and "copied 0" in p.stdout
