@@ -399,12 +399,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    return _emit(report, args, f"{report.path}: {report.entries} entries, {report.bytes:,} bytes"
+                 + (f", verdicts {report.verdicts}" if report.verdicts else ""))
+
+
+def _emit(report, args: argparse.Namespace, line: str) -> int:
+    """Print an archive report (or its JSON); exit 0 when it is clean, 2 otherwise."""
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"{report.path}: {report.entries} entries, {report.bytes:,} bytes"
-              + (f", verdicts {report.verdicts}" if report.verdicts else ""))
+        print(line)
         for p in report.problems:
             print(f"  ✗ {p}")
     return EXIT_OK if report.ok else EXIT_INVALID
@@ -422,15 +427,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
-    if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(f"restored {len(report.restored)}, already there {len(report.skipped)}, "
-              f"conflicts {len(report.conflicts)}")
-        for p in report.problems:
-            print(f"  ✗ {p}")
-    return EXIT_OK if report.ok else EXIT_INVALID
+    return _emit(report, args, f"restored {len(report.restored)}, already there {len(report.skipped)}, "
+                               f"conflicts {len(report.conflicts)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
