@@ -284,16 +284,18 @@ def test_profile_without_secret_asks_for_it(qtbot, window, tmp_path, monkeypatch
 
 
 def test_cancel_stops_work_and_the_window_keeps_working(qtbot, window, tmp_path):
-    import uuid
+    from jacs_desktop.core.identity import create_agent
+    from jacs_desktop.storage.fs import FsStore
+    from jacs_desktop.storage.store import Store
 
     w = window
-    docs = tmp_path / "many" / "documents"
-    docs.mkdir(parents=True)
-    for i in range(3000):
-        did, ver = uuid.UUID(int=i + 1), uuid.UUID(int=(i + 1) << 64)
-        (docs / f"{did}:{ver}.json").write_text('{"jacsId": "%s", "jacsVersion": "%s"}' % (did, ver))
-    w.open_url(str(tmp_path / "many"))
-    qtbot.waitUntil(lambda: w.docs_model.rowCount() > 0, timeout=20000)
+    root = tmp_path / "many"
+    ident = create_agent(root, "bulk", "Str0ng!Passw0rd#x")
+    st = Store(FsStore(root))
+    for i in range(4000):
+        st.put_document(ident.signer.new_document({"i": i, "pad": "x" * 500}))
+    w.open_url(str(root))
+    qtbot.waitUntil(lambda: w.progress.isVisible() and w.progress.format().startswith("Verifying"), timeout=60000)
     assert w.cancel_button.isVisible()
     w.cancel_button.click()
     assert not w.cancel_button.isVisible() and not w.progress.isVisible()

@@ -644,11 +644,20 @@ class BrowserWindow(QMainWindow):
         def flush():
             if gen != self._load_generation:
                 return
+            batch = []
             while pending:
-                row = pending.pop()
+                batch.append(pending.pop())
+            touched: dict[int, list] = {}
+            for row in batch:
                 m = models.get(id(row))
                 if m is not None:
-                    m.row_changed(row)
+                    touched.setdefault(id(m), [m, []])[1].append(row)
+            for m, rows_ in touched.values():
+                if len(rows_) > 32:
+                    m.rows_changed()  # one repaint for a batch, not one per row
+                else:
+                    for row in rows_:
+                        m.row_changed(row)
             self._update_counts()
             self._refresh_detail()
 

@@ -99,8 +99,10 @@ class WorkerPool(QObject):
         **kwargs: Any,
     ) -> Task:
         task = Task(fn, args, kwargs, name or getattr(fn, "__name__", "task"))
+        # a result or partial that was already on its way when the task was
+        # cancelled is dropped on arrival too
         if on_result:
-            task.signals.result.connect(on_result)
+            task.signals.result.connect(lambda value, t=task: None if t.cancelled else on_result(value))
         if on_error:
             task.signals.error.connect(on_error)
         if on_progress:
@@ -108,7 +110,7 @@ class WorkerPool(QObject):
         if on_finished:
             task.signals.finished.connect(on_finished)
         if on_partial:
-            task.signals.partial.connect(on_partial)
+            task.signals.partial.connect(lambda value, t=task: None if t.cancelled else on_partial(value))
         task.signals.finished.connect(lambda t=task: self._done(t))
         self._tasks.add(task)
         self.busy_changed.emit(len(self._tasks))
