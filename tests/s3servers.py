@@ -43,6 +43,7 @@ def seaweedfs(data_dir: Path, ready_timeout: float = 90):
     cmd = [weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}"]
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
     log = open(Path(data_dir) / "weed.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     endpoint = f"http://127.0.0.1:{ports['s3']}"

@@ -119,6 +119,95 @@ def _decrypt(data: bytes, passphrase: str | None) -> bytes:
 
 # -- backup --------------------------------------------------------------------------
 
+def _ustar_header(name: bytes, size: int, mtime: int) -> bytes | None:
+    """A POSIX ustar header for a regular file, or None when the name needs tarfile."""
+    if len(name) > 100 or size >= 8 ** 11:
+        return None
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108] = b"0000600\0"
+    h[108:116] = b"0000000\0"
+    h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % size
+    h[136:148] = b"%011o\0" % max(0, min(mtime, 8 ** 11 - 1))
+    h[148:156] = b" " * 8
+    h[156:157] = b"0"
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h)
+
+
+class _GzipPipe:
+    """A write-only file object: bytes written are gzip-compressed (level 6) on a
+    worker thread in 1 MiB pieces; zlib releases the GIL, so reading the next
+    files overlaps with compressing the last ones."""
+
+    PIECE = 1 << 20
+
+    def __init__(self):
+        import queue
+        import threading
+        import zlib
+
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper
+        self._q: "queue.Queue[bytes | None]" = queue.Queue(maxsize=8)
+        self._out: list[bytes] = []
+        self._pending = bytearray()
+        self._error: BaseException | None = None
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                piece = self._q.get()
+                if piece is None:
+                    self._out.append(self._z.flush())
+                    return
+                self._out.append(self._z.compress(piece))
+        except BaseException as exc:  # surfaced by finish()
+            self._error = exc
+
+    def write(self, data) -> int:
+        self._pending += data
+        if len(self._pending) >= self.PIECE:
+            self._q.put(bytes(self._pending))
+            self._pending = bytearray()
+        return len(data)
+
+    def tell(self) -> int:  # tarfile asks; the offset it keeps itself is what counts
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self) -> bytes:
+        if self._pending:
+            self._q.put(bytes(self._pending))
+            self._pending = bytearray()
+        self._q.put(None)
+        self._t.join()
+        if self._error is not None:
+            raise BackupError(f"compression failed: {self._error}")
+        return b"".join(self._out)
+
+
+def _tar_add(tar: tarfile.TarFile, out, name: str, data: bytes, mtime: int) -> None:
+    """Append one regular file; a hand-made ustar header for the usual short names
+    (tarfile's own header code dominated backup time), tarfile for the rest."""
+    header = _ustar_header(name.encode("utf-8"), len(data), mtime)
+    if header is None:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime, ti.mode = len(data), mtime, 0o600
+        tar.addfile(ti, io.BytesIO(data))
+        return
+    out.write(header)
+    out.write(data)
+    pad = -len(data) % 512
+    if pad:
+        out.write(b"\0" * pad)
+    tar.offset += 512 + len(data) + pad
+
 @dataclass
 class ArchiveReport:
     path: str
@@ -150,8 +239,9 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     infos = [i for i in src.objects.list("") if include_private_keys or not _is_private_key(i.key)]
     entries = []
     reserved = []
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+    buf = _GzipPipe()
+    # the tar stream is compressed on another thread while files are still being read
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for n, info in enumerate(infos):
             if cancel is not None and cancel.is_set():
                 raise BackupError("cancelled; no archive was written")
@@ -159,9 +249,7 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
                 reserved.append(info.key)
                 continue
             data = src.objects.get(info.key)
-            ti = tarfile.TarInfo(info.key)
-            ti.size, ti.mtime, ti.mode = len(data), int(info.mtime or time.time()), 0o600
-            tar.addfile(ti, io.BytesIO(data))
+            _tar_add(tar, buf, info.key, data, int(info.mtime or time.time()))
             entries.append({"name": info.key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
             report.bytes += len(data)
             if progress and (n % 100 == 0 or n == len(infos) - 1):
@@ -177,11 +265,9 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
             "entries": entries,
             "left_out": reserved + ([] if include_private_keys else ["private keys"]),
         }
-        mdata = json.dumps(manifest, indent=1).encode()
-        ti = tarfile.TarInfo(MANIFEST_NAME)
-        ti.size, ti.mtime, ti.mode = len(mdata), int(time.time()), 0o600
-        tar.addfile(ti, io.BytesIO(mdata))
-    data = buf.getvalue()
+        mdata = json.dumps(manifest, separators=(",", ":")).encode()
+        _tar_add(tar, buf, MANIFEST_NAME, mdata, int(time.time()))
+    data = buf.finish()
     if passphrase:
         data = _encrypt(data, passphrase)
     from ..core.identity import write_file_atomic
