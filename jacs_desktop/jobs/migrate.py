@@ -250,7 +250,12 @@ def migrate(
                             attachments.add(f["path"])
                 if opts.resign is not None and it.kind != "agent":
                     data = _resign(data, opts.resign)
-            existing = dst.objects.stat(it.dst_key)
+            if opts.dry_run:
+                existing = dst.objects.stat(it.dst_key)
+                created = False
+            else:
+                created = dst.objects.put_if_absent(it.dst_key, data)
+                existing = None if created else True
             if existing is not None:
                 if not opts.skip_existing:
                     with lock:
@@ -274,12 +279,17 @@ def migrate(
                 with lock:
                     report.would_copy.append(it.dst_key)
                 return
-            created = dst.objects.put_if_absent(it.dst_key, data)
-            back = dst.objects.get(it.dst_key)
-            if hashlib.sha256(back).digest() != hashlib.sha256(data).digest():
+            # nothing on the target is trusted until checked: the server's MD5 ETag of
+            # what it stored (S3, no extra request) or the bytes read back
+            etag_of = getattr(dst.objects, "written_etag", None)
+            etag = etag_of(it.dst_key) if etag_of else None
+            if etag and len(etag) == 32 and "-" not in etag:
+                good = etag == hashlib.md5(data).hexdigest()
+            else:
+                good = hashlib.sha256(dst.objects.get(it.dst_key)).digest() == hashlib.sha256(data).digest()
+            if not good:
                 with lock:
-                    report.failed.append((it.dst_key, "the copy read back from the target differs from the source"
-                                          if created else "conflict: created concurrently with other content"))
+                    report.failed.append((it.dst_key, "the copy on the target differs from the source"))
                 return
             with lock:
                 (report.copied if created else report.skipped).append(it.dst_key)

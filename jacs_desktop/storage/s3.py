@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from typing import Any, Iterator
 
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
@@ -173,6 +174,8 @@ class S3Store(ObjectStore):
             q.append(f"region={region}")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
         self._stats_lock = threading.Lock()
+        self._tls = threading.local()
+        self._inm_ok: bool | None = None
         self.retries = 0
         self.requests = 0
         self.client.meta.events.register("after-call.s3", self._count)
@@ -319,13 +322,54 @@ class S3Store(ObjectStore):
         except Exception as exc:
             raise _describe(exc, key) from None
 
+    def _conditional_put_honoured(self) -> bool:
+        """Does this server refuse a second If-None-Match: * create? Probed once with a
+        scratch object; servers that ignore the header (``rclone serve s3``) get a
+        HEAD check before every create instead."""
+        if self._inm_ok is not None:
+            return self._inm_ok
+        with self._stats_lock:
+            if self._inm_ok is not None:
+                return self._inm_ok
+        from botocore.exceptions import ClientError
+
+        probe = self._k(f".jacs-desktop-probe/{uuid.uuid4().hex}")
+        ok = False
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"2", IfNoneMatch="*")
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                ok = status in (409, 412)
+        except Exception:
+            ok = False
+        finally:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=probe)
+            except Exception:
+                pass
+        self._inm_ok = ok
+        return ok
+
+    def written_etag(self, key: str) -> str | None:
+        """The ETag the server returned when this thread last created *key* (an MD5
+        of the bytes for single-part uploads; not with SSE-KMS, where it is not)."""
+        if self.sse == "aws:kms":
+            return None
+        return getattr(self._tls, "etags", {}).get(key)
+
     def put_if_absent(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
 
-        if self.stat(key) is not None:  # servers that ignore If-None-Match
-            return False
+        if not self._conditional_put_honoured() and self.stat(key) is not None:
+            return False  # the server ignores If-None-Match: the HEAD check keeps versions immutable
         try:
-            self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
+            r = self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
+            etags = getattr(self._tls, "etags", None)
+            if etags is None or len(etags) > 1000:
+                etags = self._tls.etags = {}
+            etags[key] = (r.get("ETag") or "").strip('"')
             return True
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))

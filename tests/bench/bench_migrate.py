@@ -58,7 +58,7 @@ def main() -> None:
                             "--checkers", str(args.concurrency)], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             theirs = time.perf_counter() - t
-            print(f"fs -> S3: ours {ours:.1f}s ({len(r.copied)} objects, each read back and checked), "
+            print(f"fs -> S3: ours {ours:.1f}s ({len(r.copied)} objects, each checked on the target), "
                   f"rclone copy {theirs:.1f}s, ratio {ours / theirs:.2f} (target <= 1)")
         ident = create_agent(tmp / "resigner", "resigner", "Bench!Mark#2026xyz")
         t = time.perf_counter()
