@@ -9,6 +9,7 @@ cannot import.
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 import hashlib
 import os
 
@@ -115,15 +116,16 @@ def verify_signature(family: str, public_key: bytes, message: bytes, signature: 
     return False, f"unsupported key family {family!r}"
 
 
-class Signer:
+class Signer(ABC):
     """A decrypted private key, ready to sign many messages."""
 
     family: str
     algorithm: str  # the signingAlgorithm value written into signatures
     public_key: bytes
 
-    def sign(self, message: bytes) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def sign(self, message: bytes) -> bytes:
+        ...
 
 
 class Ed25519Signer(Signer):

@@ -32,6 +32,7 @@ __all__ = [
     "verify_document",
     "verify_bytes",
     "parse_document",
+    "claimed_hash",
     "signature_payload",
     "agreement_fields",
     "agreement_hash",
@@ -304,6 +305,16 @@ def _b64decode_strict(text: str) -> bytes:
 
 # ---------------------------------------------------------------------------
 # parsing
+
+
+def claimed_hash(data: bytes) -> str | None:
+    """The ``jacsSha256`` a stored document claims (None if it is not a JACS document)."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    v = doc.get("jacsSha256") if isinstance(doc, dict) else None
+    return v if isinstance(v, str) else None
 
 
 def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[Any, str | None]:

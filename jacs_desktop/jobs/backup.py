@@ -30,6 +30,7 @@ from typing import Callable
 
 from .. import __version__
 from ..core.errors import JacsError
+from ..core.verify import claimed_hash
 from ..storage.base import StorageError, UnsafeName, validate_key
 from ..storage.memory import MemoryStore
 from ..storage.store import Store
@@ -400,7 +401,7 @@ def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = Non
                 have = dst.objects.get(name)
                 if have == data:
                     report.skipped.append(name)
-                elif policy == "overwrite-identical" and _sha(have) is not None and _sha(have) == _sha(data):
+                elif policy == "overwrite-identical" and claimed_hash(have) is not None and claimed_hash(have) == claimed_hash(data):
                     dst.objects.put(name, data)
                     report.restored.append(name)
                 elif policy == "keep-both":
@@ -416,11 +417,3 @@ def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = Non
     dst.invalidate()
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _sha(data: bytes) -> str | None:
-    try:
-        d = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    return d.get("jacsSha256") if isinstance(d, dict) and isinstance(d.get("jacsSha256"), str) else None

@@ -12,19 +12,15 @@ from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 
-__all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "load_snapshot", "fill_summaries", "verify_rows",
+__all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow"]
 
 
-@dataclass(eq=False)
-class AgentRow:
-    id: str
+class _Versioned:
+    """What agent and document rows share: their versions and the latest verdict."""
+
     refs: list[Ref]
-    name: str | None = None
-    type: str | None = None
-    algorithm: str | None = None
-    key_hash: str | None = None
-    verdict: Verdict | None = None
+    verdict: Verdict | None
 
     @property
     def versions(self) -> int:
@@ -34,13 +30,24 @@ class AgentRow:
     def status(self) -> str:
         return self.verdict.status if self.verdict else "pending"
 
+
+@dataclass(eq=False)
+class AgentRow(_Versioned):
+    id: str
+    refs: list[Ref]
+    name: str | None = None
+    type: str | None = None
+    algorithm: str | None = None
+    key_hash: str | None = None
+    verdict: Verdict | None = None
+
     @property
     def latest(self) -> Ref:
         return max(self.refs, key=lambda r: r.version)
 
 
 @dataclass(eq=False)
-class DocRow:
+class DocRow(_Versioned):
     id: str
     refs: list[Ref]
     archived: bool = False
@@ -53,14 +60,6 @@ class DocRow:
     latest_key: str | None = None
     verdict: Verdict | None = None
     summaries: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def versions(self) -> int:
-        return len(self.refs)
-
-    @property
-    def status(self) -> str:
-        return self.verdict.status if self.verdict else "pending"
 
     def latest_ref(self) -> Ref:
         if self.latest_key:
@@ -101,27 +100,6 @@ class Snapshot:
     @property
     def counts(self) -> dict:
         return {"agents": len(self.agents), "documents": len(self.documents), "archived": len(self.archived)}
-
-
-def load_snapshot(url_or_store, *, open_fn: Callable[[str], Store] | None = None) -> Snapshot:
-    """Open a store and group its names (no body is read)."""
-    if isinstance(url_or_store, Store):
-        store = url_or_store
-    else:
-        from ..storage.urls import open_store
-
-        store = (open_fn or open_store)(url_or_store)
-    agents: dict[str, list[Ref]] = {}
-    docs: dict[str, list[Ref]] = {}
-    archived: dict[str, list[Ref]] = {}
-    for r in store.refs(details=True):
-        {"agent": agents, "document": docs, "archived": archived}[r.kind].setdefault(r.id, []).append(r)
-    return Snapshot(
-        store,
-        [AgentRow(i, refs) for i, refs in agents.items()],
-        [DocRow(i, refs) for i, refs in docs.items()],
-        [DocRow(i, refs, archived=True) for i, refs in archived.items()],
-    )
 
 
 def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel=None,

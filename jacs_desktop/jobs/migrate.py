@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.sign import AgentSigner, pretty_json
-from ..core.verify import VALID
+from ..core.verify import VALID, claimed_hash
 from ..storage.base import StorageError
 from ..storage.layout import Ref
 from ..storage.store import Store
@@ -177,15 +177,6 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> list[_Item]:
     return items
 
 
-def _sha_of(data: bytes) -> str | None:
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    v = doc.get("jacsSha256") if isinstance(doc, dict) else None
-    return v if isinstance(v, str) else None
-
-
 def migrate(
     src: Store,
     dst: Store,
@@ -263,8 +254,8 @@ def migrate(
                     return
                 theirs = dst.objects.get(it.dst_key)
                 same = theirs == data or (
-                    it.kind in ("document", "archived", "agent") and _sha_of(theirs) is not None
-                    and _sha_of(theirs) == _sha_of(data))
+                    it.kind in ("document", "archived", "agent") and claimed_hash(theirs) is not None
+                    and claimed_hash(theirs) == claimed_hash(data))
                 with lock:
                     if same:
                         report.skipped.append(it.dst_key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol
 
 from ..core.verify import INVALID, LEGACY, UNVERIFIABLE, VALID, Check, Verdict, verify_bytes
@@ -89,7 +88,3 @@ def verify_store(
         progress(total, total, "done")
     report.seconds = time.perf_counter() - start
     return report
-
-
-def load_single(path: Path) -> bytes:
-    return path.read_bytes()

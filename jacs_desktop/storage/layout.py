@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from .base import ObjectStore, StorageError, UnsafeName, join_key, validate_id, validate_key
@@ -33,35 +34,45 @@ class Ref:
     mtime: float | None = None
 
 
-class Layout:
+class Layout(ABC):
+    """Where a layout puts each kind of object (one subclass per known layout)."""
+
     name = ""
     description = ""
 
+    @abstractmethod
     def agent_key(self, agent_id: str, version: str) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def document_key(self, doc_id: str, version: str) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def archive_key(self, doc_id: str, version: str) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def public_key_keys(self, key_hash: str) -> tuple[str, str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def attachment_key(self, path: str, sha256: str | None = None) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def list_prefixes(self) -> list[tuple[str, str]]:
         """(prefix, kind) pairs to list."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def parse(self, key: str, kind: str) -> tuple[str, str] | None:
         """(id, version) from a key under one of the prefixes, or None if it is not one."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def public_keys_prefix(self) -> str:
-        raise NotImplementedError
+        ...
 
 
 _SIMPLE_ID = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}"
