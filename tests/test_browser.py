@@ -312,3 +312,14 @@ def test_first_run_opens_a_default_local_store(monkeypatch, tmp_path):
 
     path = default_store()
     assert path.startswith(str(tmp_path / "data")) and __import__("os").path.isdir(path)
+
+
+def test_selecting_a_document_whose_body_is_not_cached_reads_it_off_the_gui_thread(qtbot, window):
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    w.snapshot.store.invalidate()  # as on a cold S3 store: nothing in memory
+    chain_id = "52e07b44-6d02-4085-8401-6c5efce90602"
+    _select_doc(qtbot, w, chain_id)
+    assert w.versions_model.rowCount() == 0  # not read on the GUI thread
+    qtbot.waitUntil(lambda: w.versions_model.rowCount() == 3, timeout=10000)
+    qtbot.waitUntil(lambda: chain_id in w.json_view.toPlainText(), timeout=10000)

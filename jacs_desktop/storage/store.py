@@ -193,6 +193,10 @@ class Store:
             self._cache.put(key, data)
         return data
 
+    def is_cached(self, key: str) -> bool:
+        """Whether :meth:`read` would answer from memory (no storage round trip)."""
+        return self._cache.get(key) is not None
+
     def read_json(self, key: str) -> dict:
         data = self.read(key)
         try:

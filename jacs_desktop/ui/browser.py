@@ -699,11 +699,35 @@ class BrowserWindow(QMainWindow):
         row: AgentRow = self.agents_model.row_object(cur.row())
         self._show_item(row.latest.key, row.verdict)
 
+    def _with_bodies(self, keys: list[str], then) -> None:
+        """Run *then* on the GUI thread once the bodies of *keys* are in memory: at
+        once when they are cached, else after a worker has read them (a cold S3
+        store must not freeze the window)."""
+        store = self.snapshot.store if self.snapshot else None
+        if store is None or all(store.is_cached(k) for k in keys):
+            then()
+            return
+        gen = self._load_generation
+
+        def read():
+            for k in keys:
+                try:
+                    store.read(k)
+                except Exception:  # noqa: BLE001 - shown when the body is used
+                    pass
+
+        self._start(read, tr("Reading"), on_result=lambda _r: then() if gen == self._load_generation else None,
+                    quiet=True)
+
     def _doc_selected(self, model: RowTableModel, cur: QModelIndex) -> None:
         if not cur.isValid() or self.snapshot is None:
             return
         row: DocRow = model.row_object(cur.row())
         self._current_doc = row
+        self._with_bodies([r.key for r in row.refs],
+                          lambda: self._show_doc(row) if self._current_doc is row else None)
+
+    def _show_doc(self, row: DocRow) -> None:
         store = self.snapshot.store
         nodes = store.history(row.refs)
         by_version = {r.version: r for r in row.refs}
@@ -768,6 +792,9 @@ class BrowserWindow(QMainWindow):
 
     def _show_item(self, key: str, verdict) -> None:
         self._shown_key = key
+        self._with_bodies([key], lambda: self._show_body(key, verdict) if self._shown_key == key else None)
+
+    def _show_body(self, key: str, verdict) -> None:
         store = self.snapshot.store if self.snapshot else None
         doc = None
         if store is not None:
@@ -883,7 +910,20 @@ class BrowserWindow(QMainWindow):
             self.preview_text.clear()
             return
         a = self.attachments_model.row_object(idx.row())
-        data = self._attachment_data(a)
+        if not a.get("embed") and "_data" not in a and self.snapshot is not None:
+            store = self.snapshot.store  # an external file may be a network read: not on the GUI thread
+
+            def fetched(data, a=a):
+                a["_data"] = data
+                if self.attachments_view.currentIndex().isValid() and \
+                        self.attachments_model.row_object(self.attachments_view.currentIndex().row()) is a:
+                    self.preview_attachment()
+
+            self._start(lambda: store.read_attachment(str(a.get("path"))), tr("Reading"), on_result=fetched,
+                        quiet=True)
+            self.preview_text.setPlainText(tr("Reading…"))
+            return
+        data = a["_data"] if "_data" in a else self._attachment_data(a)
         mt = str(a.get("mimetype") or "")
         if data is None:
             self.preview_text.setPlainText(tr("The attachment is not available in this store."))
