@@ -363,24 +363,74 @@ def _backup_passphrase(required: bool) -> str | None:
 
 
 def _is_archive_name(text: str) -> bool:
-    return text.endswith((".tar.gz", ".tgz", ".jdbackup"))
+    from .jobs.profiles import is_archive_name
+
+    return is_archive_name(text)
+
+
+def _print_migrate(r, args: argparse.Namespace) -> int:
+    if args.json:
+        json.dump(r.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        s = r.summary()
+        print(f"incremental backup: copied {s['copied']}, already there {s['skipped']}, failed {s['failed']}")
+        for k, reason in r.failed:
+            print(f"  ✗ {k}: {reason}")
+    return EXIT_OK if r.ok else EXIT_INVALID
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from .jobs.backup import MAGIC, backup, verify_archive
+    from .jobs.profiles import BackupProfile, BackupProfiles, command_line, run_profile
     from .storage.urls import open_store
 
     try:
-        if args.items and args.items[0] == "verify":
-            if len(args.items) != 2:
+        items = args.items or []
+        if args.profile:
+            if items:
+                raise JacsError("usage: backup --profile NAME  (no SRC DEST with a profile)")
+            profiles = BackupProfiles()
+            prof = profiles.get(args.profile)
+            report = run_profile(prof, profiles.passphrase(prof))
+            if not prof.to_archive:
+                return _print_migrate(report, args)
+        elif items[:1] == ["profiles"]:
+            profiles = BackupProfiles()
+            if len(items) == 3 and items[1] == "remove":
+                profiles.remove(items[2])
+                print(f"removed backup profile {items[2]!r}")
+                return EXIT_OK
+            if len(items) != 1:
+                raise JacsError("usage: backup profiles [remove NAME]")
+            rows = [p.to_json() | {"command": command_line(p.name)} for p in profiles.list()]
+            if args.json:
+                json.dump(rows, sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            else:
+                for r in rows:
+                    enc = " (encrypted)" if r["encrypt"] else ""
+                    print(f"{r['name']}: {r['source']} -> {r['destination']}{enc}\n    {r['command']}")
+            return EXIT_OK
+        elif items[:1] == ["verify"]:
+            if len(items) != 2:
                 raise JacsError("usage: backup verify ARCHIVE")
-            archive = Path(args.items[1])
+            archive = Path(items[1])
             encrypted = archive.is_file() and archive.read_bytes()[: len(MAGIC)] == MAGIC
             report = verify_archive(archive, passphrase=_backup_passphrase(encrypted))
         else:
-            if len(args.items) != 2:
-                raise JacsError("usage: backup SRC DEST [--encrypt]  (DEST: an .tar.gz file or another store)")
-            src_url, dest = args.items
+            if len(items) != 2:
+                raise JacsError("usage: backup SRC DEST [--encrypt] [--save-profile NAME]  "
+                                "(DEST: a .tar.gz/.tar.zst file or another store)")
+            src_url, dest = items
+            if args.save_profile:
+                profiles = BackupProfiles()
+                passphrase = _backup_passphrase(True) if args.encrypt else None
+                prof = profiles.add(BackupProfile(args.save_profile, src_url, dest, bool(args.encrypt),
+                                                  bool(args.include_private_keys)), passphrase=passphrase,
+                                    replace=args.replace)
+                print(f"saved backup profile {prof.name!r}; run it with:\n    {command_line(prof.name)}")
+                return EXIT_OK
             src = open_store(src_url)
             if _is_archive_name(dest):
                 report = backup(src, dest, passphrase=_backup_passphrase(True) if args.encrypt else None,
@@ -388,14 +438,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             else:  # incremental: versions are immutable, only missing ones are copied
                 from .jobs.migrate import MigrateOptions, migrate
 
-                r = migrate(src, open_store(dest, create=True), MigrateOptions())
-                if args.json:
-                    json.dump(r.to_dict(), sys.stdout, indent=2)
-                    sys.stdout.write("\n")
-                else:
-                    s = r.summary()
-                    print(f"incremental backup: copied {s['copied']}, already there {s['skipped']}, failed {s['failed']}")
-                return EXIT_OK if r.ok else EXIT_INVALID
+                return _print_migrate(migrate(src, open_store(dest, create=True), MigrateOptions()), args)
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -471,8 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_migrate)
 
-    b = sub.add_parser("backup", help="back up a store (SRC DEST), or check an archive (verify ARCHIVE)")
-    b.add_argument("items", nargs="+", metavar="SRC DEST | verify ARCHIVE")
+    b = sub.add_parser("backup", help="back up a store (SRC DEST or --profile NAME), check an archive "
+                       "(verify ARCHIVE), list saved profiles (profiles)")
+    b.add_argument("items", nargs="*", metavar="SRC DEST | verify ARCHIVE | profiles [remove NAME]")
+    b.add_argument("--profile", metavar="NAME", help="run a saved backup profile (for cron / Task Scheduler)")
+    b.add_argument("--save-profile", metavar="NAME", help="save SRC DEST and the options as a profile")
+    b.add_argument("--replace", action="store_true", help="with --save-profile: replace a profile of that name")
     b.add_argument("--encrypt", action="store_true", help="encrypt with a passphrase (JACS_DESKTOP_BACKUP_PASSPHRASE)")
     b.add_argument("--include-private-keys", action="store_true",
                    help="also back up encrypted private keys (left out by default)")

@@ -60,3 +60,12 @@ def fixture_ring():
     ring = KeyRing()
     load_key_dir(ring, FIXTURE / "jacs_data" / "public_keys")
     return ring
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path, monkeypatch):
+    """No test reads or writes the user's real settings, journals or caches."""
+    for var, sub in (("JACS_DESKTOP_CONFIG_DIR", "cfg"), ("JACS_DESKTOP_STATE_DIR", "state"),
+                     ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log")):
+        if var not in os.environ or not os.environ[var].startswith(str(tmp_path)):
+            monkeypatch.setenv(var, str(tmp_path / "_dirs" / sub))

@@ -1,6 +1,6 @@
 """Backup to an archive file, verify it, restore it — cancellable jobs.
 
-Archive: ``.tar.gz`` holding the store's objects in their layout plus
+Archive: ``.tar.gz`` (or ``.tar.zst``, zstandard) holding the store's objects in their layout plus
 ``manifest.json`` (format version, source, date, tool version, every entry
 with size and SHA-256, counts). Optionally encrypted with a passphrase
 (AES-256-GCM in 1 MiB chunks, key from Argon2id). Private keys are left out
@@ -138,19 +138,28 @@ def _ustar_header(name: bytes, size: int, mtime: int) -> bytes | None:
     return bytes(h)
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 class _GzipPipe:
-    """A write-only file object: bytes written are gzip-compressed (level 6) on a
-    worker thread in 1 MiB pieces; zlib releases the GIL, so reading the next
-    files overlaps with compressing the last ones."""
+    """A write-only file object: bytes written are compressed (gzip level 6, or
+    zstandard level 3) on a worker thread in 1 MiB pieces; zlib and zstandard
+    release the GIL, so reading the next files overlaps with compressing the last
+    ones."""
 
     PIECE = 1 << 20
 
-    def __init__(self):
+    def __init__(self, codec: str = "gzip"):
         import queue
         import threading
         import zlib
 
-        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper
+        if codec == "zstd":
+            import zstandard
+
+            self._z = zstandard.ZstdCompressor(level=3).compressobj()
+        else:
+            self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper
         self._q: "queue.Queue[bytes | None]" = queue.Queue(maxsize=8)
         self._out: list[bytes] = []
         self._pending = bytearray()
@@ -233,14 +242,17 @@ class ArchiveReport:
 
 def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None, include_private_keys: bool = False,
            progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
-    """Write the store into a new ``.tar.gz`` (atomically: a temp file, then rename)."""
+    """Write the store into a new ``.tar.gz`` or ``.tar.zst`` (atomically: a temp
+    file, then rename)."""
     start = time.perf_counter()
     dest = Path(dest)
     report = ArchiveReport(str(dest))
+    if dest.exists():
+        raise BackupError(f"{dest} already exists; choose a new file name")
     infos = [i for i in src.objects.list("") if include_private_keys or not _is_private_key(i.key)]
     entries = []
     reserved = []
-    buf = _GzipPipe()
+    buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip")
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for n, info in enumerate(infos):
@@ -291,6 +303,23 @@ def _read_archive(path: Path, passphrase: str | None, max_total: int = MAX_TOTAL
     if raw.startswith(MAGIC):
         raw = _decrypt(raw, passphrase)
     limit = min(max_total, max(len(raw) * MAX_RATIO, 64 << 20))
+    if raw.startswith(ZSTD_MAGIC):
+        import zstandard
+
+        try:
+            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True) as r:
+                out = io.BytesIO()
+                while True:
+                    piece = r.read(1 << 20)
+                    if not piece:
+                        break
+                    out.write(piece)
+                    if out.tell() > limit + (1 << 20):  # tar headers and padding come on top
+                        raise BackupError("Refused: the archive unpacks to far more than its size "
+                                          "(a decompression bomb?)")
+        except zstandard.ZstdError as exc:
+            raise BackupError(f"The archive is damaged: {exc}") from None
+        raw = out.getvalue()
     files: dict[str, bytes] = {}
     total = 0
     try:

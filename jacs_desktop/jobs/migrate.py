@@ -62,6 +62,8 @@ class MigrateOptions:
     concurrency: int = 4
     include_archived: bool = True
     journal: bool = True
+    #: only these document ids (agents and keys still go along); None = every document
+    doc_ids: frozenset[str] | None = None
 
 
 @dataclass
@@ -154,6 +156,8 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> list[_Item]:
             continue
         if kind == "archived" and not opts.include_archived:
             continue
+        if kind in ("document", "archived") and opts.doc_ids is not None and _id not in opts.doc_ids:
+            continue
         if opts.latest_only and len(rs) > 1:
             latest = src.latest(src.history(rs))
             rs = [r for r in rs if r.version == latest.version]
@@ -196,7 +200,8 @@ def migrate(
     journal = None
     if opts.journal and not opts.dry_run:
         ident = hashlib.sha256(json.dumps([src.url, dst.url, opts.only, opts.latest_only,
-                                           bool(opts.resign)]).encode()).hexdigest()[:24]
+                                           bool(opts.resign),
+                                           sorted(opts.doc_ids) if opts.doc_ids is not None else None]).encode()).hexdigest()[:24]
         jpath = journal_dir() / f"migrate-{ident}.journal"
         journal = _Journal(jpath)
         report.journal = str(jpath)

@@ -144,13 +144,17 @@ class _EncryptedFile:
 class Secrets:
     """get/set/delete secrets by name, in the backend the user chose."""
 
+    #: "don't remember" secrets live for the life of the process, shared by every
+    #: ``Secrets`` that uses the session backend (so a password is asked once per run)
+    _SESSION: dict[str, str] = {}
+
     def __init__(self, backend: str = "auto", *, file_path: str | os.PathLike | None = None,
                  master_password: str | None = None):
         if backend not in _BACKENDS:
             raise StorageError(f"Unknown secrets backend {backend!r} (choose {', '.join(_BACKENDS)})")
         self.requested = backend
         self.warning: str | None = None
-        self._session: dict[str, str] = {}
+        self._session: dict[str, str] = Secrets._SESSION
         self._file: _EncryptedFile | None = None
         status = keyring_status() if backend in ("auto", "keyring") else None
         if backend == "keyring":

@@ -220,3 +220,40 @@ def test_standalone_external_limitation(fixture_dir, manifest):
     with _cwd(fixture_dir):
         r = jacs_simple.verify_standalone((fixture_dir / entry["path"]).read_text(), "local", "jacs_data", "keys/pq2025")
     assert r.valid is False  # if a later jacs fixes this, tighten the test above
+
+
+@pytest.mark.parametrize("alg", ["ring-Ed25519", "pq2025"])
+def test_library_accepts_what_the_sign_wizard_makes(tmp_path, alg):
+    """The signed-document wizard's flow (new agent, document with an embedded and an
+    external attachment, then a new version) stored in a folder store; jacs accepts
+    every version."""
+    from jacs_desktop.jobs.flows import SignFlow
+    from jacs_desktop.storage.urls import open_store
+
+    d = tmp_path / "agent"
+    (tmp_path / "a.txt").write_text("embedded attachment\n")
+    (tmp_path / "b.csv").write_text("x,y\n1,2\n")
+    f = SignFlow(content_text='{"jacsDocument": {"type": "message", "content": {"n": 1}}}', title="wizard",
+                 attachments=[{"path": str(tmp_path / "a.txt"), "embed": True},
+                              {"path": str(tmp_path / "b.csv"), "embed": False}],
+                 signer_mode="create", agent_name=f"wiz-{alg}", agent_dir=str(d), algorithm=alg,
+                 password=PASSWORD, password2=PASSWORD)
+    for page in f.path()[:3]:
+        assert f.errors(page) == [], page
+    doc = f.prepare()
+    f.state["store"] = open_store(str(d))
+    f.commit()
+    v = SignFlow(store=open_store(str(d)), previous=doc, config_path=str(d / "jacs.config.json"), password=PASSWORD)
+    v.state["content_text"] = json.dumps({"jacsDocument": {"type": "message", "content": {"n": 2}}, "title": "v2"})
+    assert v.errors("signer") == []
+    doc2 = v.prepare()
+    v.commit()
+    assert doc2["jacsPreviousVersion"] == doc["jacsVersion"]
+    stored = open_store(str(d))
+    assert sorted(r.version for r in stored.refs() if r.id == doc["jacsId"]) == sorted(
+        [doc["jacsVersion"], doc2["jacsVersion"]])
+    with _env(JACS_PRIVATE_KEY_PASSWORD=PASSWORD), _cwd(d):
+        client = JacsClient(str(d / "jacs.config.json"))
+        for x in (doc, doc2):
+            r = client.verify(json.dumps(x))
+            assert r.valid, r.errors
