@@ -69,3 +69,6 @@ def _private_dirs(tmp_path, monkeypatch):
                      ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log")):
         if var not in os.environ or not os.environ[var].startswith(str(tmp_path)):
             monkeypatch.setenv(var, str(tmp_path / "_dirs" / sub))
+    from jacs_desktop.storage.secrets import Secrets
+
+    Secrets._SESSION.clear()

@@ -57,7 +57,14 @@ def test_no_keyring_is_said_plainly(no_keyring):
     assert "will not be remembered" in s.warning
     s.set("a", "b")
     assert s.get("a") == "b"  # for this session only
-    assert Secrets("auto").get("a") is None
+    # shared by the whole process (asked once per run), and gone with it
+    assert Secrets("session").get("a") == "b"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "from jacs_desktop.storage.secrets import Secrets;"
+                          "print(Secrets('session').get('a'))"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"
 
 
 def test_plaintext_backend_is_refused(monkeypatch):
