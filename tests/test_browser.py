@@ -133,10 +133,45 @@ def test_drop_files_verifies_them(qtbot, window, tmp_path):
     ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                     Qt.KeyboardModifier.NoModifier)
     w.dropEvent(ev)
-    (p1, v1, r1), (p2, v2, r2) = w.dropped
+    [(p1, v1, r1)] = w.dropped  # the JACS document is verified ...
     assert v1.status == "invalid" and "approvedBy" in r1
-    assert v2 is None and "not a JACS document" in r2
     assert "invalid" in w.verdict_label.text()
+    wiz = w.active_wizard  # ... and the other file opens the signed-document wizard with it attached
+    assert wiz.isVisible() and [a["path"] for a in wiz.flow.state["attachments"]] == [str(other)]
+    wiz.close()
+
+
+def test_dropped_file_signed_into_store_and_selected(qtbot, window, tmp_path):
+    from jacs_desktop.core.identity import create_agent
+
+    w = window
+    store_dir = tmp_path / "store"
+    from jacs_desktop.storage.fs import FsStore
+
+    FsStore(store_dir, create=True)
+    w.open_url(str(store_dir))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=30000)
+    pw = "Browser!Wizard#2026"
+    create_agent(tmp_path / "me", "me", pw)
+    f = tmp_path / "report.csv"
+    f.write_text("a,b\n1,2\n")
+    w.files_dropped([f])
+    wiz = w.active_wizard
+    wiz.page_named("content").title_edit.setText("Dropped report")
+    wiz.next()
+    wiz.next()
+    signer = wiz.page_named("signer")
+    signer.config.setText(str(tmp_path / "me" / "jacs.config.json"))
+    signer.password.setText(pw)
+    wiz.next()
+    qtbot.waitUntil(lambda: wiz.page_named("review").isComplete(), timeout=30000)
+    doc_id = wiz.flow.state["prepared"]["jacsId"]
+    wiz.next()
+    qtbot.waitUntil(lambda: w._current_doc is not None and w._current_doc.id == doc_id
+                    and w.workers.active == 0, timeout=60000)
+    assert w.tabs.currentIndex() == 1 and w._current_doc.status == "valid"
+    assert w.attachments_model.rowCount() == 1
+    assert w.settings.value("last_identity") == str(tmp_path / "me" / "jacs.config.json")
 
 
 def test_unreachable_s3_shows_a_clear_error(qtbot, window):

@@ -378,6 +378,17 @@ class BrowserWindow(QMainWindow):
         self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V", self.verify_all)
         self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", self.copy_id)
         self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", self.reveal)
+        self.act_new_doc = act(tr("New document…"), QKeySequence.StandardKey.New, self.new_document,
+                               tr("Create a signed document in this store"))
+        self.act_new_version = act(tr("New version…"), "Ctrl+Shift+N", self.new_version,
+                                   tr("Edit the selected document and sign a new version"))
+        self.act_migrate = QAction(tr("Migrate to another store…"), self)
+        self.act_migrate.triggered.connect(self.migrate_wizard)
+        self.act_backup = QAction(tr("Back up…"), self)
+        self.act_backup.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.act_backup.triggered.connect(self.backup_wizard)
+        self.act_restore = QAction(tr("Restore a backup…"), self)
+        self.act_restore.triggered.connect(self.restore_wizard)
         mb = self.menuBar()
         m_file = mb.addMenu(tr("&File"))
         for a in (self.act_open,):
@@ -397,6 +408,13 @@ class BrowserWindow(QMainWindow):
         m_view.addAction(self.act_refresh)
         m_view.addAction(self.act_verify)
         m_view.addAction(self.act_reveal)
+        m_doc = mb.addMenu(tr("&Document"))
+        m_doc.addAction(self.act_new_doc)
+        m_doc.addAction(self.act_new_version)
+        m_tools = mb.addMenu(tr("&Tools"))
+        for a in (self.act_migrate, self.act_backup, self.act_restore):
+            m_tools.addAction(a)
+        self.menu_tools = m_tools
 
     # ------------------------------------------------------------------ sources
     def _recent(self) -> list[str]:
@@ -624,6 +642,14 @@ class BrowserWindow(QMainWindow):
             m.rows_changed()
         for v in (self.agents_view, self.docs_view, self.archived_view):
             _fit_columns(v)
+        target = getattr(self, "_select_after_load", None)
+        if target:
+            self._select_after_load = None
+            for r in range(self.docs_model.rowCount()):
+                if self.docs_model.row_object(r).id == target:
+                    self.tabs.setCurrentIndex(1)
+                    self.docs_view.selectRow(r)
+                    break
         if self.settings.value("verify_on_open", True) not in (False, "false"):
             self.verify_all()
 
@@ -1118,7 +1144,99 @@ class BrowserWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            self.verify_files(paths)
+            self.files_dropped(paths)
+
+    def files_dropped(self, paths: list[Path]) -> None:
+        """JACS documents are verified; any other files open the signed-document
+        wizard with them attached."""
+        docs = [p for p in paths if _looks_like_jacs(p)]
+        others = [p for p in paths if p not in docs and p.is_file()]
+        if docs:
+            self.verify_files(docs)
+        if others:
+            self.new_document(files=others)
+
+    # ------------------------------------------------------------------ wizards
+    def _wizard_store(self):
+        if self.snapshot is None:
+            self.show_error(tr("Open or create a store first: signed documents are stored in the open store."))
+            return None
+        return self.snapshot.store
+
+    def new_document(self, _checked=False, files=()) -> None:
+        store = self._wizard_store()
+        if store is None:
+            return
+        from .wizards import SignWizard
+
+        wiz = SignWizard(store, self, files=list(files), workers=self.workers,
+                         config_path=str(self.settings.value("last_identity", "") or ""))
+        self._run_sign_wizard(wiz)
+
+    def new_version(self) -> None:
+        store = self._wizard_store()
+        if store is None:
+            return
+        row = self._current_doc
+        if row is None:
+            self.show_error(tr("Select the document to make a new version of."))
+            return
+        try:
+            previous = store.read_json(row.latest_ref().key)
+        except Exception as exc:  # noqa: BLE001 - shown in the banner
+            self.show_error(str(exc))
+            return
+        from .wizards import SignWizard
+
+        wiz = SignWizard(store, self, previous=previous, workers=self.workers,
+                         config_path=str(self.settings.value("last_identity", "") or ""))
+        self._run_sign_wizard(wiz)
+
+    def _run_sign_wizard(self, wiz) -> None:
+        self.active_wizard = wiz
+
+        def done(result):
+            if isinstance(result, dict) and result.get("jacsId"):
+                self.settings.setValue("last_identity", wiz.flow.state.get("config_path", ""))
+                self._select_after_load = result["jacsId"]
+                self.refresh()
+
+        wiz.run_page.job_done.connect(done)
+        wiz.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wiz.show()
+
+    def _selected_doc_ids(self) -> list[str]:
+        rows = {i.row() for i in self.docs_view.selectionModel().selectedRows()}
+        return [self.docs_model.row_object(r).id for r in sorted(rows)]
+
+    def migrate_wizard(self) -> None:
+        from .wizards import MigrateWizard
+
+        snap = self.snapshot
+        wiz = MigrateWizard(self, source=self.url or "", source_store=snap.store if snap else None,
+                            selected=self._selected_doc_ids() if snap else (), recent=self._recent(),
+                            workers=self.workers, concurrency=int(self.settings.value("concurrency", 4) or 4))
+        self._show_wizard(wiz)
+
+    def backup_wizard(self) -> None:
+        from .wizards import BackupWizard
+
+        snap = self.snapshot
+        wiz = BackupWizard(self, source=self.url or "", source_store=snap.store if snap else None,
+                           recent=self._recent(), workers=self.workers)
+        self._show_wizard(wiz)
+
+    def restore_wizard(self) -> None:
+        from .wizards import RestoreWizard
+
+        wiz = RestoreWizard(self, target=self.url or "", recent=self._recent(), workers=self.workers)
+        wiz.run_page.job_done.connect(lambda _r: self.refresh())
+        self._show_wizard(wiz)
+
+    def _show_wizard(self, wiz) -> None:
+        self.active_wizard = wiz
+        wiz.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wiz.show()
 
     def verify_files(self, paths: list[Path]) -> None:
         """Dropped files: JACS documents are verified with the open store's keys."""
@@ -1164,6 +1282,17 @@ class BrowserWindow(QMainWindow):
             except Exception:  # noqa: BLE001
                 pass
         super().closeEvent(event)
+
+
+def _looks_like_jacs(p: Path) -> bool:
+    """A JSON object with JACS header fields (read at most the first 64 KiB)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and (b'"jacsSignature"' in head or b'"jacsId"' in head
+                                               or b'"jacsSha256"' in head)
 
 
 def _fit_columns(view: QTableView, cap: int = 300) -> None:

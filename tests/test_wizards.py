@@ -1,0 +1,227 @@
+"""The wizards, offscreen with pytest-qt: pages, validation, cancel mid-run, summary."""
+
+import json
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from conftest import FIXTURE
+from jacs_desktop.core.identity import create_agent
+from jacs_desktop.core.sign import pretty_json
+from jacs_desktop.storage.memory import MemoryStore
+from jacs_desktop.storage.store import Store
+from jacs_desktop.storage.urls import open_store
+from jacs_desktop.ui.wizards import BackupWizard, MigrateWizard, RestoreWizard, SignWizard
+
+PASSWORD = "Wizard!Test#2026x"
+
+
+@pytest.fixture(scope="module")
+def agent_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wizagent")
+    create_agent(d, "wizard-agent", PASSWORD)
+    return d
+
+
+def _next(qtbot, wiz, expect: str):
+    wiz.next()
+    assert wiz.current_name() == expect, wiz.currentPage().error_label.text()
+
+
+def _finish_run(qtbot, wiz):
+    qtbot.waitUntil(lambda: wiz.run_page.finished_run, timeout=120000)
+    return wiz.run_page
+
+
+def test_sign_wizard_pages_validation_and_store(qtbot, agent_dir, tmp_path):
+    store = Store(MemoryStore())
+    att = tmp_path / "photo.png"
+    att.write_bytes(b"\x89PNG fake image bytes" * 10)
+    wiz = SignWizard(store, files=[att])  # as when files are dropped on the window
+    qtbot.addWidget(wiz)
+    wiz.show()
+    assert wiz.current_name() == "content"
+    content = wiz.page_named("content")
+    content.editor.setPlainText("{not json")
+    assert "✗" in content.live.text()
+    wiz.next()
+    assert wiz.current_name() == "content" and "not valid JSON" in content.error_label.text()
+    content.editor.setPlainText('{"jacsDocument": {"type": "message", "content": "hi"}}')
+    assert "✓" in content.live.text()
+    content.form_mode.setChecked(True)  # simple JSON carries over into the form
+    assert content.form_model.rowCount() == 1 and content.form_model.item(0, 0).text() == "jacsDocument"
+    content.form_mode.setChecked(False)
+    content.title_edit.setText("Wizard doc")
+    _next(qtbot, wiz, "attachments")
+    page = wiz.page_named("attachments")
+    assert page.model.rowCount() == 1 and page.model.item(0, 2).text() == "image/png"
+    _next(qtbot, wiz, "signer")
+    signer = wiz.page_named("signer")
+    wiz.next()
+    assert wiz.current_name() == "signer" and "jacs.config.json" in signer.error_label.text()
+    signer.config.setText(str(agent_dir / "jacs.config.json"))
+    signer.password.setText("not the password!")
+    _next(qtbot, wiz, "review")
+    review = wiz.page_named("review")
+    qtbot.waitUntil(lambda: not review.busy, timeout=30000)
+    assert not review.isComplete() and review.error_label.text()  # wrong password: clear error, nothing signed
+    wiz.back()
+    signer.password.setText(PASSWORD)
+    _next(qtbot, wiz, "review")
+    qtbot.waitUntil(lambda: review.isComplete(), timeout=30000)
+    assert "jacsSha256" in review.info.text() and "title" in review.info.text()
+    doc = wiz.flow.state["prepared"]
+    assert store.refs() == []  # nothing stored before the commit button
+    _next(qtbot, wiz, "run")
+    page = _finish_run(qtbot, wiz)
+    assert page.failed is None, page.failed
+    ref = next(r for r in store.refs() if r.id == doc["jacsId"])
+    assert store.verify(ref).status == "valid"
+    assert doc["jacsFiles"][0]["path"] == "files/photo.png" and doc["jacsFiles"][0]["embed"]
+    out = tmp_path / "summary.json"
+    page.save_summary(str(out))
+    assert json.loads(out.read_text())["jacsId"] == doc["jacsId"]
+
+
+def test_new_version_wizard_prefills_and_links(qtbot, agent_dir):
+    from jacs_desktop.core.identity import Identity
+
+    store = Store(MemoryStore())
+    ident = Identity.load(agent_dir / "jacs.config.json")
+    first = ident.unlock(PASSWORD).new_document({"n": 1, "note": "first"})
+    store.put_document(first, pretty_json(first))
+    wiz = SignWizard(store, previous=first, config_path=str(agent_dir / "jacs.config.json"))
+    qtbot.addWidget(wiz)
+    wiz.show()
+    assert wiz.windowTitle() == "New version"
+    content = wiz.page_named("content")
+    assert json.loads(content.editor.toPlainText()) == {"n": 1, "note": "first"}
+    content.editor.setPlainText('{"n": 2, "note": "second"}')
+    _next(qtbot, wiz, "attachments")
+    _next(qtbot, wiz, "signer")
+    signer = wiz.page_named("signer")
+    assert not signer.create_radio.isEnabled()  # only the original signer may update
+    signer.password.setText(PASSWORD)
+    _next(qtbot, wiz, "review")
+    qtbot.waitUntil(lambda: wiz.page_named("review").isComplete(), timeout=30000)
+    _next(qtbot, wiz, "run")
+    _finish_run(qtbot, wiz)
+    versions = [r for r in store.refs() if r.id == first["jacsId"]]
+    assert len(versions) == 2
+    new = wiz.flow.state["prepared"]
+    assert new["jacsPreviousVersion"] == first["jacsVersion"] and new["n"] == 2
+    assert all(store.verify(r).status == "valid" for r in versions)
+
+
+def _big_source(n=1500):
+    from jacs_desktop.core.identity import Identity
+    import tempfile
+
+    d = tempfile.mkdtemp()
+    ident = create_agent(d, "bulk", PASSWORD)
+    store = Store(MemoryStore())
+    store.put_public_key(ident.public_key, ident.algorithm)
+    s = ident.signer
+    for i in range(n):
+        doc = s.new_document({"i": i, "pad": "x" * 200})
+        store.put_document(doc, pretty_json(doc))
+    return store
+
+
+def test_migrate_wizard_cancel_then_resume(qtbot, tmp_path):
+    src = _big_source()
+    target = "sqlite://" + str(tmp_path / "target.sqlite3")
+    wiz = MigrateWizard(source=src.url, source_store=src, concurrency=1)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "target")
+    tgt = wiz.page_named("target")
+    tgt.picker.setText(src.url)
+    wiz.next()
+    assert wiz.current_name() == "target" and "same store" in tgt.error_label.text()
+    tgt.picker.setText(target)
+    _next(qtbot, wiz, "what")
+    _next(qtbot, wiz, "mode")
+    mode = wiz.page_named("mode")
+    mode.radios["resign"].setChecked(True)
+    assert mode.warning.isVisibleTo(mode)
+    wiz.next()
+    assert wiz.current_name() == "mode" and "tick the box" in mode.error_label.text()
+    mode.radios["verbatim"].setChecked(True)
+    _next(qtbot, wiz, "review")
+    assert "verbatim copy" in wiz.page_named("review").text.toPlainText()
+    _next(qtbot, wiz, "run")
+    run = wiz.run_page
+    qtbot.waitUntil(lambda: run.bar.value() > 20 or run.finished_run, timeout=60000)
+    wiz.reject()  # Cancel while running: the job stops, the wizard stays for the summary
+    assert wiz.isVisible()
+    _finish_run(qtbot, wiz)
+    assert run.cancelled and "Cancelled" in run.status.text() and "continue" in run.summary.toPlainText()
+    first = run.result
+    assert 0 < len(first.copied) < 1500
+    # the same migration again continues from the journal: nothing duplicated, nothing lost
+    again = MigrateWizard(source=src.url, source_store=src)
+    qtbot.addWidget(again)
+    again.flow.state["target"] = target
+    report = again.flow.run()
+    assert report.ok
+    dst = open_store(target)
+    docs = [r for r in dst.refs() if r.kind == "document"]
+    assert len(docs) == 1500
+    assert not set(report.copied) & set(first.copied) and report.resumed >= len(first.copied)
+    assert {r.version for r in docs} == {r.version for r in src.refs() if r.kind == "document"}
+
+
+def test_backup_and_restore_wizards(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "file")
+    monkeypatch.setenv("JACS_DESKTOP_MASTER_PASSWORD", "master for wizard tests")
+    wiz = BackupWizard(source=str(FIXTURE))
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "destination")
+    dest = wiz.page_named("destination")
+    assert "{date}" in dest.archive.text()
+    dest.archive.setText(str(tmp_path / "fixture-{date}.tar.gz"))
+    _next(qtbot, wiz, "options")
+    opts = wiz.page_named("options")
+    opts.encrypt.setChecked(True)
+    opts.pass1.setText("correct horse battery")
+    opts.pass2.setText("correct horse battery!")
+    wiz.next()
+    assert wiz.current_name() == "options" and "differ" in opts.error_label.text()
+    opts.pass2.setText("correct horse battery")
+    opts.remember.setChecked(True)
+    opts.profile.setText("nightly fixture")
+    _next(qtbot, wiz, "review")
+    text = wiz.page_named("review").text.toPlainText()
+    assert "jacs-desktop-cli backup --profile 'nightly fixture'" in text
+    _next(qtbot, wiz, "run")
+    run = _finish_run(qtbot, wiz)
+    assert run.failed is None, run.failed
+    assert "cron" in run.summary.toPlainText()
+    archive = run.result.path
+    assert run.result.ok and "{date}" not in archive
+
+    r = RestoreWizard(archive=archive)
+    qtbot.addWidget(r)
+    r.show()
+    r.page_named("archive").passphrase.setText("wrong one")
+    _next(qtbot, r, "verify")
+    ver = r.page_named("verify")
+    qtbot.waitUntil(lambda: not ver.busy, timeout=30000)
+    assert not ver.isComplete() and "passphrase" in ver.error_label.text().lower()
+    r.back()
+    r.page_named("archive").passphrase.setText("correct horse battery")
+    _next(qtbot, r, "verify")
+    qtbot.waitUntil(lambda: ver.isComplete(), timeout=30000)
+    assert "verifies" in ver.status.text()
+    _next(qtbot, r, "target")
+    target = tmp_path / "restored"
+    r.page_named("target").picker.setText(str(target))
+    _next(qtbot, r, "policy")
+    _next(qtbot, r, "run")
+    run = _finish_run(qtbot, r)
+    assert run.failed is None and run.result.ok
+    restored = open_store(str(target))
+    assert sum(1 for x in restored.refs() if x.kind == "document") == 13
+    assert r.button(QWizard.WizardButton.FinishButton).isVisible()
