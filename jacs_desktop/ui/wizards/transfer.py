@@ -249,6 +249,8 @@ def describe_migration(r) -> str:
              tr("{0:,} bytes in {1:.1f} s").format(s["bytes"], s["seconds"])]
     if s["resumed_from_journal"]:
         lines.append(tr("{0} done by an earlier, interrupted run (journal)").format(s["resumed_from_journal"]))
+    if r.stopped:
+        lines.append(r.stopped)
     for k, reason in r.failed[:200]:
         lines.append(f"  ✗ {k}: {reason}")
     if getattr(r, "cancelled", False):
