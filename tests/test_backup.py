@@ -185,3 +185,90 @@ def test_cli_backup_verify_restore(tmp_path):
     assert p.returncode == 0 and "copied" in p.stdout
     p = cli("backup", FIXTURE, tmp_path / "mirror")
     assert p.returncode == 0 and "copied 0" in p.stdout
+
+
+def test_kill_9_mid_backup_then_rerun(tmp_path):
+    """A backup killed at random points leaves no archive (or a complete one) and no
+    half-written file once the next backup has run; the source is untouched."""
+    import random
+    import signal
+    import time
+
+    from test_migrate import _make_source, tree_hash
+
+    src = tmp_path / "src"
+    _make_source(src, 1500)
+    before = tree_hash(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    rng = random.Random(5)
+    interrupted = 0
+    for i in range(4):
+        dest = out / f"b{i}.tar.gz"
+        proc = subprocess.Popen([sys.executable, "-m", "jacs_desktop.cli", "backup", str(src), str(dest)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if dest.exists():  # finished before the kill: then it is whole
+            assert verify_archive(dest).ok
+        else:
+            interrupted += 1
+    assert interrupted >= 1  # the kills really interrupted running backups
+    final = out / "final.tar.zst"
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "backup", str(src), str(final)], env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert not [x for x in out.iterdir() if x.name.startswith(".")]  # dead writers' temp files are gone
+    r = verify_archive(final)
+    assert r.ok and r.verdicts == {"valid": 1501}
+    assert tree_hash(src) == before
+
+
+def test_zstd_archive_round_trip_and_bomb(tmp_path):
+    import zstandard
+
+    arc = tmp_path / "f.tar.zst"
+    backup(open_store(str(FIXTURE)), arc)
+    assert arc.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+    r = verify_archive(arc)
+    assert r.ok and r.verdicts == {"valid": 15}
+    # a zstd stream that unpacks to far more than the archive's size is refused
+    bomb = tmp_path / "bomb.tar.zst"
+    bomb.write_bytes(zstandard.ZstdCompressor(level=19).compress(b"\0" * (80 << 20)))
+    v = verify_archive(bomb)
+    assert not v.ok and "decompression bomb" in v.problems[0]
+    broken = tmp_path / "broken.tar.zst"
+    broken.write_bytes(arc.read_bytes()[:200])
+    assert not verify_archive(broken).ok
+
+
+def test_cli_backup_profiles(tmp_path, monkeypatch):
+    env = dict(os.environ, PYTHONPATH=str(REPO), JACS_DESKTOP_CONFIG_DIR=str(tmp_path / "cfg"),
+               JACS_DESKTOP_SECRETS="file", JACS_DESKTOP_MASTER_PASSWORD="master for cli tests")
+    env.pop("JACS_DESKTOP_BACKUP_PASSPHRASE", None)
+
+    def cli(*a, **extra):
+        return subprocess.run([sys.executable, "-m", "jacs_desktop.cli", *map(str, a)], env=dict(env, **extra),
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    dest = tmp_path / "arch" / "nightly-{date}-{time}.tar.gz"
+    dest.parent.mkdir()
+    p = cli("backup", FIXTURE, dest, "--encrypt", "--save-profile", "nightly",
+            JACS_DESKTOP_BACKUP_PASSPHRASE="remembered passphrase")
+    assert p.returncode == 0 and "jacs-desktop-cli backup --profile nightly" in p.stdout, p.stderr
+    p = cli("backup", "profiles", "--json")
+    [row] = json.loads(p.stdout)
+    assert row["name"] == "nightly" and row["encrypt"] and "passphrase" not in json.dumps(row).lower()
+    assert "remembered passphrase" not in (tmp_path / "cfg" / "backup-profiles.json").read_text()
+    p = cli("backup", "--profile", "nightly", "--json")  # as cron runs it: no terminal, no env passphrase
+    assert p.returncode == 0, p.stderr
+    made = json.loads(p.stdout)["path"]
+    assert "{date}" not in made and (tmp_path / "arch").glob("nightly-*.tar.gz")
+    p = cli("backup", "verify", made, JACS_DESKTOP_BACKUP_PASSPHRASE="remembered passphrase")
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = cli("backup", "--profile", "nope")
+    assert p.returncode == 1 and "No backup profile named 'nope'" in p.stderr
+    p = cli("backup", "profiles", "remove", "nightly")
+    assert p.returncode == 0 and cli("backup", "profiles").stdout == ""

@@ -30,7 +30,7 @@ def write_file_atomic(path: Path, data: bytes, mode: int = 0o600, *, exclusive: 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if exclusive and path.exists():
         return False
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -60,6 +60,40 @@ def write_file_atomic(path: Path, data: bytes, mode: int = 0o600, *, exclusive: 
     except OSError:
         pass
     return True
+
+
+def sweep_dead_temp_files(folder: Path, name_endings: tuple[str, ...]) -> int:
+    """Remove ``.{name}.{pid}.{hex}.tmp`` files that :func:`write_file_atomic` left
+    when its process died (kill -9, power loss), for names ending in *name_endings*.
+    Files of live processes are left alone. Returns how many were removed."""
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for p in entries:
+        n = p.name
+        if not (n.startswith(".") and n.endswith(".tmp")):
+            continue
+        parts = n[1:-4].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[0].endswith(name_endings):
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # its writer is alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError):
+            continue
+        try:
+            p.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def _inside(child: Path, parent: Path) -> bool:

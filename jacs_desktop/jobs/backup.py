@@ -283,11 +283,14 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     data = buf.finish()
     if passphrase:
         data = _encrypt(data, passphrase)
-    from ..core.identity import write_file_atomic
+    from ..core.identity import sweep_dead_temp_files, write_file_atomic
 
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose a new file name")
-    write_file_atomic(dest, data, 0o600, exclusive=True)
+    # what an earlier, killed backup left half-written in this folder goes first
+    sweep_dead_temp_files(dest.parent, (".tar.gz", ".tgz", ".tar.zst", ".jdbackup"))
+    if not write_file_atomic(dest, data, 0o600, exclusive=True):
+        raise BackupError(f"{dest} already exists; choose a new file name")
     report.entries = len(entries)
     report.seconds = time.perf_counter() - start
     return report
