@@ -197,7 +197,7 @@ def test_kill_9_mid_backup_then_rerun(tmp_path):
     from test_migrate import _make_source, tree_hash
 
     src = tmp_path / "src"
-    _make_source(src, 1500)
+    _make_source(src, 3000)  # about 0.7 s for a whole backup
     before = tree_hash(src)
     out = tmp_path / "out"
     out.mkdir()
@@ -208,7 +208,7 @@ def test_kill_9_mid_backup_then_rerun(tmp_path):
         dest = out / f"b{i}.tar.gz"
         proc = subprocess.Popen([sys.executable, "-m", "jacs_desktop.cli", "backup", str(src), str(dest)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 1.2))
+        time.sleep(rng.uniform(0.1, 0.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if dest.exists():  # finished before the kill: then it is whole
@@ -222,7 +222,7 @@ def test_kill_9_mid_backup_then_rerun(tmp_path):
     assert p.returncode == 0, p.stderr
     assert not [x for x in out.iterdir() if x.name.startswith(".")]  # dead writers' temp files are gone
     r = verify_archive(final)
-    assert r.ok and r.verdicts == {"valid": 1501}
+    assert r.ok and r.verdicts == {"valid": 3001}
     assert tree_hash(src) == before
 
 
@@ -272,3 +272,22 @@ def test_cli_backup_profiles(tmp_path, monkeypatch):
     assert p.returncode == 1 and "No backup profile named 'nope'" in p.stderr
     p = cli("backup", "profiles", "remove", "nightly")
     assert p.returncode == 0 and cli("backup", "profiles").stdout == ""
+
+
+def test_temp_files_of_dead_writers_are_swept(tmp_path):
+    from jacs_desktop.core.identity import sweep_dead_temp_files
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        gone = tmp_path / f".a.tar.gz.{dead.pid}.0123abcd.tmp"
+        kept = tmp_path / f".b.tar.gz.{live.pid}.0123abcd.tmp"
+        other = tmp_path / f".notes.txt.{dead.pid}.0123abcd.tmp"
+        for p in (gone, kept, other):
+            p.write_bytes(b"half")
+        assert sweep_dead_temp_files(tmp_path, (".tar.gz",)) == 1
+        assert not gone.exists() and kept.exists() and other.exists()
+    finally:
+        live.kill()
+        live.wait()
