@@ -39,26 +39,123 @@ def apply_theme(app, theme: str) -> None:
     app.setPalette(p)
 
 
+APP_ID = "org.jacsdesktop.JacsDesktop"
+
+
+def _absolute(store: str | None) -> str | None:
+    """A path given on the command line, made absolute (the running instance has
+    another working directory); URLs stay as they are."""
+    if not store or "://" in store or store.startswith("profile:"):
+        return store
+    import os
+
+    return os.path.abspath(os.path.expanduser(store))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     parser = argparse.ArgumentParser(prog="jacs-desktop", description="Browse and verify JACS stores.")
     parser.add_argument("store", nargs="?", help="a folder, s3://…, sqlite://…, memory://… or profile:NAME")
     parser.add_argument("--theme", choices=["system", "light", "dark"], default=None)
+    parser.add_argument("--new-instance", action="store_true",
+                        help="do not hand the store to an already running window")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="open the store, verify it, print a summary and exit (0 when it opened)")
     args, qt_args = parser.parse_known_args(argv[1:])
-    from PySide6.QtCore import QSettings
+    store = _absolute(args.store)
+
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([argv[0], *qt_args])
     app.setApplicationName("JACS Desktop")
+    app.setApplicationDisplayName("JACS Desktop")
     app.setOrganizationName("JACS Desktop")
+    from . import __version__
+
+    app.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName(APP_ID)
+    from .resources import icon_path
+
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        p = icon_path(size)
+        if p is not None:
+            icon.addFile(str(p))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+
+    single = None
+    if not (args.new_instance or args.smoke_test):
+        from .ui.single import SingleInstance
+
+        single = SingleInstance()
+        if single.send(store):
+            return 0  # the running window opens it
+        single.listen()
+
+    from .logs import setup_logging
+
+    log_path = setup_logging()
+    import logging
+
+    log = logging.getLogger("jacs_desktop")
+    log.info("JACS Desktop %s starting (log: %s)", __version__, log_path)
+    from .ui.browser import _load_prefs
+
+    prefs = _load_prefs()
     settings = QSettings()
-    apply_theme(app, args.theme or str(settings.value("theme", "system")))
+    apply_theme(app, args.theme or prefs.theme)
     from .ui.browser import BrowserWindow
 
-    url = args.store or settings.value("last") or default_store()
-    window = BrowserWindow(str(url), settings=settings)
+    first_run = not prefs.welcome_done and not store and not settings.value("last")
+    url = store or settings.value("last") or prefs.default_store or default_store()
+    window = BrowserWindow(str(url), settings=settings, prefs=prefs, watch=not args.smoke_test)
+    if single is not None:
+        single.open_requested.connect(window.open_from_other_instance)
     window.show()
-    return app.exec()
+    if args.smoke_test:
+        return _smoke(app, window)
+    if first_run:
+        QTimer.singleShot(0, window.show_welcome)
+    code = app.exec()
+    if single is not None:
+        single.close()
+    return code
+
+
+def _smoke(app, window) -> int:
+    """Wait for the store to open and verify; print what was found."""
+    from PySide6.QtCore import QTimer
+
+    result = {"code": 2}
+
+    def check():
+        snap = window.snapshot
+        if snap is not None and window.workers.active == 0 and all(
+                r.verdict for r in snap.documents + snap.agents):
+            counts: dict[str, int] = {}
+            for r in snap.documents:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            print(f"smoke test: opened {window.url}: {len(snap.agents)} agents, {len(snap.documents)} documents, "
+                  f"verdicts {counts}", flush=True)
+            result["code"] = 0
+            app.quit()
+
+    def failed(msg):
+        print(f"smoke test: failed: {msg}", flush=True)
+        result["code"] = 1
+        app.quit()
+
+    window.load_failed.connect(failed)
+    timer = QTimer(window)
+    timer.timeout.connect(check)
+    timer.start(100)
+    QTimer.singleShot(120_000, app.quit)
+    app.exec()
+    window.close()
+    return result["code"]
 
 
 if __name__ == "__main__":  # pragma: no cover

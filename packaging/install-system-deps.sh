@@ -4,7 +4,10 @@
 # Safe to re-run; does nothing when everything is present or apt is missing.
 set -euo pipefail
 # gnome-keyring + dbus-x11: the real Secret Service for the keyring tests
-PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core gnome-keyring dbus-x11)
+# desktop-file-utils + appstream: validate the .desktop file and the AppStream metainfo
+# binutils: objdump, which PyInstaller uses to find the libraries a bundle needs
+PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core gnome-keyring dbus-x11
+      desktop-file-utils appstream binutils)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${PKGS[@]}"; do

@@ -234,7 +234,27 @@ class Secrets:
 
 
 def default_secrets() -> "Secrets":
-    """The secrets store the user chose: ``JACS_DESKTOP_SECRETS`` (auto|keyring|file|session),
-    with ``JACS_DESKTOP_MASTER_PASSWORD`` for the encrypted file."""
-    backend = os.environ.get("JACS_DESKTOP_SECRETS", "auto")
-    return Secrets(backend, master_password=os.environ.get("JACS_DESKTOP_MASTER_PASSWORD"))
+    """The secrets store the user chose: ``JACS_DESKTOP_SECRETS`` (auto|keyring|file|session)
+    or else the Settings choice, with ``JACS_DESKTOP_MASTER_PASSWORD`` (or the password
+    the GUI asked for) for the encrypted file."""
+    backend = os.environ.get("JACS_DESKTOP_SECRETS")
+    if not backend:  # the choice made in Settings
+        try:
+            from .settings import load_settings
+
+            backend = load_settings().secrets_backend
+        except StorageError:
+            backend = "auto"
+    return Secrets(backend, master_password=os.environ.get("JACS_DESKTOP_MASTER_PASSWORD") or _master_password())
+
+
+#: the master password for the encrypted secrets file, given once per run by the GUI
+_MASTER: dict[str, str] = {}
+
+
+def set_master_password(password: str) -> None:
+    _MASTER["pw"] = password
+
+
+def _master_password() -> str | None:
+    return _MASTER.get("pw")

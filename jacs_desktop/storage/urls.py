@@ -103,7 +103,7 @@ def open_objects(url: str, *, create: bool = False, secrets: dict | None = None)
     return FsStore(Path(os.path.expanduser(p["path"])), create=create)
 
 
-def open_store(url: str, *, create: bool = False, secrets: dict | None = None):
-    from .store import Store
+def open_store(url: str, *, create: bool = False, secrets: dict | None = None, cache_bytes: int | None = None):
+    from .store import DEFAULT_CACHE_BYTES, Store
 
-    return Store(open_objects(url, create=create, secrets=secrets))
+    return Store(open_objects(url, create=create, secrets=secrets), cache_bytes=cache_bytes or DEFAULT_CACHE_BYTES)

@@ -100,9 +100,11 @@ class BrowserWindow(QMainWindow):
 
     REFRESH_MS = 60_000
 
-    def __init__(self, url: str | None = None, *, watch: bool = True, settings: QSettings | None = None):
+    def __init__(self, url: str | None = None, *, watch: bool = True, settings: QSettings | None = None,
+                 prefs=None):
         super().__init__()
         self.setWindowTitle(tr("JACS Desktop"))
+        self.prefs = prefs if prefs is not None else _load_prefs()
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
@@ -395,7 +397,17 @@ class BrowserWindow(QMainWindow):
             m_file.addAction(a)
         m_file.addAction(tr("Connect to S3…"), self.connect_s3)
         m_file.addAction(tr("Open SQLite…"), self.choose_sqlite)
-        m_file.addAction(tr("New store…"), self.new_store)
+        m_file.addAction(tr("New empty store…"), self.new_store)
+        m_file.addAction(tr("New store with a new agent…"), self.new_agent_store)
+        m_file.addAction(tr("Open a demo store"), self.open_demo)
+        m_file.addSeparator()
+        self.act_settings = QAction(tr("Settings…"), self)
+        self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        if self.act_settings.shortcut().isEmpty():
+            self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
+        self.act_settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.act_settings.triggered.connect(self.show_settings)
+        m_file.addAction(self.act_settings)
         m_file.addSeparator()
         quit_action = QAction(tr("Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -415,6 +427,18 @@ class BrowserWindow(QMainWindow):
         for a in (self.act_migrate, self.act_backup, self.act_restore):
             m_tools.addAction(a)
         self.menu_tools = m_tools
+        m_help = mb.addMenu(tr("&Help"))
+        self.act_shortcuts = QAction(tr("Keyboard shortcuts"), self)
+        self.act_shortcuts.setShortcut(QKeySequence("Ctrl+/"))
+        self.act_shortcuts.triggered.connect(self.show_shortcuts)
+        m_help.addAction(self.act_shortcuts)
+        m_help.addAction(tr("README"), self.show_readme)
+        m_help.addAction(tr("Welcome…"), self.show_welcome)
+        m_help.addAction(tr("Open the log folder"), self.open_log_folder)
+        self.act_about = QAction(tr("About JACS Desktop"), self)
+        self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
+        self.act_about.triggered.connect(self.show_about)
+        m_help.addAction(self.act_about)
 
     # ------------------------------------------------------------------ sources
     def _recent(self) -> list[str]:
@@ -491,6 +515,98 @@ class BrowserWindow(QMainWindow):
                 return
             self.open_url(d)
 
+    def new_agent_store(self) -> None:
+        from .appdialogs import NewAgentStoreDialog
+
+        dlg = NewAgentStoreDialog(self)
+        self.active_dialog = dlg
+        if dlg.exec():
+            self.settings.setValue("last_identity", dlg.config_path)
+            self.open_url(dlg.store_path)
+
+    def open_demo(self) -> None:
+        from ..jobs.demo import make_demo_store
+
+        def made(path):
+            self.open_url(str(path))
+
+        self._start(make_demo_store, tr("Making a demo store"), on_result=made)
+
+    # ------------------------------------------------------------------ help, settings, welcome
+    def show_settings(self) -> None:
+        from .appdialogs import SettingsDialog
+
+        dlg = SettingsDialog(self, self.prefs)
+        dlg.applied.connect(self.apply_prefs)
+        self.active_dialog = dlg
+        dlg.open()
+
+    def apply_prefs(self, prefs) -> None:
+        from ..app import apply_theme
+
+        old = self.prefs
+        self.prefs = prefs
+        if prefs.theme != old.theme:
+            from PySide6.QtWidgets import QApplication
+
+            apply_theme(QApplication.instance(), prefs.theme)
+
+    def show_about(self) -> None:
+        from .appdialogs import AboutDialog
+
+        self.active_dialog = AboutDialog(self)
+        self.active_dialog.open()
+
+    def show_shortcuts(self) -> None:
+        from .appdialogs import ShortcutsDialog
+
+        self.active_dialog = ShortcutsDialog(self)
+        self.active_dialog.open()
+
+    def show_readme(self) -> None:
+        from .appdialogs import ReadmeDialog
+
+        self.active_dialog = ReadmeDialog(self)
+        self.active_dialog.open()
+
+    def open_log_folder(self) -> None:
+        from ..logs import log_dir
+
+        d = log_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(d)))
+
+    def show_welcome(self) -> None:
+        from .appdialogs import WelcomeDialog
+
+        dlg = WelcomeDialog(self)
+        self.active_dialog = dlg
+        dlg.finished.connect(lambda _r: self._welcome_chosen(dlg.choice))
+        dlg.open()
+
+    def _welcome_chosen(self, choice: str) -> None:
+        from dataclasses import replace
+
+        from ..storage.settings import save_settings
+
+        if not self.prefs.welcome_done:
+            self.prefs = replace(self.prefs, welcome_done=True)
+            try:
+                save_settings(self.prefs)
+            except Exception as exc:  # noqa: BLE001 - not fatal; shown
+                log.warning("settings not saved: %s", exc)
+        {"folder": self.choose_folder, "s3": self.connect_s3, "new": self.new_agent_store,
+         "demo": self.open_demo}.get(choice, lambda: None)()
+
+    def open_from_other_instance(self, store: str) -> None:
+        """A second launch handed us a store (or just asked to come to the front)."""
+        if store:
+            self.open_url(store)
+        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def connect_s3(self) -> None:
         from .dialogs import S3Dialog
 
@@ -521,7 +637,7 @@ class BrowserWindow(QMainWindow):
         def work(partial, cancel):
             from ..storage.urls import open_store
 
-            store = open_store(url, secrets=secrets)
+            store = open_store(url, secrets=secrets, cache_bytes=int(self.prefs.cache_mb) << 20)
             check = getattr(store.objects, "check", None)
             if check:
                 check()
@@ -616,6 +732,14 @@ class BrowserWindow(QMainWindow):
                                         "JACS data into it.</p>"))
             self.empty_label.show()
         self.setWindowTitle(tr("JACS Desktop — {0}").format(url))
+        from ..jobs.demo import is_demo_store
+
+        if "://" not in url and is_demo_store(url):
+            self.setWindowTitle(tr("JACS Desktop — DEMO store (throwaway identity)"))
+            self.banner.setText(tr("This is a demo store made with a throwaway identity. Nothing in it is real "
+                                   "data; one document was changed after signing on purpose to show an invalid "
+                                   "verdict."))
+            self.banner.show()
         self._start_watch(snap)
         self.store_opened.emit(url)
 
@@ -650,7 +774,7 @@ class BrowserWindow(QMainWindow):
                     self.tabs.setCurrentIndex(1)
                     self.docs_view.selectRow(r)
                     break
-        if self.settings.value("verify_on_open", True) not in (False, "false"):
+        if self.prefs.verify_on_open:
             self.verify_all()
 
     # ------------------------------------------------------------------ verification
@@ -1282,6 +1406,16 @@ class BrowserWindow(QMainWindow):
             except Exception:  # noqa: BLE001
                 pass
         super().closeEvent(event)
+
+
+def _load_prefs():
+    from ..storage.settings import Settings, load_settings
+
+    try:
+        return load_settings()
+    except Exception as exc:  # noqa: BLE001 - a damaged settings file: defaults, and say so in the log
+        log.warning("settings: %s", exc)
+        return Settings()
 
 
 def _looks_like_jacs(p: Path) -> bool:

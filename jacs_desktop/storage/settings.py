@@ -1,0 +1,121 @@
+"""App preferences in a versioned JSON file (platformdirs config dir).
+
+Qt-free, so the CLI honours the same choices (secrets backend, transfer
+concurrency). Window geometry and the recent-stores list stay in QSettings:
+they are the GUI's own state, not preferences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+from .base import StorageError
+from .connections import config_dir
+
+__all__ = ["Settings", "SETTINGS_FILE_VERSION", "load_settings", "save_settings", "THEMES", "SECRETS_BACKENDS"]
+
+SETTINGS_FILE_VERSION = 1
+THEMES = ("system", "light", "dark")
+SECRETS_BACKENDS = ("auto", "keyring", "file", "session")
+_MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+    0: lambda d: {"version": 1, "settings": {k: v for k, v in d.items() if k != "version"}},
+}
+
+
+@dataclass
+class Settings:
+    default_store: str = ""          # empty: the store under the platformdirs data dir
+    verify_on_open: bool = True
+    cache_mb: int = 256              # document bodies kept in memory per open store
+    secrets_backend: str = "auto"    # auto | keyring | file | session
+    theme: str = "system"            # system | light | dark
+    concurrency: int = 4             # transfers in flight for migrations and backups
+    welcome_done: bool = False
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.theme not in THEMES:
+            out.append(f"Unknown theme {self.theme!r}")
+        if self.secrets_backend not in SECRETS_BACKENDS:
+            out.append(f"Unknown secrets backend {self.secrets_backend!r}")
+        if not 16 <= int(self.cache_mb) <= 65536:
+            out.append("The cache size must be between 16 MB and 64 GB")
+        if not 1 <= int(self.concurrency) <= 64:
+            out.append("Concurrency must be between 1 and 64")
+        if self.default_store:
+            from .urls import parse_url
+
+            try:
+                parse_url(self.default_store)
+            except StorageError as exc:
+                out.append(f"Default store: {exc}")
+        return out
+
+
+def _path(path: str | os.PathLike | None) -> Path:
+    return Path(path) if path else config_dir() / "settings.json"
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """The saved settings; defaults when there is no file. A damaged file or one
+    from a newer version raises a clear StorageError (the app then shows it and
+    goes on with defaults, without overwriting the file)."""
+    p = _path(path)
+    if not p.exists():
+        return Settings()
+    try:
+        doc = json.loads(p.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"The settings file {p} cannot be read: {exc}") from None
+    if not isinstance(doc, dict):
+        raise StorageError(f"The settings file {p} is damaged")
+    version = doc.get("version", 0)
+    if not isinstance(version, int) or version > SETTINGS_FILE_VERSION:
+        raise StorageError(f"The settings file was written by a newer JACS Desktop (version {version})")
+    while version < SETTINGS_FILE_VERSION:
+        doc = _MIGRATIONS[version](doc)
+        version = doc["version"]
+    known = {f.name: f for f in fields(Settings)}
+    values = {}
+    for k, v in (doc.get("settings") or {}).items():
+        f = known.get(k)
+        if f is None:
+            continue  # a setting this version does not know is ignored, not lost on save
+        default = getattr(Settings, k)
+        if isinstance(default, bool):
+            values[k] = bool(v)
+        elif isinstance(default, int):
+            try:
+                values[k] = int(v)
+            except (TypeError, ValueError):
+                continue
+        elif isinstance(v, str):
+            values[k] = v
+    s = Settings(**values)
+    if s.problems():  # bad values fall back to defaults one by one
+        for k in list(values):
+            trial = Settings(**{k: values[k]})
+            if trial.problems():
+                setattr(s, k, getattr(Settings, k))
+    return s
+
+
+def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> None:
+    problems = settings.problems()
+    if problems:
+        raise StorageError("; ".join(problems))
+    from ..core.identity import write_file_atomic
+
+    p = _path(path)
+    extra = {}
+    if p.exists():  # keep settings a newer version wrote
+        try:
+            extra = dict(json.loads(p.read_bytes()).get("settings") or {})
+        except (OSError, ValueError, AttributeError):
+            extra = {}
+    extra.update(asdict(settings))
+    write_file_atomic(p, json.dumps({"version": SETTINGS_FILE_VERSION, "settings": extra}, indent=2).encode(), 0o600)
