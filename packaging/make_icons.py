@@ -1,4 +1,5 @@
-"""Render resources/icons/jacs-desktop.svg to the PNG sizes desktops ask for.
+"""Render resources/icons/jacs-desktop.svg to the PNG sizes desktops ask for, and
+the Windows .ico / macOS .icns the bundle uses.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/make_icons.py
 """
@@ -33,6 +34,17 @@ def main() -> int:
         out = ICONS / f"jacs-desktop-{size}.png"
         img.save(str(out))
         print(out.name)
+    # Windows .ico and macOS .icns for the PyInstaller spec (Qt's image plugins write both)
+    from PySide6.QtGui import QImageWriter
+
+    root = ICONS.parents[1] / "packaging"
+    for fmt, target, size in (("ico", root / "windows" / "jacs-desktop.ico", 256),
+                              ("icns", root / "macos" / "jacs-desktop.icns", 512)):
+        w = QImageWriter(str(target), fmt.encode())
+        if not w.write(QImage(str(ICONS / f"jacs-desktop-{size}.png"))):
+            print(f"{target.name}: {w.errorString()}", file=sys.stderr)
+            return 1
+        print(target.name)
     return 0
 
 

@@ -200,3 +200,18 @@ def test_icons_exist_and_window_icon_is_set(tmp_path):
     for size in (16, 32, 48, 64, 128, 256, 512):
         img = QImage(str(icon_path(size)))
         assert (img.width(), img.height()) == (size, size)
+
+
+def test_version_is_the_same_everywhere():
+    import re
+    import tomllib
+
+    from jacs_desktop import __version__
+
+    v = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert __version__ == v
+    assert f"<string>{v}</string>" in (REPO / "packaging" / "macos" / "Info.plist").read_text()
+    assert f"StringStruct('ProductVersion', '{v}')" in (REPO / "packaging" / "windows" / "version_info.txt").read_text()
+    assert f'release version="{v}"' in (REPO / "packaging" / "linux" / "org.jacsdesktop.JacsDesktop.metainfo.xml").read_text()
+    nums = ",".join(re.findall(r"\d+", v)[:3]) + ",0"
+    assert f"filevers=({nums})" in (REPO / "packaging" / "windows" / "version_info.txt").read_text().replace(" ", "")
