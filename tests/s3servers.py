@@ -107,3 +107,68 @@ def moto_server():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str, faults, match: str = "/documents/"):
+    """An HTTP proxy on loopback in front of a real S3 server that answers the
+    first PUT requests whose path contains *match* with the given (status, code)
+    errors, one each, and passes everything else through. Yields (endpoint, left):
+    *left* is the list of faults not served yet."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    up = urlsplit(upstream)
+    left = list(faults)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _relay(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            fault = None
+            if self.command == "PUT" and match in self.path:
+                with lock:
+                    fault = left.pop(0) if left else None
+            if fault is not None:
+                status, code = fault
+                msg = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+                return
+            conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("expect", "connection")}
+            conn.request(self.command, self.path, body=body if self.command not in ("GET", "HEAD") or body else None,
+                         headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            self.send_response(r.status)
+            for k, v in r.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", left
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -120,22 +120,31 @@ def _decrypt(data: bytes, passphrase: str | None) -> bytes:
 
 # -- backup --------------------------------------------------------------------------
 
+_USTAR = bytearray(512)
+_USTAR[100:108] = b"0000600\0"
+_USTAR[108:116] = b"0000000\0"
+_USTAR[116:124] = b"0000000\0"
+_USTAR[148:156] = b" " * 8
+_USTAR[156:157] = b"0"
+_USTAR[257:265] = b"ustar\x0000"
+_USTAR_SUM = sum(_USTAR)
+_USTAR_TAIL = bytes(_USTAR[156:])
+
+
 def _ustar_header(name: bytes, size: int, mtime: int) -> bytes | None:
-    """A POSIX ustar header for a regular file, or None when the name needs tarfile."""
+    """A POSIX ustar header for a regular file, or None when the name needs tarfile.
+    Built from a template; the checksum is the template's plus the changed fields'."""
     if len(name) > 100 or size >= 8 ** 11:
         return None
-    h = bytearray(512)
-    h[0:len(name)] = name
-    h[100:108] = b"0000600\0"
-    h[108:116] = b"0000000\0"
-    h[116:124] = b"0000000\0"
-    h[124:136] = b"%011o\0" % size
-    h[136:148] = b"%011o\0" % max(0, min(mtime, 8 ** 11 - 1))
-    h[148:156] = b" " * 8
-    h[156:157] = b"0"
-    h[257:265] = b"ustar\x0000"
-    h[148:156] = b"%06o\0 " % sum(h)
-    return bytes(h)
+    size_f = b"%011o\0" % size
+    time_f = b"%011o\0" % max(0, min(mtime, 8 ** 11 - 1))
+    check = _USTAR_SUM + sum(name) + sum(size_f) + sum(time_f)
+    return b"".join((name, b"\0" * (100 - len(name)), _USTAR_MODES, size_f, time_f, b"%06o\0 " % check,
+                     _USTAR_TAIL))
+
+
+_USTAR_MODES = bytes(_USTAR[100:124])
+_ZEROS = bytes(512)
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -211,11 +220,8 @@ def _tar_add(tar: tarfile.TarFile, out, name: str, data: bytes, mtime: int) -> N
         ti.size, ti.mtime, ti.mode = len(data), mtime, 0o600
         tar.addfile(ti, io.BytesIO(data))
         return
-    out.write(header)
-    out.write(data)
     pad = -len(data) % 512
-    if pad:
-        out.write(b"\0" * pad)
+    out.write(b"".join((header, data, _ZEROS[:pad])))
     tar.offset += 512 + len(data) + pad
 
 @dataclass
@@ -253,6 +259,7 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     entries = []
     reserved = []
     buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip")
+    get, sha256, now = src.objects.get, hashlib.sha256, time.time()
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for n, info in enumerate(infos):
@@ -261,13 +268,13 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
             if info.key == MANIFEST_NAME:  # the name is the backup's own
                 reserved.append(info.key)
                 continue
-            data = src.objects.get(info.key)
-            _tar_add(tar, buf, info.key, data, int(info.mtime or time.time()))
-            entries.append({"name": info.key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            data = get(info.key)
+            _tar_add(tar, buf, info.key, data, int(info.mtime or now))
+            entries.append({"name": info.key, "size": len(data), "sha256": sha256(data).hexdigest()})
             report.bytes += len(data)
             if progress and (n % 100 == 0 or n == len(infos) - 1):
                 progress(n + 1, len(infos), info.key)
-        refs = src.refs()
+        refs = list(src.iter_refs(infos=infos))  # counted from the same listing
         manifest = {
             "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
             "layout": src.layout_name, "created": datetime.now(timezone.utc).isoformat(),

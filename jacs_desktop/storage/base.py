@@ -90,8 +90,8 @@ def validate_key(key: object) -> str:
         raise UnsafeName(f"The object name {key!r} contains a backslash")
     if key.startswith("/") or (len(key) >= 2 and key[1] == ":" and key[0].isalpha()):
         raise UnsafeName(f"The object name {key!r} is an absolute path")
-    parts = key.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    bounded = "/" + key + "/"
+    if "//" in bounded or "/./" in bounded or "/../" in bounded:
         raise UnsafeName(f"The object name {key!r} has an empty, '.' or '..' part")
     return key
 

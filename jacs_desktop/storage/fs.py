@@ -14,6 +14,8 @@ from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError,
 __all__ = ["FsStore"]
 
 _TMP_SUFFIX = ".jdtmp"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -57,6 +59,13 @@ class FsStore(ObjectStore):
         self.colon_ok = not sys.platform.startswith("win")
 
     # -- helpers ----------------------------------------------------------------
+    @property
+    def _root_s(self) -> str:
+        r = self.__dict__.get("_root_str")
+        if r is None:
+            r = self.__dict__["_root_str"] = str(self.root) + os.sep
+        return r
+
     def _path(self, key: str) -> Path:
         validate_key(key)
         if not self.colon_ok and ":" in key:
@@ -141,17 +150,32 @@ class FsStore(ObjectStore):
         yield from out
 
     def get(self, key: str) -> bytes:
-        p = self._path(key)
+        validate_key(key)
+        if not self.colon_ok and ":" in key:
+            raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
+        path = self._root_s + (key if os.sep == "/" else key.replace("/", os.sep))
         try:
-            if p.is_symlink():
-                raise NotFound(f"{key} is a symbolic link; not followed")
-            return p.read_bytes()
+            # O_NOFOLLOW refuses a symbolic link in the same call (no check-then-open race)
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             raise NotFound(f"{key} not found") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or (_NOFOLLOW == 0 and os.path.islink(path)):
+                raise NotFound(f"{key} is a symbolic link; not followed") from None
+            if isinstance(exc, IsADirectoryError):
+                raise NotFound(f"{key} is a folder") from None
+            raise _os_error(exc, key) from None
+        try:
+            if _NOFOLLOW == 0 and os.path.islink(path):
+                raise NotFound(f"{key} is a symbolic link; not followed")
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                return f.readall()
         except IsADirectoryError:
             raise NotFound(f"{key} is a folder") from None
         except OSError as exc:
             raise _os_error(exc, key) from None
+        finally:
+            os.close(fd)
 
     def put(self, key: str, data: bytes) -> None:
         p = self._path(key)

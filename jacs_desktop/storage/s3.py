@@ -46,6 +46,136 @@ _CONTENTS_RE = re.compile(rb"<Contents>.*?</Contents>", re.S)
 _S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
+class _FastPut:
+    """A conditional PUT (``If-None-Match: *``) signed with SigV4 and sent over a
+    keep-alive connection per thread, for small objects on S3-compatible endpoints
+    with path-style addressing.
+
+    botocore spends about 2.5 ms of CPU (under the GIL) on each request; a
+    migration of many small documents is bound by that. This path does the same
+    request in a fraction of it. It only handles the plain outcomes — 200 (created,
+    with the ETag) and 412/409 (exists); for anything else it returns None and the
+    caller repeats the request through botocore, which retries and reports errors.
+    Credentials come from the client (static keys, a profile or a role alike).
+    """
+
+    MAX = 8 << 20
+
+    def __init__(self, client, bucket: str, connect_timeout: float, read_timeout: float):
+        from urllib.parse import urlsplit
+
+        u = urlsplit(client.meta.endpoint_url)
+        self.https = u.scheme == "https"
+        self.host = u.hostname or ""
+        self.port = u.port or (443 if self.https else 80)
+        self.host_header = u.netloc
+        self.base = (u.path.rstrip("/") + "/" + bucket).replace("//", "/")
+        self.region = client.meta.region_name or "us-east-1"
+        self.client = client
+        self.timeout = max(connect_timeout, read_timeout)
+        self._tls = threading.local()
+        self._keys: dict[tuple[str, str], bytes] = {}
+
+    def _conn(self):
+        c = getattr(self._tls, "conn", None)
+        if c is None:
+            import http.client
+
+            if self.https:
+                import ssl
+
+                c = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                                context=ssl.create_default_context())
+            else:
+                c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._tls.conn = c
+        return c
+
+    def _drop(self) -> None:
+        c = getattr(self._tls, "conn", None)
+        self._tls.conn = None
+        if c is not None:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _signing_key(self, secret: str, day: str) -> bytes:
+        import hashlib
+        import hmac
+
+        k = self._keys.get((secret, day))
+        if k is None:
+            k = hmac.new(("AWS4" + secret).encode(), day.encode(), hashlib.sha256).digest()
+            for part in (self.region, "s3", "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            self._keys = {(secret, day): k}
+        return k
+
+    def put_if_absent(self, full_key: str, data: bytes, sse: str | None):
+        import hashlib
+        import hmac
+        import time
+        from urllib.parse import quote
+
+        creds = self.client._request_signer._credentials  # noqa: SLF001 - botocore's resolved credentials
+        if creds is None:
+            return None
+        try:
+            frozen = creds.get_frozen_credentials()
+        except Exception:  # noqa: BLE001 - botocore will report it
+            return None
+        path = self.base + "/" + quote(full_key, safe="/~")
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        day = amz_date[:8]
+        payload = hashlib.sha256(data).hexdigest()
+        headers = {"host": self.host_header, "if-none-match": "*", "x-amz-content-sha256": payload,
+                   "x-amz-date": amz_date}
+        if frozen.token:
+            headers["x-amz-security-token"] = frozen.token
+        if sse:
+            headers["x-amz-server-side-encryption"] = sse
+        names = sorted(headers)
+        canonical = "\n".join(["PUT", path, "", *(f"{n}:{headers[n]}" for n in names), "", ";".join(names), payload])
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        sig = hmac.new(self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={frozen.access_key}/{scope}, "
+                                    f"SignedHeaders={';'.join(names)}, Signature={sig}")
+        headers["content-length"] = str(len(data))
+        try:
+            conn = self._conn()
+            conn.request("PUT", path, body=data, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            status = resp.status
+            etag = (resp.getheader("ETag") or "").strip('"')
+            if resp.will_close:
+                self._drop()
+        except Exception:  # noqa: BLE001 - a dropped keep-alive connection, a timeout …
+            self._drop()
+            return None
+        if status == 200:
+            return True, etag
+        if status in (409, 412):
+            return False, ""
+        return None
+
+
+def _no_expect_for_small_bodies(model=None, params=None, **_kw):
+    if not params or model is None or model.name not in ("PutObject", "UploadPart"):
+        return
+    headers = params.get("headers") or {}
+    if headers.get("Expect") != "100-continue":
+        return
+    body = params.get("body")
+    size = len(body) if isinstance(body, (bytes, bytearray)) else None
+    if size is None and hasattr(body, "getbuffer"):
+        size = body.getbuffer().nbytes
+    if size is not None and size < (1 << 20):
+        del headers["Expect"]
+
+
 def _fast_list_parse(response_dict=None, customized_response_dict=None, **_kw):
     """botocore's ``before-parse`` hook for ListObjectsV2.
 
@@ -180,6 +310,14 @@ class S3Store(ObjectStore):
         self.requests = 0
         self.client.meta.events.register("after-call.s3", self._count)
         self.client.meta.events.register("before-parse.s3.ListObjectsV2", _fast_list_parse)
+        # botocore asks for "Expect: 100-continue" on every PUT body: a round trip of
+        # waiting per object. Small objects (JACS documents) go without it.
+        self.client.meta.events.register_last("before-call.s3", _no_expect_for_small_bodies)
+        fp = str(options.get("fast_put", "")).lower()
+        use_fast = (fp in ("1", "true", "yes")) if fp else bool(endpoint)
+        self._fast = (_FastPut(self.client, self.bucket, float(options.get("connect_timeout", 5)),
+                               float(options.get("read_timeout", 30)))
+                      if use_fast and cfg.get("s3", {}).get("addressing_style") == "path" else None)
         if options.get("create_bucket"):
             self.ensure_bucket()
 
@@ -352,6 +490,12 @@ class S3Store(ObjectStore):
         self._inm_ok = ok
         return ok
 
+    def _remember_etag(self, key: str, etag: str) -> None:
+        etags = getattr(self._tls, "etags", None)
+        if etags is None or len(etags) > 1000:
+            etags = self._tls.etags = {}
+        etags[key] = etag
+
     def written_etag(self, key: str) -> str | None:
         """The ETag the server returned when this thread last created *key* (an MD5
         of the bytes for single-part uploads; not with SSE-KMS, where it is not)."""
@@ -364,6 +508,19 @@ class S3Store(ObjectStore):
 
         if not self._conditional_put_honoured() and self.stat(key) is not None:
             return False  # the server ignores If-None-Match: the HEAD check keeps versions immutable
+        if self._fast is not None and len(data) < _FastPut.MAX:
+            got = self._fast.put_if_absent(self._k(key), data, self.sse)
+            if got is not None:
+                created, etag = got
+                with self._stats_lock:
+                    self.requests += 1
+                if created:
+                    self._remember_etag(key, etag)
+                return created
+            # anything unusual (an error status, a dropped connection): botocore, with its
+            # retries and error reporting, has the last word; that is a retry, and counted
+            with self._stats_lock:
+                self.retries += 1
         try:
             r = self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
             etags = getattr(self._tls, "etags", None)

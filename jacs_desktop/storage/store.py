@@ -140,15 +140,18 @@ class Store:
         times where those cost extra (a stat per file on folders)."""
         return sorted(self.iter_refs(details=details), key=lambda r: (r.kind, r.id, r.version))
 
-    def iter_refs(self, *, details: bool = False) -> Iterator[Ref]:
+    def iter_refs(self, *, details: bool = False, infos=None) -> Iterator[Ref]:
         """Like :meth:`refs`, but as the names are found (any order): for showing
-        rows while a large store is still being listed."""
+        rows while a large store is still being listed. *infos*: a listing the
+        caller already has (no second listing)."""
         seen: set[tuple[str, str, str]] = set()
         jacs = isinstance(self.layout, JacsLayout)
         parse = self.layout.parse
         for prefix, kind in self.layout.list_prefixes():
             n = len(prefix)
-            for info in self.objects.list(prefix, details=details, ordered=False):
+            found = (self.objects.list(prefix, details=details, ordered=False) if infos is None
+                     else (i for i in infos if i.key.startswith(prefix)))
+            for info in found:
                 k = kind
                 if jacs and kind == "document" and info.key.startswith("archive/", n):
                     k = "archived"
