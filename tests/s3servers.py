@@ -110,9 +110,9 @@ def moto_server():
 
 
 @contextlib.contextmanager
-def fault_proxy(upstream: str, faults, match: str = "/documents/"):
+def fault_proxy(upstream: str, faults, match: str = "/documents/", method: str = "PUT"):
     """An HTTP proxy on loopback in front of a real S3 server that answers the
-    first PUT requests whose path contains *match* with the given (status, code)
+    first *method* requests whose path contains *match* with the given (status, code)
     errors, one each, and passes everything else through. Yields (endpoint, left):
     *left* is the list of faults not served yet."""
     import http.client
@@ -134,7 +134,7 @@ def fault_proxy(upstream: str, faults, match: str = "/documents/"):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
             fault = None
-            if self.command == "PUT" and match in self.path:
+            if self.command == method and match in self.path:
                 with lock:
                     fault = left.pop(0) if left else None
             if fault is not None:

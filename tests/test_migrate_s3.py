@@ -87,3 +87,23 @@ def test_server_stopped_mid_run_then_resumed(tmp_path):
         assert sorted(r.version for r in docs) == sorted(r.version for r in src.refs() if r.kind == "document")
         assert all(dst.verify(r).status == "valid" for r in docs[:50])
         assert not os.path.exists(journal)  # a completed run clears its journal
+
+
+def test_listing_pages_answered_with_503_are_retried(tmp_path):
+    """The second and third listing pages fail with 503: the listing still returns
+    every object once (botocore takes over from the same page) and counts retries."""
+    from s3servers import fault_proxy
+
+    with moto_server() as upstream:
+        bucket = f"jd-{uuid.uuid4().hex[:10]}"
+        direct = S3Store(bucket, endpoint_url=upstream, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
+        keys = [f"documents/{i:05d}:v.json" for i in range(2500)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as ex:
+            list(ex.map(lambda k: direct.put_if_absent(k, b"{}"), keys))
+        with fault_proxy(upstream, [(503, "SlowDown")] * 2, match="continuation-token", method="GET") as (ep, left):
+            s = S3Store(bucket, endpoint_url=ep, access_key=S3_KEY, secret_key=S3_SECRET, max_attempts=5)
+            listed = [i.key for i in s.list("documents/")]
+            assert left == [] and s.retries >= 2
+        assert listed == sorted(keys)
