@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return _smoke(app, window)
     if first_run:
         QTimer.singleShot(0, window.show_welcome)
+    elif prefs.secrets_backend == "file":
+        QTimer.singleShot(0, window.ask_master_password)
     code = app.exec()
     if single is not None:
         single.close()

@@ -215,3 +215,25 @@ def test_version_is_the_same_everywhere():
     assert f'release version="{v}"' in (REPO / "packaging" / "linux" / "org.jacsdesktop.JacsDesktop.metainfo.xml").read_text()
     nums = ",".join(re.findall(r"\d+", v)[:3]) + ",0"
     assert f"filevers=({nums})" in (REPO / "packaging" / "windows" / "version_info.txt").read_text().replace(" ", "")
+
+
+def test_file_secrets_ask_for_the_master_password_once(qtbot, window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QInputDialog
+
+    from jacs_desktop.storage import secrets as secmod
+
+    monkeypatch.delenv("JACS_DESKTOP_MASTER_PASSWORD", raising=False)
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "file")
+    monkeypatch.setattr(secmod, "_MASTER", {})
+    with pytest.raises(secmod.SecretsUnavailable, match="master password"):
+        secmod.default_secrets()  # no password yet: a clear refusal, never an unprotected file
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("master pw for test", True)))
+    assert window.ask_master_password()
+    s = secmod.default_secrets()
+    s.set("agent:x:password", "secret value")
+    assert secmod.default_secrets().get("agent:x:password") == "secret value"
+    stored = (Path(os.environ["JACS_DESKTOP_CONFIG_DIR"]) / "secrets.enc.json").read_text()
+    assert "secret value" not in stored
+    monkeypatch.setattr(secmod, "_MASTER", {})
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))
+    assert not window.ask_master_password() and "master password" in window.banner.text()

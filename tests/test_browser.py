@@ -232,7 +232,7 @@ def test_attachment_preview_and_drag_out(qtbot, window):
 def test_menus_and_shortcuts(qtbot, window):
     w = window
     titles = [a.text() for a in w.menuBar().actions()]
-    assert titles == ["&File", "&Edit", "&View", "&Document", "&Tools"]
+    assert titles == ["&File", "&Edit", "&View", "&Document", "&Tools", "&Help"]
     assert w.act_refresh.shortcut().toString() == "F5"
     assert w.act_find.shortcut().matches(w.act_find.shortcut()) and not w.act_find.shortcut().isEmpty()
 

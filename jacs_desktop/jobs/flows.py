@@ -388,10 +388,7 @@ class MigrateFlow(Flow):
         }
 
     def _check_target(self, s: dict) -> list[str]:
-        p = _url_problems(s.get("target"), "target")
-        if not p and _norm(s.get("target")) == _norm(s.get("source")):
-            p.append("The source and the target are the same store")
-        return p
+        return _target_problems(s, "target")
 
     @staticmethod
     def _check_what(s: dict) -> list[str]:
@@ -485,6 +482,13 @@ def _norm(url: Any) -> str:
     return u.rstrip("/")
 
 
+def _target_problems(s: dict, what: str) -> list[str]:
+    p = _url_problems(s.get("target"), what)
+    if not p and _norm(s.get("target")) == _norm(s.get("source")):
+        p.append(f"The source and the {what} are the same store")
+    return p
+
+
 def _url_problems(url: Any, what: str) -> list[str]:
     from ..storage.base import StorageError
     from ..storage.urls import parse_url
@@ -538,10 +542,7 @@ class BackupFlow(Flow):
             if not p.parent.is_dir():
                 return [f"The folder {p.parent} does not exist"]
             return []
-        p = _url_problems(s.get("target"), "destination")
-        if not p and _norm(s.get("target")) == _norm(s.get("source")):
-            p.append("The source and the destination are the same store")
-        return p
+        return _target_problems(s, "destination")
 
     @staticmethod
     def _check_options(s: dict) -> list[str]:

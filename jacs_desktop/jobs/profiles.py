@@ -12,7 +12,6 @@ a new file: ``/backups/jacs-{date}-{time}.tar.gz``.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -104,21 +103,10 @@ class BackupProfiles:
         return self.secrets
 
     def _load(self) -> None:
-        if not self.path.exists():
-            return
-        try:
-            doc = json.loads(self.path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"The backup profiles file {self.path} cannot be read: {exc}") from None
-        if not isinstance(doc, dict):
-            raise StorageError(f"The backup profiles file {self.path} is damaged")
-        version = doc.get("version", 0)
-        if not isinstance(version, int) or version > PROFILES_VERSION:
-            raise StorageError(f"The backup profiles file was written by a newer JACS Desktop (version {version})")
-        while version < PROFILES_VERSION:
-            doc = _MIGRATIONS[version](doc)
-            version = doc["version"]
-        for item in doc.get("profiles", []):
+        from ..storage.versioned import load_versioned
+
+        doc = load_versioned(self.path, "backup profiles", PROFILES_VERSION, _MIGRATIONS)
+        for item in (doc or {}).get("profiles", []):
             if not isinstance(item, dict):
                 continue
             try:
@@ -130,10 +118,9 @@ class BackupProfiles:
             self._items[p.name] = p
 
     def _save(self) -> None:
-        from ..core.identity import write_file_atomic
+        from ..storage.versioned import save_versioned
 
-        doc = {"version": PROFILES_VERSION, "profiles": [p.to_json() for p in self._items.values()]}
-        write_file_atomic(self.path, json.dumps(doc, indent=2).encode(), 0o600)
+        save_versioned(self.path, {"version": PROFILES_VERSION, "profiles": [p.to_json() for p in self._items.values()]})
 
     def list(self) -> list[BackupProfile]:
         return sorted(self._items.values(), key=lambda p: p.name.lower())

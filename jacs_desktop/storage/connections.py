@@ -7,7 +7,6 @@ overrides it). Secrets never go in it: an S3 secret key is kept by the
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -86,31 +85,20 @@ class Connections:
         return cls()
 
     def _load(self) -> None:
-        if not self.path.exists():
-            return
-        try:
-            doc = json.loads(self.path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"The connections file {self.path} cannot be read: {exc}") from None
-        if not isinstance(doc, dict):
-            raise StorageError(f"The connections file {self.path} is damaged")
-        version = doc.get("version", 0)
-        if not isinstance(version, int) or version > SETTINGS_VERSION:
-            raise StorageError(f"The connections file was written by a newer JACS Desktop (version {version})")
-        while version < SETTINGS_VERSION:
-            doc = MIGRATIONS[version](doc)
-            version = doc["version"]
-        for item in doc.get("connections", []):
+        from .versioned import load_versioned
+
+        doc = load_versioned(self.path, "connections", SETTINGS_VERSION, MIGRATIONS)
+        for item in (doc or {}).get("connections", []):
             if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("url"), str):
                 c = Connection(item["name"], item["url"], dict(item.get("options") or {}), item.get("access_key"))
                 c._secrets = self.secrets
                 self._items[c.name] = c
 
     def _save(self) -> None:
-        from ..core.identity import write_file_atomic
+        from .versioned import save_versioned
 
-        doc = {"version": SETTINGS_VERSION, "connections": [c.to_json() for c in self._items.values()]}
-        write_file_atomic(self.path, json.dumps(doc, indent=2).encode(), 0o600)
+        save_versioned(self.path, {"version": SETTINGS_VERSION,
+                                   "connections": [c.to_json() for c in self._items.values()]})
 
     def list(self) -> list[Connection]:
         return sorted(self._items.values(), key=lambda c: c.name.lower())

@@ -64,21 +64,11 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """The saved settings; defaults when there is no file. A damaged file or one
     from a newer version raises a clear StorageError (the app then shows it and
     goes on with defaults, without overwriting the file)."""
-    p = _path(path)
-    if not p.exists():
+    from .versioned import load_versioned
+
+    doc = load_versioned(_path(path), "settings", SETTINGS_FILE_VERSION, _MIGRATIONS)
+    if doc is None:
         return Settings()
-    try:
-        doc = json.loads(p.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"The settings file {p} cannot be read: {exc}") from None
-    if not isinstance(doc, dict):
-        raise StorageError(f"The settings file {p} is damaged")
-    version = doc.get("version", 0)
-    if not isinstance(version, int) or version > SETTINGS_FILE_VERSION:
-        raise StorageError(f"The settings file was written by a newer JACS Desktop (version {version})")
-    while version < SETTINGS_FILE_VERSION:
-        doc = _MIGRATIONS[version](doc)
-        version = doc["version"]
     known = {f.name: f for f in fields(Settings)}
     values = {}
     for k, v in (doc.get("settings") or {}).items():
@@ -108,7 +98,7 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     problems = settings.problems()
     if problems:
         raise StorageError("; ".join(problems))
-    from ..core.identity import write_file_atomic
+    from .versioned import save_versioned
 
     p = _path(path)
     extra = {}
@@ -118,4 +108,4 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
         except (OSError, ValueError, AttributeError):
             extra = {}
     extra.update(asdict(settings))
-    write_file_atomic(p, json.dumps({"version": SETTINGS_FILE_VERSION, "settings": extra}, indent=2).encode(), 0o600)
+    save_versioned(p, {"version": SETTINGS_FILE_VERSION, "settings": extra})

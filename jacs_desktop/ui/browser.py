@@ -546,10 +546,32 @@ class BrowserWindow(QMainWindow):
 
         old = self.prefs
         self.prefs = prefs
+        if prefs.secrets_backend == "file" and old.secrets_backend != "file":
+            self.ask_master_password()
         if prefs.theme != old.theme:
             from PySide6.QtWidgets import QApplication
 
             apply_theme(QApplication.instance(), prefs.theme)
+
+    def ask_master_password(self) -> bool:
+        """Secrets kept in the encrypted file need its master password, once per run."""
+        import os
+
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+        from ..storage.secrets import set_master_password
+
+        if os.environ.get("JACS_DESKTOP_MASTER_PASSWORD"):
+            return True
+        text, ok = QInputDialog.getText(
+            self, tr("Master password"),
+            tr("Secrets are kept in an encrypted file. Its master password (a new one sets it up):"),
+            QLineEdit.EchoMode.Password)
+        if ok and text:
+            set_master_password(text)
+            return True
+        self.show_error(tr("Without the master password, saved secrets cannot be used in this session."))
+        return False
 
     def show_about(self) -> None:
         from .appdialogs import AboutDialog

@@ -25,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 
 from jacs_desktop.storage.fs import FsStore  # noqa: E402
 from jacs_desktop.storage.layout import JacsLayout  # noqa: E402
@@ -93,7 +94,7 @@ def bench_s3(n: int, server: str) -> None:
         keys = [f"documents/{uuid.UUID(int=i // 4 + 1)}:{uuid.UUID(int=(i + 1) << 64)}.json" for i in range(n)]
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as ex:
-            list(ex.map(lambda k: s.put(k, BODY), keys))
+            list(ex.map(lambda k: s.put_if_absent(k, BODY), keys))
         print(f"s3 ({server}): uploaded {n} objects in {time.perf_counter() - t:.1f}s")
         store = Store(s, JacsLayout("jacs_data"))
         rclone = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.sign import guess_mimetype
-from ...jobs.flows import MAX_EMBED_BYTES, FlowError, SignFlow, parse_content
+from ...jobs.flows import MAX_EMBED_BYTES, SignFlow
 from .base import FlowPage, FlowWizard, PathField, RunPage, tr
 
 __all__ = ["SignWizard"]
