@@ -93,20 +93,25 @@ class S3Dialog(QDialog):
         self.error.setStyleSheet("color: #c62828")
         form.addRow(self.error)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.test_button = bb.addButton(tr("Test connection"), QDialogButtonBox.ButtonRole.ActionRole)
+        self.test_button.clicked.connect(self.test_connection)
         bb.accepted.connect(self._accept)
         bb.rejected.connect(self.reject)
         form.addRow(bb)
         self.url = ""
         self.secrets: dict = {}
+        self.test_result = None
+        self._workers = None
 
-    def _accept(self) -> None:
+    def _url_and_secrets(self) -> tuple[str, dict] | None:
         from ..storage.base import StorageError
         from ..storage.urls import parse_url
 
+        self.error.setStyleSheet("color: #c62828")
         bucket = self.bucket.text().strip().strip("/")
         if not bucket:
             self.error.setText(tr("A bucket is needed"))
-            return
+            return None
         q = []
         if self.endpoint.text().strip():
             q.append("endpoint_url=" + self.endpoint.text().strip())
@@ -117,9 +122,54 @@ class S3Dialog(QDialog):
             parse_url(url)
         except StorageError as exc:
             self.error.setText(str(exc))
-            return
-        self.secrets = {"access_key": self.access.text().strip(), "secret_key": self.secret.text()} \
+            return None
+        secrets = {"access_key": self.access.text().strip(), "secret_key": self.secret.text()} \
             if self.access.text().strip() else {}
+        return url, secrets
+
+    def test_connection(self) -> None:
+        """The doctor (write, read back, list, clean up) on a worker; the verdict shown here."""
+        got = self._url_and_secrets()
+        if got is None:
+            return
+        url, secrets = got
+        from ..jobs.doctor import doctor
+        from ..storage.urls import open_objects
+        from .workers import WorkerPool
+
+        if self._workers is None:
+            self._workers = WorkerPool(self)
+        self.test_button.setEnabled(False)
+        self.error.setStyleSheet("")
+        self.error.setText(tr("Testing {0}…").format(url))
+
+        def work(progress, cancel):
+            return doctor(lambda: open_objects(url, secrets=secrets), url, progress=progress, cancel=cancel)
+
+        self._workers.run(work, on_result=self._tested, on_error=self._test_failed, name="doctor")
+
+    def _tested(self, report) -> None:
+        self.test_result = report
+        self.test_button.setEnabled(True)
+        ok = report.code == 0
+        self.error.setStyleSheet("color: #2e7d32" if ok else "color: #c62828")
+        lines = [tr("✓ The store works ({0:.1f} s).").format(report.seconds) if ok
+                 else tr("✗ {0}").format(report.status)]
+        lines += report.failures[:5]
+        self.error.setText("\n".join(lines))
+
+    def _test_failed(self, msg: str) -> None:
+        self.test_button.setEnabled(True)
+        self.error.setStyleSheet("color: #c62828")
+        self.error.setText(msg)
+
+    def _accept(self) -> None:
+        from ..storage.base import StorageError
+
+        got = self._url_and_secrets()
+        if got is None:
+            return
+        url, self.secrets = got
         name = self.save_as.text().strip()
         if name:
             from ..storage.connections import Connections
