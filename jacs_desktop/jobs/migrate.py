@@ -222,8 +222,9 @@ def migrate(
         with lock:
             counter["n"] += 1
             n = counter["n"]
-        if progress:
-            progress(n, total, msg)
+            nbytes = report.bytes
+        if progress:  # objects as (done, total); bytes so far in the message
+            progress(n, total, f"{n:,} of {total:,} objects, {nbytes / 1e6:,.1f} MB · {msg}")
 
     stop = threading.Event()  # the target went away: stop cleanly instead of failing item after item
 
