@@ -88,14 +88,14 @@ def test_settings_versioned_file_and_dialog(qtbot, window, tmp_path):
     dlg = window.active_dialog
     assert isinstance(dlg, SettingsDialog)
     dlg.verify_on_open.setChecked(False)
-    dlg.cache_mb.setValue(64)
+    dlg.cache_mb.setValue(128)
     dlg.theme.setCurrentIndex(dlg.theme.findData("dark"))
     dlg.concurrency.setValue(8)
     dlg.secrets.setCurrentIndex(dlg.secrets.findData("session"))
     with qtbot.waitSignal(dlg.applied):
         dlg.save()
     s = load_settings()
-    assert (s.verify_on_open, s.cache_mb, s.theme, s.concurrency, s.secrets_backend) == (False, 64, "dark", 8, "session")
+    assert (s.verify_on_open, s.cache_mb, s.theme, s.concurrency, s.secrets_backend) == (False, 128, "dark", 8, "session")
     assert window.prefs == s
     path = Path(os.environ["JACS_DESKTOP_CONFIG_DIR"]) / "settings.json"
     doc = json.loads(path.read_text())

@@ -200,6 +200,7 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
             row.signer, row.attachments = s.get("signer"), s.get("attachments")
             row.signer_name = names.get(row.signer or "")
             row._search = None
+            row.search_text()  # built here, on the worker, so the first filter is only the matching
         if progress and done % 200 == 0:
             progress(done, total, "reading documents")
     if progress:

@@ -30,7 +30,7 @@ _MIGRATIONS: dict[int, Callable[[dict], dict]] = {
 class Settings:
     default_store: str = ""          # empty: the store under the platformdirs data dir
     verify_on_open: bool = True
-    cache_mb: int = 256              # document bodies kept in memory per open store
+    cache_mb: int = 64               # document bodies kept in memory per open store
     secrets_backend: str = "auto"    # auto | keyring | file | session
     theme: str = "system"            # system | light | dark
     concurrency: int = 4             # transfers in flight for migrations and backups
