@@ -255,7 +255,11 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     report = ArchiveReport(str(dest))
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose a new file name")
-    infos = [i for i in src.objects.list("") if include_private_keys or not _is_private_key(i.key)]
+    # folders give the modification time with the read (one fstat), so the listing
+    # needs no stat per file; other stores have it in the listing anyway
+    get_mt = getattr(src.objects, "get_with_mtime", None)
+    infos = [i for i in src.objects.list("", details=get_mt is None)
+             if include_private_keys or not _is_private_key(i.key)]
     entries = []
     reserved = []
     buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip")
@@ -268,20 +272,21 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
             if info.key == MANIFEST_NAME:  # the name is the backup's own
                 reserved.append(info.key)
                 continue
-            data = get(info.key)
-            _tar_add(tar, buf, info.key, data, int(info.mtime or now))
+            if get_mt is not None:
+                data, mtime = get_mt(info.key)
+            else:
+                data, mtime = get(info.key), info.mtime
+            _tar_add(tar, buf, info.key, data, int(mtime or now))
             entries.append({"name": info.key, "size": len(data), "sha256": sha256(data).hexdigest()})
             report.bytes += len(data)
             if progress and (n % 100 == 0 or n == len(infos) - 1):
                 progress(n + 1, len(infos), info.key)
-        refs = list(src.iter_refs(infos=infos))  # counted from the same listing
+        counts = _count_refs(src, infos)  # from the same listing
         manifest = {
             "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
             "layout": src.layout_name, "created": datetime.now(timezone.utc).isoformat(),
             "tool": f"jacs-desktop {__version__}", "private_keys_included": include_private_keys,
-            "counts": {"entries": len(entries), "agents": sum(r.kind == "agent" for r in refs),
-                       "documents": sum(r.kind == "document" for r in refs),
-                       "archived": sum(r.kind == "archived" for r in refs)},
+            "counts": {"entries": len(entries), **counts},
             "entries": entries,
             "left_out": reserved + ([] if include_private_keys else ["private keys"]),
         }
@@ -301,6 +306,16 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     report.entries = len(entries)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _count_refs(src: Store, infos) -> dict[str, int]:
+    """Agents, documents and archived versions among the listed names, deduplicated
+    as :meth:`Store.refs` does, without building the refs."""
+    counts = {"agents": 0, "documents": 0, "archived": 0}
+    names = {"agent": "agents", "document": "documents", "archived": "archived"}
+    for r in src.iter_refs(infos=infos):  # iter_refs already deduplicates
+        counts[names[r.kind]] += 1
+    return counts
 
 
 # -- reading archives safely ----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -15,6 +16,15 @@ __all__ = ["FsStore"]
 
 _TMP_SUFFIX = ".jdtmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read_rest(fd: int) -> bytes:
+    parts = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(parts)
+        parts.append(b)
 _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0)
 
 
@@ -150,6 +160,10 @@ class FsStore(ObjectStore):
         yield from out
 
     def get(self, key: str) -> bytes:
+        return self.get_with_mtime(key)[0]
+
+    def get_with_mtime(self, key: str) -> tuple[bytes, float]:
+        """The bytes and the modification time, from one open (no separate stat)."""
         validate_key(key)
         if not self.colon_ok and ":" in key:
             raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
@@ -168,8 +182,16 @@ class FsStore(ObjectStore):
         try:
             if _NOFOLLOW == 0 and os.path.islink(path):
                 raise NotFound(f"{key} is a symbolic link; not followed")
+            st = os.fstat(fd)
+            if st.st_size and stat.S_ISREG(st.st_mode):
+                data = os.read(fd, st.st_size + 1)
+                if len(data) <= st.st_size:  # the usual case: all of it in one read
+                    return data + _read_rest(fd) if len(data) < st.st_size else data, st.st_mtime
+                return data + _read_rest(fd), st.st_mtime
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a folder")
             with open(fd, "rb", buffering=0, closefd=False) as f:
-                return f.readall()
+                return f.readall(), st.st_mtime
         except IsADirectoryError:
             raise NotFound(f"{key} is a folder") from None
         except OSError as exc:
