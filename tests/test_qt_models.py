@@ -56,3 +56,29 @@ def test_sort_keeps_persistent_indexes(qtbot):
     pi = QPersistentModelIndex(p)
     model.sort(1)
     assert pi.row() == 1 and model.data(model.index(pi.row(), 1)) == "b"
+
+
+def test_sort_is_applied_again_when_rows_change(qtbot):
+    """Rows sorted by a column whose values arrive later (titles filled in by a
+    worker) are in order once rows_changed() is called; sorting twice the same way
+    does nothing."""
+    from PySide6.QtCore import Qt
+
+    from jacs_desktop.ui.models import Column, RowTableModel
+
+    class R:
+        def __init__(self, n):
+            self.n, self.title = n, None
+
+    rows = [R(i) for i in range(5)]
+    m = RowTableModel([Column("Title", lambda r: r.title)])
+    m.set_rows(rows)
+    m.sort(0, Qt.SortOrder.AscendingOrder)
+    for r, t in zip(rows, ["e", "c", "a", "d", "b"]):
+        r.title = t
+    m.rows_changed()
+    assert [m.row_object(i).title for i in range(5)] == ["a", "b", "c", "d", "e"]
+    m.set_filter(lambda r: r.title in ("b", "d"))
+    rows[0].title = "d2"
+    m.rows_changed()
+    assert [m.row_object(i).title for i in range(m.rowCount())] == ["b", "d"]

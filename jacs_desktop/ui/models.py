@@ -127,15 +127,19 @@ class RowTableModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not (0 <= column < len(self._columns)):
             return
+        if self._sort == (column, order):
+            return  # already in this order (the view asks again when the header indicator moves)
         self.layoutAboutToBeChanged.emit()
-        old = list(self._rows)
+        old = self._rows
+        persistent = [idx for idx in self.persistentIndexList() if idx.isValid() and idx.row() < len(old)]
+        moved = [(idx, old[idx.row()]) for idx in persistent]
         self._sort = (column, order)
         self._sort_all()
         self._apply()
-        pos = {id(r): i for i, r in enumerate(self._rows)}
-        for idx in self.persistentIndexList():
-            if idx.isValid() and idx.row() < len(old):
-                new_row = pos.get(id(old[idx.row()]))
+        if moved:
+            pos = _positions(self._rows, [r for _idx, r in moved])
+            for idx, r in moved:
+                new_row = pos.get(id(r))
                 self.changePersistentIndex(idx, self.index(new_row, idx.column()) if new_row is not None
                                            else QModelIndex())
         self.layoutChanged.emit()
@@ -184,7 +188,18 @@ class RowTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, len(self._columns) - 1))
 
     def rows_changed(self) -> None:
-        if self._rows:
+        """Many rows' data changed (summaries filled in): the chosen order and filter
+        are applied again, since they may depend on what changed."""
+        if self._filter is not None:
+            self.beginResetModel()
+            self._sort_all()
+            self._apply()
+            self.endResetModel()
+        elif self._sort is not None:
+            column, order = self._sort
+            self._sort = None
+            self.sort(column, order)
+        elif self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._columns) - 1))
 
     def row_object(self, row: int) -> Any:
@@ -202,3 +217,19 @@ class RowTableModel(QAbstractTableModel):
     @property
     def all_rows(self) -> list[Any]:
         return list(self._all)
+
+
+def _positions(rows: list, wanted: list) -> dict[int, int]:
+    """Where the *wanted* objects are now in *rows*, by identity. A few (the usual
+    selection) are found with list.index, a C loop, when their class compares by
+    identity; many, with one pass."""
+    unique = {id(r): r for r in wanted}
+    if len(unique) <= 16 and all(type(r).__eq__ is object.__eq__ for r in unique.values()):
+        out = {}
+        for key, r in unique.items():
+            try:
+                out[key] = rows.index(r)
+            except ValueError:
+                pass
+        return out
+    return {id(r): i for i, r in enumerate(rows) if id(r) in unique}
