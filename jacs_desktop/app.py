@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app, args.theme or prefs.theme)
     from .ui.browser import BrowserWindow
 
-    first_run = not prefs.welcome_done and not store and not settings.value("last")
-    url = store or settings.value("last") or prefs.default_store or default_store()
+    first_run = not prefs.welcome_done and not store and not settings.value("last") and not prefs.default_store
+    # the store named on the command line, else the default store from Settings, else the last one
+    url = store or prefs.default_store or settings.value("last") or default_store()
     window = BrowserWindow(str(url), settings=settings, prefs=prefs, watch=not args.smoke_test)
     if single is not None:
         single.open_requested.connect(window.open_from_other_instance)

@@ -325,7 +325,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         src = open_store(args.src)
         dst = open_store(args.dst, create=True)
         opts = MigrateOptions(only=args.only or "all", latest_only=args.latest_only, dry_run=args.dry_run,
-                              verify_source=args.verify_source, resign=resign, concurrency=args.concurrency)
+                              verify_source=args.verify_source, resign=resign,
+                              concurrency=args.concurrency or _settings_concurrency())
 
         def progress(done, total, msg):
             if not args.json and sys.stderr.isatty():
@@ -351,6 +352,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         if report.stopped:
             print(f"  {report.stopped} ({report.not_attempted} not attempted)")
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _settings_concurrency() -> int:
+    from .storage.base import StorageError
+    from .storage.settings import load_settings
+
+    try:
+        return load_settings().concurrency
+    except StorageError:
+        return 4
 
 
 def _backup_passphrase(required: bool) -> str | None:
@@ -512,7 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--only", choices=["agents", "documents"])
     m.add_argument("--latest-only", action="store_true", help="only the latest version of each document")
     m.add_argument("--verify-source", action="store_true", help="copy only versions that verify")
-    m.add_argument("--concurrency", type=int, default=4)
+    m.add_argument("--concurrency", type=int, default=None,
+                   help="transfers in flight (default: the Settings value, 4 unless changed)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_migrate)
 

@@ -1361,7 +1361,7 @@ class BrowserWindow(QMainWindow):
         snap = self.snapshot
         wiz = MigrateWizard(self, source=self.url or "", source_store=snap.store if snap else None,
                             selected=self._selected_doc_ids() if snap else (), recent=self._recent(),
-                            workers=self.workers, concurrency=int(self.settings.value("concurrency", 4) or 4))
+                            workers=self.workers, concurrency=int(self.prefs.concurrency))
         self._show_wizard(wiz)
 
     def backup_wizard(self) -> None:
