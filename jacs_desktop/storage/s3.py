@@ -247,6 +247,24 @@ def _xml_text(raw: bytes) -> str:
     return text
 
 
+def _proxied(endpoint: str | None) -> bool:
+    """Would botocore send requests to *endpoint* through a proxy (HTTP(S)_PROXY)?
+    Then the fast path, which connects directly, stays off."""
+    if not endpoint:
+        return False
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    u = urlsplit(endpoint)
+    proxies = getproxies()
+    if not proxies.get(u.scheme):
+        return False
+    try:
+        return not proxy_bypass(u.hostname or "")
+    except Exception:  # noqa: BLE001 - unsure: stay on botocore
+        return True
+
+
 def _no_expect_for_small_bodies(model=None, params=None, **_kw):
     if not params or model is None or model.name not in ("PutObject", "UploadPart"):
         return
@@ -402,7 +420,8 @@ class S3Store(ObjectStore):
         use_fast = (fp in ("1", "true", "yes")) if fp else bool(endpoint)
         self._fast = (_FastS3(self.client, self.bucket, float(options.get("connect_timeout", 5)),
                                float(options.get("read_timeout", 30)))
-                      if use_fast and cfg.get("s3", {}).get("addressing_style") == "path" else None)
+                      if use_fast and cfg.get("s3", {}).get("addressing_style") == "path"
+                      and not _proxied(endpoint) else None)
         if options.get("create_bucket"):
             self.ensure_bucket()
 

@@ -62,8 +62,9 @@ class Task(QRunnable):
         try:
             value = self.fn(*self.args, **self.kwargs)
         except Exception as exc:  # every failure becomes a message, never a traceback dialog
-            log.debug("task %s failed:\n%s", self.name, traceback.format_exc())
             msg = str(exc) or type(exc).__name__
+            log.info("task %s failed: %s", self.name, msg)  # in the log file, for bug reports
+            log.debug("task %s traceback:\n%s", self.name, traceback.format_exc())
             if not self.cancelled:
                 self.signals.error.emit(msg)
         else:

@@ -104,3 +104,17 @@ def test_server_ignoring_if_none_match_still_never_overwrites(moto_endpoint):
     assert s.put_if_absent("documents/a:b.json", b"first") is True
     assert s.put_if_absent("documents/a:b.json", b"second") is False
     assert s.get("documents/a:b.json") == b"first"
+
+
+def test_fast_path_stays_off_behind_a_proxy(monkeypatch):
+    """With HTTP_PROXY set for the endpoint, every request goes through botocore
+    (which honours the proxy); the direct fast path is off. NO_PROXY turns it back on."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    s = S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b")
+    assert s._fast is None
+    monkeypatch.setenv("NO_PROXY", "10.9.8.7")
+    assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b")._fast is not None
+    assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b",
+                   fast_put="0")._fast is None
