@@ -116,3 +116,15 @@ def test_generated_keys_sign_and_verify(family):
     other_material, other_pub = generate_private_material(family)
     with pytest.raises(KeyFormatError):
         signer_from_private_material(family, material, other_pub)
+
+
+def test_legacy_blob_starting_with_a_brace_is_not_taken_for_json():
+    """The legacy format begins with a random salt; one salt in 256 starts with '{'."""
+    salt, nonce = b"{" + os.urandom(15), os.urandom(12)
+    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, 100_000).derive(b"legacy-Passw0rd!")
+    blob = salt + nonce + AESGCM(key).encrypt(nonce, b"legacy key", None)
+    assert decrypt_private_key(blob, "legacy-Passw0rd!") == b"legacy key"
+    with pytest.raises(KeyDecryptionError):
+        decrypt_private_key(blob, "wrong-Passw0rd!")
+    with pytest.raises(KeyFormatError):
+        decrypt_private_key(b'{"not": "an envelope"}', "x")  # real JSON that is not an envelope stays an error

@@ -121,7 +121,16 @@ def decrypt_private_key(data: bytes, password: str) -> bytes:
     if len(data) > MAX_ENVELOPE_BYTES:
         raise KeyFormatError("The private key file is too large to be a JACS key")
     if data.lstrip()[:1] == b"{":
-        return _decrypt_envelope(data, password)
+        try:
+            return _decrypt_envelope(data, password)
+        except KeyFormatError:
+            # a legacy blob is salt + nonce + ciphertext: random bytes that start with
+            # "{" one time in 256 are not JSON, and get their chance as legacy
+            try:
+                json.loads(data)
+            except (ValueError, UnicodeDecodeError):
+                return _decrypt_legacy(data, password)
+            raise
     return _decrypt_legacy(data, password)
 
 
