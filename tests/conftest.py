@@ -72,3 +72,16 @@ def _private_dirs(tmp_path, monkeypatch):
     from jacs_desktop.storage.secrets import Secrets
 
     Secrets._SESSION.clear()
+
+
+AGENT_PASSWORD = "Agent!Test#2026xy"
+
+
+@pytest.fixture(scope="session")
+def agent_dir(tmp_path_factory):
+    """A folder with a signing agent made by our create_agent (password AGENT_PASSWORD)."""
+    from jacs_desktop.core.identity import create_agent
+
+    d = tmp_path_factory.mktemp("agent")
+    create_agent(d, "test-agent", AGENT_PASSWORD)
+    return d

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURE
+from conftest import AGENT_PASSWORD, FIXTURE
 from jacs_desktop.core.identity import create_agent
 from jacs_desktop.jobs.flows import BackupFlow, FlowError, MigrateFlow, RestoreFlow, SignFlow, parse_content
 from jacs_desktop.jobs.profiles import BackupProfiles
@@ -12,14 +12,7 @@ from jacs_desktop.storage.memory import MemoryStore
 from jacs_desktop.storage.store import Store
 from jacs_desktop.storage.urls import open_store
 
-PASSWORD = "Flow!Test#2026xy"
-
-
-@pytest.fixture(scope="module")
-def agent_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("agent")
-    create_agent(d, "flow-agent", PASSWORD)
-    return d
+PASSWORD = AGENT_PASSWORD  # the agent_dir fixture (conftest) has this password
 
 
 @pytest.fixture

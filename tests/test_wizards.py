@@ -5,7 +5,7 @@ import json
 import pytest
 from PySide6.QtWidgets import QWizard
 
-from conftest import FIXTURE
+from conftest import AGENT_PASSWORD, FIXTURE
 from jacs_desktop.core.identity import create_agent
 from jacs_desktop.core.sign import pretty_json
 from jacs_desktop.storage.memory import MemoryStore
@@ -13,14 +13,7 @@ from jacs_desktop.storage.store import Store
 from jacs_desktop.storage.urls import open_store
 from jacs_desktop.ui.wizards import BackupWizard, MigrateWizard, RestoreWizard, SignWizard
 
-PASSWORD = "Wizard!Test#2026x"
-
-
-@pytest.fixture(scope="module")
-def agent_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("wizagent")
-    create_agent(d, "wizard-agent", PASSWORD)
-    return d
+PASSWORD = AGENT_PASSWORD  # the agent_dir fixture (conftest) has this password
 
 
 def _next(qtbot, wiz, expect: str):
@@ -128,7 +121,7 @@ def _big_source(n=1500):
     return store
 
 
-def test_migrate_wizard_cancel_then_resume(qtbot, tmp_path):
+def test_migrate_wizard_cancel_then_resume(qtbot, tmp_path, agent_dir):
     src = _big_source()
     target = "sqlite://" + str(tmp_path / "target.sqlite3")
     wiz = MigrateWizard(source=src.url, source_store=src, concurrency=1)
@@ -147,6 +140,17 @@ def test_migrate_wizard_cancel_then_resume(qtbot, tmp_path):
     assert mode.warning.isVisibleTo(mode)
     wiz.next()
     assert wiz.current_name() == "mode" and "tick the box" in mode.error_label.text()
+    mode.ack.setChecked(True)
+    _next(qtbot, wiz, "identity")  # re-signing asks who signs
+    ident = wiz.page_named("identity")
+    wiz.next()
+    assert wiz.current_name() == "identity" and "jacs.config.json" in ident.error_label.text()
+    ident.file.setText(str(agent_dir / "jacs.config.json"))
+    ident.secret.setText(PASSWORD)
+    _next(qtbot, wiz, "review")
+    assert "RE-SIGN" in wiz.page_named("review").text.toPlainText()
+    wiz.back()
+    wiz.back()
     mode.radios["verbatim"].setChecked(True)
     _next(qtbot, wiz, "review")
     assert "verbatim copy" in wiz.page_named("review").text.toPlainText()
@@ -205,13 +209,13 @@ def test_backup_and_restore_wizards(qtbot, tmp_path, monkeypatch):
     r = RestoreWizard(archive=archive)
     qtbot.addWidget(r)
     r.show()
-    r.page_named("archive").passphrase.setText("wrong one")
+    r.page_named("archive").secret.setText("wrong one")
     _next(qtbot, r, "verify")
     ver = r.page_named("verify")
     qtbot.waitUntil(lambda: not ver.busy, timeout=30000)
     assert not ver.isComplete() and "passphrase" in ver.error_label.text().lower()
     r.back()
-    r.page_named("archive").passphrase.setText("correct horse battery")
+    r.page_named("archive").secret.setText("correct horse battery")
     _next(qtbot, r, "verify")
     qtbot.waitUntil(lambda: ver.isComplete(), timeout=30000)
     assert "verifies" in ver.status.text()

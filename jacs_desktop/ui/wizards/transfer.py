@@ -216,27 +216,37 @@ class _ModePage(FlowPage):
         s["concurrency"] = self.concurrency.value()
 
 
-class _IdentityPage(FlowPage):
-    name = "identity"
+class _FileAndSecretPage(FlowPage):
+    """A file (an identity's config, an archive) and the secret that opens it."""
 
-    def __init__(self, wiz):
-        super().__init__(wiz, subtitle=tr("The agent that signs the copies."))
+    def __init__(self, wiz, name: str, subtitle: str, file_key: str, secret_key: str, file_label: str,
+                 caption: str, file_filter: str, secret_label: str, secret_hint: str = ""):
+        super().__init__(wiz, name, subtitle=subtitle)
+        self.file_key, self.secret_key = file_key, secret_key
         form = QFormLayout()
-        self.config = PathField(self, "file", tr("The agent's jacs.config.json"), tr("JACS config (*.json)"))
-        self.password = QLineEdit(self)
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        form.addRow(tr("Configuration:"), self.config)
-        form.addRow(tr("Password:"), self.password)
+        self.file = PathField(self, "file", caption, file_filter)
+        self.secret = QLineEdit(self)
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        if secret_hint:
+            self.secret.setPlaceholderText(secret_hint)
+        form.addRow(file_label, self.file)
+        form.addRow(secret_label, self.secret)
         self.body.addLayout(form)
         self.finish_layout()
 
     def load(self) -> None:
-        self.config.setText(self.state["config_path"])
-        self.password.setText(self.state["password"])
+        self.file.setText(self.state[self.file_key])
+        self.secret.setText(self.state[self.secret_key])
 
     def store(self) -> None:
-        self.state["config_path"] = self.config.text()
-        self.state["password"] = self.password.text()
+        self.state[self.file_key] = self.file.text()
+        self.state[self.secret_key] = self.secret.text()
+
+
+def _identity_page(wiz) -> _FileAndSecretPage:
+    return _FileAndSecretPage(wiz, "identity", tr("The agent that signs the copies."), "config_path", "password",
+                              tr("Configuration:"), tr("The agent's jacs.config.json"), tr("JACS config (*.json)"),
+                              tr("Password:"))
 
 
 def describe_migration(r) -> str:
@@ -284,7 +294,7 @@ class MigrateWizard(FlowWizard):
         tgt.key = "target"
         self.add(_WhatPage(self))
         self.add(_ModePage(self))
-        self.add(_IdentityPage(self))
+        self.add(_identity_page(self))
         self.add(_ReviewPage(self, flow.summary_lines, tr("Start"), tr("Check, then start.")))
         self.run_page = self.add(RunPage(self, _migration_job(flow), describe_migration, tr("Migrating")))
 
@@ -463,29 +473,11 @@ class BackupWizard(FlowWizard):
 
 # -- restore ----------------------------------------------------------------------------------
 
-class _ArchivePage(FlowPage):
-    name = "archive"
-
-    def __init__(self, wiz):
-        super().__init__(wiz, subtitle=tr("The archive is verified before anything is written."))
-        form = QFormLayout()
-        self.archive = PathField(self, "file", tr("Backup archive"),
-                                 tr("Archives (*.tar.gz *.tgz *.tar.zst);;All files (*)"))
-        self.passphrase = QLineEdit(self)
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setPlaceholderText(tr("only for encrypted archives"))
-        form.addRow(tr("Archive:"), self.archive)
-        form.addRow(tr("Passphrase:"), self.passphrase)
-        self.body.addLayout(form)
-        self.finish_layout()
-
-    def load(self) -> None:
-        self.archive.setText(self.state["archive"])
-        self.passphrase.setText(self.state["passphrase"])
-
-    def store(self) -> None:
-        self.state["archive"] = self.archive.text()
-        self.state["passphrase"] = self.passphrase.text()
+def _archive_page(wiz) -> _FileAndSecretPage:
+    return _FileAndSecretPage(wiz, "archive", tr("The archive is verified before anything is written."), "archive",
+                              "passphrase", tr("Archive:"), tr("Backup archive"),
+                              tr("Archives (*.tar.gz *.tgz *.tar.zst);;All files (*)"), tr("Passphrase:"),
+                              tr("only for encrypted archives"))
 
 
 class _VerifyPage(FlowPage):
@@ -551,7 +543,7 @@ class RestoreWizard(FlowWizard):
     def __init__(self, parent=None, *, target: str = "", archive: str = "", recent=(), workers=None):
         flow = RestoreFlow(target=target, archive=archive)
         super().__init__(flow, parent, workers)
-        self.add(_ArchivePage(self))
+        self.add(_archive_page(self))
         self.add(_VerifyPage(self))
         p = self.add(_UrlPage(self, "target", tr("The store to restore into (created if missing)."), recent))
         p.key = "target"
