@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from PySide6.QtWidgets import QWizard
 
 from conftest import AGENT_PASSWORD, FIXTURE
@@ -107,7 +106,6 @@ def test_new_version_wizard_prefills_and_links(qtbot, agent_dir):
 
 
 def _big_source(n=1500):
-    from jacs_desktop.core.identity import Identity
     import tempfile
 
     d = tempfile.mkdtemp()
