@@ -207,3 +207,15 @@ def test_backup_and_restore_flows(tmp_path, session_secrets):
     restored = open_store("sqlite://" + str(tmp_path / "restored.sqlite3"))
     docs = [x for x in restored.refs() if x.kind == "document"]
     assert len(docs) == 13 and all(restored.verify(x).status == "valid" for x in docs)
+
+
+def test_changed_source_is_opened_not_the_browsers_store(tmp_path):
+    """The browser hands its open store to the wizard; if the user names another
+    source on the first page, that one is copied."""
+    browsers = Store(MemoryStore("browser-open"))  # empty
+    f = MigrateFlow(source=browsers.url, source_store=browsers, target=str(tmp_path / "t1"))
+    f.state["source"] = str(FIXTURE)
+    report = f.run()
+    assert report.copied  # the fixture was copied, not the empty open store
+    g = MigrateFlow(source=browsers.url, source_store=browsers, target=str(tmp_path / "t2"))
+    assert not g.run().copied  # unchanged: the open store (empty) is used

@@ -370,6 +370,10 @@ class MigrateFlow(Flow):
     start = "source"
     title = "Migrate a store"
 
+    def __init__(self, **state: Any):
+        super().__init__(**state)
+        self.state["_source_given"] = self.state.get("source")
+
     def defaults(self) -> dict:
         return {"source": "", "target": "", "create_target": True, "only": "all", "selected": [],
                 "latest_only": False, "mode": "verbatim", "config_path": "", "password": "",
@@ -470,7 +474,7 @@ class MigrateFlow(Flow):
         opts = self.options()
         if s["mode"] == "resign":
             opts.resign = Identity.load(Path(s["config_path"]).expanduser()).unlock(s["password"])
-        src = s.get("source_store") or open_store(s["source"])
+        src = _given_store(s) or open_store(s["source"])
         dst = open_store(s["target"], create=bool(s["create_target"]))
         return migrate(src, dst, opts, progress=progress, cancel=cancel)
 
@@ -480,6 +484,16 @@ def _norm(url: Any) -> str:
     if "://" not in u and not u.startswith("profile:"):
         return str(Path(u).expanduser().resolve())
     return u.rstrip("/")
+
+
+def _given_store(s: dict):
+    """The store the browser handed over (already open, with its secrets), but only
+    while the source page still names it; another source is opened from its URL."""
+    store = s.get("source_store")
+    if store is None:
+        return None
+    src = str(s.get("source") or "").strip()
+    return store if src in (store.url, s.get("_source_given")) else None
 
 
 def _target_problems(s: dict, what: str) -> list[str]:
@@ -509,6 +523,10 @@ class BackupFlow(Flow):
 
     start = "source"
     title = "Back up a store"
+
+    def __init__(self, **state: Any):
+        super().__init__(**state)
+        self.state["_source_given"] = self.state.get("source")
 
     def defaults(self) -> dict:
         return {"source": "", "kind": "archive", "archive": "", "target": "", "encrypt": False, "passphrase": "",
@@ -600,17 +618,18 @@ class BackupFlow(Flow):
 
         s = self.state
         prof = self.profile()
-        if s.get("source_store") is not None and prof.to_archive:
+        given = _given_store(s)
+        if given is not None and prof.to_archive:
             from .backup import backup
 
-            return backup(s["source_store"], prof.resolved_destination(),
+            return backup(given, prof.resolved_destination(),
                           passphrase=s["passphrase"] if s["encrypt"] else None,
                           include_private_keys=prof.include_private_keys, progress=progress, cancel=cancel)
         if prof.to_archive:
             return run_profile(prof, s["passphrase"] if s["encrypt"] else None, progress, cancel)
         from .migrate import MigrateOptions, migrate
 
-        src = s.get("source_store") or open_store(prof.source)
+        src = given or open_store(prof.source)
         return migrate(src, open_store(prof.destination, create=True), MigrateOptions(), progress=progress,
                        cancel=cancel)
 
