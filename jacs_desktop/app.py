@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     window = BrowserWindow(str(url), settings=settings, prefs=prefs, watch=not args.smoke_test)
     if single is not None:
         single.open_requested.connect(window.open_from_other_instance)
+    _install_excepthook(window, log)
     window.show()
     if args.smoke_test:
         return _smoke(app, window)
@@ -126,6 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     if single is not None:
         single.close()
     return code
+
+
+def _install_excepthook(window, log) -> None:
+    """An unexpected exception in a slot goes to the log file with its traceback; the
+    user sees one plain sentence in the window's banner, never the traceback."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        log.error("unexpected error", exc_info=(exc_type, exc, tb))
+        try:
+            from .logs import log_file
+
+            window.show_error(window.tr("Something went wrong: {0}. The details are in {1}.")
+                              .format(str(exc) or exc_type.__name__, log_file()))
+        except Exception:  # noqa: BLE001 - the hook itself must never raise
+            pass
+
+    sys.excepthook = hook
 
 
 def _smoke(app, window) -> int:

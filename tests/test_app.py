@@ -266,3 +266,30 @@ def test_s3_dialog_test_connection_button(qtbot):
         assert d.test_result is None or d.test_result.code == 2
         assert "✗" in d.error.text() or "reach" in d.error.text()
         d._workers.wait(30000)
+
+
+def test_unexpected_error_is_logged_and_told_plainly(qtbot, window, tmp_path):
+    import logging
+
+    from jacs_desktop.app import _install_excepthook
+    from jacs_desktop.logs import log_file, setup_logging
+
+    setup_logging()
+    old = sys.excepthook
+    try:
+        _install_excepthook(window, logging.getLogger("jacs_desktop"))
+        try:
+            raise ValueError("boom in a slot")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = old
+    assert "Something went wrong: boom in a slot" in window.banner.text() and "Traceback" not in window.banner.text()
+    path = log_file()
+    for h in list(logging.getLogger().handlers):
+        if getattr(h, "baseFilename", None) == str(path):
+            h.flush()
+            logging.getLogger().removeHandler(h)
+            h.close()
+    text = path.read_text()
+    assert "Traceback" in text and "boom in a slot" in text
