@@ -295,3 +295,46 @@ def test_temp_files_of_dead_writers_are_swept(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+@pytest.mark.parametrize("size", [0, 10, 1 << 20, (2 << 20) + 5])
+def test_streamed_encryption_round_trip_and_truncation(size):
+    from jacs_desktop.jobs.backup import CHUNK, _decrypt, _EncryptingSink
+
+    plain = os.urandom(size)
+    out = io.BytesIO()
+    sink = _EncryptingSink(out, "stream passphrase")
+    for i in range(0, len(plain), 300_000):  # arrives in pieces, as from the compressor
+        sink.write(plain[i:i + 300_000])
+    sink.close()
+    data = out.getvalue()
+    assert _decrypt(data, "stream passphrase") == plain
+    with pytest.raises(BackupError, match="Wrong passphrase"):
+        _decrypt(data, "another passphrase")
+    if size > CHUNK:  # a file cut after a whole chunk: the missing "last" chunk is noticed
+        from jacs_desktop.jobs.backup import MAGIC
+
+        header_end = data.index(b"\n", len(MAGIC)) + 1
+        first = int.from_bytes(data[header_end:header_end + 4], "big")
+        with pytest.raises(BackupError):
+            _decrypt(data[:header_end + 4 + first], "stream passphrase")
+
+
+def test_failed_backup_leaves_no_file(tmp_path, monkeypatch):
+    """A read error half-way: no archive and no temp file in the folder."""
+    from jacs_desktop.storage.fs import FsStore
+
+    src = Store(FsStore(FIXTURE))
+    real = src.objects.get_with_mtime
+    calls = {"n": 0}
+
+    def failing(key):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise OSError(5, "Input/output error")
+        return real(key)
+
+    monkeypatch.setattr(src.objects, "get_with_mtime", failing)
+    with pytest.raises(OSError):
+        backup(src, tmp_path / "x.tar.gz", passphrase="a passphrase here")
+    assert list(tmp_path.iterdir()) == []

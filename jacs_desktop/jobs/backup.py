@@ -65,24 +65,6 @@ def _kdf(passphrase: str, salt: bytes) -> bytes:
     return Argon2id(salt=salt, length=32, iterations=2, lanes=1, memory_cost=19456).derive(passphrase.encode())
 
 
-def _encrypt(plain: bytes, passphrase: str) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    salt, prefix = os.urandom(16), os.urandom(8)
-    header = {"cipher": "AES-256-GCM", "kdf": "Argon2id", "m_cost_kib": 19456, "t_cost": 2, "p_cost": 1,
-              "salt": base64.b64encode(salt).decode(), "nonce_prefix": base64.b64encode(prefix).decode(),
-              "chunk": CHUNK}
-    aes = AESGCM(_kdf(passphrase, salt))
-    out = io.BytesIO()
-    out.write(MAGIC + json.dumps(header).encode() + b"\n")
-    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
-    for i, c in enumerate(chunks):
-        aad = b"last" if i == len(chunks) - 1 else b"more"
-        ct = aes.encrypt(prefix + struct.pack(">I", i), c, aad)
-        out.write(struct.pack(">I", len(ct)) + ct)
-    return out.getvalue()
-
-
 def _decrypt(data: bytes, passphrase: str | None) -> bytes:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -158,7 +140,7 @@ class _GzipPipe:
 
     PIECE = 1 << 20
 
-    def __init__(self, codec: str = "gzip"):
+    def __init__(self, codec: str = "gzip", sink=None):
         import queue
         import threading
         import zlib
@@ -171,6 +153,9 @@ class _GzipPipe:
             self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper
         self._q: "queue.Queue[bytes | None]" = queue.Queue(maxsize=8)
         self._out: list[bytes] = []
+        # compressed bytes go straight to the sink (the archive's temp file) when there
+        # is one, so memory stays bounded whatever the store's size
+        self._emit = sink.write if sink is not None else self._out.append
         self._pending = bytearray()
         self._error: BaseException | None = None
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -181,9 +166,9 @@ class _GzipPipe:
             while True:
                 piece = self._q.get()
                 if piece is None:
-                    self._out.append(self._z.flush())
+                    self._emit(self._z.flush())
                     return
-                self._out.append(self._z.compress(piece))
+                self._emit(self._z.compress(piece))
         except BaseException as exc:  # surfaced by finish()
             self._error = exc
 
@@ -209,6 +194,53 @@ class _GzipPipe:
         if self._error is not None:
             raise BackupError(f"compression failed: {self._error}")
         return b"".join(self._out)
+
+    def abort(self) -> None:
+        """Stop the worker thread after a failure or Cancel (what it wrote is dropped)."""
+        import queue
+
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+        self._q.put(None)
+        self._t.join(10)
+
+
+class _EncryptingSink:
+    """Writes the encrypted format of :func:`_encrypt` as the bytes arrive: 1 MiB
+    chunks, each sealed on its own; the last one (kept back until close) is marked
+    as last, so a truncated file is detected."""
+
+    def __init__(self, f, passphrase: str):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        salt, self.prefix = os.urandom(16), os.urandom(8)
+        header = {"cipher": "AES-256-GCM", "kdf": "Argon2id", "m_cost_kib": 19456, "t_cost": 2, "p_cost": 1,
+                  "salt": base64.b64encode(salt).decode(), "nonce_prefix": base64.b64encode(self.prefix).decode(),
+                  "chunk": CHUNK}
+        self.aes = AESGCM(_kdf(passphrase, salt))
+        self.f = f
+        self.i = 0
+        self.pending = bytearray()
+        f.write(MAGIC + json.dumps(header).encode() + b"\n")
+
+    def _seal(self, chunk: bytes, last: bool) -> None:
+        ct = self.aes.encrypt(self.prefix + struct.pack(">I", self.i), chunk, b"last" if last else b"more")
+        self.f.write(struct.pack(">I", len(ct)) + ct)
+        self.i += 1
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        while len(self.pending) > CHUNK:  # strictly more: the final chunk waits for close()
+            self._seal(bytes(self.pending[:CHUNK]), False)
+            del self.pending[:CHUNK]
+        return len(data)
+
+    def close(self) -> None:
+        self._seal(bytes(self.pending), True)
+        self.pending = bytearray()
 
 
 def _tar_add(tar: tarfile.TarFile, out, name: str, data: bytes, mtime: int) -> None:
@@ -260,9 +292,70 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     get_mt = getattr(src.objects, "get_with_mtime", None)
     infos = [i for i in src.objects.list("", details=get_mt is None)
              if include_private_keys or not _is_private_key(i.key)]
-    entries = []
+    from ..core.identity import sweep_dead_temp_files
+
+    # what an earlier, killed backup left half-written in this folder goes first
+    sweep_dead_temp_files(dest.parent, (".tar.gz", ".tgz", ".tar.zst", ".jdbackup"))
+    # the archive is written to a temp file beside it as it is made, then linked into
+    # place only when complete (never a half-written archive under the real name)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except OSError as exc:
+        raise BackupError(f"Cannot write in {dest.parent}: {exc.strerror or exc}") from None
+    f = os.fdopen(fd, "wb")
+    buf = None
+    try:
+        sink = _EncryptingSink(f, passphrase) if passphrase else f
+        buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip", sink)
+        entries = _write_tar(src, buf, infos, get_mt, report, include_private_keys, progress, cancel)
+        buf.finish()
+        buf = None
+        if passphrase:
+            sink.close()
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        _link_into_place(tmp, dest)
+    except BaseException:
+        if buf is not None:
+            buf.abort()
+        f.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    report.entries = len(entries)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _link_into_place(tmp: Path, dest: Path) -> None:
+    """Create *dest* from the finished temp file, refusing to replace an existing file."""
+    try:
+        try:
+            os.link(tmp, dest)
+        except FileExistsError:
+            raise BackupError(f"{dest} already exists; choose a new file name") from None
+        except OSError:  # no hard links here (some network and FAT file systems)
+            if dest.exists():
+                raise BackupError(f"{dest} already exists; choose a new file name") from None
+            os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        dfd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_private_keys: bool,
+               progress, cancel) -> list[dict]:
+    """The tar stream: every object, then the manifest; returns the manifest entries."""
+    entries: list[dict] = []
     reserved = []
-    buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip")
     get, sha256, now = src.objects.get, hashlib.sha256, time.time()
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -292,20 +385,7 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
         }
         mdata = json.dumps(manifest, separators=(",", ":")).encode()
         _tar_add(tar, buf, MANIFEST_NAME, mdata, int(time.time()))
-    data = buf.finish()
-    if passphrase:
-        data = _encrypt(data, passphrase)
-    from ..core.identity import sweep_dead_temp_files, write_file_atomic
-
-    if dest.exists():
-        raise BackupError(f"{dest} already exists; choose a new file name")
-    # what an earlier, killed backup left half-written in this folder goes first
-    sweep_dead_temp_files(dest.parent, (".tar.gz", ".tgz", ".tar.zst", ".jdbackup"))
-    if not write_file_atomic(dest, data, 0o600, exclusive=True):
-        raise BackupError(f"{dest} already exists; choose a new file name")
-    report.entries = len(entries)
-    report.seconds = time.perf_counter() - start
-    return report
+    return entries
 
 
 def _count_refs(src: Store, infos) -> dict[str, int]:
