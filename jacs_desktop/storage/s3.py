@@ -181,6 +181,26 @@ class _FastS3:
 
     _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+    def get(self, full_key: str) -> bytes | None:
+        """The object's bytes on a plain 200 whose length matches Content-Length;
+        None for anything else (404 included: botocore words the error)."""
+        from urllib.parse import quote
+
+        path = self.base + "/" + quote(full_key, safe="/~")
+        headers = self._signed("GET", path, "", self._EMPTY_SHA, {})
+        if headers is None:
+            return None
+        got = self._send("GET", path, headers, None)
+        if got is None:
+            return None
+        resp, body = got
+        if resp.status != 200:
+            return None
+        length = resp.getheader("Content-Length")
+        if length is not None and length.isdigit() and int(length) != len(body):
+            return None
+        return body
+
     def list_page(self, full_prefix: str, max_keys: int, token: str | None, start_after: str | None):
         """One ListObjectsV2 page: ([(key, size, last_modified, etag)], next_token) or None."""
         from urllib.parse import quote
@@ -416,7 +436,7 @@ class S3Store(ObjectStore):
         # botocore asks for "Expect: 100-continue" on every PUT body: a round trip of
         # waiting per object. Small objects (JACS documents) go without it.
         self.client.meta.events.register_last("before-call.s3", _no_expect_for_small_bodies)
-        fp = str(options.get("fast_put", "")).lower()
+        fp = str(options.get("fast_path", "")).lower()
         use_fast = (fp in ("1", "true", "yes")) if fp else bool(endpoint)
         self._fast = (_FastS3(self.client, self.bucket, float(options.get("connect_timeout", 5)),
                                float(options.get("read_timeout", 30)))
@@ -577,6 +597,14 @@ class S3Store(ObjectStore):
 
     def get(self, key: str) -> bytes:
         k = self._k(key)
+        if self._fast is not None:
+            got = self._fast.get(k)
+            if got is not None:
+                with self._stats_lock:
+                    self.requests += 1
+                return got
+            with self._stats_lock:  # botocore decides (a missing key, an error, a retry)
+                self.retries += 1
         try:
             r = self.client.get_object(Bucket=self.bucket, Key=k)
             return r["Body"].read()

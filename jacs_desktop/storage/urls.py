@@ -20,7 +20,7 @@ from .base import NotSupported, ObjectStore, StorageError
 __all__ = ["open_objects", "open_store", "parse_url", "ParsedURL"]
 
 _S3_OPTIONS = {"endpoint_url", "region", "sse", "profile", "connect_timeout", "read_timeout", "max_attempts",
-               "addressing_style", "create_bucket", "parallel_list", "fast_put"}
+               "addressing_style", "create_bucket", "parallel_list", "fast_path"}
 
 
 class ParsedURL(dict):

@@ -39,8 +39,9 @@ def _inject(store, status: int, code: str, times: int, operation: str = "GetObje
 
 @pytest.mark.parametrize("status, code", [(503, "SlowDown"), (500, "InternalError")])
 def test_transient_errors_are_retried_and_counted(moto_endpoint, status, code):
+    # errors injected into botocore: the fast path is off here (the proxy tests cover it)
     s = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=moto_endpoint, access_key=S3_KEY,
-                secret_key=S3_SECRET, create_bucket=True, max_attempts=5)
+                secret_key=S3_SECRET, create_bucket=True, max_attempts=5, fast_path="0")
     s.put("documents/a:b.json", b"{}")
     before = s.retries
     left = _inject(s, status, code, 2)
@@ -117,4 +118,21 @@ def test_fast_path_stays_off_behind_a_proxy(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "10.9.8.7")
     assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b")._fast is not None
     assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b",
-                   fast_put="0")._fast is None
+                   fast_path="0")._fast is None
+
+
+
+@pytest.mark.parametrize("status, code", [(503, "SlowDown"), (500, "InternalError")])
+def test_transient_errors_on_the_fast_path_are_retried(moto_endpoint, status, code):
+    """The same faults answered by a proxy in front of moto: the fast GET gives way to
+    botocore, which retries; the retries are counted."""
+    from s3servers import fault_proxy
+
+    bucket = f"jd-{uuid.uuid4().hex[:10]}"
+    S3Store(bucket, endpoint_url=moto_endpoint, access_key=S3_KEY, secret_key=S3_SECRET,
+            create_bucket=True).put("documents/a:b.json", b"{}")
+    with fault_proxy(moto_endpoint, [(status, code)] * 2, match="/documents/", method="GET") as (ep, left):
+        s = S3Store(bucket, endpoint_url=ep, access_key=S3_KEY, secret_key=S3_SECRET, max_attempts=5)
+        assert s._fast is not None
+        assert s.get("documents/a:b.json") == b"{}"
+        assert left == [] and s.retries >= 2
