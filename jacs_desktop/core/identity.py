@@ -51,15 +51,24 @@ def write_file_atomic(path: Path, data: bytes, mode: int = 0o600, *, exclusive: 
     finally:
         if tmp.exists():
             tmp.unlink()
+    fsync_dir(path.parent)
+    return True
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or new name in *folder* durable, where the OS allows it."""
+    if os.name == "nt":
+        return
     try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
     except OSError:
         pass
-    return True
+    finally:
+        os.close(fd)
 
 
 def sweep_dead_temp_files(folder: Path, name_endings: tuple[str, ...]) -> int:

@@ -362,14 +362,9 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
             os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    try:
-        dfd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    from ..core.identity import fsync_dir
+
+    fsync_dir(dest.parent)
 
 
 def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_private_keys: bool,

@@ -29,18 +29,9 @@ _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0)
 
 
 def _fsync_dir(path: Path) -> None:
-    if sys.platform.startswith("win"):
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    from ..core.identity import fsync_dir
+
+    fsync_dir(path)
 
 
 def _os_error(exc: OSError, what: str) -> StorageError:
