@@ -16,7 +16,7 @@ def _roots() -> list[Path]:
     if bundle:
         roots.append(Path(bundle))
     here = Path(__file__).resolve().parent
-    roots += [here.parent, here / "_data"]
+    roots.append(here.parent)
     return roots
 
 

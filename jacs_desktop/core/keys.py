@@ -122,15 +122,12 @@ def decrypt_private_key(data: bytes, password: str) -> bytes:
         raise KeyFormatError("The private key file is too large to be a JACS key")
     if data.lstrip()[:1] == b"{":
         try:
-            return _decrypt_envelope(data, password)
-        except KeyFormatError:
-            # a legacy blob is salt + nonce + ciphertext: random bytes that start with
-            # "{" one time in 256 are not JSON, and get their chance as legacy
-            try:
-                json.loads(data)
-            except (ValueError, UnicodeDecodeError):
-                return _decrypt_legacy(data, password)
-            raise
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            # a legacy blob is salt + nonce + ciphertext: random bytes, which start with
+            # "{" one time in 256 but are (practically) never UTF-8 text
+            return _decrypt_legacy(data, password)
+        return _decrypt_envelope(data, password)
     return _decrypt_legacy(data, password)
 
 

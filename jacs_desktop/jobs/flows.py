@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -45,7 +46,7 @@ class Page:
     title: str = ""
 
 
-class Flow:
+class Flow(ABC):
     start: str = ""
     title: str = ""
 
@@ -58,8 +59,9 @@ class Flow:
     def defaults(self) -> dict:
         return {}
 
+    @abstractmethod
     def navmap(self) -> dict[str, Page]:
-        raise NotImplementedError
+        """page name -> Page"""
 
     # -- navigation -----------------------------------------------------------------
     @property
@@ -346,10 +348,9 @@ class SignFlow(Flow):
         if store is None or doc is None:
             raise FlowError("Nothing to store")
         store.put_public_key(ident.public_key, ident.algorithm)
-        agent_file = ident.config.agent_file
         try:
-            agent_doc = json.loads(agent_file.read_bytes())
-            store.put_agent(agent_doc, agent_file.read_bytes())
+            raw = ident.config.agent_file.read_bytes()
+            store.put_agent(json.loads(raw), raw)
         except (OSError, ValueError):
             pass  # the key is what verification needs; the agent document is a courtesy
         for name, data, sha in s.get("external") or []:
@@ -613,25 +614,11 @@ class BackupFlow(Flow):
         return command_line(p.name)
 
     def run(self, progress=None, cancel=None):
-        from ..storage.urls import open_store
         from .profiles import run_profile
 
         s = self.state
-        prof = self.profile()
-        given = _given_store(s)
-        if given is not None and prof.to_archive:
-            from .backup import backup
-
-            return backup(given, prof.resolved_destination(),
-                          passphrase=s["passphrase"] if s["encrypt"] else None,
-                          include_private_keys=prof.include_private_keys, progress=progress, cancel=cancel)
-        if prof.to_archive:
-            return run_profile(prof, s["passphrase"] if s["encrypt"] else None, progress, cancel)
-        from .migrate import MigrateOptions, migrate
-
-        src = given or open_store(prof.source)
-        return migrate(src, open_store(prof.destination, create=True), MigrateOptions(), progress=progress,
-                       cancel=cancel)
+        return run_profile(self.profile(), s["passphrase"] if s["encrypt"] else None, progress, cancel,
+                           src=_given_store(s))
 
 
 class RestoreFlow(Flow):

@@ -166,11 +166,13 @@ class BackupProfiles:
             return None
 
 
-def run_profile(profile: BackupProfile, passphrase: str | None, progress=None, cancel=None):
-    """Run one backup profile; returns an ``ArchiveReport`` or a ``MigrateReport``."""
+def run_profile(profile: BackupProfile, passphrase: str | None, progress=None, cancel=None, src=None):
+    """Run one backup profile; returns an ``ArchiveReport`` or a ``MigrateReport``.
+    *src*: the source store when the caller has it open already."""
     from ..storage.urls import open_store
 
-    src = open_store(profile.source)
+    if src is None:
+        src = open_store(profile.source)
     if profile.to_archive:
         from .backup import BackupError, backup
 

@@ -175,10 +175,10 @@ class FsStore(ObjectStore):
                 raise NotFound(f"{key} is a symbolic link; not followed")
             st = os.fstat(fd)
             if st.st_size and stat.S_ISREG(st.st_mode):
-                data = os.read(fd, st.st_size + 1)
-                if len(data) <= st.st_size:  # the usual case: all of it in one read
-                    return data + _read_rest(fd) if len(data) < st.st_size else data, st.st_mtime
-                return data + _read_rest(fd), st.st_mtime
+                data = os.read(fd, st.st_size + 1)  # the usual case: all of it in one read
+                if len(data) != st.st_size:  # a short read, or the file grew meanwhile
+                    data += _read_rest(fd)
+                return data, st.st_mtime
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "is a folder")
             with open(fd, "rb", buffering=0, closefd=False) as f:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from datetime import datetime
 from typing import Any, Iterator
 
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
@@ -21,9 +22,7 @@ from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError,
 __all__ = ["S3Store", "S3Options"]
 
 
-from datetime import datetime as _datetime  # noqa: E402
-
-_fromiso = _datetime.fromisoformat
+_fromiso = datetime.fromisoformat
 
 
 def _ts(value: Any) -> float | None:
@@ -686,10 +685,7 @@ class S3Store(ObjectStore):
                 self.retries += 1
         try:
             r = self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
-            etags = getattr(self._tls, "etags", None)
-            if etags is None or len(etags) > 1000:
-                etags = self._tls.etags = {}
-            etags[key] = (r.get("ETag") or "").strip('"')
+            self._remember_etag(key, (r.get("ETag") or "").strip('"'))
             return True
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))

@@ -4,7 +4,6 @@ About, keyboard shortcuts, README."""
 from __future__ import annotations
 
 import platform
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
@@ -360,6 +359,3 @@ class ShortcutsDialog(QDialog):
         row.addWidget(bb)
         lay.addLayout(row)
 
-
-def python_info() -> str:
-    return f"Python {platform.python_version()} on {sys.platform}"

@@ -1339,8 +1339,6 @@ class BrowserWindow(QMainWindow):
         self._run_sign_wizard(wiz)
 
     def _run_sign_wizard(self, wiz) -> None:
-        self.active_wizard = wiz
-
         def done(result):
             if isinstance(result, dict) and result.get("jacsId"):
                 self.settings.setValue("last_identity", wiz.flow.state.get("config_path", ""))
@@ -1348,8 +1346,7 @@ class BrowserWindow(QMainWindow):
                 self.refresh()
 
         wiz.run_page.job_done.connect(done)
-        wiz.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        wiz.show()
+        self._show_wizard(wiz)
 
     def _selected_doc_ids(self) -> list[str]:
         rows = {i.row() for i in self.docs_view.selectionModel().selectedRows()}

@@ -77,10 +77,9 @@ class StorePicker(QWidget):
 
 
 class _UrlPage(FlowPage):
-    key = ""
+    """A page that names a store; the page's name is the state key it fills."""
 
     def __init__(self, wiz, name, subtitle, recent=(), create_box=False):
-        self.name = name
         super().__init__(wiz, name, subtitle=subtitle)
         self.picker = StorePicker(self, recent)
         form = QFormLayout()
@@ -92,12 +91,12 @@ class _UrlPage(FlowPage):
         self.finish_layout()
 
     def load(self) -> None:
-        self.picker.setText(self.state[self.key])
+        self.picker.setText(self.state[self.name])
         if self.create:
             self.create.setChecked(bool(self.state.get("create_target", True)))
 
     def store(self) -> None:
-        self.state[self.key] = self.picker.text()
+        self.state[self.name] = self.picker.text()
         if self.create:
             self.state["create_target"] = self.create.isChecked()
 
@@ -286,12 +285,8 @@ class MigrateWizard(FlowWizard):
                            concurrency=concurrency)
         super().__init__(flow, parent, workers)
         self.add(_UrlPage(self, "source", tr("The store to copy from. It is only read."), recent))
-        self.pages_by_key = {}
-        src = self.page_named("source")
-        src.key = "source"
-        tgt = self.add(_UrlPage(self, "target", tr("The store to copy to: any backend, or a new empty store."),
-                                recent, create_box=True))
-        tgt.key = "target"
+        self.add(_UrlPage(self, "target", tr("The store to copy to: any backend, or a new empty store."),
+                          recent, create_box=True))
         self.add(_WhatPage(self))
         self.add(_ModePage(self))
         self.add(_identity_page(self))
@@ -451,8 +446,7 @@ class BackupWizard(FlowWizard):
     def __init__(self, parent=None, *, source: str = "", source_store=None, recent=(), workers=None):
         flow = BackupFlow(source=source, source_store=source_store)
         super().__init__(flow, parent, workers)
-        p = self.add(_UrlPage(self, "source", tr("The store to back up. It is only read."), recent))
-        p.key = "source"
+        self.add(_UrlPage(self, "source", tr("The store to back up. It is only read."), recent))
         self.add(_DestinationPage(self, recent))
         self.add(_BackupOptionsPage(self))
         self.add(_ReviewPage(self, self._lines, tr("Back up"), tr("Check, then start.")))
@@ -545,7 +539,6 @@ class RestoreWizard(FlowWizard):
         super().__init__(flow, parent, workers)
         self.add(_archive_page(self))
         self.add(_VerifyPage(self))
-        p = self.add(_UrlPage(self, "target", tr("The store to restore into (created if missing)."), recent))
-        p.key = "target"
+        self.add(_UrlPage(self, "target", tr("The store to restore into (created if missing)."), recent))
         self.add(_PolicyPage(self))
         self.run_page = self.add(RunPage(self, flow.run, describe_archive, tr("Restoring")))
