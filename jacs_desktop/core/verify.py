@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import functools
 import binascii
-import gzip
 import hashlib
 import json
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
@@ -46,33 +44,13 @@ __all__ = [
     "LEGACY",
 ]
 
-VALID = "valid"
-INVALID = "invalid"
-UNVERIFIABLE = "unverifiable"
-LEGACY = "legacy"
-
-# check statuses
-OK = "ok"
-FAILED = "failed"
-WARNING = "warning"
-SKIPPED = "skipped"
-
-SIGNATURE_V2 = "jacs-signature-v2"
-RESERVED_FIELDS = frozenset({"jacsSignature", "jacsSha256", "jacsAgreement", "jacsRegistration"})
-#: default size cap for one document (a larger one is refused with a clear message)
-MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-#: signatures dated further than this in the future get a warning
-FUTURE_SKEW_SECONDS = 300
-
-
-@dataclass
-class Check:
-    name: str
-    status: str
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "reason": self.reason}
+from .checks import (  # noqa: F401  (re-exported)
+    ERROR, FAILED, FUTURE_SKEW_SECONDS, INVALID, LEGACY, MAX_DOCUMENT_BYTES, OK, RESERVED_FIELDS, SIGNATURE_V2,
+    SKIPPED, UNVERIFIABLE, VALID, WARNING, Check,
+)
+from . import agreement as _agreement
+from .agreement import agreement_fields, agreement_hash  # noqa: F401  (re-exported)
+from .jacsgzip import gzip_like_jacs, external_candidates as _external_candidates  # noqa: F401
 
 
 @dataclass
@@ -83,6 +61,8 @@ class Verdict:
     version: str | None = None
     signer: str | None = None
     signer_version: str | None = None
+    #: the signer's name, set only when the signing key is proven to be one of that agent's keys
+    signer_name: str | None = None
     algorithm: str | None = None
     public_key_hash: str | None = None
     checks: list[Check] = field(default_factory=list)
@@ -116,6 +96,7 @@ class Verdict:
             "checks": [c.to_dict() for c in self.checks],
             "signer": self.signer,
             "signer_version": self.signer_version,
+            "signer_name": self.signer_name,
             "algorithm": self.algorithm,
             "public_key_hash": self.public_key_hash,
             "path": self.path,
@@ -158,6 +139,13 @@ class KeyRing:
 
 
 FileResolver = Callable[[str], "bytes | None"]
+
+
+class SignerDirectory(Protocol):
+    """Who owns which key (core/agents.py): names a signer only when the key is proven to be theirs."""
+
+    def check_signer(self, ctx: Any, verdict: "Verdict") -> None:
+        """Add identity checks to ``ctx`` (``ctx.add(name, status, reason)``), set ``verdict.signer_name``."""
 
 
 # ---------------------------------------------------------------------------
@@ -222,33 +210,6 @@ def _legacy_payload(doc: dict, fields: list, canon: _Canon) -> bytes:
     return b" ".join(canon.value(f) for f in fields)
 
 
-def _legacy_content_string(doc: dict) -> bytes:
-    """The legacy v1 content string used by ``jacsAgreementHash`` (SPEC 2.5)."""
-    fields = agreement_fields(doc)
-    d = _agreement_base(doc)
-    return b" ".join(canonicalize(d[f]) for f in fields)
-
-
-def _agreement_base(doc: dict) -> dict:
-    d = {
-        k: v
-        for k, v in doc.items()
-        if k not in ("jacsAgreementHash", "jacsPreviousVersion", "jacsVersion", "jacsVersionDate")
-    }
-    d.setdefault("jacsFiles", [])
-    return d
-
-
-def agreement_fields(doc: dict) -> list[str]:
-    """The exact field list every agreement signature must carry (SPEC 2.5)."""
-    d = _agreement_base(doc)
-    return sorted((k for k in d if k not in RESERVED_FIELDS), key=_utf16_key)
-
-
-def agreement_hash(doc: dict) -> str:
-    return hashlib.sha256(_legacy_content_string(doc)).hexdigest()
-
-
 def validate_relative_path(path: Any) -> str | None:
     """Why an attachment path is unsafe (None when it is a clean relative path)."""
     if not isinstance(path, str) or not path:
@@ -263,31 +224,6 @@ def validate_relative_path(path: Any) -> str | None:
     if any(s in (".", "..") for s in segments):
         return "path contains '.' or '..'"
     return None
-
-
-def _gzip_stream(data: bytes, level: int, mem_level: int = 8, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
-    co = zlib.compressobj(level, zlib.DEFLATED, -15, mem_level, strategy)
-    body = co.compress(data) + co.flush()
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    trailer = (zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "little") + (len(data) & 0xFFFFFFFF).to_bytes(4, "little")
-    return header + body + trailer
-
-
-def gzip_like_jacs(data: bytes) -> bytes:
-    """gzip as JACS writes it: no name, mtime 0, OS 255, deflate level 6."""
-    return _gzip_stream(data, 6)
-
-
-def _external_candidates(data: bytes) -> Iterable[bytes]:
-    seen = set()
-    for level, mem, strat in ((6, 8, zlib.Z_DEFAULT_STRATEGY), (6, 9, zlib.Z_DEFAULT_STRATEGY),
-                              (5, 8, zlib.Z_DEFAULT_STRATEGY), (7, 8, zlib.Z_DEFAULT_STRATEGY),
-                              (1, 8, zlib.Z_DEFAULT_STRATEGY), (9, 8, zlib.Z_DEFAULT_STRATEGY),
-                              (0, 8, zlib.Z_DEFAULT_STRATEGY)):
-        s = _gzip_stream(data, level, mem, strat)
-        if s not in seen:
-            seen.add(s)
-            yield s
 
 
 @functools.lru_cache(maxsize=512)
@@ -604,45 +540,6 @@ def _check_files(ctx: _Ctx) -> None:
             )
 
 
-def _check_agreement(ctx: _Ctx) -> None:
-    agreement = ctx.doc.get("jacsAgreement")
-    if agreement is None:
-        return
-    if not isinstance(agreement, dict):
-        ctx.add("agreement", FAILED, "jacsAgreement is not a JSON object")
-        return
-    claimed = ctx.doc.get("jacsAgreementHash")
-    if isinstance(claimed, str):
-        try:
-            computed = agreement_hash(ctx.doc)
-        except CanonicalizationError as exc:
-            ctx.add("agreement hash", FAILED, f"agreement content cannot be canonicalized: {exc}")
-            computed = None
-        if computed is not None:
-            if computed == claimed:
-                ctx.add("agreement hash", OK, "jacsAgreementHash matches the agreed content")
-            else:
-                ctx.add("agreement hash", FAILED, "jacsAgreementHash does not match the agreed content")
-    sigs = agreement.get("signatures", [])
-    if not isinstance(sigs, list):
-        ctx.add("agreement", FAILED, "jacsAgreement.signatures is not a list")
-        return
-    expected = agreement_fields(ctx.doc)
-    ids = agreement.get("agentIDs") if isinstance(agreement.get("agentIDs"), list) else []
-    for i, s in enumerate(sigs):
-        who = s.get("agentID") if isinstance(s, dict) and isinstance(s.get("agentID"), str) else f"#{i + 1}"
-        _check_signature(ctx, s, "jacsAgreement", f"agreement signature {who}", False, expected)
-    signed = {s.get("agentID") for s in sigs if isinstance(s, dict)}
-    pending = [a for a in ids if a not in signed]
-    summary = f"{len(sigs)} of {len(ids)} parties signed" + (f"; waiting for {len(pending)}" if pending else "")
-    ctx.add(
-        "agreement terms",
-        WARNING,
-        f"{summary}. Known JACS gap: the agreement terms (question, context, agentIDs) are not covered by "
-        "any signature, only by the unsigned jacsSha256, so they could be edited without breaking a signature.",
-    )
-
-
 def verify_document(
     doc: Any,
     keys: KeyResolver | None = None,
@@ -651,6 +548,7 @@ def verify_document(
     now: float | None = None,
     path: str | None = None,
     numbers_checked: bool = False,
+    signers: SignerDirectory | None = None,
 ) -> Verdict:
     """Verify a parsed JACS document, agent or config. Never raises on bad input.
 
@@ -690,7 +588,13 @@ def verify_document(
         if sig is not None:
             _check_signature(ctx, sig, "jacsSignature", "signature", True)
         _check_files(ctx)
-        _check_agreement(ctx)
+        # --- agreements (core/agreement.py) ---
+        _agreement.check_agreements(ctx, _check_signature)
+        # --- end agreements ---
+        # --- signer identity (core/agents.py) ---
+        if signers is not None and isinstance(sig, dict):
+            signers.check_signer(ctx, verdict)
+        # --- end signer identity ---
         if "jacsRegistration" in doc:
             _check_signature(ctx, doc["jacsRegistration"], "jacsRegistration", "registration", False)
         if kind == "agent" and isinstance(sig, dict) and verdict.signer and verdict.id and verdict.signer != verdict.id:
@@ -723,9 +627,10 @@ def verify_bytes(
     max_bytes: int = MAX_DOCUMENT_BYTES,
     path: str | None = None,
     now: float | None = None,
+    signers: SignerDirectory | None = None,
 ) -> Verdict:
     """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
     doc, err, safe = _parse(data, max_bytes)
     if err:
         return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err)], path=path)
-    return verify_document(doc, keys, files, path=path, now=now, numbers_checked=safe)
+    return verify_document(doc, keys, files, path=path, now=now, numbers_checked=safe, signers=signers)
