@@ -20,7 +20,8 @@ from .canonical import canonicalize
 from .crypto import Signer
 from .errors import DocumentError
 from .pubkey import public_key_hash
-from .verify import RESERVED_FIELDS, _Canon, gzip_like_jacs, signature_payload, validate_relative_path
+from .jacsgzip import exact_unavailable_reason, gzip_like_jacs, jacs_gzip
+from .verify import RESERVED_FIELDS, _Canon, signature_payload, validate_relative_path
 
 __all__ = [
     "HEADER_SCHEMA",
@@ -77,6 +78,8 @@ class Attachment:
     sha256: str
     contents: str | None = None
     size: int = 0
+    #: set when an external attachment was asked for but the file was embedded instead, and why
+    embed_reason: str | None = None
 
     def to_json(self) -> dict:
         d = {"embed": self.embed, "mimetype": self.mimetype, "path": self.path, "sha256": self.sha256}
@@ -95,13 +98,30 @@ def make_attachment(data: bytes, path: str, *, embed: bool, mimetype: str | None
 
     *path* is stored as given; for external attachments jacs verifiers read it
     from ``{storage_root}/{data_directory}/{path}``, so it must be relative.
+
+    An external attachment (``embed=False``) records the hash of the library's exact
+    gzip stream, which the library recomputes from the file when it verifies. When
+    that stream cannot be reproduced here (see :mod:`.jacsgzip`), the attachment is
+    embedded instead of written as one the library would reject, and
+    ``Attachment.embed_reason`` says why.
     """
     bad = validate_relative_path(path)
     if bad:
         raise DocumentError(f"Attachment path {path!r} is not usable: {bad}")
-    b64 = base64.b64encode(gzip_like_jacs(data)).decode("ascii")
+    reason = None
+    if embed:
+        stream = gzip_like_jacs(data)
+    else:
+        stream = jacs_gzip(data)
+        if stream is None:
+            reason = (f"embedded instead of external: the jacs library's compressed form of the file cannot be "
+                      f"reproduced here, so it would reject an external attachment "
+                      f"({exact_unavailable_reason()})")
+            embed = True
+            stream = gzip_like_jacs(data)
+    b64 = base64.b64encode(stream).decode("ascii")
     sha = hashlib.sha256(b64.encode("ascii")).hexdigest()
-    return Attachment(path, mimetype or guess_mimetype(path), embed, sha, b64 if embed else None, len(data))
+    return Attachment(path, mimetype or guess_mimetype(path), embed, sha, b64 if embed else None, len(data), reason)
 
 
 def _check_numbers(value: Any) -> None:
