@@ -81,14 +81,27 @@ def test_missing_signature_members(field):
     assert v.status != "valid"
 
 
-def test_unknown_algorithm_is_unverifiable():
+def test_unknown_algorithm_is_invalid_by_the_schema():
+    """The signature schema lists the algorithms (ring-Ed25519, ed25519, pq2025, es256); jacs refuses others."""
     doc = copy.deepcopy(BASE)
     doc["jacsSignature"]["signingAlgorithm"] = "RSA-PSS"
     from jacs_desktop.core.canonical import jacs_sha256
 
     doc["jacsSha256"] = jacs_sha256(doc)
     v = verify_document(doc, RING)
-    assert v.status == "unverifiable" and "not supported" in v.reason
+    assert v.status == "invalid"
+    assert any(c.name == "schema" and "signingAlgorithm" in c.reason for c in v.checks), v.checks
+
+
+def test_listed_but_unsupported_algorithm_is_unverifiable():
+    """es256 is in the schema (ecosystem exports) but no document signature uses it: unverifiable, not valid."""
+    doc = copy.deepcopy(BASE)
+    doc["jacsSignature"]["signingAlgorithm"] = "es256"
+    from jacs_desktop.core.canonical import jacs_sha256
+
+    doc["jacsSha256"] = jacs_sha256(doc)
+    v = verify_document(doc, RING)
+    assert v.status != "valid"
 
 
 def test_legacy_v1_document():
@@ -111,7 +124,7 @@ def test_legacy_v1_document():
     doc["jacsSha256"] = jacs_sha256(doc)
     v = verify_document(doc, RING)
     assert v.status == "legacy" and "holds" in v.reason and "NOT" not in v.reason
-    doc["jacsLevel"] = "changed"
+    doc["jacsType"] = "changed"
     doc["jacsSha256"] = jacs_sha256(doc)
     v = verify_document(doc, RING)
     assert v.status == "legacy" and "does NOT hold" in v.reason

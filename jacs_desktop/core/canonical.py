@@ -19,12 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
 
 __all__ = [
     "CanonicalizationError",
+    "IntegralFloat",
+    "Parsed",
+    "StrictJSONError",
+    "loads_strict",
     "canonicalize",
     "canonicalize_reference",
     "jacs_sha256",
@@ -106,48 +111,130 @@ def canonicalize(value: Any) -> bytes:
 _HIGH_UTF8 = re.compile(rb"[\xee-\xf4]")
 
 
-class _NumberScan:
-    """json.loads hooks that note numbers the C encoder would write differently."""
+class StrictJSONError(ValueError):
+    """The text is JSON a lenient parser takes but the JACS library refuses (SPEC 12.1)."""
 
-    __slots__ = ("safe",)
+
+class IntegralFloat(int):
+    """A number written with a fraction or exponent whose value is integral (``5.0``, ``5e0``).
+
+    RFC 8785 writes it like the integer, so it canonicalizes as one, but it is
+    not a written integer: ``"iat": 1795299005.0`` is refused by the library.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:  # the C JSON encoder uses int.__repr__, not this
+        return f"{int(self)}.0"
+
+
+class _NumberScan:
+    """json.loads hooks: refuse what the library refuses, note numbers the C encoder writes differently."""
+
+    __slots__ = ("safe", "integral_floats")
 
     def __init__(self) -> None:
         self.safe = True
+        self.integral_floats = False
 
     def parse_float(self, text: str) -> float | int:
         v = float(text)
         a = abs(v)
         if 1e-4 <= a < 1e16 and v != int(v):
             return v
-        if v == v and a <= _MAX_SAFE and v == int(v):
+        if a == float("inf"):
+            raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range")
+        if v == int(v):
+            if a > _MAX_SAFE:
+                raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range")
             # an integral float (``101.0``) is written by JCS exactly like the
-            # integer, so hand the encoder the integer
-            return int(v)
+            # integer, so hand the encoder the integer, marked as written as a float
+            self.integral_floats = True
+            return IntegralFloat(int(v))
         self.safe = False
         return v
 
     def parse_int(self, text: str) -> int:
         v = int(text)
         if v > _MAX_SAFE or v < -_MAX_SAFE:
-            self.safe = False
+            raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range")
         return v
 
     def parse_constant(self, text: str) -> float:
-        self.safe = False
-        return float(text)
+        raise StrictJSONError(f"'{text}' is not a JSON value")
+
+
+def _no_duplicates(pairs: list) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise StrictJSONError(
+                    f"duplicate JSON object key {k!r}: a repeated member name makes the document ambiguous "
+                    "(RFC 8785 needs I-JSON), and the library refuses it"
+                )
+            seen.add(k)
+    return d
+
+
+# an escaped UTF-16 surrogate; only lone ones are an error, which is rare enough to check slowly
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is str:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v
+        elif type(v) is dict:
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: Any
+    #: every number is written the same by the C encoder and by JCS (fast canonical path)
+    safe: bool
+    #: some number is an :class:`IntegralFloat`
+    integral_floats: bool
+
+
+def loads_strict(text: str) -> Parsed:
+    """Parse JSON as strictly as the JACS library (SPEC 12.1); raises ``ValueError`` with a reason.
+
+    Refused: duplicate member names anywhere, NaN/Infinity, integral numbers
+    outside +-(2^53-1) (also when written as floats: ``1e16``), lone
+    surrogates.  Integral floats come back as :class:`IntegralFloat`.
+    """
+    scan = _NumberScan()
+    value = json.loads(
+        text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant,
+        object_pairs_hook=_no_duplicates,
+    )
+    if _SURROGATE_ESCAPE.search(text) is not None and _lone_surrogate(value) is not None:
+        raise StrictJSONError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
+    return Parsed(value, scan.safe, scan.integral_floats)
 
 
 def loads_scanned(text: str | bytes) -> tuple[Any, bool]:
     """``json.loads`` that also tells whether every number is fast-path safe.
 
-    When the flag is True, :func:`canonicalize_parsed` can skip the tree walk.
-    Integral floats within +-(2^53-1) come back as ints (same JCS text).
+    Strict as :func:`loads_strict`. When the flag is True,
+    :func:`canonicalize_parsed` can skip the tree walk.
     """
-    scan = _NumberScan()
-    value = json.loads(
-        text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant
-    )
-    return value, scan.safe
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    p = loads_strict(text)
+    return p.value, p.safe
 
 
 def canonicalize_parsed(value: Any) -> bytes:

@@ -17,7 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
-from .canonical import CanonicalizationError, _fast_ok, canonicalize, canonicalize_parsed, loads_scanned
+from .canonical import (
+    CanonicalizationError, Parsed, StrictJSONError, _fast_ok, canonicalize, canonicalize_parsed, loads_strict,
+)
+from .schema import validate_document
 from .pubkey import normalize_algorithm, public_key_hash
 from .crypto import MLDSA87_PUBLIC_LEN, ED25519_PUBLIC_LEN, verify_signature
 
@@ -236,7 +239,16 @@ def _is_int(v: Any) -> bool:
 
 
 def _b64decode_strict(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
+    """Standard base64 with padding, in its one canonical spelling (the library refuses the others).
+
+    Raises ``ValueError`` with the reason: characters outside the alphabet,
+    wrong padding, or non-zero padding bits in the last character (which
+    decodes to the same bytes, so it is another spelling of the signature).
+    """
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("its last character carries non-zero padding bits (not the canonical base64 spelling)")
+    return raw
 
 
 # ---------------------------------------------------------------------------
@@ -254,31 +266,36 @@ def claimed_hash(data: bytes) -> str | None:
 
 
 def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[Any, str | None]:
-    """Parse JSON bytes; returns (value, error message or None)."""
-    value, err, _safe = _parse(data, max_bytes)
-    return value, err
+    """Parse JSON bytes as strictly as the library; returns (value, error message or None)."""
+    parsed, err = _parse(data, max_bytes)
+    return (parsed.value if parsed else None), err
 
 
-def _parse(data: bytes | str, max_bytes: int) -> tuple[Any, str | None, bool]:
+def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None]:
     size = len(data)
     if size > max_bytes:
         return None, (
             f"document is {size / 1048576:.1f} MiB, larger than the {max_bytes / 1048576:.0f} MiB limit; "
             "it was not parsed"
-        ), False
+        )
     try:
         if isinstance(data, bytes):
-            text = data.decode("utf-8-sig")
+            if data.startswith(b"\xef\xbb\xbf"):
+                return None, "document starts with a UTF-8 byte-order mark, which JSON forbids and the library refuses"
+            text = data.decode("utf-8")
         else:
             text = data
-        value, safe = loads_scanned(text)
-        return value, None, safe
+            if text.startswith("\ufeff"):
+                return None, "document starts with a byte-order mark, which JSON forbids and the library refuses"
+        return loads_strict(text), None
     except UnicodeDecodeError as exc:
-        return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})", False
+        return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})"
     except RecursionError:
-        return None, "document nesting is too deep to parse", False
+        return None, "document nesting is too deep to parse"
+    except StrictJSONError as exc:
+        return None, f"document is not acceptable JSON: {exc}"
     except ValueError as exc:
-        return None, f"document is not valid JSON: {exc}", False
+        return None, f"document is not valid JSON: {exc}"
 
 
 # ---------------------------------------------------------------------------
@@ -437,8 +454,11 @@ def _check_signature(
 
     try:
         signature = _b64decode_strict(signature_b64)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+    except (binascii.Error, UnicodeEncodeError):
         ctx.add(label, FAILED, f"{placement}: 'signature' is not valid base64")
+        return FAILED
+    except ValueError as exc:
+        ctx.add(label, FAILED, f"{placement}: 'signature' is not valid base64: {exc}")
         return FAILED
     try:
         if legacy:
@@ -462,6 +482,21 @@ def _check_signature(
         return FAILED
     ctx.add(label, OK, f"{placement}: {why}")
     return OK
+
+
+def _check_schema(ctx: _Ctx, integral_floats: bool) -> None:
+    try:
+        problems = validate_document(ctx.doc, integral_floats=integral_floats)
+    except RecursionError:
+        ctx.add("schema", FAILED, "document nesting is too deep to validate")
+        return
+    for p in problems:
+        extra = "" if p.library else (
+            " (the document names this schema; jacs's verify checks only the header schema, JACS Desktop checks both)")
+        ctx.add("schema", FAILED, p.reason + extra)
+    if not problems:
+        named = ctx.doc.get("$schema")
+        ctx.add("schema", OK, f"satisfies {named if isinstance(named, str) else 'the header schema'}")
 
 
 def _check_hash(ctx: _Ctx) -> None:
@@ -549,11 +584,13 @@ def verify_document(
     path: str | None = None,
     numbers_checked: bool = False,
     signers: SignerDirectory | None = None,
+    integral_floats: bool = True,
 ) -> Verdict:
     """Verify a parsed JACS document, agent or config. Never raises on bad input.
 
-    *numbers_checked* is for :func:`verify_bytes`: the parser already saw that
-    every number is written the same by Python and by JCS.
+    *numbers_checked* and *integral_floats* are for :func:`verify_bytes`: the
+    parser already saw that every number is written the same by Python and by
+    JCS, and whether any number is an integral float.
     """
     if not isinstance(doc, dict):
         return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")], path=path)
@@ -577,6 +614,7 @@ def verify_document(
         structure.append("document is not signed (no jacsSignature)")
     if structure:
         ctx.add("structure", FAILED, "; ".join(structure))
+    _check_schema(ctx, integral_floats)
     if isinstance(sig, dict):
         for attr, key in (("signer", "agentID"), ("signer_version", "agentVersion"),
                           ("algorithm", "signingAlgorithm"), ("public_key_hash", "publicKeyHash")):
@@ -630,7 +668,8 @@ def verify_bytes(
     signers: SignerDirectory | None = None,
 ) -> Verdict:
     """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
-    doc, err, safe = _parse(data, max_bytes)
-    if err:
-        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err)], path=path)
-    return verify_document(doc, keys, files, path=path, now=now, numbers_checked=safe, signers=signers)
+    parsed, err = _parse(data, max_bytes)
+    if parsed is None:
+        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err or "document cannot be parsed")], path=path)
+    return verify_document(parsed.value, keys, files, path=path, now=now, numbers_checked=parsed.safe,
+                           signers=signers, integral_floats=parsed.integral_floats)
