@@ -62,13 +62,33 @@ def _zlib_stream(data: bytes, level: int = _LEVEL) -> bytes:
 
 # -- the exact compressor ------------------------------------------------------
 
-def _load_deflate() -> Callable[[bytes], bytes]:
-    # cramjam's compiled module itself, not the package's re-export: the package
-    # switches to another deflate implementation when CRAMJAM_BACKEND=pure-rust
-    import cramjam  # noqa: F401  (a static import, so bundlers see the dependency)
+def _cramjam_ext():
+    """cramjam's compiled module itself, not the package's re-export: the package swaps in
+    another deflate implementation (whose output differs) when CRAMJAM_BACKEND=pure-rust,
+    and refuses to import when that variable names a backend that is not installed."""
+    try:
+        import cramjam  # noqa: F401  (a static import, so bundlers see the dependency)
 
-    mod = importlib.import_module("cramjam.cramjam")
-    compress = mod.deflate.compress
+        return importlib.import_module("cramjam.cramjam")
+    except Exception:
+        pass
+    # the package's __init__ failed (over CRAMJAM_BACKEND): load the extension beside it directly
+    import importlib.machinery
+    import importlib.util
+
+    pkg = importlib.util.find_spec("cramjam")
+    if pkg is None or not pkg.submodule_search_locations:
+        raise ImportError("cramjam is not installed")
+    spec = importlib.machinery.PathFinder.find_spec("cramjam.cramjam", list(pkg.submodule_search_locations))
+    if spec is None or spec.loader is None:
+        raise ImportError("cramjam's compiled module was not found")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _load_deflate() -> Callable[[bytes], bytes]:
+    compress = _cramjam_ext().deflate.compress
 
     def deflate(data: bytes) -> bytes:
         return bytes(compress(data, level=_LEVEL))
