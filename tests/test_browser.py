@@ -50,7 +50,8 @@ def test_fixture_store_agents_documents_versions_verdicts(qtbot, window):
     names = {w.agents_model.row_object(r).name for r in range(2)}
     assert names == {"fixture-ed25519", "fixture-pq2025"}
     assert {w.docs_model.row_object(r).status for r in range(7)} == {"valid"}
-    assert "✓ valid: 7" in w.count_label.text()
+    assert "7 documents, 13 versions: 13 valid" in w.count_label.text()
+    assert "verified every version: 15 of 15" in w.count_label.text()
     assert w.layout_label.text() == "layout: jacs"
     chain_id = "fbf12295-f05e-4bac-b165-1064712de0f8"
     row = _select_doc(qtbot, w, chain_id)
@@ -93,7 +94,7 @@ def test_tampered_document_shown_invalid_with_reason(qtbot, window, fixture_copy
     row = _select_doc(qtbot, w, "52e07b44-6d02-4085-8401-6c5efce90602")
     assert row.status == "invalid"
     assert "signature does not match" in w.verdict_label.text()
-    assert "invalid: 1" in w.count_label.text()
+    assert "13 versions: 12 valid, 1 invalid" in w.count_label.text()
     failed = [c for c in w.checks_model.all_rows if c.status == "failed"]
     assert failed and "Ed25519 signature does not match" in failed[0].reason
     # the rest of the store still works

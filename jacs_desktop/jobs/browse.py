@@ -7,28 +7,106 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..core.verify import Verdict
+from ..core.verify import ERROR, FAILED, INVALID, LEGACY, UNVERIFIABLE, VALID, Check, Verdict
+from ..storage.base import StorageError
 from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
-           "json_diff", "DiffLine", "display_json", "VersionRow"]
+           "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
+           "verify_ref", "read_error_verdict", "count_versions", "new_version_refusal", "attachment_warning"]
+
+#: not verified yet
+PENDING = "pending"
+#: worst first: a row shows the worst verdict over all its versions
+BADNESS = (INVALID, ERROR, LEGACY, UNVERIFIABLE, PENDING, VALID)
+_RANK = {s: i for i, s in enumerate(BADNESS)}
+
+
+def rank(status: str) -> int:
+    """0 for the worst status (invalid); unknown statuses count as invalid."""
+    return _RANK.get(status, 0)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The verdict over all versions of an agent or a document."""
+
+    status: str
+    total: int
+    counts: dict[str, int]
+    #: the version (key) that gives the status, when one does
+    worst: Verdict | None = None
+
+    @property
+    def bad(self) -> int:
+        """How many versions have the row's status (when it is not valid/pending)."""
+        return self.counts.get(self.status, 0) if self.status not in (VALID, PENDING) else 0
+
+    @property
+    def text(self) -> str:
+        """'invalid', or '1 of 6 versions invalid' when not all versions share it."""
+        n = self.counts.get(self.status, 0)
+        if self.total <= 1 or n == self.total:
+            return self.status
+        if self.status == PENDING:
+            return f"{self.total - n} of {self.total} versions checked"
+        return f"{n} of {self.total} versions {self.status}"
+
+    @property
+    def sort_key(self) -> tuple:
+        return (rank(self.status), -self.bad, self.status)
+
+
+def aggregate(verdicts: list[Verdict | None]) -> Aggregate:
+    """Worst verdict over versions (invalid > error > legacy > unverifiable >
+    pending > valid); a version without a verdict is pending."""
+    counts: dict[str, int] = {}
+    worst: Verdict | None = None
+    status = VALID if verdicts else PENDING
+    for v in verdicts:
+        st = v.status if v is not None else PENDING
+        counts[st] = counts.get(st, 0) + 1
+        if rank(st) < rank(status):
+            status, worst = st, v
+    return Aggregate(status, len(verdicts), counts, worst)
 
 
 class _Versioned:
-    """What agent and document rows share: their versions and the latest verdict."""
+    """What agent and document rows share: their versions and their verdicts,
+    one per version (keyed by object key), filled in as they are checked."""
 
     refs: list[Ref]
-    verdict: Verdict | None
+    verdicts: dict[str, Verdict]
 
     @property
     def versions(self) -> int:
         return len(self.refs)
 
+    def _latest(self) -> Ref:
+        raise NotImplementedError
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The latest version's verdict."""
+        return self.verdicts.get(self._latest().key)
+
+    @verdict.setter
+    def verdict(self, v: Verdict | None) -> None:
+        key = self._latest().key
+        if v is None:
+            self.verdicts.pop(key, None)
+        else:
+            self.verdicts[key] = v
+
+    def aggregate(self) -> Aggregate:
+        return aggregate([self.verdicts.get(r.key) for r in self.refs])
+
     @property
     def status(self) -> str:
-        return self.verdict.status if self.verdict else "pending"
+        """The worst status over all versions ('pending' until each is checked)."""
+        return self.aggregate().status
 
 
 @dataclass(eq=False)
@@ -39,11 +117,14 @@ class AgentRow(_Versioned):
     type: str | None = None
     algorithm: str | None = None
     key_hash: str | None = None
-    verdict: Verdict | None = None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
 
     @property
     def latest(self) -> Ref:
         return max(self.refs, key=lambda r: r.version)
+
+    def _latest(self) -> Ref:
+        return self.latest
 
 
 @dataclass(eq=False)
@@ -58,8 +139,11 @@ class DocRow(_Versioned):
     signer_name: str | None = None
     attachments: int | None = None
     latest_key: str | None = None
-    verdict: Verdict | None = None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
     summaries: dict[str, dict] = field(default_factory=dict)
+
+    def _latest(self) -> Ref:
+        return self.latest_ref()
 
     def latest_ref(self) -> Ref:
         if self.latest_key:
@@ -87,7 +171,7 @@ class VersionRow:
 
     @property
     def status(self) -> str:
-        return self.verdict.status if self.verdict else "pending"
+        return self.verdict.status if self.verdict else PENDING
 
 
 @dataclass
@@ -208,21 +292,97 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
     return snapshot
 
 
+def read_error_verdict(ref: Ref, what: object) -> Verdict:
+    """A version that could not be read: nothing was checked, so ``error``, never ``invalid``."""
+    text = str(what) or type(what).__name__
+    if not text.startswith("not checked"):
+        text = f"not checked: {text}"
+    return Verdict(ERROR, "agent" if ref.kind == "agent" else "document", ref.id, ref.version,
+                   checks=[Check("read", FAILED, text)], path=ref.key)
+
+
+def verify_ref(store: Store, ref: Ref) -> Verdict:
+    """``store.verify`` where a failed read (503, time-out, permission denied, a
+    vanished file) is an ``error`` verdict ("not checked: …"), whichever way the
+    store reports it: raised, or as a failed ``read`` check."""
+    try:
+        v = store.verify(ref)
+    except (StorageError, OSError, TimeoutError) as exc:
+        return read_error_verdict(ref, exc)
+    read = next((c for c in v.checks if c.name == "read" and c.status == FAILED), None)
+    if read is not None and v.status in (INVALID, ERROR):
+        return read_error_verdict(ref, read.reason)
+    return v
+
+
 def verify_rows(store: Store, rows: list, progress: Callable[[int, int, str], None] | None = None,
-                cancel=None, on_row: Callable[[Any], None] | None = None) -> int:
-    """Verify the latest version of each row; ``on_row`` is called as each verdict lands."""
+                cancel=None, on_row: Callable[[Any], None] | None = None, *, every_version: bool = True) -> int:
+    """Verify every version of each row (latest only with ``every_version=False``);
+    ``on_row`` is called as each row's verdicts land. Returns the versions verified."""
+    todo = [(row, list(row.refs) if every_version else [row.latest if isinstance(row, AgentRow) else row.latest_ref()])
+            for row in rows]
+    total = sum(len(refs) for _row, refs in todo)
     n = 0
-    for i, row in enumerate(rows):
+    for row, refs in todo:
         if cancel is not None and cancel.is_set():
             break
-        ref = row.latest if isinstance(row, AgentRow) else row.latest_ref()
-        row.verdict = store.verify(ref)
-        n += 1
+        for ref in refs:
+            row.verdicts[ref.key] = verify_ref(store, ref)
+            n += 1
+            if progress and (n % 20 == 0 or n == total):
+                progress(n, total, "verifying every version")
         if on_row:
             on_row(row)
-        if progress and (i % 20 == 0 or i == len(rows) - 1):
-            progress(i + 1, len(rows), "verifying")
     return n
+
+
+def count_versions(rows: list) -> tuple[int, dict[str, int]]:
+    """(versions, {status: versions}) over *rows*; unchecked versions count as pending."""
+    total, counts = 0, {}
+    for row in rows:
+        for ref in row.refs:
+            v = row.verdicts.get(ref.key)
+            st = v.status if v is not None else PENDING
+            counts[st] = counts.get(st, 0) + 1
+            total += 1
+    return total, counts
+
+
+def new_version_refusal(base: Ref, nodes: list[HistoryNode], verdicts: dict[str, Verdict]) -> str | None:
+    """Why a new version must not be signed on top of *base* (None when it may):
+    a forged or unchecked version must not get laundered into a chain of good
+    signatures, so *base* and every version before it must be valid (or legacy)."""
+    by_version = {n.version: n for n in nodes}
+    node = next((n for n in nodes if n.key == base.key), None)
+    chain: list[tuple[str, str]] = [(base.key, base.version)]
+    seen = {base.version}
+    while node is not None and node.previous in by_version and node.previous not in seen:
+        node = by_version[node.previous]
+        seen.add(node.version)
+        chain.append((node.key, node.version))
+    for key, version in chain:
+        v = verdicts.get(key)
+        which = "The latest version" if key == base.key else f"Version {version[:8]}… in its history"
+        if v is None:
+            return f"{which} is not verified yet: verify it first."
+        if v.status == ERROR:
+            return f"{which} could not be checked ({v.reason}): retry reading it first."
+        if v.status in (INVALID, UNVERIFIABLE):
+            return (f"{which} is {v.status} ({v.reason}). A new version would sign on top of it and make "
+                    f"it look trusted.")
+        if v.status not in (VALID, LEGACY):
+            return f"{which} is {v.status}."
+    return None
+
+
+def attachment_warning(entry: dict, verdict: Verdict | None) -> str | None:
+    """Why opening, saving, previewing or dragging out an attachment is risky:
+    its hash check failed, or the version it belongs to is invalid (None when neither)."""
+    if entry.get("_status") == FAILED:
+        return f"Its check failed: {entry.get('_reason') or 'the contents do not match their hash'}."
+    if verdict is not None and verdict.status == INVALID:
+        return f"The version it belongs to is invalid: {verdict.reason}."
+    return None
 
 
 # -- display and diff ---------------------------------------------------------------

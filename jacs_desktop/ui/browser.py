@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import html
 import json
 import logging
 from pathlib import Path
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -36,17 +39,23 @@ from PySide6.QtWidgets import (
 )
 
 from ..jobs.browse import (
+    BADNESS,
     AgentRow,
     DocRow,
     Snapshot,
     VersionRow,
+    attachment_warning,
+    count_versions,
     display_json,
     fill_summaries,
     json_diff,
+    new_version_refusal,
     SnapshotBuilder,
     stream_refs,
+    verify_ref,
     verify_rows,
 )
+from ..storage.base import StorageError
 from .models import VERDICT_MARKS, Column, RowTableModel
 from .workers import WorkerPool
 
@@ -59,6 +68,39 @@ def tr(text: str) -> str:
 
 def _mark(status: str | None) -> str:
     return f"{VERDICT_MARKS.get(status or '', '')} {status or ''}".strip()
+
+
+def _row_mark(row) -> str:
+    """A row's verdict over all its versions: '✗ 1 of 6 versions invalid'."""
+    agg = row.aggregate()
+    return f"{VERDICT_MARKS.get(agg.status, '')} {agg.text}".strip()
+
+
+def _row_tip(row) -> str:
+    agg = row.aggregate()
+    latest = row.verdict
+    if agg.status == "pending":
+        lines = [tr("not verified yet") if not agg.counts.get("valid")
+                 else tr("{0} of {1} versions verified so far").format(agg.total - agg.counts.get("pending", 0),
+                                                                      agg.total)]
+    else:
+        lines = [tr("worst over {0} versions: {1}").format(agg.total, agg.text)]
+        if agg.worst is not None and agg.status != "valid":
+            lines.append(f"{_short(agg.worst.version)}: {agg.worst.reason}")
+    if latest is not None and agg.total > 1:
+        lines.append(tr("latest version: {0}").format(latest.status))
+    return "\n".join(lines)
+
+
+_STATUS_WORDS = {"valid": "valid", "invalid": "invalid", "error": "read error", "legacy": "legacy",
+                 "unverifiable": "unverifiable", "pending": "not checked"}
+
+
+def _status_counts(counts: dict[str, int]) -> str:
+    """'38 valid, 1 invalid, 1 not checked', worst last as in the spec's order of listing."""
+    order = ["valid"] + [s for s in BADNESS if s != "valid" and s != "pending"] + ["pending"]
+    order += [s for s in counts if s not in order]
+    return ", ".join(f"{counts[s]} {tr(_STATUS_WORDS.get(s, s))}" for s in order if counts.get(s))
 
 
 def _short(v: str | None, n: int = 8) -> str:
@@ -116,7 +158,13 @@ class BrowserWindow(QMainWindow):
         self._load_generation = 0
         self._tasks: list = []
         self._current_doc: DocRow | None = None
+        self._current_agent: AgentRow | None = None
         self._current_doc_json: dict | None = None
+        self._shown_key: str | None = None
+        self._shown_verdict = None
+        self._versions_of: DocRow | None = None
+        self._verify_note = ""
+        self._verifying = False
         self.dropped: list = []
         self._build()
         self._refresh_timer = QTimer(self)
@@ -176,7 +224,8 @@ class BrowserWindow(QMainWindow):
         cl.addWidget(self.tabs, 1)
 
         self.agents_model = RowTableModel([
-            Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status),
+            Column(tr("Verdict"), _row_mark, status=lambda r: r.status, tooltip=_row_tip,
+                   sort_key=lambda r: r.aggregate().sort_key),
             Column(tr("Name"), lambda r: r.name),
             Column(tr("Type"), lambda r: r.type),
             Column(tr("Id"), lambda r: r.id, tooltip=lambda r: r.id),
@@ -185,9 +234,8 @@ class BrowserWindow(QMainWindow):
             Column(tr("Key hash"), lambda r: _short(r.key_hash, 16), tooltip=lambda r: r.key_hash),
         ], self)
         doc_columns = [
-            Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status,
-                   tooltip=lambda r: r.verdict.reason if r.verdict else tr("not verified yet"),
-                   sort_key=lambda r: r.status),
+            Column(tr("Verdict"), _row_mark, status=lambda r: r.status, tooltip=_row_tip,
+                   sort_key=lambda r: r.aggregate().sort_key),
             Column(tr("Title"), lambda r: r.title, tooltip=lambda r: r.title,
                    sort_key=lambda r: (r.title or "\uffff").casefold()),
             Column(tr("Type"), lambda r: r.type, sort_key=lambda r: r.type or ""),
@@ -226,7 +274,9 @@ class BrowserWindow(QMainWindow):
             Column(tr("Size"), lambda a: a.get("_size"), align_right=True),
             Column(tr("Stored"), lambda a: tr("embedded") if a.get("embed") else tr("external")),
             Column(tr("Hash"), lambda a: _mark(a.get("_status")), status=lambda a: a.get("_status"),
-                   tooltip=lambda a: a.get("_reason")),
+                   tooltip=lambda a: a.get("_reason") if self._attachment_risk(a) is None else
+                   tr("{0}\nOpening, saving or previewing it asks first; it cannot be dragged out.").format(
+                       self._attachment_risk(a))),
         ], self)
         self.attachments_view = self._table(self.attachments_model, sortable=False)
         self.attachments_view.doubleClicked.connect(lambda _i: self.open_attachment())
@@ -250,6 +300,17 @@ class BrowserWindow(QMainWindow):
         pv = QWidget(lower)
         pl = QVBoxLayout(pv)
         pl.setContentsMargins(0, 0, 0, 0)
+        warn_row = QHBoxLayout()
+        self.preview_warning = QLabel("", pv)
+        self.preview_warning.setWordWrap(True)
+        self.preview_warning.setStyleSheet("QLabel { color: #8a1c1c; }")
+        warn_row.addWidget(self.preview_warning, 1)
+        self.preview_anyway = QPushButton(tr("Preview anyway…"), pv)
+        self.preview_anyway.clicked.connect(lambda: self.preview_attachment(confirm=True))
+        warn_row.addWidget(self.preview_anyway)
+        pl.addLayout(warn_row)
+        self.preview_warning.hide()
+        self.preview_anyway.hide()
         pl.addWidget(self.preview_text)
         pl.addWidget(self.preview_image)
         self.preview_image.hide()
@@ -258,6 +319,7 @@ class BrowserWindow(QMainWindow):
         self.attachments_view.selectionModel().currentRowChanged.connect(lambda *_: self.preview_attachment())
         self.attachments_view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.attachments_model.mime_provider = self._attachments_mime
+        self.attachments_model.drag_enabled = lambda a: self._attachment_risk(a) is None
         docs_page.addWidget(lower)
         docs_page.setSizes([500, 260])
         self.tabs.addTab(docs_page, tr("Documents"))
@@ -277,6 +339,14 @@ class BrowserWindow(QMainWindow):
         self.verdict_label.setWordWrap(True)
         self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         vl.addWidget(self.verdict_label)
+        self.retry_button = QPushButton(tr("Retry"), vpage)
+        self.retry_button.setToolTip(tr("Read this version again and verify it"))
+        self.retry_button.clicked.connect(self.retry_shown)
+        self.retry_button.hide()
+        retry_row = QHBoxLayout()
+        retry_row.addWidget(self.retry_button)
+        retry_row.addStretch(1)
+        vl.addLayout(retry_row)
         self.checks_view = self._table(self.checks_model, sortable=False)
         self.checks_view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.checks_view.setWordWrap(True)
@@ -330,6 +400,9 @@ class BrowserWindow(QMainWindow):
         self.archived_view.selectionModel().currentRowChanged.connect(
             lambda cur, _p: self._doc_selected(self.archived_model, cur))
         self.agents_view.selectionModel().currentRowChanged.connect(self._agent_selected)
+        for view in (self.agents_view, self.docs_view, self.archived_view):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(lambda pos, v=view: self._row_menu(v, pos))
         self.versions_view.selectionModel().currentRowChanged.connect(self._version_selected)
         # status bar
         sb = QStatusBar(self)
@@ -341,7 +414,7 @@ class BrowserWindow(QMainWindow):
         self.progress.hide()
         sb.addPermanentWidget(self.progress)
         self.cancel_button = QPushButton(tr("Cancel"), sb)
-        self.cancel_button.clicked.connect(self.cancel_tasks)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
         self.cancel_button.hide()
         sb.addPermanentWidget(self.cancel_button)
         self.setStatusBar(sb)
@@ -377,13 +450,17 @@ class BrowserWindow(QMainWindow):
         self.act_open = act(tr("Open"), QKeySequence.StandardKey.Open, self.choose_folder, tr("Open a folder store"))
         self.act_refresh = act(tr("Refresh"), "F5", self.refresh)
         self.act_find = act(tr("Find"), QKeySequence.StandardKey.Find, self._focus_search)
-        self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V", self.verify_all)
+        self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V", self.verify_all,
+                              tr("Verify every version of every agent and document, not only the latest"))
         self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", self.copy_id)
         self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", self.reveal)
         self.act_new_doc = act(tr("New document…"), QKeySequence.StandardKey.New, self.new_document,
                                tr("Create a signed document in this store"))
         self.act_new_version = act(tr("New version…"), "Ctrl+Shift+N", self.new_version,
                                    tr("Edit the selected document and sign a new version"))
+        self._new_version_tip = self.act_new_version.toolTip()
+        self.act_new_version.setEnabled(False)
+        self.act_new_version.setToolTip(tr("New version…: select a document first"))
         self.act_migrate = QAction(tr("Migrate to another store…"), self)
         self.act_migrate.triggered.connect(self.migrate_wizard)
         self.act_backup = QAction(tr("Back up…"), self)
@@ -646,10 +723,12 @@ class BrowserWindow(QMainWindow):
         self.url = url
         self.banner.hide()
         self.empty_label.hide()
-        for m in (self.agents_model, self.docs_model, self.archived_model, self.versions_model,
-                  self.attachments_model, self.checks_model, self.diff_model):
+        self._retire_snapshot()  # nothing of the last store stays on screen or in use
+        for m in (self.agents_model, self.docs_model, self.archived_model):
             m.clear()
-        self.json_view.clear()
+        self._clear_panes()
+        self._verify_note = ""
+        self._verifying = False
         self.layout_label.setText("")
         self.count_label.setText(tr("Opening {0}…").format(url))
         self._set_source_status(url, "working")
@@ -696,7 +775,7 @@ class BrowserWindow(QMainWindow):
             return
         kind, value = item
         if kind == "store":
-            self._builder = SnapshotBuilder(value)
+            self._builder = SnapshotBuilder(value)  # rows selected while the listing runs are read from it
             self.layout_label.setText(tr("layout: {0}").format(value.layout_name))
             self.layout_label.setToolTip(value.layout.description)
             return
@@ -724,10 +803,72 @@ class BrowserWindow(QMainWindow):
                 and getattr(self, "_secret_prompted", None) != url:
             if self._ask_secret(url):
                 return
+        self._retire_snapshot()
+        self._builder = None
+        for m in (self.agents_model, self.docs_model, self.archived_model):
+            m.clear()
+        self._clear_panes()
         self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
         self.count_label.setText("")
         self._set_source_status(url, "error", msg)
         self.load_failed.emit(msg)
+
+    @property
+    def _store(self):
+        """The open store: the snapshot's, or while a listing runs, the one being listed
+        (never the last store's)."""
+        if self.snapshot is not None:
+            return self.snapshot.store
+        b = getattr(self, "_builder", None)
+        return b.store if b is not None else None
+
+    def _retire_snapshot(self) -> None:
+        """Forget the open store (closing it): its rows and verdicts must not be used for the next."""
+        old, self.snapshot = self.snapshot, None
+        if old is not None:
+            try:
+                old.store.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _clear_panes(self) -> None:
+        """Empty the verification, JSON, tree, diff, versions, attachments and preview panes."""
+        self._current_doc = None
+        self._current_agent = None
+        self._versions_of = None
+        self._current_doc_json = None
+        self._shown_key = None
+        self._shown_verdict = None
+        for m in (self.versions_model, self.attachments_model, self.checks_model, self.diff_model):
+            m.clear()
+        self.json_view.clear()
+        self.tree_model.set_document({})
+        for combo in (self.diff_old, self.diff_new):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
+        self.preview_text.clear()
+        self.preview_image.clear()
+        self.preview_image.hide()
+        self.preview_text.show()
+        self.preview_warning.hide()
+        self.preview_anyway.hide()
+        self.verdict_label.setText(tr("Select an agent or a document."))
+        self.retry_button.hide()
+        self._update_actions()
+
+    def _prune_panes(self) -> None:
+        """Clear the panes when what they show is no longer listed (and visible) in the open store."""
+        doc, agent = self._current_doc, self._current_agent
+        if doc is not None:
+            model = self.archived_model if doc.archived else self.docs_model
+            if self._store is None or model.row_of(doc) < 0:
+                self._clear_panes()
+        elif agent is not None:
+            if self._store is None or self.agents_model.row_of(agent) < 0:
+                self._clear_panes()
+        elif self._store is None and self._shown_key is not None:
+            self._clear_panes()
 
     def _listed(self, gen: int, url: str, snap: Snapshot, models_filled: bool = False) -> None:
         if gen != self._load_generation:
@@ -825,11 +966,7 @@ class BrowserWindow(QMainWindow):
                 if m is not None:
                     touched.setdefault(id(m), [m, []])[1].append(row)
             for m, rows_ in touched.values():
-                if len(rows_) > 32:
-                    m.rows_changed()  # one repaint for a batch, not one per row
-                else:
-                    for row in rows_:
-                        m.row_changed(row)
+                self._rows_verdicts_changed(m, rows_)
             self._update_counts()
             self._refresh_detail()
 
@@ -837,45 +974,148 @@ class BrowserWindow(QMainWindow):
         timer.setInterval(150)
         timer.timeout.connect(flush)
         timer.start()
+        total = sum(len(r.refs) for r in rows)
 
-        def done(_n):
+        def done(n):
             timer.stop()
             flush()
             timer.deleteLater()
+            if gen == self._load_generation:
+                self._verifying = False
+                self._verify_note = tr("verified every version: {0} of {1}").format(n, total)
+                self._update_counts()
 
+        def failed(msg):
+            timer.stop()
+            self._verifying = False
+            self.show_error(msg)
+
+        self._verifying = True
+        self._verify_note = tr("verifying every version ({0})…").format(total)
+        self._update_counts()
         self._start(lambda progress, cancel: verify_rows(snap.store, rows, progress, cancel, landed),
-                    tr("Verifying"), on_result=done, on_error=lambda m: (timer.stop(), self.show_error(m)))
+                    tr("Verifying every version"), on_result=done, on_error=failed)
+
+    def _rows_verdicts_changed(self, model: RowTableModel, rows: list) -> None:
+        """Repaint rows whose verdicts changed; when sorted by verdict, sort again."""
+        if model.sort_column == 0:
+            model.resort()
+        if len(rows) > 32:
+            model.rows_changed()  # one repaint for a batch, not one per row
+        else:
+            for row in rows:
+                model.row_changed(row)
+
+    def _model_of(self, row) -> RowTableModel:
+        if isinstance(row, AgentRow):
+            return self.agents_model
+        return self.archived_model if row.archived else self.docs_model
+
+    def _verdicts_landed(self, row, pairs: list) -> None:
+        """Verdicts for some versions of *row* arrived (GUI thread): row, counts, versions
+        table, detail and actions follow."""
+        for ref, verdict in pairs:
+            row.verdicts[ref.key] = verdict
+        self._rows_verdicts_changed(self._model_of(row), [row])
+        if row is self._current_doc:
+            for v in self.versions_model.all_rows:
+                got = row.verdicts.get(v.ref.key)
+                if got is not None and got is not v.verdict:
+                    v.verdict = got
+                    self.versions_model.row_changed(v)
+        self._update_counts()
+        self._refresh_detail()
+        self._update_actions()
+
+    def _verify_versions_of(self, row, refs=None, *, retry: bool = False) -> None:
+        """Verify *refs* of *row* (by default those not checked yet) off the GUI thread."""
+        if self._store is None:
+            return
+        todo = list(refs) if refs is not None else [r for r in row.refs if r.key not in row.verdicts]
+        if not todo:
+            return
+        gen, store = self._load_generation, self._store
+
+        def work():
+            if retry:
+                for r in todo:
+                    store.invalidate(r.key)
+            return [(r, verify_ref(store, r)) for r in todo]
+
+        def landed(pairs):
+            if gen == self._load_generation:
+                self._verdicts_landed(row, pairs)
+
+        self._start(work, tr("Verifying versions"), on_result=landed, quiet=True)
+
+    def retry_row(self, row) -> None:
+        """Read every version of *row* again and verify it (after a read error)."""
+        self._verify_versions_of(row, list(row.refs), retry=True)
+
+    def retry_shown(self) -> None:
+        """The Retry button: read the version in the verification panel again and verify it."""
+        key = self._shown_key
+        row = self._current_doc or self._current_agent
+        if key is None or row is None:
+            return
+        ref = next((r for r in row.refs if r.key == key), None)
+        if ref is not None:
+            self.retry_button.setEnabled(False)
+            self._verify_versions_of(row, [ref], retry=True)
+
+    def _row_menu(self, view: QTableView, pos) -> None:
+        idx = view.indexAt(pos)
+        if not idx.isValid():
+            return
+        row = view.model().row_object(idx.row())
+        menu = QMenu(self)
+        agg = row.aggregate()
+        retry = menu.addAction(tr("Retry: read and verify every version again") if agg.status == "error"
+                               else tr("Verify every version again"))
+        retry.triggered.connect(lambda: self.retry_row(row))
+        if isinstance(row, DocRow) and not row.archived:
+            menu.addAction(self.act_new_version)
+        self._row_menu_shown = menu
+        menu.popup(view.viewport().mapToGlobal(pos))
 
     def _update_counts(self) -> None:
         snap = self.snapshot
         if snap is None:
             return
         docs = snap.documents
-        counts: dict[str, int] = {}
-        for r in docs:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        parts = [tr("{0} agents").format(len(snap.agents)), tr("{0} documents").format(len(docs)),
-                 tr("{0} archived").format(len(snap.archived))]
-        for k in ("valid", "invalid", "unverifiable", "legacy", "pending"):
-            if counts.get(k):
-                parts.append(f"{_mark(k)}: {counts[k]}")
+        parts = []
+        for rows, what in ((docs, tr("{0} documents, {1} versions")), (snap.agents, tr("{0} agents, {1} versions"))):
+            n, counts = count_versions(rows)
+            parts.append(what.format(len(rows), n) + (": " + _status_counts(counts) if n else ""))
+        if snap.archived:
+            parts.append(tr("{0} archived").format(len(snap.archived)))
         shown = self.docs_model.rowCount()
         if shown != len(docs):
             parts.append(tr("{0} shown").format(shown))
+        if self._verify_note:
+            parts.append(self._verify_note)
         self.count_label.setText(" · ".join(parts))
 
     # ------------------------------------------------------------------ selection/detail
     def _agent_selected(self, cur: QModelIndex, _prev=None) -> None:
-        if not cur.isValid() or self.snapshot is None:
+        if not cur.isValid() or self._store is None:
             return
         row: AgentRow = self.agents_model.row_object(cur.row())
+        if row is self._current_agent:
+            return  # the same agent again (its row moved when the table was sorted or filtered)
+        self._current_doc, self._current_agent = None, row
+        self._versions_of = None
+        self.versions_model.clear()
+        self.diff_model.clear()
+        self._update_actions()
+        self._verify_versions_of(row)  # the row shows the worst over all versions
         self._show_item(row.latest.key, row.verdict)
 
     def _with_bodies(self, keys: list[str], then) -> None:
         """Run *then* on the GUI thread once the bodies of *keys* are in memory: at
         once when they are cached, else after a worker has read them (a cold S3
         store must not freeze the window)."""
-        store = self.snapshot.store if self.snapshot else None
+        store = self._store
         if store is None or all(store.is_cached(k) for k in keys):
             then()
             return
@@ -892,23 +1132,26 @@ class BrowserWindow(QMainWindow):
                     quiet=True)
 
     def _doc_selected(self, model: RowTableModel, cur: QModelIndex) -> None:
-        if not cur.isValid() or self.snapshot is None:
+        if not cur.isValid() or self._store is None:
             return
         row: DocRow = model.row_object(cur.row())
-        self._current_doc = row
+        if row is self._current_doc and self._versions_of is row:
+            return  # the same document again (its row moved when the table was sorted or filtered)
+        self._current_doc, self._current_agent = row, None
+        self._versions_of = None
+        self._update_actions()
         self._with_bodies([r.key for r in row.refs],
                           lambda: self._show_doc(row) if self._current_doc is row else None)
 
     def _show_doc(self, row: DocRow) -> None:
-        store = self.snapshot.store
+        store = self._store
         nodes = store.history(row.refs)
         by_version = {r.version: r for r in row.refs}
-        versions = [VersionRow(n, by_version[n.version], row.summaries.get(n.version, {})) for n in nodes]
+        versions = [VersionRow(n, by_version[n.version], row.summaries.get(n.version, {}),
+                               row.verdicts.get(by_version[n.version].key)) for n in nodes]
         latest_key = row.latest_ref().key
-        for v in versions:
-            if v.ref.key == latest_key:
-                v.verdict = row.verdict
         self.versions_model.set_rows(versions)
+        self._versions_of = row
         _fit_columns(self.versions_view)
         for combo in (self.diff_old, self.diff_new):
             combo.blockSignals(True)
@@ -920,46 +1163,20 @@ class BrowserWindow(QMainWindow):
             self.diff_old.setCurrentIndex(len(versions) - 2)
         self.diff_new.setCurrentIndex(len(versions) - 1)
         self._update_diff()
-        self._verify_versions(versions)
+        self._verify_versions_of(row)  # every version: a bad one is never hidden behind a good latest
         idx = next((i for i, v in enumerate(versions) if v.ref.key == latest_key), len(versions) - 1)
         if versions:
             self.versions_view.selectRow(idx)
         self._show_item(latest_key, row.verdict)
-
-    def _verify_versions(self, versions: list[VersionRow]) -> None:
-        """Verdicts for every version of the selected document, filled in as they come."""
-        todo = [v for v in versions if v.verdict is None]
-        if not todo or self.snapshot is None:
-            return
-        gen, store = self._load_generation, self.snapshot.store
-
-        def work():
-            return [(v, store.verify(v.ref)) for v in todo]
-
-        def landed(pairs):
-            if gen != self._load_generation:
-                return
-            for v, verdict in pairs:
-                v.verdict = verdict
-                self.versions_model.row_changed(v)
-
-        self._start(work, tr("Verifying versions"), on_result=landed, quiet=True)
+        self._update_actions()
 
     def _version_selected(self, cur: QModelIndex, _prev=None) -> None:
-        if not cur.isValid() or self.snapshot is None:
+        if not cur.isValid() or self._store is None:
             return
         v: VersionRow = self.versions_model.row_object(cur.row())
-        if v.verdict is None:
-            gen = self._load_generation
-            store = self.snapshot.store
-
-            def landed(verdict, v=v):
-                if gen == self._load_generation:
-                    v.verdict = verdict
-                    self.versions_model.row_changed(v)
-                    self._show_item(v.ref.key, verdict)
-
-            self._start(lambda: store.verify(v.ref), tr("Verifying"), on_result=landed, quiet=True)
+        row = self._current_doc
+        if v.verdict is None and row is not None and v.ref.key not in row.verdicts:
+            self._verify_versions_of(row, [v.ref])
         self._show_item(v.ref.key, v.verdict)
 
     def _show_item(self, key: str, verdict) -> None:
@@ -967,8 +1184,9 @@ class BrowserWindow(QMainWindow):
         self._with_bodies([key], lambda: self._show_body(key, verdict) if self._shown_key == key else None)
 
     def _show_body(self, key: str, verdict) -> None:
-        store = self.snapshot.store if self.snapshot else None
+        store = self._store
         doc = None
+        self._shown_verdict = verdict
         if store is not None:
             try:
                 doc = store.read_json(key)
@@ -978,19 +1196,33 @@ class BrowserWindow(QMainWindow):
                 self.tree_view.resizeColumnToContents(0)
             except Exception as exc:  # noqa: BLE001
                 self.json_view.setPlainText(tr("Cannot read {0}: {1}").format(key, exc))
+                self.tree_model.set_document({})
         self._current_doc_json = doc
         self._fill_attachments(doc, verdict)
+        self._render_verdict(key, verdict)
+
+    def _render_verdict(self, key: str, verdict) -> None:
+        """The verification panel: the shown version's verdict and checks, the worst
+        over all versions of its row, and Retry after a read error."""
+        self._shown_verdict = verdict
+        self.retry_button.setVisible(verdict is not None and verdict.status == "error")
+        self.retry_button.setEnabled(True)
+        overall = self._overall_line(key)
         if verdict is None:
-            self.verdict_label.setText(tr("<b>{0}</b><br>Not verified yet…").format(key))
+            self.verdict_label.setText(tr("<b>{0}</b><br>Not verified yet…").format(html.escape(key)) + overall)
             self.checks_model.clear()
             return
         head = f"<span style='font-size:14pt;color:{_color(verdict.status)}'><b>{_mark(verdict.status)}</b></span>"
-        who = f"<br>{tr('Signer')}: {verdict.signer or '?'} ({verdict.algorithm or '?'})"
+        who = f"<br>{tr('Signer')}: {html.escape(verdict.signer or '?')} ({html.escape(verdict.algorithm or '?')})"
         if verdict.public_key_hash:
-            who += f"<br>{tr('Key hash')}: <code>{verdict.public_key_hash[:32]}…</code>"
-        reason = "" if verdict.status == "valid" else f"<br><b>{verdict.reason}</b>"
-        self.verdict_label.setText(f"{head}&nbsp; {verdict.id}:{verdict.version}{who}{reason}")
-        self.checks_model.set_rows(verdict.checks)
+            who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
+        if verdict.status == "error":
+            who = ""  # nothing was read, so nothing is known about the signer
+        reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(verdict.reason)}</b>"
+        name = f"{verdict.id}:{verdict.version}" if verdict.id else key
+        self.verdict_label.setText(f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}")
+        if self.checks_model.all_rows != verdict.checks:
+            self.checks_model.set_rows(verdict.checks)
         self.checks_view.resizeColumnToContents(0)
         self.checks_view.resizeColumnToContents(1)
         header = self.checks_view.horizontalHeader()
@@ -998,14 +1230,29 @@ class BrowserWindow(QMainWindow):
             header.resizeSection(1, 170)
         self.checks_view.resizeRowsToContents()
 
+    def _overall_line(self, key: str) -> str:
+        """'Over all 6 versions: ✗ 1 of 6 versions invalid (version 2da6…: reason)', for rows of many versions."""
+        row = self._current_doc or self._current_agent
+        if row is None or not any(r.key == key for r in row.refs) or len(row.refs) < 2:
+            return ""
+        agg = row.aggregate()
+        text = f"{VERDICT_MARKS.get(agg.status, '')} {agg.text}"
+        if agg.worst is not None and agg.status != "valid" and agg.worst.path != key:
+            text += f" — {tr('version')} {_short(agg.worst.version)}: {agg.worst.reason}"
+        return (f"<br><span style='color:{_color(agg.status)}'>"
+                f"{tr('Over all {0} versions').format(agg.total)}: {html.escape(text)}</span>")
+
     def _refresh_detail(self) -> None:
-        row = self._current_doc
-        if row is not None and getattr(self, "_shown_key", None) == row.latest_ref().key and row.verdict:
-            self._show_item(row.latest_ref().key, row.verdict)
-            for v in self.versions_model.all_rows:
-                if v.ref.key == row.latest_ref().key and v.verdict is None:
-                    v.verdict = row.verdict
-                    self.versions_model.row_changed(v)
+        """Verdicts landed: the panel follows for the shown version and the row's worst."""
+        row = self._current_doc or self._current_agent
+        key = self._shown_key
+        if row is None or key is None or not any(r.key == key for r in row.refs):
+            return
+        v = row.verdicts.get(key)
+        if v is not None and v is not self._shown_verdict:
+            self._show_item(key, v)
+        elif self._current_doc_json is not None or self._shown_verdict is not None:
+            self._render_verdict(key, self._shown_verdict)
 
     def _fill_attachments(self, doc: dict | None, verdict) -> None:
         items = []
@@ -1025,14 +1272,40 @@ class BrowserWindow(QMainWindow):
                 c = next((c for c in verdict.checks if c.name == f"attachment {a.get('path')}"), None)
                 if c:
                     a["_status"], a["_reason"] = c.status, c.reason
+            a["_risk"] = attachment_warning(a, verdict)
             items.append(a)
         self.attachments_model.set_rows(items)
+        self.preview_attachment()
 
-    def _attachment_bytes(self) -> tuple[str, bytes] | None:
+    # ------------------------------------------------------------------ attachments
+    @staticmethod
+    def _attachment_risk(a: dict) -> str | None:
+        """Why this attachment is risky to open (its check failed, its version is invalid), or None."""
+        return a.get("_risk")
+
+    def _current_attachment(self) -> dict | None:
         idx = self.attachments_view.currentIndex()
-        if not idx.isValid() or self.snapshot is None:
+        if not idx.isValid() or self._store is None:
             return None
-        a = self.attachments_model.row_object(idx.row())
+        return self.attachments_model.row_object(idx.row())
+
+    def _confirm_attachment(self, a: dict, action: str) -> bool:
+        """A risky attachment: say why, let the user cancel. True to go on."""
+        risk = self._attachment_risk(a)
+        if not risk:
+            return True
+        name = Path(str(a.get("path") or "attachment")).name
+        answer = QMessageBox.warning(
+            self, tr("This attachment failed verification"),
+            tr("{0} “{1}” anyway?\n\n{2}\n\nIts contents may not be what the signer signed.").format(
+                action, name, risk),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _attachment_bytes(self, a: dict | None = None) -> tuple[str, bytes] | None:
+        a = a if a is not None else self._current_attachment()
+        if a is None or self._store is None:
+            return None
         name = Path(str(a.get("path") or "attachment")).name
         if a.get("embed"):
             try:
@@ -1040,18 +1313,31 @@ class BrowserWindow(QMainWindow):
             except Exception as exc:  # noqa: BLE001
                 self.show_error(tr("The embedded attachment cannot be decoded: {0}").format(exc))
                 return None
-        data = self.snapshot.store.read_attachment(str(a.get("path")))
+        try:
+            data = self._store.read_attachment(str(a.get("path")))
+        except StorageError as exc:
+            self.show_error(tr("The external file {0} cannot be read: {1}").format(a.get("path"), exc))
+            return None
         if data is None:
             self.show_error(tr("The external file {0} is not in this store").format(a.get("path")))
             return None
         return name, data
 
     def _attachments_mime(self, rows):
-        """Dragging attachments out: write them to a temporary folder, offer the files."""
+        """Dragging attachments out: write them to a temporary folder, offer the files.
+        One that failed its check (or whose version is invalid) is not dragged out."""
         import tempfile
 
         from PySide6.QtCore import QMimeData
 
+        refused = [a for a in rows if self._attachment_risk(a)]
+        if refused:
+            self.show_error(tr("Not dragged out: {0} — {1} Use Save As… to save it anyway.").format(
+                ", ".join(str(a.get("path")) for a in refused), self._attachment_risk(refused[0])))
+        mime = QMimeData()
+        rows = [a for a in rows if not self._attachment_risk(a)]
+        if not rows:
+            return mime
         d = Path(tempfile.mkdtemp(prefix="jacs-desktop-drag-"))
         urls = []
         for a in rows:
@@ -1061,7 +1347,6 @@ class BrowserWindow(QMainWindow):
             p = d / Path(str(a.get("path") or "attachment")).name
             p.write_bytes(data)
             urls.append(QUrl.fromLocalFile(str(p)))
-        mime = QMimeData()
         mime.setUrls(urls)
         return mime
 
@@ -1071,24 +1356,40 @@ class BrowserWindow(QMainWindow):
                 return gzip.decompress(base64.b64decode(a["contents"]))
             except Exception:  # noqa: BLE001
                 return None
-        return self.snapshot.store.read_attachment(str(a.get("path"))) if self.snapshot else None
+        try:
+            return self._store.read_attachment(str(a.get("path"))) if self._store else None
+        except StorageError:
+            return None
 
-    def preview_attachment(self) -> None:
-        """Text and JSON as text, images as a picture, anything else described."""
-        idx = self.attachments_view.currentIndex()
+    def preview_attachment(self, confirm: bool = False) -> None:
+        """Text and JSON as text, images as a picture, anything else described. One
+        that failed its check is previewed only after a warning (*confirm*: ask now)."""
         self.preview_image.hide()
         self.preview_text.show()
-        if not idx.isValid():
+        self.preview_warning.hide()
+        self.preview_anyway.hide()
+        a = self._current_attachment()
+        if a is None:
             self.preview_text.clear()
             return
-        a = self.attachments_model.row_object(idx.row())
-        if not a.get("embed") and "_data" not in a and self.snapshot is not None:
-            store = self.snapshot.store  # an external file may be a network read: not on the GUI thread
+        risk = self._attachment_risk(a)
+        if risk:
+            if not a.get("_preview_ok"):
+                if not confirm or not self._confirm_attachment(a, tr("Preview")):
+                    self.preview_warning.setText(tr("⚠ Not previewed: {0}").format(risk))
+                    self.preview_warning.show()
+                    self.preview_anyway.show()
+                    self.preview_text.clear()
+                    return
+                a["_preview_ok"] = True
+            self.preview_warning.setText(tr("⚠ {0}").format(risk))
+            self.preview_warning.show()
+        if not a.get("embed") and "_data" not in a and self._store is not None:
+            store = self._store  # an external file may be a network read: not on the GUI thread
 
             def fetched(data, a=a):
                 a["_data"] = data
-                if self.attachments_view.currentIndex().isValid() and \
-                        self.attachments_model.row_object(self.attachments_view.currentIndex().row()) is a:
+                if self._current_attachment() is a:
                     self.preview_attachment()
 
             self._start(lambda: store.read_attachment(str(a.get("path"))), tr("Reading"), on_result=fetched,
@@ -1122,7 +1423,10 @@ class BrowserWindow(QMainWindow):
         self.preview_text.setPlainText(tr("{0}: {1:,} bytes — no preview for this type").format(mt or "?", len(data)))
 
     def save_attachment(self) -> None:
-        got = self._attachment_bytes()
+        a = self._current_attachment()
+        if a is None or not self._confirm_attachment(a, tr("Save")):
+            return
+        got = self._attachment_bytes(a)
         if not got:
             return
         name, data = got
@@ -1136,7 +1440,10 @@ class BrowserWindow(QMainWindow):
                 self.show_error(str(exc))
 
     def open_attachment(self) -> None:
-        got = self._attachment_bytes()
+        a = self._current_attachment()
+        if a is None or not self._confirm_attachment(a, tr("Open")):
+            return
+        got = self._attachment_bytes(a)
         if not got:
             return
         import tempfile
@@ -1148,12 +1455,12 @@ class BrowserWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(p)))
 
     def _update_diff(self) -> None:
-        if self.snapshot is None or self.diff_old.count() == 0:
+        if self._store is None or self.diff_old.count() == 0:
             self.diff_model.clear()
             return
         try:
-            a = self.snapshot.store.read_json(self.diff_old.currentData())
-            b = self.snapshot.store.read_json(self.diff_new.currentData())
+            a = self._store.read_json(self.diff_old.currentData())
+            b = self._store.read_json(self.diff_new.currentData())
         except Exception as exc:  # noqa: BLE001
             self.show_error(str(exc))
             return
@@ -1166,6 +1473,17 @@ class BrowserWindow(QMainWindow):
         self.docs_model.set_filter(pred)
         self.archived_model.set_filter(pred)
         self.agents_model.set_filter(None if not t else (lambda a, t=t: t in f"{a.id} {a.name or ''}".lower()))
+        self._after_filter()
+
+    def _after_filter(self) -> None:
+        """A filter hid the selected row: the panes are cleared; one still visible stays selected."""
+        self._prune_panes()
+        doc, agent = self._current_doc, self._current_agent
+        if doc is not None:
+            view, model = (self.archived_view, self.archived_model) if doc.archived else (self.docs_view, self.docs_model)
+            view.selectRow(model.row_of(doc))
+        elif agent is not None:
+            self.agents_view.selectRow(self.agents_model.row_of(agent))
         self._update_counts()
 
     def _focus_search(self) -> None:
@@ -1181,7 +1499,7 @@ class BrowserWindow(QMainWindow):
         def show(hits):
             ids = {h[0] for h in hits}
             self.docs_model.set_filter(lambda r: r.id in ids)
-            self._update_counts()
+            self._after_filter()
             self.count_label.setText(self.count_label.text() + " · " + tr("{0} full-text matches").format(len(ids)))
 
         self._start(lambda: store.search(text), tr("Searching"), on_result=show)
@@ -1189,6 +1507,9 @@ class BrowserWindow(QMainWindow):
     # ------------------------------------------------------------------ actions
     def refresh(self) -> None:
         if self.url:
+            if self._current_doc is not None and not self._current_doc.archived \
+                    and not getattr(self, "_select_after_load", None):
+                self._select_after_load = self._current_doc.id  # selected again once re-read
             if self.snapshot is not None:
                 self.snapshot.store.invalidate()
             self.open_url(self.url)
@@ -1248,6 +1569,19 @@ class BrowserWindow(QMainWindow):
             self.progress.show()
             self.cancel_button.show()
         return task
+
+    def cancel_clicked(self) -> None:
+        """The Cancel button: work stops; a cancelled listing leaves the rows listed so far
+        as the open store, and nothing else stays in the panes."""
+        self.cancel_tasks()
+        b = getattr(self, "_builder", None)
+        if self.snapshot is None and b is not None:
+            self.snapshot = b.snapshot()  # the listing stopped: what it found so far is what is shown
+            self._verify_note = tr("listing cancelled")
+        elif self._verifying:
+            self._verify_note = tr("verification cancelled")
+        self._prune_panes()
+        self._update_counts()
 
     def cancel_tasks(self) -> None:
         for t in list(self._tasks):
@@ -1327,6 +1661,12 @@ class BrowserWindow(QMainWindow):
         if row is None:
             self.show_error(tr("Select the document to make a new version of."))
             return
+        refusal = self._new_version_refusal()
+        if refusal:
+            self.show_error(tr("New version refused: {0}").format(refusal))
+            if any(r.key not in row.verdicts for r in row.refs):
+                self._verify_versions_of(row)  # verify it first: the action is enabled once all are valid
+            return
         try:
             previous = store.read_json(row.latest_ref().key)
         except Exception as exc:  # noqa: BLE001 - shown in the banner
@@ -1337,6 +1677,24 @@ class BrowserWindow(QMainWindow):
         wiz = SignWizard(store, self, previous=previous, workers=self.workers,
                          config_path=str(self.settings.value("last_identity", "") or ""))
         self._run_sign_wizard(wiz)
+
+    def _new_version_refusal(self) -> str | None:
+        """Why *New version…* is not possible now (None when it is)."""
+        if self.snapshot is None:
+            return tr("open a store first")
+        row = self._current_doc
+        if row is None:
+            return tr("select a document first")
+        if self._versions_of is not row:
+            return tr("its versions are still being read; it is verified first")
+        nodes = [v.node for v in self.versions_model.all_rows]
+        return new_version_refusal(row.latest_ref(), nodes, row.verdicts)
+
+    def _update_actions(self) -> None:
+        refusal = self._new_version_refusal()
+        self.act_new_version.setEnabled(refusal is None)
+        self.act_new_version.setToolTip(self._new_version_tip if refusal is None
+                                        else tr("New version… is not possible: {0}").format(refusal))
 
     def _run_sign_wizard(self, wiz) -> None:
         def done(result):
@@ -1403,7 +1761,7 @@ class BrowserWindow(QMainWindow):
         lines = [f"{p.name}: {_mark(v.status) if v else '–'} {reason}" for p, v, reason in results]
         last = next((v for _p, v, _r in reversed(results) if v is not None), None)
         if last is not None:
-            self._current_doc = None
+            self._clear_panes()
             self.verdict_label.setText("")
             self.checks_model.set_rows(last.checks)
             self._show_dropped(last)
@@ -1419,9 +1777,10 @@ class BrowserWindow(QMainWindow):
         self.cancel_tasks()
         self._stop_watch()
         self.workers.wait(5000)
-        if self.snapshot is not None:
+        store = self._store
+        if store is not None:
             try:
-                self.snapshot.store.close()
+                store.close()
             except Exception:  # noqa: BLE001
                 pass
         super().closeEvent(event)

@@ -18,9 +18,9 @@ __all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
 Index = QModelIndex | QPersistentModelIndex
 
 VERDICT_MARKS = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L", "ok": "✓", "failed": "✗",
-                 "warning": "!", "skipped": "–", "pending": "…"}
+                 "warning": "!", "skipped": "–", "pending": "…", "error": "⚠"}
 VERDICT_COLORS = {"valid": "#1b7f3b", "ok": "#1b7f3b", "invalid": "#c62828", "failed": "#c62828",
-                  "unverifiable": "#b26a00", "legacy": "#6a4fb3", "warning": "#b26a00"}
+                  "unverifiable": "#b26a00", "legacy": "#6a4fb3", "warning": "#b26a00", "error": "#8d4e00"}
 
 
 class Column:
@@ -59,6 +59,8 @@ class RowTableModel(QAbstractTableModel):
         self._pos: dict[int, int] | None = None
         #: optional: rows -> QMimeData, to drag rows out (attachments to the file manager)
         self.mime_provider: Callable[[list[Any]], Any] | None = None
+        #: optional: whether a row may be dragged out (default: every row)
+        self.drag_enabled: Callable[[Any], bool] | None = None
 
     # -- Qt interface ---------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -99,7 +101,10 @@ class RowTableModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self.drag_enabled is None or (0 <= index.row() < len(self._rows) and self.drag_enabled(self._rows[index.row()])):
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
 
     def mimeTypes(self) -> list[str]:
         return ["text/uri-list"]
@@ -124,16 +129,39 @@ class RowTableModel(QAbstractTableModel):
         self._rows = self._all if f is None else [r for r in self._all if f(r)]
         self._pos = None
 
+    @property
+    def sort_column(self) -> int | None:
+        """The column the rows are sorted by (None: in the order they came)."""
+        return self._sort[0] if self._sort is not None else None
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not (0 <= column < len(self._columns)):
             return
         if self._sort == (column, order):
             return  # already in this order (the view asks again when the header indicator moves)
+        self._relayout((column, order))
+
+    def resort(self) -> None:
+        """The rows' sort keys changed (verdicts arrived): put them in order again,
+        keeping the selection; the filter is applied again too (a reset only when it
+        now keeps other rows)."""
+        if self._filter is not None:
+            f = self._filter
+            if sum(1 for r in self._all if f(r)) != len(self._rows) or any(not f(r) for r in self._rows):
+                self.beginResetModel()
+                self._sort_all()
+                self._apply()
+                self.endResetModel()
+                return
+        if self._sort is not None:
+            self._relayout(self._sort)
+
+    def _relayout(self, sort: tuple[int, Qt.SortOrder]) -> None:
         self.layoutAboutToBeChanged.emit()
         old = self._rows
         persistent = [idx for idx in self.persistentIndexList() if idx.isValid() and idx.row() < len(old)]
         moved = [(idx, old[idx.row()]) for idx in persistent]
-        self._sort = (column, order)
+        self._sort = sort
         self._sort_all()
         self._apply()
         if moved:
@@ -190,15 +218,10 @@ class RowTableModel(QAbstractTableModel):
     def rows_changed(self) -> None:
         """Many rows' data changed (summaries filled in): the chosen order and filter
         are applied again, since they may depend on what changed."""
-        if self._filter is not None:
-            self.beginResetModel()
-            self._sort_all()
-            self._apply()
-            self.endResetModel()
-        elif self._sort is not None:
-            column, order = self._sort
-            self._sort = None
-            self.sort(column, order)
+        if self._filter is not None or self._sort is not None:
+            self.resort()
+            if self._rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._columns) - 1))
         elif self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._columns) - 1))
 
