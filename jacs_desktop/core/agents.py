@@ -433,7 +433,7 @@ class AgentDirectory:
         replaced = record.superseded.get(key_hash)
         signed_at = _signature_time_ns(sig)
         if replaced is not None and signed_at is not None and signed_at > replaced[0]:
-            when = sig.get("date") if isinstance(sig.get("date"), str) else f"iat {sig.get('iat')}"
+            when = sig["date"] if rfc3339_ns(sig.get("date")) is not None else f"iat {sig.get('iat')}"
             ctx.add(SUPERSEDED_CHECK, WARNING,
                     f"signed on {when} with key {_short(key_hash)}, which agent {record.label} replaced on "
                     f"{replaced[1]} (agent version {replaced[2]}); jacs still accepts it, but the key was no "
