@@ -16,14 +16,14 @@ from pathlib import Path
 
 from . import __version__
 from .core.errors import JacsError
-from .core.verify import INVALID, KeyRing, Verdict, verify_bytes
+from .core.verify import KeyRing, Verdict, verify_bytes
 from .jobs.verify_all import VerifyReport, verify_store
-from .storage.folder import FolderStore, load_key_dir
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
 
-_MARK = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L"}
-_CHECK_MARK = {"ok": "✓", "failed": "✗", "unverifiable": "?", "legacy": "L", "warning": "!", "skipped": "-"}
+_MARK = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L", "error": "E"}
+_CHECK_MARK = {"ok": "✓", "failed": "✗", "unverifiable": "?", "legacy": "L", "warning": "!", "skipped": "-",
+               "error": "E"}
 
 
 def _err(msg: str) -> None:
@@ -44,41 +44,56 @@ def _print_verdict(v: Verdict, verbose: bool) -> None:
             print(f"      ! {c.name}: {c.reason}")
 
 
+def _folder_store(folder: Path, need_config: bool = False):
+    """The store a folder is (None when it is not one, or has no config and one is needed)."""
+    from .storage.fs import FsStore
+    from .storage.store import Store
+
+    try:
+        store = Store(FsStore(folder))
+        if need_config and not store.configs():
+            return None
+    except JacsError:
+        return None
+    return store
+
+
+def _keys_from_folder(ring, kd: Path) -> int:
+    """--keys DIR: ``public_keys/``, the folder itself, ``jacs_data/public_keys/``, ``jacs.public.pem``."""
+    from .storage.fs import FsStore
+    from .storage.store import public_key_files
+
+    objects = FsStore(kd)
+    n = 0
+    for prefix in ("public_keys/", "", "jacs_data/public_keys/"):
+        for _h, raw, alg, key in public_key_files(objects, prefix):
+            ring.add(raw, alg, str(kd / key))
+            n += 1
+    pub = kd / "jacs.public.pem"
+    if pub.is_file():
+        ring.add(pub.read_bytes()[: 1 << 16], None, str(pub))
+        n += 1
+    return n
+
+
 def _single_file_context(path: Path, keys_dir: str | None, files_dir: str | None):
-    ring = KeyRing()
-    files = None
+    """(store or None, key resolver, attachment resolver) for verifying one file."""
     store = None
     # a document inside a store: documents/{id}:{v}.json → use the store around it
     parent = path.resolve().parent
     if parent.name in ("documents", "agent", "archive"):
         base = parent.parent.parent if parent.name == "archive" else parent.parent
         if parent.name == "agent" or (base / "jacs_data").is_dir() or any(base.glob("*.json")):
-            try:
-                store = FolderStore(base if parent.name != "agent" else base.parent)
-            except JacsError:
-                store = None
-    if store is None and path.resolve().parent.is_dir():
-        try:
-            candidate = FolderStore(path.resolve().parent)
-            if candidate.configs:
-                store = candidate
-        except JacsError:
-            store = None
-    if store is not None:
-        ring = store.key_ring()
-        files = store.read_attachment
+            store = _folder_store(base if parent.name != "agent" else base.parent)
+    if store is None and parent.is_dir():
+        store = _folder_store(parent, need_config=True)
+    ring = store.keys() if store is not None else KeyRing()
+    files = store.read_attachment if store is not None else None
     if keys_dir:
         kd = Path(keys_dir).expanduser()
         if not kd.is_dir():
             raise JacsError(f"--keys: {kd} is not a folder")
-        n = load_key_dir(ring, kd / "public_keys") + load_key_dir(ring, kd)
-        for sub in ("jacs_data/public_keys",):
-            n += load_key_dir(ring, kd / sub)
-        pub = kd / "jacs.public.pem"
-        if pub.is_file():
-            ring.add(pub.read_bytes()[: 1 << 16], None, str(pub))
-            n += 1
-        if n == 0:
+        if _keys_from_folder(ring, kd) == 0:
             raise JacsError(f"--keys: no public keys found in {kd} (expected public_keys/{{hash}}.pem or jacs.public.pem)")
     if files_dir:
         fd = Path(files_dir).expanduser().resolve()
@@ -89,53 +104,61 @@ def _single_file_context(path: Path, keys_dir: str | None, files_dir: str | None
                 return None
             return p.read_bytes()
 
-    return ring, files
+    return store, ring, files
 
 
 def _looks_like_url(text: str) -> bool:
     return "://" in text or text.startswith("profile:")
 
 
-def _verify_url(url: str) -> VerifyReport:
-    from .storage.urls import open_store
+def _local_path(text: str) -> Path | None:
+    """The folder or file a path or ``file://`` URL names (None for other stores)."""
+    from .storage.urls import parse_url
 
-    report = VerifyReport()
-    store = open_store(url)
-    try:
-        for ref in store.refs():
-            report.results.append(store.verify(ref))
-    finally:
-        store.close()
-    return report
+    if _looks_like_url(text) and not text.lower().startswith("file://"):
+        return None
+    return Path(os.path.expanduser(parse_url(text)["path"]))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    if _looks_like_url(args.path):
-        try:
-            report = _verify_url(args.path)
-        except JacsError as exc:
-            _err(str(exc))
+    """A folder, a ``file://`` URL, s3://, sqlite://, memory:// or profile:NAME all go
+    through the same store opener and the same verifier; a single file is checked
+    with the store around it (or --keys/--files)."""
+    from .storage.urls import open_store
+
+    try:
+        local = _local_path(args.path)
+        if local is not None and not local.exists():
+            _err(f"{local} does not exist")
             return EXIT_ERROR
-        return _print_report(report, args)
-    target = Path(args.path).expanduser()
-    if not target.exists():
-        _err(f"{target} does not exist")
+        if local is not None and not local.is_dir():
+            return _verify_single(local, args)
+        store = open_store(args.path)
+        try:
+            report = verify_store(store)
+        finally:
+            store.close()
+    except JacsError as exc:
+        _err(str(exc))
         return EXIT_ERROR
+    if not report.results and not report.errors:
+        _err(f"no JACS data found in {local or args.path} (looked for configs, jacs_data/ and documents/)")
+        return EXIT_ERROR
+    return _print_report(report, args)
+
+
+def _verify_single(target: Path, args: argparse.Namespace) -> int:
     report = VerifyReport()
     try:
-        if target.is_dir():
-            store = FolderStore(target)
-            report = verify_store(store)
-            if not report.results and not report.errors:
-                _err(f"no JACS data found in {target} (looked for configs, jacs_data/ and documents/)")
-                return EXIT_ERROR
+        store, ring, files = _single_file_context(target, args.keys, args.files)
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            _err(f"cannot read {target}: {exc.strerror or exc}")
+            return EXIT_ERROR
+        if store is not None and not args.files:
+            report.results.append(store.verify_data(data, path=str(target)))
         else:
-            ring, files = _single_file_context(target, args.keys, args.files)
-            try:
-                data = target.read_bytes()
-            except OSError as exc:
-                _err(f"cannot read {target}: {exc.strerror or exc}")
-                return EXIT_ERROR
             report.results.append(verify_bytes(data, ring, files, path=str(target)))
     except JacsError as exc:
         _err(str(exc))
@@ -156,6 +179,7 @@ def _print_report(report: VerifyReport, args: argparse.Namespace) -> int:
         print(
             f"{s['total']} checked: {s['valid']} valid, {s['invalid']} invalid, "
             f"{s['unverifiable']} unverifiable, {s['legacy']} legacy"
+            + (f", {s['error']} not checked (read errors)" if s.get("error") else "")
             + (f", {s['errors']} errors" if s["errors"] else "")
         )
     return report.exit_code
@@ -223,8 +247,14 @@ def cmd_sign(args: argparse.Namespace) -> int:
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
-        store = FolderStore(identity.config.path.parent)
-        store.write_document(doc, identity.config.documents_dir)
+        from .storage.fs import FsStore
+        from .storage.layout import JacsLayout
+        from .storage.store import Store
+
+        store = Store(FsStore(identity.config.root), JacsLayout(""))
+        key, created = store.put_document(doc)
+        if not created:
+            raise JacsError(f"{key} already exists")
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -55,10 +55,12 @@ def fixture_copy(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def fixture_ring():
     from jacs_desktop.core.verify import KeyRing
-    from jacs_desktop.storage.folder import load_key_dir
+    from jacs_desktop.storage.fs import FsStore
+    from jacs_desktop.storage.store import public_key_files
 
     ring = KeyRing()
-    load_key_dir(ring, FIXTURE / "jacs_data" / "public_keys")
+    for h, key, alg, name in public_key_files(FsStore(FIXTURE / "jacs_data"), "public_keys/"):
+        ring.add(key, alg, name, key_hash=h)
     return ring
 
 

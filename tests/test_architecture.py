@@ -71,7 +71,7 @@ def test_no_qt_in_qt_free_layers_by_ast():
 def test_core_imports_without_qt_loaded():
     code = (
         "import sys, jacs_desktop.core.verify, jacs_desktop.core.sign, jacs_desktop.core.identity, "
-        "jacs_desktop.storage.folder, jacs_desktop.jobs.verify_all, jacs_desktop.cli; "
+        "jacs_desktop.storage.store, jacs_desktop.jobs.verify_all, jacs_desktop.cli; "
         "print(any(m.startswith('PySide6') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import FIXTURE, MANIFEST
 from jacs_desktop.core.verify import MAX_DOCUMENT_BYTES, verify_bytes, verify_document
-from jacs_desktop.storage.folder import FolderStore
+from jacs_desktop.storage.urls import open_store
 
-STORE = FolderStore(FIXTURE)
+STORE = open_store(str(FIXTURE))
 RING = STORE.key_ring()
 BASE = json.loads((FIXTURE / MANIFEST["documents"][2]["path"]).read_bytes())  # Ed25519 v3
 PQ = json.loads((FIXTURE / MANIFEST["documents"][3]["path"]).read_bytes())

@@ -9,7 +9,7 @@ from conftest import MANIFEST
 from jacs_desktop.core.errors import IdentityError, PasswordPolicyError
 from jacs_desktop.core.identity import AgentConfig, Identity, create_agent, storage_root_for
 from jacs_desktop.core.verify import verify_document
-from jacs_desktop.storage.folder import FolderStore
+from jacs_desktop.storage.urls import open_store
 
 
 def test_fixture_config(fixture_dir):
@@ -65,8 +65,8 @@ def test_missing_config(tmp_path):
 def test_create_agent(tmp_path, alg):
     ident = create_agent(tmp_path / "a", "tester", "Str0ng!Passw0rd#x", algorithm=alg, description="test agent")
     root = tmp_path / "a"
-    store = FolderStore(root)
-    assert len(store.configs) == 1
+    store = open_store(str(root))
+    assert len(store.configs()) == 1
     ring = store.key_ring()
     agent_doc = json.loads(ident.config.agent_file.read_bytes())
     assert agent_doc["name"] == "tester" and agent_doc["jacsType"] == "agent"

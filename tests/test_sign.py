@@ -12,7 +12,7 @@ from jacs_desktop.core.errors import DocumentError, KeyDecryptionError
 from jacs_desktop.core.identity import Identity
 from jacs_desktop.core.sign import make_attachment, rfc3339_now, uuid7
 from jacs_desktop.core.verify import verify_document
-from jacs_desktop.storage.folder import FolderStore
+from jacs_desktop.storage.urls import open_store
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def identities(fixture_copy):
 @pytest.mark.parametrize("alg", ["ed25519", "pq2025"])
 def test_new_document_and_versions(fixture_copy, identities, alg):
     ident = identities[alg]
-    ring = FolderStore(fixture_copy).key_ring()
+    ring = open_store(str(fixture_copy)).key_ring()
     s = ident.signer
     d1 = s.new_document({"jacsDocument": {"type": "message", "content": {"n": 1, "note": "naïve ✓"}}})
     assert d1["jacsId"] and d1["jacsVersion"] == d1["jacsOriginalVersion"]
@@ -69,7 +69,7 @@ def test_content_may_not_set_header_fields(identities):
 
 
 def test_attachments_embedded_and_external(fixture_copy, identities):
-    store = FolderStore(fixture_copy)
+    store = open_store(str(fixture_copy))
     data = b"col1,col2\n" + b"x,y\n" * 5000
     emb = make_attachment(data, "files/big.csv", embed=True)
     assert emb.mimetype == "text/csv"
@@ -120,7 +120,7 @@ def test_timestamps_and_jti():
 def test_registration_countersignature(fixture_copy, identities):
     from jacs_desktop.core.canonical import jacs_sha256
 
-    ring = FolderStore(fixture_copy).key_ring()
+    ring = open_store(str(fixture_copy)).key_ring()
     doc = identities["ed25519"].signer.new_document({"x": 1})
     fields = doc["jacsSignature"]["fields"]
     reg = identities["pq2025"].signer.signature(

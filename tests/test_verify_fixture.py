@@ -7,12 +7,12 @@ import pytest
 
 from conftest import EXAMPLES, FIXTURE, MANIFEST
 from jacs_desktop.core.verify import KeyRing, verify_bytes, verify_document
-from jacs_desktop.storage.folder import FolderStore
+from jacs_desktop.storage.urls import open_store
 
 
 @pytest.fixture(scope="module")
 def store():
-    return FolderStore(FIXTURE)
+    return open_store(str(FIXTURE))
 
 
 def _expected(entry):
@@ -107,7 +107,7 @@ def test_unknown_key_is_unverifiable_not_invalid():
 
 def test_external_attachment_missing_or_changed(fixture_copy):
     entry = next(e for e in MANIFEST["documents"] if e.get("files") and not e["files"][0]["embed"])
-    store = FolderStore(fixture_copy)
+    store = open_store(str(fixture_copy))
     data = (fixture_copy / entry["path"]).read_bytes()
     assert verify_bytes(data, store.key_ring(), store.read_attachment).status == "valid"
     target = fixture_copy / "jacs_data" / entry["files"][0]["path"]
@@ -137,7 +137,7 @@ def test_file_name_mismatch_is_flagged(fixture_copy):
 
     src = fixture_copy / MANIFEST["documents"][0]["path"]
     shutil.copy(src, src.parent / "00000000-0000-4000-8000-000000000000:11111111-1111-4111-8111-111111111111.json")
-    report = verify_store(FolderStore(fixture_copy))
+    report = verify_store(open_store(str(fixture_copy)))
     bad = [v for v in report.results if v.status == "invalid"]
     assert len(bad) == 1 and "file name says" in bad[0].reason
     assert report.exit_code == 2

@@ -1,9 +1,14 @@
 """``Store``: a JACS view over any object store.
 
 Agents and their versions, documents and their versions (history by
-``jacsPreviousVersion``, forks kept), public keys, attachments, archived
-documents. Listing reads names only; bodies are read on demand and kept in a
-bounded LRU cache.
+``jacsPreviousVersion``, forks kept), agent configs, public keys,
+attachments, archived documents. Listing reads names only; bodies are read
+on demand and kept in a bounded LRU cache.
+
+This is the one way JACS data is read and verified, on every backend (folder,
+S3, SQLite, memory): the same names, the same keys, the same attachments give
+the same verdicts. A storage failure (unreachable, time-out, permission
+denied, vanished) is never ``invalid``: the item is ``error``, "not checked".
 """
 
 from __future__ import annotations
@@ -14,11 +19,49 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from ..core.verify import PublicKey, Verdict, verify_bytes
+from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, verify_bytes
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
-from .layout import JacsLayout, Layout, Ref, detect_layout
+from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
 
-__all__ = ["Store", "HistoryNode", "StoreKeys"]
+__all__ = ["Store", "HistoryNode", "StoreKeys", "KeyLookupError", "public_key_files", "read_error_verdict"]
+
+#: public key files larger than this are cut (no real key is near it)
+MAX_KEY_BYTES = 1 << 16
+_HEX = frozenset("0123456789abcdef")
+
+
+class KeyLookupError(StorageError):
+    """A public key could not be looked up because the storage failed (not: it is absent)."""
+
+
+def public_key_files(objects: ObjectStore, prefix: str) -> Iterator[tuple[str, bytes, str | None, str]]:
+    """``{prefix}{hash}.pem`` (+ ``.enc_type``) files: (hash, key bytes, algorithm, key).
+
+    Only names that are a SHA-256 in lowercase hex; a file that vanished since the
+    listing is left out; any other storage error is raised."""
+    for info in objects.list(prefix, details=False):
+        name = info.key[len(prefix):]
+        if "/" in name or not name.endswith(".pem"):
+            continue
+        h = name[:-4]
+        if len(h) != 64 or not _HEX.issuperset(h):
+            continue
+        try:
+            raw = objects.get(info.key)[:MAX_KEY_BYTES]
+        except NotFound:
+            continue
+        try:
+            alg = objects.get(f"{prefix}{h}.enc_type").decode("utf-8", "replace").strip() or None
+        except NotFound:
+            alg = None
+        yield h, raw, alg, info.key
+
+
+def read_error_verdict(kind: str, doc_id: str | None, version: str | None, path: str | None,
+                       exc: BaseException) -> Verdict:
+    """The verdict for something that could not be read: ``error``, nothing checked."""
+    return Verdict(ERROR, "document" if kind == "archived" else kind, doc_id or None, version or None,
+                   checks=[Check("read", ERROR, f"not checked: {exc}")], path=path)
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -75,48 +118,133 @@ class HistoryNode:
 
 
 class StoreKeys:
-    """Resolves ``publicKeyHash`` from the store's ``public_keys/`` on demand."""
+    """Resolves ``publicKeyHash`` on demand: keys added by the caller, then
+    ``{D}/public_keys/{hash}.pem`` of every data directory, then the agents' own
+    public keys named by the configs (``{K}/jacs.public.pem``; jacs tries these).
+
+    A key whose bytes do not hash to the name it was found under is only used
+    when no other place has a matching one (the verifier then says it does not
+    match). A storage failure while looking raises :class:`KeyLookupError`:
+    "absent" and "could not look" are never confused."""
 
     def __init__(self, store: "Store"):
         self.store = store
         self._cache: dict[str, PublicKey | None] = {}
         self._extra: dict[str, PublicKey] = {}
+        self._config_keys: dict[str, PublicKey] | None = None
+        self._config_error: StorageError | None = None
         self._lock = threading.Lock()
 
     def add(self, key: bytes, algorithm: str | None, source: str = "") -> None:
         from ..core.pubkey import public_key_hash
 
-        self._extra[public_key_hash(key)] = PublicKey(key, algorithm, source)
+        h = public_key_hash(key)
+        self._extra[h] = PublicKey(key, algorithm, source)
+        with self._lock:
+            self._cache.pop(h, None)
+
+    def _from_configs(self) -> dict[str, PublicKey]:
+        from ..core.pubkey import public_key_hash
+
+        if self._config_keys is None:
+            found: dict[str, PublicKey] = {}
+            error = None
+            for c in self.store.configs():
+                key = c.public_key_key
+                if key is None:
+                    continue
+                try:
+                    raw = self.store.objects.get(key)[:MAX_KEY_BYTES]
+                except NotFound:
+                    continue
+                except StorageError as exc:
+                    error = exc
+                    continue
+                found.setdefault(public_key_hash(raw), PublicKey(raw, c.algorithm, key))
+            self._config_keys, self._config_error = found, error
+        return self._config_keys
+
+    def _lookup(self, key_hash: str) -> PublicKey | None:
+        from ..core.pubkey import public_key_hash
+
+        pk = self._extra.get(key_hash)
+        if pk is not None:
+            return pk
+        try:
+            candidates = self.store.layout.public_key_candidates(key_hash)
+        except UnsafeName:
+            return None
+        objects = self.store.objects
+        mismatched = None
+        try:
+            for pem_key, alg_key in candidates:
+                try:
+                    raw = objects.get(pem_key)[:MAX_KEY_BYTES]
+                except NotFound:
+                    continue
+                try:
+                    alg = objects.get(alg_key).decode("utf-8", "replace").strip() or None
+                except NotFound:
+                    alg = None
+                pk = PublicKey(raw, alg, pem_key)
+                if public_key_hash(raw) == key_hash:
+                    return pk
+                mismatched = mismatched or pk
+            own = self._from_configs().get(key_hash)
+        except StorageError as exc:
+            raise KeyLookupError(f"the public key {key_hash[:16]}… could not be looked up: {exc}") from exc
+        if own is not None:
+            return own
+        if mismatched is None and self._config_error is not None:
+            raise KeyLookupError(f"the public key {key_hash[:16]}… could not be looked up: "
+                                 f"{self._config_error}") from self._config_error
+        return mismatched
 
     def resolve(self, key_hash: str) -> PublicKey | None:
         with self._lock:
             if key_hash in self._cache:
                 return self._cache[key_hash]
-        pk = self._extra.get(key_hash)
-        if pk is None:
-            try:
-                pem_key, alg_key = self.store.layout.public_key_keys(key_hash)
-            except UnsafeName:
-                return None
-            try:
-                raw = self.store.objects.get(pem_key)
-            except NotFound:
-                raw = None
-            if raw is not None:
-                try:
-                    alg = self.store.objects.get(alg_key).decode("utf-8", "replace").strip() or None
-                except NotFound:
-                    alg = None
-                pk = PublicKey(raw[: 1 << 16], alg, pem_key)
+        pk = self._lookup(key_hash)  # a storage error is raised and not remembered
         with self._lock:
             self._cache[key_hash] = pk
         return pk
 
 
+class _Watch:
+    """Wraps the key and attachment resolvers for one verification and remembers
+    a storage failure (the core verifier turns any resolver exception into a check;
+    here it also makes the verdict ``error``)."""
+
+    def __init__(self, keys, files):
+        self._keys, self._files = keys, files
+        self.failure: StorageError | None = None
+
+    def resolve(self, key_hash: str):
+        try:
+            return self._keys.resolve(key_hash)
+        except StorageError as exc:
+            self.failure = self.failure or exc
+            raise
+
+    def file(self, path: str):
+        try:
+            return self._files(path)
+        except StorageError as exc:
+            self.failure = self.failure or exc
+            raise
+
+
 class Store:
     def __init__(self, objects: ObjectStore, layout: Layout | None = None, *, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.objects = objects
-        self.layout = layout or detect_layout(objects)
+        self._configs: list[ConfigFile] | None = None
+        if layout is None:
+            try:
+                self._configs = find_configs(objects)
+            except StorageError:
+                self._configs = None  # read again (and reported) when asked for
+            layout = detect_layout(objects, self._configs if self._configs is not None else [])
+        self.layout = layout
         self._cache = _LRU(cache_bytes)
         self._keys: StoreKeys | None = None
 
@@ -132,19 +260,20 @@ class Store:
         self.objects.close()
 
     # -- listing (names only) -----------------------------------------------------
-    def refs(self, *, details: bool = False) -> list[Ref]:
+    def refs(self, *, details: bool = False, unique: bool = True) -> list[Ref]:
         """Every agent/document/archived version the names show, deduplicated
         (``documents/`` at the root wins over ``{D}/documents/``), sorted.
 
         Names only: no body is read. ``details`` asks the backend for sizes and
-        times where those cost extra (a stat per file on folders)."""
-        return sorted(self.iter_refs(details=details), key=lambda r: (r.kind, r.id, r.version))
+        times where those cost extra (a stat per file on folders). With
+        ``unique=False`` every stored copy is listed (what a full verification checks)."""
+        return sorted(self.iter_refs(details=details, unique=unique), key=lambda r: (r.kind, r.id, r.version, r.key))
 
-    def iter_refs(self, *, details: bool = False, infos=None) -> Iterator[Ref]:
+    def iter_refs(self, *, details: bool = False, infos=None, unique: bool = True) -> Iterator[Ref]:
         """Like :meth:`refs`, but as the names are found (any order): for showing
         rows while a large store is still being listed. *infos*: a listing the
         caller already has (no second listing)."""
-        seen: set[tuple[str, str, str]] = set()
+        seen: set = set()
         jacs = isinstance(self.layout, JacsLayout)
         parse = self.layout.parse
         for prefix, kind in self.layout.list_prefixes():
@@ -158,7 +287,7 @@ class Store:
                 ids = parse(info.key, "document" if k == "archived" else k)
                 if ids is None:
                     continue
-                ident = (k, ids[0], ids[1])
+                ident = (k, ids[0], ids[1]) if unique else info.key
                 if ident not in seen:
                     seen.add(ident)
                     yield Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
@@ -180,13 +309,28 @@ class Store:
         return self._grouped("archived")
 
     def public_key_hashes(self) -> list[str]:
-        prefix = self.layout.public_keys_prefix()
-        out = []
-        for info in self.objects.list(prefix):
-            name = info.key[len(prefix):]
-            if name.endswith(".pem") and "/" not in name:
-                out.append(name[:-4])
+        out: list[str] = []
+        for prefix in self.layout.public_keys_prefixes():
+            for info in self.objects.list(prefix):
+                name = info.key[len(prefix):]
+                if name.endswith(".pem") and "/" not in name and name[:-4] not in out:
+                    out.append(name[:-4])
         return out
+
+    # -- configs ------------------------------------------------------------------------
+    def configs(self) -> list[ConfigFile]:
+        """The agent configs at the store root (read once; a storage error is raised)."""
+        if self._configs is None:
+            self._configs = find_configs(self.objects)
+        return self._configs
+
+    def config_refs(self) -> list[Ref]:
+        """The configs as refs (kind ``config``; id and version are not in the name)."""
+        return [Ref("config", "", "", c.key, c.size) for c in self.configs()]
+
+    def config_problems(self) -> list[tuple[str, str]]:
+        """(key, why) for configs that cannot be used to find their agent's data."""
+        return [(c.key, c.problem) for c in self.configs() if c.problem]
 
     # -- bodies ----------------------------------------------------------------------
     def read(self, key: str) -> bytes:
@@ -214,6 +358,7 @@ class Store:
         if key is None:
             self._cache.clear()
             self._keys = None
+            self._configs = None
         else:
             self._cache.discard(key)
 
@@ -266,30 +411,72 @@ class Store:
             self._keys = StoreKeys(self)
         return self._keys
 
+    def key_ring(self) -> KeyRing:
+        """Every public key in the store, loaded now (for callers that want them all)."""
+        ring = KeyRing()
+        for prefix in self.layout.public_keys_prefixes():
+            for h, raw, alg, key in public_key_files(self.objects, prefix):
+                ring.add(raw, alg, key, key_hash=h)
+        keys = self.keys()
+        keys._from_configs()
+        for pk in list(keys._extra.values()) + list((keys._config_keys or {}).values()):
+            ring.add(pk.key, pk.algorithm, pk.source)
+        return ring
+
     def read_attachment(self, path: str, sha256: str | None = None) -> bytes | None:
+        """An external attachment's bytes (``{D}/{path}`` of the first data directory
+        that has it), None when absent; a storage failure is raised."""
         try:
-            key = self.layout.attachment_key(path, sha256)
+            candidates = self.layout.attachment_candidates(path, sha256)
         except UnsafeName:
             return None
+        for key in candidates:
+            if not self._inside(key):
+                continue
+            try:
+                return self.objects.get(key)
+            except NotFound:
+                continue
+        return None
+
+    def _inside(self, key: str) -> bool:
+        """On a folder: the file is really inside it (no symbolic link out of the store)."""
+        local = getattr(self.objects, "local_path", None)
+        root = getattr(self.objects, "root", None)
+        if local is None or root is None:
+            return True
+        import os
+
         try:
-            return self.objects.get(key)
-        except NotFound:
-            return None
+            real = os.path.realpath(local(key))
+            base = os.path.realpath(root)
+        except (OSError, StorageError):
+            return False
+        return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+    def verify_data(self, data: bytes, *, path: str | None = None, kind: str = "document") -> Verdict:
+        """Verify bytes with this store's keys and attachments. A storage failure
+        while looking up the key or an attachment makes it ``error`` (unless the
+        document is invalid on its own)."""
+        watch = _Watch(self.keys(), self.read_attachment)
+        v = verify_bytes(data, watch, watch.file, path=path)
+        if watch.failure is not None:
+            v.checks.append(Check("read", ERROR, f"not checked: {watch.failure}"))
+            if v.status != INVALID:
+                v.status = ERROR
+        if kind == "archived":
+            v.checks.append(Check("archived", WARNING, "this version was removed (it is in the archive)"))
+        return v
 
     def verify(self, ref: Ref) -> Verdict:
         try:
             data = self.read(ref.key)
         except StorageError as exc:
-            from ..core.verify import Check, INVALID
-
-            return Verdict(INVALID, ref.kind, ref.id, ref.version,
-                           checks=[Check("read", "failed", str(exc))], path=ref.key)
-        v = verify_bytes(data, self.keys(), self.read_attachment, path=ref.key)
-        if v.id is not None and (v.id != ref.id or v.version != ref.version):
-            from ..core.verify import Check, INVALID
-
-            v.checks.append(Check("name", "failed",
-                                  f"stored as {ref.id}:{ref.version} but the document is {v.id}:{v.version}"))
+            return read_error_verdict(ref.kind, ref.id, ref.version, ref.key, exc)
+        v = self.verify_data(data, path=ref.key, kind=ref.kind)
+        if ref.kind != "config" and v.id is not None and (v.id != ref.id or v.version != ref.version):
+            v.checks.append(Check("file name", "failed",
+                                  f"file name says {ref.id}:{ref.version} but the document is {v.id}:{v.version}"))
             v.status = INVALID
         return v
 

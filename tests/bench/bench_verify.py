@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _world import bench_root, jacs_env, make_agent, payload  # noqa: E402
 
 from jacs_desktop.core.verify import verify_bytes  # noqa: E402
-from jacs_desktop.storage.folder import FolderStore  # noqa: E402
+from jacs_desktop.storage.urls import open_store  # noqa: E402
 
 
 def ensure_docs(root: Path, client, name: str, n: int) -> list[str]:
@@ -57,7 +57,7 @@ def main() -> None:
         ed = make_agent(root, "ed", "ed25519")
         pq = make_agent(root, "pq", "pq2025")
         sets = {"Ed25519": ensure_docs(root, ed, "ed", args.ed), "pq2025": ensure_docs(root, pq, "pq", args.pq)}
-        ring = FolderStore(root).key_ring()
+        ring = open_store(str(root)).key_ring()
         print(f"{'set':<10}{'docs':>6}{'ours/s':>12}{'jacs/s':>12}{'ratio':>8}")
         for name, docs in sets.items():
             encoded = [d.encode() for d in docs]

@@ -23,7 +23,7 @@ from jacs_desktop.core.identity import Identity, create_agent  # noqa: E402
 from jacs_desktop.core.sign import make_attachment, pretty_json  # noqa: E402
 from jacs_desktop.core.verify import verify_bytes, verify_document  # noqa: E402
 from jacs_desktop.jobs.verify_all import verify_store  # noqa: E402
-from jacs_desktop.storage.folder import FolderStore  # noqa: E402
+from jacs_desktop.storage.urls import open_store  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Test#2026x"
@@ -103,7 +103,7 @@ def jacs_world(tmp_path_factory):
 
 
 def test_library_documents_verify(jacs_world):
-    store = FolderStore(jacs_world["root"])
+    store = open_store(str(jacs_world["root"]))
     ring = store.key_ring()
     for name, doc in jacs_world["docs"].items():
         v = verify_document(doc, ring, store.read_attachment)
@@ -119,7 +119,7 @@ def test_library_documents_verify(jacs_world):
 
 
 def test_library_store_verifies_whole(jacs_world):
-    report = verify_store(FolderStore(jacs_world["root"]))
+    report = verify_store(open_store(str(jacs_world["root"])))
     kinds = {}
     for r in report.results:
         kinds.setdefault(r.kind, []).append(r.status)
@@ -129,7 +129,7 @@ def test_library_store_verifies_whole(jacs_world):
 
 
 def test_library_documents_tampered_are_invalid(jacs_world):
-    store = FolderStore(jacs_world["root"])
+    store = open_store(str(jacs_world["root"]))
     ring = store.key_ring()
     from jacs_desktop.core.canonical import jacs_sha256
 
@@ -163,9 +163,9 @@ def our_world(tmp_path_factory):
                          make_attachment(b"external note\n", "files/note.txt", embed=False)],
         )
         d4 = s.new_version(d3, attachments=[make_attachment(b"more", "files/more.bin", embed=True)])
-        store = FolderStore(d)
+        store = open_store(str(ident.config.root))
         for doc in (d1, d2, d3, d4):
-            store.write_document(doc, ident.config.documents_dir)
+            store.put_document(doc)
             docs.append(doc)
         out[alg] = {"dir": d, "identity": ident, "docs": docs}
     return out
@@ -190,13 +190,13 @@ def test_library_loads_our_agent_and_accepts_our_documents(our_world, alg):
             assert s.valid and s.signer_id == world["identity"].agent_id
         # the library signs with our agent, and updates our documents
         theirs = client.sign_message({"from": "jacs"})
-        assert verify_document(json.loads(theirs.raw_json), FolderStore(world["dir"]).key_ring()).status == "valid"
+        assert verify_document(json.loads(theirs.raw_json), open_store(str(world["dir"])).key_ring()).status == "valid"
         last = world["docs"][1]
         updated = client.update_document(f"{last['jacsId']}:{last['jacsVersion']}",
                                          dict(last, jacsDocument={"type": "message", "content": {"x": 3}}))
         up = json.loads(updated.raw_json)
         assert up["jacsPreviousVersion"] == last["jacsVersion"]
-        assert verify_document(up, FolderStore(world["dir"]).key_ring()).status == "valid"
+        assert verify_document(up, open_store(str(world["dir"])).key_ring()).status == "valid"
 
 
 def test_library_rejects_our_documents_when_tampered(our_world):

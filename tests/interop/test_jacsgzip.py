@@ -25,7 +25,7 @@ from jacs_desktop.core import jacsgzip  # noqa: E402
 from jacs_desktop.core.identity import create_agent  # noqa: E402
 from jacs_desktop.core.sign import make_attachment  # noqa: E402
 from jacs_desktop.core.verify import verify_document  # noqa: E402
-from jacs_desktop.storage.folder import FolderStore  # noqa: E402
+from jacs_desktop.storage.urls import open_store  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Gzip#2026x"
@@ -204,7 +204,7 @@ def test_known_answers_are_the_librarys(world):
 def test_the_librarys_external_attachments_verify_valid(world):
     doc = world["external"]
     assert all(e["embed"] is False for e in doc["jacsFiles"]) and len(doc["jacsFiles"]) == len(CORPUS)
-    v = verify_document(doc, FolderStore(world["root"]).key_ring(), world["data"].get)
+    v = verify_document(doc, open_store(str(world["root"])).key_ring(), world["data"].get)
     bad = [(c.name, c.status, c.detail) for c in v.checks if c.name.startswith("attachment") and c.status != "ok"]
     assert bad == [] and v.status == "valid", bad[:5]
     # and the library's recorded hashes are the ones we make for external attachments
@@ -217,7 +217,7 @@ def test_the_librarys_external_attachment_no_longer_valid_when_the_file_changes(
     data = dict(world["data"])
     path = "corpus/text-65536.bin"
     data[path] = data[path][:-1] + b"!"
-    v = verify_document(doc, FolderStore(world["root"]).key_ring(), data.get)
+    v = verify_document(doc, open_store(str(world["root"])).key_ring(), data.get)
     assert v.status != "valid"
     assert [c.status for c in v.checks if c.name == f"attachment {path}"] != ["ok"]
 
@@ -259,7 +259,7 @@ def test_library_accepts_our_external_attachments(ours):
         finally:
             target.write_bytes(original)
         assert agent.verify_document(json.dumps(ours["singles"]["text-65537"])) is True
-    store = FolderStore(ours["root"])
+    store = open_store(str(ours["root"]))
     v = verify_document(ours["whole"], store.key_ring(), store.read_attachment)
     assert v.status == "valid", [c for c in v.checks if c.status != "ok"][:5]
 
