@@ -352,14 +352,40 @@ def test_planted_agent_version_without_proof(world, tmp_path):
     doc.pop("jacsSignature")
     doc.pop("jacsSha256")
     planted = s.finish(doc)
-    ring = _ring(world["data"])
-    ring.add(mallory.public_key, mallory.algorithm)
-    directory = AgentDirectory.from_documents([*world["agents"].values(), planted], ring)
-    ours = verify_document(planted, ring, signers=directory)
-    rot = _check(ours, "key rotation")
-    assert rot.status == "failed" and "without a jacsKeyRotationProof" in rot.reason
-    assert ours.signer_name is None
-    fake = s.new_document({"jacsDocument": {"type": "message", "content": {"x": 1}}})
-    v = verify_document(fake, ring, signers=directory)
-    assert v.signer_name is None and "unknown key claiming agent" in _check(v, "signer identity").reason
-    assert directory.agent(world["agent_id"]).name == "rotor"
+    dst = world["data"] / "public_keys"
+    planted_files = []
+    for p in mallory.config.public_keys_dir.iterdir():
+        if not (dst / p.name).exists():
+            shutil.copyfile(p, dst / p.name)
+            planted_files.append(dst / p.name)
+    try:
+        ring = _ring(world["data"])
+        directory = AgentDirectory.from_documents([*world["agents"].values(), planted], ring)
+        ours = verify_document(planted, ring, signers=directory)
+        rot = _check(ours, "key rotation")
+        assert rot.status == "failed" and "without a jacsKeyRotationProof" in rot.reason
+        assert ours.signer_name is None and ours.status == "invalid"
+        assert _lib_valid(world, planted)  # jacs does not compare keys across agent versions
+        fake = s.new_document({"jacsDocument": {"type": "message", "content": {"x": 1}}})
+        v = verify_document(fake, ring, signers=directory)
+        assert v.signer_name is None and "unknown key claiming agent" in _check(v, "signer identity").reason
+        assert v.status == "valid" and _lib_valid(world, fake)
+        assert directory.agent(world["agent_id"]).name == "rotor"
+    finally:
+        for p in planted_files:
+            p.unlink()
+
+
+def test_whole_world_agrees_with_the_library(world):
+    """Every file jacs wrote (documents, agent versions, config): same verdict, names everywhere."""
+    root = world["root"]
+    files = sorted([*(root / "documents").glob("*.json"), *(world["data"] / "agent").glob("*.json"),
+                    root / "rotor.config.json"])
+    assert len(files) >= 7
+    for path in files:
+        doc = json.loads(path.read_text())
+        ours = _ours(world, doc)
+        assert ours.status == "valid", (path.name, ours.checks)
+        assert _lib_valid(world, doc), path.name
+        assert ours.signer_name == "rotor", (path.name, ours.checks)
+        assert not [c for c in ours.checks if c.status not in ("ok",)], (path.name, ours.checks)
