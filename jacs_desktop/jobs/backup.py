@@ -6,10 +6,19 @@ with size and SHA-256, counts). Optionally encrypted with a passphrase
 (AES-256-GCM in 1 MiB chunks, key from Argon2id). Private keys are left out
 unless asked for.
 
-Restore reads the archive into a temporary place first and accepts only
-regular files with safe relative names: ``..``, absolute paths, links, device
-files, duplicate names and decompression bombs are refused and nothing is
-written to the target.
+Archive integrity (each entry's size and SHA-256 against the manifest) is kept
+apart from JACS signatures. ``verify_archive`` and ``restore`` run the same check
+and reach the same verdict (``ArchiveReport.exit_code``): 0 every entry intact and
+every version valid, 2 versions that do not verify (restored byte for byte and
+reported, or left out on request), 1 damaged or unreadable entries (nothing is
+restored unless a partial restore is asked for) or other errors.
+
+Restore streams the archive (decrypted chunk by chunk, decompressed in bounded
+pieces) into a temporary folder beside the target, checking every entry as it
+arrives, then verifies and moves the entries into place: memory stays bounded
+whatever the archive's size. Only regular files with safe relative names are
+accepted: ``..``, absolute paths, links, device files, duplicate names and
+decompression bombs refuse the whole archive and nothing is written to the target.
 """
 
 from __future__ import annotations
@@ -29,21 +38,19 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
+from ..core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
 from ..core.errors import JacsError
-from ..core.verify import claimed_hash
-from ..storage.base import StorageError, UnsafeName, validate_key
-from ..storage.memory import MemoryStore
+from ..core.verify import Verdict, claimed_hash, verify_bytes
+from ..storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
 from ..storage.store import Store
 
 __all__ = ["BackupError", "backup", "verify_archive", "restore", "ArchiveReport", "MANIFEST_NAME",
-           "MAGIC", "MAX_TOTAL_BYTES"]
+           "MAGIC", "is_encrypted"]
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 MAGIC = b"JACSDESKTOP-BACKUP-ENC1\n"
 CHUNK = 1 << 20
-#: refuse archives that unpack to more than this (decompression bombs)
-MAX_TOTAL_BYTES = 8 << 30
 MAX_RATIO = 200  # uncompressed / compressed
 ProgressFn = Callable[[int, int, str], None]
 
@@ -63,41 +70,6 @@ def _kdf(passphrase: str, salt: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
     return Argon2id(salt=salt, length=32, iterations=2, lanes=1, memory_cost=19456).derive(passphrase.encode())
-
-
-def _decrypt(data: bytes, passphrase: str | None) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    if not passphrase:
-        raise BackupError("This backup is encrypted: a passphrase is needed")
-    end = data.find(b"\n", len(MAGIC))
-    try:
-        header = json.loads(data[len(MAGIC):end])
-        salt = base64.b64decode(header["salt"])
-        prefix = base64.b64decode(header["nonce_prefix"])
-    except (ValueError, KeyError, TypeError):
-        raise BackupError("The encrypted backup's header is damaged") from None
-    aes = AESGCM(_kdf(passphrase, salt))
-    pos, i, out = end + 1, 0, io.BytesIO()
-    while True:
-        if pos + 4 > len(data):
-            raise BackupError("The encrypted backup is truncated")
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        ct = data[pos + 4:pos + 4 + n]
-        if len(ct) != n:
-            raise BackupError("The encrypted backup is truncated")
-        pos += 4 + n
-        last = pos >= len(data)
-        try:
-            out.write(aes.decrypt(prefix + struct.pack(">I", i), ct, b"last" if last else b"more"))
-        except InvalidTag:
-            if i == 0:
-                raise BackupError("Wrong passphrase (or the backup is damaged)") from None
-            raise BackupError(f"The encrypted backup is damaged (chunk {i})") from None
-        i += 1
-        if last:
-            return out.getvalue()
 
 
 # -- backup --------------------------------------------------------------------------
@@ -256,26 +228,57 @@ def _tar_add(tar: tarfile.TarFile, out, name: str, data: bytes, mtime: int) -> N
     out.write(b"".join((header, data, _ZEROS[:pad])))
     tar.offset += 512 + len(data) + pad
 
+
 @dataclass
 class ArchiveReport:
     path: str
     entries: int = 0
     bytes: int = 0
+    #: every finding, in words, for display (the fields below sort them)
     problems: list[str] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the archive as a whole cannot be used (unreadable, wrong passphrase, hostile, no manifest)
+    errors: list[str] = field(default_factory=list)
+    #: entries whose bytes are not what the manifest says, or that cannot be read: name -> why
+    damaged: dict[str, str] = field(default_factory=dict)
+    #: the archive breaks off (truncated, damaged stream) after the entries that were read
+    stream_error: str | None = None
+    #: versions whose signature or hash does not verify: key -> the verifier's reason
+    invalid: dict[str, str] = field(default_factory=dict)
+    #: entries a restore did not write (damaged ones in a partial restore, invalid ones on request)
+    left_out: list[str] = field(default_factory=list)
+    #: objects the target refused (write failures)
+    failed: list[str] = field(default_factory=list)
+    #: for a backup: what the archive holds that a restore will report
+    warnings: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def is_damaged(self) -> bool:
+        return bool(self.damaged or self.stream_error)
+
+    @property
+    def exit_code(self) -> int:
+        """0 intact and valid, 1 errors or damaged entries, 2 versions that do not verify."""
+        if self.errors or self.is_damaged or self.failed or self.cancelled:
+            return 1
+        return 2 if self.invalid else 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return self.exit_code == 0
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "ok": self.ok, "entries": self.entries, "bytes": self.bytes,
-                "problems": self.problems, "verdicts": self.verdicts, "restored": len(self.restored),
-                "skipped": len(self.skipped), "conflicts": self.conflicts, "seconds": round(self.seconds, 3)}
+        return {"path": self.path, "ok": self.ok, "exit_code": self.exit_code, "entries": self.entries,
+                "bytes": self.bytes, "problems": self.problems, "errors": self.errors, "damaged": self.damaged,
+                "stream_error": self.stream_error, "invalid": self.invalid, "warnings": self.warnings,
+                "verdicts": self.verdicts, "restored": len(self.restored), "skipped": len(self.skipped),
+                "left_out": self.left_out, "failed": self.failed, "conflicts": self.conflicts,
+                "cancelled": self.cancelled, "seconds": round(self.seconds, 3)}
 
 
 def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None, include_private_keys: bool = False,
@@ -324,6 +327,14 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
         tmp.unlink(missing_ok=True)
         raise
     report.entries = len(entries)
+    if report.invalid:
+        n = len(report.invalid)
+        report.warnings.append(
+            f"The store holds {n} version{'' if n == 1 else 's'} that do{'es' if n == 1 else ''} not verify; "
+            "they are in the archive byte for byte and a restore will report them: "
+            + "; ".join(f"{k} ({why})" for k, why in list(report.invalid.items())[:20])
+            + (f"; and {n - 20} more" if n > 20 else ""))
+        report.problems.extend(f"{k}: does not verify: {why}" for k, why in report.invalid.items())
     report.seconds = time.perf_counter() - start
     return report
 
@@ -373,6 +384,10 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
     entries: list[dict] = []
     reserved = []
     get, sha256, now = src.objects.get, hashlib.sha256, time.time()
+    # every version is verified from the bytes being archived (no second read), so the
+    # backup says up front what a restore will report
+    refs = {r.key: r for r in src.iter_refs(infos=infos)}
+    keys, files = src.keys(), src.read_attachment
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         # folders are read in order (fast, and one fstat gives the time); other stores
@@ -387,10 +402,16 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
                 continue
             _tar_add(tar, buf, info.key, data, int(mtime or now))
             entries.append({"name": info.key, "size": len(data), "sha256": sha256(data).hexdigest()})
+            ref = refs.get(info.key)
+            if ref is not None:
+                v = _check_version(data, ref, keys, files)
+                report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
+                if v.status == INVALID:
+                    report.invalid[info.key] = v.reason
             report.bytes += len(data)
             if progress and (n % 100 == 0 or n == len(infos) - 1):
                 progress(n + 1, len(infos), info.key)
-        counts = _count_refs(src, infos)  # from the same listing
+        counts = _count_refs(refs.values())  # from the same listing
         manifest = {
             "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
             "layout": src.layout_name, "created": datetime.now(timezone.utc).isoformat(),
@@ -404,166 +425,711 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
     return entries
 
 
-def _count_refs(src: Store, infos) -> dict[str, int]:
+def _count_refs(refs) -> dict[str, int]:
     """Agents, documents and archived versions among the listed names, deduplicated
-    as :meth:`Store.refs` does, without building the refs."""
+    as :meth:`Store.refs` does."""
     counts = {"agents": 0, "documents": 0, "archived": 0}
     names = {"agent": "agents", "document": "documents", "archived": "archived"}
-    for r in src.iter_refs(infos=infos):  # iter_refs already deduplicates
+    for r in refs:  # iter_refs already deduplicates
         counts[names[r.kind]] += 1
     return counts
 
 
-# -- reading archives safely ----------------------------------------------------------------
+# -- reading archives as streams ----------------------------------------------------------------
+#
+# Nothing is read whole into memory: the file is decrypted chunk by chunk, decompressed
+# in bounded pieces and unpacked entry by entry into a temporary folder, each entry's
+# size and SHA-256 taken as it streams. ``verify_archive`` and ``restore`` share all of
+# it: :func:`_unpack` (the archive's structure), :func:`_judge` (integrity against the
+# manifest, then every JACS signature), so they always agree.
 
-def _read_archive(path: Path, passphrase: str | None, max_total: int = MAX_TOTAL_BYTES) -> tuple[dict, dict[str, bytes]]:
+#: the archive may not unpack to more than this many times its size (decompression bombs),
+#: with a floor for small archives; there is no absolute ceiling (entries go to disk)
+BOMB_FLOOR = 64 << 20
+
+
+def is_encrypted(path: str | os.PathLike) -> bool:
+    """Whether the file starts like an encrypted backup (reads a few bytes only)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
-    if raw.startswith(MAGIC):
-        raw = _decrypt(raw, passphrase)
-    limit = min(max_total, max(len(raw) * MAX_RATIO, 64 << 20))
-    if raw.startswith(ZSTD_MAGIC):
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+class _DecryptReader:
+    """The plaintext of an encrypted backup (after ``MAGIC``), one 1 MiB chunk at a time."""
+
+    def __init__(self, f, passphrase: str | None):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if not passphrase:
+            raise BackupError("This backup is encrypted: a passphrase is needed")
+        line = f.readline(1 << 16)
+        try:
+            if not line.endswith(b"\n"):
+                raise ValueError("no end of line")
+            header = json.loads(line)
+            salt = base64.b64decode(header["salt"])
+            self.prefix = base64.b64decode(header["nonce_prefix"])
+            chunk = header.get("chunk", CHUNK)
+            if type(chunk) is not int or not 0 < chunk <= 64 << 20 or len(self.prefix) != 8:
+                raise ValueError("bad chunk size or nonce")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise BackupError("The encrypted backup's header is damaged") from None
+        self.f = f
+        self.max_ct = max(chunk, CHUNK) + 16
+        self.aes = AESGCM(_kdf(passphrase, salt))
+        self.i = 0
+        self.buf, self.off = b"", 0
+        self.done = False
+        self.next_len = self._read_len()
+
+    def _read_len(self) -> int | None:
+        b = self.f.read(4)
+        if not b:
+            return None
+        if len(b) < 4:
+            raise BackupError("The encrypted backup is truncated")
+        (n,) = struct.unpack(">I", b)
+        if not 16 <= n <= self.max_ct:
+            raise BackupError(f"The encrypted backup is damaged (chunk {self.i})")
+        return n
+
+    def _next_chunk(self) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        n = self.next_len
+        if n is None:  # the file ended without the chunk marked as last
+            raise BackupError("The encrypted backup is truncated")
+        ct = self.f.read(n)
+        if len(ct) != n:
+            raise BackupError("The encrypted backup is truncated")
+        self.next_len = self._read_len()
+        last = self.next_len is None
+        nonce = self.prefix + struct.pack(">I", self.i)
+        try:
+            plain = self.aes.decrypt(nonce, ct, b"last" if last else b"more")
+        except InvalidTag:
+            if last:  # sealed as "more" but nothing follows: the file was cut after a whole chunk
+                try:
+                    self.aes.decrypt(nonce, ct, b"more")
+                except InvalidTag:
+                    pass
+                else:
+                    raise BackupError("The encrypted backup is truncated") from None
+            if self.i == 0:
+                raise BackupError("Wrong passphrase (or the backup is damaged)") from None
+            raise BackupError(f"The encrypted backup is damaged (chunk {self.i})") from None
+        self.i += 1
+        self.done = last
+        return plain
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = 1 << 62
+        parts, want = [], n
+        while want > 0:
+            if self.off >= len(self.buf):
+                if self.done:
+                    break
+                self.buf, self.off = self._next_chunk(), 0
+                continue
+            piece = self.buf[self.off:self.off + want]
+            self.off += len(piece)
+            want -= len(piece)
+            parts.append(piece)
+        return b"".join(parts)
+
+
+def _decrypt(data: bytes, passphrase: str | None) -> bytes:
+    """The plaintext of a whole encrypted backup held in memory (small ones, tests)."""
+    if not data.startswith(MAGIC):
+        raise BackupError("This is not an encrypted backup")
+    return _DecryptReader(io.BytesIO(data[len(MAGIC):]), passphrase).read()
+
+
+class _Gunzip:
+    """gzip members (one or more, back to back) decompressed in bounded pieces."""
+
+    def __init__(self, src):
+        import zlib
+
+        self.zlib = zlib
+        self.src = src
+        self.z = zlib.decompressobj(31)
+        self.finished = False
+
+    def read(self, n: int = -1) -> bytes:
+        zlib = self.zlib
+        n = CHUNK if n is None or n <= 0 else n
+        try:
+            while not self.finished:
+                if self.z.eof:  # a member ended: another may follow
+                    rest = self.z.unused_data or self.src.read(CHUNK)
+                    if not rest:
+                        self.finished = True
+                        break
+                    self.z = zlib.decompressobj(31)
+                    data = rest
+                else:
+                    data = self.z.unconsumed_tail or self.src.read(CHUNK)
+                if not data:
+                    out = self.z.flush()
+                    if out:
+                        return out
+                    raise BackupError("The archive is truncated (the compressed stream ends early)")
+                out = self.z.decompress(data, n)
+                if out:
+                    return out
+        except zlib.error as exc:
+            raise BackupError(f"The archive is damaged: {exc}") from None
+        return b""
+
+
+class _Zstd:
+    def __init__(self, src):
         import zstandard
 
+        self.zstd = zstandard
+        self.r = zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True)
+
+    def read(self, n: int = -1) -> bytes:
         try:
-            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True) as r:
-                out = io.BytesIO()
-                while True:
-                    piece = r.read(1 << 20)
-                    if not piece:
-                        break
-                    out.write(piece)
-                    if out.tell() > limit + (1 << 20):  # tar headers and padding come on top
-                        raise BackupError("Refused: the archive unpacks to far more than its size "
-                                          "(a decompression bomb?)")
-        except zstandard.ZstdError as exc:
+            return self.r.read(CHUNK if n is None or n <= 0 else n)
+        except self.zstd.ZstdError as exc:
             raise BackupError(f"The archive is damaged: {exc}") from None
-        raw = out.getvalue()
-    files: dict[str, bytes] = {}
-    total = 0
+
+
+class _Peeked:
+    """A reader with a few bytes already taken from its front put back."""
+
+    def __init__(self, head: bytes, src):
+        self.head, self.src = head, src
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n is None or n < 0:
+                out, self.head = self.head + self.src.read(), b""
+                return out
+            out, self.head = self.head[:n], self.head[n:]
+            if len(out) < n:
+                out += self.src.read(n - len(out))
+            return out
+        return self.src.read(n)
+
+
+class _Refused(BackupError):
+    """The archive as a whole is refused (hostile content, a bomb, Cancel): nothing is used."""
+
+
+class _Counted:
+    """Counts what is read through it; refuses more than *limit* (decompression bombs)."""
+
+    def __init__(self, src, limit: int):
+        self.src, self.limit, self.total = src, limit, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        self.total += len(data)
+        if self.total > self.limit:
+            raise _Refused("Refused: the archive unpacks to far more than its size (a decompression bomb?)")
+        return data
+
+
+def _bomb_limit(file_size: int) -> int:
+    return max(file_size * MAX_RATIO, BOMB_FLOOR)
+
+
+def _tar_stream(f, file_size: int, passphrase: str | None) -> _Counted:
+    """The uncompressed tar bytes of the archive open as *f* (encrypted or not)."""
+    src = f
+    if f.read(len(MAGIC)) == MAGIC:
+        src = _DecryptReader(f, passphrase)
+    else:
+        f.seek(0)
+    head = src.read(4)
+    peeked = _Peeked(head, src)
+    if head[:2] == b"\x1f\x8b":
+        plain = _Gunzip(peeked)
+    elif head == ZSTD_MAGIC:
+        plain = _Zstd(peeked)
+    else:
+        plain = peeked  # an uncompressed tar
+    limit = _bomb_limit(file_size)
+    return _Counted(plain, limit + limit // 8 + (1 << 20))  # tar headers and padding on top
+
+
+@dataclass
+class _Unpacked:
+    """What :func:`_unpack` found: entries (name -> temp file, size, SHA-256) in archive order."""
+
+    root: Path
+    entries: dict[str, tuple[Path, int, str]] = field(default_factory=dict)
+    manifest_data: bytes | None = None
+    #: why the archive could not be read to its end (after the entries above)
+    stream_error: str | None = None
+    #: the entry that was being read when it broke off
+    broken_entry: str | None = None
+
+
+def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = False,
+            progress: ProgressFn | None = None, cancel=None) -> _Unpacked:
+    """Stream the archive's entries into files under *root* (which must exist and be
+    empty). Raises :class:`BackupError` when the archive cannot be used at all:
+    unreadable, wrong passphrase, links, devices, unsafe or duplicate names, bombs.
+    A stream that breaks off after some entries is not raised: it is recorded."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tar:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    out = _Unpacked(root)
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            stream = _tar_stream(f, size, passphrase)
+            limit = _bomb_limit(size)
+        except OSError as exc:
+            raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        total = 0
+        current = None
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")
             for m in tar:
+                current = None
+                if cancel is not None and cancel.is_set():
+                    raise _Refused("cancelled")
                 name = m.name
                 if m.issym() or m.islnk():
-                    raise BackupError(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
+                    raise _Refused(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
                 if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
-                    raise BackupError(f"Refused: the archive holds a device or pipe ({name!r})")
+                    raise _Refused(f"Refused: the archive holds a device or pipe ({name!r})")
                 if m.isdir():
                     continue
                 if not m.isreg():
-                    raise BackupError(f"Refused: {name!r} is not a regular file")
+                    raise _Refused(f"Refused: {name!r} is not a regular file")
                 clean = name[2:] if name.startswith("./") else name
                 try:
                     validate_key(clean)
                 except UnsafeName as exc:
-                    raise BackupError(f"Refused: unsafe name in the archive: {exc}") from None
-                if clean in files:
-                    raise BackupError(f"Refused: the name {clean!r} appears twice in the archive")
+                    raise _Refused(f"Refused: unsafe name in the archive: {exc}") from None
+                if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
+                    raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
                 total += m.size
                 if total > limit:
-                    raise BackupError("Refused: the archive unpacks to far more than its size "
+                    raise _Refused("Refused: the archive unpacks to far more than its size "
                                       "(a decompression bomb?)")
-                f = tar.extractfile(m)
-                data = f.read(m.size + 1) if f else b""
-                if len(data) != m.size:
-                    raise BackupError(f"The archive entry {clean!r} is truncated")
-                files[clean] = data
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib/gzip errors are OSError/EOFError
-        raise BackupError(f"The archive is damaged: {exc}") from None
-    mdata = files.pop(MANIFEST_NAME, None)
-    if mdata is None:
-        raise BackupError("The archive has no manifest.json: not a JACS Desktop backup")
+                current = clean
+                src = tar.extractfile(m)
+                if clean == MANIFEST_NAME:
+                    data = src.read(m.size + 1) if src else b""
+                    if len(data) != m.size:
+                        raise tarfile.ReadError("unexpected end of data")
+                    out.manifest_data = data
+                else:
+                    out.entries[clean] = _write_entry(root / f"{len(out.entries):08d}", src, m.size, durable)
+                current = None
+                if progress:
+                    progress(min(f.tell(), size), size, clean)
+            # read to the very end: the gzip CRC, the encrypted "last" chunk, bombs of zeros
+            trailing = 0
+            while piece := tar.fileobj.read(CHUNK):  # tarfile's buffer first, then the stream
+                trailing += len(piece)
+            if trailing == 0:
+                raise tarfile.ReadError("the archive ends early (no end-of-archive marker)")
+        except _Refused:
+            raise
+        except _LocalError as exc:
+            raise BackupError(str(exc)) from None
+        except (BackupError, tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            # the stream broke off: what was read before it is kept (and judged)
+            msg = str(exc) if isinstance(exc, BackupError) else f"The archive is damaged: {exc}"
+            if not out.entries and out.manifest_data is None:
+                raise BackupError(msg) from None
+            out.stream_error, out.broken_entry = msg, current
+    return out
+
+
+class _LocalError(Exception):
+    """Writing the temporary copy failed (this machine's problem, not the archive's)."""
+
+
+def _write_entry(dest: Path, src, size: int, durable: bool) -> tuple[Path, int, str]:
+    """Copy one entry into *dest*, hashing as it streams; raises tarfile.ReadError when short."""
+    h = hashlib.sha256()
+    n = 0
     try:
-        manifest = json.loads(mdata)
-        if manifest.get("format") != "jacs-desktop-backup":
-            raise ValueError("unknown format")
-        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-            raise BackupError("The backup was made by a newer JACS Desktop")
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise BackupError(f"The archive's manifest is damaged: {exc}") from None
-    return manifest, files
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except OSError as exc:
+        raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as w:
+        while n < size:
+            piece = src.read(min(CHUNK, size - n)) if src else b""
+            if not piece:
+                raise tarfile.ReadError("unexpected end of data")
+            h.update(piece)
+            try:
+                w.write(piece)
+            except OSError as exc:
+                raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") \
+                    from None
+            n += len(piece)
+        try:
+            w.flush()
+            if durable:
+                os.fsync(w.fileno())
+        except OSError as exc:
+            raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") from None
+    return dest, n, h.hexdigest()
+
+
+class _TempObjects(ObjectStore):
+    """The unpacked entries as a read-only object store (for the verifier)."""
+
+    def __init__(self, files: dict[str, tuple[Path, int, str]]):
+        self.files = files
+        self.url = f"archive-temp://{uuid.uuid4().hex}"
+
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True, ordered: bool = True):
+        for k in sorted(self.files):
+            if k.startswith(prefix):
+                yield ObjectInfo(k, self.files[k][1], None)
+
+    def get(self, key: str) -> bytes:
+        e = self.files.get(key)
+        if e is None:
+            raise NotFound(f"{key} not found")
+        try:
+            return e[0].read_bytes()
+        except OSError as exc:
+            raise StorageError(f"{key}: {exc.strerror or exc}") from None
+
+    def put(self, key: str, data: bytes) -> None:
+        raise StorageError("the archive's temporary copy is read-only")
+
+    put_if_absent = put  # type: ignore[assignment]
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        e = self.files.get(key)
+        return None if e is None else ObjectInfo(key, e[1], None)
+
+    def delete(self, key: str) -> None:
+        raise StorageError("the archive's temporary copy is read-only")
+
+
+def _check_version(data: bytes, ref, keys, files) -> Verdict:
+    """One stored version: the verifier's verdict, plus the rule that the name it is
+    stored under is the id and version it carries."""
+    v = verify_bytes(data, keys, files, path=ref.key)
+    if v.id is not None and (v.id != ref.id or v.version != ref.version):
+        v.checks.append(Check("name", FAILED, f"stored as {ref.id}:{ref.version} but the document is "
+                                              f"{v.id}:{v.version}"))
+        v.status = INVALID
+    return v
+
+
+def _read_error(ref, reason: str) -> Verdict:
+    return Verdict(ERROR, ref.kind, ref.id, ref.version, checks=[Check("read", FAILED, reason)], path=ref.key)
+
+
+def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = None, cancel=None) -> None:
+    """Archive integrity (every entry against the manifest), then every JACS signature
+    of what is intact. Fills *report*; the verdict is ``report.exit_code``."""
+    report.entries = len(u.entries)
+    report.bytes = sum(e[1] for e in u.entries.values())
+    if u.stream_error:
+        report.stream_error = u.stream_error
+        report.problems.append(u.stream_error + (f" (while reading {u.broken_entry})" if u.broken_entry else ""))
+        if u.broken_entry:
+            report.damaged[u.broken_entry] = "cannot be read: " + u.stream_error
+    manifest = None
+    if u.manifest_data is None:
+        if not u.stream_error:
+            report.errors.append("The archive has no manifest.json: not a JACS Desktop backup")
+            report.problems.insert(0, report.errors[-1])
+            return
+        report.problems.append("The archive's manifest.json could not be read (it comes last): "
+                               "no entry could be checked against it")
+    else:
+        try:
+            manifest = json.loads(u.manifest_data)
+            if not isinstance(manifest, dict) or manifest.get("format") != "jacs-desktop-backup":
+                raise BackupError("The archive's manifest is not a JACS Desktop backup manifest")
+            if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+                raise BackupError("The backup was made by a newer JACS Desktop")
+            listed = {e["name"]: e for e in manifest.get("entries", []) if isinstance(e, dict) and "name" in e}
+        except BackupError as exc:
+            report.errors.append(str(exc))
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+            report.errors.append(f"The archive's manifest is damaged: {exc}")
+        if report.errors:
+            report.problems.insert(0, report.errors[-1])
+            return
+        for name, e in listed.items():
+            got = u.entries.get(name)
+            if got is None:
+                if name != u.broken_entry:
+                    report.damaged[name] = ("listed in the manifest but missing from the archive" if not u.stream_error
+                                            else "not read: the archive broke off before it")
+                    report.problems.append(f"{name}: {report.damaged[name]}")
+            elif got[1] != e.get("size") or got[2] != e.get("sha256"):
+                report.damaged[name] = "content differs from the manifest (size or SHA-256)"
+                report.problems.append(f"{name}: {report.damaged[name]}")
+        for name in u.entries:
+            if name not in listed:
+                report.damaged[name] = "in the archive but not in the manifest"
+                report.problems.append(f"{name}: {report.damaged[name]}")
+    intact = {k: v for k, v in u.entries.items() if k not in report.damaged}
+    every = Store(_TempObjects({**{k: (Path(), 0, "") for k in report.damaged}, **u.entries}))
+    store = Store(_TempObjects(intact), layout=every.layout)
+    refs = every.refs()
+    keys, files = store.keys(), store.read_attachment
+    for i, ref in enumerate(refs):
+        if cancel is not None and cancel.is_set():
+            report.errors.append("cancelled")
+            report.problems.insert(0, "cancelled")
+            return
+        if ref.key in report.damaged:
+            v = _read_error(ref, f"the archive entry is damaged: {report.damaged[ref.key]}")
+        else:
+            v = _verify_entry(store, ref, intact[ref.key][1], keys, files)
+            if v.status == ERROR:
+                report.damaged[ref.key] = v.reason
+                report.problems.append(f"{ref.key}: {v.reason}")
+        report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
+        if v.status == INVALID:
+            report.invalid[ref.key] = v.reason
+            report.problems.append(f"{ref.key}: does not verify: {v.reason}")
+        if progress and (i % 100 == 0 or i == len(refs) - 1):
+            progress(i + 1, len(refs), ref.key)
+
+
+def _verify_entry(store: Store, ref, size: int, keys, files) -> Verdict:
+    if size > MAX_DOCUMENT_BYTES:
+        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, (
+            f"document is {size / 1048576:.1f} MiB, larger than the {MAX_DOCUMENT_BYTES / 1048576:.0f} MiB "
+            "limit; it was not parsed"))], path=ref.key)
+    try:
+        data = store.objects.get(ref.key)
+    except StorageError as exc:
+        return _read_error(ref, f"the unpacked copy cannot be read back: {exc}")
+    return _check_version(data, ref, keys, files)
+
+
+def _temp_root(near: Path | None) -> Path:
+    """A new private folder for unpacking: beside *near* when it can be made there
+    (same file system as the target, so entries are linked into place), else in the
+    system's temp folder."""
+    import tempfile
+
+    if near is not None:
+        _sweep_dead_restore_dirs(near.parent)
+        p = near.parent / f".{near.name}-restore.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+        try:
+            p.mkdir(mode=0o700)
+            return p
+        except OSError:
+            pass
+    try:
+        return Path(tempfile.mkdtemp(prefix="jacs-desktop-restore-"))
+    except OSError as exc:
+        raise BackupError(f"Cannot make a temporary folder: {exc.strerror or exc}") from None
+
+
+def _sweep_dead_restore_dirs(folder: Path) -> None:
+    """Temporary restore folders of processes that died (kill -9) go first."""
+    import shutil
+
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        n = p.name
+        if not (n.startswith(".") and n.endswith(".tmp") and "-restore." in n):
+            continue
+        parts = n[1:-4].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _remove_tree(root: Path) -> None:
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _assess(path: Path, passphrase: str | None, root: Path, report: "ArchiveReport", *, durable: bool = False,
+            progress: ProgressFn | None = None, cancel=None) -> _Unpacked | None:
+    """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
+    try:
+        u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel)
+    except BackupError as exc:
+        report.errors.append(str(exc))
+        report.problems.insert(0, str(exc))
+        return None
+    _judge(u, report, progress, cancel)
+    return u
 
 
 def verify_archive(path: str | os.PathLike, *, passphrase: str | None = None,
-                   progress: ProgressFn | None = None) -> ArchiveReport:
-    """Every entry against the manifest, then every JACS signature."""
+                   progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+    """Every entry against the manifest, then every JACS signature. The verdict is
+    ``report.exit_code``: 0 all intact and valid, 2 documents that do not verify,
+    1 the archive or some entries are damaged or unreadable."""
     start = time.perf_counter()
     path = Path(path)
     report = ArchiveReport(str(path))
+    root = _temp_root(None)
     try:
-        manifest, files = _read_archive(path, passphrase)
-    except BackupError as exc:
-        report.problems.append(str(exc))
-        return report
-    listed = {e.get("name"): e for e in manifest.get("entries", []) if isinstance(e, dict)}
-    for name, e in listed.items():
-        data = files.get(name)
-        if data is None:
-            report.problems.append(f"{name}: listed in the manifest but missing from the archive")
-        elif len(data) != e.get("size") or hashlib.sha256(data).hexdigest() != e.get("sha256"):
-            report.problems.append(f"{name}: content differs from the manifest (size or SHA-256)")
-    for name in files:
-        if name not in listed:
-            report.problems.append(f"{name}: in the archive but not in the manifest")
-    report.entries = len(files)
-    report.bytes = sum(len(d) for d in files.values())
-    mem = MemoryStore(f"verify-{uuid.uuid4().hex}")
-    for name, data in files.items():
-        mem.put(name, data)
-    store = Store(mem)
-    refs = store.refs()
-    for i, ref in enumerate(refs):
-        v = store.verify(ref)
-        report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
-        if v.status == "invalid":
-            report.problems.append(f"{ref.key}: signature check failed: {v.reason}")
-        if progress and (i % 100 == 0 or i == len(refs) - 1):
-            progress(i + 1, len(refs), ref.key)
+        _assess(path, passphrase, root, report, progress=progress, cancel=cancel)
+    finally:
+        _remove_tree(root)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _fs_objects(dst: Store):
+    from ..storage.fs import FsStore
+
+    return dst.objects if isinstance(dst.objects, FsStore) else None
+
+
+def _near_target(dst: Store) -> Path | None:
+    fs = _fs_objects(dst)
+    return fs.root if fs is not None else None
+
+
+def _place_new(objects, fs, key: str, src: Path, parents: set) -> bool:
+    """Create *key* from the unpacked file (never replacing an existing object)."""
+    if fs is not None:
+        p = fs.local_path(key)
+        if os.path.lexists(p):
+            return False
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.link(src, p)  # atomic, never overwrites; the file is complete and synced
+            parents.add(p.parent)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:
+            pass  # another file system, or no hard links: write it the ordinary way
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"the unpacked copy cannot be read back: {exc.strerror or exc}") from None
+    return objects.put_if_absent(key, data)
+
+
+def _same(objects, fs, key: str, src: Path, size: int) -> tuple[bool, bytes | None]:
+    """Whether the target's object has the same bytes; its bytes when small enough to read."""
+    import filecmp
+
+    if fs is not None:
+        p = fs.local_path(key)
+        try:
+            if p.stat().st_size != size:
+                return False, p.read_bytes() if size <= MAX_DOCUMENT_BYTES and p.stat().st_size <= MAX_DOCUMENT_BYTES \
+                    else None
+            return filecmp.cmp(p, src, shallow=False), None
+        except OSError as exc:
+            raise StorageError(f"{key}: {exc.strerror or exc}") from None
+    have = objects.get(key)
+    return have == src.read_bytes(), have
 
 
 def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = None, policy: str = "skip",
+            partial: bool = False, skip_invalid: bool = False,
             progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
-    """Verify first, then write into *dst*. Policies: ``skip`` (keep what the target
-    has), ``keep-both`` (a different existing object stays, the archived one goes to
-    ``restore-conflicts/``), ``overwrite-identical`` (replace only when ``jacsSha256``
-    is the same, e.g. formatting differs)."""
+    """Stream the archive into a temporary folder beside the target (each entry's size
+    and SHA-256 checked against the manifest as it arrives), verify every signature,
+    then move the entries into *dst*, byte for byte.
+
+    Documents that do not verify are restored and reported (exit code 2), or left
+    out with *skip_invalid*. Damaged entries refuse the whole restore (nothing is
+    written) unless *partial*, which restores every intact entry. Policies for a name
+    the target already has with other bytes: ``skip`` (keep what the target has),
+    ``keep-both`` (the archived one goes to ``restore-conflicts/``),
+    ``overwrite-identical`` (replace only when ``jacsSha256`` is the same)."""
     if policy not in ("skip", "keep-both", "overwrite-identical"):
         raise BackupError(f"Unknown conflict policy {policy!r}")
     start = time.perf_counter()
-    report = verify_archive(path, passphrase=passphrase)
-    if not report.ok:
-        report.problems.insert(0, "The archive did not verify; nothing was restored")
-        return report
-    _manifest, files = _read_archive(Path(path), passphrase)
-    for i, (name, data) in enumerate(sorted(files.items())):
-        if cancel is not None and cancel.is_set():
-            report.problems.append("cancelled")
-            break
-        try:
-            if dst.objects.put_if_absent(name, data):
-                report.restored.append(name)
-            else:
-                have = dst.objects.get(name)
-                if have == data:
+    report = ArchiveReport(str(path))
+    fs = _fs_objects(dst)
+    root = _temp_root(_near_target(dst))
+    try:
+        u = _assess(Path(path), passphrase, root, report, durable=fs is not None, progress=progress, cancel=cancel)
+        if u is None or report.errors:
+            report.problems.insert(0, "The archive cannot be restored; nothing was restored")
+        elif report.is_damaged and not partial:
+            n = len(report.damaged)
+            report.problems.insert(0, (f"{n} damaged entr{'y' if n == 1 else 'ies'} in the archive" if n else
+                                       "The archive is damaged") + "; nothing was restored "
+                                   "(a partial restore restores every intact entry)")
+        else:
+            _place_all(u, dst, fs, policy, skip_invalid, report, progress, cancel)
+    finally:
+        _remove_tree(root)
+        dst.invalidate()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _place_all(u: _Unpacked, dst: Store, fs, policy: str, skip_invalid: bool, report: "ArchiveReport",
+               progress, cancel) -> None:
+    from ..core.identity import fsync_dir
+
+    objects = dst.objects
+    todo = []
+    for name in sorted(u.entries):
+        if name in report.damaged:
+            report.left_out.append(name)
+        elif skip_invalid and name in report.invalid:
+            report.left_out.append(name)
+        else:
+            todo.append(name)
+    parents: set = set()
+    try:
+        for i, name in enumerate(todo):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                report.problems.append(f"cancelled after {i} of {len(todo)} entries")
+                break
+            src, size, _sha = u.entries[name]
+            try:
+                if _place_new(objects, fs, name, src, parents):
+                    report.restored.append(name)
+                    continue
+                same, have = _same(objects, fs, name, src, size)
+                if same:
                     report.skipped.append(name)
-                elif policy == "overwrite-identical" and claimed_hash(have) is not None and claimed_hash(have) == claimed_hash(data):
-                    dst.objects.put(name, data)
+                elif policy == "overwrite-identical" and have is not None and size <= MAX_DOCUMENT_BYTES \
+                        and claimed_hash(have) is not None and claimed_hash(have) == claimed_hash(src.read_bytes()):
+                    objects.put(name, src.read_bytes())
                     report.restored.append(name)
                 elif policy == "keep-both":
-                    alt = f"restore-conflicts/{name}"
-                    dst.objects.put_if_absent(alt, data)
+                    _place_new(objects, fs, f"restore-conflicts/{name}", src, parents)
                     report.conflicts.append(name)
                 else:
                     report.conflicts.append(name)
-        except StorageError as exc:
-            report.problems.append(f"{name}: {exc}")
-        if progress and (i % 100 == 0 or i == len(files) - 1):
-            progress(i + 1, len(files), name)
-    dst.invalidate()
-    report.seconds = time.perf_counter() - start
-    return report
+            except (StorageError, OSError) as exc:
+                msg = f"{name}: not restored: {exc}"
+                report.failed.append(msg)
+                report.problems.append(msg)
+            if progress and (i % 100 == 0 or i == len(todo) - 1):
+                progress(i + 1, len(todo), name)
+    finally:
+        for p in parents:
+            fsync_dir(p)
+    if report.left_out:
+        n = len(report.left_out)
+        report.problems.insert(0, f"left out {n} entr{'y' if n == 1 else 'ies'}: "
+                                  + ", ".join(report.left_out[:10]) + (" …" if n > 10 else ""))
