@@ -91,8 +91,8 @@ def _check_agreement_v1(ctx: Any, _check_signature: SignatureChecker) -> None:
     for i, s in enumerate(sigs):
         who = s.get("agentID") if isinstance(s, dict) and isinstance(s.get("agentID"), str) else f"#{i + 1}"
         _check_signature(ctx, s, "jacsAgreement", f"agreement signature {who}", False, expected)
-    signed = {s.get("agentID") for s in sigs if isinstance(s, dict)}
-    pending = [a for a in ids if a not in signed]
+    signed = {s.get("agentID") for s in sigs if isinstance(s, dict) and isinstance(s.get("agentID"), str)}
+    pending = [a for a in ids if not isinstance(a, str) or a not in signed]
     summary = f"{len(sigs)} of {len(ids)} parties signed" + (f"; waiting for {len(pending)}" if pending else "")
     ctx.add(
         "agreement terms",
@@ -141,6 +141,9 @@ _REF_FIELDS = ("jacsId", "jacsVersion", "jacsSha256")
 _LIBRARY_POLICY_NOTE = ("jacs 0.15 itself never reports a v2 policy as accepted (its verify_agreement_v2 checks "
                         "consent signatures only)")
 
+_UUID = re.compile(
+    r"^(?:urn:uuid:)?(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
+    r"|^\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}$")
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -285,6 +288,9 @@ def _string_array_problem(doc: dict, name: str) -> str | None:
         return f"{name} must be a list of strings"
     if len(set(v)) != len(v):
         return f"{name} has duplicate values"
+    bad = next((i for i, x in enumerate(v) if not _UUID.match(x)), None)
+    if bad is not None:
+        return f"{name}[{bad}] must be a valid UUID"
     return None
 
 
@@ -323,6 +329,8 @@ def _v2_structure_problem(doc: dict) -> str | None:
             if not isinstance(p.get(f), str):
                 return f"parties[].{f} is missing"
         aid = _norm_id(p["agentId"])
+        if not _UUID.match(p["agentId"]):
+            return "parties[].agentId must be a valid UUID"
         if aid in seen:
             return f"duplicate party agent id '{aid}'"
         seen.add(aid)
@@ -333,6 +341,8 @@ def _v2_structure_problem(doc: dict) -> str | None:
         for f in ("agentVersion", "displayName"):
             if f in p and not isinstance(p[f], str):
                 return f"parties[].{f} must be a string"
+        if "agentVersion" in p and not _UUID.match(p["agentVersion"]):
+            return "parties[].agentVersion must be a valid UUID"
     roles = list(_party_roles(doc).values())
     if "signer" not in roles:
         return "the agreement has no signer-role party"
