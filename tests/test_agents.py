@@ -5,6 +5,7 @@ Rotations are made here the way jacs 0.15 makes them (see tests/interop/test_rot
 
 import base64
 import copy
+import json
 import uuid
 
 import pytest
@@ -314,7 +315,8 @@ def test_from_documents_skips_what_is_not_an_agent():
     not_self = other.signer.finish(body)
     ring = KeyRing([alice.ring.resolve(alice.signer.public_key_hash), other.ring.resolve(other.signer.public_key_hash)])
     d = AgentDirectory.from_documents(
-        [None, "x", {"jacsType": "agent"}, alice.message(), alice.versions[0], dict(alice.versions[0]), not_self], ring)
+        [None, "x", b"{", {"jacsType": "agent"}, alice.message(), alice.versions[0], dict(alice.versions[0]), not_self,
+         json.dumps(alice.versions[0]).encode()], ring)
     assert len(d) == 1
     rec = d.agent(alice.id)
     assert rec.name == "alice" and len(rec.versions) == 2 and not rec.contested

@@ -46,7 +46,7 @@ from typing import Any, Iterable
 from .checks import FAILED, OK, VALID, WARNING
 from .crypto import verify_signature
 from .pubkey import normalize_algorithm, public_key_hash
-from .verify import KeyResolver, PublicKey, Verdict, _key_family, verify_document
+from .verify import KeyResolver, PublicKey, Verdict, _key_family, parse_document, verify_document
 
 __all__ = [
     "AgentDirectory",
@@ -296,10 +296,13 @@ class AgentDirectory:
 
     @classmethod
     def from_documents(cls, docs: Iterable[Any], keys: KeyResolver | None) -> "AgentDirectory":
-        """Build from parsed documents; anything that is not an agent document is skipped."""
+        """Build from documents (parsed dicts, or the stored bytes); anything that is
+        not an agent document is skipped."""
         versions = []
         seen: set[tuple[str, str, Any]] = set()
         for doc in docs:
+            if isinstance(doc, (bytes, bytearray, str)):
+                doc, _err = parse_document(bytes(doc) if isinstance(doc, bytearray) else doc)
             if not isinstance(doc, dict):
                 continue
             ident = (doc.get("jacsId"), doc.get("jacsVersion"), doc.get("jacsSha256"))
