@@ -13,6 +13,7 @@ import functools
 import binascii
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
@@ -234,6 +235,9 @@ def _key_hash_cached(key: bytes) -> str:
     return public_key_hash(key)
 
 
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _is_int(v: Any) -> bool:
     return type(v) is int
 
@@ -383,6 +387,11 @@ def _check_signature(
     for name in ("agentID", "agentVersion"):
         if name in sig and not isinstance(sig[name], str):
             problems.append(f"'{name}' must be a string")
+        elif name in sig and _UUID_TEXT.fullmatch(sig[name]) is None:
+            # the library's identity binding parses "{agentID}:{agentVersion}" as two UUIDs in their
+            # one canonical spelling (lowercase, hyphenated); any other spelling names a different agent
+            problems.append(f"'{name}' {sig[name][:40]!r} is not a UUID in lowercase hyphenated form "
+                            "(identity binding)")
     if problems:
         ctx.add(label, FAILED, f"{placement}: " + "; ".join(problems))
         return FAILED
@@ -643,6 +652,12 @@ def verify_document(
                 ctx.add("config signer", WARNING, "config is not signed by the agent it configures")
     except RecursionError:
         ctx.add("structure", FAILED, "document nesting is too deep")
+    except Exception as exc:  # a verifier bug must never crash a job, and never leave a "valid"
+        import logging
+
+        logging.getLogger(__name__).exception("verifier error on %s", path or verdict.id)
+        ctx.add("verifier", UNVERIFIABLE, f"not fully checked: the verifier hit an unexpected error "
+                f"({type(exc).__name__}: {exc})")
 
     verdict.checks = ctx.checks
     statuses = {c.status for c in ctx.checks}
