@@ -205,7 +205,7 @@ def test_the_librarys_external_attachments_verify_valid(world):
     doc = world["external"]
     assert all(e["embed"] is False for e in doc["jacsFiles"]) and len(doc["jacsFiles"]) == len(CORPUS)
     v = verify_document(doc, open_store(str(world["root"])).key_ring(), world["data"].get)
-    bad = [(c.name, c.status, c.detail) for c in v.checks if c.name.startswith("attachment") and c.status != "ok"]
+    bad = [(c.name, c.status, c.reason) for c in v.checks if c.name.startswith("attachment") and c.status != "ok"]
     assert bad == [] and v.status == "valid", bad[:5]
     # and the library's recorded hashes are the ones we make for external attachments
     for e in doc["jacsFiles"]:
