@@ -15,7 +15,7 @@ from ..storage.store import HistoryNode, Store
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
-           "verify_ref", "read_error_verdict", "count_versions", "new_version_refusal", "attachment_warning"]
+           "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal", "attachment_warning"]
 
 #: not verified yet
 PENDING = "pending"
@@ -298,7 +298,16 @@ def read_error_verdict(ref: Ref, what: object) -> Verdict:
     if not text.startswith("not checked"):
         text = f"not checked: {text}"
     return Verdict(ERROR, "agent" if ref.kind == "agent" else "document", ref.id, ref.version,
-                   checks=[Check("read", FAILED, text)], path=ref.key)
+                   checks=[Check("read", ERROR, text)], path=ref.key)
+
+
+def reason_of(v: Verdict) -> str:
+    """``Verdict.reason``, and for an ``error`` verdict what could not be read ("not checked: …")."""
+    if v.status == ERROR:
+        c = next((c for c in v.checks if c.status in (ERROR, FAILED)), None)
+        if c is not None:
+            return c.reason
+    return v.reason
 
 
 def verify_ref(store: Store, ref: Ref) -> Verdict:
@@ -309,7 +318,7 @@ def verify_ref(store: Store, ref: Ref) -> Verdict:
         v = store.verify(ref)
     except (StorageError, OSError, TimeoutError) as exc:
         return read_error_verdict(ref, exc)
-    read = next((c for c in v.checks if c.name == "read" and c.status == FAILED), None)
+    read = next((c for c in v.checks if c.name == "read" and c.status in (FAILED, ERROR)), None)
     if read is not None and v.status in (INVALID, ERROR):
         return read_error_verdict(ref, read.reason)
     return v
@@ -366,9 +375,9 @@ def new_version_refusal(base: Ref, nodes: list[HistoryNode], verdicts: dict[str,
         if v is None:
             return f"{which} is not verified yet: verify it first."
         if v.status == ERROR:
-            return f"{which} could not be checked ({v.reason}): retry reading it first."
+            return f"{which} could not be checked ({reason_of(v)}): retry reading it first."
         if v.status in (INVALID, UNVERIFIABLE):
-            return (f"{which} is {v.status} ({v.reason}). A new version would sign on top of it and make "
+            return (f"{which} is {v.status} ({reason_of(v)}). A new version would sign on top of it and make "
                     f"it look trusted.")
         if v.status not in (VALID, LEGACY):
             return f"{which} is {v.status}."
@@ -381,7 +390,7 @@ def attachment_warning(entry: dict, verdict: Verdict | None) -> str | None:
     if entry.get("_status") == FAILED:
         return f"Its check failed: {entry.get('_reason') or 'the contents do not match their hash'}."
     if verdict is not None and verdict.status == INVALID:
-        return f"The version it belongs to is invalid: {verdict.reason}."
+        return f"The version it belongs to is invalid: {reason_of(verdict)}."
     return None
 
 

@@ -50,6 +50,7 @@ from ..jobs.browse import (
     fill_summaries,
     json_diff,
     new_version_refusal,
+    reason_of,
     SnapshotBuilder,
     stream_refs,
     verify_ref,
@@ -86,7 +87,7 @@ def _row_tip(row) -> str:
     else:
         lines = [tr("worst over {0} versions: {1}").format(agg.total, agg.text)]
         if agg.worst is not None and agg.status != "valid":
-            lines.append(f"{_short(agg.worst.version)}: {agg.worst.reason}")
+            lines.append(f"{_short(agg.worst.version)}: {reason_of(agg.worst)}")
     if latest is not None and agg.total > 1:
         lines.append(tr("latest version: {0}").format(latest.status))
     return "\n".join(lines)
@@ -259,7 +260,7 @@ class BrowserWindow(QMainWindow):
         lower = QTabWidget(docs_page)
         self.versions_model = RowTableModel([
             Column(tr("Verdict"), lambda r: _mark(r.status), status=lambda r: r.status,
-                   tooltip=lambda r: r.verdict.reason if r.verdict else ""),
+                   tooltip=lambda r: reason_of(r.verdict) if r.verdict else ""),
             Column(tr("Version"), lambda r: ("  " * r.node.depth) + ("⑂ " if r.node.fork else "") + r.node.version,
                    tooltip=lambda r: tr("fork: its parent has more than one next version") if r.node.fork else r.node.version),
             Column(tr("Date"), lambda r: (r.node.date or "")[:23].replace("T", " ")),
@@ -1218,7 +1219,7 @@ class BrowserWindow(QMainWindow):
             who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
         if verdict.status == "error":
             who = ""  # nothing was read, so nothing is known about the signer
-        reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(verdict.reason)}</b>"
+        reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(reason_of(verdict))}</b>"
         name = f"{verdict.id}:{verdict.version}" if verdict.id else key
         self.verdict_label.setText(f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}")
         if self.checks_model.all_rows != verdict.checks:
@@ -1238,7 +1239,7 @@ class BrowserWindow(QMainWindow):
         agg = row.aggregate()
         text = f"{VERDICT_MARKS.get(agg.status, '')} {agg.text}"
         if agg.worst is not None and agg.status != "valid" and agg.worst.path != key:
-            text += f" — {tr('version')} {_short(agg.worst.version)}: {agg.worst.reason}"
+            text += f" — {tr('version')} {_short(agg.worst.version)}: {reason_of(agg.worst)}"
         return (f"<br><span style='color:{_color(agg.status)}'>"
                 f"{tr('Over all {0} versions').format(agg.total)}: {html.escape(text)}</span>")
 
