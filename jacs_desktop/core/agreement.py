@@ -628,5 +628,7 @@ def _check_policy(ctx: Any, verified: list, status_expected: str) -> None:
         ctx.add("agreement policy", OK, f"policy met, the agreement is final: {summary}. {_LIBRARY_POLICY_NOTE}")
     elif status_expected == "expired" or status == "expired":
         ctx.add("agreement policy", WARNING, f"the agreement expired before its policy was met: {summary}")
+    elif status == "final":
+        ctx.add("agreement policy", WARNING, f"the signatures that verify do not meet the policy: {summary}")
     else:
         ctx.add("agreement policy", WARNING, f"not final yet (status {status}): {summary}")
