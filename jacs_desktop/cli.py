@@ -424,7 +424,7 @@ def _print_migrate(r, args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from .jobs.backup import MAGIC, backup, verify_archive
+    from .jobs.backup import backup, is_encrypted, verify_archive
     from .jobs.profiles import BackupProfile, BackupProfiles, command_line, run_profile
     from .storage.urls import open_store
 
@@ -459,8 +459,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             if len(items) != 2:
                 raise JacsError("usage: backup verify ARCHIVE")
             archive = Path(items[1])
-            encrypted = archive.is_file() and archive.read_bytes()[: len(MAGIC)] == MAGIC
-            report = verify_archive(archive, passphrase=_backup_passphrase(encrypted))
+            report = verify_archive(archive, passphrase=_backup_passphrase(is_encrypted(archive)))
         else:
             if len(items) != 2:
                 raise JacsError("usage: backup SRC DEST [--encrypt] [--save-profile NAME]  "
@@ -485,12 +484,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    for w in report.warnings:  # a backup of a store with versions that do not verify
+        print(f"jacs-desktop-cli: warning: {w}", file=sys.stderr)
     return _emit(report, args, f"{report.path}: {report.entries} entries, {report.bytes:,} bytes"
                  + (f", verdicts {report.verdicts}" if report.verdicts else ""))
 
 
 def _emit(report, args: argparse.Namespace, line: str) -> int:
-    """Print an archive report (or its JSON); exit 0 when it is clean, 2 otherwise."""
+    """Print an archive report (or its JSON); exit with its verdict: 0 intact and valid,
+    2 versions that do not verify, 1 damaged entries or other errors."""
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -498,23 +500,25 @@ def _emit(report, args: argparse.Namespace, line: str) -> int:
         print(line)
         for p in report.problems:
             print(f"  ✗ {p}")
-    return EXIT_OK if report.ok else EXIT_INVALID
+    return report.exit_code
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .jobs.backup import MAGIC, restore
+    from .jobs.backup import is_encrypted, restore
     from .storage.urls import open_store
 
     try:
         archive = Path(args.archive)
-        encrypted = archive.is_file() and archive.read_bytes()[: len(MAGIC)] == MAGIC
-        report = restore(archive, open_store(args.dst, create=True), passphrase=_backup_passphrase(encrypted),
-                         policy=args.policy)
+        if not archive.is_file():
+            raise JacsError(f"{archive} is not a file")
+        report = restore(archive, open_store(args.dst, create=True),
+                         passphrase=_backup_passphrase(is_encrypted(archive)), policy=args.policy,
+                         partial=args.partial, skip_invalid=args.skip_invalid)
     except JacsError as exc:
         _err(str(exc))
         return EXIT_ERROR
     return _emit(report, args, f"restored {len(report.restored)}, already there {len(report.skipped)}, "
-                               f"conflicts {len(report.conflicts)}")
+                               f"conflicts {len(report.conflicts)}, left out {len(report.left_out)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -570,10 +574,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_backup)
 
-    r = sub.add_parser("restore", help="restore an archive into a store (verified first)")
+    r = sub.add_parser("restore", help="restore an archive into a store (checked and verified first); exit 2: "
+                       "versions that do not verify (reported), 1: damaged entries or errors")
     r.add_argument("archive")
     r.add_argument("dst")
     r.add_argument("--policy", choices=["skip", "keep-both", "overwrite-identical"], default="skip")
+    r.add_argument("--skip-invalid", action="store_true",
+                   help="leave out versions that do not verify (default: restore them byte for byte, reported)")
+    r.add_argument("--partial", action="store_true",
+                   help="restore every intact entry even when some are damaged (default: a damaged archive "
+                   "restores nothing)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_restore)
 

@@ -338,3 +338,235 @@ def test_failed_backup_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         backup(src, tmp_path / "x.tar.gz", passphrase="a passphrase here")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- invalid versions, damaged entries, streaming (issue 10) -------------------------------------
+
+TAMPERED = "documents/013428fa-cca2-45a8-b1cc-88b027304bb2:c6c895f3-da8f-4dcf-af5b-b253644dd85f.json"
+
+
+def _tamper(store_dir):
+    """One version's content changed after signing (its jacsSha256 no longer matches)."""
+    doc = store_dir / TAMPERED
+    doc.write_bytes(doc.read_bytes().replace(b"adopt fixture format", b"adopt fixture FORMAT"))
+    return doc.read_bytes()
+
+
+def _flip_entry(archive, out, name_prefix="documents/"):
+    """The archive rebuilt with one byte of one entry changed, the manifest kept."""
+    with tarfile.open(archive) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers()]
+    flipped = None
+    with tarfile.open(out, "w:gz") as t:
+        for m, data in members:
+            if flipped is None and m.name.startswith(name_prefix):
+                data = bytearray(data)
+                data[len(data) // 2] ^= 0x01
+                data, flipped = bytes(data), m.name
+            t.addfile(m, io.BytesIO(data))
+    return flipped
+
+
+def _cli_in_process(capsys, *argv):
+    from jacs_desktop import cli
+
+    capsys.readouterr()
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_backup_of_a_store_with_a_tampered_version(tmp_path, fixture_copy, capsys):
+    """The backup warns (stderr, exit 2, the report carries it); restore brings every entry
+    back byte for byte and reports the invalid one (exit 2); --skip-invalid leaves it out."""
+    tampered = _tamper(fixture_copy)
+    arc = tmp_path / "t.tar.gz"
+    code, out, err = _cli_in_process(capsys, "backup", fixture_copy, arc)
+    assert code == 2 and arc.is_file()
+    assert "warning" in err and "1 version that does not verify" in err and TAMPERED in err
+    r = backup(open_store(str(fixture_copy)), tmp_path / "t2.tar.gz")
+    assert r.invalid.keys() == {TAMPERED} and r.warnings and r.verdicts == {"valid": 14, "invalid": 1}
+    assert r.exit_code == 2 and r.to_dict()["invalid"] == r.invalid
+    code, out, _ = _cli_in_process(capsys, "backup", "verify", arc, "--json")
+    v = json.loads(out)
+    assert code == 2 and v["invalid"].keys() == {TAMPERED} and "jacsSha256" in v["invalid"][TAMPERED]
+    assert v["damaged"] == {} and v["errors"] == []
+    code, out, _ = _cli_in_process(capsys, "restore", arc, tmp_path / "all")
+    assert code == 2 and TAMPERED in out and "does not verify" in out
+    assert (tmp_path / "all" / TAMPERED).read_bytes() == tampered  # byte for byte, not "repaired"
+    restored = open_store(str(tmp_path / "all"))
+    assert len(restored.refs()) == 15
+    code, out, _ = _cli_in_process(capsys, "restore", arc, tmp_path / "valid-only", "--skip-invalid", "--json")
+    rr = json.loads(out)
+    assert code == 2 and rr["left_out"] == [TAMPERED] and rr["restored"] == v["entries"] - 1
+    assert not (tmp_path / "valid-only" / TAMPERED).exists()
+    assert {x.status for x in map(open_store(str(tmp_path / "valid-only")).verify,
+                                  open_store(str(tmp_path / "valid-only")).refs())} == {"valid"}
+
+
+def test_damaged_entry_refused_unless_partial(archive, tmp_path, capsys):
+    bad = tmp_path / "flipped.tar.gz"
+    flipped = _flip_entry(archive, bad)
+    target = tmp_path / "target"
+    code, out, _ = _cli_in_process(capsys, "restore", bad, target)
+    assert code == 1 and "damaged" in out and flipped in out and "nothing was restored" in out
+    assert list(target.rglob("*")) == []  # nothing half-written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder left
+    r = restore(bad, open_store(str(tmp_path / "p"), create=True), partial=True)
+    assert r.exit_code == 1 and r.left_out == [flipped] and flipped in r.damaged
+    assert r.verdicts.get("error") == 1 and "invalid" not in r.verdicts  # a damaged entry is an error, never invalid
+    assert len(r.restored) == r.entries - 1 and not (tmp_path / "p" / flipped).exists()
+    with tarfile.open(archive) as t:  # what was restored is the archive's bytes exactly
+        for name in r.restored:
+            assert (tmp_path / "p" / name).read_bytes() == t.extractfile(name).read()
+    code, out, _ = _cli_in_process(capsys, "restore", bad, tmp_path / "q", "--partial", "--json")
+    assert code == 1 and json.loads(out)["left_out"] == [flipped]
+
+
+def _archives_to_compare(tmp_path, archive, fixture_copy):
+    gz = archive.read_bytes()
+    made = {"intact": (archive, 0)}
+    _tamper(fixture_copy)
+    t = tmp_path / "tampered.tar.gz"
+    backup(open_store(str(fixture_copy)), t)
+    made["one tampered document"] = (t, 2)
+    d = tmp_path / "damaged.tar.gz"
+    _flip_entry(archive, d)
+    made["one damaged entry"] = (d, 1)
+    cut = tmp_path / "truncated.tar.gz"
+    cut.write_bytes(gz[: len(gz) * 2 // 3])
+    made["truncated"] = (cut, 1)
+    z = tmp_path / "f.tar.zst"
+    backup(open_store(str(FIXTURE)), z)
+    zcut = tmp_path / "truncated.tar.zst"
+    zcut.write_bytes(z.read_bytes()[: z.stat().st_size // 2])
+    made["truncated zstd"] = (zcut, 1)
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(gz[:100] + bytes(len(gz) - 100))
+    made["damaged stream"] = (junk, 1)
+    tm = tmp_path / "damaged-and-tampered.tar.gz"
+    _flip_entry(t, tm, "jacs_data/public_keys/")
+    made["damaged key + tampered document"] = (tm, 1)
+    return made
+
+
+def test_backup_verify_and_restore_agree(archive, tmp_path, fixture_copy, capsys):
+    """The same check and the same verdict: on every archive the CLI's `backup verify`
+    and `restore` give the same exit code, damaged entries, invalid versions and counts."""
+    for label, (arc, expected) in _archives_to_compare(tmp_path, archive, fixture_copy).items():
+        vcode, vout, _ = _cli_in_process(capsys, "backup", "verify", arc, "--json")
+        rcode, rout, _ = _cli_in_process(capsys, "restore", arc, tmp_path / f"r-{arc.name}", "--json")
+        v, r = json.loads(vout), json.loads(rout)
+        assert vcode == rcode == v["exit_code"] == r["exit_code"] == expected, (label, v["problems"], r["problems"])
+        for k in ("damaged", "invalid", "verdicts", "errors", "stream_error", "entries", "bytes"):
+            assert v[k] == r[k], (label, k)
+        if expected == 1:
+            assert r["restored"] == 0  # no --partial: a damaged archive restores nothing
+        else:
+            assert r["restored"] == v["entries"]
+
+
+def test_truncated_archive_partial_restore(archive, tmp_path):
+    """A cut-off archive: without --partial nothing; with it, every entry read whole before
+    the cut (its manifest is lost with the end), each byte for byte, none half-written."""
+    raw = archive.read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(raw[: len(raw) * 2 // 3])
+    r = restore(cut, open_store(str(tmp_path / "none"), create=True))
+    assert r.exit_code == 1 and r.stream_error and "truncated" in r.stream_error and not r.restored
+    assert list((tmp_path / "none").rglob("*")) == []
+    r = restore(cut, open_store(str(tmp_path / "some"), create=True), partial=True)
+    assert r.exit_code == 1 and 0 < len(r.restored) < 35 and r.left_out
+    with tarfile.open(archive) as t:
+        for p in (tmp_path / "some").rglob("*"):
+            if p.is_file():
+                assert p.read_bytes() == t.extractfile(p.relative_to(tmp_path / "some").as_posix()).read()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_restore_write_failure_is_reported(archive, tmp_path, capsys):
+    """The target refuses one object: the rest is restored, the failure named, exit 1."""
+    target = tmp_path / "t"
+    blocked = "documents/013428fa-cca2-45a8-b1cc-88b027304bb2:c6c895f3-da8f-4dcf-af5b-b253644dd85f.json"
+    (target / blocked).mkdir(parents=True)  # a folder where the file should go
+    code, out, err = _cli_in_process(capsys, "restore", archive, target, "--json")
+    r = json.loads(out)
+    assert code == 1 and len(r["failed"]) == 1 and blocked in r["failed"][0] and r["restored"] == 34
+    assert "Traceback" not in err
+    code, out, err = _cli_in_process(capsys, "restore", tmp_path / "missing.tar.gz", target)
+    assert code == 1 and "is not a file" in err
+
+
+def test_dead_restore_temp_folders_are_swept(tmp_path, archive):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".target-restore.{dead.pid}.0123abcd.tmp"
+    left.mkdir()
+    (left / "00000001").write_bytes(b"half")
+    restore(archive, open_store(str(tmp_path / "target"), create=True))
+    assert not left.exists()
+
+
+def test_large_restore_streams_in_bounded_memory(tmp_path):
+    """A 200 MB attachment in an encrypted .tar.zst: the restore (in its own process) grows
+    far less than the archive's size; the file comes back exactly."""
+    import hashlib
+    import random
+    import shutil
+    import time
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE, src)
+    big = src / "jacs_data" / "files" / "big.bin"
+    rng = random.Random(7)
+    h = hashlib.sha256()
+    with open(big, "wb") as f:
+        for _ in range(200):
+            piece = rng.randbytes(1 << 20)
+            h.update(piece)
+            f.write(piece)
+    arc = tmp_path / "big.tar.zst"
+    backup(open_store(str(src)), arc, passphrase="big archive passphrase")
+    big.unlink()
+    assert arc.stat().st_size > 200 << 20
+    child = r"""
+import json, resource, sys, time, tracemalloc
+from jacs_desktop.jobs.backup import restore
+from jacs_desktop.storage.urls import open_store
+import cryptography.hazmat.primitives.ciphers.aead, cryptography.hazmat.primitives.kdf.argon2, zstandard
+def rss_kib(field):  # Linux: this process's own figures (ru_maxrss keeps the parent's peak across exec)
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+dst = open_store(sys.argv[2], create=True)
+base = rss_kib("VmRSS")
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak (VmHWM) to the current size
+except OSError:
+    base = rss_kib("VmHWM")
+tracemalloc.start()
+t = time.perf_counter()
+r = restore(sys.argv[1], dst, passphrase="big archive passphrase")
+seconds = time.perf_counter() - t
+py_peak = tracemalloc.get_traced_memory()[1]
+peak = rss_kib("VmHWM")
+print(json.dumps({"code": r.exit_code, "restored": len(r.restored), "rss_growth_kib": peak - base,
+                  "python_peak_kib": py_peak // 1024, "seconds": seconds}))
+"""
+    p = subprocess.run([sys.executable, "-c", child, str(arc), str(tmp_path / "out")], capture_output=True,
+                       text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    print("large restore:", res)
+    # the archive is 200 MiB; Argon2id alone takes 19 MiB
+    assert res["code"] == 0 and res["rss_growth_kib"] < 64 * 1024 and res["python_peak_kib"] < 16 * 1024, res
+    out = tmp_path / "out" / "jacs_data" / "files" / "big.bin"
+    g = hashlib.sha256()
+    with open(out, "rb") as f:
+        while piece := f.read(1 << 20):
+            g.update(piece)
+    assert g.hexdigest() == h.hexdigest()
+    assert res["seconds"] < 20

@@ -330,8 +330,10 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     if report.invalid:
         n = len(report.invalid)
         report.warnings.append(
-            f"The store holds {n} version{'' if n == 1 else 's'} that do{'es' if n == 1 else ''} not verify; "
-            "they are in the archive byte for byte and a restore will report them: "
+            (f"The store holds 1 version that does not verify; it is in the archive byte for byte and a "
+             "restore will report it: " if n == 1 else
+             f"The store holds {n} versions that do not verify; they are in the archive byte for byte and a "
+             "restore will report them: ")
             + "; ".join(f"{k} ({why})" for k, why in list(report.invalid.items())[:20])
             + (f"; and {n - 20} more" if n > 20 else ""))
         report.problems.extend(f"{k}: does not verify: {why}" for k, why in report.invalid.items())
@@ -1089,7 +1091,7 @@ def _place_all(u: _Unpacked, dst: Store, fs, policy: str, skip_invalid: bool, re
 
     objects = dst.objects
     todo = []
-    for name in sorted(u.entries):
+    for name in sorted(set(u.entries) | (set(report.damaged) - {MANIFEST_NAME})):
         if name in report.damaged:
             report.left_out.append(name)
         elif skip_invalid and name in report.invalid:

@@ -623,13 +623,16 @@ class BackupFlow(Flow):
 
 class RestoreFlow(Flow):
     """archive -> verify -> target -> policy -> run. Nothing is restored from an
-    archive that did not verify."""
+    archive that cannot be read; from one with damaged entries only when the user
+    chooses to restore the rest (``partial``). Versions that do not verify are
+    restored byte for byte and reported, or left out (``skip_invalid``)."""
 
     start = "archive"
     title = "Restore a backup"
 
     def defaults(self) -> dict:
-        return {"archive": "", "passphrase": "", "verified": None, "target": "", "policy": "skip"}
+        return {"archive": "", "passphrase": "", "verified": None, "target": "", "policy": "skip",
+                "partial": False, "skip_invalid": False}
 
     def navmap(self) -> dict[str, Page]:
         return {
@@ -665,8 +668,13 @@ class RestoreFlow(Flow):
         r = s.get("verified")
         if r is None:
             return ["The archive has not been verified yet"]
-        if not r.ok:
-            return ["The archive did not verify; nothing can be restored from it"] + r.problems[:5]
+        if r.errors:
+            return ["The archive did not verify; nothing can be restored from it"] + r.errors[:5]
+        if r.is_damaged and not s.get("partial"):
+            n = len(r.damaged)
+            what = f"{n} entr{'y is' if n == 1 else 'ies are'} damaged" if n else "the archive is damaged"
+            return [f"The archive did not verify: {what}. Nothing is restored unless you choose to restore "
+                    "the intact entries"] + r.problems[:5]
         return []
 
     @staticmethod
@@ -678,7 +686,8 @@ class RestoreFlow(Flow):
 
         s = self.state
         s["verified"] = None
-        r = verify_archive(Path(s["archive"]).expanduser(), passphrase=s["passphrase"] or None, progress=progress)
+        r = verify_archive(Path(s["archive"]).expanduser(), passphrase=s["passphrase"] or None, progress=progress,
+                           cancel=cancel)
         s["verified"] = r
         return r
 
@@ -688,7 +697,8 @@ class RestoreFlow(Flow):
 
         s = self.state
         return restore(Path(s["archive"]).expanduser(), open_store(s["target"], create=True),
-                       passphrase=s["passphrase"] or None, policy=s["policy"], progress=progress, cancel=cancel)
+                       passphrase=s["passphrase"] or None, policy=s["policy"], partial=bool(s["partial"]),
+                       skip_invalid=bool(s["skip_invalid"]), progress=progress, cancel=cancel)
 
 
 def default_archive_name(folder: str | os.PathLike, zstd: bool = False) -> str:

@@ -411,9 +411,16 @@ def describe_archive(r) -> str:
     lines = [f"{r.path}", tr("{0} entries, {1:,} bytes, {2:.1f} s").format(r.entries, r.bytes, r.seconds)]
     if r.verdicts:
         lines.append(tr("Signatures: {0}").format(", ".join(f"{k} {v}" for k, v in sorted(r.verdicts.items()))))
-    if r.restored or r.skipped or r.conflicts:
-        lines.append(tr("Restored {0}, already there {1}, conflicts {2}").format(
-            len(r.restored), len(r.skipped), len(r.conflicts)))
+    for w in getattr(r, "warnings", []):
+        lines.append("⚠ " + w)
+    if r.restored or r.skipped or r.conflicts or r.left_out:
+        lines.append(tr("Restored {0}, already there {1}, conflicts {2}, left out {3}").format(
+            len(r.restored), len(r.skipped), len(r.conflicts), len(r.left_out)))
+    if r.damaged:
+        lines.append(tr("{0} damaged entries (size or SHA-256 not as the manifest says, or unreadable)").format(
+            len(r.damaged)))
+    if r.invalid:
+        lines.append(tr("{0} versions do not verify").format(len(r.invalid)))
     lines += [f"  ✗ {p}" for p in r.problems[:200]]
     return "\n".join(lines)
 
@@ -485,20 +492,58 @@ class _VerifyPage(FlowPage):
         self.text.setReadOnly(True)
         self.body.addWidget(self.status)
         self.body.addWidget(self.text, 1)
+        self.partial = QCheckBox(self)
+        self.skip_invalid = QCheckBox(self)
+        for box in (self.partial, self.skip_invalid):
+            box.setVisible(False)
+            box.toggled.connect(self._choice)
+            self.body.addWidget(box)
         self.finish_layout()
         self.busy = False
 
     def initializePage(self) -> None:
-        super().initializePage()
         self.busy = True
+        super().initializePage()
         self.status.setText(tr("Verifying…"))
         self.text.clear()
+        self.partial.setVisible(False)
+        self.skip_invalid.setVisible(False)
         self.wiz.workers.run(self.flow.verify, on_result=self._done, on_error=self._failed, name="verify")
+
+    def load(self) -> None:
+        self.partial.setChecked(bool(self.state["partial"]))
+        self.skip_invalid.setChecked(bool(self.state["skip_invalid"]))
+
+    def store(self) -> None:
+        r = self.state.get("verified")
+        self.state["partial"] = self.partial.isChecked() and r is not None and r.is_damaged
+        self.state["skip_invalid"] = self.skip_invalid.isChecked() and r is not None and bool(r.invalid)
+
+    def _choice(self) -> None:
+        self.store()
+        if not self.busy:
+            self.error_label.setText("\n".join(self.flow.errors(self.name)))
+        self.completeChanged.emit()
 
     def _done(self, r) -> None:
         self.busy = False
-        self.status.setText(tr("✓ The archive verifies.") if r.ok else tr("✗ The archive did not verify."))
+        if r.errors:
+            self.status.setText(tr("✗ The archive did not verify: nothing can be restored from it."))
+        elif r.is_damaged:
+            self.status.setText(tr("✗ The archive is damaged: {0} entries are not as the manifest says or "
+                                   "cannot be read.").format(len(r.damaged)))
+        elif r.invalid:
+            self.status.setText(tr("⚠ The archive is intact, but {0} versions do not verify.").format(len(r.invalid)))
+        else:
+            self.status.setText(tr("✓ The archive verifies."))
         self.text.setPlainText(describe_archive(r))
+        self.partial.setText(tr("Restore the intact entries and leave out the {0} damaged ones").format(
+            len(r.damaged)))
+        self.partial.setVisible(not r.errors and r.is_damaged)
+        self.skip_invalid.setText(tr("Leave out the {0} versions that do not verify (otherwise they are restored "
+                                     "byte for byte and stay marked invalid)").format(len(r.invalid)))
+        self.skip_invalid.setVisible(not r.errors and bool(r.invalid))
+        self.store()
         self.error_label.setText("\n".join(self.flow.errors(self.name)))
         self.completeChanged.emit()
 
