@@ -9,11 +9,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import FIXTURE, MANIFEST
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QMessageBox
 
-from conftest import FIXTURE, MANIFEST
 from jacs_desktop.core.verify import Check, Verdict
 from jacs_desktop.jobs import browse
 from jacs_desktop.storage.base import Unreachable
@@ -100,7 +100,7 @@ def _select_doc(qtbot, w, doc_id):
         if w.docs_model.row_object(r).id == doc_id:
             w.docs_view.selectRow(r)
             row = w.docs_model.row_object(r)
-            qtbot.waitUntil(lambda: w._versions_of is row and w.workers.active == 0
+            qtbot.waitUntil(lambda row=row: w._versions_of is row and w.workers.active == 0
                             and all(v.verdict for v in w.versions_model.all_rows), timeout=20000)
             return row
     raise AssertionError(doc_id)
@@ -110,7 +110,7 @@ def _select_version(qtbot, w, version):
     for r in range(w.versions_model.rowCount()):
         if w.versions_model.row_object(r).node.version == version:
             w.versions_view.selectRow(r)
-            qtbot.waitUntil(lambda: w._shown_key == w.versions_model.row_object(r).ref.key
+            qtbot.waitUntil(lambda r=r: w._shown_key == w.versions_model.row_object(r).ref.key
                             and w.workers.active == 0, timeout=10000)
             return w.versions_model.row_object(r)
     raise AssertionError(version)
@@ -149,11 +149,12 @@ def test_sorting_by_verdict_follows_verdicts_as_they_arrive(qtbot, manual_window
     rows = [w.docs_model.row_object(i) for i in range(w.docs_model.rowCount())]
     assert all(r.status == "pending" for r in rows)
     pos = next(i for i, r in enumerate(rows) if r.id == CHAIN)
-    # worst first (ascending) unless the forged one happens to be first already: then worst last
-    order = Qt.SortOrder.DescendingOrder if pos == 0 else Qt.SortOrder.AscendingOrder
+    # worst first (descending, as a first click on the header) unless the forged one happens to
+    # be first already: then ascending, worst last
+    order = Qt.SortOrder.AscendingOrder if pos == 0 else Qt.SortOrder.DescendingOrder
     w.docs_view.sortByColumn(0, order)
     before = [w.docs_model.row_object(i).id for i in range(w.docs_model.rowCount())]
-    expected = len(before) - 1 if order == Qt.SortOrder.DescendingOrder else 0
+    expected = len(before) - 1 if order == Qt.SortOrder.AscendingOrder else 0
     assert before.index(CHAIN) != expected
     w.verify_all()
     qtbot.waitUntil(lambda: _all_verified(w), timeout=60000)

@@ -56,7 +56,9 @@ class Aggregate:
 
     @property
     def sort_key(self) -> tuple:
-        return (rank(self.status), -self.bad, self.status)
+        """Larger is worse: in descending order (a header's first click) the worst rows come
+        first, the rows with more bad versions before those with fewer."""
+        return (len(BADNESS) - rank(self.status), self.bad, self.status)
 
 
 def aggregate(verdicts: list[Verdict | None]) -> Aggregate:

@@ -826,9 +826,11 @@ class BrowserWindow(QMainWindow):
     def _retire_snapshot(self) -> None:
         """Forget the open store (closing it): its rows and verdicts must not be used for the next."""
         old, self.snapshot = self.snapshot, None
-        if old is not None:
+        b, self._builder = getattr(self, "_builder", None), None
+        stores = [x.store for x in (old, b) if x is not None]
+        for store in {id(st): st for st in stores}.values():
             try:
-                old.store.close()
+                store.close()
             except Exception:  # noqa: BLE001
                 pass
 
@@ -998,7 +1000,8 @@ class BrowserWindow(QMainWindow):
                     tr("Verifying every version"), on_result=done, on_error=failed)
 
     def _rows_verdicts_changed(self, model: RowTableModel, rows: list) -> None:
-        """Repaint rows whose verdicts changed; when sorted by verdict, sort again."""
+        """Repaint rows whose verdicts changed; when sorted by verdict, sort again; the
+        verdict column grows to show '✗ 1 of 6 versions invalid'."""
         if model.sort_column == 0:
             model.resort()
         if len(rows) > 32:
@@ -1006,6 +1009,12 @@ class BrowserWindow(QMainWindow):
         else:
             for row in rows:
                 model.row_changed(row)
+        view = {id(self.agents_model): self.agents_view, id(self.docs_model): self.docs_view,
+                id(self.archived_model): self.archived_view}.get(id(model))
+        if view is not None and any(r.status != "valid" for r in rows):
+            width = min(max(view.sizeHintForColumn(0), view.horizontalHeader().sectionSizeHint(0)), 260)
+            if width > view.columnWidth(0):
+                view.setColumnWidth(0, width)
 
     def _model_of(self, row) -> RowTableModel:
         if isinstance(row, AgentRow):
@@ -1221,9 +1230,12 @@ class BrowserWindow(QMainWindow):
             who = ""  # nothing was read, so nothing is known about the signer
         reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(reason_of(verdict))}</b>"
         name = f"{verdict.id}:{verdict.version}" if verdict.id else key
-        self.verdict_label.setText(f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}")
-        if self.checks_model.all_rows != verdict.checks:
-            self.checks_model.set_rows(verdict.checks)
+        text = f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}"
+        if self.verdict_label.text() != text:
+            self.verdict_label.setText(text)
+        if self.checks_model.all_rows == verdict.checks:
+            return  # the same checks (a repaint while other verdicts arrive)
+        self.checks_model.set_rows(verdict.checks)
         self.checks_view.resizeColumnToContents(0)
         self.checks_view.resizeColumnToContents(1)
         header = self.checks_view.horizontalHeader()
