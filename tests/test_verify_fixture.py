@@ -113,7 +113,8 @@ def test_external_attachment_missing_or_changed(fixture_copy):
     target = fixture_copy / "jacs_data" / entry["files"][0]["path"]
     target.write_bytes(target.read_bytes() + b"changed,row\n")
     v = verify_bytes(data, store.key_ring(), store.read_attachment)
-    assert v.status == "unverifiable"  # never a false "invalid" for external files
+    # the library's exact gzip stream is reproduced, so a changed file is known to be changed (jacs agrees)
+    assert v.status == "invalid" and "has changed since it was signed" in v.reason
     target.unlink()
     v = verify_bytes(data, store.key_ring(), store.read_attachment)
     assert v.status == "unverifiable" and "not found" in v.reason
@@ -141,3 +142,35 @@ def test_file_name_mismatch_is_flagged(fixture_copy):
     bad = [v for v in report.results if v.status == "invalid"]
     assert len(bad) == 1 and "file name says" in bad[0].reason
     assert report.exit_code == 2
+
+
+def test_config_with_an_absolute_data_directory_inside_the_folder(fixture_copy):
+    """SPEC 1.1: an absolute data directory strictly inside the config's folder is taken relative to it."""
+    from jacs_desktop.jobs.verify_all import verify_store
+
+    (fixture_copy / "jacs_data").rename(fixture_copy / "data")
+    for agent in MANIFEST["agents"].values():
+        cfg_path = fixture_copy / agent["config"]
+        cfg = json.loads(cfg_path.read_bytes())
+        cfg["jacs_data_directory"] = str(fixture_copy / "data")
+        cfg_path.write_text(json.dumps(cfg))
+    report = verify_store(open_store(str(fixture_copy)))
+    assert report.errors == []
+    by_kind = {}
+    for v in report.results:
+        by_kind.setdefault(v.kind, []).append(v.status)
+    assert by_kind["agent"] == ["valid", "valid"]  # found through the configs' data directory
+    assert by_kind["config"] == ["invalid", "invalid"]  # edited after signing
+    assert set(by_kind["document"]) == {"valid"}  # keys and the external attachment found under data/
+
+
+def test_config_with_a_data_directory_outside_the_store_is_an_error(fixture_copy, tmp_path):
+    from jacs_desktop.jobs.verify_all import verify_store
+
+    cfg_path = fixture_copy / MANIFEST["agents"]["ed25519"]["config"]
+    cfg = json.loads(cfg_path.read_bytes())
+    cfg["jacs_data_directory"] = str(tmp_path / "elsewhere")
+    cfg_path.write_text(json.dumps(cfg))
+    report = verify_store(open_store(str(fixture_copy)))
+    assert len(report.errors) == 1 and "outside the store" in report.errors[0]
+    assert report.exit_code == 2  # the edited config itself is invalid

@@ -54,7 +54,9 @@ from .checks import (  # noqa: F401  (re-exported)
 )
 from . import agreement as _agreement
 from .agreement import agreement_fields, agreement_hash  # noqa: F401  (re-exported)
-from .jacsgzip import gzip_like_jacs, external_candidates as _external_candidates  # noqa: F401
+from .jacsgzip import (  # noqa: F401  (gzip_like_jacs re-exported)
+    exact_available, exact_unavailable_reason, external_digests, gzip_like_jacs,
+)
 
 
 @dataclass
@@ -571,17 +573,23 @@ def _check_files(ctx: _Ctx) -> None:
         if data is None:
             ctx.add(label, UNVERIFIABLE, "external attachment file was not found")
             continue
-        for stream in _external_candidates(data):
-            if hashlib.sha256(base64.b64encode(stream)).hexdigest() == sha:
-                ctx.add(label, OK, "external file matches its sha256")
-                break
+        found = list(external_digests(data))  # the library's exact stream first; cached per file content
+        matched = next((how for how, digest in found if digest == sha), None)
+        if matched == "jacs":
+            ctx.add(label, OK, "external file matches its sha256")
+        elif matched is not None:
+            # intact, but recorded from another gzip stream than the library's: jacs reports a hash
+            # mismatch for it, so it must not be "valid" here either
+            ctx.add(label, FAILED, "the external file is intact, but its sha256 was recorded from a zlib gzip "
+                    "stream (as JACS Desktop 0.1 wrote) instead of the jacs library's; jacs rejects it as a hash "
+                    "mismatch. Sign the document again to fix it.")
+        elif exact_available():
+            got = found[0][1] if found else "?"
+            ctx.add(label, FAILED, f"Hash mismatch: the external file has changed since it was signed "
+                    f"(expected {sha[:16]}…, got {got[:16]}…)")
         else:
-            ctx.add(
-                label,
-                UNVERIFIABLE,
-                "external file could not be checked: its recorded sha256 covers the signer's exact gzip stream, "
-                "which cannot be reproduced here (the file may have changed, or was compressed differently)",
-            )
+            ctx.add(label, UNVERIFIABLE, "external file could not be checked: the jacs library's gzip stream "
+                    f"cannot be reproduced here ({exact_unavailable_reason()})")
 
 
 def verify_document(
