@@ -130,3 +130,18 @@ def test_sign_errors_are_clear(fixture_copy, tmp_path):
     for proc in (p,):
         assert "Traceback" not in proc.stderr
     assert not list((fixture_copy / "documents").glob(".*.tmp"))
+
+
+def test_verify_file_url_of_a_folder_and_of_one_file(fixture_dir):
+    a = json.loads(cli("verify", fixture_dir, "--json").stdout)
+    b = json.loads(cli("verify", fixture_dir.as_uri(), "--json").stdout)
+    for r in (a, b):
+        r["summary"].pop("seconds")
+    assert a == b and a["summary"]["total"] == 17
+    p = cli("verify", (fixture_dir / MANIFEST["documents"][5]["path"]).as_uri())
+    assert p.returncode == 0 and "1 valid" in p.stdout
+
+
+def test_verify_summary_line(fixture_dir):
+    p = cli("verify", fixture_dir)
+    assert p.stdout.splitlines()[-1] == "17 checked: 17 valid, 0 invalid, 0 unverifiable, 0 legacy"
