@@ -219,3 +219,39 @@ def test_changed_source_is_opened_not_the_browsers_store(tmp_path):
     assert report.copied  # the fixture was copied, not the empty open store
     g = MigrateFlow(source=browsers.url, source_store=browsers, target=str(tmp_path / "t2"))
     assert not g.run().copied  # unchanged: the open store (empty) is used
+
+
+def test_restore_flow_invalid_versions_and_damaged_entries(tmp_path, fixture_copy):
+    """Invalid versions do not block a restore (restored and reported, or left out on
+    request); damaged entries block it until the user chooses to restore the rest."""
+    from test_backup import TAMPERED, _flip_entry, _tamper
+
+    from jacs_desktop.jobs.backup import backup
+
+    _tamper(fixture_copy)
+    arc = tmp_path / "t.tar.gz"
+    b = backup(open_store(str(fixture_copy)), arc)
+    assert b.invalid.keys() == {TAMPERED} and b.warnings
+    r = RestoreFlow(archive=str(arc), target=str(tmp_path / "valid-only"))
+    r.advance()
+    v = r.verify()
+    assert v.exit_code == 2 and v.invalid.keys() == {TAMPERED}
+    assert r.errors() == []  # an intact archive with an invalid version can be restored
+    r.state["skip_invalid"] = True
+    out = r.run()
+    assert out.left_out == [TAMPERED] and out.exit_code == 2
+    assert not (tmp_path / "valid-only" / TAMPERED).exists() and len(out.restored) == v.entries - 1
+
+    bad = tmp_path / "damaged.tar.gz"
+    flipped = _flip_entry(arc, bad, "jacs_data/")
+    d = RestoreFlow(archive=str(bad), target=str(tmp_path / "partial"))
+    d.advance()
+    dv = d.verify()
+    assert dv.damaged.keys() == {flipped} and dv.invalid.keys() == {TAMPERED}
+    assert d.errors()[0].startswith("The archive did not verify: 1 entry is damaged")
+    d.state["partial"] = True
+    assert d.errors() == []
+    assert d.advance() == "target" and d.advance() == "policy" and d.advance() == "run"
+    out = d.run()
+    assert out.exit_code == 1 and out.left_out == [flipped] and not (tmp_path / "partial" / flipped).exists()
+    assert (tmp_path / "partial" / TAMPERED).exists()  # not asked to leave it out: restored, reported

@@ -227,3 +227,63 @@ def test_backup_and_restore_wizards(qtbot, tmp_path, monkeypatch):
     restored = open_store(str(target))
     assert sum(1 for x in restored.refs() if x.kind == "document") == 13
     assert r.button(QWizard.WizardButton.FinishButton).isVisible()
+
+
+def test_backup_wizard_warns_and_restore_wizard_choices(qtbot, tmp_path, fixture_copy):
+    """A store with a tampered version: the backup summary says so; the restore wizard
+    offers to leave it out; a damaged archive goes on only when the user chooses to
+    restore the intact entries."""
+    from test_backup import TAMPERED, _flip_entry, _tamper
+
+    _tamper(fixture_copy)
+    wiz = BackupWizard(source=str(fixture_copy))
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "destination")
+    wiz.page_named("destination").archive.setText(str(tmp_path / "t.tar.gz"))
+    _next(qtbot, wiz, "options")
+    _next(qtbot, wiz, "review")
+    _next(qtbot, wiz, "run")
+    run = _finish_run(qtbot, wiz)
+    assert run.failed is None, run.failed
+    summary = run.summary.toPlainText()
+    assert "does not verify" in summary and TAMPERED in summary and run.result.invalid.keys() == {TAMPERED}
+    archive = tmp_path / "t.tar.gz"
+
+    r = RestoreWizard(archive=str(archive))
+    qtbot.addWidget(r)
+    r.show()
+    _next(qtbot, r, "verify")
+    ver = r.page_named("verify")
+    qtbot.waitUntil(lambda: not ver.busy, timeout=30000)
+    assert ver.isComplete() and "do not verify" in ver.status.text()
+    assert ver.skip_invalid.isVisibleTo(ver) and not ver.partial.isVisibleTo(ver)
+    ver.skip_invalid.setChecked(True)
+    _next(qtbot, r, "target")
+    r.page_named("target").picker.setText(str(tmp_path / "restored"))
+    _next(qtbot, r, "policy")
+    _next(qtbot, r, "run")
+    done = _finish_run(qtbot, r)
+    assert done.failed is None and done.result.left_out == [TAMPERED]
+    assert not (tmp_path / "restored" / TAMPERED).exists()
+    assert "left out 1" in done.summary.toPlainText()
+
+    bad = tmp_path / "damaged.tar.gz"
+    flipped = _flip_entry(archive, bad, "jacs_data/")
+    d = RestoreWizard(archive=str(bad))
+    qtbot.addWidget(d)
+    d.show()
+    _next(qtbot, d, "verify")
+    dver = d.page_named("verify")
+    qtbot.waitUntil(lambda: not dver.busy, timeout=30000)
+    assert not dver.isComplete() and "damaged" in dver.status.text() and dver.partial.isVisibleTo(dver)
+    assert "damaged" in dver.error_label.text() and flipped in dver.text.toPlainText()
+    dver.partial.setChecked(True)
+    assert dver.isComplete() and dver.error_label.text() == ""
+    _next(qtbot, d, "target")
+    d.page_named("target").picker.setText(str(tmp_path / "partial"))
+    _next(qtbot, d, "policy")
+    _next(qtbot, d, "run")
+    done = _finish_run(qtbot, d)
+    assert done.failed is None and flipped in done.result.left_out
+    assert not (tmp_path / "partial" / flipped).exists() and (tmp_path / "partial" / TAMPERED).exists()
