@@ -502,3 +502,57 @@ def test_v1_wrong_field_list_and_agreement_hash():
     doc["jacsAgreementHash"] = "0" * 64
     doc = A.finish({k: v for k, v in doc.items() if k != "jacsSignature"})
     assert checks(verdict(doc))["agreement hash"].status == "failed"
+
+
+class _Ctx:
+    """A check context that can load earlier versions."""
+
+    def __init__(self, doc, versions):
+        from jacs_desktop.core.checks import Check
+        from jacs_desktop.core.verify import _Canon
+
+        self._check, self._versions = Check, versions
+        self.doc, self.keys, self.files, self.now, self.checks = doc, RING, None, time.time(), []
+        self.canon = _Canon(doc)
+
+    def add(self, name, status, reason):
+        c = self._check(name, status, reason)
+        self.checks.append(c)
+        return c
+
+    def load_version(self, jacs_id, version):
+        return self._versions.get((jacs_id, version))
+
+
+def _next_version(prev, outer):
+    d = {k: v for k, v in prev.items() if k not in ("jacsSignature", "jacsSha256")}
+    d["allPreviousVersions"] = prev["allPreviousVersions"] + [prev["jacsVersion"]]
+    d["jacsPreviousVersion"] = prev["jacsVersion"]
+    d["jacsVersion"] = str(uuid.uuid4())
+    return outer.finish(d)
+
+
+def _history(doc, versions):
+    from jacs_desktop.core.verify import _check_signature
+
+    ctx = _Ctx(doc, {(v["jacsId"], v["jacsVersion"]): v for v in versions})
+    ag.check_agreements(ctx, _check_signature)
+    return {c.name: c for c in ctx.checks}["agreement history"]
+
+
+def test_history_walk_with_a_version_loader():
+    v0 = make(THREE, POLICY)
+    v1 = _next_version(v0, B)
+    v2 = _next_version(v1, C)
+    assert _history(v2, [v0, v1]).status == "ok"
+    assert _history(v2, [v1]).status == "skipped"  # v0 not found: checked as far as it goes
+    assert "not a controller" in _history(v2, [v0, _next_version(v0, X) | {"jacsVersion": v1["jacsVersion"]}]).reason
+    forged = copy.deepcopy(v1)
+    forged["terms"] = "changed"
+    h = _history(v2, [v0, forged])
+    assert h.status == "failed" and "failed header verification" in h.reason
+    # the stored chain has a version the list leaves out
+    v2b = copy.deepcopy(v2)
+    v2b["allPreviousVersions"] = [v0["jacsVersion"], str(uuid.uuid4()), v1["jacsVersion"]]
+    assert "does not reconcile" in _history(B.finish({k: v for k, v in v2b.items() if k != "jacsSignature"}),
+                                            [v0, v1]).reason

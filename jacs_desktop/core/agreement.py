@@ -421,21 +421,35 @@ def _v2_structure_problem(doc: dict) -> str | None:
     return None
 
 
-class _PartySignatureCtx:
-    """A check context whose document is the content a party signature covers.
+class _SubCtx:
+    """A check context over another document (the content a party signature covers, or an
+    earlier version) with the outer context's keys and time.
 
-    Keys, time and the list of checks are the outer context's, so every check
-    lands in the same verdict.
+    By default its checks land in the outer verdict; with ``own_checks`` they are kept apart
+    (``self.checks``) for the caller to summarise.
     """
 
-    def __init__(self, ctx: Any, content: dict):
+    def __init__(self, ctx: Any, content: dict, own_checks: bool = False):
         self.doc = content
         self.keys = ctx.keys
         self.files = getattr(ctx, "files", None)
         self.now = ctx.now
-        self.checks = ctx.checks
-        self.add = ctx.add
         self.canon = type(ctx.canon)(content)
+        if own_checks:
+            self.checks = []
+        else:
+            self.checks = ctx.checks
+            self.add = ctx.add
+
+    def add(self, name: str, status: str, reason: str) -> Any:
+        c = _Note(name, status, reason)
+        self.checks.append(c)
+        return c
+
+
+class _Note:
+    def __init__(self, name: str, status: str, reason: str):
+        self.name, self.status, self.reason = name, status, reason
 
 
 def is_agreement_v2(doc: dict) -> bool:
@@ -491,7 +505,7 @@ def _check_agreement_v2(ctx: Any, check_signature: SignatureChecker) -> None:
             ctx.add("agreement controller", FAILED, f"header signer '{_norm_id(signer)}' is not a controller for "
                     "this agreement, so it may not emit a version of it")
 
-    _check_history(ctx)
+    _check_history(ctx, check_signature)
     links = [x for x in doc.get("links", []) if "jacsSha256" in x]
     if links:
         ctx.add("agreement links", SKIPPED, f"{len(links)} merge link(s) name another version by its jacsSha256; "
@@ -506,7 +520,9 @@ def _check_agreement_v2(ctx: Any, check_signature: SignatureChecker) -> None:
     _check_policy(ctx, verified, status_expected)
 
 
-def _check_history(ctx: Any) -> None:
+def _check_history(ctx: Any, check_signature: SignatureChecker) -> None:
+    """``allPreviousVersions`` against the header; the earlier versions themselves when the
+    context can load them (``ctx.load_version(jacs_id, jacs_version) -> dict | None``)."""
     doc = ctx.doc
     listed = doc.get("allPreviousVersions")
     previous = doc.get("jacsPreviousVersion")
@@ -521,9 +537,57 @@ def _check_history(ctx: Any) -> None:
         ctx.add("agreement history", FAILED, "allPreviousVersions does not reconcile with jacsPreviousVersion")
     elif isinstance(doc.get("jacsOriginalVersion"), str) and listed[0] != doc["jacsOriginalVersion"]:
         ctx.add("agreement history", FAILED, "allPreviousVersions does not start at jacsOriginalVersion")
+    elif callable(getattr(ctx, "load_version", None)):
+        _walk_history(ctx, check_signature, listed, previous)
     else:
         ctx.add("agreement history", SKIPPED, f"{len(listed)} earlier version(s) listed; they are not loaded here, "
                 "so their signatures and controllers were not checked")
+
+
+def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list, previous: str) -> None:
+    """The library's chain walk: each loaded earlier version must be signed by one of its controllers."""
+    walked: list[str] = []
+    cursor: Any = previous
+    while isinstance(cursor, str):
+        if len(walked) > len(listed):
+            ctx.add("agreement history", FAILED, "the jacsPreviousVersion chain contains a cycle")
+            return
+        try:
+            prev = ctx.load_version(ctx.doc["jacsId"], cursor)
+        except Exception:  # a store that fails is a version not loaded
+            prev = None
+        if not isinstance(prev, dict):
+            walked.reverse()
+            if walked and listed[len(listed) - len(walked):] != walked:
+                ctx.add("agreement history", FAILED, "allPreviousVersions does not reconcile with the stored "
+                        "jacsPreviousVersion chain")
+            else:
+                ctx.add("agreement history", SKIPPED, f"{len(walked)} of {len(listed)} earlier version(s) checked; "
+                        f"version {cursor} was not found, so the chain is not fully verified")
+            return
+        sig = prev.get("jacsSignature")
+        signer = sig.get("agentID") if isinstance(sig, dict) else None
+        controllers = prev.get("controllers")
+        if not isinstance(signer, str) or not isinstance(controllers, list) or not any(
+                isinstance(c, str) and _norm_id(c) == _norm_id(signer) for c in controllers):
+            ctx.add("agreement history", FAILED, f"earlier version {cursor} failed header verification: its header "
+                    f"signer {signer!r} is not a controller")
+            return
+        sub = _SubCtx(ctx, prev, own_checks=True)
+        status = check_signature(sub, sig, "jacsSignature", "signature", True)
+        if status != OK:
+            why = next((c.reason for c in reversed(sub.checks) if c.status == status), status)
+            ctx.add("agreement history", FAILED if status in (FAILED, LEGACY) else status,
+                    f"earlier version {cursor} failed header verification: {why}")
+            return
+        walked.append(cursor)
+        cursor = prev.get("jacsPreviousVersion")
+    walked.reverse()
+    if walked != listed:
+        ctx.add("agreement history", FAILED, "allPreviousVersions does not reconcile with the stored "
+                "jacsPreviousVersion chain")
+    else:
+        ctx.add("agreement history", OK, f"all {len(listed)} earlier version(s) were signed by a controller")
 
 
 def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list:
@@ -587,7 +651,7 @@ def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list
         if (who, role) in seen_signed:
             fail(f"agent '{who}' has already signed as {role}")
             continue
-        status = check_signature(_PartySignatureCtx(ctx, party_signature_content(doc, entry)), sig,
+        status = check_signature(_SubCtx(ctx, party_signature_content(doc, entry)), sig,
                                  PARTY_SIGNATURE_PLACEMENT, label, False)
         statuses.append(status)
         if status == OK:
