@@ -287,3 +287,27 @@ def test_s3_503_after_retries_is_error(moto_endpoint):
     assert len(left) < 50
     statuses = {p: v.status for p, v in by_path.items() if p != DOC}
     assert statuses == {k: s for k, s in EXPECTED.items() if k != DOC}
+
+
+def _pq_statuses(store):
+    by_path = {v.path: v for v in verify_store(store).results}
+    return {by_path[e["path"]].status for e in MANIFEST["documents"] if e["signer"] == "pq2025"}
+
+
+def test_the_agents_own_key_wins_over_a_wrong_cached_key():
+    """SPEC 8: jacs tries the agent's own key first; a public_keys/ entry whose bytes
+    do not hash to its name does not make the agent's documents invalid."""
+    mem = _fixture_objects()
+    mem.put(f"jacs_data/public_keys/{PQ['public_key_hash']}.pem", b"\x00" * 2592)
+    assert _pq_statuses(Store(mem)) == {"valid"}
+
+
+def test_the_agents_own_key_unreadable_is_error_not_unverifiable():
+    mem = _fixture_objects()
+    for ext in (".pem", ".enc_type"):
+        mem.delete(f"jacs_data/public_keys/{PQ['public_key_hash']}{ext}")
+    assert _pq_statuses(Store(mem)) == {"valid"}  # from keys/pq2025/jacs.public.pem
+    own = f"{PQ['key_directory']}/jacs.public.pem"
+    assert _pq_statuses(Store(Failing(mem, {own: AccessDenied("Permission denied: " + own)}))) == {"error"}
+    mem.delete(own)
+    assert _pq_statuses(Store(mem)) == {"unverifiable"}  # really absent

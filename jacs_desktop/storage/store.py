@@ -19,6 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from ..core.agents import AgentDirectory
 from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, verify_bytes
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
 from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
@@ -144,25 +145,30 @@ class StoreKeys:
             self._cache.pop(h, None)
 
     def _from_configs(self) -> dict[str, PublicKey]:
+        """The agents' own public keys by hash (kept once all were read; after a
+        storage error, read again next time and the error is in ``_config_error``)."""
         from ..core.pubkey import public_key_hash
 
-        if self._config_keys is None:
-            found: dict[str, PublicKey] = {}
-            error = None
-            for c in self.store.configs():
-                key = c.public_key_key
-                if key is None:
-                    continue
-                try:
-                    raw = self.store.objects.get(key)[:MAX_KEY_BYTES]
-                except NotFound:
-                    continue
-                except StorageError as exc:
-                    error = exc
-                    continue
-                found.setdefault(public_key_hash(raw), PublicKey(raw, c.algorithm, key))
-            self._config_keys, self._config_error = found, error
-        return self._config_keys
+        if self._config_keys is not None:
+            return self._config_keys
+        found: dict[str, PublicKey] = {}
+        error = None
+        for c in self.store.configs():
+            key = c.public_key_key
+            if key is None:
+                continue
+            try:
+                raw = self.store.objects.get(key)[:MAX_KEY_BYTES]
+            except NotFound:
+                continue
+            except StorageError as exc:
+                error = exc
+                continue
+            found.setdefault(public_key_hash(raw), PublicKey(raw, c.algorithm, key))
+        self._config_error = error
+        if error is None:
+            self._config_keys = found
+        return found
 
     def _lookup(self, key_hash: str) -> PublicKey | None:
         from ..core.pubkey import public_key_hash
@@ -195,7 +201,7 @@ class StoreKeys:
             raise KeyLookupError(f"the public key {key_hash[:16]}… could not be looked up: {exc}") from exc
         if own is not None:
             return own
-        if mismatched is None and self._config_error is not None:
+        if self._config_error is not None:  # the right key may be the one that could not be read
             raise KeyLookupError(f"the public key {key_hash[:16]}… could not be looked up: "
                                  f"{self._config_error}") from self._config_error
         return mismatched
@@ -247,6 +253,8 @@ class Store:
         self.layout = layout
         self._cache = _LRU(cache_bytes)
         self._keys: StoreKeys | None = None
+        self._agent_dir: AgentDirectory | None = None
+        self._agent_lock = threading.RLock()
 
     @property
     def url(self) -> str:
@@ -359,6 +367,7 @@ class Store:
             self._cache.clear()
             self._keys = None
             self._configs = None
+            self._agent_dir = None
         else:
             self._cache.discard(key)
 
@@ -406,6 +415,27 @@ class Store:
         return max(nodes, key=lambda n: (n.date or "", n.key), default=None)
 
     # -- keys, attachments, verification ----------------------------------------------
+    def agent_directory(self) -> AgentDirectory | None:
+        """Who owns which key, from this store's agent documents (built once; None if they cannot be listed).
+
+        A signer is named only when its key is proven to be one of that agent's
+        keys (self-signed agent versions, rotation proofs); see core/agents.py.
+        """
+        with self._agent_lock:
+            if self._agent_dir is None:
+                try:
+                    refs = [r for rs in self.agents().values() for r in rs]
+                except StorageError:
+                    return None
+                docs = []
+                for r in refs:
+                    try:
+                        docs.append(self.read(r.key))
+                    except StorageError:
+                        continue  # one unreadable agent version: fewer names, never a wrong one
+                self._agent_dir = AgentDirectory.from_documents(docs, self.keys())
+            return self._agent_dir
+
     def keys(self) -> StoreKeys:
         if self._keys is None:
             self._keys = StoreKeys(self)
@@ -418,8 +448,7 @@ class Store:
             for h, raw, alg, key in public_key_files(self.objects, prefix):
                 ring.add(raw, alg, key, key_hash=h)
         keys = self.keys()
-        keys._from_configs()
-        for pk in list(keys._extra.values()) + list((keys._config_keys or {}).values()):
+        for pk in list(keys._extra.values()) + list(keys._from_configs().values()):
             ring.add(pk.key, pk.algorithm, pk.source)
         return ring
 
@@ -459,7 +488,7 @@ class Store:
         while looking up the key or an attachment makes it ``error`` (unless the
         document is invalid on its own)."""
         watch = _Watch(self.keys(), self.read_attachment)
-        v = verify_bytes(data, watch, watch.file, path=path)
+        v = verify_bytes(data, watch, watch.file, path=path, signers=self.agent_directory())
         if watch.failure is not None:
             v.checks.append(Check("read", ERROR, f"not checked: {watch.failure}"))
             if v.status != INVALID:
