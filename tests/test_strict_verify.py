@@ -173,3 +173,28 @@ def test_every_fixture_document_still_verifies():
     for entry in MANIFEST["documents"]:
         v = _verdict((FIXTURE / entry["path"]).read_bytes())
         assert (v.status == "valid") == entry["library_verdict"], (entry["path"], _failed(v))
+
+
+def test_store_names_the_signer_only_for_the_agents_own_key(fixture_copy, tmp_path):
+    """A key planted under public_keys/ claiming a known agent id: signature holds, name withheld."""
+    from jacs_desktop.core.identity import create_agent
+    from jacs_desktop.core.sign import AgentSigner
+
+    store = open_store(str(fixture_copy))
+    genuine = next(r for r in store.refs() if r.kind == "document" and r.id == ED_ENTRY["jacsId"]
+                   and r.version == ED_ENTRY["jacsVersion"])
+    v = store.verify(genuine)
+    assert v.status == "valid" and v.signer_name == "fixture-ed25519"
+
+    stranger = create_agent(tmp_path / "stranger", "mallory", "Mallory!Pass#2026", algorithm="ring-Ed25519")
+    claimed = MANIFEST["agents"]["ed25519"]
+    forger = AgentSigner(stranger.signer.signer, claimed["agent_id"], claimed["agent_version"], stranger.public_key)
+    store.put_public_key(stranger.public_key, "ring-Ed25519")
+    doc = forger.new_document({"jacsDocument": {"type": "message", "content": "pay mallory"}})
+    key, _ = store.put_document(doc)
+    store.invalidate()
+    ref = next(r for r in store.refs() if r.key == key)
+    v = store.verify(ref)
+    assert v.signer == claimed["agent_id"] and v.signer_name is None
+    ident = [c for c in v.checks if c.name == "signer identity"]
+    assert ident and ident[0].status == "warning" and "unknown key claiming agent" in ident[0].reason
