@@ -697,3 +697,40 @@ def test_history_chain_with_the_stored_versions(world):
     m["allPreviousVersions"].insert(1, world.ids["x"])
     hist = _with_store(world, world.resign(m))["agreement history"]
     assert hist.status == "failed" and "does not reconcile" in hist.reason
+
+
+TIMESTAMPS = ["2999-01-01 00:00:00Z", "2999-01-01t00:00:00z", "2999-01-01T00:00:00.123456789123Z",
+              "2999-01-01T00:00:00-00:00", "2999-12-31T23:59:60Z", "2999-01-01T24:00:00Z", "2999-02-30T00:00:00Z",
+              "2999-01-01T00:00:00+0000", "2999-01-01T00:00Z", "2999-01-01T00:00:00.Z", "+2999-01-01T00:00:00Z",
+              "2999-01-01T00:00:00+24:00", "2999-01-01T00:00:00+23:59", "2020-01-01T00:00:00Z"]
+
+
+def test_timestamp_spellings_match_the_library(world):
+    for ts in TIMESTAMPS:
+        for key in ("expiresAt", "effectiveFrom", "timeout"):
+            m = copy.deepcopy(world.docs["2p proposed"])
+            (m["signaturePolicy"] if key == "timeout" else m)[key] = ts
+            m["jacsAgreementHash"] = ag.agreement_v2_hash(m)
+            m["status"] = ag.expected_status(m, time.time())
+            m = world.resign(m)
+            plain, math, errors = world.library(m)
+            ours = world.ours(m).status
+            assert (ours == "valid") == (plain and math is True), (ts, key, ours, errors)
+
+
+def test_uuid_spellings_match_the_library(world):
+    u = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    spellings = [u, u.upper(), u.replace("-", ""), "{" + u + "}", "urn:uuid:" + u, u[:-1], u + "0",
+                 u.replace("-", "", 1), " " + u, "0f8fad5bd9cb-469f-a165-70867728950e"]
+    for s in spellings:
+        for where in ("controllers", "owners", "agentVersion"):
+            m = copy.deepcopy(world.docs["2p proposed"])
+            if where == "agentVersion":
+                m["parties"][0]["agentVersion"] = s
+                m["jacsAgreementHash"] = ag.agreement_v2_hash(m)
+            else:
+                m[where] = m[where] + [s]
+            m = world.resign(m)
+            plain, math, errors = world.library(m)
+            ours = world.ours(m).status
+            assert (ours == "valid") == (plain and math is True), (s, where, ours, errors)
