@@ -731,7 +731,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                 else:
                     out.entries[clean] = _write_entry(root / f"{len(out.entries):08d}", src, m.size, durable)
                 current = None
-                if progress:
+                if progress and (len(out.entries) % 100 == 0 or m.size >= CHUNK):
                     progress(min(f.tell(), size), size, clean)
             # read to the very end: the gzip CRC, the encrypted "last" chunk, bombs of zeros
             trailing = 0
@@ -888,6 +888,7 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
     keys, files = store.keys(), store.read_attachment
     for i, ref in enumerate(refs):
         if cancel is not None and cancel.is_set():
+            report.cancelled = True
             report.errors.append("cancelled")
             report.problems.insert(0, "cancelled")
             return
@@ -974,6 +975,7 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: "ArchiveRepo
     try:
         u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel)
     except BackupError as exc:
+        report.cancelled = str(exc) == "cancelled"
         report.errors.append(str(exc))
         report.problems.insert(0, str(exc))
         return None
@@ -1036,10 +1038,15 @@ def _same(objects, fs, key: str, src: Path, size: int) -> tuple[bool, bytes | No
     import filecmp
 
     if fs is not None:
+        import stat as _stat
+
         p = fs.local_path(key)
         try:
-            if p.stat().st_size != size:
-                return False, p.read_bytes() if size <= MAX_DOCUMENT_BYTES and p.stat().st_size <= MAX_DOCUMENT_BYTES \
+            st = p.lstat()
+            if not _stat.S_ISREG(st.st_mode):
+                raise StorageError(f"{key}: the target has something other than a file under this name")
+            if st.st_size != size:
+                return False, p.read_bytes() if size <= MAX_DOCUMENT_BYTES and st.st_size <= MAX_DOCUMENT_BYTES \
                     else None
             return filecmp.cmp(p, src, shallow=False), None
         except OSError as exc:
