@@ -50,6 +50,9 @@ STRICTER_REASONS: list[tuple[str, str, str]] = [
     (r"structure", r"(jacsId|jacsVersion) is missing or not a string",
      "an empty jacsId/jacsVersion: such a document cannot be stored or versioned (the file name is "
      "{jacsId}:{jacsVersion}.json); the library's verify() accepts an empty string"),
+    (r"key rotation", r"",
+     "rotation proofs: the library's verify() accepts a changed key with a forged or missing "
+     "jacsKeyRotationProof (SPEC 2.4); we check the proof with the old key"),
     (r"attachment", r"external",
      "external attachment checks: the library's verify() reads the file from its own data directory"),
 ]
@@ -111,9 +114,9 @@ class World:
         return bool(r.valid), (r.errors[0] if r.errors else "")[:300]
 
     def ours(self, text: str) -> Any:
-        from jacs_desktop.core.verify import verify_bytes
-
-        return verify_bytes(text.encode("utf-8", errors="surrogatepass"), self.store.keys(), self.store.read_attachment)
+        """Our verdict the way every job and the window get it: through the Store (keys, attachments,
+        the agent directory with rotation proofs)."""
+        return self.store.verify_data(text.encode("utf-8", errors="surrogatepass"))
 
 
 def build_world(root: Path, *, big_external: bool = True) -> World:
@@ -187,9 +190,34 @@ def build_world(root: Path, *, big_external: bool = True) -> World:
         a1 = ed.sign_agreement(agreement)
         bases["agreement v1 one signed"] = a1.raw_json
         bases["agreement v1 both signed"] = pq.sign_agreement(a1).raw_json
+        # agreements v2: parties with roles, a policy, controllers; each signature a new version
+        simple = {n: SimpleAgent.load(str(root / f"{n}.config.json")) for n in ("ed", "pq")}
+        parties = [{"agentId": ed.agent_id, "agentType": "ai", "role": "signer"},
+                   {"agentId": pq.agent_id, "agentType": "ai", "role": "signer"}]
+        v2 = simple["ed"].create_agreement_v2(json.dumps({
+            "title": "Supply agreement", "description": "differential", "terms": "Deliver 10 units by Friday.",
+            "status": "proposed", "parties": parties, "controllers": [ed.agent_id, pq.agent_id],
+            "signaturePolicy": {"partyQuorum": 2, "witnessRequired": 0, "notaryRequired": 0}}))
+        bases["agreement v2 proposed"] = v2
+        v2 = simple["ed"].sign_agreement_v2(v2, "signer")
+        bases["agreement v2 partially signed"] = v2
+        bases["agreement v2 final"] = simple["pq"].sign_agreement_v2(v2, "signer")
+        # a rotated agent: documents before and after, the agent versions with their rotation proofs
+        SimpleAgent.create_agent(
+            name="rot", password=PASSWORD, algorithm="ed25519",
+            data_directory=str(root / "jacs_data"), key_directory=str(root / "keys" / "rot"),
+            config_path=str(root / "rot.config.json"), agent_type="ai",
+            description="differential rotation", domain="", default_storage="fs",
+        )
+        rot = JacsClient(str(root / "rot.config.json"))
+        bases["rotated before"] = rot.sign_message({"n": 1}).raw_json
+        rot.rotate_keys()
+        bases["rotated after first"] = rot.sign_message({"n": 2}).raw_json
+        rot.rotate_keys("pq2025")
+        bases["rotated after second"] = rot.sign_message({"n": 3}).raw_json
     for f in sorted((root / "jacs_data" / "agent").glob("*.json")):
-        bases[f"agent {f.stem[:8]}"] = f.read_text()
-    for name in ("ed", "pq"):
+        bases[f"agent {f.stem[:8]}…{f.stem[-4:]}"] = f.read_text()
+    for name in ("ed", "pq", "rot"):
         bases[f"config {name}"] = (root / f"{name}.config.json").read_text()
     signers = {}
     for name in ("ed", "pq"):
