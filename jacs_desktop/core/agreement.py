@@ -52,7 +52,6 @@ def agreement_hash(doc: dict) -> str:
     return hashlib.sha256(_legacy_content_string(doc)).hexdigest()
 
 
-
 SignatureChecker = Callable[..., str]
 
 
@@ -151,7 +150,7 @@ def _rfc3339(value: Any) -> float | None:
     """Unix time of an RFC 3339 timestamp (None when it is not one)."""
     if not isinstance(value, str):
         return None
-    m = _RFC3339.match(value)
+    m = _RFC3339.fullmatch(value)
     if not m:
         return None
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
@@ -288,7 +287,7 @@ def _string_array_problem(doc: dict, name: str) -> str | None:
         return f"{name} must be a list of strings"
     if len(set(v)) != len(v):
         return f"{name} has duplicate values"
-    bad = next((i for i, x in enumerate(v) if not _UUID.match(x)), None)
+    bad = next((i for i, x in enumerate(v) if not _UUID.fullmatch(x)), None)
     if bad is not None:
         return f"{name}[{bad}] must be a valid UUID"
     return None
@@ -329,7 +328,7 @@ def _v2_structure_problem(doc: dict) -> str | None:
             if not isinstance(p.get(f), str):
                 return f"parties[].{f} is missing"
         aid = _norm_id(p["agentId"])
-        if not _UUID.match(p["agentId"]):
+        if not _UUID.fullmatch(p["agentId"]):
             return "parties[].agentId must be a valid UUID"
         if aid in seen:
             return f"duplicate party agent id '{aid}'"
@@ -341,7 +340,7 @@ def _v2_structure_problem(doc: dict) -> str | None:
         for f in ("agentVersion", "displayName"):
             if f in p and not isinstance(p[f], str):
                 return f"parties[].{f} must be a string"
-        if "agentVersion" in p and not _UUID.match(p["agentVersion"]):
+        if "agentVersion" in p and not _UUID.fullmatch(p["agentVersion"]):
             return "parties[].agentVersion must be a valid UUID"
     roles = list(_party_roles(doc).values())
     if "signer" not in roles:
