@@ -235,8 +235,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise JacsError(f"cannot read attachment {fp}: {exc.strerror or exc}") from None
             rel = f"files/{fp.name}"
-            attachments.append(make_attachment(data, rel, embed=args.embed))
-            if not args.embed:
+            att = make_attachment(data, rel, embed=args.embed)
+            attachments.append(att)
+            if att.embed_reason:
+                print(f"{fp.name}: {att.embed_reason}", file=sys.stderr)
+            if not att.embed:
                 dest = identity.config.data_dir / rel
                 if dest.exists() and dest.read_bytes() != data:
                     raise JacsError(f"{dest} already exists with different content; rename the attachment")

@@ -313,13 +313,15 @@ class SignFlow(Flow):
             from ..storage.secrets import default_secrets
 
             default_secrets().set(f"agent:{ident.agent_id}:password", s["password"])
-        attachments, external = [], []
+        attachments, external, notes = [], [], []
         items = s.get("attachments") or []
         for i, a in enumerate(items):
             data = Path(a["path"]).read_bytes()
             name = self.attachment_name(a)
             att = make_attachment(data, name, embed=bool(a.get("embed")))
             attachments.append(att)
+            if att.embed_reason:
+                notes.append(f"{name}: {att.embed_reason}")
             if not att.embed:
                 external.append((name, data, att.sha256))
             if progress:
@@ -333,6 +335,8 @@ class SignFlow(Flow):
             doc = signer.new_document(content, attachments=attachments)
         s["prepared"] = doc
         s["external"] = external
+        #: what the review page must say (e.g. an external attachment embedded instead, and why)
+        s["attachment_notes"] = notes
         return doc
 
     def signed_fields(self) -> list[str]:
