@@ -137,6 +137,18 @@ _POLICY_FIELDS = ("partyQuorum", "witnessRequired", "notaryRequired", "timeout",
                   "minimumStrength")
 _ENTRY_FIELDS = ("signature", "role", "signedTranscriptHash")
 _REF_FIELDS = ("jacsId", "jacsVersion", "jacsSha256")
+#: top-level members an agreement v2 document may have: the header's and the agreement schema's properties
+_V2_ROOT_FIELDS = frozenset({
+    "$schema", "$id", "jacsAgreement", "jacsAgreementHash", "jacsBranch", "jacsFiles", "jacsId", "jacsLevel",
+    "jacsOriginalDate", "jacsOriginalVersion", "jacsPreviousVersion", "jacsRegistration", "jacsSha256",
+    "jacsSignature", "jacsType", "jacsVersion", "jacsVersionDate", "jacsVisibility", "agreementSignatures",
+    "allPreviousVersions", "controllers", "description", "effectiveFrom", "expiresAt", "links", "owners",
+    "parties", "signaturePolicy", "status", "terms", "termsFormat", "title", "transcript",
+})
+#: the library's resource limits for agreement v2 documents (its errors, not schema rules)
+_MAX_NESTING = 64
+_MAX_ITEMS = {"transcript": 10_000, "agreementSignatures": 1_000, "parties": 1_000, "links": 1_000,
+              "allPreviousVersions": 10_000}
 _LIBRARY_POLICY_NOTE = ("jacs 0.15 itself never reports a v2 policy as accepted (its verify_agreement_v2 checks "
                         "consent signatures only)")
 
@@ -184,7 +196,19 @@ def transcript_hash(transcript: list) -> str:
 
 
 def _transcript_prefix_hashes(transcript: list) -> set[str]:
-    return {transcript_hash(transcript[:n]) for n in range(len(transcript) + 1)}
+    """transcript_hash of every prefix, in one pass (each entry canonicalized once)."""
+    running = hashlib.sha256(b"[")
+    hashes = set()
+    for i, entry in enumerate(transcript):
+        closed = running.copy()
+        closed.update(b"]")
+        hashes.add(closed.hexdigest())
+        if i:
+            running.update(b",")
+        running.update(canonicalize(entry))
+    running.update(b"]")
+    hashes.add(running.hexdigest())
+    return hashes
 
 
 def party_signature_content(doc: dict, entry: dict) -> dict:
@@ -302,6 +326,25 @@ def _v2_structure_problem(doc: dict) -> str | None:
     """The first rule of the library's agreement v2 validation that *doc* breaks (None when it keeps all)."""
     if doc.get("jacsType") != "agreement":
         return f"jacsType must be 'agreement' for an agreement v2 document, not {doc.get('jacsType')!r}"
+    if "$schema" in doc and doc["$schema"] != V2_SCHEMA:
+        return f"an agreement v2 document must declare $schema {V2_SCHEMA}, not {doc['$schema']!r}"
+    extra = next((k for k in doc if k not in _V2_ROOT_FIELDS), None)
+    if extra is not None:
+        return f"unknown top-level field '{extra}' is not permitted on agreement v2 documents"
+    if isinstance(doc.get("jacsId"), str) and not _UUID.fullmatch(doc["jacsId"]):
+        return "jacsId must be a valid UUID"
+    for name, cap in _MAX_ITEMS.items():
+        if isinstance(doc.get(name), list) and len(doc[name]) > cap:
+            return f"{name} exceeds the maximum of {cap} entries"
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_NESTING:
+            return f"JSON nesting depth exceeds the maximum of {_MAX_NESTING}"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
     if "jacsLevel" in doc and doc["jacsLevel"] != "artifact":
         return f"jacsLevel must be 'artifact', not {doc['jacsLevel']!r}"
     for f in ("jacsAgreementHash", "title", "description", "terms", "status"):

@@ -499,6 +499,31 @@ def m_outer_signer_other_controller(w, d, rng):
     return w.resign(copy.deepcopy(d), rng.choice(others))
 
 
+def m_top_level_field_added(w, d, rng):
+    m = copy.deepcopy(d)
+    key, value = rng.choice([("memo", "extra"), ("jacsVisibility", "public"), ("jacsBranch", w.ids["x"]),
+                             ("$id", "urn:x"), ("content", {"a": 1}), ("jacsDocument", {"type": "message"})])
+    m[key] = value
+    return w.resign(m)
+
+
+def m_header_rewritten(w, d, rng):
+    m = copy.deepcopy(d)
+    key, value = rng.choice([("$schema", "https://hai.ai/schemas/header/v1/header.schema.json"),
+                             ("jacsLevel", "raw"), ("jacsType", "artifact"), ("jacsId", "not-a-uuid")])
+    m[key] = value
+    return w.resign(m)
+
+
+def m_deeply_nested(w, d, rng):
+    m = copy.deepcopy(d)
+    v = "x"
+    for _ in range(rng.choice([55, 62, 63, 70])):
+        v = {"restricted": [v]} if False else [v]
+    m["jacsVisibility"] = {"restricted": v}
+    return w.resign(m)
+
+
 MUTATIONS = [v for k, v in sorted(globals().items()) if k.startswith("m_")]
 #: (mutation, both sides valid) where the library accepts the result and so do we
 EXPECTED_VALID = {"m_unsigned_party_signs_with_our_code", "m_foreign_key_claims_a_party",
