@@ -387,6 +387,8 @@ def test_backup_of_a_store_with_a_tampered_version(tmp_path, fixture_copy, capsy
     r = backup(open_store(str(fixture_copy)), tmp_path / "t2.tar.gz")
     assert r.invalid.keys() == {TAMPERED} and r.warnings and r.verdicts == {"valid": 14, "invalid": 1}
     assert r.exit_code == 2 and r.to_dict()["invalid"] == r.invalid
+    unchecked = backup(open_store(str(fixture_copy)), tmp_path / "t3.tar.gz", verify_versions=False)
+    assert unchecked.ok and unchecked.verdicts == {} and verify_archive(tmp_path / "t3.tar.gz").exit_code == 2
     code, out, _ = _cli_in_process(capsys, "backup", "verify", arc, "--json")
     v = json.loads(out)
     assert code == 2 and v["invalid"].keys() == {TAMPERED} and "jacsSha256" in v["invalid"][TAMPERED]

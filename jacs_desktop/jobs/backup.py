@@ -282,9 +282,11 @@ class ArchiveReport:
 
 
 def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None, include_private_keys: bool = False,
-           progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+           progress: ProgressFn | None = None, cancel=None, verify_versions: bool = True) -> ArchiveReport:
     """Write the store into a new ``.tar.gz`` or ``.tar.zst`` (atomically: a temp
-    file, then rename)."""
+    file, then rename). Every version is verified as it is archived (*verify_versions*):
+    the archive holds them all byte for byte, and those that do not verify are named in
+    ``report.invalid`` and ``report.warnings`` (exit code 2)."""
     start = time.perf_counter()
     dest = Path(dest)
     report = ArchiveReport(str(dest))
@@ -311,7 +313,8 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     try:
         sink = _EncryptingSink(f, passphrase) if passphrase else f
         buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip", sink)
-        entries = _write_tar(src, buf, infos, get_mt, report, include_private_keys, progress, cancel)
+        entries = _write_tar(src, buf, infos, get_mt, report, include_private_keys, progress, cancel,
+                             verify_versions)
         buf.finish()
         buf = None
         if passphrase:
@@ -381,15 +384,26 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
 
 
 def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_private_keys: bool,
-               progress, cancel) -> list[dict]:
+               progress, cancel, verify_versions: bool = True) -> list[dict]:
     """The tar stream: every object, then the manifest; returns the manifest entries."""
     entries: list[dict] = []
-    reserved = []
-    get, sha256, now = src.objects.get, hashlib.sha256, time.time()
+    reserved: list[str] = []
     # every version is verified from the bytes being archived (no second read), so the
     # backup says up front what a restore will report
     refs = {r.key: r for r in src.iter_refs(infos=infos)}
-    keys, files = src.keys(), src.read_attachment
+    checker = _VersionChecker(src, report) if verify_versions else None
+    try:
+        return _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, progress, cancel, refs,
+                                  checker, entries, reserved)
+    except BaseException:
+        if checker is not None:
+            checker.abort()
+        raise
+
+
+def _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, progress, cancel, refs, checker,
+                       entries, reserved) -> list[dict]:
+    get, sha256, now = src.objects.get, hashlib.sha256, time.time()
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         # folders are read in order (fast, and one fstat gives the time); other stores
@@ -405,14 +419,13 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
             _tar_add(tar, buf, info.key, data, int(mtime or now))
             entries.append({"name": info.key, "size": len(data), "sha256": sha256(data).hexdigest()})
             ref = refs.get(info.key)
-            if ref is not None:
-                v = _check_version(data, ref, keys, files)
-                report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
-                if v.status == INVALID:
-                    report.invalid[info.key] = v.reason
+            if ref is not None and checker is not None:
+                checker.submit(ref, data)
             report.bytes += len(data)
             if progress and (n % 100 == 0 or n == len(infos) - 1):
                 progress(n + 1, len(infos), info.key)
+        if checker is not None:
+            checker.finish()
         counts = _count_refs(refs.values())  # from the same listing
         manifest = {
             "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
@@ -425,6 +438,68 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
         mdata = json.dumps(manifest, separators=(",", ":")).encode()
         _tar_add(tar, buf, MANIFEST_NAME, mdata, int(time.time()))
     return entries
+
+
+class _VersionChecker:
+    """Verifies the versions being archived on a thread of its own, from the bytes the
+    backup read (no second read): the signature checks (libsodium, OpenSSL) run while
+    the next files are read and compressed. Memory stays bounded: at most
+    ``BUDGET`` bytes wait (or one larger document)."""
+
+    BUDGET = 64 << 20
+
+    def __init__(self, src: Store, report: ArchiveReport):
+        import queue
+        import threading
+
+        self.keys, self.files, self.report = src.keys(), src.read_attachment, report
+        self.q: "queue.Queue" = queue.Queue()
+        self.pending = 0
+        self.cond = threading.Condition()
+        self.error: BaseException | None = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        report = self.report
+        while (item := self.q.get()) is not None:
+            ref, data = item
+            try:
+                if self.error is None:
+                    v = _check_version(data, ref, self.keys, self.files)
+                    report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
+                    if v.status == INVALID:
+                        report.invalid[ref.key] = v.reason
+            except BaseException as exc:  # surfaced by finish()
+                self.error = exc
+            finally:
+                with self.cond:
+                    self.pending -= len(data)
+                    self.cond.notify_all()
+
+    def submit(self, ref, data: bytes) -> None:
+        with self.cond:
+            while self.pending and self.pending + len(data) > self.BUDGET:
+                self.cond.wait()
+            self.pending += len(data)
+        self.q.put((ref, data))
+
+    def finish(self) -> None:
+        self.q.put(None)
+        self.t.join()
+        if self.error is not None:
+            raise BackupError(f"verifying the versions failed: {self.error}")
+
+    def abort(self) -> None:
+        import queue
+
+        try:
+            while True:
+                self.q.get_nowait()
+        except queue.Empty:
+            pass
+        self.q.put(None)
+        self.t.join(10)
 
 
 def _count_refs(refs) -> dict[str, int]:
