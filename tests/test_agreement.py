@@ -556,3 +556,16 @@ def test_history_walk_with_a_version_loader():
     v2b["allPreviousVersions"] = [v0["jacsVersion"], str(uuid.uuid4()), v1["jacsVersion"]]
     assert "does not reconcile" in _history(B.finish({k: v for k, v in v2b.items() if k != "jacsSignature"}),
                                             [v0, v1]).reason
+
+
+def test_policy_check_for_expired_and_terminal_agreements():
+    parties = [party(A, "signer"), party(B, "signer")]
+    doc = make(parties, {"partyQuorum": "all"}, [(A, "signer")], expiresAt="2020-01-01T00:00:00Z")
+    assert doc["status"] == "expired"
+    v = verdict(doc)
+    assert v.status == "valid"
+    assert "expired before its policy was met" in checks(v)["agreement policy"].reason
+    doc = make(parties, {"partyQuorum": "all"}, [(A, "signer"), (B, "signer")], status="terminated")
+    c = checks(verdict(doc))
+    assert c["agreement policy"].status == "warning" and "terminated" in c["agreement policy"].reason
+    assert "agreement status" not in c

@@ -31,8 +31,9 @@ from jacs_desktop.core.verify import KeyRing, verify_document  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Agree#2026x"
-SEED = 20261201
-PER_MUTATION = 5
+#: the seeded mutation run (override to explore: JACS_AGREEMENT_SEED, JACS_AGREEMENT_PER_MUTATION)
+SEED = int(os.environ.get("JACS_AGREEMENT_SEED", "20261201"))
+PER_MUTATION = int(os.environ.get("JACS_AGREEMENT_PER_MUTATION", "5"))
 AGENTS = (("a", "ed25519"), ("b", "pq2025"), ("c", "ed25519"), ("w", "ed25519"), ("n", "pq2025"), ("x", "ed25519"))
 
 
