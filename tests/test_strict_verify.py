@@ -198,3 +198,23 @@ def test_store_names_the_signer_only_for_the_agents_own_key(fixture_copy, tmp_pa
     assert v.signer == claimed["agent_id"] and v.signer_name is None
     ident = [c for c in v.checks if c.name == "signer identity"]
     assert ident and ident[0].status == "warning" and "unknown key claiming agent" in ident[0].reason
+
+
+def test_a_failing_key_lookup_or_attachment_read_is_error_not_invalid():
+    from jacs_desktop.core.verify import verify_document
+
+    class Down:
+        def resolve(self, key_hash):
+            raise OSError("connection reset by peer")
+
+    v = verify_document(json.loads(TEXT), Down())
+    assert v.status == "error" and v.reason.startswith("not checked: looking up the public key failed")
+
+    entry = next(e for e in MANIFEST["documents"] if e.get("files") and not e["files"][0]["embed"])
+    doc = json.loads((FIXTURE / entry["path"]).read_bytes())
+
+    def unreadable(path):
+        raise TimeoutError("read timed out")
+
+    v = verify_document(doc, KEYS, unreadable)
+    assert v.status == "error" and "could not be read" in v.reason

@@ -81,7 +81,7 @@ class Verdict:
     @property
     def reason(self) -> str:
         """The most important reason, for one-line display."""
-        order = {FAILED: 0, LEGACY: 1, UNVERIFIABLE: 2, WARNING: 3}
+        order = {FAILED: 0, ERROR: 1, LEGACY: 2, UNVERIFIABLE: 3, WARNING: 4}
         worst = sorted(
             (c for c in self.checks if c.status in order), key=lambda c: order[c.status]
         )
@@ -339,7 +339,8 @@ def _resolve_key(ctx: _Ctx, key_hash: str) -> PublicKey | None:
     try:
         return ctx.keys.resolve(key_hash)
     except Exception as exc:  # a resolver backed by storage may fail
-        ctx.add("key", UNVERIFIABLE, f"looking up the public key failed: {exc}")
+        # a storage failure, not a property of the document: "error" (not checked), never "invalid"
+        ctx.add("key", ERROR, f"not checked: looking up the public key failed: {exc}")
         return None
 
 
@@ -568,7 +569,7 @@ def _check_files(ctx: _Ctx) -> None:
         try:
             data = ctx.files(path)
         except Exception as exc:
-            ctx.add(label, UNVERIFIABLE, f"external attachment could not be read: {exc}")
+            ctx.add(label, ERROR, f"not checked: the external attachment could not be read: {exc}")
             continue
         if data is None:
             ctx.add(label, UNVERIFIABLE, "external attachment file was not found")
@@ -671,6 +672,8 @@ def verify_document(
     statuses = {c.status for c in ctx.checks}
     if FAILED in statuses:
         verdict.status = INVALID
+    elif ERROR in statuses:
+        verdict.status = ERROR
     elif LEGACY in statuses:
         verdict.status = LEGACY
     elif UNVERIFIABLE in statuses:

@@ -45,6 +45,26 @@ def rate(fn, docs, rounds: int = 3) -> float:
     return best
 
 
+def strict_cost(name: str, encoded: list[bytes], r_ours: float, rounds: int) -> None:
+    """What the library-strict checks cost per document: the strict parser (duplicate names,
+    I-JSON numbers, surrogates) over plain json.loads, and the JSON-schema validation."""
+    import json as _json
+
+    from jacs_desktop.core.canonical import loads_strict
+    from jacs_desktop.core.schema import validate_document
+
+    texts = [d.decode() for d in encoded]
+    parsed = [loads_strict(t) for t in texts]
+    plain = 1 / rate(_json.loads, texts, rounds)
+    strict = 1 / rate(loads_strict, texts, rounds)
+    schema = 1 / rate(lambda p: validate_document(p.value, integral_floats=p.integral_floats), parsed, rounds)
+    per_doc = 1 / r_ours
+    extra = (strict - plain) + schema
+    print(f"{'':<10}strict checks: parse +{(strict - plain) * 1e6:.1f} us, schema {schema * 1e6:.1f} us "
+          f"= {extra * 1e6:.1f} us of {per_doc * 1e6:.0f} us per document ({100 * extra / per_doc:.1f}%)",
+          flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ed", type=int, default=2000)
@@ -78,6 +98,7 @@ def main() -> None:
                 r_ours = max(r_ours, rate(ours, encoded, 1))
                 r_jacs = max(r_jacs, rate(theirs, docs, 1))
             print(f"{name:<10}{len(docs):>6}{r_ours:>12.0f}{r_jacs:>12.0f}{r_ours / r_jacs:>8.2f}x", flush=True)
+            strict_cost(name, encoded, r_ours, args.rounds)
 
 
 if __name__ == "__main__":
