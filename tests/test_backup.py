@@ -449,12 +449,30 @@ def _archives_to_compare(tmp_path, archive, fixture_copy):
     tm = tmp_path / "damaged-and-tampered.tar.gz"
     _flip_entry(t, tm, "jacs_data/public_keys/")
     made["damaged key + tampered document"] = (tm, 1)
+    # encrypted, several 1 MiB chunks: one chunk in the middle damaged, and one cut short
+    import shutil
+
+    big = tmp_path / "big-src"
+    shutil.copytree(FIXTURE, big)
+    (big / "files" / "z.bin").write_bytes(os.urandom(3 << 20))
+    enc = tmp_path / "enc.tar.gz"
+    backup(open_store(str(big)), enc, passphrase=os.environ["JACS_DESKTOP_BACKUP_PASSPHRASE"])
+    made["encrypted, intact"] = (enc, 0)
+    raw = bytearray(enc.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    enc_bad = tmp_path / "enc-damaged.tar.gz"
+    enc_bad.write_bytes(bytes(raw))
+    made["encrypted, one chunk damaged"] = (enc_bad, 1)
+    enc_cut = tmp_path / "enc-cut.tar.gz"
+    enc_cut.write_bytes(enc.read_bytes()[: len(raw) * 3 // 4])
+    made["encrypted, truncated"] = (enc_cut, 1)
     return made
 
 
-def test_backup_verify_and_restore_agree(archive, tmp_path, fixture_copy, capsys):
+def test_backup_verify_and_restore_agree(archive, tmp_path, fixture_copy, capsys, monkeypatch):
     """The same check and the same verdict: on every archive the CLI's `backup verify`
     and `restore` give the same exit code, damaged entries, invalid versions and counts."""
+    monkeypatch.setenv("JACS_DESKTOP_BACKUP_PASSPHRASE", "agreement passphrase")
     for label, (arc, expected) in _archives_to_compare(tmp_path, archive, fixture_copy).items():
         vcode, vout, _ = _cli_in_process(capsys, "backup", "verify", arc, "--json")
         rcode, rout, _ = _cli_in_process(capsys, "restore", arc, tmp_path / f"r-{arc.name}", "--json")
@@ -466,6 +484,19 @@ def test_backup_verify_and_restore_agree(archive, tmp_path, fixture_copy, capsys
             assert r["restored"] == 0  # no --partial: a damaged archive restores nothing
         else:
             assert r["restored"] == v["entries"]
+        if label.startswith("encrypted, ") and expected == 1:  # chunks before the damage decrypt: partial works
+            pcode, pout, _ = _cli_in_process(capsys, "restore", arc, tmp_path / f"p-{arc.name}", "--partial",
+                                             "--json")
+            assert pcode == 1 and json.loads(pout)["restored"] >= 13, label  # the documents come first
+
+
+def test_cancelled_restore_writes_nothing(archive, tmp_path):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    r = restore(archive, open_store(str(tmp_path / "t"), create=True), cancel=cancel)
+    assert r.cancelled and r.exit_code == 1 and not r.restored and list((tmp_path / "t").rglob("*")) == []
 
 
 def test_truncated_archive_partial_restore(archive, tmp_path):
@@ -497,6 +528,15 @@ def test_restore_write_failure_is_reported(archive, tmp_path, capsys):
     assert "Traceback" not in err
     code, out, err = _cli_in_process(capsys, "restore", tmp_path / "missing.tar.gz", target)
     assert code == 1 and "is not a file" in err
+
+
+def test_oversized_manifest_refused(archive, tmp_path, monkeypatch):
+    import jacs_desktop.jobs.backup as bk
+
+    monkeypatch.setattr(bk, "MAX_MANIFEST_BYTES", 100)
+    r = restore(archive, open_store(str(tmp_path / "t"), create=True), partial=True)
+    assert r.exit_code == 1 and "manifest is" in r.problems[1] and not r.restored
+    assert list((tmp_path / "t").rglob("*")) == []
 
 
 def test_dead_restore_temp_folders_are_swept(tmp_path, archive):

@@ -523,6 +523,8 @@ def _count_refs(refs) -> dict[str, int]:
 #: the archive may not unpack to more than this many times its size (decompression bombs),
 #: with a floor for small archives; there is no absolute ceiling (entries go to disk)
 BOMB_FLOOR = 64 << 20
+#: the manifest is parsed in memory: one larger than this is refused
+MAX_MANIFEST_BYTES = 1 << 30
 
 
 def is_encrypted(path: str | os.PathLike) -> bool:
@@ -799,6 +801,8 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                 current = clean
                 src = tar.extractfile(m)
                 if clean == MANIFEST_NAME:
+                    if m.size > MAX_MANIFEST_BYTES:
+                        raise _Refused(f"Refused: the manifest is {m.size:,} bytes, more than any backup needs")
                     data = src.read(m.size + 1) if src else b""
                     if len(data) != m.size:
                         raise tarfile.ReadError("unexpected end of data")
