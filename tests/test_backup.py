@@ -555,7 +555,6 @@ def test_large_restore_streams_in_bounded_memory(tmp_path):
     import hashlib
     import random
     import shutil
-    import time
 
     src = tmp_path / "src"
     shutil.copytree(FIXTURE, src)

@@ -333,7 +333,7 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     if report.invalid:
         n = len(report.invalid)
         report.warnings.append(
-            (f"The store holds 1 version that does not verify; it is in the archive byte for byte and a "
+            ("The store holds 1 version that does not verify; it is in the archive byte for byte and a "
              "restore will report it: " if n == 1 else
              f"The store holds {n} versions that do not verify; they are in the archive byte for byte and a "
              "restore will report them: ")
@@ -797,7 +797,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                 total += m.size
                 if total > limit:
                     raise _Refused("Refused: the archive unpacks to far more than its size "
-                                      "(a decompression bomb?)")
+                                   "(a decompression bomb?)")
                 current = clean
                 src = tar.extractfile(m)
                 if clean == MANIFEST_NAME:
@@ -1022,6 +1022,8 @@ def _sweep_dead_restore_dirs(folder: Path) -> None:
     """Temporary restore folders of processes that died (kill -9) go first."""
     import shutil
 
+    if os.name == "nt":  # os.kill(pid, 0) is not a liveness test there
+        return
     try:
         entries = list(folder.iterdir())
     except OSError:
