@@ -145,6 +145,8 @@ class KeyRing:
 
 
 FileResolver = Callable[[str], "bytes | None"]
+#: an earlier version of a document by (jacsId, jacsVersion), parsed; None when the store does not have it
+VersionLoader = Callable[[str, str], "dict | None"]
 
 
 class SignerDirectory(Protocol):
@@ -603,6 +605,7 @@ def verify_document(
     numbers_checked: bool = False,
     signers: SignerDirectory | None = None,
     integral_floats: bool = True,
+    versions: VersionLoader | None = None,
 ) -> Verdict:
     """Verify a parsed JACS document, agent or config. Never raises on bad input.
 
@@ -617,6 +620,8 @@ def verify_document(
     except RecursionError:
         fast = False
     ctx = _Ctx(doc, keys, files, now, fast)
+    if versions is not None:
+        ctx.load_version = versions  # agreements v2: the library checks every stored earlier version too
     kind = _kind_of(doc)
     verdict = Verdict(INVALID, kind, path=path)
     jid, jver = doc.get("jacsId"), doc.get("jacsVersion")
@@ -692,10 +697,11 @@ def verify_bytes(
     path: str | None = None,
     now: float | None = None,
     signers: SignerDirectory | None = None,
+    versions: VersionLoader | None = None,
 ) -> Verdict:
     """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
     parsed, err = _parse(data, max_bytes)
     if parsed is None:
         return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err or "document cannot be parsed")], path=path)
     return verify_document(parsed.value, keys, files, path=path, now=now, numbers_checked=parsed.safe,
-                           signers=signers, integral_floats=parsed.integral_floats)
+                           signers=signers, integral_floats=parsed.integral_floats, versions=versions)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ..core.agents import AgentDirectory
-from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, verify_bytes
+from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, parse_document, verify_bytes
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
 from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
 
@@ -488,7 +488,21 @@ class Store:
         while looking up the key or an attachment makes it ``error`` (unless the
         document is invalid on its own)."""
         watch = _Watch(self.keys(), self.read_attachment)
-        v = verify_bytes(data, watch, watch.file, path=path, signers=self.agent_directory())
+
+        def load_version(doc_id: str, version: str) -> dict | None:
+            try:
+                raw = self.read(self.layout.document_key(doc_id, version))
+            except NotFound:
+                return None
+            except (UnsafeName, ValueError):
+                return None
+            except StorageError as exc:
+                watch.failure = watch.failure or exc
+                return None
+            doc, _err = parse_document(raw)
+            return doc if isinstance(doc, dict) else None
+
+        v = verify_bytes(data, watch, watch.file, path=path, signers=self.agent_directory(), versions=load_version)
         if watch.failure is not None:
             v.checks.append(Check("read", ERROR, f"not checked: {watch.failure}"))
             if v.status != INVALID:

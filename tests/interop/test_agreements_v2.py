@@ -714,6 +714,12 @@ def test_history_chain_with_the_stored_versions(world):
     # with the stored versions
     hist = _with_store(world, later)["agreement history"]
     assert hist.status == "failed" and "is not a controller" in hist.reason
+    # and the way every job and the window verify: through the Store, which loads earlier versions
+    from jacs_desktop.storage.urls import open_store
+
+    sv = open_store(str(world.root)).verify_data(json.dumps(later).encode())
+    assert sv.status == "invalid", [c.to_dict() for c in sv.checks if c.status != "ok"]
+    assert any(c.name == "agreement history" and c.status == "failed" for c in sv.checks)
     for name in ("3p final after n", "transcript final", "2p disputed"):
         checks = _with_store(world, world.docs[name])
         assert checks["agreement history"].status == "ok", (name, checks["agreement history"])
