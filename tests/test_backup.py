@@ -530,6 +530,27 @@ def test_restore_write_failure_is_reported(archive, tmp_path, capsys):
     assert code == 1 and "is not a file" in err
 
 
+def test_read_failure_while_verifying_is_error_not_invalid(archive, tmp_path, monkeypatch):
+    """A key that cannot be read back during the check: those versions are 'error' (not
+    checked), never 'invalid'; exit 1; their entries are intact and still restored."""
+    import jacs_desktop.jobs.backup as bk
+    from jacs_desktop.storage.base import StorageError
+
+    real = bk._TempObjects.get
+
+    def failing(self, key):
+        if key.endswith(".pem"):
+            raise StorageError(f"{key}: Input/output error")
+        return real(self, key)
+
+    monkeypatch.setattr(bk._TempObjects, "get", failing)
+    v = verify_archive(archive)
+    assert v.exit_code == 1 and v.not_checked and "invalid" not in v.verdicts and v.verdicts["error"] >= 13
+    assert not v.damaged and all("Input/output error" in why for why in v.not_checked.values())
+    r = restore(archive, open_store(str(tmp_path / "t"), create=True))
+    assert r.exit_code == 1 and r.not_checked == v.not_checked and len(r.restored) == r.entries and not r.left_out
+
+
 def test_oversized_manifest_refused(archive, tmp_path, monkeypatch):
     import jacs_desktop.jobs.backup as bk
 

@@ -249,6 +249,8 @@ class ArchiveReport:
     stream_error: str | None = None
     #: versions whose signature or hash does not verify: key -> the verifier's reason
     invalid: dict[str, str] = field(default_factory=dict)
+    #: intact versions that could not be checked (a key or attachment read failed): key -> why
+    not_checked: dict[str, str] = field(default_factory=dict)
     #: entries a restore did not write (damaged ones in a partial restore, invalid ones on request)
     left_out: list[str] = field(default_factory=list)
     #: objects the target refused (write failures)
@@ -264,7 +266,7 @@ class ArchiveReport:
     @property
     def exit_code(self) -> int:
         """0 intact and valid, 1 errors or damaged entries, 2 versions that do not verify."""
-        if self.errors or self.is_damaged or self.failed or self.cancelled:
+        if self.errors or self.is_damaged or self.failed or self.cancelled or self.not_checked:
             return 1
         return 2 if self.invalid else 0
 
@@ -275,7 +277,8 @@ class ArchiveReport:
     def to_dict(self) -> dict:
         return {"path": self.path, "ok": self.ok, "exit_code": self.exit_code, "entries": self.entries,
                 "bytes": self.bytes, "problems": self.problems, "errors": self.errors, "damaged": self.damaged,
-                "stream_error": self.stream_error, "invalid": self.invalid, "warnings": self.warnings,
+                "stream_error": self.stream_error, "invalid": self.invalid, "not_checked": self.not_checked,
+                "warnings": self.warnings,
                 "verdicts": self.verdicts, "restored": len(self.restored), "skipped": len(self.skipped),
                 "left_out": self.left_out, "failed": self.failed, "conflicts": self.conflicts,
                 "cancelled": self.cancelled, "seconds": round(self.seconds, 3)}
@@ -340,6 +343,12 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
             + "; ".join(f"{k} ({why})" for k, why in list(report.invalid.items())[:20])
             + (f"; and {n - 20} more" if n > 20 else ""))
         report.problems.extend(f"{k}: does not verify: {why}" for k, why in report.invalid.items())
+    if report.not_checked:
+        n = len(report.not_checked)
+        report.warnings.append(f"{n} version{'' if n == 1 else 's'} could not be checked (a read failed; they are "
+                               "in the archive): " + "; ".join(f"{k} ({why})" for k, why in
+                                                                list(report.not_checked.items())[:20]))
+        report.problems.extend(f"{k}: not checked: {why}" for k, why in report.not_checked.items())
     report.seconds = time.perf_counter() - start
     return report
 
@@ -470,6 +479,8 @@ class _VersionChecker:
                     report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
                     if v.status == INVALID:
                         report.invalid[ref.key] = v.reason
+                    elif v.status == ERROR:
+                        report.not_checked[ref.key] = v.reason
             except BaseException as exc:  # surfaced by finish()
                 self.error = exc
             finally:
@@ -975,9 +986,9 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
             v = _read_error(ref, f"the archive entry is damaged: {report.damaged[ref.key]}")
         else:
             v = _verify_entry(store, ref, intact[ref.key][1], keys, files)
-            if v.status == ERROR:
-                report.damaged[ref.key] = v.reason
-                report.problems.append(f"{ref.key}: {v.reason}")
+            if v.status == ERROR:  # a read failed: nothing is known (never "invalid"), the entry is kept
+                report.not_checked[ref.key] = v.reason
+                report.problems.append(f"{ref.key}: not checked: {v.reason}")
         report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
         if v.status == INVALID:
             report.invalid[ref.key] = v.reason

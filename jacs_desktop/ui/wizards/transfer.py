@@ -421,6 +421,8 @@ def describe_archive(r) -> str:
             len(r.damaged)))
     if r.invalid:
         lines.append(tr("{0} versions do not verify").format(len(r.invalid)))
+    if getattr(r, "not_checked", None):
+        lines.append(tr("{0} versions could not be checked (a read failed)").format(len(r.not_checked)))
     lines += [f"  ✗ {p}" for p in r.problems[:200]]
     return "\n".join(lines)
 
@@ -534,6 +536,9 @@ class _VerifyPage(FlowPage):
                                    "cannot be read.").format(len(r.damaged)))
         elif r.invalid:
             self.status.setText(tr("⚠ The archive is intact, but {0} versions do not verify.").format(len(r.invalid)))
+        elif r.not_checked:
+            self.status.setText(tr("⚠ The archive is intact, but {0} versions could not be checked (a read "
+                                   "failed).").format(len(r.not_checked)))
         else:
             self.status.setText(tr("✓ The archive verifies."))
         self.text.setPlainText(describe_archive(r))
