@@ -37,18 +37,22 @@ def main() -> None:
         t = time.perf_counter()
         make_store(src, args.docs)
         print(f"made {args.docs} signed documents in {time.perf_counter() - t:.1f}s")
-        ours = theirs = float("inf")
+        ours = plain = theirs = float("inf")
         for i in range(7):  # best of 7, interleaved (both are short and noisy)
             t = time.perf_counter()
-            backup(Store(FsStore(src)), tmp / f"ours-{i}.tar.gz")
+            backup(Store(FsStore(src)), tmp / f"ours-{i}.tar.gz")  # the default: every version verified too
             ours = min(ours, time.perf_counter() - t)
+            t = time.perf_counter()
+            backup(Store(FsStore(src)), tmp / f"plain-{i}.tar.gz", verify_versions=False)
+            plain = min(plain, time.perf_counter() - t)
             t = time.perf_counter()
             subprocess.run(["tar", "-czf", str(tmp / f"tar-{i}.tar.gz"), "-C", str(src), "."], check=True)
             theirs = min(theirs, time.perf_counter() - t)
         size_o = (tmp / "ours-0.tar.gz").stat().st_size
         size_t = (tmp / "tar-0.tar.gz").stat().st_size
-        print(f"ours {ours:.2f}s ({size_o:,} B), tar -czf {theirs:.2f}s ({size_t:,} B), "
-              f"ratio {ours / theirs:.2f} (target <= 1.5)")
+        print(f"ours, every version verified {ours:.2f}s ({size_o:,} B); ours, archive only {plain:.2f}s; "
+              f"tar -czf {theirs:.2f}s ({size_t:,} B)")
+        print(f"ratio archive only {plain / theirs:.2f} (target <= 1.5), with verification {ours / theirs:.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
