@@ -82,3 +82,43 @@ def test_sort_is_applied_again_when_rows_change(qtbot):
     rows[0].title = "d2"
     m.rows_changed()
     assert [m.row_object(i).title for i in range(m.rowCount())] == ["b", "d"]
+
+
+def test_resort_after_keys_change_keeps_the_selection_and_the_filter(qtbot):
+    """Verdicts arriving change the verdict column's sort keys: resort() puts rows in
+    order again with a layout change (persistent indexes follow), not a reset."""
+    from PySide6.QtCore import QPersistentModelIndex
+
+    class R:
+        def __init__(self, n):
+            self.n, self.status = n, "pending"
+
+    rows = [R(i) for i in range(6)]
+    m = RowTableModel([Column("Verdict", lambda r: r.status), Column("n", lambda r: r.n)])
+    tester = QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    m.set_rows(rows)
+    m.sort(0, Qt.SortOrder.AscendingOrder)
+    assert m.sort_column == 0
+    m.set_filter(lambda r: r.n != 5)
+    p = QPersistentModelIndex(m.index(m.row_of(rows[3]), 1))
+    resets = []
+    m.modelReset.connect(lambda: resets.append(1))
+    rows[3].status, rows[1].status = "invalid", "valid"
+    m.resort()
+    assert [m.row_object(i).n for i in range(m.rowCount())] == [3, 0, 2, 4, 1]
+    assert resets == [] and m.row_object(p.row()) is rows[3]
+    m.set_filter(lambda r: r.status != "valid")  # a filter that depends on the keys: reset when it changes
+    rows[0].status = "valid"
+    resets.clear()
+    m.resort()
+    assert resets == [1] and [m.row_object(i).n for i in range(m.rowCount())] == [3, 2, 4, 5]
+    del tester
+
+
+def test_rows_can_be_kept_from_being_dragged(qtbot):
+    m = _model()
+    m.append_rows([(1, "ok"), (2, "bad")])
+    m.drag_enabled = lambda r: r[1] != "bad"
+    assert m.flags(m.index(0, 0)) & Qt.ItemFlag.ItemIsDragEnabled
+    assert not (m.flags(m.index(1, 0)) & Qt.ItemFlag.ItemIsDragEnabled)
+    assert m.flags(m.index(1, 0)) & Qt.ItemFlag.ItemIsSelectable

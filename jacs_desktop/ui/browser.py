@@ -57,6 +57,7 @@ from ..jobs.browse import (
     verify_rows,
 )
 from ..storage.base import StorageError
+from ..storage.store import HistoryNode
 from .models import VERDICT_MARKS, Column, RowTableModel
 from .workers import WorkerPool
 
@@ -1075,18 +1076,19 @@ class BrowserWindow(QMainWindow):
 
     def _row_menu(self, view: QTableView, pos) -> None:
         idx = view.indexAt(pos)
-        if not idx.isValid():
-            return
-        row = view.model().row_object(idx.row())
+        if idx.isValid():
+            self._row_menu_shown = self.row_menu(view.model().row_object(idx.row()))
+            self._row_menu_shown.popup(view.viewport().mapToGlobal(pos))
+
+    def row_menu(self, row) -> QMenu:
+        """The context menu of an agent or document row: Retry (after a read error), New version…"""
         menu = QMenu(self)
-        agg = row.aggregate()
-        retry = menu.addAction(tr("Retry: read and verify every version again") if agg.status == "error"
+        retry = menu.addAction(tr("Retry: read and verify every version again") if row.status == "error"
                                else tr("Verify every version again"))
         retry.triggered.connect(lambda: self.retry_row(row))
         if isinstance(row, DocRow) and not row.archived:
             menu.addAction(self.act_new_version)
-        self._row_menu_shown = menu
-        menu.popup(view.viewport().mapToGlobal(pos))
+        return menu
 
     def _update_counts(self) -> None:
         snap = self.snapshot
@@ -1155,7 +1157,11 @@ class BrowserWindow(QMainWindow):
 
     def _show_doc(self, row: DocRow) -> None:
         store = self._store
-        nodes = store.history(row.refs)
+        try:
+            nodes = store.history(row.refs)
+        except Exception as exc:  # noqa: BLE001 - a failed read: the versions are still listed (and 'error')
+            log.info("history of %s: %s", row.id, exc)
+            nodes = [HistoryNode(r.version, None, None, r.key) for r in row.refs]
         by_version = {r.version: r for r in row.refs}
         versions = [VersionRow(n, by_version[n.version], row.summaries.get(n.version, {}),
                                row.verdicts.get(by_version[n.version].key)) for n in nodes]
