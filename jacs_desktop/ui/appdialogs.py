@@ -189,7 +189,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
         self.default_store = QLineEdit(self)
         self.default_store.setPlaceholderText(tr("empty: the last store, else a local store of your own"))
-        self.verify_on_open = QCheckBox(tr("Verify every document when a store opens"), self)
+        self.verify_on_open = QCheckBox(tr("Verify every version of every document when a store opens"), self)
         self.cache_mb = QSpinBox(self)
         self.cache_mb.setRange(16, 65536)
         self.cache_mb.setSuffix(" MB")

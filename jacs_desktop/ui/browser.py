@@ -75,7 +75,17 @@ def _mark(status: str | None) -> str:
 def _row_mark(row) -> str:
     """A row's verdict over all its versions: '✗ 1 of 6 versions invalid'."""
     agg = row.aggregate()
-    return f"{VERDICT_MARKS.get(agg.status, '')} {agg.text}".strip()
+    return f"{VERDICT_MARKS.get(agg.status, '')} {_agg_text(agg)}".strip()
+
+
+def _agg_text(agg) -> str:
+    """Aggregate.text, through tr(): 'invalid', '1 of 6 versions invalid', '4 of 6 versions checked'."""
+    n = agg.counts.get(agg.status, 0)
+    if agg.total <= 1 or n == agg.total:
+        return agg.status
+    if agg.status == "pending":
+        return tr("{0} of {1} versions checked").format(agg.total - n, agg.total)
+    return tr("{0} of {1} versions {2}").format(n, agg.total, agg.status)
 
 
 def _row_tip(row) -> str:
@@ -86,7 +96,7 @@ def _row_tip(row) -> str:
                  else tr("{0} of {1} versions verified so far").format(agg.total - agg.counts.get("pending", 0),
                                                                       agg.total)]
     else:
-        lines = [tr("worst over {0} versions: {1}").format(agg.total, agg.text)]
+        lines = [tr("worst over {0} versions: {1}").format(agg.total, _agg_text(agg))]
         if agg.worst is not None and agg.status != "valid":
             lines.append(f"{_short(agg.worst.version)}: {reason_of(agg.worst)}")
     if latest is not None and agg.total > 1:
@@ -1255,7 +1265,7 @@ class BrowserWindow(QMainWindow):
         if row is None or not any(r.key == key for r in row.refs) or len(row.refs) < 2:
             return ""
         agg = row.aggregate()
-        text = f"{VERDICT_MARKS.get(agg.status, '')} {agg.text}"
+        text = f"{VERDICT_MARKS.get(agg.status, '')} {_agg_text(agg)}"
         if agg.worst is not None and agg.status != "valid" and agg.worst.path != key:
             text += f" — {tr('version')} {_short(agg.worst.version)}: {reason_of(agg.worst)}"
         return (f"<br><span style='color:{_color(agg.status)}'>"
