@@ -81,6 +81,13 @@ class _Versioned:
 
     refs: list[Ref]
     verdicts: dict[str, Verdict]
+    #: bumped by set_verdict; the aggregate is cached per revision (it is asked for at every repaint)
+    _rev = 0
+    _agg_cache = None
+
+    def set_verdict(self, key: str, verdict: Verdict) -> None:
+        self.verdicts[key] = verdict
+        self._rev += 1
 
     @property
     def versions(self) -> int:
@@ -99,11 +106,17 @@ class _Versioned:
         key = self._latest().key
         if v is None:
             self.verdicts.pop(key, None)
+            self._rev += 1
         else:
-            self.verdicts[key] = v
+            self.set_verdict(key, v)
 
     def aggregate(self) -> Aggregate:
-        return aggregate([self.verdicts.get(r.key) for r in self.refs])
+        rev, n, cached = self._rev, len(self.verdicts), self._agg_cache
+        if cached is not None and cached[0] == rev and cached[1] == n and cached[2] == len(self.refs):
+            return cached[3]
+        agg = aggregate([self.verdicts.get(r.key) for r in self.refs])
+        self._agg_cache = (rev, n, len(self.refs), agg)
+        return agg
 
     @property
     def status(self) -> str:
@@ -338,7 +351,7 @@ def verify_rows(store: Store, rows: list, progress: Callable[[int, int, str], No
         if cancel is not None and cancel.is_set():
             break
         for ref in refs:
-            row.verdicts[ref.key] = verify_ref(store, ref)
+            row.set_verdict(ref.key, verify_ref(store, ref))
             n += 1
             if progress and (n % 20 == 0 or n == total):
                 progress(n, total, "verifying every version")

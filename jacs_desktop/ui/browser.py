@@ -7,6 +7,7 @@ import gzip
 import html
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -968,7 +969,9 @@ class BrowserWindow(QMainWindow):
         def landed(row):  # worker thread: collect, the timer below repaints in batches
             pending.append(row)
 
-        def flush():
+        last_sort, unsorted = [0.0], {}
+
+        def flush(final: bool = False):
             if gen != self._load_generation:
                 return
             batch = []
@@ -980,7 +983,15 @@ class BrowserWindow(QMainWindow):
                 if m is not None:
                     touched.setdefault(id(m), [m, []])[1].append(row)
             for m, rows_ in touched.values():
-                self._rows_verdicts_changed(m, rows_)
+                self._rows_verdicts_changed(m, rows_, resort=False)
+                unsorted[id(m)] = m
+            now = time.monotonic()
+            if final or now - last_sort[0] >= 1.0:  # a big table is sorted again once a second, not per batch
+                last_sort[0] = now
+                for m in unsorted.values():
+                    if m.sort_column == 0:
+                        m.resort()
+                unsorted.clear()
             self._update_counts()
             self._refresh_detail()
 
@@ -992,7 +1003,7 @@ class BrowserWindow(QMainWindow):
 
         def done(n):
             timer.stop()
-            flush()
+            flush(final=True)
             timer.deleteLater()
             if gen == self._load_generation:
                 self._verifying = False
@@ -1010,10 +1021,10 @@ class BrowserWindow(QMainWindow):
         self._start(lambda progress, cancel: verify_rows(snap.store, rows, progress, cancel, landed),
                     tr("Verifying every version"), on_result=done, on_error=failed)
 
-    def _rows_verdicts_changed(self, model: RowTableModel, rows: list) -> None:
+    def _rows_verdicts_changed(self, model: RowTableModel, rows: list, resort: bool = True) -> None:
         """Repaint rows whose verdicts changed; when sorted by verdict, sort again; the
         verdict column grows to show '✗ 1 of 6 versions invalid'."""
-        if model.sort_column == 0:
+        if resort and model.sort_column == 0:
             model.resort()
         if len(rows) > 32:
             model.rows_changed()  # one repaint for a batch, not one per row
@@ -1036,7 +1047,7 @@ class BrowserWindow(QMainWindow):
         """Verdicts for some versions of *row* arrived (GUI thread): row, counts, versions
         table, detail and actions follow."""
         for ref, verdict in pairs:
-            row.verdicts[ref.key] = verdict
+            row.set_verdict(ref.key, verdict)
         self._rows_verdicts_changed(self._model_of(row), [row])
         if row is self._current_doc:
             for v in self.versions_model.all_rows:
