@@ -110,7 +110,7 @@ _STATUS_WORDS = {"valid": "valid", "invalid": "invalid", "error": "read error", 
 
 
 def _status_counts(counts: dict[str, int]) -> str:
-    """'38 valid, 1 invalid, 1 not checked', worst last as in the spec's order of listing."""
+    """'38 valid, 1 invalid, 1 not checked': valid first, then worst to least bad, not checked last."""
     order = ["valid"] + [s for s in BADNESS if s != "valid" and s != "pending"] + ["pending"]
     order += [s for s in counts if s not in order]
     return ", ".join(f"{counts[s]} {tr(_STATUS_WORDS.get(s, s))}" for s in order if counts.get(s))
