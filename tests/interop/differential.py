@@ -25,17 +25,17 @@ do not hide schema and structure checks.
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import hashlib
 import json
-import os
 import random
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from ._library import create_jacs_agent, cwd, env  # noqa: F401  (env, cwd: for the tests)
 
 PASSWORD = "Differential!Test#2026"
 
@@ -67,30 +67,6 @@ def unexplained_checks(verdict) -> list[str]:
         if not any(re.search(n, c.name, re.I) and re.search(r, c.reason, re.I) for n, r, _ in STRICTER_REASONS):
             bad.append(f"{c.name}: {c.reason}")
     return bad
-
-
-@contextlib.contextmanager
-def env(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def cwd(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 # ---------------------------------------------------------------------------
@@ -131,13 +107,7 @@ def build_world(root: Path, *, big_external: bool = True) -> World:
     with env(JACS_PRIVATE_KEY_PASSWORD=PASSWORD), cwd(root):
         clients = {}
         for name, alg in (("ed", "ed25519"), ("pq", "pq2025")):
-            SimpleAgent.create_agent(
-                name=name, password=PASSWORD, algorithm=alg,
-                data_directory=str(root / "jacs_data"), key_directory=str(root / "keys" / name),
-                config_path=str(root / f"{name}.config.json"), agent_type="ai",
-                description="differential", domain="", default_storage="fs",
-            )
-            clients[name] = JacsClient(str(root / f"{name}.config.json"))
+            clients[name] = JacsClient(str(create_jacs_agent(root, name, alg, PASSWORD, "differential")))
         ed, pq = clients["ed"], clients["pq"]
         rng = random.Random(20261201)
         (root / "files").mkdir()
@@ -203,13 +173,7 @@ def build_world(root: Path, *, big_external: bool = True) -> World:
         bases["agreement v2 partially signed"] = v2
         bases["agreement v2 final"] = simple["pq"].sign_agreement_v2(v2, "signer")
         # a rotated agent: documents before and after, the agent versions with their rotation proofs
-        SimpleAgent.create_agent(
-            name="rot", password=PASSWORD, algorithm="ed25519",
-            data_directory=str(root / "jacs_data"), key_directory=str(root / "keys" / "rot"),
-            config_path=str(root / "rot.config.json"), agent_type="ai",
-            description="differential rotation", domain="", default_storage="fs",
-        )
-        rot = JacsClient(str(root / "rot.config.json"))
+        rot = JacsClient(str(create_jacs_agent(root, "rot", "ed25519", PASSWORD, "differential rotation")))
         bases["rotated before"] = rot.sign_message({"n": 1}).raw_json
         rot.rotate_keys()
         bases["rotated after first"] = rot.sign_message({"n": 2}).raw_json

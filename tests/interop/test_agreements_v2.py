@@ -10,7 +10,6 @@ invalid.
 """
 
 import base64
-import contextlib
 import copy
 import json
 import os
@@ -25,9 +24,10 @@ from jacs import SimpleAgent  # noqa: E402
 from jacs.client import JacsClient  # noqa: E402
 
 from jacs_desktop.core import agreement as ag  # noqa: E402
-from jacs_desktop.core.canonical import jacs_sha256  # noqa: E402
 from jacs_desktop.core.identity import Identity  # noqa: E402
 from jacs_desktop.core.verify import KeyRing, verify_document  # noqa: E402
+
+from ._library import library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Agree#2026x"
@@ -37,20 +37,8 @@ PER_MUTATION = int(os.environ.get("JACS_AGREEMENT_PER_MUTATION", "5"))
 AGENTS = (("a", "ed25519"), ("b", "pq2025"), ("c", "ed25519"), ("w", "ed25519"), ("n", "pq2025"), ("x", "ed25519"))
 
 
-@contextlib.contextmanager
 def _library(root: Path):
-    old_env = os.environ.get("JACS_PRIVATE_KEY_PASSWORD")
-    old_cwd = os.getcwd()
-    os.environ["JACS_PRIVATE_KEY_PASSWORD"] = PASSWORD
-    os.chdir(root)
-    try:
-        yield
-    finally:
-        os.chdir(old_cwd)
-        if old_env is None:
-            os.environ.pop("JACS_PRIVATE_KEY_PASSWORD", None)
-        else:
-            os.environ["JACS_PRIVATE_KEY_PASSWORD"] = old_env
+    return library(root, PASSWORD)
 
 
 class World:

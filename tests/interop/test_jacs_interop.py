@@ -5,11 +5,8 @@
 * documents, versions and agents we make are accepted by the library.
 """
 
-import contextlib
 import json
-import os
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,38 +16,18 @@ from jacs import SimpleAgent  # noqa: E402
 from jacs.client import JacsClient  # noqa: E402
 import jacs.simple as jacs_simple  # noqa: E402
 
-from jacs_desktop.core.identity import Identity, create_agent  # noqa: E402
-from jacs_desktop.core.sign import make_attachment, pretty_json  # noqa: E402
-from jacs_desktop.core.verify import verify_bytes, verify_document  # noqa: E402
+from jacs_desktop.core.identity import create_agent  # noqa: E402
+from jacs_desktop.core.sign import make_attachment  # noqa: E402
+from jacs_desktop.core.verify import verify_document  # noqa: E402
 from jacs_desktop.jobs.verify_all import verify_store  # noqa: E402
 from jacs_desktop.storage.urls import open_store  # noqa: E402
+
+from ._library import cwd as _cwd, env as _env  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Test#2026x"
 
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _cwd(path):
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 def _jacs_agent(root: Path, name: str, algorithm: str) -> JacsClient:

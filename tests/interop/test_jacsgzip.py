@@ -9,12 +9,10 @@ The 50 MB cases run on demand only: JACS_GZIP_BIG=1 pytest -m slow tests/interop
 """
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import random
-from pathlib import Path
 
 import pytest
 
@@ -27,32 +25,12 @@ from jacs_desktop.core.sign import make_attachment  # noqa: E402
 from jacs_desktop.core.verify import verify_document  # noqa: E402
 from jacs_desktop.storage.urls import open_store  # noqa: E402
 
+from ._library import cwd as _cwd, env as _env  # noqa: E402
+
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Gzip#2026x"
 
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _cwd(path):
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 # -- the corpus ------------------------------------------------------------------

@@ -11,10 +11,8 @@ pass there); we fail them: stricter, never laxer.
 """
 
 import base64
-import contextlib
 import copy
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -33,32 +31,12 @@ from jacs_desktop.core.pubkey import normalize_algorithm  # noqa: E402
 from jacs_desktop.core.sign import AgentSigner  # noqa: E402
 from jacs_desktop.core.verify import KeyRing, _Canon, signature_payload, verify_document  # noqa: E402
 
+from ._library import cwd as _cwd, env as _env  # noqa: E402
+
 pytestmark = pytest.mark.interop
 PASSWORD = "Rotation!Test#2026x"
 
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _cwd(path):
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 def _ring(data_dir: Path) -> KeyRing:
