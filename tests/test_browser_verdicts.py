@@ -471,3 +471,33 @@ def test_cancelled_listing_keeps_only_what_was_listed(qtbot, window, tmp_path):
     assert _panes_empty(w) and w.workers.wait(10000)
     qtbot.wait(50)
     assert _panes_empty(w) and (w.snapshot is None or w.snapshot.store is not old)
+
+
+# -- a signer is named only when the key is proven theirs -------------------------------
+
+def test_signer_named_only_for_the_agents_own_key(qtbot, window, fixture_copy, tmp_path):
+    from jacs_desktop.core.identity import create_agent
+    from jacs_desktop.core.sign import AgentSigner
+    from jacs_desktop.storage.urls import open_store
+
+    stranger = create_agent(tmp_path / "stranger", "mallory", "Mallory!Pass#2026", algorithm="ring-Ed25519")
+    forger = AgentSigner(stranger.signer.signer, ED_AGENT["agent_id"], ED_AGENT["agent_version"], stranger.public_key)
+    store = open_store(str(fixture_copy))
+    store.put_public_key(stranger.public_key, "ring-Ed25519")
+    planted = forger.new_document({"jacsDocument": {"type": "message", "content": "pay mallory"}})
+    store.put_document(planted)
+    w = window
+    _open_and_verify(qtbot, w, fixture_copy)
+    col = next(i for i in range(w.docs_model.columnCount()) if w.docs_model.headerData(
+        i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "Signer")
+
+    def signer_cell(doc_id):
+        row = next(r for r in w.snapshot.documents if r.id == doc_id)
+        return w.docs_model.data(w.docs_model.index(w.docs_model.row_of(row), col))
+
+    assert signer_cell(CHAIN) == "fixture-ed25519"
+    assert signer_cell(planted["jacsId"]).startswith("unknown key claiming " + ED_AGENT["agent_id"][:8])
+    _select_doc(qtbot, w, planted["jacsId"])
+    assert "unknown key claiming agent " + ED_AGENT["agent_id"] in w.verdict_label.text()
+    _select_doc(qtbot, w, CHAIN)
+    assert "fixture-ed25519 (" + ED_AGENT["agent_id"] in w.verdict_label.text()

@@ -151,6 +151,7 @@ class DocRow(_Versioned):
     type: str | None = None
     date: str | None = None
     signer: str | None = None
+    #: the name the signer's agent document gives: a claim, used for searching only
     signer_name: str | None = None
     attachments: int | None = None
     latest_key: str | None = None
@@ -166,6 +167,16 @@ class DocRow(_Versioned):
                 if r.key == self.latest_key:
                     return r
         return self.refs[-1]
+
+    def signer_label(self) -> str | None:
+        """The Signer column: the agent's name only once the latest version's verdict proves the key
+        is that agent's; until then (or for a planted key) the claimed id, never a borrowed name."""
+        v = self.verdict
+        if v is not None and v.signer_name:
+            return v.signer_name
+        if v is not None and v.signer and any(c.name == "signer identity" and c.status == "warning" for c in v.checks):
+            return f"unknown key claiming {v.signer[:8]}…"
+        return self.signer[:8] + "…" if self.signer and len(self.signer) > 12 else self.signer
 
     _search: str | None = None
 
@@ -471,3 +482,15 @@ def json_diff(old: Any, new: Any, *, include_header: bool = False) -> list[DiffL
 
     walk(old, new, [])
     return out
+
+
+def signer_text(verdict: Verdict) -> str:
+    """Who signed, in words: the agent's name only when its key is proven the agent's
+    (``signer_name``); otherwise the id with what is known about the key."""
+    sid = verdict.signer or "?"
+    if verdict.signer_name:
+        return f"{verdict.signer_name} ({sid})"
+    claim = next((c for c in verdict.checks if c.name == "signer identity" and c.status == "warning"), None)
+    if claim is not None:
+        return f"unknown key claiming agent {sid}"
+    return sid

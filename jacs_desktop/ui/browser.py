@@ -46,6 +46,7 @@ from ..jobs.browse import (
     Snapshot,
     VersionRow,
     attachment_warning,
+    signer_text,
     count_versions,
     display_json,
     fill_summaries,
@@ -256,8 +257,8 @@ class BrowserWindow(QMainWindow):
             Column(tr("Latest version"), lambda r: (r.date or "")[:19].replace("T", " "),
                    sort_key=lambda r: r.date or ""),
             Column(tr("Versions"), lambda r: r.versions, align_right=True, sort_key=lambda r: len(r.refs)),
-            Column(tr("Signer"), lambda r: r.signer_name or _short(r.signer), tooltip=lambda r: r.signer,
-                   sort_key=lambda r: (r.signer_name or r.signer or "\uffff").casefold()),
+            Column(tr("Signer"), lambda r: r.signer_label(), tooltip=lambda r: r.signer,
+                   sort_key=lambda r: (r.signer_label() or "\uffff").casefold()),
             Column(tr("Attachments"), lambda r: r.attachments, align_right=True,
                    sort_key=lambda r: r.attachments or 0),
         ]
@@ -1250,7 +1251,7 @@ class BrowserWindow(QMainWindow):
             self.checks_model.clear()
             return
         head = f"<span style='font-size:14pt;color:{_color(verdict.status)}'><b>{_mark(verdict.status)}</b></span>"
-        who = f"<br>{tr('Signer')}: {html.escape(verdict.signer or '?')} ({html.escape(verdict.algorithm or '?')})"
+        who = f"<br>{tr('Signer')}: {html.escape(signer_text(verdict))} ({html.escape(verdict.algorithm or '?')})"
         if verdict.public_key_hash:
             who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
         if verdict.status == "error":
