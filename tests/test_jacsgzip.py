@@ -178,3 +178,19 @@ def test_lru_is_bounded_in_bytes():
     assert lru.get(7) is not None and lru.get(8) is None
     lru.put("huge", b"z" * 500, 500)
     assert lru.get("huge") is None
+
+
+def test_sign_flow_says_when_an_external_attachment_is_embedded_instead(no_exact, tmp_path):
+    from jacs_desktop.jobs.flows import SignFlow
+
+    PASSWORD = "Flow!Embed#2026xy"
+    (tmp_path / "b.csv").write_bytes(SAMPLES[-1])
+    f = SignFlow(content_text='{"jacsDocument": {"type": "message", "content": {"n": 1}}}', title="t",
+                 attachments=[{"path": str(tmp_path / "b.csv"), "embed": False}],
+                 signer_mode="create", agent_name="embed-flow", agent_dir=str(tmp_path / "agent"),
+                 algorithm="ring-Ed25519", password=PASSWORD, password2=PASSWORD)
+    doc = f.prepare()
+    assert [e["embed"] for e in doc["jacsFiles"]] == [True]
+    assert f.state["external"] == []  # nothing to copy beside the store
+    notes = f.state["attachment_notes"]
+    assert len(notes) == 1 and "embedded instead of external" in notes[0] and "b.csv" in notes[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -334,6 +335,10 @@ class ReviewPage(FlowPage):
         self.info.setText(tr("<b>Signer</b> {0} ({1})<br><b>jacsSha256</b> {2}<br><b>Signed fields</b> ({3}): {4}")
                           .format(sig.get("agentID"), sig.get("signingAlgorithm"), doc.get("jacsSha256"),
                                   len(fields), ", ".join(fields)))
+        notes = self.state.get("attachment_notes") or []
+        if notes:  # an external attachment the library would reject, embedded instead
+            self.info.setText(self.info.text() + "<br><b>" + tr("Attachments") + "</b> "
+                              + "<br>".join(html.escape(n) for n in notes))
         self.preview.setPlainText(json.dumps(doc, indent=2, ensure_ascii=False)[:200_000])
         self.completeChanged.emit()
 
