@@ -178,7 +178,6 @@ def _no_duplicates(pairs: list) -> dict:
     return d
 
 
-_LONG_DIGITS = re.compile(r"\d{16}")
 # an escaped UTF-16 surrogate; only lone ones are an error, which is rare enough to check slowly
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -217,11 +216,8 @@ def loads_strict(text: str) -> Parsed:
     surrogates.  Integral floats come back as :class:`IntegralFloat`.
     """
     scan = _NumberScan()
-    # an integer outside +-(2^53-1) has at least 16 digits: without such a run, Python's own int parsing
-    # (no hook call per number) is exact
-    parse_int = scan.parse_int if _LONG_DIGITS.search(text) is not None else None
     value = json.loads(
-        text, parse_float=scan.parse_float, parse_int=parse_int, parse_constant=scan.parse_constant,
+        text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant,
         object_pairs_hook=_no_duplicates,
     )
     if _SURROGATE_ESCAPE.search(text) is not None and _lone_surrogate(value) is not None:
