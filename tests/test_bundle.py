@@ -55,3 +55,37 @@ def test_bundled_cli_verifies_and_knows_s3(bundle, tmp_path):
     p = subprocess.run([str(cli), "connections", "list"], env=_env(tmp_path), capture_output=True, text=True,
                        timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+
+
+def test_bundled_cli_has_the_exact_gzip_and_the_schemas(bundle, tmp_path):
+    """An external attachment big enough that only the library's own compressor (cramjam) gives its
+    sha256 verifies in the bundle, and a schema rule is enforced (the schema files are bundled)."""
+    import json
+    import random
+
+    from jacs_desktop.core.identity import create_agent
+    from jacs_desktop.core.sign import make_attachment
+
+    store = tmp_path / "store"
+    ident = create_agent(store, "bundle", "Bundle!Test#2026xy", algorithm="ring-Ed25519")
+    rng = random.Random(5)
+    data = " ".join(rng.choice(["alpha", "beta", "naïve", "42", "\n"]) for _ in range(60_000)).encode()
+    att = make_attachment(data, "files/big.txt", embed=False)
+    assert att.embed is False
+    (ident.config.data_dir / "files").mkdir(parents=True, exist_ok=True)
+    (ident.config.data_dir / "files" / "big.txt").write_bytes(data)
+    good = ident.signer.new_document({"jacsDocument": {"type": "file", "filename": "big.txt"}}, attachments=[att])
+    bad = ident.signer.new_document({"jacsDocument": {"type": "message", "content": 1}}, jacs_level="bogus-level")
+    docs = store / "documents"
+    docs.mkdir(exist_ok=True)
+    for d in (good, bad):
+        (docs / f"{d['jacsId']}:{d['jacsVersion']}.json").write_text(json.dumps(d))
+    cli = bundle / ("jacs-desktop-cli.exe" if os.name == "nt" else "jacs-desktop-cli")
+    p = subprocess.run([str(cli), "verify", str(store), "--json"], env=_env(tmp_path), capture_output=True,
+                       text=True, timeout=300, cwd=tmp_path)
+    report = json.loads(p.stdout)
+    status = {r["id"]: r for r in report["results"]}
+    assert status[good["jacsId"]]["status"] == "valid", status[good["jacsId"]]
+    assert status[bad["jacsId"]]["status"] == "invalid"
+    assert any(c["name"] == "schema" and "jacsLevel" in c["reason"] for c in status[bad["jacsId"]]["checks"])
+    assert p.returncode == 2
