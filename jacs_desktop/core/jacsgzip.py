@@ -66,6 +66,10 @@ def _cramjam_ext():
     """cramjam's compiled module itself, not the package's re-export: the package swaps in
     another deflate implementation (whose output differs) when CRAMJAM_BACKEND=pure-rust,
     and refuses to import when that variable names a backend that is not installed."""
+    import importlib
+    import importlib.machinery
+    import importlib.util
+
     try:
         import cramjam  # noqa: F401  (a static import, so bundlers see the dependency)
 
@@ -73,9 +77,6 @@ def _cramjam_ext():
     except Exception:
         pass
     # the package's __init__ failed (over CRAMJAM_BACKEND): load the extension beside it directly
-    import importlib.machinery
-    import importlib.util
-
     pkg = importlib.util.find_spec("cramjam")
     if pkg is None or not pkg.submodule_search_locations:
         raise ImportError("cramjam is not installed")
