@@ -28,6 +28,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import threading
 import zlib
 from collections import OrderedDict
@@ -66,10 +68,6 @@ def _cramjam_ext():
     """cramjam's compiled module itself, not the package's re-export: the package swaps in
     another deflate implementation (whose output differs) when CRAMJAM_BACKEND=pure-rust,
     and refuses to import when that variable names a backend that is not installed."""
-    import importlib
-    import importlib.machinery
-    import importlib.util
-
     try:
         import cramjam  # noqa: F401  (a static import, so bundlers see the dependency)
 
