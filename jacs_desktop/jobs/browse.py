@@ -15,7 +15,8 @@ from ..storage.store import HistoryNode, Store
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
-           "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal", "attachment_warning"]
+           "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal", "attachment_warning",
+           "Drift", "shown_identities", "reconcile"]
 
 #: not verified yet
 PENDING = "pending"
@@ -258,6 +259,41 @@ class SnapshotBuilder:
     def snapshot(self) -> Snapshot:
         return Snapshot(self.store, list(self.agents.values()), list(self.documents.values()),
                         list(self.archived.values()))
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How a fresh listing of a store's names differs from what the window shows:
+    versions (kind, id, version) listed but not shown, and shown but gone."""
+
+    missing: frozenset = frozenset()
+    gone: frozenset = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.gone)
+
+    @property
+    def count(self) -> int:
+        return len(self.missing) + len(self.gone)
+
+
+def shown_identities(snapshot: Snapshot) -> frozenset:
+    """(kind, id, version) of every version in *snapshot* (what the window shows)."""
+    return frozenset((r.kind, r.id, r.version)
+                     for rows in (snapshot.agents, snapshot.documents, snapshot.archived)
+                     for row in rows for r in row.refs)
+
+
+def reconcile(store: Store, shown: frozenset, cancel=None) -> Drift:
+    """Compare a listing of names (no reads, no stat: for a folder a directory listing)
+    with *shown*: what change events failed to bring, and what they failed to take away.
+    Identities, not keys, are compared, so a version found under two names is no drift."""
+    listed = set()
+    for r in store.iter_refs():
+        listed.add((r.kind, r.id, r.version))
+        if cancel is not None and len(listed) % 5000 == 0 and cancel.is_set():
+            return Drift()
+    return Drift(frozenset(listed - shown), frozenset(shown - listed))
 
 
 def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,

@@ -3,18 +3,31 @@ not work (FUSE mounts such as JuiceFS, network file systems).
 
 Subscribers get batches of :class:`Change` (debounced), on the watcher's
 thread; the UI re-posts them to its own thread.
+
+Events can be lost: the kernel drops them when its inotify queue overflows (a
+burst of thousands of files while the reader is starved), and an observer thread
+can die. Neither reaches an event handler, so a watcher reports them to its
+``on_problem`` callback ("overflow" / "error: …"), and :meth:`StoreWatcher.healthy`
+tells whether its threads still run. Whoever shows the store must then re-read
+(reconcile) the listing: the events say only that something changed, never that
+nothing else did.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["Change", "StoreWatcher", "needs_polling"]
+__all__ = ["Change", "StoreWatcher", "needs_polling", "OVERFLOW"]
+
+#: what ``on_problem`` gets when the kernel dropped events
+OVERFLOW = "overflow"
 
 _POLL_FS = ("fuse", "nfs", "cifs", "smb", "9p", "sshfs", "juicefs", "virtiofs", "ceph", "glusterfs")
 
@@ -42,11 +55,62 @@ def needs_polling(path: Path) -> bool:
         return False
 
 
+_live: "weakref.WeakSet[StoreWatcher]" = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+class _WatchdogProblems(logging.Handler):
+    """watchdog reports a dropped-events overflow and its own failures only in its log:
+    pass them on to the running (event-mode) watchers."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is not worth failing over
+            text = str(record.msg)
+        if "overflow" in text.lower():
+            problem = OVERFLOW
+        elif record.levelno >= logging.ERROR:
+            problem = f"error: {text}"
+        else:
+            return
+        with _live_lock:
+            watchers = [w for w in _live if not w.poll]
+        # the record comes from the thread that hit the problem: tell only its watcher
+        # (an overflow from a thread no watcher owns may concern any of them)
+        mine = [w for w in watchers if record.thread in w._thread_ids()]
+        if mine or problem != OVERFLOW:
+            watchers = mine
+        for w in watchers:
+            w._problem(problem)
+
+
+_handler_installed = False
+
+
+def _install_problem_handler() -> None:
+    global _handler_installed
+    with _live_lock:
+        if _handler_installed:
+            return
+        _handler_installed = True
+    h = _WatchdogProblems(level=logging.WARNING)
+    logger = logging.getLogger("watchdog.observers")
+    logger.addHandler(h)
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+
+
 class StoreWatcher:
     def __init__(self, root: str | os.PathLike, callback: Callable[[list[Change]], None], *,
-                 poll: bool | None = None, interval: float = 2.0, debounce: float = 0.25):
+                 poll: bool | None = None, interval: float = 2.0, debounce: float = 0.25,
+                 on_problem: Callable[[str], None] | None = None):
         self.root = Path(root).absolute()
         self.callback = callback
+        #: called (on a watchdog thread) with OVERFLOW or "error: …" when events were lost
+        self.on_problem = on_problem
+        #: problems seen so far (for logs and tests)
+        self.problems: list[str] = []
         self.poll = needs_polling(self.root) if poll is None else poll
         self.interval = interval
         self.debounce = debounce
@@ -80,6 +144,28 @@ class StoreWatcher:
                 self._timer.daemon = True
                 self._timer.start()
 
+    def _problem(self, problem: str) -> None:
+        self.problems.append(problem)
+        if self.on_problem is not None:
+            try:
+                self.on_problem(problem)
+            except Exception:  # noqa: BLE001
+                logging.getLogger(__name__).exception("problem subscriber failed")
+
+    def _thread_ids(self) -> set[int]:
+        obs = self._observer
+        if obs is None:
+            return set()
+        return {t.ident for t in (obs, *list(getattr(obs, "emitters", ()) or ())) if t.ident is not None}
+
+    def healthy(self) -> bool:
+        """Whether the observer and its emitters still run (False once stopped, or
+        after one of their threads died: from then on no events arrive)."""
+        obs = self._observer
+        if obs is None or not obs.is_alive():
+            return False
+        return all(e.is_alive() for e in list(getattr(obs, "emitters", ()) or ()))
+
     def _flush(self) -> None:
         with self._lock:
             batch = list(self._pending.values())
@@ -89,8 +175,6 @@ class StoreWatcher:
             try:
                 self.callback(batch)
             except Exception:  # a subscriber's bug must not kill the watcher
-                import logging
-
                 logging.getLogger(__name__).exception("change subscriber failed")
 
     def start(self) -> "StoreWatcher":
@@ -111,14 +195,25 @@ class StoreWatcher:
                 elif kind in ("created", "modified", "deleted", "closed"):
                     watcher._queue("modified" if kind == "closed" else kind, event.src_path)
 
+        _install_problem_handler()
         obs = PollingObserver(timeout=self.interval) if self.poll else Observer()
         obs.schedule(Handler(), str(self.root), recursive=True)
         obs.daemon = True
-        obs.start()
         self._observer = obs
+        with _live_lock:
+            _live.add(self)
+        try:
+            obs.start()
+        except BaseException:
+            with _live_lock:
+                _live.discard(self)
+            self._observer = None
+            raise
         return self
 
     def stop(self) -> None:
+        with _live_lock:
+            _live.discard(self)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QModelIndex, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, QObject, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QKeySequence, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,6 +43,7 @@ from ..jobs.browse import (
     BADNESS,
     AgentRow,
     DocRow,
+    Drift,
     Snapshot,
     VersionRow,
     attachment_warning,
@@ -53,6 +54,8 @@ from ..jobs.browse import (
     json_diff,
     new_version_refusal,
     reason_of,
+    reconcile,
+    shown_identities,
     SnapshotBuilder,
     stream_refs,
     verify_ref,
@@ -150,11 +153,25 @@ class JsonHighlighter(QSyntaxHighlighter):
                 self.setFormat(start, end - start, f)
 
 
+class _WatchBridge(QObject):
+    """Carries a folder watcher's reports from its threads to the window's (queued):
+    (watcher, batch of changes) and (watcher, problem)."""
+
+    changed = Signal(object, object)
+    problem = Signal(object, str)
+
+
 class BrowserWindow(QMainWindow):
     store_opened = Signal(str)
     load_failed = Signal(str)
 
     REFRESH_MS = 60_000
+    #: live updates: re-read this long after the last change event of a burst …
+    SETTLE_MS = 500
+    #: … and at least this often while events keep coming
+    MAX_LAG_MS = 3_000
+    #: while a folder store is open: compare a listing of names with what is shown
+    RECONCILE_MS = 30_000
 
     def __init__(self, url: str | None = None, *, watch: bool = True, settings: QSettings | None = None,
                  prefs=None):
@@ -184,6 +201,7 @@ class BrowserWindow(QMainWindow):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setInterval(self.REFRESH_MS)
         self._refresh_timer.timeout.connect(self._gentle_refresh)
+        self._init_live()
         self._reload_sources()
         if url:
             self.open_url(url)
@@ -731,10 +749,11 @@ class BrowserWindow(QMainWindow):
         if not url:
             return
         self.cancel_tasks()
-        self._stop_watch()
+        self._stop_watch(keep_for=url)  # re-reading the watched store: its watcher stays on
         self._load_generation += 1
         gen = self._load_generation
         self.url = url
+        self._listing_started()
         self.banner.hide()
         self.empty_label.hide()
         self._retire_snapshot()  # nothing of the last store stays on screen or in use
@@ -807,12 +826,14 @@ class BrowserWindow(QMainWindow):
         if gen != self._load_generation:
             store.close()
             return
+        self._listing = False
         builder = self._builder or SnapshotBuilder(store)
         self._listed(gen, url, builder.snapshot(), models_filled=True)
 
     def _open_failed(self, gen: int, url: str, msg: str) -> None:
         if gen != self._load_generation:
             return
+        self._listing = False
         if url.startswith("profile:") and ("credentials" in msg or "Check the access key" in msg) \
                 and getattr(self, "_secret_prompted", None) != url:
             if self._ask_secret(url):
@@ -919,7 +940,9 @@ class BrowserWindow(QMainWindow):
                                    "data; one document was changed after signing on purpose to show an invalid "
                                    "verdict."))
             self.banner.show()
+        self._listing = False
         self._start_watch(snap)
+        self._after_listing()
         self.store_opened.emit(url)
 
         def summaries(progress, cancel):
@@ -1619,6 +1642,7 @@ class BrowserWindow(QMainWindow):
         if self.snapshot is None and b is not None:
             self.snapshot = b.snapshot()  # the listing stopped: what it found so far is what is shown
             self._verify_note = tr("listing cancelled")
+            self._listing_cancelled()
         elif self._verifying:
             self._verify_note = tr("verification cancelled")
         self._prune_panes()
@@ -1632,6 +1656,61 @@ class BrowserWindow(QMainWindow):
         self.cancel_button.hide()
 
     # ------------------------------------------------------------------ live refresh
+    # A folder store is watched for as long as it is open, re-reads included (a watcher
+    # stopped while the listing runs loses what is written meanwhile). Change events mark
+    # the list dirty; it is re-read once a burst settles (or every MAX_LAG_MS while one
+    # lasts), never restarting a listing that runs: changes seen during it get one more
+    # re-read after it. Events can still be lost (kernel queue overflow, a dead observer),
+    # so after each listing and every RECONCILE_MS a listing of names is compared with
+    # what is shown, and a watcher problem says so in the status bar and re-reads.
+    def _init_live(self) -> None:
+        self._bridge = _WatchBridge(self)
+        self._bridge.changed.connect(self._changes_arrived)
+        self._bridge.problem.connect(self._watch_problem)
+        self._watch_url: str | None = None
+        self._watch_root: Path | None = None
+        self._listing = False
+        self._changes_pending = False
+        self._partial_listing = False
+        self._reconcile_task = None
+        self._stale_reason: str | None = None
+        self._settle_timer = self._single_shot(self.SETTLE_MS, self._catch_up)
+        self._lag_timer = self._single_shot(self.MAX_LAG_MS, self._catch_up)
+        self._reconcile_timer = QTimer(self)
+        self._reconcile_timer.setInterval(self.RECONCILE_MS)
+        self._reconcile_timer.timeout.connect(self._periodic_check)
+        self.watch_label = QLabel("", self.statusBar())
+        self.watch_label.setObjectName("watch_label")
+        self.watch_label.hide()
+        self.statusBar().addWidget(self.watch_label)
+
+    def _single_shot(self, ms: int, slot) -> QTimer:
+        t = QTimer(self)
+        t.setSingleShot(True)
+        t.setInterval(ms)
+        t.timeout.connect(slot)
+        return t
+
+    def _listing_started(self) -> None:
+        self._listing = True
+        self._partial_listing = False
+        self._changes_pending = False  # what changed so far, this listing sees
+        self._settle_timer.stop()
+        self._lag_timer.stop()
+
+    def _listing_cancelled(self) -> None:
+        """What the cancelled listing found is what is shown: not re-read behind the user's back."""
+        self._listing = False
+        self._partial_listing = True
+        self._settle_timer.stop()
+        self._lag_timer.stop()
+
+    def _after_listing(self) -> None:
+        if self._changes_pending:
+            self._settle_timer.start()  # changes arrived while listing: read again once they settle
+        elif self._watcher is not None:
+            self._reconcile()  # names written after the listing passed them, before the watcher started
+
     def _start_watch(self, snap: Snapshot) -> None:
         root = getattr(snap.store.objects, "root", None)
         if root is None:
@@ -1639,22 +1718,123 @@ class BrowserWindow(QMainWindow):
             return
         if not self._watch_enabled:
             return
+        root = Path(root).absolute()
+        if self._watcher is not None and self._watch_root == root:
+            self._reconcile_timer.start()
+            return  # kept through the re-read
+        self._stop_watch()
         from ..storage.watch import StoreWatcher
 
+        w = StoreWatcher(root, lambda _b: None)
+        w.callback = lambda batch, w=w: self._bridge.changed.emit(w, batch)
+        w.on_problem = lambda problem, w=w: self._bridge.problem.emit(w, problem)
         try:
-            self._watcher = StoreWatcher(root, self._changes_arrived).start()
+            w.start()
         except Exception as exc:  # noqa: BLE001 - fall back to the timer
             log.info("watching %s failed: %s", root, exc)
             self._refresh_timer.start()
+            return
+        self._watcher, self._watch_root, self._watch_url = w, root, self.url
+        self._reconcile_timer.start()
 
-    def _stop_watch(self) -> None:
+    def _stop_watch(self, keep_for: str | None = None) -> None:
+        """Stop live updates; with *keep_for* the url being re-read, the watcher of that
+        store stays on (its events during the listing are kept, not lost)."""
         self._refresh_timer.stop()
+        self._settle_timer.stop()
+        self._lag_timer.stop()
+        if self._watcher is not None and keep_for is not None and keep_for == self._watch_url:
+            return
+        self._reconcile_timer.stop()
+        self._set_watch_hint("")
+        self._stale_reason = None
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        self._watch_root = self._watch_url = None
 
-    def _changes_arrived(self, batch) -> None:  # watcher thread
-        QTimer.singleShot(0, self, self.refresh)
+    def _changes_arrived(self, watcher, batch) -> None:
+        if watcher is not self._watcher:
+            return  # a stopped watcher's last batch
+        self._changes_pending = True
+        self._settle_timer.start()  # (re)started by every batch: fires once the burst settles
+        if not self._lag_timer.isActive():
+            self._lag_timer.start()
+
+    def _catch_up(self) -> None:
+        """Re-read the watched store for the changes seen (not while it is being listed:
+        the listing's end comes back here while changes are pending)."""
+        self._settle_timer.stop()
+        self._lag_timer.stop()
+        if not self.url or self._listing or self._partial_listing or not self._changes_pending:
+            return
+        self._changes_pending = False
+        self.refresh()
+
+    def _watch_problem(self, watcher, problem: str) -> None:
+        if watcher is not self._watcher:
+            return
+        from ..storage.watch import OVERFLOW
+
+        if problem == OVERFLOW:
+            reason = tr("live updates lost changes (the system's queue of file events overflowed)")
+        else:
+            reason = tr("live updates failed ({0})").format(problem)
+        log.warning("watching %s: %s", self._watch_root, problem)
+        self._stale_reason = reason
+        self._set_watch_hint(tr("⚠ The list may be out of date: {0}. Re-reading…").format(reason))
+        self._changes_pending = True  # lost events may be changes to listed files too: a full re-read
+        self._settle_timer.start()
+        if not self._lag_timer.isActive():
+            self._lag_timer.start()
+
+    def _periodic_check(self) -> None:
+        w = self._watcher
+        if w is None:
+            return
+        if not w.healthy():
+            log.warning("watching %s: the watcher stopped; restarting it", self._watch_root)
+            w.stop()
+            self._watcher = None
+            if self.snapshot is not None:
+                self._start_watch(self.snapshot)
+            if self._watcher is not None:
+                self._watch_problem(self._watcher, tr("the watcher had stopped; restarted"))
+            return
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Compare a listing of names (on a worker) with what is shown; re-read if they differ."""
+        snap = self.snapshot
+        task = self._reconcile_task
+        if snap is None or self._listing or self._partial_listing or (task is not None and task in self._tasks):
+            return
+        gen, shown, store = self._load_generation, shown_identities(snap), snap.store
+
+        def done(drift: Drift) -> None:
+            if gen != self._load_generation or self.snapshot is not snap:
+                return
+            if drift:
+                log.info("%s: %d versions not shown, %d shown but gone: re-reading", self.url,
+                         len(drift.missing), len(drift.gone))
+                if self._stale_reason is None:
+                    self._stale_reason = tr("{0} changes had not been shown").format(drift.count)
+                self._set_watch_hint(tr("⚠ The list was out of date: {0}. Re-reading…").format(self._stale_reason))
+                self._changes_pending = True
+                self._catch_up()
+            elif self._stale_reason is not None and not self._changes_pending:
+                self._set_watch_hint(tr("The list was re-read at {0} ({1}); it is up to date.").format(
+                    time.strftime("%H:%M:%S"), self._stale_reason))
+                self._stale_reason = None
+
+        self._reconcile_task = self._start(lambda cancel: reconcile(store, shown, cancel), tr("Checking"),
+                                           on_result=done, on_error=lambda msg: log.info("reconcile: %s", msg),
+                                           quiet=True)
+
+    def _set_watch_hint(self, text: str) -> None:
+        self.watch_label.setText(text)
+        self.watch_label.setToolTip(text)
+        self.watch_label.setVisible(bool(text))
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:

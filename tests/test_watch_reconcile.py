@@ -1,0 +1,98 @@
+"""Live updates of an open folder store miss nothing (issue 11): thousands of documents
+written into the folder while the window is open all end up in the documents table,
+events arriving while a listing runs are not dropped, and when the watcher loses events
+(inotify queue overflow) the window says the list may be out of date and catches up."""
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtTest import QAbstractItemModelTester
+
+from jacs_desktop.ui.browser import BrowserWindow
+
+N = int(os.environ.get("JACS_RECONCILE_DOCS", "5000"))
+
+
+def _window(qtbot, tmp_path):
+    from jacs_desktop.storage.settings import Settings
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    prefs = replace(Settings(), verify_on_open=False, welcome_done=True)
+    w = BrowserWindow(None, settings=settings, watch=True, prefs=prefs)
+    qtbot.addWidget(w)
+    w._testers = [QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal, w)
+                  for m in (w.agents_model, w.docs_model, w.archived_model)]
+    w.show()
+    return w
+
+
+def _names(n):
+    return [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(n)]
+
+
+def _write_all(folder, names, started=None):
+    """What another program writing documents does: each file created, written, closed, as fast as it can."""
+    docs = folder / "documents"
+    if started is not None:
+        started.set()
+    for doc_id, version in names:
+        body = json.dumps({"jacsId": doc_id, "jacsVersion": version, "jacsType": "artifact",
+                           "content": {"n": 1}}).encode()
+        with open(docs / f"{doc_id}:{version}.json", "wb") as f:
+            f.write(body)
+
+
+def _shown_ids(w):
+    m = w.docs_model
+    return {m.row_object(r).id for r in range(m.rowCount())}
+
+
+def _settled(w, expected):
+    return w.workers.active == 0 and w.snapshot is not None and _shown_ids(w) >= expected
+
+
+def _open(qtbot, w, folder):
+    with qtbot.waitSignal(w.store_opened, timeout=30000):
+        w.open_url(str(folder))
+    qtbot.waitUntil(lambda: w.workers.active == 0, timeout=30000)
+
+
+def test_thousands_written_into_an_open_store_are_all_shown(qtbot, tmp_path, fixture_copy):
+    w = _window(qtbot, tmp_path)
+    _open(qtbot, w, fixture_copy)
+    before = _shown_ids(w)
+    names = _names(N)
+    expected = before | {i for i, _v in names}
+    t0 = time.monotonic()
+    writer = threading.Thread(target=_write_all, args=(fixture_copy, names), daemon=True)
+    writer.start()
+    qtbot.waitUntil(lambda: not writer.is_alive(), timeout=120000)
+    wrote = time.monotonic() - t0
+    qtbot.waitUntil(lambda: _settled(w, expected), timeout=60000)
+    print(f"{N} written in {wrote:.1f} s, all shown {time.monotonic() - t0:.1f} s after the first")
+    assert _shown_ids(w) == expected
+    assert w.docs_model.rowCount() == len(expected)
+    w.close()
+
+
+def test_documents_written_while_the_store_is_being_listed_are_shown(qtbot, tmp_path, fixture_copy):
+    """The window opens while a writer is busy: names created after the listing passed them
+    and before the watcher started must still show up."""
+    w = _window(qtbot, tmp_path)
+    names = _names(N // 2)
+    started = threading.Event()
+    writer = threading.Thread(target=_write_all, args=(fixture_copy, names, started), daemon=True)
+    writer.start()
+    started.wait(5)
+    w.open_url(str(fixture_copy))
+    qtbot.waitUntil(lambda: not writer.is_alive(), timeout=120000)
+    expected = {i for i, _v in names}
+    qtbot.waitUntil(lambda: _settled(w, expected), timeout=60000)
+    assert expected <= _shown_ids(w)
+    w.close()
