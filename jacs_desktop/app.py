@@ -8,11 +8,63 @@ import sys
 
 def default_store() -> str:
     """A local store under the platformdirs data dir, created empty on first run."""
-    from platformdirs import user_data_path
+    from .paths import data_dir, private_dir
 
-    path = user_data_path("jacs-desktop", appauthor=False) / "store"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return str(path)
+    return str(private_dir(data_dir() / "store"))
+
+
+def setup_private_logging():
+    """The rotating log file (``logs.setup_logging``), 0600 in a 0700 folder whatever
+    the umask; each file a rollover starts is made 0600 before the handler opens it.
+    Returns the log file, or None when it cannot be written."""
+    import logging
+    import logging.handlers
+
+    from .logs import log_file, setup_logging
+    from .paths import private_file
+
+    path = log_file()
+    try:
+        private_file(path)
+    except OSError:
+        return None
+    got = setup_logging()
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.handlers.RotatingFileHandler) and h.baseFilename == str(path):
+            h.rotator = _private_rotator
+    return got
+
+
+def _private_rotator(source: str, dest: str) -> None:
+    import os
+
+    from .paths import private_file
+
+    if os.path.exists(source):
+        os.rename(source, dest)
+    private_file(source)  # the handler reopens it next, in append mode
+
+
+def private_settings(settings=None):
+    """*settings* (default: the app's ``QSettings()``) with its file 0600 in a 0700
+    folder whatever the umask: it lists recent stores. QSettings rewrites the file
+    through a temporary one that keeps the existing file's mode. (On Windows the
+    native settings are in the registry and there are no modes to set.)"""
+    import os
+
+    from PySide6.QtCore import QSettings
+
+    if settings is None:
+        settings = QSettings()
+    name = settings.fileName()
+    if name and os.name != "nt":
+        from .paths import private_file
+
+        try:
+            private_file(name)
+        except OSError:
+            pass  # an unwritable settings folder: Qt reports it through status()
+    return settings
 
 
 def apply_theme(app, theme: str) -> None:
@@ -95,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0  # the running window opens it
         single.listen()
 
-    from .logs import setup_logging
-
-    log_path = setup_logging()
+    log_path = setup_private_logging()
     import logging
 
     log = logging.getLogger("jacs_desktop")
@@ -105,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.browser import _load_prefs
 
     prefs = _load_prefs()
-    settings = QSettings()
+    settings = private_settings(QSettings())
     apply_theme(app, args.theme or prefs.theme)
     from .ui.browser import BrowserWindow
 

@@ -247,9 +247,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
         signer = identity.unlock(_password_for(identity))
         doc = signer.new_document(body, attachments=attachments)
         for src, dest in copies:  # external attachments live under the data directory
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dest)
+            if not dest.exists():  # 0600 in a 0700 files/, like the rest of the data directory
+                from .paths import copy_private
+
+                copy_private(src, dest)
         from .storage.fs import FsStore
         from .storage.layout import JacsLayout
         from .storage.store import Store

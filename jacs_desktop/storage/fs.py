@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from ..paths import private_dir
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, validate_key
 
 __all__ = ["FsStore"]
@@ -75,7 +76,7 @@ class FsStore(ObjectStore):
 
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(path.parent)  # new parents 0700 too, not mkdir -p's 0755
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
@@ -256,7 +257,7 @@ class FsStore(ObjectStore):
         if not s.is_file():
             raise NotFound(f"{src} not found")
         try:
-            d.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(d.parent)
             os.link(s, d)  # never overwrites
         except FileExistsError:
             if d.read_bytes() != s.read_bytes():

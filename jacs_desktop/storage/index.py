@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from ..paths import cache_dir, private_dir, private_file
 from .base import StorageError
 from .layout import Ref
 
@@ -24,13 +24,6 @@ __all__ = ["IndexCache", "summarize", "cache_dir"]
 INDEX_VERSION = 1
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("JACS_DESKTOP_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_path
-
-    return user_cache_path("jacs-desktop", appauthor=False)
 
 
 def _title(doc: dict) -> str | None:
@@ -83,8 +76,7 @@ def summarize(doc: Any) -> dict:
 
 class IndexCache:
     def __init__(self, store_url: str, directory: Path | None = None):
-        d = Path(directory) if directory else cache_dir()
-        d.mkdir(parents=True, exist_ok=True)
+        d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
         try:
@@ -95,6 +87,13 @@ class IndexCache:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        # It names every document: 0600 whatever the umask (SQLite gives its -wal and
+        # -shm files the database file's mode); one an older version left 0644 is tightened.
+        private_file(self.path)
+        for extra in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + extra)
+            if side.exists():
+                private_file(side)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
