@@ -60,6 +60,62 @@ def test_second_launch_hands_its_store_to_the_running_window(qtbot, tmp_path):
     again.close()
 
 
+def _one_session(monkeypatch, config, display=":0"):
+    monkeypatch.delenv("JACS_DESKTOP_INSTANCE", raising=False)
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_ID"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DISPLAY", display)
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(config))
+
+
+def test_instance_name_is_per_user_display_session_and_config_folder(monkeypatch, tmp_path):
+    from jacs_desktop.ui.single import instance_name
+
+    _one_session(monkeypatch, tmp_path / "a")
+    base = instance_name()
+    assert instance_name() == base and len(base) < 80  # a socket path on Unix: short
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", os.path.join(str(tmp_path), "x", "..", "a", "."))
+    assert instance_name() == base  # the same folder spelled otherwise
+    names = {base}
+    for var, value in (("DISPLAY", ":1"), ("WAYLAND_DISPLAY", "wayland-1"), ("XDG_SESSION_ID", "7"),
+                       ("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "b"))):
+        with monkeypatch.context() as m:
+            m.setenv(var, value)
+            names.add(instance_name())
+    assert len(names) == 5
+
+
+def test_launch_from_another_config_folder_or_display_is_not_handed_off(qtbot, monkeypatch, tmp_path):
+    from jacs_desktop.ui.single import SingleInstance
+
+    _one_session(monkeypatch, tmp_path / "cfg-a")
+    first = SingleInstance()
+    assert first.listen()
+    got = []
+    first.open_requested.connect(got.append)
+    try:
+        with monkeypatch.context() as m:  # another config folder: its own window
+            m.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg-b"))
+            other = SingleInstance()
+            assert other.name != first.name and not other.send("/store/b", timeout_ms=300)
+            assert other.listen()  # ... which can run beside the first
+            other.close()
+        with monkeypatch.context() as m:  # another X display (or SSH session)
+            m.setenv("DISPLAY", "remote:10")
+            assert not SingleInstance().send("/store/c", timeout_ms=300)
+        with monkeypatch.context() as m:
+            m.setenv("XDG_SESSION_ID", "42")
+            assert not SingleInstance().send("/store/d", timeout_ms=300)
+        # the same user, display and config folder: handed to the running window
+        with qtbot.waitSignal(first.open_requested, timeout=10000) as sig:
+            assert SingleInstance().send("/store/a")
+        assert sig.args == ["/store/a"]
+        qtbot.wait(50)
+        assert got == ["/store/a"]
+    finally:
+        first.close()
+
+
 def test_window_opens_what_another_instance_sends(qtbot, window):
     window.open_from_other_instance(str(FIXTURE))
     qtbot.waitUntil(lambda: window.snapshot is not None and window.workers.active == 0, timeout=30000)

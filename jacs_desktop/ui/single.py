@@ -1,13 +1,20 @@
-"""One running app per user: a second launch hands its store to the first window.
+"""One running app per user, display and config folder: a second launch hands its
+store to the first window.
 
-The first instance listens on a QLocalServer named for the user; a later launch
-connects, sends ``{"open": STORE}`` (or ``{"raise": true}``) as one JSON line and
-exits. A server left behind by a crashed instance is removed and replaced.
+The first instance listens on a QLocalServer named for the user, the display or
+session it runs in (``DISPLAY``, ``WAYLAND_DISPLAY``, ``XDG_SESSION_ID`` where
+set) and its config folder (``JACS_DESKTOP_CONFIG_DIR`` or platformdirs'); a
+later launch with the same three connects, sends ``{"open": STORE}`` (or
+``{"raise": true}``) as one JSON line and exits. A launch from another X display,
+SSH session or config folder gets its own window: the running one would open the
+store on a screen the user is not at, and resolve ``profile:`` names from other
+settings. A server left behind by a crashed instance is removed and replaced.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import logging
 import os
@@ -28,8 +35,27 @@ def instance_name() -> str:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name: still one per machine
         user = "user"
-    safe = "".join(ch if ch.isalnum() else "_" for ch in user)
-    return f"jacs-desktop-{safe}"
+    safe = "".join(ch if ch.isalnum() else "_" for ch in user)[:32]
+    return f"jacs-desktop-{safe}-{_session_key()}"
+
+
+#: what makes two launches by one user belong to the same window
+SESSION_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_ID")
+
+
+def _session_key() -> str:
+    """A short hash of the display/session and the config folder (the server name is
+    a socket path on Unix, which must stay short)."""
+    from ..paths import config_dir
+
+    parts = [f"{var}={os.environ.get(var, '')}" for var in SESSION_VARIABLES]
+    cfg = config_dir()
+    try:
+        cfg_s = os.path.realpath(os.path.expanduser(str(cfg)))
+    except OSError:
+        cfg_s = os.path.abspath(str(cfg))
+    parts.append(f"config={os.path.normcase(cfg_s)}")
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class SingleInstance(QObject):
