@@ -96,3 +96,23 @@ def test_documents_written_while_the_store_is_being_listed_are_shown(qtbot, tmp_
     qtbot.waitUntil(lambda: _settled(w, expected), timeout=60000)
     assert expected <= _shown_ids(w)
     w.close()
+
+
+def test_an_overflow_says_the_list_may_be_out_of_date_and_catches_up(qtbot, tmp_path, fixture_copy):
+    """A real inotify queue overflow (another process floods the folder while this one
+    cannot read events): the status bar says the list may be stale, the window re-reads,
+    and then says it is up to date, with every document shown."""
+    from storage.test_watch_and_sqlite import flood_while_starved
+
+    w = _window(qtbot, tmp_path)
+    _open(qtbot, w, fixture_copy)
+    before = _shown_ids(w)
+    assert w.watch_label.isHidden()
+    n = 6000
+    flood_while_starved(fixture_copy, n=n)
+    qtbot.waitUntil(lambda: "may be out of date" in w.watch_label.text(), timeout=15000)
+    assert w.watch_label.isVisible() and "overflowed" in w.watch_label.text()
+    expected = before | {f"doc{i}" for i in range(n)}
+    qtbot.waitUntil(lambda: _settled(w, expected) and "up to date" in w.watch_label.text(), timeout=60000)
+    assert _shown_ids(w) == expected
+    w.close()

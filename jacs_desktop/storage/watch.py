@@ -152,19 +152,23 @@ class StoreWatcher:
             except Exception:  # noqa: BLE001
                 logging.getLogger(__name__).exception("problem subscriber failed")
 
-    def _thread_ids(self) -> set[int]:
+    def _threads(self) -> list[threading.Thread]:
+        """The observer's threads: itself, its emitters, and the threads it holds
+        (the inotify reader of watchdog's InotifyObserver)."""
         obs = self._observer
         if obs is None:
-            return set()
-        return {t.ident for t in (obs, *list(getattr(obs, "emitters", ()) or ())) if t.ident is not None}
+            return []
+        held = [v for v in vars(obs).values() if isinstance(v, threading.Thread)]
+        return [obs, *list(getattr(obs, "emitters", ()) or ()), *held]
+
+    def _thread_ids(self) -> set[int]:
+        return {t.ident for t in self._threads() if t.ident is not None}
 
     def healthy(self) -> bool:
-        """Whether the observer and its emitters still run (False once stopped, or
-        after one of their threads died: from then on no events arrive)."""
-        obs = self._observer
-        if obs is None or not obs.is_alive():
-            return False
-        return all(e.is_alive() for e in list(getattr(obs, "emitters", ()) or ()))
+        """Whether the observer's threads all still run (False once stopped, or after
+        one of them died: from then on no events arrive)."""
+        threads = self._threads()
+        return bool(threads) and all(t.is_alive() for t in threads)
 
     def _flush(self) -> None:
         with self._lock:

@@ -81,3 +81,57 @@ def test_sqlite_damaged_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(StorageError, match="not a usable SQLite database"):
         SqliteStore(bad)
+
+
+_FLOOD = r'''
+import os, sys
+folder, n = sys.argv[1], int(sys.argv[2])
+print("ready", flush=True)
+for i in range(n):
+    with open(os.path.join(folder, "documents", f"doc{i}:v1.json"), "wb") as f:
+        f.write(b"{}")
+'''
+
+
+def flood_while_starved(folder, n=8000, hold=4.0):
+    """Overflow the kernel's inotify queue for real: another process creates *n* files
+    (create, open, modify, close: four events each, over the default 16384 queue)
+    while this process holds the GIL in one C call, so no watchdog thread reads."""
+    import collections
+    import itertools
+    import subprocess
+    import sys
+    import time
+
+    t = time.perf_counter()
+    collections.deque(itertools.repeat(None, 10_000_000), maxlen=0)
+    rate = 10_000_000 / max(time.perf_counter() - t, 1e-3)
+    p = subprocess.Popen([sys.executable, "-c", _FLOOD, str(folder), str(n)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    collections.deque(itertools.repeat(None, int(rate * hold)), maxlen=0)  # the GIL is not released
+    assert p.wait(60) == 0
+    p.stdout.close()
+
+
+def test_watcher_reports_a_queue_overflow_to_its_own_subscriber(tmp_path):
+    busy, quiet = tmp_path / "busy", tmp_path / "quiet"
+    for d in (busy, quiet):
+        (d / "documents").mkdir(parents=True)
+    problems = {"busy": [], "quiet": []}
+    with StoreWatcher(busy, lambda b: None, poll=False, on_problem=problems["busy"].append) as w, \
+            StoreWatcher(quiet, lambda b: None, poll=False, on_problem=problems["quiet"].append) as q:
+        assert w.healthy() and q.healthy()
+        flood_while_starved(busy)
+        assert wait_for(lambda: "overflow" in problems["busy"], 15), problems
+        assert w.problems and w.healthy()
+    assert problems["quiet"] == []  # the other store's watcher lost nothing
+    assert not w.healthy()  # stopped
+
+
+def test_watcher_not_healthy_once_its_observer_died(tmp_path):
+    (tmp_path / "documents").mkdir()
+    with StoreWatcher(tmp_path, lambda b: None, poll=False) as w:
+        assert w.healthy()
+        w._observer.stop()  # what an observer thread that died looks like from outside
+        w._observer.join(5)
+        assert not w.healthy()
