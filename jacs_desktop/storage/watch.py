@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["Change", "StoreWatcher", "needs_polling", "OVERFLOW"]
+__all__ = ["Change", "StoreWatcher", "needs_polling", "folder_of", "OVERFLOW"]
 
 #: what ``on_problem`` gets when the kernel dropped events
 OVERFLOW = "overflow"
@@ -53,6 +53,21 @@ def needs_polling(path: Path) -> bool:
         return any(fstype.startswith(p) for p in _POLL_FS)
     except OSError:
         return False
+
+
+def folder_of(url: str) -> Path | None:
+    """The folder a folder store's *url* names (what its FsStore's root will be), or None
+    for other stores and folders that do not exist: to watch it before it is listed."""
+    from .urls import parse_url
+
+    try:
+        p = parse_url(url)
+    except Exception:  # noqa: BLE001 - not a url that names a folder
+        return None
+    if p.scheme in ("profile", "memory", "sqlite", "s3") or not p.get("path"):
+        return None
+    folder = Path(os.path.expanduser(p["path"])).absolute()
+    return folder if folder.is_dir() else None
 
 
 _live: "weakref.WeakSet[StoreWatcher]" = weakref.WeakSet()

@@ -754,6 +754,7 @@ class BrowserWindow(QMainWindow):
         gen = self._load_generation
         self.url = url
         self._listing_started()
+        self._watch_before_listing(url)
         self.banner.hide()
         self.empty_label.hide()
         self._retire_snapshot()  # nothing of the last store stays on screen or in use
@@ -834,6 +835,7 @@ class BrowserWindow(QMainWindow):
         if gen != self._load_generation:
             return
         self._listing = False
+        self._stop_watch()  # nothing shown, nothing to keep up to date
         if url.startswith("profile:") and ("credentials" in msg or "Check the access key" in msg) \
                 and getattr(self, "_secret_prompted", None) != url:
             if self._ask_secret(url):
@@ -1711,14 +1713,28 @@ class BrowserWindow(QMainWindow):
         elif self._watcher is not None:
             self._reconcile()  # names written after the listing passed them, before the watcher started
 
+    def _watch_before_listing(self, url: str) -> None:
+        """A folder is watched before it is listed: what is written while the listing
+        runs then gives events (heard, and re-read after the listing)."""
+        if not self._watch_enabled or self._watcher is not None:
+            return
+        from ..storage.watch import folder_of
+
+        folder = folder_of(url)
+        if folder is not None:
+            self._watch_folder(folder)
+
     def _start_watch(self, snap: Snapshot) -> None:
         root = getattr(snap.store.objects, "root", None)
         if root is None:
+            self._stop_watch()
             self._refresh_timer.start()
             return
         if not self._watch_enabled:
             return
-        root = Path(root).absolute()
+        self._watch_folder(Path(root).absolute())
+
+    def _watch_folder(self, root: Path) -> None:
         if self._watcher is not None and self._watch_root == root:
             self._reconcile_timer.start()
             return  # kept through the re-read
