@@ -123,3 +123,46 @@ def test_an_overflow_says_the_list_may_be_out_of_date_and_catches_up(qtbot, tmp_
     qtbot.waitUntil(lambda: _settled(w, expected) and "up to date" in w.watch_label.text(), timeout=60000)
     assert _shown_ids(w) == expected
     w.close()
+
+
+def test_a_watcher_that_stopped_is_noticed_restarted_and_caught_up(qtbot, tmp_path, fixture_copy, monkeypatch):
+    """No events at all (the observer's threads are gone): the periodic check says so,
+    starts a new watcher and re-reads; what was written meanwhile shows up."""
+    monkeypatch.setattr(BrowserWindow, "RECONCILE_MS", 400)
+    w = _window(qtbot, tmp_path)
+    _open(qtbot, w, fixture_copy)
+    dead = w._watcher
+    dead._observer.stop()  # its threads end, as when one dies
+    dead._observer.join(5)
+    names = _names(50)
+    _write_all(fixture_copy, names)
+    qtbot.waitUntil(lambda: w._watcher is not dead and w._watcher is not None and w._watcher.healthy(), timeout=10000)
+    _wait_shown(qtbot, w, {i for i, _v in names}, timeout=30)
+    qtbot.waitUntil(lambda: "up to date" in w.watch_label.text(), timeout=10000)
+    assert "stopped" in w.watch_label.text() and w.watch_label.isVisible()
+    later = _names(20)  # and the new watcher hears what comes next
+    _write_all(fixture_copy, later)
+    _wait_shown(qtbot, w, {i for i, _v in later}, timeout=30)
+    w.close()
+
+
+def test_reconcile_compares_names_with_what_is_shown(tmp_path, fixture_copy):
+    """The cheap check itself (no Qt): a listing of names against the shown versions."""
+    from jacs_desktop.jobs.browse import SnapshotBuilder, reconcile, shown_identities, stream_refs
+    from jacs_desktop.storage.urls import open_store
+
+    store = open_store(str(fixture_copy))
+    b = SnapshotBuilder(store)
+    stream_refs(store, b.add)
+    snap = b.snapshot()
+    shown = shown_identities(snap)
+    assert len(shown) == sum(len(r.refs) for r in snap.agents + snap.documents + snap.archived)
+    assert not reconcile(store, shown)
+    (doc_id, version), = _names(1)
+    _write_all(fixture_copy, [(doc_id, version)])
+    gone = next(iter(snap.documents)).refs[0]
+    (fixture_copy / gone.key).unlink()
+    drift = reconcile(store, shown)
+    assert drift.missing == {("document", doc_id, version)}
+    assert drift.gone == {(gone.kind, gone.id, gone.version)} and drift.count == 2
+    store.close()
