@@ -1,8 +1,10 @@
 """Live changes in folder stores; the SQLite store is readable by plain SQL like jacs's tooling."""
 
 import json
+import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -135,3 +137,25 @@ def test_watcher_not_healthy_once_its_observer_died(tmp_path):
         w._observer.stop()  # what an observer thread that died looks like from outside
         w._observer.join(5)
         assert not w.healthy()
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["watchdog-events", "polling"])
+def test_a_folder_of_documents_moved_in_is_a_change(tmp_path, poll):
+    """A folder moved in from elsewhere (documents/archive made in one rename) gives the kernel
+    one event for the folder and none for the files in it: it must still be reported."""
+    root = tmp_path / "s"
+    (root / "documents").mkdir(parents=True)
+    outside = tmp_path / "prepared"
+    outside.mkdir()
+    for i in range(3):
+        (outside / f"d{i}:v1.json").write_bytes(b"{}")
+    seen, lock = [], threading.Lock()
+
+    def cb(batch):
+        with lock:
+            seen.extend(batch)
+
+    with StoreWatcher(root, cb, poll=poll, interval=0.3, debounce=0.1):
+        time.sleep(0.5 if poll else 0.1)
+        os.rename(outside, root / "documents" / "archive")
+        assert wait_for(lambda: any(c.key.startswith("documents/archive") for c in list(seen)), 10), seen
