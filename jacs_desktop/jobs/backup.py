@@ -257,6 +257,9 @@ class ArchiveReport:
     failed: list[str] = field(default_factory=list)
     #: for a backup: what the archive holds that a restore will report
     warnings: list[str] = field(default_factory=list)
+    #: for a backup: what the store holds that is not in the archive (a link out of the
+    #: store, a name that cannot be kept, too large, unreadable): name -> why
+    not_archived: dict[str, str] = field(default_factory=dict)
     cancelled: bool = False
 
     @property
@@ -266,7 +269,8 @@ class ArchiveReport:
     @property
     def exit_code(self) -> int:
         """0 intact and valid, 1 errors or damaged entries, 2 versions that do not verify."""
-        if self.errors or self.is_damaged or self.failed or self.cancelled or self.not_checked:
+        if self.errors or self.is_damaged or self.failed or self.cancelled or self.not_checked \
+                or self.not_archived:
             return 1
         return 2 if self.invalid else 0
 
@@ -278,7 +282,7 @@ class ArchiveReport:
         return {"path": self.path, "ok": self.ok, "exit_code": self.exit_code, "entries": self.entries,
                 "bytes": self.bytes, "problems": self.problems, "errors": self.errors, "damaged": self.damaged,
                 "stream_error": self.stream_error, "invalid": self.invalid, "not_checked": self.not_checked,
-                "warnings": self.warnings,
+                "warnings": self.warnings, "not_archived": self.not_archived,
                 "verdicts": self.verdicts, "restored": len(self.restored), "skipped": len(self.skipped),
                 "left_out": self.left_out, "failed": self.failed, "conflicts": self.conflicts,
                 "cancelled": self.cancelled, "seconds": round(self.seconds, 3)}
@@ -300,6 +304,9 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     get_mt = getattr(src.objects, "get_with_mtime", None)
     infos = [i for i in src.objects.list("", details=get_mt is None)
              if include_private_keys or not _is_private_key(i.key)]
+    if any(i.problem is not None for i in infos):  # FIFOs, devices, links out, odd names: never read
+        _left_out(report, [i for i in infos if i.problem is not None])
+        infos = [i for i in infos if i.problem is None]
     from ..core.identity import sweep_dead_temp_files
 
     # what an earlier, killed backup left half-written in this folder goes first
@@ -333,6 +340,12 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
         tmp.unlink(missing_ok=True)
         raise
     report.entries = len(entries)
+    if report.not_archived:
+        n = len(report.not_archived)
+        report.warnings.append(f"{n} file{'' if n == 1 else 's'} in the store {'is' if n == 1 else 'are'} not in the "
+                               "archive: " + "; ".join(list(report.not_archived.values())[:20])
+                               + (f"; and {n - 20} more" if n > 20 else ""))
+        report.problems.extend(f"not in the archive: {why}" for why in report.not_archived.values())
     if report.invalid:
         n = len(report.invalid)
         report.warnings.append(
@@ -351,6 +364,38 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
         report.problems.extend(f"{k}: not checked: {why}" for k, why in report.not_checked.items())
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _shown(key: str) -> str:
+    """A name as it can be printed anywhere (odd names escaped)."""
+    return key if key.isprintable() else ascii(key)[1:-1]
+
+
+def _left_out(report: ArchiveReport, infos) -> None:
+    """Entries the listing found but that are not read: special files hold nothing to keep
+    (a warning); links out of the store and odd names are store content left out (exit 1)."""
+    special = []
+    for i in infos:
+        if i.no_content:
+            special.append(i.problem)
+        else:
+            report.not_archived[_shown(i.key)] = i.problem
+    if special:
+        report.warnings.append(f"left out {len(special)} special file{'' if len(special) == 1 else 's'} (no data to "
+                               "back up): " + "; ".join(special[:20])
+                               + (f"; and {len(special) - 20} more" if len(special) > 20 else ""))
+
+
+def _reader(read, report: ArchiveReport):
+    """*read*, with a storage error (refused, too large, vanished, unreadable) reported
+    for that one object and None returned: the backup carries on with the rest."""
+    def safe(key: str):
+        try:
+            return read(key)
+        except StorageError as exc:
+            report.not_archived[_shown(key)] = str(exc)
+            return None
+    return safe
 
 
 def _read_ahead(get, infos, workers: int = 8, window: int = 64):
@@ -412,16 +457,20 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
 
 def _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, progress, cancel, refs, checker,
                        entries, reserved) -> list[dict]:
-    get, sha256, now = src.objects.get, hashlib.sha256, time.time()
+    get, sha256, now = _reader(src.objects.get, report), hashlib.sha256, time.time()
+    get_mt = _reader(get_mt, report) if get_mt is not None else None
     # the tar stream is compressed on another thread while files are still being read
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         # folders are read in order (fast, and one fstat gives the time); other stores
         # (S3) are read ahead by a few threads, in a bounded window, in the same order
         reads = (((i, get_mt(i.key)) for i in infos) if get_mt is not None
                  else ((i, (d, i.mtime)) for i, d in _read_ahead(get, infos)))
-        for n, (info, (data, mtime)) in enumerate(reads):
+        for n, (info, got) in enumerate(reads):
             if cancel is not None and cancel.is_set():
                 raise BackupError("cancelled; no archive was written")
+            data, mtime = got if got is not None else (None, None)
+            if data is None:  # could not be read: in report.not_archived
+                continue
             if info.key == MANIFEST_NAME:  # the name is the backup's own
                 reserved.append(info.key)
                 continue

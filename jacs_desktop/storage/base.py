@@ -21,6 +21,8 @@ __all__ = [
     "Unreachable",
     "UnsafeName",
     "NotSupported",
+    "Refused",
+    "human_size",
     "ObjectInfo",
     "ObjectStore",
     "validate_id",
@@ -51,6 +53,21 @@ class UnsafeName(StorageError):
 
 class NotSupported(StorageError):
     pass
+
+
+class Refused(StorageError):
+    """An object that is there but is not read: not a regular file (a FIFO, a device,
+    a socket, a file system's special file), a symbolic link out of the store, a name
+    that cannot be kept, or larger than the limit. The message names it and says why."""
+
+
+def human_size(n: int) -> str:
+    """``6.0 GiB``, ``32 MiB``, ``512 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            v = n / (1 << shift)
+            return f"{v:.0f} {unit}" if v == int(v) and shift < 30 else f"{v:.1f} {unit}"
+    return f"{n} bytes"
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -106,6 +123,12 @@ class ObjectInfo:
     size: int
     mtime: float | None = None  # seconds since the epoch, when the backend knows
     etag: str | None = None
+    #: set when the listing found the name but it cannot be read (why, naming it, in
+    #: words); reading it raises :class:`Refused` with the same words
+    problem: str | None = None
+    #: with a problem: True when the entry holds no data a copy could keep (a FIFO,
+    #: socket, device or a file system's special file such as JuiceFS's .accesslog)
+    no_content: bool = False
 
 
 class ObjectStore(ABC):
@@ -128,6 +151,14 @@ class ObjectStore(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes:
         """The object's bytes; :class:`NotFound` if absent."""
+
+    def get_limited(self, key: str, limit: int) -> bytes:
+        """Like :meth:`get`, refusing (:class:`Refused`) an object larger than *limit*
+        bytes; backends that can tell the size first do so before reading."""
+        data = self.get(key)
+        if len(data) > limit:
+            raise Refused(f"{key} is {human_size(len(data))}, over the {human_size(limit)} limit")
+        return data
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 import uuid
@@ -11,22 +12,64 @@ from pathlib import Path
 from typing import Iterator
 
 from ..paths import private_dir
-from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, validate_key
+from .base import (AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, UnsafeName,
+                   human_size, validate_key)
 
-__all__ = ["FsStore"]
+__all__ = ["FsStore", "DEFAULT_MAX_READ_BYTES"]
 
 _TMP_SUFFIX = ".jdtmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _read_rest(fd: int) -> bytes:
-    parts = []
-    while True:
-        b = os.read(fd, 1 << 20)
-        if not b:
-            return b"".join(parts)
-        parts.append(b)
-_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0)
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+#: what one read may bring into memory unless the caller gives a limit (attachments,
+#: backups, copies); documents and keys are read with their own, smaller limits
+DEFAULT_MAX_READ_BYTES = 1 << 30
+#: JuiceFS gives its special files (.accesslog, .stats, .config, .control, .trash) inodes from here up
+_JUICEFS_SPECIAL_INO = 0x7FFFFFFF00000000
+_PROC_FD = "/proc/self/fd/"
+_HAS_PROC_FD = os.path.isdir(_PROC_FD)
+# names a store cannot keep: other stores and archives refuse them, or they display misleadingly
+_ODD = re.compile("[\x00-\x1f\x7f\\\\\udc80-\udcff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def _show(name: str) -> str:
+    """A name as it can be printed anywhere (escapes for what is not printable UTF-8)."""
+    return ascii(name)[1:-1] if _ODD.search(name) else name
+
+
+def _odd_name(name: str) -> str | None:
+    """Why *name* (a listed file name or key) cannot be kept, or None."""
+    m = _ODD.search(name)
+    if m is None:
+        return None
+    ch = m.group()
+    o = ord(ch)
+    if ch == "\n":
+        return "its name contains a newline"
+    if o < 0x20 or o == 0x7F:
+        return "its name contains a control character"
+    if ch == "\\":
+        return "its name contains a backslash"
+    if 0xDC80 <= o <= 0xDCFF:
+        return "its name is not valid UTF-8"
+    return f"its name contains the direction control U+{o:04X}, which makes names display misleadingly"
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _not_regular(what: str, mode: int) -> str:
+    for test, kind in _KINDS:
+        if test(mode):
+            return f"{what} is {kind}, not a regular file"
+    return f"{what} is not a regular file"
+
+
+def _special(name: str, ino: int) -> bool:
+    """A JuiceFS special file at the mount root (.accesslog never ends when read)."""
+    return name[:1] == "." and ino >= _JUICEFS_SPECIAL_INO
 
 
 def _fsync_dir(path: Path) -> None:
@@ -48,7 +91,7 @@ def _os_error(exc: OSError, what: str) -> StorageError:
 class FsStore(ObjectStore):
     """Objects are files under *root*; keys are relative paths."""
 
-    def __init__(self, root: str | os.PathLike, *, create: bool = False):
+    def __init__(self, root: str | os.PathLike, *, create: bool = False, max_read_bytes: int | None = None):
         self.root = Path(root).expanduser().absolute()
         if create and not self.root.exists():
             try:
@@ -59,6 +102,8 @@ class FsStore(ObjectStore):
             raise NotFound(f"{self.root} is not a folder")
         self.url = self.root.as_uri()
         self.colon_ok = not sys.platform.startswith("win")
+        #: the largest file one read brings into memory unless the caller gives a limit
+        self.max_read_bytes = DEFAULT_MAX_READ_BYTES if max_read_bytes is None else max_read_bytes
 
     # -- helpers ----------------------------------------------------------------
     @property
@@ -96,56 +141,160 @@ class FsStore(ObjectStore):
             raise
         return tmp
 
+    # -- reads: regular files only, bounded, never a link out of the store ----------
+    @property
+    def _real_root(self) -> str:
+        r = self.__dict__.get("_real_root_str")
+        if r is None:
+            r = self.__dict__["_real_root_str"] = os.path.realpath(self.root)
+        return r
+
+    def _is_inside(self, real: str) -> bool:
+        base = self._real_root
+        return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+    def _follow(self, rel: str, path: str) -> tuple[str | None, str | None]:
+        """A symbolic link *path* (named *rel*): (the real path it leads to, None) when
+        that is inside the store, else (None, why, naming it)."""
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        real = os.path.realpath(path)
+        if not self._is_inside(real):
+            return None, f"{_show(rel)} is a symbolic link to {_show(target)}, outside the store; not followed"
+        return real, None
+
+    def _refused_link(self, key: str) -> str | None:
+        """Why *key* is refused: the first link on its way that leads out of the store (None: none does)."""
+        parts = key.split("/")
+        for i in range(1, len(parts) + 1):
+            rel = "/".join(parts[:i])
+            p = self._root_s + (rel if os.sep == "/" else rel.replace("/", os.sep))
+            if os.path.islink(p):
+                _real, why = self._follow(rel, p)
+                if why is not None:
+                    return why
+        return None
+
+    def _start_folder(self, head: str) -> str | None:
+        """The real folder that *head* (a key prefix's folder part) names; None when absent;
+        :class:`Refused` when a link on its way leads out of the store."""
+        path = self._root_s + (head if os.sep == "/" else head.replace("/", os.sep)) if head else str(self.root)
+        real = os.path.realpath(path)
+        if not self._is_inside(real):
+            why = self._refused_link(head) if head else None
+            raise Refused(why or f"{_show(head or str(self.root))} leads out of the store; not followed")
+        return real if os.path.isdir(real) else None
+
+    def _entry(self, e: os.DirEntry, rel: str, details: bool, parent: str, links: tuple):
+        """One directory entry: ('dir', real path, links) | ('file', ObjectInfo) | None (left out: temp files)."""
+        name = e.name
+        if name[0] == "." and name.endswith(_TMP_SUFFIX):
+            return None
+        why = _odd_name(name)
+        if why is not None:
+            return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)}: {why}")
+        if name[0] == "." and _special(name, e.inode()):
+            return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)} is a JuiceFS special file, not store data",
+                                      no_content=True)
+        try:
+            if e.is_dir(follow_symlinks=False):
+                return "dir", e.path, links
+            if e.is_file(follow_symlinks=False):
+                if details:
+                    st = e.stat(follow_symlinks=False)
+                    return "file", ObjectInfo(rel, st.st_size, st.st_mtime)
+                return "file", ObjectInfo(rel, 0, None)
+            if e.is_symlink():
+                real, why = self._follow(rel, e.path)
+                if why is not None:
+                    return "file", ObjectInfo(rel, 0, None, problem=why)
+                try:
+                    st = os.stat(real)
+                except FileNotFoundError:
+                    return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)} is a symbolic link to nothing")
+                if stat.S_ISDIR(st.st_mode):
+                    if real in links or parent == real or parent.startswith(real.rstrip(os.sep) + os.sep) \
+                            or len(links) >= 40:
+                        return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)} is a symbolic link to a "
+                                                  "folder it is in (a loop); not followed")
+                    return "dir", real, links + (real,)
+                if stat.S_ISREG(st.st_mode):
+                    return "file", ObjectInfo(rel, st.st_size, st.st_mtime)
+                return "file", ObjectInfo(rel, 0, None, problem=_not_regular(_show(rel), st.st_mode)
+                                          + " (through a symbolic link)", no_content=True)
+            st = e.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # gone since the folder was read
+        except OSError as exc:
+            return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)} could not be looked at: "
+                                      f"{exc.strerror or exc}")
+        return "file", ObjectInfo(rel, 0, st.st_mtime, problem=_not_regular(_show(rel), st.st_mode), no_content=True)
+
     # -- interface --------------------------------------------------------------
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
              ordered: bool = True) -> Iterator[ObjectInfo]:
+        """Regular files (and links inside the store, followed), in key order. What cannot
+        be read is listed with ``problem`` set (a FIFO, device or socket, a link out of
+        the store, a name that cannot be kept, a loop) and never opened; a prefix whose
+        folder is a link out of the store raises :class:`Refused`."""
         head, _, _ = prefix.rpartition("/")
         start_rel = head + "/" if head else ""
-        start = self.root.joinpath(*head.split("/")) if head else self.root
-        if not start.is_dir():
+        start = self._start_folder(head)
+        if start is None:
             return
         results: list[ObjectInfo] = []
         append = results.append
-        stack = [(str(start), start_rel)]
+        stack = [(start, start_rel, ())]
         while stack:
-            d, rel_dir = stack.pop()
+            d, rel_dir, links = stack.pop()
             try:
                 with os.scandir(d) as it:
                     for e in it:
-                        name = e.name
-                        if name[0] == "." and name.endswith(_TMP_SUFFIX):
+                        rel = rel_dir + e.name
+                        got = self._entry(e, rel, details, d, links)
+                        if got is None:
                             continue
-                        rel = rel_dir + name
-                        if e.is_dir(follow_symlinks=False):
+                        if got[0] == "dir":
                             sub = rel + "/"
                             if sub.startswith(prefix) or prefix.startswith(sub):
-                                stack.append((e.path, sub))
-                        elif rel.startswith(prefix) and e.is_file(follow_symlinks=False):
-                            if details:
-                                st = e.stat(follow_symlinks=False)
-                                info = ObjectInfo(rel, st.st_size, st.st_mtime)
-                            else:
-                                info = ObjectInfo(rel, 0, None)
-                            if ordered:
-                                append(info)
-                            else:
-                                yield info
+                                stack.append((got[1], sub, got[2]))
+                            continue
+                        info = got[1]
+                        if not rel.startswith(prefix):
+                            continue
+                        if ordered:
+                            append(info)
+                        else:
+                            yield info
             except (PermissionError, FileNotFoundError, NotADirectoryError):
                 continue
         results.sort(key=lambda o: o.key)
         yield from results
 
+    def any_key(self, prefix: str) -> str | None:
+        try:
+            return super().any_key(prefix)
+        except Refused:
+            return None  # a folder that is a link out of the store is not there (listing it says why)
+
     def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        d = self.root.joinpath(*prefix.strip("/").split("/")) if prefix.strip("/") else self.root
+        head = prefix.strip("/")
+        try:
+            d = self._start_folder(head)
+        except Refused:
+            return
+        if d is None:
+            return
+        rel_dir = head + "/" if head else ""
         out = []
         try:
             with os.scandir(d) as it:
                 for e in it:
-                    if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX):
-                        continue
-                    if e.is_file(follow_symlinks=False):
-                        st = e.stat(follow_symlinks=False)
-                        out.append(ObjectInfo(prefix + e.name, st.st_size, st.st_mtime))
+                    got = self._entry(e, rel_dir + e.name, True, d, ())
+                    if got is not None and got[0] == "file":
+                        out.append(got[1])
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return
         out.sort(key=lambda o: o.key)
@@ -154,38 +303,85 @@ class FsStore(ObjectStore):
     def get(self, key: str) -> bytes:
         return self.get_with_mtime(key)[0]
 
-    def get_with_mtime(self, key: str) -> tuple[bytes, float]:
-        """The bytes and the modification time, from one open (no separate stat)."""
-        validate_key(key)
-        if not self.colon_ok and ":" in key:
-            raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
-        path = self._root_s + (key if os.sep == "/" else key.replace("/", os.sep))
+    def get_limited(self, key: str, limit: int) -> bytes:
+        return self.get_with_mtime(key, limit)[0]
+
+    def _open(self, key: str, path: str) -> int:
+        """A read-only descriptor for *key*: never blocks (O_NONBLOCK: a FIFO opens at
+        once), never follows a link out of the store."""
         try:
-            # O_NOFOLLOW refuses a symbolic link in the same call (no check-then-open race)
+            # O_NOFOLLOW refuses a symbolic link as the last part in the same call
             fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             raise NotFound(f"{key} not found") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP or (_NOFOLLOW == 0 and os.path.islink(path)):
-                raise NotFound(f"{key} is a symbolic link; not followed") from None
-            if isinstance(exc, IsADirectoryError):
-                raise NotFound(f"{key} is a folder") from None
-            raise _os_error(exc, key) from None
+                real, why = self._follow(key, path)
+                if why is not None:
+                    raise Refused(why) from None
+                try:
+                    fd = os.open(real, _READ_FLAGS)
+                except FileNotFoundError:
+                    raise NotFound(f"{key} is a symbolic link to nothing") from None
+                except OSError as exc2:
+                    raise self._open_error(key, exc2) from None
+            else:
+                raise self._open_error(key, exc) from None
+        # where the descriptor really is (a folder on the way may be a link)
+        if _HAS_PROC_FD:
+            try:
+                where = os.readlink(f"{_PROC_FD}{fd}")
+            except OSError:
+                where = os.path.realpath(path)
+        else:
+            where = os.path.realpath(path)
+        if not self._is_inside(where):
+            os.close(fd)
+            raise Refused(self._refused_link(key) or f"{_show(key)} leads out of the store; not read")
+        return fd
+
+    @staticmethod
+    def _open_error(key: str, exc: OSError) -> StorageError:
+        if exc.errno == errno.ENXIO:  # a socket (or a device with nothing behind it)
+            return Refused(f"{_show(key)} is a socket or device, not a regular file")
+        if isinstance(exc, IsADirectoryError):
+            return NotFound(f"{key} is a folder")
+        return _os_error(exc, key)
+
+    def get_with_mtime(self, key: str, limit: int | None = None) -> tuple[bytes, float]:
+        """The bytes and the modification time, from one open (no separate stat).
+
+        Only a regular file is read, and only if it is at most *limit* bytes (by
+        default :attr:`max_read_bytes`); anything else is :class:`Refused`, naming it."""
+        validate_key(key)
+        if not self.colon_ok and ":" in key:
+            raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
+        why = _odd_name(key)
+        if why is not None:
+            raise Refused(f"{_show(key)}: {why}")
+        path = self._root_s + (key if os.sep == "/" else key.replace("/", os.sep))
+        fd = self._open(key, path)
         try:
-            if _NOFOLLOW == 0 and os.path.islink(path):
-                raise NotFound(f"{key} is a symbolic link; not followed")
             st = os.fstat(fd)
-            if st.st_size and stat.S_ISREG(st.st_mode):
-                data = os.read(fd, st.st_size + 1)  # the usual case: all of it in one read
-                if len(data) != st.st_size:  # a short read, or the file grew meanwhile
-                    data += _read_rest(fd)
-                return data, st.st_mtime
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError(errno.EISDIR, "is a folder")
-            with open(fd, "rb", buffering=0, closefd=False) as f:
-                return f.readall(), st.st_mtime
-        except IsADirectoryError:
-            raise NotFound(f"{key} is a folder") from None
+            if not stat.S_ISREG(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
+                    raise NotFound(f"{key} is a folder")
+                raise Refused(_not_regular(_show(key), st.st_mode))
+            name = key.rpartition("/")[2]
+            if name[:1] == "." and _special(name, st.st_ino):
+                raise Refused(f"{_show(key)} is a JuiceFS special file, not store data")
+            cap = self.max_read_bytes if limit is None else limit
+            if st.st_size > cap:
+                raise Refused(f"{_show(key)} is {human_size(st.st_size)}, over the {human_size(cap)} limit")
+            # never more than the size the file had when opened: a special file that
+            # says 0 bytes and never ends (JuiceFS .accesslog, /proc) is not read on
+            data = os.read(fd, st.st_size) if st.st_size else b""
+            while len(data) < st.st_size:  # a short read
+                b = os.read(fd, st.st_size - len(data))
+                if not b:
+                    break
+                data += b
+            return data, st.st_mtime
         except OSError as exc:
             raise _os_error(exc, key) from None
         finally:
@@ -237,9 +433,13 @@ class FsStore(ObjectStore):
             return None
         except OSError as exc:
             raise _os_error(exc, key) from None
-        import stat as _stat
-
-        if not _stat.S_ISREG(st.st_mode):
+        if stat.S_ISLNK(st.st_mode):  # followed when it stays inside the store, as reads do
+            real, why = self._follow(key, str(p))
+            try:
+                st = os.stat(real) if why is None else st
+            except OSError:
+                return None
+        if not stat.S_ISREG(st.st_mode):
             return None
         return ObjectInfo(key, st.st_size, st.st_mtime)
 

@@ -344,12 +344,16 @@ def find_configs(objects: ObjectStore) -> list[ConfigFile]:
         if not k.endswith(".json") or k.startswith(".") or "/" in k:
             continue
         named = k.endswith(".config.json")
+        if info.problem is not None:  # a FIFO, device, link out of the store, odd name: never opened
+            if named:
+                out.append(ConfigFile(k, 0, None, f"{info.problem}; not read", root))
+            continue
         if info.size > MAX_CONFIG_BYTES:
             if named:
                 out.append(ConfigFile(k, info.size, None, "larger than 1 MiB; not read as a config", root))
             continue
         try:
-            doc = json.loads(objects.get(k))
+            doc = json.loads(objects.get_limited(k, MAX_CONFIG_BYTES))
         except NotFound:
             continue  # gone since it was listed
         except StorageError:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ..core.agents import AgentDirectory
+from ..core.checks import MAX_DOCUMENT_BYTES
 from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, parse_document, verify_bytes
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
 from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
@@ -28,6 +29,10 @@ __all__ = ["Store", "HistoryNode", "StoreKeys", "KeyLookupError", "public_key_fi
 
 #: public key files larger than this are cut (no real key is near it)
 MAX_KEY_BYTES = 1 << 16
+#: key files (.pem, .enc_type) larger than this are refused without being read
+MAX_KEY_FILE_BYTES = 1 << 20
+#: external attachments larger than this are refused without being read (``Store.max_attachment_bytes``)
+MAX_ATTACHMENT_BYTES = 256 << 20
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -48,14 +53,19 @@ def public_key_files(objects: ObjectStore, prefix: str) -> Iterator[tuple[str, b
         if len(h) != 64 or not _HEX.issuperset(h):
             continue
         try:
-            raw = objects.get(info.key)[:MAX_KEY_BYTES]
+            raw = objects.get_limited(info.key, MAX_KEY_FILE_BYTES)[:MAX_KEY_BYTES]
         except NotFound:
             continue
         try:
-            alg = objects.get(f"{prefix}{h}.enc_type").decode("utf-8", "replace").strip() or None
+            alg = _algorithm(objects, f"{prefix}{h}.enc_type")
         except NotFound:
             alg = None
         yield h, raw, alg, info.key
+
+
+def _algorithm(objects: ObjectStore, key: str) -> str | None:
+    """The ``.enc_type`` beside a key (bounded: a FIFO or a huge file there is refused, never read)."""
+    return objects.get_limited(key, MAX_KEY_FILE_BYTES).decode("utf-8", "replace").strip() or None
 
 
 def read_error_verdict(kind: str, doc_id: str | None, version: str | None, path: str | None,
@@ -158,7 +168,7 @@ class StoreKeys:
             if key is None:
                 continue
             try:
-                raw = self.store.objects.get(key)[:MAX_KEY_BYTES]
+                raw = self.store.objects.get_limited(key, MAX_KEY_FILE_BYTES)[:MAX_KEY_BYTES]
             except NotFound:
                 continue
             except StorageError as exc:
@@ -185,11 +195,11 @@ class StoreKeys:
         try:
             for pem_key, alg_key in candidates:
                 try:
-                    raw = objects.get(pem_key)[:MAX_KEY_BYTES]
+                    raw = objects.get_limited(pem_key, MAX_KEY_FILE_BYTES)[:MAX_KEY_BYTES]
                 except NotFound:
                     continue
                 try:
-                    alg = objects.get(alg_key).decode("utf-8", "replace").strip() or None
+                    alg = _algorithm(objects, alg_key)
                 except NotFound:
                     alg = None
                 pk = PublicKey(raw, alg, pem_key)
@@ -241,6 +251,9 @@ class _Watch:
 
 
 class Store:
+    #: external attachments larger than this are refused (a storage error naming the file)
+    max_attachment_bytes = MAX_ATTACHMENT_BYTES
+
     def __init__(self, objects: ObjectStore, layout: Layout | None = None, *, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.objects = objects
         self._configs: list[ConfigFile] | None = None
@@ -344,7 +357,8 @@ class Store:
     def read(self, key: str) -> bytes:
         data = self._cache.get(key)
         if data is None:
-            data = self.objects.get(key)
+            # bounded as the verifier is: a 6 GiB file is refused before it is read
+            data = self.objects.get_limited(key, MAX_DOCUMENT_BYTES)
             self._cache.put(key, data)
         return data
 
@@ -463,7 +477,7 @@ class Store:
             if not self._inside(key):
                 continue
             try:
-                return self.objects.get(key)
+                return self.objects.get_limited(key, self.max_attachment_bytes)
             except NotFound:
                 continue
         return None
