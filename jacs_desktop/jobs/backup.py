@@ -585,6 +585,51 @@ def _count_refs(refs) -> dict[str, int]:
 BOMB_FLOOR = 64 << 20
 #: the manifest is parsed in memory: one larger than this is refused
 MAX_MANIFEST_BYTES = 1 << 30
+#: tarfile reads a GNU long name / long link or a pax header whole into memory: one
+#: declaring more than this is refused from its 512-byte header, before it is read
+MAX_TAR_HEADER = 64 << 10
+#: extended headers (long name, long link, pax) in a row before one entry
+MAX_HEADER_CHAIN = 8
+_EXT_HEADERS = {tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGLINK: "GNU long link name",
+                tarfile.XHDTYPE: "pax extended header", tarfile.XGLTYPE: "pax global header",
+                tarfile.SOLARIS_XHDTYPE: "Solaris extended header"}
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile's header processing, with every header's declared size checked before
+    tarfile reads the payload: extended headers over ``MAX_TAR_HEADER`` (all of it
+    would be read into memory), long chains of them, negative sizes and sparse files
+    (never in a backup) refuse the archive."""
+
+    def _proc_member(self, tar):
+        if self.size < 0:
+            raise _Refused(f"Refused: the archive has a header with a negative size ({self.name!r})")
+        what = _EXT_HEADERS.get(self.type)
+        if what is None:
+            tar._jd_chain = 0
+            if self.type == tarfile.GNUTYPE_SPARSE:
+                raise _Refused(f"Refused: the archive holds a sparse file ({self.name!r}); a backup never does")
+            return super()._proc_member(tar)
+        if self.size > MAX_TAR_HEADER:
+            raise _Refused(f"Refused: the archive has a {what} of {self.size:,} bytes (at most {MAX_TAR_HEADER:,} "
+                           "are accepted); it is not a JACS Desktop backup")
+        tar._jd_chain = getattr(tar, "_jd_chain", 0) + 1
+        if tar._jd_chain > MAX_HEADER_CHAIN:
+            raise _Refused(f"Refused: the archive has more than {MAX_HEADER_CHAIN} extended headers in a row")
+        if self.type == tarfile.XGLTYPE:  # global headers accumulate for the whole archive
+            tar._jd_global = getattr(tar, "_jd_global", 0) + self.size
+            if tar._jd_global > MAX_TAR_HEADER:
+                raise _Refused(f"Refused: the archive's pax global headers add up to more than "
+                               f"{MAX_TAR_HEADER:,} bytes")
+        member = super()._proc_member(tar)
+        if member.size < 0:
+            raise _Refused(f"Refused: the archive gives {member.name!r} a negative size")
+        return member
+
+    def _no_sparse(self, *args):
+        raise _Refused("Refused: the archive holds a sparse file (pax GNU.sparse headers); a backup never does")
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _no_sparse
 
 
 def is_encrypted(path: str | os.PathLike) -> bool:
@@ -832,8 +877,9 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
             raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
         total = 0
         current = None
+        folders: set[str] = set()  # every folder the entries' names imply
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|")
+            tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
             for m in tar:
                 current = None
                 if cancel is not None and cancel.is_set():
@@ -854,6 +900,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                     raise _Refused(f"Refused: unsafe name in the archive: {exc}") from None
                 if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
                     raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
+                _check_file_folder(clean, out, folders)
                 total += m.size
                 if total > limit:
                     raise _Refused("Refused: the archive unpacks to far more than its size "
@@ -889,6 +936,23 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                 raise BackupError(msg) from None
             out.stream_error, out.broken_entry = msg, current
     return out
+
+
+def _check_file_folder(name: str, out: "_Unpacked", folders: set[str]) -> None:
+    """Refuse a name that is both a file and a folder in the archive (``jacs_data`` and
+    ``jacs_data/x``), whichever comes first: no file system can hold both."""
+    if name in folders:
+        raise _Refused(f"Refused: {name!r} is both a file and a folder in the archive (an entry's name is "
+                       "inside it)")
+    parts = name.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        folder = "/".join(parts[:i])
+        if folder in folders:
+            break  # and so are its own parents
+        if folder in out.entries or (folder == MANIFEST_NAME and out.manifest_data is not None):
+            raise _Refused(f"Refused: {folder!r} is both a file and a folder in the archive ({name!r} is inside "
+                           "it)")
+        folders.add(folder)
 
 
 class _LocalError(Exception):
@@ -973,6 +1037,65 @@ def _read_error(ref, reason: str) -> Verdict:
     return Verdict(ERROR, ref.kind, ref.id, ref.version, checks=[Check("read", FAILED, reason)], path=ref.key)
 
 
+def _unique_keys(pairs):
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the key {_short(dup)} appears twice in one object")
+    return d
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _manifest_entries(data: bytes) -> dict[str, dict]:
+    """The manifest's entries by name, every field checked (types, safe unique names,
+    sizes, SHA-256 digests); anything else is a sentence in a :class:`BackupError`."""
+    damaged = "The archive's manifest is damaged: "
+    try:
+        manifest = json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise BackupError(damaged + "it is nested too deeply") from None
+    except (ValueError, TypeError) as exc:  # not UTF-8, not JSON, duplicate keys, NaN, huge numbers
+        raise BackupError(damaged + str(exc)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "jacs-desktop-backup":
+        raise BackupError("The archive's manifest is not a JACS Desktop backup manifest")
+    version = manifest.get("format_version")
+    if type(version) is not int or version < 1:
+        raise BackupError(damaged + f"format_version is {_short(version)}, not a version number")
+    if version > FORMAT_VERSION:
+        raise BackupError("The backup was made by a newer JACS Desktop")
+    entries = manifest.get("entries")
+    if not isinstance(entries, list):
+        raise BackupError(damaged + f"entries is {_short(entries)}, not a list")
+    listed: dict[str, dict] = {}
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict):
+            raise BackupError(damaged + f"entry {i} is {_short(e)}, not an object")
+        name, size, sha = e.get("name"), e.get("size"), e.get("sha256")
+        if not isinstance(name, str):
+            raise BackupError(damaged + f"entry {i} has the name {_short(name)}, not a text")
+        try:
+            validate_key(name)
+        except UnsafeName as exc:
+            raise BackupError(damaged + f"entry {i}: {exc}") from None
+        if name == MANIFEST_NAME or name in listed:
+            raise BackupError(damaged + f"the name {_short(name)} is listed twice")
+        if type(size) is not int or not 0 <= size < 1 << 63:
+            raise BackupError(damaged + f"entry {_short(name)} has the size {_short(size)}, not a byte count")
+        if not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+            raise BackupError(damaged + f"entry {_short(name)} has the SHA-256 {_short(sha)}, not a digest")
+        listed[name] = e
+    return listed
+
+
 def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = None, cancel=None) -> None:
     """Archive integrity (every entry against the manifest), then every JACS signature
     of what is intact. Fills *report*; the verdict is ``report.exit_code``."""
@@ -993,16 +1116,9 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
                                "no entry could be checked against it")
     else:
         try:
-            manifest = json.loads(u.manifest_data)
-            if not isinstance(manifest, dict) or manifest.get("format") != "jacs-desktop-backup":
-                raise BackupError("The archive's manifest is not a JACS Desktop backup manifest")
-            if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-                raise BackupError("The backup was made by a newer JACS Desktop")
-            listed = {e["name"]: e for e in manifest.get("entries", []) if isinstance(e, dict) and "name" in e}
+            listed = _manifest_entries(u.manifest_data)
         except BackupError as exc:
             report.errors.append(str(exc))
-        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
-            report.errors.append(f"The archive's manifest is damaged: {exc}")
         if report.errors:
             report.problems.insert(0, report.errors[-1])
             return

@@ -1,0 +1,245 @@
+"""Hostile backup archives: huge tar headers, hostile manifests, file/folder conflicts.
+``backup verify`` and ``restore`` give a sentence (exit 1), never a traceback, in
+bounded memory, and restore writes nothing."""
+
+import gzip
+import io
+import json
+import tarfile
+import time
+import tracemalloc
+import uuid
+
+import pytest
+
+from jacs_desktop.cli import main
+from jacs_desktop.jobs.backup import restore, verify_archive
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.memory import MemoryStore
+from jacs_desktop.storage.store import Store
+
+GIB = 1 << 30
+MIB = 1 << 20
+_GZ_ZERO_MIB = gzip.compress(bytes(MIB), 9)  # about 1 KiB
+
+
+def _header(name: str, type_: bytes, size: int, fmt=tarfile.GNU_FORMAT) -> bytes:
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.size, ti.mode = type_, size, 0o600
+    return ti.tobuf(format=fmt)
+
+
+def _gz_zeros(n: int) -> bytes:
+    """*n* zero bytes (a whole number of MiB) as back-to-back gzip members: about 1 KiB per MiB,
+    made in no time."""
+    assert n % MIB == 0
+    return _GZ_ZERO_MIB * (n // MIB)
+
+
+def _huge_header_archive(path, type_: bytes, size: int = GIB):
+    """A header declaring *size* bytes of payload (zeros), then an ordinary file and the end."""
+    tail = io.BytesIO()
+    with tarfile.open(fileobj=tail, mode="w", format=tarfile.GNU_FORMAT) as t:
+        ti = tarfile.TarInfo("documents/x.json")
+        ti.size = 2
+        t.addfile(ti, io.BytesIO(b"{}"))
+    name = "././@LongLink" if type_ in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK) else "././@PaxHeader"
+    path.write_bytes(gzip.compress(_header(name, type_, size)) + _gz_zeros(size) + gzip.compress(tail.getvalue()))
+    return path
+
+
+def _cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _no_traceback(*texts):
+    for t in texts:
+        assert "Traceback" not in t and 'File "' not in t, t
+
+
+@pytest.mark.parametrize("type_", [tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                                   tarfile.XGLTYPE])
+def test_huge_extended_header_refused_in_bounded_memory(tmp_path, type_, capsys):
+    arc = _huge_header_archive(tmp_path / "long.tar.gz", type_)
+    assert arc.stat().st_size < 2 * MIB
+    for run in (lambda: verify_archive(arc), lambda: restore(arc, Store(FsStore(tmp_path / "dst", create=True)))):
+        tracemalloc.start()
+        try:
+            t0 = time.perf_counter()
+            r = run()
+            seconds = time.perf_counter() - t0
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert r.exit_code == 1 and r.errors, r.problems
+        assert "1,073,741,824 bytes" in r.errors[0] and "Refused" in r.errors[0], r.errors
+        assert peak < 16 * MIB, peak  # the payload is never read, let alone held
+        assert seconds < 5
+    assert list((tmp_path / "dst").rglob("*")) == []
+    code, out, err = _cli(capsys, "backup", "verify", arc)
+    assert code == 1 and "1,073,741,824 bytes" in out
+    _no_traceback(out, err)
+
+
+def test_long_chain_of_extended_headers_refused(tmp_path):
+    one = _header("././@LongLink", tarfile.GNUTYPE_LONGNAME, 512) + b"a" * 511 + b"\0"
+    arc = tmp_path / "chain.tar.gz"
+    arc.write_bytes(gzip.compress(one * 5000 + _header("x", tarfile.REGTYPE, 0) + bytes(1024)))
+    r = verify_archive(arc)
+    assert r.exit_code == 1 and "extended headers in a row" in r.errors[0]
+
+
+def test_sparse_member_refused(tmp_path):
+    arc = tmp_path / "sparse.tar.gz"
+    arc.write_bytes(gzip.compress(_header("documents/s.json", tarfile.GNUTYPE_SPARSE, 0) + bytes(1024)))
+    r = verify_archive(arc)
+    assert r.exit_code == 1 and "sparse" in r.errors[0]
+
+
+# -- hostile manifests ----------------------------------------------------------------------
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _archive(path, files: dict[str, bytes], manifest: bytes | None = None):
+    """An archive of *files* (in this order) and a manifest (by default a correct one)."""
+    if manifest is None:
+        manifest = json.dumps({"format": "jacs-desktop-backup", "format_version": 1,
+                               "entries": [{"name": n, "size": len(d), "sha256": _sha(d)}
+                                           for n, d in files.items()]}).encode()
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as t:
+        for name, data in [*files.items(), ("manifest.json", manifest)]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return path
+
+
+DOC = b'{"a": 1}'
+_OK_ENTRY = {"name": "documents/x.json", "size": len(DOC), "sha256": _sha(DOC)}
+
+
+def _m(**fields) -> bytes:
+    base = {"format": "jacs-desktop-backup", "format_version": 1, "entries": [_OK_ENTRY]}
+    base.update(fields)
+    return json.dumps(base).encode()
+
+
+def _entry(**fields) -> bytes:
+    return _m(entries=[{**_OK_ENTRY, **fields}])
+
+
+HOSTILE_MANIFESTS = {
+    "entries is a number": _m(entries=5),
+    "entries is text": _m(entries="documents/x.json"),
+    "entries is an object": _m(entries={"documents/x.json": _OK_ENTRY}),
+    "entries missing": json.dumps({"format": "jacs-desktop-backup", "format_version": 1}).encode(),
+    "an entry is a number": _m(entries=[5]),
+    "an entry is null": _m(entries=[None]),
+    "name is a list": _entry(name=["documents/x.json"]),
+    "name is a number": _entry(name=5),
+    "name is an object": _entry(name={"a": 1}),
+    "name is null": _entry(name=None),
+    "name missing": _m(entries=[{"size": len(DOC), "sha256": _sha(DOC)}]),
+    "name is unsafe": _entry(name="../../etc/passwd"),
+    "name is absolute": _entry(name="/etc/passwd"),
+    "name is the manifest's": _entry(name="manifest.json"),
+    "name listed twice": _m(entries=[_OK_ENTRY, _OK_ENTRY]),
+    "size is text": _entry(size="8"),
+    "size is negative": _entry(size=-1),
+    "size is a float": _entry(size=8.0),
+    "size is true": _entry(size=True),
+    "size is huge": _entry(size=10 ** 400),
+    "sha256 is a number": _entry(sha256=5),
+    "sha256 is not hex": _entry(sha256="z" * 64),
+    "sha256 is a list": _entry(sha256=[_sha(DOC)]),
+    "format_version 1e400": _m().replace(b'"format_version": 1', b'"format_version": 1e400'),
+    "format_version -1e400": _m().replace(b'"format_version": 1', b'"format_version": -1e400'),
+    "format_version NaN": _m().replace(b'"format_version": 1', b'"format_version": NaN'),
+    "format_version Infinity": _m().replace(b'"format_version": 1', b'"format_version": Infinity'),
+    "format_version 5000 digits": _m().replace(b'"format_version": 1', b'"format_version": ' + b"9" * 5000),
+    "format_version text": _m(format_version="1"),
+    "format_version list": _m(format_version=[1]),
+    "format_version true": _m(format_version=True),
+    "format_version null": _m(format_version=None),
+    "format_version 0": _m(format_version=0),
+    "format_version 1.5": _m(format_version=1.5),
+    "format_version newer": _m(format_version=2),
+    "format is a list": _m(format=["jacs-desktop-backup"]),
+    "100,000 deep in entries": _m().replace(b'"entries": [', b'"entries": [' + b"[" * 100_000 + b"]" * 100_000
+                                            + b", ", 1),
+    "100,000 deep at the top": b"[" * 100_000 + b"]" * 100_000,
+    "100,000 deep objects": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "duplicate entries key": _m()[:-1] + b', "entries": []}',
+    "duplicate format_version key": _m()[:-1] + b', "format_version": 2}',
+    "duplicate name key in an entry": _m().replace(b'"name": "documents/x.json"',
+                                                   b'"name": "documents/x.json", "name": "documents/y.json"'),
+    "top level is a list": b"[]",
+    "top level is a number": b"5",
+    "top level is a string": b'"jacs-desktop-backup"',
+    "empty": b"",
+    "not UTF-8": b"\xff\xfe{}",
+    "not JSON": b"{format: jacs}",
+    "trailing garbage": _m() + b"]]]",
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_MANIFESTS))
+def test_hostile_manifest_is_a_sentence(tmp_path, case, capsys):
+    arc = _archive(tmp_path / "m.tar.gz", {"documents/x.json": DOC}, HOSTILE_MANIFESTS[case])
+    r = verify_archive(arc)
+    assert r.exit_code == 1 and r.errors and "manifest" in r.errors[0].lower() or "newer" in r.errors[0], r.errors
+    dst = Store(MemoryStore(uuid.uuid4().hex))
+    rr = restore(arc, dst)
+    assert rr.exit_code == 1 and rr.errors == r.errors and list(dst.objects.list("")) == []
+    code, out, err = _cli(capsys, "backup", "verify", arc)
+    assert code == 1 and r.errors[0] in out
+    _no_traceback(out, err)
+    code, out, err = _cli(capsys, "restore", arc, tmp_path / "restored")
+    assert code == 1 and r.errors[0] in out and "nothing was restored" in out
+    _no_traceback(out, err)
+    assert [p for p in (tmp_path / "restored").rglob("*") if p.is_file()] == []
+
+
+def test_good_manifest_still_accepted(tmp_path):
+    arc = _archive(tmp_path / "ok.tar.gz", {"documents/x.json": DOC})
+    r = verify_archive(arc)
+    assert not r.errors and not r.damaged, r.problems
+
+
+# -- file/folder conflicts -----------------------------------------------------------------
+
+CONFLICTS = {
+    "file then folder": {"jacs_data": b"x", "jacs_data/documents/x.json": DOC},
+    "folder then file": {"jacs_data/documents/x.json": DOC, "jacs_data": b"x"},
+    "deep prefix": {"a/b": b"x", "a/b/c/d/e.json": DOC},
+    "file inside the manifest": {"manifest.json/x": b"x"},
+}
+
+
+@pytest.mark.parametrize("case", list(CONFLICTS))
+def test_file_folder_conflict_verify_and_restore_agree(tmp_path, case, capsys):
+    arc = _archive(tmp_path / "c.tar.gz", CONFLICTS[case])
+    r = verify_archive(arc)
+    assert r.exit_code == 1 and "both a file and a folder" in r.errors[0], r.problems
+    target = tmp_path / "restored"
+    rr = restore(arc, Store(FsStore(target, create=True)))
+    assert rr.exit_code == 1 and rr.errors == r.errors
+    assert [p for p in target.rglob("*")] == []
+    code, out, err = _cli(capsys, "restore", arc, tmp_path / "restored2")
+    assert code == 1 and "both a file and a folder" in out and "nothing was restored" in out
+    _no_traceback(out, err)
+    assert [p for p in (tmp_path / "restored2").rglob("*") if p.is_file()] == []
+    code, out, err = _cli(capsys, "backup", "verify", arc)
+    assert code == 1 and "both a file and a folder" in out
+
+
+def test_sibling_names_are_not_a_conflict(tmp_path):
+    arc = _archive(tmp_path / "s.tar.gz", {"jacs_data/a": b"x", "jacs_data/ab/c": b"y", "jacs_data.bak": b"z"})
+    r = verify_archive(arc)
+    assert not r.errors, r.problems
