@@ -114,7 +114,11 @@ def fault_proxy(upstream: str, faults, match: str = "/documents/", method: str =
     """An HTTP proxy on loopback in front of a real S3 server that answers the
     first *method* requests whose path contains *match* with the given (status, code)
     errors, one each, and passes everything else through. Yields (endpoint, left):
-    *left* is the list of faults not served yet."""
+    *left* is the list of faults not served yet.
+
+    A fault ``("drop-after-headers", n)`` instead sends the request's headers and the
+    first *n* bytes of its body to the server, then drops both connections (the
+    client gets no answer): what a client killed in the middle of a PUT leaves."""
     import http.client
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,6 +127,8 @@ def fault_proxy(upstream: str, faults, match: str = "/documents/", method: str =
     up = urlsplit(upstream)
     left = list(faults)
     lock = threading.Lock()
+    dropped: list = []  # paths of the requests dropped after their headers
+    fault_proxy.dropped = dropped
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -137,6 +143,20 @@ def fault_proxy(upstream: str, faults, match: str = "/documents/", method: str =
             if self.command == method and match in self.path:
                 with lock:
                     fault = left.pop(0) if left else None
+            if fault is not None and fault[0] == "drop-after-headers":
+                import socket
+
+                raw = socket.create_connection((up.hostname, up.port), timeout=10)
+                head = f"{self.command} {self.path} HTTP/1.1\r\n" + "".join(
+                    f"{k}: {v}\r\n" for k, v in self.headers.items() if k.lower() != "expect") + "\r\n"
+                raw.sendall(head.encode("latin-1") + body[: fault[1]])
+                time.sleep(0.5)  # the server has the headers and waits for the body …
+                raw.close()  # … which never comes
+                dropped.append(self.path)
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if fault is not None:
                 status, code = fault
                 msg = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()

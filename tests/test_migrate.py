@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE, MANIFEST, REPO
+from jacs_desktop.core.verify import claimed_hash
 from jacs_desktop.jobs.migrate import Cancelled, MigrateOptions, migrate
 from jacs_desktop.storage.fs import FsStore
 from jacs_desktop.storage.memory import MemoryStore
@@ -69,13 +70,62 @@ def test_dry_run_writes_nothing(tmp_path):
 
 
 def test_conflict_is_reported_not_overwritten(tmp_path):
+    """A *different valid* version under the same name is a conflict: versions are immutable."""
     src = open_store(str(FIXTURE))
     objects = MemoryStore(uuid.uuid4().hex)
     key = MANIFEST["documents"][0]["path"]
-    objects.put(key, b'{"jacsId": "other", "jacsSha256": "different"}')
+    other = (FIXTURE / MANIFEST["documents"][1]["path"]).read_bytes()  # valid, hashes to its claim
+    objects.put(key, other)
     r = migrate(src, Store(objects, src.layout))
-    assert key in r.conflicts and not r.ok
-    assert objects.get(key) == b'{"jacsId": "other", "jacsSha256": "different"}'
+    assert key in r.conflicts and not r.ok and key not in r.repaired
+    assert objects.get(key) == other
+
+
+@pytest.mark.parametrize("planted", [b"", b"TRUNCATE", b'{"jacsId": "other", "jacsSha256": "different"}'],
+                         ids=["empty", "truncated", "bad-hash"])
+def test_damaged_target_object_is_repaired_not_a_conflict(tmp_path, planted):
+    """What cannot be a valid version (empty, cut short, not hashing to its claim) is
+    damage: overwritten, read back, reported as repaired; the run is ok and a re-run skips."""
+    src = open_store(str(FIXTURE))
+    objects = FsStore(tmp_path / "t", create=True)
+    key = MANIFEST["documents"][0]["path"]
+    good = (FIXTURE / key).read_bytes()
+    objects.put(key, good[: len(good) // 2] if planted == b"TRUNCATE" else planted)
+    r = migrate(src, Store(objects, src.layout))
+    assert r.ok, r.failed
+    assert r.repaired == [key] and key in r.copied and r.conflicts == []
+    assert objects.get(key) == good
+    r2 = migrate(src, Store(objects, src.layout))
+    assert r2.ok and r2.repaired == [] and key in r2.skipped
+
+
+def test_skip_existing_compares_bytes_not_the_claimed_hash(tmp_path):
+    """A damaged copy that still claims the right jacsSha256 (one byte changed inside
+    the content) is repaired, never silently skipped."""
+    src = open_store(str(FIXTURE))
+    objects = MemoryStore(uuid.uuid4().hex)
+    key = MANIFEST["documents"][0]["path"]
+    good = (FIXTURE / key).read_bytes()
+    i = good.index(b'"jacsVersionDate"') - 5  # a byte inside the signed content, before that field
+    while not chr(good[i]).isalnum():
+        i -= 1
+    bad = good[:i] + (b"X" if good[i:i + 1] != b"X" else b"Y") + good[i + 1:]
+    assert len(bad) == len(good) and bad != good and claimed_hash(bad) == claimed_hash(good)
+    objects.put(key, bad)
+    r = migrate(src, Store(objects, src.layout))
+    assert key in r.repaired and r.ok and key not in r.skipped
+    assert objects.get(key) == good
+
+
+def test_same_version_written_differently_is_skipped(tmp_path):
+    """Other white space, the same hashed content: the same version (skipped, not a conflict)."""
+    src = open_store(str(FIXTURE))
+    objects = MemoryStore(uuid.uuid4().hex)
+    key = MANIFEST["documents"][0]["path"]
+    compact = json.dumps(json.loads((FIXTURE / key).read_bytes()), separators=(",", ":")).encode()
+    objects.put(key, compact)
+    r = migrate(src, Store(objects, src.layout))
+    assert r.ok and key in r.skipped and objects.get(key) == compact
 
 
 def test_only_agents_and_latest_only(tmp_path):

@@ -5,10 +5,29 @@
 * re-sign: signature and hash dropped and the document signed again by a chosen
   identity, with ``jacsMigratedFrom`` linking to the original (this changes the
   signer, and says so);
-* dry run, skip existing (compared by ``jacsSha256``, never by size or time),
-  verify the source first, agents/documents only, latest versions only;
+* dry run, skip existing (compared by the bytes, never by size, time or the
+  ``jacsSha256`` a copy claims), verify the source first, agents/documents only,
+  latest versions only;
 * a journal in the platformdirs state dir lets an interrupted run continue; re-running
   never duplicates (versions are created with put-if-absent) and never loses.
+
+What is already on the target is classified, never trusted:
+
+* the same bytes, or the same version written differently (it hashes to the same
+  ``jacsSha256`` it claims): skipped;
+* damage — bytes that cannot be a valid version (empty, cut short, not parseable,
+  not hashing to the ``jacsSha256`` they claim; for other objects empty or a cut-off
+  prefix of the source): overwritten (conditionally, where the backend can), read
+  back and checked, and listed as *repaired*. A writer killed between a PUT's
+  headers and its body leaves such objects (SeaweedFS keeps a zero-byte one);
+* a *different valid* version under the same name: a conflict, never overwritten
+  (versions are immutable).
+
+A folder source can be rewritten while it is read: a copy only counts when the bytes
+prove themselves whole (a document hashing to its ``jacsSha256``, a key to its name)
+or two reads some milliseconds apart agree; a source that keeps changing is reported
+and skipped. Names that cannot be carried over (not UTF-8, control characters, a
+backslash, direction controls) are reported and skipped; the rest goes on.
 
 The source is only read.
 """
@@ -18,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..core.canonical import jacs_sha256
+from ..core.pubkey import public_key_hash
 from ..core.sign import AgentSigner, pretty_json
-from ..core.verify import VALID, claimed_hash
+from ..core.verify import VALID, claimed_hash, parse_document
 from ..storage.base import AccessDenied, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
@@ -76,6 +98,9 @@ class MigrateReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     would_copy: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: damaged objects on the target (empty, cut short, not a valid version) that this
+    #: run overwrote and checked; they are in ``copied`` too
+    repaired: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
     resumed: int = 0
@@ -90,7 +115,8 @@ class MigrateReport:
 
     def summary(self) -> dict:
         return {"copied": len(self.copied), "skipped": len(self.skipped), "failed": len(self.failed),
-                "would_copy": len(self.would_copy), "conflicts": len(self.conflicts), "bytes": self.bytes,
+                "would_copy": len(self.would_copy), "conflicts": len(self.conflicts),
+                "repaired": len(self.repaired), "bytes": self.bytes,
                 "seconds": round(self.seconds, 3), "resumed_from_journal": self.resumed,
                 "not_attempted": self.not_attempted, "stopped": self.stopped}
 
@@ -98,7 +124,8 @@ class MigrateReport:
         return {"source": self.source, "target": self.target, "dry_run": self.dry_run, "summary": self.summary(),
                 "copied": self.copied, "skipped": self.skipped,
                 "failed": [{"key": k, "reason": r} for k, r in self.failed],
-                "would_copy": self.would_copy, "conflicts": self.conflicts, "journal": self.journal}
+                "would_copy": self.would_copy, "conflicts": self.conflicts, "repaired": self.repaired,
+                "journal": self.journal}
 
 
 @dataclass(frozen=True)
@@ -108,6 +135,125 @@ class _Item:
     dst_key: str
     doc_id: str | None = None
     version: str | None = None
+    #: for a public key file: the hash its name gives (the .pem's bytes must hash to it)
+    key_hash: str | None = None
+
+
+_VERSION_KINDS = ("document", "archived", "agent")
+
+# names no store should be handed: not UTF-8 (surrogate escapes), control characters,
+# a backslash, line separators, and direction controls (they make names display misleadingly)
+_ODD = re.compile("[\x00-\x1f\x7f\x85\\\\\ud800-\udfff\u061c\u200e\u200f\u2028\u2029"
+                  "\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(key: str) -> str:
+    """*key* as it can be printed anywhere (escapes for what is not printable UTF-8)."""
+    return ascii(key)[1:-1] if _ODD.search(key) else key
+
+
+def _odd_name(key: str) -> str | None:
+    """Why *key* cannot be carried over, or None."""
+    m = _ODD.search(key)
+    if m is None:
+        return None
+    o = ord(m.group())
+    if o == 0x0A:
+        return "its name contains a newline"
+    if o < 0x20 or o in (0x7F, 0x85):
+        return "its name contains a control character"
+    if o == 0x5C:
+        return "its name contains a backslash"
+    if 0xD800 <= o <= 0xDFFF:
+        return "its name is not valid UTF-8"
+    if o in (0x2028, 0x2029):
+        return "its name contains a line separator"
+    return f"its name contains the direction control U+{o:04X}, which makes names display misleadingly"
+
+
+def _hashes_right_fast(data: bytes) -> bool:
+    """Cheap: do these bytes parse and hash to the jacsSha256 they claim? (A torn
+    read cannot.) A False only costs a re-read; the strict check is :func:`_valid_hash`."""
+    if not data:
+        return False
+    try:
+        doc = json.loads(data)
+        claimed = doc.get("jacsSha256") if isinstance(doc, dict) else None
+        return isinstance(claimed, str) and jacs_sha256(doc) == claimed
+    except Exception:  # noqa: BLE001 - anything odd: not provably whole
+        return False
+
+
+def _valid_hash(data: bytes) -> str | None:
+    """The jacsSha256 of *data* when it parses as the library parses and hashes to the
+    jacsSha256 it claims; None when it cannot be a valid version."""
+    if not data:
+        return None
+    try:
+        doc, err = parse_document(data)
+        if err is not None or not isinstance(doc, dict):
+            return None
+        claimed = doc.get("jacsSha256")
+        if not isinstance(claimed, str) or jacs_sha256(doc) != claimed:
+            return None
+        return claimed
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _proves_whole(it: "_Item", data: bytes) -> bool:
+    if it.kind in _VERSION_KINDS:
+        return _hashes_right_fast(data)
+    if it.kind == "key" and it.key_hash and it.src_key.endswith(".pem"):
+        try:
+            return bool(data) and public_key_hash(data) == it.key_hash
+        except Exception:  # noqa: BLE001
+            return False
+    return False
+
+
+class _Unsteady(Exception):
+    """The source object changed on every read."""
+
+
+#: pauses between reads of a source object that does not prove itself whole
+_REREAD_PAUSES = (0.01, 0.02, 0.05, 0.1)
+
+
+def _read_steady(src: Store, it: "_Item") -> bytes:
+    """The object's bytes, read so that a file rewritten meanwhile is not taken torn.
+
+    Only folders can be caught mid-rewrite (S3 objects and SQLite rows change whole).
+    Bytes that prove themselves whole are taken at once; others only once two reads
+    some milliseconds apart agree."""
+    data = src.objects.get(it.src_key)
+    if getattr(src.objects, "local_path", None) is None or _proves_whole(it, data):
+        return data
+    for pause in _REREAD_PAUSES:
+        time.sleep(pause)
+        again = src.objects.get(it.src_key)
+        if again == data:
+            return data
+        data = again
+        if _proves_whole(it, data):
+            return data
+    raise _Unsteady(f"the source changed on each of {len(_REREAD_PAUSES) + 1} reads (a program is rewriting "
+                    "it); not copied, so that no torn copy is made — run the migration again when it is quiet")
+
+
+def _damaged(it: "_Item", theirs: bytes, ours: bytes) -> bool:
+    """Can what the target holds not be a valid copy of anything? (Then it is damage
+    to repair, not a conflict.)"""
+    if not theirs:
+        return True
+    if it.kind in _VERSION_KINDS:
+        return _valid_hash(theirs) is None
+    if it.kind == "key" and it.key_hash and it.dst_key.endswith(".pem"):
+        try:
+            return public_key_hash(theirs) != it.key_hash
+        except Exception:  # noqa: BLE001
+            return True
+    return len(theirs) < len(ours) and ours.startswith(theirs)  # cut off
 
 
 class _Journal:
@@ -123,7 +269,7 @@ class _Journal:
             for line in path.read_text("utf-8", errors="replace").splitlines():
                 if line.startswith("done\t"):
                     self.done.add(line[5:])
-        self._f = open(path, "a", encoding="utf-8")
+        self._f = open(path, "a", encoding="utf-8", errors="backslashreplace")
         self._n = 0
 
     def mark(self, key: str) -> None:
@@ -149,9 +295,26 @@ class _Journal:
             self.path.unlink(missing_ok=True)  # a finished run needs no journal
 
 
-def _plan(src: Store, dst: Store, opts: MigrateOptions) -> list[_Item]:
+def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], list[tuple[str, str]]]:
+    """What to copy, and what cannot be (a name that cannot be carried over, an entry
+    the source lists but cannot read): (items, [(shown name, why)])."""
     items: list[_Item] = []
-    refs = src.refs()
+    problems: list[tuple[str, str]] = []
+    infos = []
+    seen_keys: set[str] = set()
+    for prefix, _kind in src.layout.list_prefixes():
+        for info in src.objects.list(prefix, details=False, ordered=False):
+            if info.key in seen_keys:
+                continue
+            seen_keys.add(info.key)
+            problem = getattr(info, "problem", None)
+            why = problem or _odd_name(info.key)
+            if why is None:
+                infos.append(info)
+            elif info.key.endswith(".json"):  # what would be a version but for this
+                problems.append((_shown(info.key), f"not copied: {why}" if problem else
+                                 f"not copied: {_shown(info.key)}: {why}"))
+    refs = sorted(src.iter_refs(infos=infos), key=lambda r: (r.kind, r.id, r.version, r.key))
     by_id: dict[tuple[str, str], list[Ref]] = {}
     for r in refs:
         by_id.setdefault((r.kind, r.id), []).append(r)
@@ -170,22 +333,35 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> list[_Item]:
             rs = [r for r in rs if r.version == latest.version]
         chosen.extend(rs)
     for r in chosen:
-        if r.kind == "agent":
-            dst_key = dst.layout.agent_key(r.id, r.version)
-        elif r.kind == "archived":
-            dst_key = dst.layout.archive_key(r.id, r.version)
-        else:
-            dst_key = dst.layout.document_key(r.id, r.version)
+        try:
+            if r.kind == "agent":
+                dst_key = dst.layout.agent_key(r.id, r.version)
+            elif r.kind == "archived":
+                dst_key = dst.layout.archive_key(r.id, r.version)
+            else:
+                dst_key = dst.layout.document_key(r.id, r.version)
+        except StorageError as exc:
+            problems.append((_shown(r.key), f"not copied: {exc}"))
+            continue
         items.append(_Item(r.kind, r.key, dst_key, r.id, r.version))
     # public keys always go along: nothing on the target verifies without them
     for h in src.public_key_hashes():
-        for s_key, d_key in zip(src.layout.public_key_keys(h), dst.layout.public_key_keys(h)):
-            items.append(_Item("key", s_key, d_key))
+        try:
+            pairs = list(zip(src.layout.public_key_keys(h), dst.layout.public_key_keys(h)))
+        except StorageError as exc:
+            problems.append((_shown(h), f"public key not copied: {exc}"))
+            continue
+        for s_key, d_key in pairs:
+            items.append(_Item("key", s_key, d_key, key_hash=h))
     if opts.only == "all" and src.layout.name == dst.layout.name == "jacs":
         for info in src.objects.list_children(""):
             if info.key.endswith(".json"):
-                items.append(_Item("config", info.key, info.key))
-    return items
+                why = getattr(info, "problem", None) or _odd_name(info.key)
+                if why is None:
+                    items.append(_Item("config", info.key, info.key))
+                else:
+                    problems.append((_shown(info.key), f"not copied: {why}"))
+    return items, problems
 
 
 def migrate(
@@ -203,7 +379,8 @@ def migrate(
     sweep = getattr(dst.objects, "sweep_temp", None)
     if sweep is not None and not opts.dry_run:
         sweep()  # leftovers of an earlier run that was killed
-    items = _plan(src, dst, opts)
+    items, problems = _plan(src, dst, opts)
+    report.failed.extend(problems)
     journal = None
     if opts.journal and not opts.dry_run:
         ident = hashlib.sha256(json.dumps([src.url, dst.url, opts.only, opts.latest_only,
@@ -234,13 +411,26 @@ def migrate(
                 report.not_attempted += 1
             return
         try:
-            if it.dst_key in done and dst.objects.stat(it.dst_key) is not None:
+            for name in (it.src_key, it.dst_key):
+                why = _odd_name(name)
+                if why is not None:
+                    with lock:
+                        report.failed.append((_shown(name), f"not copied: {_shown(name)}: {why}"))
+                    return
+            if it.dst_key in done:
+                info = dst.objects.stat(it.dst_key)
+                if info is not None and info.size > 0:  # an empty object is never a finished copy
+                    with lock:
+                        report.skipped.append(it.dst_key)
+                        report.resumed += 1
+                    return
+            try:
+                data = _read_steady(src, it)
+            except _Unsteady as exc:
                 with lock:
-                    report.skipped.append(it.dst_key)
-                    report.resumed += 1
+                    report.failed.append((it.src_key, str(exc)))
                 return
-            data = src.objects.get(it.src_key)
-            if it.kind in ("document", "archived", "agent"):
+            if it.kind in _VERSION_KINDS:
                 if opts.verify_source:
                     v = src.verify(Ref(it.kind, it.doc_id, it.version, it.src_key))
                     if v.status != VALID:
@@ -259,48 +449,24 @@ def migrate(
                 if opts.resign is not None and it.kind != "agent":
                     data = _resign(data, opts.resign)
             if opts.dry_run:
-                existing = dst.objects.stat(it.dst_key)
                 created = False
+                if dst.objects.stat(it.dst_key) is None:
+                    with lock:
+                        report.would_copy.append(it.dst_key)
+                    return
             else:
                 created = dst.objects.put_if_absent(it.dst_key, data)
-                existing = None if created else True
-            if existing is not None:
-                if not opts.skip_existing:
-                    with lock:
-                        report.failed.append((it.dst_key, "exists on the target"))
-                    return
-                theirs = dst.objects.get(it.dst_key)
-                same = theirs == data or (
-                    it.kind in ("document", "archived", "agent") and claimed_hash(theirs) is not None
-                    and claimed_hash(theirs) == claimed_hash(data))
-                with lock:
-                    if same:
-                        report.skipped.append(it.dst_key)
-                    else:
-                        report.conflicts.append(it.dst_key)
-                        report.failed.append((it.dst_key, "conflict: the target holds different content "
-                                                          "under this name (not overwritten)"))
-                if same and journal:
-                    journal.mark(it.dst_key)
-                return
-            if opts.dry_run:
-                with lock:
-                    report.would_copy.append(it.dst_key)
+            if not created:
+                _existing(it, data)
                 return
             # nothing on the target is trusted until checked: the server's MD5 ETag of
             # what it stored (S3, no extra request) or the bytes read back
-            etag_of = getattr(dst.objects, "written_etag", None)
-            etag = etag_of(it.dst_key) if etag_of else None
-            if etag and len(etag) == 32 and "-" not in etag:
-                good = etag == hashlib.md5(data).hexdigest()
-            else:
-                good = hashlib.sha256(dst.objects.get(it.dst_key)).digest() == hashlib.sha256(data).digest()
-            if not good:
+            if not _written_right(it.dst_key, data):
                 with lock:
                     report.failed.append((it.dst_key, "the copy on the target differs from the source"))
                 return
             with lock:
-                (report.copied if created else report.skipped).append(it.dst_key)
+                report.copied.append(it.dst_key)
                 report.bytes += len(data)
             if journal:
                 journal.mark(it.dst_key)
@@ -313,9 +479,83 @@ def migrate(
             stop.set()
         except StorageError as exc:
             with lock:
-                report.failed.append((it.dst_key, str(exc)))
+                report.failed.append((_shown(it.dst_key), str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one object's surprise never ends the run with a traceback
+            with lock:
+                report.failed.append((_shown(it.dst_key), f"not copied: {type(exc).__name__}: {exc}"))
         finally:
-            tick(it.dst_key)
+            tick(_shown(it.dst_key))
+
+    def _written_right(key: str, data: bytes) -> bool:
+        etag_of = getattr(dst.objects, "written_etag", None)
+        etag = etag_of(key) if etag_of else None
+        if etag and len(etag) == 32 and "-" not in etag:
+            return etag == hashlib.md5(data).hexdigest()
+        return hashlib.sha256(dst.objects.get(key)).digest() == hashlib.sha256(data).digest()
+
+    def _existing(it: _Item, data: bytes) -> None:
+        """The target already holds an object under this name: the same (skipped),
+        damage (overwritten and checked), or a different valid version (a conflict)."""
+        replace_if = getattr(dst.objects, "replace_if_match", None)
+        for _attempt in range(3):
+            theirs = dst.objects.get(it.dst_key)
+            same = theirs == data
+            if not same and it.kind in _VERSION_KINDS:
+                h = _valid_hash(theirs)
+                # the same version written differently (other white space): hashes alike
+                same = h is not None and h == _valid_hash(data)
+            if same:
+                with lock:
+                    if opts.skip_existing:
+                        report.skipped.append(it.dst_key)
+                    else:
+                        report.failed.append((it.dst_key, "exists on the target"))
+                if journal and opts.skip_existing:
+                    journal.mark(it.dst_key)
+                return
+            if not _damaged(it, theirs, data):
+                with lock:
+                    report.conflicts.append(it.dst_key)
+                    report.failed.append((it.dst_key, "conflict: the target holds a different valid version "
+                                                      "under this name (not overwritten)"))
+                return
+            if opts.dry_run:
+                with lock:
+                    report.would_copy.append(it.dst_key)
+                return
+            if replace_if is not None:
+                # overwrite only what was judged: a writer that got there in between wins
+                info = dst.objects.stat(it.dst_key)
+                if info is None:
+                    if dst.objects.put_if_absent(it.dst_key, data):
+                        break
+                    continue
+                etag = info.etag or ""
+                plain_md5 = len(etag) == 32 and "-" not in etag
+                if (plain_md5 and etag != hashlib.md5(theirs).hexdigest()) or (
+                        not plain_md5 and dst.objects.get(it.dst_key) != theirs):
+                    continue  # it changed since it was read: judge it again
+                if not replace_if(it.dst_key, data, info.etag):
+                    continue
+            else:
+                dst.objects.put(it.dst_key, data)
+            break
+        else:
+            with lock:
+                report.failed.append((it.dst_key, "the target object kept changing while it was being repaired; "
+                                                  "left as it is"))
+            return
+        if dst.objects.get(it.dst_key) != data:
+            with lock:
+                report.failed.append((it.dst_key, "damaged on the target (empty, cut short or not a valid "
+                                                  "version); overwriting it did not hold"))
+            return
+        with lock:
+            report.repaired.append(it.dst_key)
+            report.copied.append(it.dst_key)
+            report.bytes += len(data)
+        if journal:
+            journal.mark(it.dst_key)
 
     workers = max(1, int(opts.concurrency))
     finished = False
@@ -332,10 +572,14 @@ def migrate(
                 try:
                     s_key = src.layout.attachment_key(path)
                     d_key = dst.layout.attachment_key(path)
+                    if _odd_name(s_key) is not None:
+                        report.failed.append((_shown(s_key), f"attachment not copied: {_shown(s_key)}: "
+                                                             f"{_odd_name(s_key)}"))
+                        continue
+                    if src.objects.stat(s_key) is not None:
+                        extra.append(_Item("file", s_key, d_key))
                 except StorageError:
                     continue
-                if src.objects.stat(s_key) is not None:
-                    extra.append(_Item("file", s_key, d_key))
             total += len(extra)
             for it in extra:
                 copy_one(it)

@@ -464,10 +464,36 @@ class S3Store(ObjectStore):
             err = _describe(exc, f"bucket {self.bucket}")
             if not isinstance(err, NotFound):
                 raise err from None
-        try:
-            self.client.create_bucket(Bucket=self.bucket)
-        except Exception as exc:
-            raise _describe(exc, f"creating bucket {self.bucket}") from None
+        import time
+
+        from botocore.exceptions import ClientError
+
+        for attempt in range(4):
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+                return
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code == "BucketAlreadyOwnedByYou":
+                    return  # another run (or thread) created it a moment ago: ours, fine
+                if code not in ("BucketAlreadyExists", "OperationAborted"):
+                    raise _describe(exc, f"creating bucket {self.bucket}") from None
+                # someone created it meanwhile (OperationAborted: is creating it): it is
+                # usable when we may read it, which a HEAD tells; someone else's is a 403
+                time.sleep(0.2 * attempt)
+                try:
+                    self.client.head_bucket(Bucket=self.bucket)
+                    return
+                except Exception as head_exc:
+                    err = _describe(head_exc, f"bucket {self.bucket}")
+                    if isinstance(err, AccessDenied):
+                        raise StorageError(f"The bucket name {self.bucket} is taken by another account; "
+                                           "choose another name") from None
+                    if not isinstance(err, NotFound):
+                        raise err from None
+            except Exception as exc:
+                raise _describe(exc, f"creating bucket {self.bucket}") from None
+        raise StorageError(f"Cannot create bucket {self.bucket}: it is reported to exist but cannot be found")
 
     def check(self) -> None:
         """Raise a clear error when the bucket cannot be used."""
@@ -694,6 +720,32 @@ class S3Store(ObjectStore):
                 return False
             if code in ("NotImplemented", "InvalidArgument") or status == 501:
                 self.put(key, data)  # the header is unsupported: the HEAD check above stands
+                return True
+            raise _describe(exc, key) from None
+        except Exception as exc:
+            raise _describe(exc, key) from None
+
+    def replace_if_match(self, key: str, data: bytes, etag: str | None) -> bool:
+        """Overwrite *key* only while it still has *etag* (``If-Match``): False when it
+        changed or went away meanwhile. Used to repair damaged objects (an empty or
+        cut-short upload), never to replace a valid version. Servers without If-Match
+        get a plain PUT."""
+        from botocore.exceptions import ClientError
+
+        if not etag:
+            self.put(key, data)
+            return True
+        try:
+            r = self.client.put_object(IfMatch=f'"{etag}"', **self._put_args(key, data))
+            self._remember_etag(key, (r.get("ETag") or "").strip('"'))
+            return True
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey") or status in (404, 409, 412):
+                return False
+            if code in ("NotImplemented", "InvalidArgument") or status == 501:
+                self.put(key, data)
                 return True
             raise _describe(exc, key) from None
         except Exception as exc:
