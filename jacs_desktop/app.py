@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     log = logging.getLogger("jacs_desktop")
     log.info("JACS Desktop %s starting (log: %s)", __version__, log_path)
-    from .ui.browser import _load_prefs
+    from .storage.settings import load_settings_or_defaults
 
-    prefs = _load_prefs()
+    prefs = load_settings_or_defaults()
     settings = private_settings(QSettings())
     apply_theme(app, args.theme or prefs.theme)
     from .ui.browser import BrowserWindow

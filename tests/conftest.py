@@ -71,9 +71,9 @@ def _private_dirs(tmp_path, monkeypatch):
                      ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log")):
         if var not in os.environ or not os.environ[var].startswith(str(tmp_path)):
             monkeypatch.setenv(var, str(tmp_path / "_dirs" / sub))
-    from jacs_desktop.storage.secrets import Secrets
+    from jacs_desktop.storage.secrets import SESSION
 
-    Secrets._SESSION.clear()
+    SESSION.clear()  # session secrets and the master password: each test starts a new "run"
 
 
 AGENT_PASSWORD = "Agent!Test#2026xy"

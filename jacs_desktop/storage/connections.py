@@ -1,34 +1,35 @@
 """Saved connections: name, URL, options, in a versioned settings file.
 
-The file lives in the platformdirs config dir (``JACS_DESKTOP_CONFIG_DIR``
+The file lives in :func:`jacs_desktop.paths.config_dir` (``JACS_DESKTOP_CONFIG_DIR``
 overrides it). Secrets never go in it: an S3 secret key is kept by the
 :mod:`secrets` wrapper under ``connection:{name}:secret_key``.
+
+Opening a ``profile:NAME`` URL is :mod:`.opener`'s job; this module only keeps the list.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+# config_dir is re-exported for old callers (jobs/profiles.py, ui/appdialogs.py);
+# new code imports it from jacs_desktop.paths
+from ..paths import config_dir
 from .base import StorageError
-from .urls import parse_url
+from .secrets import default_secrets
+from .urlparse import parse_url
+from .versioned import load_versioned, save_versioned
 
-__all__ = ["Connection", "Connections", "config_dir", "SETTINGS_VERSION", "MIGRATIONS"]
+__all__ = ["Connection", "Connections", "connections_file", "config_dir", "SETTINGS_VERSION", "MIGRATIONS"]
 
 SETTINGS_VERSION = 1
-APP = "jacs-desktop"
 
 
-def config_dir() -> Path:
-    env = os.environ.get("JACS_DESKTOP_CONFIG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_config_path
-
-    return user_config_path(APP, appauthor=False)
+def connections_file() -> Path:
+    """Where the saved connections are kept (in :func:`~jacs_desktop.paths.config_dir`)."""
+    return config_dir() / "connections.json"
 
 
 #: version N -> N+1 upgrade functions for the settings file (hook for future versions)
@@ -53,11 +54,7 @@ class Connection:
         out: dict = {}
         if self.access_key:
             out["access_key"] = self.access_key
-            secrets = self._secrets
-            if secrets is None:
-                from .secrets import default_secrets
-
-                secrets = default_secrets()
+            secrets = self._secrets if self._secrets is not None else default_secrets()
             value = secrets.get(self.secret_name())
             if value:
                 out["secret_key"] = value
@@ -71,22 +68,24 @@ class Connection:
 
 
 class Connections:
-    _default: "Connections | None" = None
-    _lock = threading.Lock()
+    """The saved connections in *path* (default :func:`connections_file`); their secret
+    keys go to *secrets* (default: :func:`~.secrets.default_secrets` when needed)."""
 
     def __init__(self, path: str | os.PathLike | None = None, secrets=None):
-        self.path = Path(path) if path else config_dir() / "connections.json"
+        self.path = Path(path) if path else connections_file()
         self.secrets = secrets
         self._items: dict[str, Connection] = {}
         self._load()
 
     @classmethod
     def default(cls) -> "Connections":
+        """The user's saved connections (the file in the config folder)."""
         return cls()
 
-    def _load(self) -> None:
-        from .versioned import load_versioned
+    def _secret_store(self):
+        return self.secrets if self.secrets is not None else default_secrets()
 
+    def _load(self) -> None:
         doc = load_versioned(self.path, "connections", SETTINGS_VERSION, MIGRATIONS)
         for item in (doc or {}).get("connections", []):
             if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("url"), str):
@@ -95,8 +94,6 @@ class Connections:
                 self._items[c.name] = c
 
     def _save(self) -> None:
-        from .versioned import save_versioned
-
         save_versioned(self.path, {"version": SETTINGS_VERSION,
                                    "connections": [c.to_json() for c in self._items.values()]})
 
@@ -121,12 +118,7 @@ class Connections:
         c = Connection(name.strip(), url, dict(options or {}), access_key)
         c._secrets = self.secrets
         if secret_key:
-            secrets = self.secrets
-            if secrets is None:
-                from .secrets import default_secrets
-
-                secrets = default_secrets()
-            secrets.set(c.secret_name(), secret_key)
+            self._secret_store().set(c.secret_name(), secret_key)
         self._items[c.name] = c
         self._save()
         return c
@@ -137,11 +129,6 @@ class Connections:
         self._save()
         if c.access_key:
             try:
-                secrets = self.secrets
-                if secrets is None:
-                    from .secrets import default_secrets
-
-                    secrets = default_secrets()
-                secrets.delete(c.secret_name())
+                self._secret_store().delete(c.secret_name())
             except StorageError:
                 pass

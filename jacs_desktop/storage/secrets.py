@@ -11,6 +11,11 @@ Backends, chosen by a setting:
   enters it every time the app starts).
 * ``auto`` — ``keyring`` when a secure one exists, else ``session`` with
   :attr:`Secrets.warning` saying so plainly.
+
+What lives for the run only — ``session`` secrets and the master password the
+GUI asked for — is in one explicit object, :data:`SESSION` (a
+:class:`SessionSecrets`): every :class:`Secrets` uses it unless it is given
+another, so a password is asked once per run; ``SESSION.clear()`` forgets it all.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import config_dir
 from .base import StorageError
+from .settings import load_settings
 
-__all__ = ["default_secrets", "Secrets", "SecretsUnavailable", "KeyringStatus", "keyring_status", "SERVICE"]
+__all__ = ["default_secrets", "Secrets", "SecretsUnavailable", "KeyringStatus", "keyring_status", "SERVICE",
+           "SessionSecrets", "SESSION", "set_master_password", "secrets_file"]
 
 SERVICE = "jacs-desktop"
 _BACKENDS = ("auto", "keyring", "file", "session")
@@ -32,6 +40,58 @@ _BACKENDS = ("auto", "keyring", "file", "session")
 
 class SecretsUnavailable(StorageError):
     """No secure place to remember a secret (the message says what to do)."""
+
+
+def secrets_file() -> Path:
+    """Where the ``file`` backend keeps its encrypted secrets (in :func:`~jacs_desktop.paths.config_dir`)."""
+    return config_dir() / "secrets.enc.json"
+
+
+class SessionSecrets:
+    """What is kept in memory for one run and never written anywhere: the secrets
+    of the ``session`` backend and the master password of the encrypted file.
+
+    The process-wide one is :data:`SESSION`; pass another to :class:`Secrets` (or
+    :func:`default_secrets`) to keep a caller's secrets apart, e.g. in tests.
+    Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, str] = {}
+        self._master: str | None = None
+
+    def get(self, name: str) -> str | None:
+        with self._lock:
+            return self._values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        with self._lock:
+            self._values[name] = value
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._values.pop(name, None)
+
+    @property
+    def master_password(self) -> str | None:
+        with self._lock:
+            return self._master
+
+    @master_password.setter
+    def master_password(self, password: str | None) -> None:
+        with self._lock:
+            self._master = password or None
+
+    def clear(self) -> None:
+        """Forget every secret and the master password (as a new run would)."""
+        with self._lock:
+            self._values.clear()
+            self._master = None
+
+
+#: the process-wide session: "don't remember" secrets and the master password live
+#: here for the life of the process, shared by every :class:`Secrets` by default
+SESSION = SessionSecrets()
 
 
 @dataclass(frozen=True)
@@ -142,19 +202,18 @@ class _EncryptedFile:
 
 
 class Secrets:
-    """get/set/delete secrets by name, in the backend the user chose."""
+    """get/set/delete secrets by name, in the backend the user chose.
 
-    #: "don't remember" secrets live for the life of the process, shared by every
-    #: ``Secrets`` that uses the session backend (so a password is asked once per run)
-    _SESSION: dict[str, str] = {}
+    *session* holds what the ``session`` backend keeps (default: the process-wide
+    :data:`SESSION`, so every ``Secrets`` of one run shares it)."""
 
     def __init__(self, backend: str = "auto", *, file_path: str | os.PathLike | None = None,
-                 master_password: str | None = None):
+                 master_password: str | None = None, session: SessionSecrets | None = None):
         if backend not in _BACKENDS:
             raise StorageError(f"Unknown secrets backend {backend!r} (choose {', '.join(_BACKENDS)})")
         self.requested = backend
         self.warning: str | None = None
-        self._session: dict[str, str] = Secrets._SESSION
+        self._session = SESSION if session is None else session
         self._file: _EncryptedFile | None = None
         status = keyring_status() if backend in ("auto", "keyring") else None
         if backend == "keyring":
@@ -175,9 +234,7 @@ class Secrets:
                 )
         elif backend == "file":
             if file_path is None:
-                from .connections import config_dir
-
-                file_path = config_dir() / "secrets.enc.json"
+                file_path = secrets_file()
             self._file = _EncryptedFile(Path(file_path), master_password or "")
             self.backend = "file"
         else:
@@ -213,7 +270,7 @@ class Secrets:
         if self.backend == "file":
             self._file.set(name, value)
             return
-        self._session[name] = value
+        self._session.set(name, value)
 
     def delete(self, name: str) -> None:
         if self.backend == "keyring":
@@ -230,31 +287,29 @@ class Secrets:
         if self.backend == "file":
             self._file.delete(name)
             return
-        self._session.pop(name, None)
+        self._session.delete(name)
 
 
-def default_secrets() -> "Secrets":
+def default_secrets(session: SessionSecrets | None = None) -> "Secrets":
     """The secrets store the user chose: ``JACS_DESKTOP_SECRETS`` (auto|keyring|file|session)
     or else the Settings choice, with ``JACS_DESKTOP_MASTER_PASSWORD`` (or the password
-    the GUI asked for) for the encrypted file."""
+    the GUI asked for, kept in the session) for the encrypted file."""
+    session = SESSION if session is None else session
     backend = os.environ.get("JACS_DESKTOP_SECRETS")
     if not backend:  # the choice made in Settings
         try:
-            from .settings import load_settings
-
             backend = load_settings().secrets_backend
         except StorageError:
             backend = "auto"
-    return Secrets(backend, master_password=os.environ.get("JACS_DESKTOP_MASTER_PASSWORD") or _master_password())
+    return Secrets(backend, master_password=os.environ.get("JACS_DESKTOP_MASTER_PASSWORD") or session.master_password,
+                   session=session)
 
 
-#: the master password for the encrypted secrets file, given once per run by the GUI
+def set_master_password(password: str, session: SessionSecrets | None = None) -> None:
+    """The master password of the encrypted secrets file, given once per run by the GUI."""
+    (SESSION if session is None else session).master_password = password
+
+
+#: Deprecated, kept only because tests/test_app.py still replaces it; the master
+#: password now lives in :data:`SESSION` (forget it with ``SESSION.clear()``).
 _MASTER: dict[str, str] = {}
-
-
-def set_master_password(password: str) -> None:
-    _MASTER["pw"] = password
-
-
-def _master_password() -> str | None:
-    return _MASTER.get("pw")

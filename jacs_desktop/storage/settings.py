@@ -8,15 +8,21 @@ they are the GUI's own state, not preferences.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from ..paths import config_dir
 from .base import StorageError
-from .connections import config_dir
+from .urlparse import parse_url
+from .versioned import load_versioned, save_versioned
 
-__all__ = ["Settings", "SETTINGS_FILE_VERSION", "load_settings", "save_settings", "THEMES", "SECRETS_BACKENDS"]
+__all__ = ["Settings", "SETTINGS_FILE_VERSION", "load_settings", "load_settings_or_defaults", "save_settings",
+           "settings_file", "THEMES", "SECRETS_BACKENDS"]
+
+log = logging.getLogger(__name__)
 
 SETTINGS_FILE_VERSION = 1
 THEMES = ("system", "light", "dark")
@@ -47,8 +53,6 @@ class Settings:
         if not 1 <= int(self.concurrency) <= 64:
             out.append("Concurrency must be between 1 and 64")
         if self.default_store:
-            from .urls import parse_url
-
             try:
                 parse_url(self.default_store)
             except StorageError as exc:
@@ -56,16 +60,19 @@ class Settings:
         return out
 
 
+def settings_file() -> Path:
+    """Where the settings are kept (in :func:`~jacs_desktop.paths.config_dir`)."""
+    return config_dir() / "settings.json"
+
+
 def _path(path: str | os.PathLike | None) -> Path:
-    return Path(path) if path else config_dir() / "settings.json"
+    return Path(path) if path else settings_file()
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """The saved settings; defaults when there is no file. A damaged file or one
     from a newer version raises a clear StorageError (the app then shows it and
     goes on with defaults, without overwriting the file)."""
-    from .versioned import load_versioned
-
     doc = load_versioned(_path(path), "settings", SETTINGS_FILE_VERSION, _MIGRATIONS)
     if doc is None:
         return Settings()
@@ -94,12 +101,20 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return s
 
 
+def load_settings_or_defaults(path: str | os.PathLike | None = None) -> Settings:
+    """What the app starts with: the saved settings, or the defaults when the file
+    cannot be used (the reason goes to the log; the file is left as it is)."""
+    try:
+        return load_settings(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged settings file: defaults, and say so in the log
+        log.warning("settings: %s", exc)
+        return Settings()
+
+
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> None:
     problems = settings.problems()
     if problems:
         raise StorageError("; ".join(problems))
-    from .versioned import save_versioned
-
     p = _path(path)
     extra = {}
     if p.exists():  # keep settings a newer version wrote

@@ -5,105 +5,16 @@
 * ``sqlite:///path/file.sqlite3`` — SQLite file
 * ``s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256&profile=…`` — S3 / S3-compatible
 * ``profile:NAME`` — a saved connection
+
+Kept as the old import place for its many callers: the parser is in
+:mod:`.urlparse` (imports only :mod:`.base`), opening is in :mod:`.opener`.
+This module sits above both and neither imports it, so the re-exports make
+no import circle. New code imports from those two modules.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
-
-from .base import NotSupported, ObjectStore, StorageError
+from .opener import open_objects, open_store
+from .urlparse import ParsedURL, parse_url
 
 __all__ = ["open_objects", "open_store", "parse_url", "ParsedURL"]
-
-_S3_OPTIONS = {"endpoint_url", "region", "sse", "profile", "connect_timeout", "read_timeout", "max_attempts",
-               "addressing_style", "create_bucket", "parallel_list", "fast_path"}
-
-
-class ParsedURL(dict):
-    @property
-    def scheme(self) -> str:
-        return self["scheme"]
-
-
-def parse_url(url: str) -> ParsedURL:
-    if not isinstance(url, str) or not url.strip():
-        raise StorageError("No store given")
-    url = url.strip()
-    if "\x00" in url:
-        raise StorageError("The store URL contains a NUL character")
-    low = url.lower()
-    if low.startswith(("gs://", "gcs://", "azure://", "az://", "abfs://", "abfss://")):
-        raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet (folders, S3, SQLite and memory are)")
-    if low.startswith("profile:"):
-        return ParsedURL(scheme="profile", name=url[len("profile:"):])
-    if low.startswith("memory://"):
-        return ParsedURL(scheme="memory", name=url[len("memory://"):])
-    if low.startswith("sqlite://"):
-        rest = url[len("sqlite://"):]
-        path = unquote(rest)
-        if not path:
-            raise StorageError("A SQLite URL needs a file: sqlite:///path/file.sqlite3")
-        return ParsedURL(scheme="sqlite", path=path)
-    if low.startswith("s3://"):
-        parts = urlsplit(url)
-        bucket = parts.netloc
-        if not bucket:
-            raise StorageError("An S3 URL needs a bucket: s3://bucket/prefix")
-        opts: dict[str, Any] = {}
-        for k, v in parse_qs(parts.query, keep_blank_values=False).items():
-            if k not in _S3_OPTIONS:
-                raise StorageError(f"Unknown S3 option {k!r} (known: {', '.join(sorted(_S3_OPTIONS))})")
-            opts[k] = v[-1]
-        return ParsedURL(scheme="s3", bucket=bucket, prefix=unquote(parts.path).strip("/"), options=opts)
-    if low.startswith("file://"):
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost"):
-            raise NotSupported("file:// URLs on another host are not supported")
-        return ParsedURL(scheme="file", path=unquote(parts.path))
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", url):
-        raise NotSupported(f"Unknown kind of store: {url.split('://', 1)[0]}://")
-    return ParsedURL(scheme="file", path=url)
-
-
-def open_objects(url: str, *, create: bool = False, secrets: dict | None = None) -> ObjectStore:
-    p = parse_url(url)
-    scheme = p.scheme
-    if scheme == "profile":
-        from .connections import Connections
-
-        conn = Connections.default().get(p["name"])
-        merged = {**conn.resolve_secrets(), **{k: v for k, v in (secrets or {}).items() if v}}
-        return open_objects(conn.url, create=create, secrets=merged)
-    if scheme == "memory":
-        from .memory import memory_store
-
-        return memory_store(p["name"])
-    if scheme == "sqlite":
-        from .sqlite import SqliteStore
-
-        path = Path(os.path.expanduser(p["path"]))
-        if not path.exists() and not create:
-            raise StorageError(f"{path} does not exist")
-        return SqliteStore(path, create=create)
-    if scheme == "s3":
-        from .s3 import S3Store
-
-        opts = dict(p["options"])
-        if secrets:
-            opts.update({k: v for k, v in secrets.items() if v})
-        if create:
-            opts["create_bucket"] = True
-        return S3Store(p["bucket"], p["prefix"], **opts)
-    from .fs import FsStore
-
-    return FsStore(Path(os.path.expanduser(p["path"])), create=create)
-
-
-def open_store(url: str, *, create: bool = False, secrets: dict | None = None, cache_bytes: int | None = None):
-    from .store import DEFAULT_CACHE_BYTES, Store
-
-    return Store(open_objects(url, create=create, secrets=secrets), cache_bytes=cache_bytes or DEFAULT_CACHE_BYTES)

@@ -1,0 +1,70 @@
+"""Store URLs, parsed: the syntax only, nothing is opened or looked up.
+
+* ``/path``, ``~/path``, ``file:///path`` — a folder
+* ``memory://name`` — in-process scratch store
+* ``sqlite:///path/file.sqlite3`` — SQLite file
+* ``s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256&profile=…`` — S3 / S3-compatible
+* ``profile:NAME`` — a saved connection (resolved by :mod:`.opener`, not here)
+
+Imports nothing from storage but :mod:`.base`, so connections and settings can
+validate URLs without an import circle; :mod:`.opener` turns a URL into a store.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .base import NotSupported, StorageError
+
+__all__ = ["parse_url", "ParsedURL"]
+
+_S3_OPTIONS = {"endpoint_url", "region", "sse", "profile", "connect_timeout", "read_timeout", "max_attempts",
+               "addressing_style", "create_bucket", "parallel_list", "fast_path"}
+
+
+class ParsedURL(dict):
+    @property
+    def scheme(self) -> str:
+        return self["scheme"]
+
+
+def parse_url(url: str) -> ParsedURL:
+    if not isinstance(url, str) or not url.strip():
+        raise StorageError("No store given")
+    url = url.strip()
+    if "\x00" in url:
+        raise StorageError("The store URL contains a NUL character")
+    low = url.lower()
+    if low.startswith(("gs://", "gcs://", "azure://", "az://", "abfs://", "abfss://")):
+        raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet (folders, S3, SQLite and memory are)")
+    if low.startswith("profile:"):
+        return ParsedURL(scheme="profile", name=url[len("profile:"):])
+    if low.startswith("memory://"):
+        return ParsedURL(scheme="memory", name=url[len("memory://"):])
+    if low.startswith("sqlite://"):
+        rest = url[len("sqlite://"):]
+        path = unquote(rest)
+        if not path:
+            raise StorageError("A SQLite URL needs a file: sqlite:///path/file.sqlite3")
+        return ParsedURL(scheme="sqlite", path=path)
+    if low.startswith("s3://"):
+        parts = urlsplit(url)
+        bucket = parts.netloc
+        if not bucket:
+            raise StorageError("An S3 URL needs a bucket: s3://bucket/prefix")
+        opts: dict[str, Any] = {}
+        for k, v in parse_qs(parts.query, keep_blank_values=False).items():
+            if k not in _S3_OPTIONS:
+                raise StorageError(f"Unknown S3 option {k!r} (known: {', '.join(sorted(_S3_OPTIONS))})")
+            opts[k] = v[-1]
+        return ParsedURL(scheme="s3", bucket=bucket, prefix=unquote(parts.path).strip("/"), options=opts)
+    if low.startswith("file://"):
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise NotSupported("file:// URLs on another host are not supported")
+        return ParsedURL(scheme="file", path=unquote(parts.path))
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", url):
+        raise NotSupported(f"Unknown kind of store: {url.split('://', 1)[0]}://")
+    return ParsedURL(scheme="file", path=url)
