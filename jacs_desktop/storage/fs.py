@@ -245,14 +245,28 @@ class FsStore(ObjectStore):
         if start is None:
             return
         results: list[ObjectInfo] = []
-        append = results.append
+        append, search = results.append, _ODD.search
         stack = [(start, start_rel, ())]
         while stack:
             d, rel_dir, links = stack.pop()
             try:
                 with os.scandir(d) as it:
                     for e in it:
-                        rel = rel_dir + e.name
+                        name = e.name
+                        rel = rel_dir + name
+                        # the usual entry (a plain file with a plain name) without a call
+                        if name[0] != "." and e.is_file(follow_symlinks=False) and not search(name):
+                            if rel.startswith(prefix):
+                                if details:
+                                    st = e.stat(follow_symlinks=False)
+                                    info = ObjectInfo(rel, st.st_size, st.st_mtime)
+                                else:
+                                    info = ObjectInfo(rel, 0, None)
+                                if ordered:
+                                    append(info)
+                                else:
+                                    yield info
+                            continue
                         got = self._entry(e, rel, details, d, links)
                         if got is None:
                             continue
