@@ -470,12 +470,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
                                 "(DEST: a .tar.gz/.tar.zst file or another store)")
             src_url, dest = items
             if args.save_profile:
-                profiles = BackupProfiles()
+                profiles = BackupProfiles(secrets=_secrets_for_cli() if args.encrypt else None)
                 passphrase = _backup_passphrase(True) if args.encrypt else None
+                lost = profiles.not_remembered() if passphrase else None
                 prof = profiles.add(BackupProfile(args.save_profile, src_url, dest, bool(args.encrypt),
                                                   bool(args.include_private_keys)), passphrase=passphrase,
                                     replace=args.replace)
-                print(f"saved backup profile {prof.name!r}; run it with:\n    {command_line(prof.name)}")
+                if lost is None:
+                    print(f"saved backup profile {prof.name!r}; run it with:\n    {command_line(prof.name)}")
+                    return EXIT_OK
+                # no secure keyring (as ``connections add`` says): the profile is kept, its passphrase is not
+                print(f"jacs-desktop-cli: warning: {lost.rstrip('.')}. The passphrase of {prof.name!r} cannot "
+                      "be remembered: give it at run time in JACS_DESKTOP_BACKUP_PASSPHRASE, or set "
+                      "JACS_DESKTOP_SECRETS=file and JACS_DESKTOP_MASTER_PASSWORD to keep it in an encrypted file "
+                      "and save the profile again.", file=sys.stderr)
+                print(f"saved backup profile {prof.name!r} without its passphrase; run it with:\n"
+                      f"    JACS_DESKTOP_BACKUP_PASSPHRASE=... {command_line(prof.name)}")
                 return EXIT_OK
             src = open_store(src_url)
             if _is_archive_name(dest):

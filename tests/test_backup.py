@@ -787,3 +787,44 @@ def test_backup_leaves_out_devices_and_huge_files(fixture_copy, tmp_path):
     names = _archived_names(tmp_path / "b.tar.gz")
     assert "zero" not in names and "jacs_data/files/huge.bin" not in names
     assert sum(n.startswith("documents/") for n in names) == 13
+
+
+@pytest.fixture
+def fail_keyring():
+    import keyring
+    from keyring.backends import fail
+
+    old = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(old)
+
+
+@pytest.mark.parametrize("backend", ["auto", "session"])
+def test_save_profile_without_keyring_says_the_passphrase_is_not_remembered(tmp_path, monkeypatch, capsys,
+                                                                            fail_keyring, backend):
+    from jacs_desktop.storage.secrets import SESSION
+
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", backend)
+    monkeypatch.setenv("JACS_DESKTOP_BACKUP_PASSPHRASE", "a passphrase to lose")
+    dest = tmp_path / "arch" / "n-{date}-{time}.tar.gz"
+    dest.parent.mkdir()
+    code, out, err = _cli_in_process(capsys, "backup", FIXTURE, dest, "--encrypt", "--save-profile", "nightly")
+    assert code == 0
+    assert "cannot be remembered" in err and "JACS_DESKTOP_BACKUP_PASSPHRASE" in err, err
+    assert "JACS_DESKTOP_SECRETS=file" in err and "JACS_DESKTOP_MASTER_PASSWORD" in err
+    assert ("no secure keyring" if backend == "auto" else "this run only") in err
+    assert "without its passphrase" in out and "JACS_DESKTOP_BACKUP_PASSPHRASE=... jacs-desktop-cli backup " \
+        "--profile nightly" in out
+    assert "a passphrase to lose" not in out + err
+    # the next run (cron): nothing remembered, so it says how to give it
+    SESSION.clear()
+    monkeypatch.delenv("JACS_DESKTOP_BACKUP_PASSPHRASE")
+    code, out, err = _cli_in_process(capsys, "backup", "--profile", "nightly")
+    assert code == 1 and "JACS_DESKTOP_BACKUP_PASSPHRASE" in err and "Traceback" not in err
+    monkeypatch.setenv("JACS_DESKTOP_BACKUP_PASSPHRASE", "a passphrase to lose")
+    code, out, err = _cli_in_process(capsys, "backup", "--profile", "nightly")
+    assert code == 0, err
+    # an unencrypted profile needs no keyring and says nothing about one
+    code, out, err = _cli_in_process(capsys, "backup", FIXTURE, tmp_path / "plain.tar.gz", "--save-profile", "p")
+    assert code == 0 and err == "" and "without" not in out

@@ -243,3 +243,33 @@ def test_sibling_names_are_not_a_conflict(tmp_path):
     arc = _archive(tmp_path / "s.tar.gz", {"jacs_data/a": b"x", "jacs_data/ab/c": b"y", "jacs_data.bak": b"z"})
     r = verify_archive(arc)
     assert not r.errors, r.problems
+
+
+# -- hostile encryption headers --------------------------------------------------------------
+
+def _enc_header(**fields) -> dict:
+    import base64
+
+    h = {"cipher": "AES-256-GCM", "kdf": "Argon2id", "salt": base64.b64encode(b"s" * 16).decode(),
+         "nonce_prefix": base64.b64encode(b"n" * 8).decode(), "chunk": MIB}
+    h.update(fields)
+    return h
+
+
+@pytest.mark.parametrize("header", [
+    _enc_header(salt=""), _enc_header(salt="YWJj"), _enc_header(salt=5), _enc_header(salt="!!"),
+    _enc_header(nonce_prefix="YWJj"), _enc_header(chunk=1e400), _enc_header(chunk=-1), _enc_header(chunk="1"),
+    [], "x", 5, None,
+], ids=lambda h: json.dumps(h)[:40])
+def test_hostile_encryption_header_is_a_sentence(tmp_path, header, capsys, monkeypatch):
+    from jacs_desktop.jobs.backup import MAGIC
+
+    arc = tmp_path / "e.tar.gz"
+    arc.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + b"\0\0\0\x20" + b"x" * 32)
+    r = verify_archive(arc, passphrase="a passphrase")
+    assert r.exit_code == 1 and "header is damaged" in r.errors[0], r.errors
+    monkeypatch.setenv("JACS_DESKTOP_BACKUP_PASSPHRASE", "a passphrase")
+    for argv in (("backup", "verify", arc), ("restore", arc, tmp_path / "restored")):
+        code, out, err = _cli(capsys, *argv)
+        assert code == 1 and "header is damaged" in out
+        _no_traceback(out, err)

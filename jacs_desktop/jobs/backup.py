@@ -657,8 +657,9 @@ class _DecryptReader:
             salt = base64.b64decode(header["salt"])
             self.prefix = base64.b64decode(header["nonce_prefix"])
             chunk = header.get("chunk", CHUNK)
-            if type(chunk) is not int or not 0 < chunk <= 64 << 20 or len(self.prefix) != 8:
-                raise ValueError("bad chunk size or nonce")
+            if type(chunk) is not int or not 0 < chunk <= 64 << 20 or len(self.prefix) != 8 \
+                    or not 8 <= len(salt) <= 1024:
+                raise ValueError("bad chunk size, nonce or salt")
         except (ValueError, KeyError, TypeError, AttributeError):
             raise BackupError("The encrypted backup's header is damaged") from None
         self.f = f

@@ -144,6 +144,16 @@ class BackupProfiles:
         self._save()
         return profile
 
+    def not_remembered(self) -> str | None:
+        """Why an encrypted profile's passphrase would not be remembered after this run
+        (no secure keyring and no encrypted secrets file), in words; None when it would be."""
+        secrets = self._secrets()
+        if secrets.persistent:
+            return None
+        if secrets.warning:
+            return secrets.warning
+        return "Secrets are set to be kept for this run only (the 'do not remember' choice)"
+
     def remove(self, name: str) -> None:
         p = self.get(name)
         del self._items[name]
