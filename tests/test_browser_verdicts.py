@@ -271,12 +271,13 @@ def recorded_warnings(monkeypatch):
 
 def test_failed_attachment_warns_before_preview_save_open_and_is_not_dragged_out(
         qtbot, window, fixture_copy, recorded_warnings, monkeypatch):
-    from jacs_desktop.ui import browser
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QFileDialog
 
     calls, answer = recorded_warnings
     opened, asked_where = [], []
-    monkeypatch.setattr(browser.QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url)))
-    monkeypatch.setattr(browser.QFileDialog, "getSaveFileName",
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url)))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (asked_where.append(a), ("", ""))[1]))
     w = window
     _forge_attachment(fixture_copy)
@@ -310,10 +311,10 @@ def test_failed_attachment_warns_before_preview_save_open_and_is_not_dragged_out
 
 
 def test_good_attachment_does_not_warn(qtbot, window, recorded_warnings, monkeypatch):
-    from jacs_desktop.ui import browser
+    from PySide6.QtGui import QDesktopServices
 
     calls, _answer = recorded_warnings
-    monkeypatch.setattr(browser.QDesktopServices, "openUrl", staticmethod(lambda url: True))
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: True))
     w = window
     _open_and_verify(qtbot, w, FIXTURE)
     _select_doc(qtbot, w, ATTACHED)

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .theme import ERROR_STYLE
+
 __all__ = ["WelcomeDialog", "NewAgentStoreDialog", "SettingsDialog", "AboutDialog", "ShortcutsDialog",
            "ReadmeDialog", "readme_path", "JACS_FORMAT"]
 
@@ -110,7 +112,7 @@ class NewAgentStoreDialog(QDialog):
         self.hint.setWordWrap(True)
         self.error = QLabel("", self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828")
+        self.error.setStyleSheet(ERROR_STYLE)
         form.addRow(tr("Folder:"), self.folder)
         form.addRow(tr("Agent name:"), self.name)
         form.addRow(tr("Algorithm:"), self.algorithm)
@@ -217,7 +219,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Transfers in flight:"), self.concurrency)
         self.error = QLabel(self.load_error, self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828")
+        self.error.setStyleSheet(ERROR_STYLE)
         form.addRow(self.error)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
         bb.accepted.connect(self.save)

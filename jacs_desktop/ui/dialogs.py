@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .theme import ERROR_STYLE, OK_STYLE
 __all__ = ["S3Dialog", "PasswordDialog"]
 
 
@@ -90,7 +91,7 @@ class S3Dialog(QDialog):
         form.addRow("", self.remember)
         self.error = QLabel("", self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828")
+        self.error.setStyleSheet(ERROR_STYLE)
         form.addRow(self.error)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.test_button = bb.addButton(tr("Test connection"), QDialogButtonBox.ButtonRole.ActionRole)
@@ -107,7 +108,7 @@ class S3Dialog(QDialog):
         from ..storage.base import StorageError
         from ..storage.urls import parse_url
 
-        self.error.setStyleSheet("color: #c62828")
+        self.error.setStyleSheet(ERROR_STYLE)
         bucket = self.bucket.text().strip().strip("/")
         if not bucket:
             self.error.setText(tr("A bucket is needed"))
@@ -152,7 +153,7 @@ class S3Dialog(QDialog):
         self.test_result = report
         self.test_button.setEnabled(True)
         ok = report.code == 0
-        self.error.setStyleSheet("color: #2e7d32" if ok else "color: #c62828")
+        self.error.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         lines = [tr("✓ The store works ({0:.1f} s).").format(report.seconds) if ok
                  else tr("✗ {0}").format(report.status)]
         lines += report.failures[:5]
@@ -160,7 +161,7 @@ class S3Dialog(QDialog):
 
     def _test_failed(self, msg: str) -> None:
         self.test_button.setEnabled(True)
-        self.error.setStyleSheet("color: #c62828")
+        self.error.setStyleSheet(ERROR_STYLE)
         self.error.setText(msg)
 
     def _accept(self) -> None:

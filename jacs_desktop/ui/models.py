@@ -13,14 +13,14 @@ from typing import Any, Callable, Sequence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from .theme import VERDICT_COLORS
+
 __all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
 
 Index = QModelIndex | QPersistentModelIndex
 
 VERDICT_MARKS = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L", "ok": "✓", "failed": "✗",
                  "warning": "!", "skipped": "–", "pending": "…", "error": "⚠"}
-VERDICT_COLORS = {"valid": "#1b7f3b", "ok": "#1b7f3b", "invalid": "#c62828", "failed": "#c62828",
-                  "unverifiable": "#b26a00", "legacy": "#6a4fb3", "warning": "#b26a00", "error": "#8d4e00"}
 
 
 class Column:

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..jobs.browse import (
+from ...jobs.browse import (
     BADNESS,
     AgentRow,
     DocRow,
@@ -61,10 +61,12 @@ from ..jobs.browse import (
     verify_ref,
     verify_rows,
 )
-from ..storage.base import StorageError
-from ..storage.store import HistoryNode
-from .models import VERDICT_MARKS, Column, RowTableModel
-from .workers import WorkerPool
+from ...storage.base import StorageError
+from ...storage.store import HistoryNode
+from ..models import VERDICT_MARKS, Column, RowTableModel
+from ..qsettings import private_settings
+from ..theme import BANNER_STYLE, JSON_COLORS, WARNING_STYLE, ERROR_COLOR, apply_theme, verdict_color
+from ..workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +141,11 @@ class JsonHighlighter(QSyntaxHighlighter):
             return f
 
         self.rules = [
-            (re.compile(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), fmt("#1565c0", True)),
-            (re.compile(r':\s*("(?:[^"\\]|\\.)*")'), fmt("#2e7d32")),
-            (re.compile(r'(?<![\w"])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'), fmt("#ad1457")),
-            (re.compile(r"\b(?:true|false|null)\b"), fmt("#6a1b9a", True)),
-            (re.compile(r"<[\d,]+ characters of base64>"), fmt("#8d6e63")),
+            (re.compile(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), fmt(JSON_COLORS["key"], True)),
+            (re.compile(r':\s*("(?:[^"\\]|\\.)*")'), fmt(JSON_COLORS["string"])),
+            (re.compile(r'(?<![\w"])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'), fmt(JSON_COLORS["number"])),
+            (re.compile(r"\b(?:true|false|null)\b"), fmt(JSON_COLORS["literal"], True)),
+            (re.compile(r"<[\d,]+ characters of base64>"), fmt(JSON_COLORS["base64"])),
         ]
 
     def highlightBlock(self, text: str) -> None:
@@ -180,7 +182,7 @@ class BrowserWindow(QMainWindow):
         self.prefs = prefs if prefs is not None else _load_prefs()
         self.resize(1400, 860)
         self.setAcceptDrops(True)
-        self.settings = settings or QSettings()
+        self.settings = settings if settings is not None else private_settings()
         self.workers = WorkerPool(self)
         self.snapshot: Snapshot | None = None
         self.url: str | None = None
@@ -244,7 +246,7 @@ class BrowserWindow(QMainWindow):
         self.banner = QLabel("", centre)
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c1c; padding: 6px; border-radius: 4px; }")
+        self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.hide()
         cl.addWidget(self.banner)
         self.empty_label = QLabel("", centre)
@@ -335,7 +337,7 @@ class BrowserWindow(QMainWindow):
         warn_row = QHBoxLayout()
         self.preview_warning = QLabel("", pv)
         self.preview_warning.setWordWrap(True)
-        self.preview_warning.setStyleSheet("QLabel { color: #8a1c1c; }")
+        self.preview_warning.setStyleSheet(WARNING_STYLE)
         warn_row.addWidget(self.preview_warning, 1)
         self.preview_anyway = QPushButton(tr("Preview anyway…"), pv)
         self.preview_anyway.clicked.connect(lambda: self.preview_attachment(confirm=True))
@@ -392,7 +394,7 @@ class BrowserWindow(QMainWindow):
         detail.addTab(self.json_view, tr("JSON"))
         from PySide6.QtWidgets import QTreeView
 
-        from .jsontree import JsonTreeModel
+        from ..jsontree import JsonTreeModel
 
         self.tree_model = JsonTreeModel(self)
         self.tree_view = QTreeView(detail)
@@ -568,7 +570,7 @@ class BrowserWindow(QMainWindow):
         self.sources.clear()
         entries: list[tuple[str, str]] = []
         try:
-            from ..storage.connections import Connections
+            from ...storage.connections import Connections
 
             entries += [(c.name, f"profile:{c.name}") for c in Connections().list()]
         except Exception as exc:  # noqa: BLE001 - a damaged settings file must not stop the app
@@ -587,7 +589,7 @@ class BrowserWindow(QMainWindow):
             it.setData(Qt.ItemDataRole.UserRole, url)
             it.setToolTip(url + (f"\n{st[1]}" if st and st[1] else ""))
             if st and st[0] == "error":
-                it.setForeground(QColor("#c62828"))
+                it.setForeground(QColor(ERROR_COLOR))
             self.sources.addItem(it)
 
     def _set_source_status(self, url: str, state: str, reason: str = "") -> None:
@@ -615,7 +617,7 @@ class BrowserWindow(QMainWindow):
     def new_store(self) -> None:
         d = QFileDialog.getExistingDirectory(self, tr("Folder for a new store"))
         if d:
-            from ..storage.fs import FsStore
+            from ...storage.fs import FsStore
 
             try:
                 FsStore(d, create=True)
@@ -625,7 +627,7 @@ class BrowserWindow(QMainWindow):
             self.open_url(d)
 
     def new_agent_store(self) -> None:
-        from .appdialogs import NewAgentStoreDialog
+        from ..appdialogs import NewAgentStoreDialog
 
         dlg = NewAgentStoreDialog(self)
         self.active_dialog = dlg
@@ -634,7 +636,7 @@ class BrowserWindow(QMainWindow):
             self.open_url(dlg.store_path)
 
     def open_demo(self) -> None:
-        from ..jobs.demo import make_demo_store
+        from ...jobs.demo import make_demo_store
 
         def made(path):
             self.open_url(str(path))
@@ -643,7 +645,7 @@ class BrowserWindow(QMainWindow):
 
     # ------------------------------------------------------------------ help, settings, welcome
     def show_settings(self) -> None:
-        from .appdialogs import SettingsDialog
+        from ..appdialogs import SettingsDialog
 
         dlg = SettingsDialog(self, self.prefs)
         dlg.applied.connect(self.apply_prefs)
@@ -651,8 +653,6 @@ class BrowserWindow(QMainWindow):
         dlg.open()
 
     def apply_prefs(self, prefs) -> None:
-        from ..app import apply_theme
-
         old = self.prefs
         self.prefs = prefs
         if prefs.secrets_backend == "file" and old.secrets_backend != "file":
@@ -668,7 +668,7 @@ class BrowserWindow(QMainWindow):
 
         from PySide6.QtWidgets import QInputDialog, QLineEdit
 
-        from ..storage.secrets import set_master_password
+        from ...storage.secrets import set_master_password
 
         if os.environ.get("JACS_DESKTOP_MASTER_PASSWORD"):
             return True
@@ -683,32 +683,32 @@ class BrowserWindow(QMainWindow):
         return False
 
     def show_about(self) -> None:
-        from .appdialogs import AboutDialog
+        from ..appdialogs import AboutDialog
 
         self.active_dialog = AboutDialog(self)
         self.active_dialog.open()
 
     def show_shortcuts(self) -> None:
-        from .appdialogs import ShortcutsDialog
+        from ..appdialogs import ShortcutsDialog
 
         self.active_dialog = ShortcutsDialog(self)
         self.active_dialog.open()
 
     def show_readme(self) -> None:
-        from .appdialogs import ReadmeDialog
+        from ..appdialogs import ReadmeDialog
 
         self.active_dialog = ReadmeDialog(self)
         self.active_dialog.open()
 
     def open_log_folder(self) -> None:
-        from ..logs import log_dir
+        from ...logs import log_dir
 
         d = log_dir()
         d.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(d)))
 
     def show_welcome(self) -> None:
-        from .appdialogs import WelcomeDialog
+        from ..appdialogs import WelcomeDialog
 
         dlg = WelcomeDialog(self)
         self.active_dialog = dlg
@@ -718,7 +718,7 @@ class BrowserWindow(QMainWindow):
     def _welcome_chosen(self, choice: str) -> None:
         from dataclasses import replace
 
-        from ..storage.settings import save_settings
+        from ...storage.settings import save_settings
 
         if not self.prefs.welcome_done:
             self.prefs = replace(self.prefs, welcome_done=True)
@@ -739,7 +739,7 @@ class BrowserWindow(QMainWindow):
         self.activateWindow()
 
     def connect_s3(self) -> None:
-        from .dialogs import S3Dialog
+        from ..dialogs import S3Dialog
 
         dlg = S3Dialog(self)
         if dlg.exec():
@@ -770,7 +770,7 @@ class BrowserWindow(QMainWindow):
         self._builder = None
 
         def work(partial, cancel):
-            from ..storage.urls import open_store
+            from ...storage.urls import open_store
 
             store = open_store(url, secrets=secrets, cache_bytes=int(self.prefs.cache_mb) << 20)
             check = getattr(store.objects, "check", None)
@@ -786,9 +786,9 @@ class BrowserWindow(QMainWindow):
 
     def _ask_secret(self, url: str) -> bool:
         """A saved connection without a usable secret key: ask for it (once), then retry."""
-        from ..storage.base import StorageError
-        from ..storage.connections import Connections
-        from .dialogs import PasswordDialog
+        from ...storage.base import StorageError
+        from ...storage.connections import Connections
+        from ..dialogs import PasswordDialog
 
         try:
             conn = Connections().get(url[len("profile:"):])
@@ -934,7 +934,7 @@ class BrowserWindow(QMainWindow):
                                         "JACS data into it.</p>"))
             self.empty_label.show()
         self.setWindowTitle(tr("JACS Desktop — {0}").format(url))
-        from ..jobs.demo import is_demo_store
+        from ...jobs.demo import is_demo_store
 
         if "://" not in url and is_demo_store(url):
             self.setWindowTitle(tr("JACS Desktop — DEMO store (throwaway identity)"))
@@ -948,7 +948,7 @@ class BrowserWindow(QMainWindow):
         self.store_opened.emit(url)
 
         def summaries(progress, cancel):
-            from ..storage.index import IndexCache
+            from ...storage.index import IndexCache
 
             cache = None
             try:
@@ -1498,7 +1498,7 @@ class BrowserWindow(QMainWindow):
         name, data = got
         dest, _ = QFileDialog.getSaveFileName(self, tr("Save attachment"), name)
         if dest:
-            from ..core.identity import write_file_atomic
+            from ...core.identity import write_file_atomic
 
             try:
                 write_file_atomic(Path(dest), data, 0o644)
@@ -1718,7 +1718,7 @@ class BrowserWindow(QMainWindow):
         runs then gives events (heard, and re-read after the listing)."""
         if not self._watch_enabled or self._watcher is not None:
             return
-        from ..storage.watch import folder_of
+        from ...storage.watch import folder_of
 
         folder = folder_of(url)
         if folder is not None:
@@ -1739,7 +1739,7 @@ class BrowserWindow(QMainWindow):
             self._reconcile_timer.start()
             return  # kept through the re-read
         self._stop_watch()
-        from ..storage.watch import StoreWatcher
+        from ...storage.watch import StoreWatcher
 
         w = StoreWatcher(root, lambda _b: None)
         w.callback = lambda batch, w=w: self._bridge.changed.emit(w, batch)
@@ -1790,7 +1790,7 @@ class BrowserWindow(QMainWindow):
     def _watch_problem(self, watcher, problem: str) -> None:
         if watcher is not self._watcher:
             return
-        from ..storage.watch import OVERFLOW
+        from ...storage.watch import OVERFLOW
 
         if problem == OVERFLOW:
             reason = tr("live updates lost changes (the system's queue of file events overflowed)")
@@ -1884,7 +1884,7 @@ class BrowserWindow(QMainWindow):
         store = self._wizard_store()
         if store is None:
             return
-        from .wizards import SignWizard
+        from ..wizards import SignWizard
 
         wiz = SignWizard(store, self, files=list(files), workers=self.workers,
                          config_path=str(self.settings.value("last_identity", "") or ""))
@@ -1909,7 +1909,7 @@ class BrowserWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - shown in the banner
             self.show_error(str(exc))
             return
-        from .wizards import SignWizard
+        from ..wizards import SignWizard
 
         wiz = SignWizard(store, self, previous=previous, workers=self.workers,
                          config_path=str(self.settings.value("last_identity", "") or ""))
@@ -1948,7 +1948,7 @@ class BrowserWindow(QMainWindow):
         return [self.docs_model.row_object(r).id for r in sorted(rows)]
 
     def migrate_wizard(self) -> None:
-        from .wizards import MigrateWizard
+        from ..wizards import MigrateWizard
 
         snap = self.snapshot
         wiz = MigrateWizard(self, source=self.url or "", source_store=snap.store if snap else None,
@@ -1957,7 +1957,7 @@ class BrowserWindow(QMainWindow):
         self._show_wizard(wiz)
 
     def backup_wizard(self) -> None:
-        from .wizards import BackupWizard
+        from ..wizards import BackupWizard
 
         snap = self.snapshot
         wiz = BackupWizard(self, source=self.url or "", source_store=snap.store if snap else None,
@@ -1965,7 +1965,7 @@ class BrowserWindow(QMainWindow):
         self._show_wizard(wiz)
 
     def restore_wizard(self) -> None:
-        from .wizards import RestoreWizard
+        from ..wizards import RestoreWizard
 
         wiz = RestoreWizard(self, target=self.url or "", recent=self._recent(), workers=self.workers)
         wiz.run_page.job_done.connect(lambda _r: self.refresh())
@@ -1978,7 +1978,7 @@ class BrowserWindow(QMainWindow):
 
     def verify_files(self, paths: list[Path]) -> None:
         """Dropped files: JACS documents are verified with the open store's keys."""
-        from ..core.verify import verify_bytes
+        from ...core.verify import verify_bytes
 
         store = self.snapshot.store if self.snapshot else None
         results = []
@@ -2024,7 +2024,7 @@ class BrowserWindow(QMainWindow):
 
 
 def _load_prefs():
-    from ..storage.settings import Settings, load_settings
+    from ...storage.settings import Settings, load_settings
 
     try:
         return load_settings()
@@ -2061,6 +2061,4 @@ def _compact(v: Any) -> str:
 
 
 def _color(status: str) -> str:
-    from .models import VERDICT_COLORS
-
-    return VERDICT_COLORS.get(status, "#555")
+    return verdict_color(status)

@@ -1,0 +1,27 @@
+"""The app's QSettings, kept private: the file lists recent stores."""
+
+from __future__ import annotations
+
+__all__ = ["private_settings"]
+
+
+def private_settings(settings=None):
+    """*settings* (default: the app's ``QSettings()``) with its file 0600 in a 0700
+    folder whatever the umask: it lists recent stores. QSettings rewrites the file
+    through a temporary one that keeps the existing file's mode. (On Windows the
+    native settings are in the registry and there are no modes to set.)"""
+    import os
+
+    from PySide6.QtCore import QSettings
+
+    if settings is None:
+        settings = QSettings()
+    name = settings.fileName()
+    if name and os.name != "nt":
+        from ..paths import private_file
+
+        try:
+            private_file(name)
+        except OSError:
+            pass  # an unwritable settings folder: Qt reports it through status()
+    return settings
