@@ -828,3 +828,31 @@ def test_save_profile_without_keyring_says_the_passphrase_is_not_remembered(tmp_
     # an unencrypted profile needs no keyring and says nothing about one
     code, out, err = _cli_in_process(capsys, "backup", FIXTURE, tmp_path / "plain.tar.gz", "--save-profile", "p")
     assert code == 0 and err == "" and "without" not in out
+
+
+@pytest.mark.timeout(30)
+def test_killed_backup_leaves_nothing_beside_the_destination(tmp_path):
+    """kill -9 while the archive is being written: not even a temp file is left (the
+    archive is written to an unnamed O_TMPFILE file and named only when complete)."""
+    import signal
+
+    if not hasattr(os, "O_TMPFILE"):
+        pytest.skip("O_TMPFILE is Linux only")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import sys, time\n"
+            "from jacs_desktop.jobs.backup import backup\n"
+            "from jacs_desktop.storage.urls import open_store\n"
+            "def stuck(*a):\n"
+            "    print('writing', flush=True)\n"
+            "    time.sleep(60)\n"
+            "backup(open_store(sys.argv[1]), sys.argv[2], progress=stuck)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(FIXTURE), str(out / "b.tar.gz")], cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        assert list(out.iterdir()) == []  # mid-write: nothing with a name yet
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert list(out.iterdir()) == []

@@ -314,8 +314,12 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     # the archive is written to a temp file beside it as it is made, then linked into
     # place only when complete (never a half-written archive under the real name)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    # where the file system allows it the temp file has no name at all (O_TMPFILE): a
+    # backup that is killed (kill -9, a hang ended by force) leaves nothing behind
+    fd = anonymous = _anonymous_file(dest.parent)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        if fd is None:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     except OSError as exc:
         raise BackupError(f"Cannot write in {dest.parent}: {exc.strerror or exc}") from None
     f = os.fdopen(fd, "wb")
@@ -331,8 +335,11 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
             sink.close()
         f.flush()
         os.fsync(f.fileno())
+        if anonymous is not None:
+            _link_anonymous(anonymous, dest)
         f.close()
-        _link_into_place(tmp, dest)
+        if anonymous is None:
+            _link_into_place(tmp, dest)
     except BaseException:
         if buf is not None:
             buf.abort()
@@ -417,6 +424,34 @@ def _read_ahead(get, infos, workers: int = 8, window: int = 64):
             if nxt is not None:
                 q.append((nxt, ex.submit(get, nxt.key)))
             yield info, fut.result()
+
+
+def _anonymous_file(folder: Path) -> int | None:
+    """A descriptor of a new file in *folder* that has no name yet (Linux O_TMPFILE), or
+    None where that is not available (then a named temp file is used)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o600)
+    except OSError:  # not supported by this file system (or the folder is not there: said by the fallback)
+        return None
+
+
+def _link_anonymous(fd: int, dest: Path) -> None:
+    """Give the finished anonymous file its name, refusing to replace an existing file."""
+    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:  # linkat(AT_SYMLINK_FOLLOW) through /proc: os.link's plain link() would not follow it
+        os.link(str(fd), dest, src_dir_fd=proc, follow_symlinks=True)
+    except FileExistsError:
+        raise BackupError(f"{dest} already exists; choose a new file name") from None
+    except OSError as exc:
+        raise BackupError(f"Cannot write {dest}: {exc.strerror or exc}") from None
+    finally:
+        os.close(proc)
+    from ..core.identity import fsync_dir
+
+    fsync_dir(dest.parent)
 
 
 def _link_into_place(tmp: Path, dest: Path) -> None:
