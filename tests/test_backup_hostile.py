@@ -273,3 +273,42 @@ def test_hostile_encryption_header_is_a_sentence(tmp_path, header, capsys, monke
         code, out, err = _cli(capsys, *argv)
         assert code == 1 and "header is damaged" in out
         _no_traceback(out, err)
+
+
+# -- names that differ only in case ------------------------------------------------------------
+
+@pytest.mark.parametrize("files", [
+    {"documents/Doc.json": DOC, "documents/doc.json": DOC},
+    {"Jacs_Data": b"x", "jacs_data/documents/x.json": DOC},
+    {"jacs_data/documents/x.json": DOC, "JACS_DATA": b"x"},
+    {"documents/\u00e9.json": DOC, "documents/E\u0301.json": DOC},  # NFC/NFD and case
+], ids=["files", "file then folder", "folder then file", "accents"])
+def test_case_only_clash_refused_on_case_insensitive_targets(tmp_path, files, monkeypatch, capsys):
+    import jacs_desktop.jobs.backup as bk
+
+    arc = _archive(tmp_path / "case.tar.gz", files)
+    r = verify_archive(arc)  # verify cannot know the target: it says what a restore will do
+    assert not r.errors and any("differ" in w and "only in case" in w and "case-insensitive" in w
+                                for w in r.warnings), r.warnings
+    code, out, err = _cli(capsys, "backup", "verify", arc)
+    assert "only in case" in err
+    assert bk._case_insensitive(tmp_path) is False  # this test machine's temp folder
+    monkeypatch.setattr(bk, "_case_insensitive", lambda folder: True)  # as on Windows or macOS
+    target = tmp_path / "restored"
+    rr = restore(arc, Store(FsStore(target, create=True)))
+    assert rr.exit_code == 1 and "differ only in case" in rr.errors[0], rr.problems
+    assert list(target.rglob("*")) == []
+    monkeypatch.setattr(bk, "_case_insensitive", lambda folder: False)
+    rr = restore(arc, Store(FsStore(tmp_path / "restored2", create=True)))
+    assert not rr.errors and sorted(rr.restored) == sorted(files)
+
+
+def test_folders_differing_in_case_are_no_clash(tmp_path, monkeypatch):
+    import jacs_desktop.jobs.backup as bk
+
+    arc = _archive(tmp_path / "f.tar.gz", {"A/x": b"1", "a/y": b"2", "a/b/z": b"3"})
+    r = verify_archive(arc)
+    assert not r.errors and r.warnings == []
+    monkeypatch.setattr(bk, "_case_insensitive", lambda folder: True)
+    rr = restore(arc, Store(FsStore(tmp_path / "t", create=True)))
+    assert not rr.errors, rr.problems

@@ -891,10 +891,12 @@ class _Unpacked:
     stream_error: str | None = None
     #: the entry that was being read when it broke off
     broken_entry: str | None = None
+    #: names that are one on a case-insensitive file system (Windows, macOS): (earlier, later)
+    case_clashes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = False,
-            progress: ProgressFn | None = None, cancel=None) -> _Unpacked:
+            progress: ProgressFn | None = None, cancel=None, case_insensitive: bool = False) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty). Raises :class:`BackupError` when the archive cannot be used at all:
     unreadable, wrong passphrase, links, devices, unsafe or duplicate names, bombs.
@@ -914,6 +916,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
         total = 0
         current = None
         folders: set[str] = set()  # every folder the entries' names imply
+        folded: dict[str, str] = {}  # files and folders by their case-folded name
         try:
             tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
             for m in tar:
@@ -937,6 +940,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                 if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
                     raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
                 _check_file_folder(clean, out, folders)
+                _check_case(clean, out, folded, case_insensitive)
                 total += m.size
                 if total > limit:
                     raise _Refused("Refused: the archive unpacks to far more than its size "
@@ -989,6 +993,44 @@ def _check_file_folder(name: str, out: "_Unpacked", folders: set[str]) -> None:
             raise _Refused(f"Refused: {folder!r} is both a file and a folder in the archive ({name!r} is inside "
                            "it)")
         folders.add(folder)
+
+
+def _fold(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _check_case(name: str, out: "_Unpacked", folded: dict[str, str], refuse: bool) -> None:
+    """Names that are one file on a case-insensitive file system (``Doc.json`` and
+    ``doc.json``, or a file ``A`` and a folder ``a/``): refused when the target is one
+    (*refuse*), else recorded in ``out.case_clashes``. Folders that differ only in case
+    merge there, which loses nothing. *folded* maps case-folded names to the names
+    seen: a file as itself, a folder with a ``/`` after it."""
+    clash = None
+    key = _fold(name)
+    if key in folded:
+        clash = folded[key].rstrip("/")
+    else:
+        folded[key] = name
+    parts = name.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        folder = "/".join(parts[:i])
+        fk = _fold(folder)
+        have = folded.get(fk)
+        if have is None:
+            folded[fk] = folder + "/"
+        elif have.endswith("/"):
+            break  # a folder already: so are its parents
+        elif clash is None:
+            clash = have
+            break
+    if clash is None:
+        return
+    if refuse:
+        raise _Refused(f"Refused: {clash!r} and {name!r} differ only in case; the target's file system does not "
+                       "tell them apart, so one would overwrite or block the other")
+    out.case_clashes.append((clash, name))
 
 
 class _LocalError(Exception):
@@ -1263,10 +1305,11 @@ def _remove_tree(root: Path) -> None:
 
 
 def _assess(path: Path, passphrase: str | None, root: Path, report: "ArchiveReport", *, durable: bool = False,
-            progress: ProgressFn | None = None, cancel=None) -> _Unpacked | None:
+            progress: ProgressFn | None = None, cancel=None, case_insensitive: bool = False) -> _Unpacked | None:
     """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
     try:
-        u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel)
+        u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel,
+                    case_insensitive=case_insensitive)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"
         report.errors.append(str(exc))
@@ -1286,11 +1329,31 @@ def verify_archive(path: str | os.PathLike, *, passphrase: str | None = None,
     report = ArchiveReport(str(path))
     root = _temp_root(None)
     try:
-        _assess(path, passphrase, root, report, progress=progress, cancel=cancel)
+        u = _assess(path, passphrase, root, report, progress=progress, cancel=cancel)
     finally:
         _remove_tree(root)
+    if u is not None and u.case_clashes:
+        n = len(u.case_clashes)
+        report.warnings.append(
+            f"{n} name{'' if n == 1 else 's'} differ{'s' if n == 1 else ''} only in case from another: a restore "
+            "onto a case-insensitive file system (Windows, macOS) refuses the archive; elsewhere it restores: "
+            + "; ".join(f"{a!r} and {b!r}" for a, b in u.case_clashes[:10]) + (" …" if n > 10 else ""))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _case_insensitive(folder: Path) -> bool:
+    """Whether *folder*'s file system treats names that differ only in case as one
+    (asked of the file system itself: a probe file, then its upper-case name)."""
+    probe = folder / f".case-probe-{uuid.uuid4().hex}"
+    try:
+        probe.touch(exist_ok=False)
+    except OSError:
+        return False
+    try:
+        return os.path.exists(folder / probe.name.upper())
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def _fs_objects(dst: Store):
@@ -1368,7 +1431,9 @@ def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = Non
     fs = _fs_objects(dst)
     root = _temp_root(_near_target(dst))
     try:
-        u = _assess(Path(path), passphrase, root, report, durable=fs is not None, progress=progress, cancel=cancel)
+        u = _assess(Path(path), passphrase, root, report, durable=fs is not None, progress=progress, cancel=cancel,
+                    case_insensitive=fs is not None and _case_insensitive(
+                        root if root.parent == fs.root.parent else fs.root))
         if u is None or report.errors:
             report.problems.insert(0, "The archive cannot be restored; nothing was restored")
         elif report.is_damaged and not partial:
