@@ -17,8 +17,13 @@ Restore streams the archive (decrypted chunk by chunk, decompressed in bounded
 pieces) into a temporary folder beside the target, checking every entry as it
 arrives, then verifies and moves the entries into place: memory stays bounded
 whatever the archive's size. Only regular files with safe relative names are
-accepted: ``..``, absolute paths, links, device files, duplicate names and
+accepted: ``..``, absolute paths, links, device files, duplicate names, a name that
+is both a file and a folder, names differing only in case (on a case-insensitive
+target), tar headers larger than ``MAX_TAR_HEADER`` (refused from their 512-byte
+header, before tarfile would read them into memory), sparse files and
 decompression bombs refuse the whole archive and nothing is written to the target.
+A manifest is checked field by field: anything unexpected is a sentence, never a
+traceback.
 """
 
 from __future__ import annotations
