@@ -39,12 +39,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timezone
+from typing import Any
 
 from .checks import FAILED, OK, VALID, WARNING
 from .crypto import verify_signature
+from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm, public_key_hash
 from .verify import KeyResolver, PublicKey, Verdict, _key_family, parse_document, verify_document
 
@@ -88,7 +90,7 @@ def rfc3339_ns(text: Any) -> int | None:
     y, mo, d, h, mi, s, frac, tz = m.groups()
     try:
         if tz in ("Z", "z"):
-            tzinfo = timezone.utc
+            tzinfo = UTC
         else:
             sign = 1 if tz[0] == "+" else -1
             from datetime import timedelta
@@ -104,7 +106,7 @@ def rfc3339_ns(text: Any) -> int | None:
     return ns
 
 
-def _signature_time_ns(sig: dict) -> int | None:
+def _signature_time_ns(sig: JSONObject) -> int | None:
     """When a signature says it was made: its ``date`` (precise), else ``iat``."""
     ns = rfc3339_ns(sig.get("date"))
     if ns is not None:
@@ -137,7 +139,7 @@ class Rotation:
 
 @dataclass
 class AgentVersion:
-    doc: dict
+    doc: JSONObject
     agent_id: str
     version: str
     previous: str | None
@@ -180,7 +182,7 @@ def _resolve(keys: KeyResolver | None, key_hash: str) -> tuple[PublicKey | None,
         return None, str(exc)
 
 
-def check_rotation(doc: dict, previous: list[AgentVersion] | None, keys: KeyResolver | None) -> Rotation | None:
+def check_rotation(doc: JSONObject, previous: list[AgentVersion] | None, keys: KeyResolver | None) -> Rotation | None:
     """Check the key change of one agent version against its previous version.
 
     *previous* are the self-signed valid documents of the version named by
@@ -256,7 +258,7 @@ def check_rotation(doc: dict, previous: list[AgentVersion] | None, keys: KeyReso
                         f"this version's key {_short(new)} ({ts})", old, ts, ts_ns)
 
 
-def _version_of(doc: dict, keys: KeyResolver | None) -> AgentVersion | None:
+def _version_of(doc: JSONObject, keys: KeyResolver | None) -> AgentVersion | None:
     aid, ver = doc.get("jacsId"), doc.get("jacsVersion")
     if doc.get("jacsType") != "agent" or not isinstance(aid, str) or not aid or not isinstance(ver, str) or not ver:
         return None
@@ -295,11 +297,11 @@ class AgentDirectory:
                 self._owners.setdefault(h, set()).add(record.agent_id)
 
     @classmethod
-    def from_documents(cls, docs: Iterable[Any], keys: KeyResolver | None) -> "AgentDirectory":
+    def from_documents(cls, docs: Iterable[Any], keys: KeyResolver | None) -> AgentDirectory:
         """Build from documents (parsed dicts, or the stored bytes); anything that is
         not an agent document is skipped."""
         versions = []
-        seen: set[tuple[str, str, Any]] = set()
+        seen: set[tuple[Any, Any, Any]] = set()  # (jacsId, jacsVersion, jacsSha256) as found
         for doc in docs:
             if isinstance(doc, (bytes, bytearray, str)):
                 doc, _err = parse_document(bytes(doc) if isinstance(doc, bytearray) else doc)
@@ -351,13 +353,15 @@ class AgentDirectory:
         root_keys = {v.key_hash for v in roots if v.anchored}
         record.contested = len(root_keys) > 1
         for v in sorted(anchored, key=lambda v: (v.date, v.version)):
-            record.keys.setdefault(v.key_hash, v.version)
-            if v.rotation is not None and v.rotation.holds and v.rotation.old_hash:
-                record.keys.setdefault(v.rotation.old_hash, v.version)
-                old = record.superseded.get(v.rotation.old_hash)
-                if old is None or v.rotation.timestamp_ns < old[0]:
-                    record.superseded[v.rotation.old_hash] = (v.rotation.timestamp_ns, v.rotation.timestamp or "",
-                                                              v.version)
+            if v.key_hash is not None:  # always set: a valid signature names its key
+                record.keys.setdefault(v.key_hash, v.version)
+            rot = v.rotation
+            if rot is not None and rot.holds and rot.old_hash:
+                record.keys.setdefault(rot.old_hash, v.version)
+                old = record.superseded.get(rot.old_hash)
+                # a rotation that holds has its time (timestamp_ns is not None)
+                if rot.timestamp_ns is not None and (old is None or rot.timestamp_ns < old[0]):
+                    record.superseded[rot.old_hash] = (rot.timestamp_ns, rot.timestamp or "", v.version)
         if anchored:
             latest = max(anchored, key=lambda v: (v.date, v.version))
             record.name = latest.name
@@ -384,7 +388,7 @@ class AgentDirectory:
         return len(self._agents)
 
     # -- the SignerDirectory hook ------------------------------------------------------
-    def _rotation_for(self, doc: dict) -> Rotation | None:
+    def _rotation_for(self, doc: JSONObject) -> Rotation | None:
         aid, ver = doc.get("jacsId"), doc.get("jacsVersion")
         record = self._agents.get(aid) if isinstance(aid, str) else None
         if record is not None:
@@ -419,7 +423,8 @@ class AgentDirectory:
             else:
                 why = (f"no valid agent document of it is signed with key {_short(key_hash)} "
                        "and no rotation proof links that key to it")
-            others = sorted(self._owners.get(key_hash, ()))
+            # (a signature that holds names its key: key_hash is a str)
+            others = sorted(self._owners.get(key_hash, ())) if isinstance(key_hash, str) else []
             if others:
                 why += f"; the key belongs to agent {', '.join(others)}"
             ctx.add(IDENTITY_CHECK, WARNING, f"unknown key claiming agent {aid}: {why}")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, TypeGuard
 
 from .canonical import CanonicalizationError, canonicalize
-from .checks import FAILED, LEGACY, OK, RESERVED_FIELDS, SKIPPED, UNVERIFIABLE, WARNING
+from .checks import FAILED, LEGACY, OK, RESERVED_FIELDS, SKIPPED, UNVERIFIABLE, WARNING, Check
+from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm
 
 __all__ = ["agreement_fields", "agreement_hash", "agreement_v2_hash", "transcript_hash", "expected_status",
@@ -25,14 +27,14 @@ def _utf16_key(k: str) -> bytes:
     return k.encode("utf-16-be", errors="surrogatepass")
 
 
-def _legacy_content_string(doc: dict) -> bytes:
+def _legacy_content_string(doc: JSONObject) -> bytes:
     """The legacy v1 content string used by ``jacsAgreementHash`` (SPEC 2.5)."""
     fields = agreement_fields(doc)
     d = _agreement_base(doc)
     return b" ".join(canonicalize(d[f]) for f in fields)
 
 
-def _agreement_base(doc: dict) -> dict:
+def _agreement_base(doc: JSONObject) -> JSONObject:
     d = {
         k: v
         for k, v in doc.items()
@@ -42,13 +44,13 @@ def _agreement_base(doc: dict) -> dict:
     return d
 
 
-def agreement_fields(doc: dict) -> list[str]:
+def agreement_fields(doc: JSONObject) -> list[str]:
     """The exact field list every agreement signature must carry (SPEC 2.5)."""
     d = _agreement_base(doc)
     return sorted((k for k in d if k not in RESERVED_FIELDS), key=_utf16_key)
 
 
-def agreement_hash(doc: dict) -> str:
+def agreement_hash(doc: JSONObject) -> str:
     return hashlib.sha256(_legacy_content_string(doc)).hexdigest()
 
 
@@ -86,7 +88,7 @@ def _check_agreement_v1(ctx: Any, _check_signature: SignatureChecker) -> None:
         ctx.add("agreement", FAILED, "jacsAgreement.signatures is not a list")
         return
     expected = agreement_fields(ctx.doc)
-    ids = agreement.get("agentIDs") if isinstance(agreement.get("agentIDs"), list) else []
+    ids = _list_at(agreement, "agentIDs")
     for i, s in enumerate(sigs):
         who = s.get("agentID") if isinstance(s, dict) and isinstance(s.get("agentID"), str) else f"#{i + 1}"
         _check_signature(ctx, s, "jacsAgreement", f"agreement signature {who}", False, expected)
@@ -181,21 +183,37 @@ def _norm_id(agent_id: str) -> str:
     return agent_id.split(":", 1)[0]
 
 
-def _is_uint(v: Any) -> bool:
+def _is_uint(v: object) -> TypeGuard[int]:
     return type(v) is int and v >= 0
 
 
-def agreement_v2_hash(doc: dict) -> str:
+def _uint_or_zero(v: object) -> int:
+    return v if _is_uint(v) else 0
+
+
+def _object_at(obj: JSONObject, name: str) -> JSONObject:
+    """``obj[name]`` when it is a JSON object, else an empty one."""
+    v = obj.get(name)
+    return v if isinstance(v, dict) else {}
+
+
+def _list_at(obj: JSONObject, name: str) -> list[Any]:
+    """``obj[name]`` when it is a JSON array, else an empty one."""
+    v = obj.get(name)
+    return v if isinstance(v, list) else []
+
+
+def agreement_v2_hash(doc: JSONObject) -> str:
     """``jacsAgreementHash`` of a v2 agreement: SHA-256 of JCS of its consent fields."""
     scope = {k: doc[k] for k in CONSENT_HASH_FIELDS if k in doc}
     return hashlib.sha256(canonicalize(scope)).hexdigest()
 
 
-def transcript_hash(transcript: list) -> str:
+def transcript_hash(transcript: list[Any]) -> str:
     return hashlib.sha256(canonicalize(transcript)).hexdigest()
 
 
-def _transcript_prefix_hashes(transcript: list) -> set[str]:
+def _transcript_prefix_hashes(transcript: list[Any]) -> set[str]:
     """transcript_hash of every prefix, in one pass (each entry canonicalized once)."""
     running = hashlib.sha256(b"[")
     hashes = set()
@@ -211,7 +229,7 @@ def _transcript_prefix_hashes(transcript: list) -> set[str]:
     return hashes
 
 
-def party_signature_content(doc: dict, entry: dict) -> dict:
+def party_signature_content(doc: JSONObject, entry: JSONObject) -> JSONObject:
     """The object whose fields a party signature covers (placement ``agreementSignature``)."""
     content = {"jacsId": doc.get("jacsId"), "jacsAgreementHash": doc.get("jacsAgreementHash")}
     if "signedTranscriptHash" in entry:
@@ -219,7 +237,7 @@ def party_signature_content(doc: dict, entry: dict) -> dict:
     return content
 
 
-def _party_roles(doc: dict) -> dict[str, str]:
+def _party_roles(doc: JSONObject) -> dict[str, str]:
     roles = {}
     for p in doc.get("parties") or []:
         if isinstance(p, dict) and isinstance(p.get("agentId"), str) and p.get("role") in _PARTY_ROLES:
@@ -227,7 +245,7 @@ def _party_roles(doc: dict) -> dict[str, str]:
     return roles
 
 
-def _party_version(doc: dict, agent_id: str) -> str | None:
+def _party_version(doc: JSONObject, agent_id: str) -> str | None:
     for p in doc.get("parties") or []:
         if isinstance(p, dict) and isinstance(p.get("agentId"), str) and _norm_id(p["agentId"]) == agent_id:
             v = p.get("agentVersion")
@@ -235,7 +253,7 @@ def _party_version(doc: dict, agent_id: str) -> str | None:
     return None
 
 
-def _quorum_required(policy: dict, signer_total: int) -> int:
+def _quorum_required(policy: JSONObject, signer_total: int) -> int:
     q = policy.get("partyQuorum", "all")
     if q == "majority":
         return signer_total // 2 + 1
@@ -250,10 +268,10 @@ def _entry_agent(entry: Any) -> str | None:
     return _norm_id(aid) if isinstance(aid, str) else None
 
 
-def _signed_counts(doc: dict, entries: list) -> dict[str, set]:
+def _signed_counts(doc: JSONObject, entries: list[Any]) -> dict[str, set[str]]:
     """Distinct party agents that signed in their own role, per role."""
     roles = _party_roles(doc)
-    counts: dict[str, set] = {"signer": set(), "witness": set(), "notary": set()}
+    counts: dict[str, set[str]] = {"signer": set(), "witness": set(), "notary": set()}
     for e in entries:
         aid = _entry_agent(e)
         role = e.get("role") if isinstance(e, dict) else None
@@ -262,15 +280,15 @@ def _signed_counts(doc: dict, entries: list) -> dict[str, set]:
     return counts
 
 
-def _policy_numbers(doc: dict, entries: list) -> dict[str, tuple[int, int]]:
+def _policy_numbers(doc: JSONObject, entries: list[Any]) -> dict[str, tuple[int, int]]:
     """role -> (signed, required) for the policy of *doc* over *entries*."""
-    policy = doc.get("signaturePolicy") if isinstance(doc.get("signaturePolicy"), dict) else {}
+    policy = _object_at(doc, "signaturePolicy")
     signer_total = sum(1 for r in _party_roles(doc).values() if r == "signer")
     counts = _signed_counts(doc, entries)
     need = {
         "signer": _quorum_required(policy, signer_total),
-        "witness": policy.get("witnessRequired") if _is_uint(policy.get("witnessRequired")) else 0,
-        "notary": policy.get("notaryRequired") if _is_uint(policy.get("notaryRequired")) else 0,
+        "witness": _uint_or_zero(policy.get("witnessRequired")),
+        "notary": _uint_or_zero(policy.get("notaryRequired")),
     }
     return {r: (len(counts[r]), need[r]) for r in counts}
 
@@ -279,8 +297,8 @@ def _policy_met(numbers: dict[str, tuple[int, int]]) -> bool:
     return all(got >= need for got, need in numbers.values())
 
 
-def _expired(doc: dict, now: float) -> bool:
-    policy = doc.get("signaturePolicy") if isinstance(doc.get("signaturePolicy"), dict) else {}
+def _expired(doc: JSONObject, now: float) -> bool:
+    policy = _object_at(doc, "signaturePolicy")
     for t in (doc.get("expiresAt"), policy.get("timeout")):
         ts = _rfc3339(t)
         if ts is not None and ts < now:
@@ -288,12 +306,12 @@ def _expired(doc: dict, now: float) -> bool:
     return False
 
 
-def expected_status(doc: dict, now: float) -> str:
+def expected_status(doc: JSONObject, now: float) -> str:
     """The status the library derives from the signatures and the policy (its ``recompute_status``)."""
     current = doc.get("status") if isinstance(doc.get("status"), str) else "draft"
     if current in ("disputed", "superseded", "terminated"):
         return current
-    entries = doc.get("agreementSignatures") if isinstance(doc.get("agreementSignatures"), list) else []
+    entries = _list_at(doc, "agreementSignatures")
     if _policy_met(_policy_numbers(doc, entries)):
         return "final"
     if _expired(doc, now):
@@ -303,7 +321,7 @@ def expected_status(doc: dict, now: float) -> str:
     return "proposed" if current == "proposed" else "draft"
 
 
-def _string_array_problem(doc: dict, name: str) -> str | None:
+def _string_array_problem(doc: JSONObject, name: str) -> str | None:
     if name not in doc:
         return None
     v = doc[name]
@@ -317,12 +335,12 @@ def _string_array_problem(doc: dict, name: str) -> str | None:
     return None
 
 
-def _unknown(obj: dict, allowed: tuple, where: str) -> str | None:
+def _unknown(obj: JSONObject, allowed: tuple[str, ...], where: str) -> str | None:
     extra = next((k for k in obj if k not in allowed), None)
     return f"{where}.{extra}: unknown field; expected only {', '.join(allowed)}" if extra is not None else None
 
 
-def _v2_structure_problem(doc: dict) -> str | None:
+def _v2_structure_problem(doc: JSONObject) -> str | None:
     """The first rule of the library's agreement v2 validation that *doc* breaks (None when it keeps all)."""
     if doc.get("jacsType") != "agreement":
         return f"jacsType must be 'agreement' for an agreement v2 document, not {doc.get('jacsType')!r}"
@@ -471,34 +489,29 @@ class _SubCtx:
     (``self.checks``) for the caller to summarise.
     """
 
-    def __init__(self, ctx: Any, content: dict, own_checks: bool = False):
+    def __init__(self, ctx: Any, content: JSONObject, own_checks: bool = False):
         self.doc = content
         self.keys = ctx.keys
         self.files = getattr(ctx, "files", None)
         self.now = ctx.now
         self.canon = type(ctx.canon)(content)
-        if own_checks:
-            self.checks = []
-        else:
-            self.checks = ctx.checks
-            self.add = ctx.add
+        #: where add() puts a check: the outer context (None with ``own_checks``: this one's list)
+        self._outer_add: Callable[[str, str, str], Check] | None = None if own_checks else ctx.add
+        self.checks: list[Check] = [] if own_checks else ctx.checks
 
-    def add(self, name: str, status: str, reason: str) -> Any:
-        c = _Note(name, status, reason)
+    def add(self, name: str, status: str, reason: str) -> Check:
+        if self._outer_add is not None:
+            return self._outer_add(name, status, reason)
+        c = Check(name, status, reason)
         self.checks.append(c)
         return c
 
 
-class _Note:
-    def __init__(self, name: str, status: str, reason: str):
-        self.name, self.status, self.reason = name, status, reason
-
-
-def is_agreement_v2(doc: dict) -> bool:
+def is_agreement_v2(doc: JSONObject) -> bool:
     return doc.get("jacsType") == "agreement" or doc.get("$schema") == V2_SCHEMA
 
 
-def is_agreement_v3(doc: dict) -> bool:
+def is_agreement_v3(doc: JSONObject) -> bool:
     return doc.get("profile") == "jacs-agreement-v3" or doc.get("$schema") == V3_SCHEMA
 
 
@@ -586,7 +599,7 @@ def _check_history(ctx: Any, check_signature: SignatureChecker) -> None:
                 "so their signatures and controllers were not checked")
 
 
-def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list, previous: str) -> None:
+def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list[Any], previous: str) -> None:
     """The library's chain walk: each loaded earlier version must be signed by one of its controllers."""
     walked: list[str] = []
     cursor: Any = previous
@@ -632,7 +645,7 @@ def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list, pre
         ctx.add("agreement history", OK, f"all {len(listed)} earlier version(s) were signed by a controller")
 
 
-def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list:
+def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list[Any]:
     """Check every party signature; returns the entries that verified."""
     doc = ctx.doc
     entries = doc["agreementSignatures"]
@@ -641,7 +654,7 @@ def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list
     transcript = doc.get("transcript", [])
     prefixes = _transcript_prefix_hashes(transcript) if transcript or any(
         "signedTranscriptHash" in e for e in entries) else set()
-    verified: list = []
+    verified: list[Any] = []
     statuses: list[str] = []
     seen_labels: dict[str, int] = {}
     seen_signed: set[tuple[str, str]] = set()
@@ -652,7 +665,7 @@ def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list
         n = seen_labels[who] = seen_labels.get(who, 0) + 1
         label = f"agreement signature {who}" + (f" ({n})" if n > 1 else "")
 
-        def fail(reason: str) -> None:
+        def fail(reason: str, label: str = label) -> None:
             ctx.add(label, FAILED, reason)
             statuses.append(FAILED)
 
@@ -717,7 +730,7 @@ def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list
     return verified
 
 
-def _check_policy(ctx: Any, verified: list, status_expected: str) -> None:
+def _check_policy(ctx: Any, verified: list[Any], status_expected: str) -> None:
     doc = ctx.doc
     numbers = _policy_numbers(doc, verified)
     quorum = doc["signaturePolicy"].get("partyQuorum")

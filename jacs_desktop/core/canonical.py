@@ -24,6 +24,8 @@ from typing import Any
 
 import rfc8785
 
+from .jsontypes import JSONObject
+
 __all__ = [
     "CanonicalizationError",
     "IntegralFloat",
@@ -95,7 +97,7 @@ def canonicalize(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value."""
     try:
         ok = _fast_ok(value)
-    except RecursionError as exc:  # pragma: no cover - _fast_ok is iterative
+    except RecursionError as exc:  # defensive: _fast_ok is iterative
         raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
     if ok:
         try:
@@ -131,7 +133,7 @@ class IntegralFloat(int):
 class _NumberScan:
     """json.loads hooks: refuse what the library refuses, note numbers the C encoder writes differently."""
 
-    __slots__ = ("safe", "integral_floats")
+    __slots__ = ("integral_floats", "safe")
 
     def __init__(self) -> None:
         self.safe = True
@@ -164,7 +166,7 @@ class _NumberScan:
         raise StrictJSONError(f"'{text}' is not a JSON value")
 
 
-def _no_duplicates(pairs: list) -> dict:
+def _no_duplicates(pairs: list[Any]) -> JSONObject:
     d = dict(pairs)
     if len(d) != len(pairs):
         seen = set()
@@ -262,13 +264,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def hash_input(document: dict) -> bytes:
+def hash_input(document: JSONObject) -> bytes:
     """The exact bytes hashed into ``jacsSha256``: JCS of the document minus it."""
     if "jacsSha256" in document:
         document = {k: v for k, v in document.items() if k != "jacsSha256"}
     return canonicalize(document)
 
 
-def jacs_sha256(document: dict) -> str:
+def jacs_sha256(document: JSONObject) -> str:
     """``jacsSha256`` as SPEC section 3 defines it."""
     return sha256_hex(hash_input(document))

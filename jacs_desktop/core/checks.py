@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .jsontypes import JSONObject
+
 __all__ = ["Check", "VALID", "INVALID", "UNVERIFIABLE", "LEGACY", "ERROR",
            "OK", "FAILED", "WARNING", "SKIPPED", "RESERVED_FIELDS", "SIGNATURE_V2"]
 
@@ -34,7 +36,7 @@ class Check:
     status: str
     reason: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSONObject:
         return {"name": self.name, "status": self.status, "reason": self.reason}
 
 

@@ -9,9 +9,10 @@ cannot import.
 from __future__ import annotations
 
 import functools
-from abc import ABC, abstractmethod
 import hashlib
 import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -67,9 +68,10 @@ def _ed25519_seed(der: bytes) -> bytes:
     return key.private_bytes_raw()
 
 
+_sodium_open: Callable[[bytes, bytes], bytes] | None
 try:  # libsodium verifies Ed25519 about 2x faster than the OpenSSL build in cryptography
     from nacl.bindings import crypto_sign_open as _sodium_open
-except ImportError:  # pragma: no cover - PyNaCl is a dependency, but stay correct without it
+except ImportError:  # PyNaCl is a dependency, but stay correct without it
     _sodium_open = None
 
 
@@ -173,6 +175,7 @@ class MLDSA87Signer(Signer):
 
 def signer_from_private_material(family: str, material: bytes, public_key: bytes | None = None) -> Signer:
     """Build a signer from decrypted key material (SPEC 1.2)."""
+    signer: Signer
     if family == "ed25519":
         signer = Ed25519Signer(_ed25519_seed(material))
     elif family == "pq2025":

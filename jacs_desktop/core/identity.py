@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from .crypto import generate_private_material, signer_from_private_material
 from .errors import IdentityError, KeyDecryptionError
+from .jsontypes import JSONObject
 from .keys import check_password, decrypt_private_key, encrypt_private_key
 from .pubkey import normalize_algorithm, public_key_hash
 from .sign import AGENT_SCHEMA, CONFIG_SCHEMA, AgentSigner, pretty_json, rfc3339_now
@@ -113,13 +114,22 @@ def _inside(child: Path, parent: Path) -> bool:
     return str(rel) not in ("", ".")
 
 
-def storage_root_for(config_dir: Path, data_dir: str, key_dir: str) -> tuple[Path, Path, Path]:
-    """SPEC 1.1: (storage root, absolute data dir, absolute key dir)."""
-    for name, d in (("jacs_data_directory", data_dir), ("jacs_key_directory", key_dir)):
-        if not isinstance(d, str) or not d:
-            raise IdentityError(f"The config has no {name}")
-        if ".." in PurePosixPath(d.replace("\\", "/")).parts:
-            raise IdentityError(f"{name} must not contain '..' ({d!r})")
+def _dir_setting(name: str, d: object) -> str:
+    if not isinstance(d, str) or not d:
+        raise IdentityError(f"The config has no {name}")
+    if ".." in PurePosixPath(d.replace("\\", "/")).parts:
+        raise IdentityError(f"{name} must not contain '..' ({d!r})")
+    return d
+
+
+def storage_root_for(config_dir: Path, data_dir: object, key_dir: object) -> tuple[Path, Path, Path]:
+    """SPEC 1.1: (storage root, absolute data dir, absolute key dir).
+
+    *data_dir* and *key_dir* are the config's values as found: anything but a
+    non-empty path without ``..`` raises :class:`IdentityError`.
+    """
+    data_dir = _dir_setting("jacs_data_directory", data_dir)
+    key_dir = _dir_setting("jacs_key_directory", key_dir)
     c = config_dir.resolve()
     dd, kd = Path(data_dir), Path(key_dir)
     outside = [p for p in (dd, kd) if p.is_absolute() and not _inside(p, c)]
@@ -132,7 +142,7 @@ def storage_root_for(config_dir: Path, data_dir: str, key_dir: str) -> tuple[Pat
 @dataclass
 class AgentConfig:
     path: Path
-    data: dict
+    data: JSONObject
     root: Path
     data_dir: Path
     key_dir: Path
@@ -143,7 +153,7 @@ class AgentConfig:
     public_key_file: Path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "AgentConfig":
+    def load(cls, path: str | os.PathLike[str]) -> AgentConfig:
         p = Path(path).expanduser()
         try:
             raw = p.read_bytes()
@@ -164,7 +174,7 @@ class AgentConfig:
             raise IdentityError(f"{p}: jacs_agent_id_and_version must be 'agentId:agentVersion'")
         agent_id, agent_version = idv.split(":")
         alg = data.get("jacs_agent_key_algorithm")
-        if normalize_algorithm(alg) is None:
+        if not isinstance(alg, str) or normalize_algorithm(alg) is None:
             raise IdentityError(f"{p}: unsupported jacs_agent_key_algorithm {alg!r}")
         root, data_dir, key_dir = storage_root_for(
             p.parent, data.get("jacs_data_directory"), data.get("jacs_key_directory")
@@ -200,12 +210,13 @@ class Identity:
     _signer: AgentSigner | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, config_path: str | os.PathLike) -> "Identity":
+    def load(cls, config_path: str | os.PathLike[str]) -> Identity:
         cfg = AgentConfig.load(config_path)
         try:
             pub = cfg.public_key_file.read_bytes()
         except OSError as exc:
-            raise IdentityError(f"Cannot read the agent's public key {cfg.public_key_file}: {exc.strerror or exc}") from None
+            raise IdentityError(
+                f"Cannot read the agent's public key {cfg.public_key_file}: {exc.strerror or exc}") from None
         return cls(cfg, pub)
 
     @property
@@ -235,9 +246,12 @@ class Identity:
         try:
             enc = self.config.private_key_file.read_bytes()
         except OSError as exc:
-            raise IdentityError(f"Cannot read the private key {self.config.private_key_file}: {exc.strerror or exc}") from None
+            raise IdentityError(
+                f"Cannot read the private key {self.config.private_key_file}: {exc.strerror or exc}") from None
         material = decrypt_private_key(enc, password)
         family = normalize_algorithm(self.algorithm)
+        if family is None:  # never: AgentConfig.load refuses such a config
+            raise IdentityError(f"Unsupported key algorithm {self.algorithm!r}")
         signer = signer_from_private_material(family, material, self.public_key)
         self._signer = AgentSigner(signer, self.agent_id, self.agent_version, self.public_key)
         return self._signer
@@ -253,7 +267,7 @@ class Identity:
 
 
 def create_agent(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike[str],
     name: str,
     password: str,
     *,
@@ -283,7 +297,7 @@ def create_agent(
     config_path = base / config_name
     if config_path.exists():
         raise IdentityError(f"{config_path} already exists; not overwriting an existing agent")
-    root, data_dir, key_dir = storage_root_for(base, data_directory, key_directory)
+    _root, data_dir, key_dir = storage_root_for(base, data_directory, key_directory)
     if (key_dir / "jacs.private.pem.enc").exists():
         raise IdentityError(f"{key_dir} already holds a private key; not overwriting it")
 

@@ -31,9 +31,11 @@ import importlib
 import importlib.machinery
 import importlib.util
 import threading
+import types
 import zlib
 from collections import OrderedDict
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 __all__ = [
     "GZIP_HEADER",
@@ -64,7 +66,7 @@ def _zlib_stream(data: bytes, level: int = _LEVEL) -> bytes:
 
 # -- the exact compressor ------------------------------------------------------
 
-def _cramjam_ext():
+def _cramjam_ext() -> types.ModuleType:
     """cramjam's compiled module itself, not the package's re-export: the package swaps in
     another deflate implementation (whose output differs) when CRAMJAM_BACKEND=pure-rust,
     and refuses to import when that variable names a backend that is not installed."""
@@ -167,7 +169,8 @@ def _probe() -> tuple[Callable[[bytes], bytes] | None, str | None]:
     except Exception as exc:
         return None, f"cramjam's deflate failed its self-check ({exc})"
     if got != _KAT_SHA256:
-        bad = sum(1 for a, b in zip(got, _KAT_SHA256) if a != b) + abs(len(got) - len(_KAT_SHA256))
+        # not strict: a length difference is counted separately
+        bad = sum(1 for a, b in zip(got, _KAT_SHA256, strict=False) if a != b) + abs(len(got) - len(_KAT_SHA256))
         return None, (f"this cramjam release does not compress exactly like the jacs library "
                       f"({bad} of {len(_KAT_SHA256)} known answers differ)")
     return deflate, None
@@ -185,24 +188,29 @@ def exact_unavailable_reason() -> str | None:
 
 # -- caches -------------------------------------------------------------------
 
-class _LRU:
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class _LRU(Generic[_K, _V]):
     """A thread-safe LRU bounded by the summed size of its values."""
 
     def __init__(self, max_bytes: int, max_item: int):
         self.max_bytes = max_bytes
         self.max_item = max_item
-        self._d: OrderedDict = OrderedDict()
+        #: key -> (value, size)
+        self._d: OrderedDict[_K, tuple[_V, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, key: _K) -> tuple[_V, int] | None:
         with self._lock:
             v = self._d.get(key)
             if v is not None:
                 self._d.move_to_end(key)
             return v
 
-    def put(self, key, value, size: int) -> None:
+    def put(self, key: _K, value: _V, size: int) -> None:
         if size > self.max_item:
             return
         with self._lock:
@@ -223,12 +231,13 @@ class _LRU:
 
 # whole streams (signing, embedded contents), and just the attachment sha256
 # (verifying many versions that point at the same file), keyed by the data's hash + size
-_streams = _LRU(max_bytes=64 << 20, max_item=16 << 20)
-_digests = _LRU(max_bytes=1 << 20, max_item=1 << 10)
+_CacheKey = tuple[str, bytes, int]  # (kind or writer, sha256 of the data, its size)
+_streams: _LRU[_CacheKey, bytes] = _LRU(max_bytes=64 << 20, max_item=16 << 20)
+_digests: _LRU[_CacheKey, str] = _LRU(max_bytes=1 << 20, max_item=1 << 10)
 _CACHE_MIN = 4096  # below this, compressing is cheaper than hashing + locking
 
 
-def _key(kind: str, data: bytes) -> tuple:
+def _key(kind: str, data: bytes) -> _CacheKey:
     return kind, hashlib.sha256(data).digest(), len(data)
 
 
@@ -307,18 +316,18 @@ def external_digests(data: bytes) -> Iterator[tuple[str, str]]:
 
     def digest(writer: str, make: Callable[[], bytes | None]) -> str | None:
         if ident is not None:
-            hit = _digests.get((writer,) + ident)
+            hit = _digests.get((writer, *ident))
             if hit is not None:
                 return hit[0]
         stream = make()
         d = attachment_sha256(stream) if stream is not None else ""
         if ident is not None:
-            _digests.put((writer,) + ident, d, 160)
+            _digests.put((writer, *ident), d, 160)
         return d or None
 
     exact = digest("jacs", lambda: jacs_gzip(data))
     if exact is not None:
         yield "jacs", exact
     legacy = digest("zlib", lambda: _zlib_stream(data))
-    if legacy != exact:
+    if legacy is not None and legacy != exact:  # never None: the zlib stream always exists
         yield "zlib", legacy

@@ -8,6 +8,7 @@ PBKDF2-HMAC-SHA256 key (600 000 iterations, falling back to 100 000).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -38,7 +39,7 @@ MAX_ENVELOPE_BYTES = 1 << 20
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
-def _b64url_decode(text: str, what: str) -> bytes:
+def _b64url_decode(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise KeyFormatError(f"Key envelope field '{what}' must be a string")
     if _B64URL.fullmatch(text) is None:
@@ -76,7 +77,7 @@ def _decrypt_envelope(data: bytes, password: str) -> bytes:
     m_cost, t_cost, p_cost = kdf.get("m_cost_kib"), kdf.get("t_cost"), kdf.get("p_cost")
     if kdf.get("version", 19) != 19:
         raise KeyFormatError("Argon2id parameter policy rejected: version must be 19")
-    if not all(type(x) is int for x in (m_cost, t_cost, p_cost)):
+    if type(m_cost) is not int or type(t_cost) is not int or type(p_cost) is not int:
         raise KeyFormatError("Argon2id parameter policy rejected: costs must be integers")
     if not (8192 <= m_cost <= 19456) or t_cost not in (1, 2) or p_cost != 1:
         raise KeyFormatError(
@@ -180,13 +181,13 @@ def password_problems(password: str) -> list[str]:
     if pw.lower() in _COMMON:
         problems.append("Password is too common and easily guessable. Please use a unique password.")
     run = 1
-    for a, b in zip(pw, pw[1:]):
+    for a, b in itertools.pairwise(pw):
         run = run + 1 if a == b else 1
         if run >= 4:
             problems.append("Password contains too many repeated characters (4+ in a row). Use more variety.")
             break
     up = down = 1
-    for a, b in zip(pw, pw[1:]):
+    for a, b in itertools.pairwise(pw):
         up = up + 1 if ord(b) == ord(a) + 1 else 1
         down = down + 1 if ord(b) == ord(a) - 1 else 1
         if up >= 5 or down >= 5:

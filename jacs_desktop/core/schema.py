@@ -36,6 +36,7 @@ from typing import Any
 import jsonschema_rs
 
 from .canonical import IntegralFloat
+from .jsontypes import JSONObject
 
 __all__ = ["IntegralFloat", "SchemaProblem", "HEADER_SCHEMA", "known_schemas", "validate_document"]
 
@@ -56,8 +57,8 @@ class SchemaProblem:
 
 
 @functools.lru_cache(maxsize=1)
-def _registry() -> tuple[Any, dict[str, dict]]:
-    schemas: dict[str, dict] = {}
+def _registry() -> tuple[Any, dict[str, JSONObject]]:
+    schemas: dict[str, JSONObject] = {}
     folder = resources.files(__package__) / "schemas"
     for entry in folder.iterdir():
         if not entry.name.endswith(".json"):
@@ -71,7 +72,7 @@ def known_schemas() -> list[str]:
     return sorted(_registry()[1])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(schema_id: str) -> Any:
     registry, schemas = _registry()
     return jsonschema_rs.Draft7Validator(schemas[schema_id], registry=registry, validate_formats=True)

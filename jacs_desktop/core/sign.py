@@ -12,15 +12,17 @@ import mimetypes
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from .canonical import canonicalize
 from .crypto import Signer
 from .errors import DocumentError
-from .pubkey import public_key_hash
 from .jacsgzip import exact_unavailable_reason, gzip_like_jacs, jacs_gzip
+from .jsontypes import JSONObject
+from .pubkey import public_key_hash
 from .verify import RESERVED_FIELDS, _Canon, signature_payload, validate_relative_path
 
 __all__ = [
@@ -45,7 +47,7 @@ def rfc3339_now(ns: int | None = None) -> str:
     """UTC time with 9 fractional digits and ``+00:00``, as the library writes it."""
     ns = time.time_ns() if ns is None else ns
     secs, frac = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{frac:09d}+00:00"
 
 
@@ -81,7 +83,7 @@ class Attachment:
     #: set when an external attachment was asked for but the file was embedded instead, and why
     embed_reason: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONObject:
         d = {"embed": self.embed, "mimetype": self.mimetype, "path": self.path, "sha256": self.sha256}
         if self.embed:
             d["contents"] = self.contents
@@ -109,6 +111,7 @@ def make_attachment(data: bytes, path: str, *, embed: bool, mimetype: str | None
     if bad:
         raise DocumentError(f"Attachment path {path!r} is not usable: {bad}")
     reason = None
+    stream: bytes | None
     if embed:
         stream = gzip_like_jacs(data)
     else:
@@ -135,7 +138,8 @@ def _check_numbers(value: Any) -> None:
             stack.extend(v)
         elif type(v) is int and not -_MAX_SAFE <= v <= _MAX_SAFE:
             raise DocumentError(f"JSON integer {v} is outside the I-JSON safe integer range")
-        elif type(v) is float and v == v and v not in (float("inf"), float("-inf")) and v == int(v) and abs(v) > _MAX_SAFE:
+        elif (type(v) is float and v == v and v not in (float("inf"), float("-inf")) and v == int(v)
+              and abs(v) > _MAX_SAFE):
             raise DocumentError(f"JSON number {v!r} is outside the I-JSON safe integer range")
 
 
@@ -151,7 +155,9 @@ class AgentSigner:
         self.algorithm = signer.algorithm
 
     # -- signatures ---------------------------------------------------------
-    def signature(self, doc: dict, placement: str = "jacsSignature", fields: list[str] | None = None) -> dict:
+    def signature(
+        self, doc: JSONObject, placement: str = "jacsSignature", fields: list[str] | None = None
+    ) -> JSONObject:
         """Build and sign a v2 signature object for *doc* at *placement*."""
         if fields is None:
             fields = sorted(k for k in doc if k not in RESERVED_FIELDS and k != placement)
@@ -171,7 +177,7 @@ class AgentSigner:
         sig["signature"] = base64.b64encode(self.signer.sign(payload)).decode("ascii")
         return sig
 
-    def finish(self, doc: dict) -> dict:
+    def finish(self, doc: JSONObject) -> JSONObject:
         """Sign at ``jacsSignature`` and hash; returns a new dict."""
         body = {k: v for k, v in doc.items() if k not in ("jacsSignature", "jacsSha256")}
         _check_numbers(body)
@@ -182,13 +188,13 @@ class AgentSigner:
     # -- documents ------------------------------------------------------------
     def new_document(
         self,
-        content: dict,
+        content: JSONObject,
         *,
         attachments: Iterable[Attachment] = (),
         jacs_type: str = "header",
         jacs_level: str = "raw",
         schema: str = HEADER_SCHEMA,
-    ) -> dict:
+    ) -> JSONObject:
         """A new signed document (first version) from a JSON object payload."""
         if not isinstance(content, dict):
             raise DocumentError("Document content must be a JSON object")
@@ -217,7 +223,9 @@ class AgentSigner:
             doc["jacsFiles"] = list(content.get("jacsFiles", [])) + files
         return self.finish(doc)
 
-    def new_version(self, previous: dict, updated: dict | None = None, *, attachments: Iterable[Attachment] = ()) -> dict:
+    def new_version(
+        self, previous: JSONObject, updated: JSONObject | None = None, *, attachments: Iterable[Attachment] = ()
+    ) -> JSONObject:
         """The next version of *previous* (SPEC 7).
 
         *updated* is the edited document (header fields are taken from

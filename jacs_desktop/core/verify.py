@@ -9,21 +9,48 @@ malformed JSON, wrong types, unknown algorithms all become failed checks.
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hashlib
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol, TypeGuard
 
+from . import agreement as _agreement
+from .agreement import agreement_fields, agreement_hash
 from .canonical import (
-    CanonicalizationError, Parsed, StrictJSONError, _fast_ok, canonicalize, canonicalize_parsed, loads_strict,
+    CanonicalizationError,
+    Parsed,
+    StrictJSONError,
+    _fast_ok,
+    canonicalize,
+    canonicalize_parsed,
+    loads_strict,
 )
-from .schema import validate_document
+from .checks import (
+    ERROR,
+    FAILED,
+    FUTURE_SKEW_SECONDS,
+    INVALID,
+    LEGACY,
+    MAX_DOCUMENT_BYTES,
+    OK,
+    RESERVED_FIELDS,
+    SIGNATURE_V2,
+    SKIPPED,
+    UNVERIFIABLE,
+    VALID,
+    WARNING,
+    Check,
+)
+from .crypto import ED25519_PUBLIC_LEN, MLDSA87_PUBLIC_LEN, verify_signature
+from .jacsgzip import exact_available, exact_unavailable_reason, external_digests, gzip_like_jacs
+from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm, public_key_hash
-from .crypto import MLDSA87_PUBLIC_LEN, ED25519_PUBLIC_LEN, verify_signature
+from .schema import validate_document
 
 __all__ = [
     "Check",
@@ -46,17 +73,15 @@ __all__ = [
     "INVALID",
     "UNVERIFIABLE",
     "LEGACY",
+    # check statuses and rule constants of .checks, re-exported for the callers of this module
+    "ERROR",
+    "OK",
+    "FAILED",
+    "WARNING",
+    "SKIPPED",
+    "SIGNATURE_V2",
+    "FUTURE_SKEW_SECONDS",
 ]
-
-from .checks import (  # noqa: F401  (re-exported)
-    ERROR, FAILED, FUTURE_SKEW_SECONDS, INVALID, LEGACY, MAX_DOCUMENT_BYTES, OK, RESERVED_FIELDS, SIGNATURE_V2,
-    SKIPPED, UNVERIFIABLE, VALID, WARNING, Check,
-)
-from . import agreement as _agreement
-from .agreement import agreement_fields, agreement_hash  # noqa: F401  (re-exported)
-from .jacsgzip import (  # noqa: F401  (gzip_like_jacs re-exported)
-    exact_available, exact_unavailable_reason, external_digests, gzip_like_jacs,
-)
 
 
 @dataclass
@@ -93,7 +118,7 @@ class Verdict:
     def warnings(self) -> list[Check]:
         return [c for c in self.checks if c.status == WARNING]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSONObject:
         return {
             "kind": self.kind,
             "id": self.id,
@@ -146,13 +171,13 @@ class KeyRing:
 
 FileResolver = Callable[[str], "bytes | None"]
 #: an earlier version of a document by (jacsId, jacsVersion), parsed; None when the store does not have it
-VersionLoader = Callable[[str, str], "dict | None"]
+VersionLoader = Callable[[str, str], "JSONObject | None"]
 
 
 class SignerDirectory(Protocol):
     """Who owns which key (core/agents.py): names a signer only when the key is proven to be theirs."""
 
-    def check_signer(self, ctx: Any, verdict: "Verdict") -> None:
+    def check_signer(self, ctx: Any, verdict: Verdict) -> None:
         """Add identity checks to ``ctx`` (``ctx.add(name, status, reason)``), set ``verdict.signer_name``."""
 
 
@@ -167,7 +192,7 @@ def _utf16_key(k: str) -> bytes:
 class _Canon:
     """Canonical JSON of a document's top-level members, computed once each."""
 
-    def __init__(self, doc: dict, fast: bool = False):
+    def __init__(self, doc: JSONObject, fast: bool = False):
         self.doc = doc
         #: True when one C-encoder pass over any part of the document is exact JCS
         self.fast = fast
@@ -188,7 +213,7 @@ class _Canon:
         return b"{" + b",".join(parts) + b"}"
 
 
-def signature_payload(doc: dict, sig: dict, placement: str, canon: _Canon | None = None) -> bytes:
+def signature_payload(doc: JSONObject, sig: JSONObject, placement: str, canon: _Canon | None = None) -> bytes:
     """The exact bytes a v2 signature covers (SPEC 4.2)."""
     canon = canon or _Canon(doc)
     fields = sig["fields"]
@@ -214,7 +239,7 @@ def signature_payload(doc: dict, sig: dict, placement: str, canon: _Canon | None
     )
 
 
-def _legacy_payload(doc: dict, fields: list, canon: _Canon) -> bytes:
+def _legacy_payload(doc: JSONObject, fields: list[Any], canon: _Canon) -> bytes:
     return b" ".join(canon.value(f) for f in fields)
 
 
@@ -242,7 +267,7 @@ def _key_hash_cached(key: bytes) -> str:
 _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return type(v) is int
 
 
@@ -311,7 +336,7 @@ def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None
 
 
 class _Ctx:
-    def __init__(self, doc: dict, keys: KeyResolver | None, files: FileResolver | None, now: float | None,
+    def __init__(self, doc: JSONObject, keys: KeyResolver | None, files: FileResolver | None, now: float | None,
                  fast: bool):
         self.doc = doc
         self.keys = keys
@@ -319,6 +344,8 @@ class _Ctx:
         self.canon = _Canon(doc, fast)
         self.checks: list[Check] = []
         self.now = time.time() if now is None else now
+        #: earlier versions of the document, for agreements v2 (core/agreement.py looks for it)
+        self.load_version: VersionLoader | None = None
 
     def add(self, name: str, status: str, reason: str) -> Check:
         c = Check(name, status, reason)
@@ -326,7 +353,7 @@ class _Ctx:
         return c
 
 
-def _kind_of(doc: dict) -> str:
+def _kind_of(doc: JSONObject) -> str:
     t = doc.get("jacsType")
     if t == "agent":
         return "agent"
@@ -397,7 +424,8 @@ def _check_signature(
             # one canonical spelling (lowercase, hyphenated); any other spelling names a different agent
             problems.append(f"'{name}' {sig[name][:40]!r} is not a UUID in lowercase hyphenated form "
                             "(identity binding)")
-    if problems:
+    # (the tests after `problems` only narrow the types: each of them added a problem above)
+    if problems or fields is None or not isinstance(signature_b64, str) or not isinstance(key_hash, str):
         ctx.add(label, FAILED, f"{placement}: " + "; ".join(problems))
         return FAILED
     if _is_int(iat) and iat > ctx.now + FUTURE_SKEW_SECONDS:
@@ -525,7 +553,8 @@ def _check_hash(ctx: _Ctx) -> None:
         ctx.add("hash", FAILED, f"document cannot be canonicalized: {exc}")
         return
     if computed != claimed:
-        ctx.add("hash", FAILED, f"jacsSha256 does not match the content (claimed {claimed[:16]}…, computed {computed[:16]}…)")
+        ctx.add("hash", FAILED,
+                f"jacsSha256 does not match the content (claimed {claimed[:16]}…, computed {computed[:16]}…)")
     else:
         ctx.add("hash", OK, f"jacsSha256 matches ({computed[:16]}…)")
 
@@ -562,7 +591,7 @@ def _check_files(ctx: _Ctx) -> None:
                 ctx.add(label, OK, "embedded contents match their sha256")
             continue
         bad = validate_relative_path(path)
-        if bad:
+        if bad or not isinstance(path, str):  # (a path without a problem is a str: the test narrows the type)
             ctx.add(label, FAILED, f"Invalid jacsFiles path: {bad}")
             continue
         if ctx.files is None:
@@ -614,7 +643,8 @@ def verify_document(
     JCS, and whether any number is an integral float.
     """
     if not isinstance(doc, dict):
-        return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")], path=path)
+        return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")],
+                       path=path)
     try:
         fast = numbers_checked or _fast_ok(doc)
     except RecursionError:
@@ -702,6 +732,7 @@ def verify_bytes(
     """Parse and verify; a parse failure is an ``invalid`` verdict with the reason."""
     parsed, err = _parse(data, max_bytes)
     if parsed is None:
-        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err or "document cannot be parsed")], path=path)
+        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err or "document cannot be parsed")],
+                       path=path)
     return verify_document(parsed.value, keys, files, path=path, now=now, numbers_checked=parsed.safe,
                            signers=signers, integral_floats=parsed.integral_floats, versions=versions)
