@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import sys
 import time
 import uuid
@@ -246,3 +247,112 @@ def test_cli_migrate_dry_run_and_errors(tmp_path):
     p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), str(tmp_path / "n2"),
                         "--resign"], env=env, capture_output=True, text=True)
     assert p.returncode == 1 and "--config" in p.stderr
+
+
+_ODD_NAMES = [b"a\\b:v1.json", b"nl\nx:v1.json", "rtl\u202eabc:v1.json".encode(), b"bad\xff\xfe:v1.json",
+              b"x:v\xff.json"]
+
+
+@pytest.mark.parametrize("target", ["fs", "sqlite"])
+def test_odd_file_names_are_reported_and_skipped(tmp_path, fixture_copy, target):
+    """A backslash, a newline, an RTL override and bytes that are not UTF-8 in documents/
+    file names: each such name is reported (escaped, printable) and skipped, the rest is
+    copied, the exit code says something was left out, and there is no traceback."""
+    docs = os.fsencode(fixture_copy / "documents")
+    body = (FIXTURE / MANIFEST["documents"][0]["path"]).read_bytes()
+    for name in _ODD_NAMES:
+        with open(os.path.join(docs, name), "wb") as f:
+            f.write(body)
+    url = f"sqlite://{tmp_path}/dst.sqlite3" if target == "sqlite" else str(tmp_path / "dst")
+    env = dict(os.environ, PYTHONPATH=str(REPO), JACS_DESKTOP_STATE_DIR=str(tmp_path / "state"))
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(fixture_copy), url, "--json"],
+                       env=env, capture_output=True)
+    assert b"Traceback" not in p.stderr, p.stderr.decode(errors="replace")
+    assert p.returncode == 2, (p.stdout + p.stderr).decode(errors="replace")
+    report = json.loads(p.stdout)
+    failed = {f["key"]: f["reason"] for f in report["failed"]}
+    assert set(failed) == {"documents/a\\\\b:v1.json", "documents/nl\\nx:v1.json", "documents/rtl\\u202eabc:v1.json",
+                           "documents/bad\\xff\\xfe:v1.json", "documents/x:v\\xff.json"}
+    assert "backslash" in failed["documents/a\\\\b:v1.json"] and "newline" in failed["documents/nl\\nx:v1.json"]
+    assert "U+202E" in failed["documents/rtl\\u202eabc:v1.json"] and "UTF-8" in failed["documents/x:v\\xff.json"]
+    assert report["summary"]["copied"] >= 19  # everything else went over
+    out = open_store(url)
+    assert len([r for r in out.refs() if r.kind == "document"]) == 13
+    assert {out.verify(r).status for r in out.refs()} == {"valid"}
+    # the text report prints the names escaped, one line each
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(fixture_copy), url],
+                       env=dict(env, PYTHONIOENCODING="utf-8"), capture_output=True)
+    assert p.returncode == 2 and b"Traceback" not in p.stderr, p.stderr.decode(errors="replace")
+    lines = p.stdout.decode("utf-8").splitlines()
+    assert len([x for x in lines if "not copied" in x]) == 5 and "documents/nl\\nx:v1.json" in p.stdout.decode()
+
+
+def test_source_rewritten_while_migrating_is_never_copied_torn(tmp_path, fixture_copy):
+    """A real writer (another process) rewrites two source documents over and over
+    while migrations read them: one with the same (valid) bytes each time, as an
+    editor saving again; one with different bytes every time. The first arrives
+    whole; the second is reported as changing and skipped; neither is ever copied torn."""
+    steady_key, busy_key = MANIFEST["documents"][0]["path"], MANIFEST["documents"][1]["path"]
+    steady = (fixture_copy / steady_key).read_bytes()
+    busy_body = (fixture_copy / busy_key).read_bytes()
+    log = tmp_path / "written.txt"
+    script = f"""
+import sys, time
+steady_path, busy_path, log = sys.argv[1:4]
+steady = open(steady_path, "rb").read()
+body = open(busy_path, "rb").read()
+n = 0
+with open(log, "w") as out:
+    while True:
+        n += 1
+        with open(steady_path, "wb") as f:  # truncate, then write in two parts: torn in between
+            f.write(steady[:3000]); f.flush(); f.write(steady[3000:])
+        version = body.replace(b'"jacsSha256"', b'"n": %d, "jacsSha256"' % n, 1)
+        out.write(str(n) + "\\n"); out.flush()
+        with open(busy_path, "wb") as f:
+            f.write(version[:2000]); f.flush(); f.write(version[2000:])
+        time.sleep(0.0005)
+"""
+    writer = subprocess.Popen([sys.executable, "-c", script, str(fixture_copy / steady_key),
+                               str(fixture_copy / busy_key), str(log)])
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and (not log.exists() or log.stat().st_size < 20):
+            time.sleep(0.01)
+        results = []
+        for i in range(4):
+            dst = Store(MemoryStore(uuid.uuid4().hex), open_store(str(fixture_copy)).layout)
+            results.append((dst, migrate(open_store(str(fixture_copy)), dst, MigrateOptions(journal=False))))
+    finally:
+        writer.kill()
+        writer.wait()
+    n_max = int(log.read_text().split()[-1])
+    written = {busy_body.replace(b'"jacsSha256"', b'"n": %d, "jacsSha256"' % n, 1) for n in range(1, n_max + 1)}
+    for dst, r in results:
+        assert dst.objects.get(steady_key) == steady and steady_key in r.copied
+        if busy_key in r.copied:  # only ever a whole version the writer wrote
+            assert dst.objects.get(busy_key) in written
+        else:
+            reasons = dict(r.failed)
+            assert ("changed while it was read" in reasons[busy_key] or "is empty" in reasons[busy_key]) and not r.ok
+    assert any(busy_key not in r.copied for _d, r in results)
+    assert n_max > 50  # the writer really was busy during the runs
+
+
+def test_symlink_in_a_folder_target_is_never_written_through(tmp_path):
+    """documents/x.json in the target is a link to a file elsewhere: the migration
+    reports it and the file elsewhere keeps its bytes."""
+    src = open_store(str(FIXTURE))
+    key = MANIFEST["documents"][0]["path"]
+    target = tmp_path / "dst"
+    (target / "documents").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(b"")  # empty: it would look like damage to repair
+    (target / key).symlink_to(elsewhere)
+    r = migrate(src, Store(FsStore(target), src.layout))
+    assert not r.ok and key in dict(r.failed) and key not in r.repaired
+    assert "symbolic link" in dict(r.failed)[key]
+    assert elsewhere.read_bytes() == b""
+    assert (target / key).is_symlink()
+    others = [d["path"] for d in MANIFEST["documents"] if d["path"] != key]
+    assert all((target / k).read_bytes() == (FIXTURE / k).read_bytes() for k in others)  # the rest went over

@@ -149,7 +149,18 @@ _ODD = re.compile("[\x00-\x1f\x7f\x85\\\\\ud800-\udfff\u061c\u200e\u200f\u2028\u
 
 def _shown(key: str) -> str:
     """*key* as it can be printed anywhere (escapes for what is not printable UTF-8)."""
-    return ascii(key)[1:-1] if _ODD.search(key) else key
+    if not _ODD.search(key):
+        return key
+    out = []
+    for ch in key:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte that is not UTF-8, as the file system gave it
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif _ODD.match(ch) or not ch.isprintable():
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _odd_name(key: str) -> str | None:
@@ -217,28 +228,54 @@ class _Unsteady(Exception):
 
 
 #: pauses between reads of a source object that does not prove itself whole
-_REREAD_PAUSES = (0.01, 0.02, 0.05, 0.1)
+_REREAD_PAUSES = (0.01, 0.03, 0.06, 0.1, 0.2, 0.3, 0.4)
+
+
+def _agreement_needed(it: "_Item", data: bytes) -> float:
+    """How long reads must agree before bytes that do not prove themselves whole are
+    taken: longer for a version that is not even JSON (a file caught truncated by its
+    writer, which the file system then held up, reads the same for a while)."""
+    if it.kind not in _VERSION_KINDS:
+        return 0.04
+    try:
+        json.loads(data)
+        return 0.04
+    except Exception:  # noqa: BLE001
+        return 0.5
 
 
 def _read_steady(src: Store, it: "_Item") -> bytes:
     """The object's bytes, read so that a file rewritten meanwhile is not taken torn.
 
     Only folders can be caught mid-rewrite (S3 objects and SQLite rows change whole).
-    Bytes that prove themselves whole are taken at once; others only once two reads
-    some milliseconds apart agree."""
+    Bytes that prove themselves whole (a document hashing to its jacsSha256, a key to
+    its name) are taken at once; others only once three reads or more, spread over
+    some tens of milliseconds (half a second for what is not even JSON), agree. An
+    empty version file is never taken: it is a file being written, or nothing."""
     data = src.objects.get(it.src_key)
     if getattr(src.objects, "local_path", None) is None or _proves_whole(it, data):
         return data
+    agree, since, need = 1, time.monotonic(), _agreement_needed(it, data)
     for pause in _REREAD_PAUSES:
         time.sleep(pause)
         again = src.objects.get(it.src_key)
+        now = time.monotonic()
         if again == data:
-            return data
-        data = again
+            agree += 1
+            if agree >= 3 and now - since >= need:
+                break
+            continue
+        data, agree, since = again, 1, now
         if _proves_whole(it, data):
             return data
-    raise _Unsteady(f"the source changed on each of {len(_REREAD_PAUSES) + 1} reads (a program is rewriting "
-                    "it); not copied, so that no torn copy is made — run the migration again when it is quiet")
+        need = _agreement_needed(it, data)
+    else:
+        raise _Unsteady(f"the source changed while it was read ({len(_REREAD_PAUSES) + 1} reads in "
+                        f"{sum(_REREAD_PAUSES):.1f} s did not agree: a program is rewriting it); not copied, so "
+                        "that no torn copy is made — run the migration again when it is quiet")
+    if not data and it.kind in _VERSION_KINDS:
+        raise _Unsteady("the source file is empty (being written, or nothing to copy); not copied")
+    return data
 
 
 def _damaged(it: "_Item", theirs: bytes, ours: bytes) -> bool:
@@ -308,12 +345,11 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
                 continue
             seen_keys.add(info.key)
             problem = getattr(info, "problem", None)
-            why = problem or _odd_name(info.key)
+            why = _odd_name(info.key) or problem
             if why is None:
                 infos.append(info)
             elif info.key.endswith(".json"):  # what would be a version but for this
-                problems.append((_shown(info.key), f"not copied: {why}" if problem else
-                                 f"not copied: {_shown(info.key)}: {why}"))
+                problems.append((_shown(info.key), f"not copied: {why}"))
     refs = sorted(src.iter_refs(infos=infos), key=lambda r: (r.kind, r.id, r.version, r.key))
     by_id: dict[tuple[str, str], list[Ref]] = {}
     for r in refs:
@@ -356,7 +392,7 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
     if opts.only == "all" and src.layout.name == dst.layout.name == "jacs":
         for info in src.objects.list_children(""):
             if info.key.endswith(".json"):
-                why = getattr(info, "problem", None) or _odd_name(info.key)
+                why = _odd_name(info.key) or getattr(info, "problem", None)
                 if why is None:
                     items.append(_Item("config", info.key, info.key))
                 else:
@@ -415,7 +451,7 @@ def migrate(
                 why = _odd_name(name)
                 if why is not None:
                     with lock:
-                        report.failed.append((_shown(name), f"not copied: {_shown(name)}: {why}"))
+                        report.failed.append((_shown(name), f"not copied: {why}"))
                     return
             if it.dst_key in done:
                 info = dst.objects.stat(it.dst_key)
@@ -573,8 +609,7 @@ def migrate(
                     s_key = src.layout.attachment_key(path)
                     d_key = dst.layout.attachment_key(path)
                     if _odd_name(s_key) is not None:
-                        report.failed.append((_shown(s_key), f"attachment not copied: {_shown(s_key)}: "
-                                                             f"{_odd_name(s_key)}"))
+                        report.failed.append((_shown(s_key), f"attachment not copied: {_odd_name(s_key)}"))
                         continue
                     if src.objects.stat(s_key) is not None:
                         extra.append(_Item("file", s_key, d_key))
