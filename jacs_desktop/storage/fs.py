@@ -122,6 +122,10 @@ class FsStore(ObjectStore):
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         try:
             private_dir(path.parent)  # new parents 0700 too, not mkdir -p's 0755
+            # never write through a link on the way that leads out of the store
+            if not self._is_inside(os.path.realpath(path.parent)):
+                rel = path.parent.relative_to(self.root).as_posix()
+                raise Refused(self._refused_link(rel) or f"{_show(rel)} leads out of the store; not written")
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
@@ -395,6 +399,11 @@ class FsStore(ObjectStore):
                 if not b:
                     break
                 data += b
+            if st.st_size and len(data) == st.st_size:  # grown since the fstat: the rest, within the limit
+                while b := os.read(fd, 1 << 20):
+                    data += b
+                    if len(data) > cap:
+                        raise Refused(f"{_show(key)} grew while being read to over the {human_size(cap)} limit")
             return data, st.st_mtime
         except OSError as exc:
             raise _os_error(exc, key) from None
