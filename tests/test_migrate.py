@@ -356,3 +356,22 @@ def test_symlink_in_a_folder_target_is_never_written_through(tmp_path):
     assert (target / key).is_symlink()
     others = [d["path"] for d in MANIFEST["documents"] if d["path"] != key]
     assert all((target / k).read_bytes() == (FIXTURE / k).read_bytes() for k in others)  # the rest went over
+
+
+def test_folder_link_in_a_folder_target_is_never_written_through(tmp_path):
+    """documents/ and jacs_data/ in the target are links to folders elsewhere: nothing
+    is written there (no file, no folder); every such object is reported."""
+    src = open_store(str(FIXTURE))
+    target = tmp_path / "dst"
+    target.mkdir()
+    docs_elsewhere, data_elsewhere = tmp_path / "elsewhere-docs", tmp_path / "elsewhere-data"
+    docs_elsewhere.mkdir()
+    data_elsewhere.mkdir()
+    (target / "documents").symlink_to(docs_elsewhere)
+    (target / "jacs_data").symlink_to(data_elsewhere)
+    r = migrate(src, Store(FsStore(target), src.layout))
+    assert not r.ok and r.copied and all(k.endswith(".json") and "/" not in k for k in r.copied)  # configs only
+    reasons = dict(r.failed)
+    doc = MANIFEST["documents"][0]["path"]
+    assert "symbolic link" in reasons[doc] and "outside the store" in reasons[doc]
+    assert list(docs_elsewhere.iterdir()) == [] and list(data_elsewhere.iterdir()) == []

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..paths import private_dir
-from .base import (AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, UnsafeName,
-                   human_size, validate_key)
+from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
 
 __all__ = ["FsStore", "DEFAULT_MAX_READ_BYTES"]
 
@@ -121,11 +120,11 @@ class FsStore(ObjectStore):
 
     def _write_tmp(self, path: Path, data: bytes) -> Path:
         try:
-            private_dir(path.parent)  # new parents 0700 too, not mkdir -p's 0755
-            # never write through a link on the way that leads out of the store
+            # never write (nor make a folder) through a link on the way that leads out of the store
             if not self._is_inside(os.path.realpath(path.parent)):
                 rel = path.parent.relative_to(self.root).as_posix()
                 raise Refused(self._refused_link(rel) or f"{_show(rel)} leads out of the store; not written")
+            private_dir(path.parent)  # new parents 0700 too, not mkdir -p's 0755
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
@@ -223,7 +222,7 @@ class FsStore(ObjectStore):
                             or len(links) >= 40:
                         return "file", ObjectInfo(rel, 0, None, problem=f"{_show(rel)} is a symbolic link to a "
                                                   "folder it is in (a loop); not followed")
-                    return "dir", real, links + (real,)
+                    return "dir", real, (*links, real)
                 if stat.S_ISREG(st.st_mode):
                     return "file", ObjectInfo(rel, st.st_size, st.st_mtime)
                 return "file", ObjectInfo(rel, 0, None, problem=_not_regular(_show(rel), st.st_mode)
