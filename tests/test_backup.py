@@ -645,7 +645,7 @@ def _bounded(fn, seconds=15):
     def run():
         try:
             out["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             out["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)

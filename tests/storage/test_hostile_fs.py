@@ -30,7 +30,7 @@ def _bounded(fn, seconds=10):
     def run():
         try:
             out["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             out["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)
@@ -74,7 +74,7 @@ def _verdicts(root):
 @pytest.mark.parametrize("suffix", [".enc_type", ".pem"])
 def test_fifo_as_a_public_key_file_does_not_hang_verify(fixture_copy, suffix):
     _fifo(fixture_copy / "jacs_data" / "public_keys" / f"{KEY_HASH}{suffix}")
-    report, by_path = _verdicts(fixture_copy)
+    report, _by_path = _verdicts(fixture_copy)
     hit = [r for r in report.results if "is a FIFO, not a regular file" in " ".join(c.reason for c in r.checks)]
     assert hit, [r.reason for r in report.results]
     assert all(r.status == "error" for r in hit)
@@ -129,7 +129,7 @@ def test_listing_reports_non_regular_entries_and_never_opens_them(fixture_copy):
 def test_character_device_document_is_refused(fixture_copy):
     if not _char_device(fixture_copy / DOC):
         pytest.skip("creating a device node needs root")
-    report, by_path = _verdicts(fixture_copy)
+    _report, by_path = _verdicts(fixture_copy)
     assert by_path[DOC].status == "error"
     assert f"{DOC} is a character device, not a regular file" in by_path[DOC].checks[0].reason
 
@@ -140,12 +140,12 @@ def test_link_to_dev_zero_and_urandom_is_refused(fixture_copy):
     objects = FsStore(fixture_copy)
     for name, dev in (("z:1.json", "/dev/zero"), ("u:1.json", "/dev/urandom")):
         with pytest.raises(Refused, match=f"is a symbolic link to {dev}, outside the store"):
-            _bounded(lambda: objects.get(f"documents/{name}"))
+            _bounded(lambda name=name: objects.get(f"documents/{name}"))
 
 
 def test_six_gib_sparse_document_is_refused_not_read(fixture_copy):
     _sparse(fixture_copy / DOC)
-    report, by_path = _verdicts(fixture_copy)
+    _report, by_path = _verdicts(fixture_copy)
     v = by_path[DOC]
     assert v.status == "error" and f"{DOC} is 6.0 GiB, over the 32 MiB limit" in v.checks[0].reason
 
@@ -197,7 +197,7 @@ def test_file_linked_out_of_the_store_is_refused(fixture_copy, tmp_path):
     secret.write_bytes((fixture_copy / DOC).read_bytes())
     (fixture_copy / DOC).unlink()
     (fixture_copy / DOC).symlink_to(secret)
-    report, by_path = _verdicts(fixture_copy)
+    _report, by_path = _verdicts(fixture_copy)
     v = by_path[DOC]
     assert v.status == "error" and "is a symbolic link to" in v.checks[0].reason and "outside the store" in \
         v.checks[0].reason
