@@ -48,7 +48,7 @@ from .checks import FAILED, OK, VALID, WARNING
 from .crypto import verify_signature
 from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm, public_key_hash
-from .verify import KeyResolver, PublicKey, Verdict, _key_family, parse_document, verify_document
+from .verify import CheckContext, KeyResolver, PublicKey, Verdict, _key_family, parse_document, verify_document
 
 __all__ = [
     "AgentDirectory",
@@ -401,7 +401,7 @@ class AgentDirectory:
             previous = [v for v in record.versions if v.self_valid and v.version == prev_version]
         return check_rotation(doc, previous, self.keys)
 
-    def check_signer(self, ctx: Any, verdict: Verdict) -> None:
+    def check_signer(self, ctx: CheckContext, verdict: Verdict) -> None:
         doc = ctx.doc
         sig = doc.get("jacsSignature")
         if not isinstance(sig, dict):

@@ -11,12 +11,15 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from .canonical import CanonicalizationError, canonicalize
 from .checks import FAILED, LEGACY, OK, RESERVED_FIELDS, SKIPPED, UNVERIFIABLE, WARNING, Check
 from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm
+
+if TYPE_CHECKING:  # verify imports this module
+    from .verify import CheckContext, VersionLoader
 
 __all__ = ["agreement_fields", "agreement_hash", "agreement_v2_hash", "transcript_hash", "expected_status",
            "party_signature_content", "is_agreement_v2", "is_agreement_v3", "check_agreements",
@@ -54,17 +57,21 @@ def agreement_hash(doc: JSONObject) -> str:
     return hashlib.sha256(_legacy_content_string(doc)).hexdigest()
 
 
-SignatureChecker = Callable[..., str]
+class SignatureChecker(Protocol):
+    """verify's ``_check_signature``: SPEC 4.5 for one signature object, returns the status it ended in."""
+
+    def __call__(self, ctx: CheckContext, sig: Any, placement: str, label: str, enforce_unsigned_rule: bool,
+                 expected_fields: list[str] | None = None, /) -> str: ...
 
 
-def check_agreements(ctx: Any, check_signature: SignatureChecker) -> None:
+def check_agreements(ctx: CheckContext, check_signature: SignatureChecker) -> None:
     """Add the agreement checks of ``ctx.doc`` to ``ctx`` (``ctx.add(name, status, reason)``)."""
     _check_agreement_v1(ctx, check_signature)
     _check_agreement_v2(ctx, check_signature)
     _check_agreement_v3(ctx)
 
 
-def _check_agreement_v1(ctx: Any, _check_signature: SignatureChecker) -> None:
+def _check_agreement_v1(ctx: CheckContext, _check_signature: SignatureChecker) -> None:
     agreement = ctx.doc.get("jacsAgreement")
     if agreement is None:
         return
@@ -489,7 +496,7 @@ class _SubCtx:
     (``self.checks``) for the caller to summarise.
     """
 
-    def __init__(self, ctx: Any, content: JSONObject, own_checks: bool = False):
+    def __init__(self, ctx: CheckContext, content: JSONObject, own_checks: bool = False):
         self.doc = content
         self.keys = ctx.keys
         self.files = getattr(ctx, "files", None)
@@ -515,13 +522,13 @@ def is_agreement_v3(doc: JSONObject) -> bool:
     return doc.get("profile") == "jacs-agreement-v3" or doc.get("$schema") == V3_SCHEMA
 
 
-def _check_agreement_v3(ctx: Any) -> None:
+def _check_agreement_v3(ctx: CheckContext) -> None:
     if is_agreement_v3(ctx.doc):
         ctx.add("agreement", UNVERIFIABLE, "Agreement v3 (jacs-agreement-v3) proofs are not checked by this "
                 "version; nothing about its consents, witnesses or notary is known")
 
 
-def _check_agreement_v2(ctx: Any, check_signature: SignatureChecker) -> None:
+def _check_agreement_v2(ctx: CheckContext, check_signature: SignatureChecker) -> None:
     doc = ctx.doc
     if not is_agreement_v2(doc):
         return
@@ -575,7 +582,7 @@ def _check_agreement_v2(ctx: Any, check_signature: SignatureChecker) -> None:
     _check_policy(ctx, verified, status_expected)
 
 
-def _check_history(ctx: Any, check_signature: SignatureChecker) -> None:
+def _check_history(ctx: CheckContext, check_signature: SignatureChecker) -> None:
     """``allPreviousVersions`` against the header; the earlier versions themselves when the
     context can load them (``ctx.load_version(jacs_id, jacs_version) -> dict | None``)."""
     doc = ctx.doc
@@ -592,14 +599,15 @@ def _check_history(ctx: Any, check_signature: SignatureChecker) -> None:
         ctx.add("agreement history", FAILED, "allPreviousVersions does not reconcile with jacsPreviousVersion")
     elif isinstance(doc.get("jacsOriginalVersion"), str) and listed[0] != doc["jacsOriginalVersion"]:
         ctx.add("agreement history", FAILED, "allPreviousVersions does not start at jacsOriginalVersion")
-    elif callable(getattr(ctx, "load_version", None)):
-        _walk_history(ctx, check_signature, listed, previous)
+    elif callable(load := getattr(ctx, "load_version", None)):
+        _walk_history(ctx, check_signature, listed, previous, load)
     else:
         ctx.add("agreement history", SKIPPED, f"{len(listed)} earlier version(s) listed; they are not loaded here, "
                 "so their signatures and controllers were not checked")
 
 
-def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list[Any], previous: str) -> None:
+def _walk_history(ctx: CheckContext, check_signature: SignatureChecker, listed: list[Any], previous: str,
+                  load_version: VersionLoader) -> None:
     """The library's chain walk: each loaded earlier version must be signed by one of its controllers."""
     walked: list[str] = []
     cursor: Any = previous
@@ -608,7 +616,7 @@ def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list[Any]
             ctx.add("agreement history", FAILED, "the jacsPreviousVersion chain contains a cycle")
             return
         try:
-            prev = ctx.load_version(ctx.doc["jacsId"], cursor)
+            prev = load_version(ctx.doc["jacsId"], cursor)
         except Exception:  # a store that fails is a version not loaded
             prev = None
         if not isinstance(prev, dict):
@@ -645,7 +653,7 @@ def _walk_history(ctx: Any, check_signature: SignatureChecker, listed: list[Any]
         ctx.add("agreement history", OK, f"all {len(listed)} earlier version(s) were signed by a controller")
 
 
-def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list[Any]:
+def _check_party_signatures(ctx: CheckContext, check_signature: SignatureChecker) -> list[Any]:
     """Check every party signature; returns the entries that verified."""
     doc = ctx.doc
     entries = doc["agreementSignatures"]
@@ -730,7 +738,7 @@ def _check_party_signatures(ctx: Any, check_signature: SignatureChecker) -> list
     return verified
 
 
-def _check_policy(ctx: Any, verified: list[Any], status_expected: str) -> None:
+def _check_policy(ctx: CheckContext, verified: list[Any], status_expected: str) -> None:
     doc = ctx.doc
     numbers = _policy_numbers(doc, verified)
     quorum = doc["signaturePolicy"].get("partyQuorum")

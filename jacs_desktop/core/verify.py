@@ -174,10 +174,23 @@ FileResolver = Callable[[str], "bytes | None"]
 VersionLoader = Callable[[str, str], "JSONObject | None"]
 
 
+class CheckContext(Protocol):
+    """What a rule sees and writes to: the document (or the content a signature covers), the keys,
+    the time, and the checks so far. :class:`_Ctx` here, ``_SubCtx`` in core/agreement.py."""
+
+    doc: JSONObject
+    keys: KeyResolver | None
+    now: float
+    canon: _Canon
+    checks: list[Check]
+
+    def add(self, name: str, status: str, reason: str) -> Check: ...
+
+
 class SignerDirectory(Protocol):
     """Who owns which key (core/agents.py): names a signer only when the key is proven to be theirs."""
 
-    def check_signer(self, ctx: Any, verdict: Verdict) -> None:
+    def check_signer(self, ctx: CheckContext, verdict: Verdict) -> None:
         """Add identity checks to ``ctx`` (``ctx.add(name, status, reason)``), set ``verdict.signer_name``."""
 
 
@@ -362,7 +375,7 @@ def _kind_of(doc: JSONObject) -> str:
     return "document"
 
 
-def _resolve_key(ctx: _Ctx, key_hash: str) -> PublicKey | None:
+def _resolve_key(ctx: CheckContext, key_hash: str) -> PublicKey | None:
     if ctx.keys is None:
         return None
     try:
@@ -387,7 +400,7 @@ def _key_family(pk: PublicKey) -> str | None:
 
 
 def _check_signature(
-    ctx: _Ctx,
+    ctx: CheckContext,
     sig: Any,
     placement: str,
     label: str,
