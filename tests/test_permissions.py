@@ -161,8 +161,6 @@ def test_migration_journal_is_private(tmp_path, umask022, monkeypatch):
     assert_private_tree(tmp_path / "new")
 
 
-@pytest.mark.xfail(strict=True, reason="jobs/backup.py _place_new must make the parents with paths.private_dir "
-                                       "(mkdir(parents=True) leaves jacs_data/ and keys/ 0755)")
 def test_restore_into_a_new_folder_is_private(tmp_path, umask022):
     from jacs_desktop.jobs.backup import backup, restore
     from jacs_desktop.storage.urls import open_store

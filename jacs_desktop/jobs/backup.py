@@ -46,6 +46,7 @@ from .. import __version__
 from ..core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
 from ..core.errors import JacsError
 from ..core.verify import Verdict, claimed_hash, verify_bytes
+from ..paths import private_dir
 from ..storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
 from ..storage.store import Store
 
@@ -1379,7 +1380,7 @@ def _place_new(objects, fs, key: str, src: Path, parents: set) -> bool:
         if os.path.lexists(p):
             return False
         try:
-            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(p.parent)  # every new level 0700, whatever the umask
             os.link(src, p)  # atomic, never overwrites; the file is complete and synced
             parents.add(p.parent)
             return True
