@@ -92,6 +92,9 @@ def test_damaged_target_object_is_repaired_not_a_conflict(tmp_path, planted):
     key = MANIFEST["documents"][0]["path"]
     good = (FIXTURE / key).read_bytes()
     objects.put(key, good[: len(good) // 2] if planted == b"TRUNCATE" else planted)
+    before = objects.get(key)
+    dry = migrate(src, Store(objects, src.layout), MigrateOptions(dry_run=True))
+    assert key in dry.would_copy and dry.conflicts == [] and objects.get(key) == before
     r = migrate(src, Store(objects, src.layout))
     assert r.ok, r.failed
     assert r.repaired == [key] and key in r.copied and r.conflicts == []
@@ -375,3 +378,18 @@ def test_folder_link_in_a_folder_target_is_never_written_through(tmp_path):
     doc = MANIFEST["documents"][0]["path"]
     assert "symbolic link" in reasons[doc] and "outside the store" in reasons[doc]
     assert list(docs_elsewhere.iterdir()) == [] and list(data_elsewhere.iterdir()) == []
+
+
+def test_damaged_public_key_is_repaired_and_a_different_config_is_a_conflict(tmp_path):
+    """A .pem that does not hash to its name (cut short) is damage; a config file that
+    holds other valid JSON is somebody's config: reported, never overwritten."""
+    src = open_store(str(FIXTURE))
+    objects = MemoryStore(uuid.uuid4().hex)
+    pem = next(k for k in (i.key for i in src.objects.list("jacs_data/public_keys/")) if k.endswith(".pem"))
+    good_pem = src.objects.get(pem)
+    objects.put(pem, good_pem[: len(good_pem) // 2])
+    config = next(i.key for i in src.objects.list_children("") if i.key.endswith(".config.json"))
+    objects.put(config, b'{"jacs_agent_id_and_version": "someone-else"}')
+    r = migrate(src, Store(objects, src.layout))
+    assert pem in r.repaired and objects.get(pem) == good_pem
+    assert config in r.conflicts and objects.get(config) == b'{"jacs_agent_id_and_version": "someone-else"}'
