@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import threading
 import sys
 import time
 import uuid
@@ -299,7 +298,7 @@ def test_source_rewritten_while_migrating_is_never_copied_torn(tmp_path, fixture
     steady = (fixture_copy / steady_key).read_bytes()
     busy_body = (fixture_copy / busy_key).read_bytes()
     log = tmp_path / "written.txt"
-    script = f"""
+    script = """
 import sys, time
 steady_path, busy_path, log = sys.argv[1:4]
 steady = open(steady_path, "rb").read()
@@ -323,7 +322,7 @@ with open(log, "w") as out:
         while time.time() < deadline and (not log.exists() or log.stat().st_size < 20):
             time.sleep(0.01)
         results = []
-        for i in range(4):
+        for _ in range(4):
             dst = Store(MemoryStore(uuid.uuid4().hex), open_store(str(fixture_copy)).layout)
             results.append((dst, migrate(open_store(str(fixture_copy)), dst, MigrateOptions(journal=False))))
     finally:

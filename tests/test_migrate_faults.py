@@ -7,7 +7,6 @@
 * Two migrations creating the same bucket at once both go ahead.
 """
 
-import hashlib
 import json
 import os
 import subprocess
@@ -16,9 +15,9 @@ import threading
 import uuid
 
 import pytest
-
 from conftest import FIXTURE, MANIFEST, REPO
 from s3servers import S3_KEY, S3_SECRET, fault_proxy, moto_server, seaweedfs
+
 from jacs_desktop.jobs.migrate import MigrateOptions, migrate
 from jacs_desktop.storage.s3 import S3Store
 from jacs_desktop.storage.store import Store

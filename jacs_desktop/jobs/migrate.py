@@ -48,7 +48,7 @@ from typing import Callable
 from ..core.canonical import jacs_sha256
 from ..core.pubkey import public_key_hash
 from ..core.sign import AgentSigner, pretty_json
-from ..core.verify import VALID, claimed_hash, parse_document
+from ..core.verify import VALID, parse_document
 from ..storage.base import AccessDenied, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
@@ -212,7 +212,7 @@ def _valid_hash(data: bytes) -> str | None:
         return None
 
 
-def _proves_whole(it: "_Item", data: bytes) -> bool:
+def _proves_whole(it: _Item, data: bytes) -> bool:
     if it.kind in _VERSION_KINDS:
         return _hashes_right_fast(data)
     if it.kind == "key" and it.key_hash and it.src_key.endswith(".pem"):
@@ -231,7 +231,7 @@ class _Unsteady(Exception):
 _REREAD_PAUSES = (0.01, 0.03, 0.06, 0.1, 0.2, 0.3, 0.4)
 
 
-def _agreement_needed(it: "_Item", data: bytes) -> float:
+def _agreement_needed(it: _Item, data: bytes) -> float:
     """How long reads must agree before bytes that do not prove themselves whole are
     taken: longer for a version that is not even JSON (a file caught truncated by its
     writer, which the file system then held up, reads the same for a while)."""
@@ -244,7 +244,7 @@ def _agreement_needed(it: "_Item", data: bytes) -> float:
         return 0.5
 
 
-def _read_steady(src: Store, it: "_Item") -> bytes:
+def _read_steady(src: Store, it: _Item) -> bytes:
     """The object's bytes, read so that a file rewritten meanwhile is not taken torn.
 
     Only folders can be caught mid-rewrite (S3 objects and SQLite rows change whole).
@@ -278,7 +278,7 @@ def _read_steady(src: Store, it: "_Item") -> bytes:
     return data
 
 
-def _damaged(it: "_Item", theirs: bytes, ours: bytes) -> bool:
+def _damaged(it: _Item, theirs: bytes, ours: bytes) -> bool:
     """Can what the target holds not be a valid copy of anything? (Then it is damage
     to repair, not a conflict.)"""
     if not theirs:
@@ -383,7 +383,7 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
     # public keys always go along: nothing on the target verifies without them
     for h in src.public_key_hashes():
         try:
-            pairs = list(zip(src.layout.public_key_keys(h), dst.layout.public_key_keys(h)))
+            pairs = list(zip(src.layout.public_key_keys(h), dst.layout.public_key_keys(h), strict=True))
         except StorageError as exc:
             problems.append((_shown(h), f"public key not copied: {exc}"))
             continue
