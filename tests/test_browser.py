@@ -83,6 +83,7 @@ def test_attachments_and_embedded_contents_shown_as_size(qtbot, window):
     _select_doc(qtbot, w, "651a863f-8d67-4a94-a225-dbbc2b1feffa")
     w.attachments_view.selectRow(0)
     assert w.attachments_model.row_object(0)["embed"] is False
+    qtbot.waitUntil(lambda: w._attachment_bytes() is not None, timeout=10000)  # an external file: read by a worker
     assert w._attachment_bytes()[1] == (FIXTURE / "jacs_data/files/data.csv").read_bytes()
 
 
@@ -134,6 +135,7 @@ def test_drop_files_verifies_them(qtbot, window, tmp_path):
     ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                     Qt.KeyboardModifier.NoModifier)
     w.dropEvent(ev)
+    qtbot.waitUntil(lambda: bool(w.dropped) and getattr(w, "active_wizard", None) is not None, timeout=10000)
     [(p1, v1, r1)] = w.dropped  # the JACS document is verified ...
     assert v1.status == "invalid" and "approvedBy" in r1
     assert "invalid" in w.verdict_label.text()
@@ -156,7 +158,8 @@ def test_dropped_file_signed_into_store_and_selected(qtbot, window, tmp_path):
     create_agent(tmp_path / "me", "me", pw)
     f = tmp_path / "report.csv"
     f.write_text("a,b\n1,2\n")
-    w.files_dropped([f])
+    w.files_dropped([f])  # read on a worker
+    qtbot.waitUntil(lambda: getattr(w, "active_wizard", None) is not None, timeout=10000)
     wiz = w.active_wizard
     wiz.page_named("content").title_edit.setText("Dropped report")
     wiz.next()

@@ -6,6 +6,10 @@ progress come back to the GUI thread through Qt signals. A function that takes
 ``(done, total, message)`` and a cancel token (``is_set()``), which is the
 contract the Qt-free jobs already follow; one that takes ``partial`` can hand
 intermediate results to the GUI thread as it goes.
+
+A failure crosses to the GUI thread as the exception object: ``on_failure`` gets
+it (to react to its type, e.g. ``storage.base.AccessDenied``), ``on_error`` its
+message (``message_of``).
 """
 
 from __future__ import annotations
@@ -18,14 +22,22 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-__all__ = ["WorkerPool", "Task"]
+__all__ = ["WorkerPool", "Task", "message_of"]
 
 log = logging.getLogger(__name__)
 
 
+def message_of(exc: BaseException | str) -> str:
+    """What a failure says to the user: its message, else the name of its type."""
+    if isinstance(exc, str):
+        return exc
+    return str(exc) or type(exc).__name__
+
+
 class _Signals(QObject):
     result = Signal(object)
-    error = Signal(str)
+    #: the exception object
+    error = Signal(object)
     progress = Signal(int, int, str)
     partial = Signal(object)
     finished = Signal()
@@ -61,12 +73,12 @@ class Task(QRunnable):
     def run(self) -> None:  # on a pool thread
         try:
             value = self.fn(*self.args, **self.kwargs)
-        except Exception as exc:  # every failure becomes a message, never a traceback dialog
-            msg = str(exc) or type(exc).__name__
-            log.info("task %s failed: %s", self.name, msg)  # in the log file, for bug reports
+        except Exception as exc:  # every failure reaches the GUI thread, never a traceback dialog
+            log.info("task %s failed: %s", self.name, message_of(exc))  # in the log file, for bug reports
             log.debug("task %s traceback:\n%s", self.name, traceback.format_exc())
+            exc.__traceback__ = None  # the frames stay on this thread
             if not self.cancelled:
-                self.signals.error.emit(msg)
+                self.signals.error.emit(exc)
         else:
             if not self.cancelled:
                 self.signals.result.emit(value)
@@ -96,6 +108,7 @@ class WorkerPool(QObject):
         on_progress: Callable[[int, int, str], None] | None = None,
         on_finished: Callable[[], None] | None = None,
         on_partial: Callable[[Any], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
         name: str = "",
         **kwargs: Any,
     ) -> Task:
@@ -105,7 +118,9 @@ class WorkerPool(QObject):
         if on_result:
             task.signals.result.connect(lambda value, t=task: None if t.cancelled else on_result(value))
         if on_error:
-            task.signals.error.connect(on_error)
+            task.signals.error.connect(lambda exc: on_error(message_of(exc)))
+        if on_failure:
+            task.signals.error.connect(on_failure)
         if on_progress:
             task.signals.progress.connect(on_progress)
         if on_finished:

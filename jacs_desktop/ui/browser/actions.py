@@ -1,0 +1,116 @@
+"""The browser's actions (QAction: text, shortcut, tooltip), its toolbar and its menus.
+
+``BrowserActions`` only defines them; the window connects each one's
+``triggered`` to what it does (``connect``), so this module knows no window.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QToolBar
+
+from .columns import tr
+
+__all__ = ["BrowserActions"]
+
+
+class BrowserActions(QObject):
+    """Every action of the window, as ``act_*`` attributes."""
+
+    def __init__(self, parent: QMainWindow):
+        super().__init__(parent)
+        self._toolbar: list[QAction] = []
+
+        def act(text, shortcut=None, tip="", toolbar=False):
+            a = QAction(text, parent)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})")
+            elif tip:
+                a.setToolTip(tip)
+            if toolbar:
+                self._toolbar.append(a)
+            return a
+
+        # the toolbar, in its order
+        self.act_open = act(tr("Open"), QKeySequence.StandardKey.Open, tr("Open a folder store"), True)
+        self.act_refresh = act(tr("Refresh"), "F5", toolbar=True)
+        self.act_find = act(tr("Find"), QKeySequence.StandardKey.Find, toolbar=True)
+        self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V",
+                              tr("Verify every version of every agent and document, not only the latest"), True)
+        self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", toolbar=True)
+        self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", toolbar=True)
+        self.act_new_doc = act(tr("New document…"), QKeySequence.StandardKey.New,
+                               tr("Create a signed document in this store"), True)
+        self.act_new_version = act(tr("New version…"), "Ctrl+Shift+N",
+                                   tr("Edit the selected document and sign a new version"), True)
+        #: the tooltip while New version… is possible (the refusal replaces it otherwise)
+        self.new_version_tip = self.act_new_version.toolTip()
+        self.act_new_version.setEnabled(False)
+        self.act_new_version.setToolTip(tr("New version…: select a document first"))
+        # menus only
+        self.act_connect_s3 = act(tr("Connect to S3…"))
+        self.act_open_sqlite = act(tr("Open SQLite…"))
+        self.act_new_store = act(tr("New empty store…"))
+        self.act_new_agent_store = act(tr("New store with a new agent…"))
+        self.act_demo = act(tr("Open a demo store"))
+        self.act_migrate = act(tr("Migrate to another store…"))
+        self.act_backup = act(tr("Back up…"))
+        self.act_backup.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.act_restore = act(tr("Restore a backup…"))
+        self.act_settings = act(tr("Settings…"))
+        self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        if self.act_settings.shortcut().isEmpty():
+            self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
+        self.act_settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.act_quit = act(tr("Quit"))
+        self.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
+        self.act_shortcuts = act(tr("Keyboard shortcuts"))
+        self.act_shortcuts.setShortcut(QKeySequence("Ctrl+/"))
+        self.act_readme = act(tr("README"))
+        self.act_welcome = act(tr("Welcome…"))
+        self.act_log_folder = act(tr("Open the log folder"))
+        self.act_about = act(tr("About JACS Desktop"))
+        self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def names(self) -> list[str]:
+        return [n for n in vars(self) if n.startswith("act_")]
+
+    def connect(self, slots: dict[str, object]) -> None:
+        """``{"act_open": slot, …}``: each action's triggered signal to its slot."""
+        for name, slot in slots.items():
+            getattr(self, name).triggered.connect(slot)
+
+    def install(self, window: QMainWindow):
+        """The toolbar and the menu bar of *window*; returns the Tools menu."""
+        tb = QToolBar(tr("Main"), window)
+        tb.setMovable(False)
+        window.addToolBar(tb)
+        for a in self._toolbar:
+            tb.addAction(a)
+        mb = window.menuBar()
+        m_file = mb.addMenu(tr("&File"))
+        for a in (self.act_open, self.act_connect_s3, self.act_open_sqlite, self.act_new_store,
+                  self.act_new_agent_store, self.act_demo):
+            m_file.addAction(a)
+        m_file.addSeparator()
+        m_file.addAction(self.act_settings)
+        m_file.addSeparator()
+        m_file.addAction(self.act_quit)
+        m_edit = mb.addMenu(tr("&Edit"))
+        m_edit.addAction(self.act_find)
+        m_edit.addAction(self.act_copy)
+        m_view = mb.addMenu(tr("&View"))
+        for a in (self.act_refresh, self.act_verify, self.act_reveal):
+            m_view.addAction(a)
+        m_doc = mb.addMenu(tr("&Document"))
+        m_doc.addAction(self.act_new_doc)
+        m_doc.addAction(self.act_new_version)
+        m_tools = mb.addMenu(tr("&Tools"))
+        for a in (self.act_migrate, self.act_backup, self.act_restore):
+            m_tools.addAction(a)
+        m_help = mb.addMenu(tr("&Help"))
+        for a in (self.act_shortcuts, self.act_readme, self.act_welcome, self.act_log_folder, self.act_about):
+            m_help.addAction(a)
+        return m_tools

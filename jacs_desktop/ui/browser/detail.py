@@ -1,0 +1,224 @@
+"""The detail panel: the shown version's verification, its JSON, its tree and the
+diff between two versions. It only shows what it is given; reading and
+verifying are the window's (through its session)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...jobs.browse import display_json, reason_of, signer_text
+from ..jsontree import JsonTreeModel
+from ..models import VERDICT_MARKS, RowTableModel
+from ..theme import JSON_COLORS, verdict_color
+from .columns import agg_text, check_columns, diff_columns, make_table, mark, short, tr
+
+__all__ = ["DetailPanel", "JsonHighlighter", "overall_line"]
+
+
+class JsonHighlighter(QSyntaxHighlighter):
+    """Keys, strings, numbers and literals in different colours."""
+
+    def __init__(self, document):
+        super().__init__(document)
+
+        def fmt(color: str, bold: bool = False) -> QTextCharFormat:
+            f = QTextCharFormat()
+            f.setForeground(QColor(color))
+            if bold:
+                f.setFontWeight(QFont.Weight.Bold)
+            return f
+
+        self.rules = [
+            (re.compile(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), fmt(JSON_COLORS["key"], True)),
+            (re.compile(r':\s*("(?:[^"\\]|\\.)*")'), fmt(JSON_COLORS["string"])),
+            (re.compile(r'(?<![\w"])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'), fmt(JSON_COLORS["number"])),
+            (re.compile(r"\b(?:true|false|null)\b"), fmt(JSON_COLORS["literal"], True)),
+            (re.compile(r"<[\d,]+ characters of base64>"), fmt(JSON_COLORS["base64"])),
+        ]
+
+    def highlightBlock(self, text: str) -> None:
+        for rx, f in self.rules:
+            for m in rx.finditer(text):
+                start, end = (m.start(1), m.end(1)) if m.groups() else (m.start(), m.end())
+                self.setFormat(start, end - start, f)
+
+
+def overall_line(row, key: str) -> str:
+    """'Over all 6 versions: ✗ 1 of 6 versions invalid (version 2da6…: reason)', for rows of many versions."""
+    if row is None or not any(r.key == key for r in row.refs) or len(row.refs) < 2:
+        return ""
+    agg = row.aggregate()
+    text = f"{VERDICT_MARKS.get(agg.status, '')} {agg_text(agg)}"
+    if agg.worst is not None and agg.status != "valid" and agg.worst.path != key:
+        text += f" — {tr('version')} {short(agg.worst.version)}: {reason_of(agg.worst)}"
+    return (f"<br><span style='color:{verdict_color(agg.status)}'>"
+            f"{tr('Over all {0} versions').format(agg.total)}: {html.escape(text)}</span>")
+
+
+class DetailPanel(QTabWidget):
+    #: Retry clicked: read the shown version again and verify it
+    retry_requested = Signal()
+    #: the diff's From or To changed: (old key, new key)
+    diff_requested = Signal(str, str)
+
+    EMPTY = "Select an agent or a document."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.checks_model = RowTableModel(check_columns(), self)
+        vpage = QWidget(self)
+        vl = QVBoxLayout(vpage)
+        self.verdict_label = QLabel(tr("Select an agent or a document."), vpage)
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        vl.addWidget(self.verdict_label)
+        self.retry_button = QPushButton(tr("Retry"), vpage)
+        self.retry_button.setToolTip(tr("Read this version again and verify it"))
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.retry_button.hide()
+        retry_row = QHBoxLayout()
+        retry_row.addWidget(self.retry_button)
+        retry_row.addStretch(1)
+        vl.addLayout(retry_row)
+        self.checks_view = make_table(self.checks_model, self, sortable=False)
+        self.checks_view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.checks_view.setWordWrap(True)
+        vl.addWidget(self.checks_view, 1)
+        self.addTab(vpage, tr("Verification"))
+        self.json_view = QPlainTextEdit(self)
+        self.json_view.setReadOnly(True)
+        self.json_view.setFont(QFont("monospace", 9))
+        self.json_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self._highlighter = JsonHighlighter(self.json_view.document())
+        self.addTab(self.json_view, tr("JSON"))
+        self.tree_model = JsonTreeModel(self)
+        self.tree_view = QTreeView(self)
+        self.tree_view.setModel(self.tree_model)
+        self.tree_view.setUniformRowHeights(True)
+        self.addTab(self.tree_view, tr("Tree"))
+        dpage = QWidget(self)
+        dl = QVBoxLayout(dpage)
+        pick = QHBoxLayout()
+        self.diff_old = QComboBox(dpage)
+        self.diff_new = QComboBox(dpage)
+        self.diff_old.currentIndexChanged.connect(self._diff_changed)
+        self.diff_new.currentIndexChanged.connect(self._diff_changed)
+        pick.addWidget(QLabel(tr("From"), dpage))
+        pick.addWidget(self.diff_old, 1)
+        pick.addWidget(QLabel(tr("to"), dpage))
+        pick.addWidget(self.diff_new, 1)
+        dl.addLayout(pick)
+        self.diff_model = RowTableModel(diff_columns(), self)
+        self.diff_view = make_table(self.diff_model, self, sortable=False)
+        dl.addWidget(self.diff_view, 1)
+        self.addTab(dpage, tr("Diff"))
+
+    # ------------------------------------------------------------------ clearing
+    def clear(self) -> None:
+        for m in (self.checks_model, self.diff_model):
+            m.clear()
+        self.json_view.clear()
+        self.tree_model.set_document({})
+        self.set_versions([])
+        self.verdict_label.setText(tr("Select an agent or a document."))
+        self.retry_button.hide()
+
+    def clear_diff(self) -> None:
+        self.diff_model.clear()
+
+    # ------------------------------------------------------------------ JSON, tree
+    def show_document(self, doc: dict) -> None:
+        self.json_view.setPlainText(display_json(doc))
+        self.tree_model.set_document(doc)
+        self.tree_view.expandToDepth(0)
+        self.tree_view.resizeColumnToContents(0)
+
+    def show_unreadable(self, key: str, exc: Exception) -> None:
+        self.json_view.setPlainText(tr("Cannot read {0}: {1}").format(key, exc))
+        self.tree_model.set_document({})
+
+    # ------------------------------------------------------------------ verification
+    def render_verdict(self, key: str, verdict, overall: str = "") -> None:
+        """The shown version's verdict and checks, *overall* (``overall_line``) under
+        it, and Retry after a read error."""
+        self.retry_button.setVisible(verdict is not None and verdict.status == "error")
+        self.retry_button.setEnabled(True)
+        if verdict is None:
+            self.verdict_label.setText(tr("<b>{0}</b><br>Not verified yet…").format(html.escape(key)) + overall)
+            self.checks_model.clear()
+            return
+        head = (f"<span style='font-size:14pt;color:{verdict_color(verdict.status)}'>"
+                f"<b>{mark(verdict.status)}</b></span>")
+        who = f"<br>{tr('Signer')}: {html.escape(signer_text(verdict))} ({html.escape(verdict.algorithm or '?')})"
+        if verdict.public_key_hash:
+            who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
+        if verdict.status == "error":
+            who = ""  # nothing was read, so nothing is known about the signer
+        reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(reason_of(verdict))}</b>"
+        name = f"{verdict.id}:{verdict.version}" if verdict.id else key
+        text = f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}"
+        if self.verdict_label.text() != text:
+            self.verdict_label.setText(text)
+        self._set_checks(verdict.checks)
+
+    def _set_checks(self, checks) -> None:
+        if self.checks_model.all_rows == checks:
+            return  # the same checks (a repaint while other verdicts arrive)
+        self.checks_model.set_rows(checks)
+        self.checks_view.resizeColumnToContents(0)
+        self.checks_view.resizeColumnToContents(1)
+        header = self.checks_view.horizontalHeader()
+        if header.sectionSize(1) > 170:
+            header.resizeSection(1, 170)
+        self.checks_view.resizeRowsToContents()
+
+    def retrying(self) -> None:
+        self.retry_button.setEnabled(False)
+
+    def show_dropped(self, verdict) -> None:
+        """A dropped file's verdict (not a version of the open store)."""
+        self.checks_model.set_rows(verdict.checks)
+        head = f"<span style='color:{verdict_color(verdict.status)}'><b>{mark(verdict.status)}</b></span>"
+        self.verdict_label.setText(f"{head} {tr('dropped file')} {verdict.path}<br><b>{verdict.reason}</b>")
+        self.setCurrentIndex(0)
+
+    # ------------------------------------------------------------------ diff
+    def set_versions(self, versions) -> None:
+        """The diff's From/To choices: *versions* (VersionRow), the last two picked."""
+        for combo in (self.diff_old, self.diff_new):
+            combo.blockSignals(True)
+            combo.clear()
+            for v in versions:
+                combo.addItem(f"{(v.node.date or '')[:19].replace('T', ' ')}  {v.node.version[:8]}", v.ref.key)
+            combo.blockSignals(False)
+        if not versions:
+            return
+        if len(versions) > 1:
+            self.diff_old.setCurrentIndex(len(versions) - 2)
+        self.diff_new.setCurrentIndex(len(versions) - 1)
+        self._diff_changed()
+
+    def _diff_changed(self, *_args) -> None:
+        if self.diff_old.count() == 0:
+            self.diff_model.clear()
+            return
+        self.diff_requested.emit(self.diff_old.currentData() or "", self.diff_new.currentData() or "")
+
+    def set_diff(self, changes) -> None:
+        self.diff_model.set_rows(changes)
