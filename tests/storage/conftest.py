@@ -26,14 +26,27 @@ def seaweed_endpoint(tmp_path_factory):
         pytest.fail(str(exc))
 
 
-BACKENDS = ["fs", "memory", "sqlite", "s3-moto", "s3-seaweedfs"]
+from .backend_azure import *  # noqa: E402,F403  (their server fixtures)
+from .backend_azure import FACTORIES as _AZURE  # noqa: E402
+from .backend_gcs import *  # noqa: E402,F403
+from .backend_gcs import FACTORIES as _GCS  # noqa: E402
+from .backend_jsonl import *  # noqa: E402,F403
+from .backend_jsonl import FACTORIES as _JSONL  # noqa: E402
+from .backend_juicefs import *  # noqa: E402,F403
+from .backend_juicefs import FACTORIES as _JUICEFS  # noqa: E402
+
+#: backends defined in backend_*.py: name -> factory(request, tmp_path) -> ObjectStore
+EXTRA_FACTORIES = {**_GCS, **_AZURE, **_JSONL, **_JUICEFS}
+BACKENDS = ["fs", "memory", "sqlite", "s3-moto", "s3-seaweedfs", *EXTRA_FACTORIES]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
     """(name, ObjectStore) — a fresh, empty store on each backend."""
     name = request.param
-    if name == "fs":
+    if name in EXTRA_FACTORIES:
+        store = EXTRA_FACTORIES[name](request, tmp_path)
+    elif name == "fs":
         from jacs_desktop.storage.fs import FsStore
 
         store = FsStore(tmp_path / "store", create=True)
