@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+# the theme and the private QSettings file are the UI's; re-exported here for the entry point and scripts
+from .ui.qsettings import private_settings
+from .ui.theme import apply_theme
+
 
 def default_store() -> str:
     """A local store under the platformdirs data dir, created empty on first run."""
@@ -43,52 +47,6 @@ def _private_rotator(source: str, dest: str) -> None:
     if os.path.exists(source):
         os.rename(source, dest)
     private_file(source)  # the handler reopens it next, in append mode
-
-
-def private_settings(settings=None):
-    """*settings* (default: the app's ``QSettings()``) with its file 0600 in a 0700
-    folder whatever the umask: it lists recent stores. QSettings rewrites the file
-    through a temporary one that keeps the existing file's mode. (On Windows the
-    native settings are in the registry and there are no modes to set.)"""
-    import os
-
-    from PySide6.QtCore import QSettings
-
-    if settings is None:
-        settings = QSettings()
-    name = settings.fileName()
-    if name and os.name != "nt":
-        from .paths import private_file
-
-        try:
-            private_file(name)
-        except OSError:
-            pass  # an unwritable settings folder: Qt reports it through status()
-    return settings
-
-
-def apply_theme(app, theme: str) -> None:
-    """``system`` leaves Qt's palette (which follows the OS) alone."""
-    if theme == "system":
-        return
-    from PySide6.QtGui import QColor, QPalette
-
-    app.setStyle("Fusion")
-    if theme == "light":
-        app.setPalette(app.style().standardPalette())
-        return
-    p = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
-        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#353535",
-        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#2f6fb3",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#333333",
-        QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8a8a",
-    }
-    for role, color in roles.items():
-        p.setColor(role, QColor(color))
-    app.setPalette(p)
 
 
 APP_ID = "org.jacsdesktop.JacsDesktop"
