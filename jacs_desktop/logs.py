@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
+
+from . import paths
 from pathlib import Path
 
 __all__ = ["log_dir", "log_file", "setup_logging"]
 
 
 def log_dir() -> Path:
-    env = os.environ.get("JACS_DESKTOP_LOG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_log_path
-
-    return user_log_path("jacs-desktop", appauthor=False)
+    return paths.log_dir()
 
 
 def log_file() -> Path:

@@ -280,7 +280,7 @@ def test_file_secrets_ask_for_the_master_password_once(qtbot, window, monkeypatc
 
     monkeypatch.delenv("JACS_DESKTOP_MASTER_PASSWORD", raising=False)
     monkeypatch.setenv("JACS_DESKTOP_SECRETS", "file")
-    monkeypatch.setattr(secmod, "_MASTER", {})
+    secmod.SESSION.clear()
     with pytest.raises(secmod.SecretsUnavailable, match="master password"):
         secmod.default_secrets()  # no password yet: a clear refusal, never an unprotected file
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("master pw for test", True)))
@@ -290,7 +290,7 @@ def test_file_secrets_ask_for_the_master_password_once(qtbot, window, monkeypatc
     assert secmod.default_secrets().get("agent:x:password") == "secret value"
     stored = (Path(os.environ["JACS_DESKTOP_CONFIG_DIR"]) / "secrets.enc.json").read_text()
     assert "secret value" not in stored
-    monkeypatch.setattr(secmod, "_MASTER", {})
+    secmod.SESSION.clear()
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))
     assert not window.ask_master_password() and "master password" in window.banner.text()
 

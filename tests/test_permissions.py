@@ -149,8 +149,6 @@ def test_migration_into_a_new_folder_is_private(tmp_path, umask022):
     assert_private_tree(target)
 
 
-@pytest.mark.xfail(strict=True, reason="jobs/migrate.py _Journal must create its folder with paths.private_dir "
-                                       "and its file 0600 (paths.private_file)")
 def test_migration_journal_is_private(tmp_path, umask022, monkeypatch):
     from jacs_desktop.jobs.migrate import migrate
     from jacs_desktop.storage.urls import open_store

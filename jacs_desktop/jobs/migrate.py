@@ -49,6 +49,7 @@ from ..core.canonical import jacs_sha256
 from ..core.pubkey import public_key_hash
 from ..core.sign import AgentSigner, pretty_json
 from ..core.verify import VALID, parse_document
+from ..paths import private_dir, private_file, state_dir
 from ..storage.base import AccessDenied, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
@@ -65,12 +66,8 @@ class Cancelled(Exception):
 
 
 def journal_dir() -> Path:
-    env = os.environ.get("JACS_DESKTOP_STATE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_state_path
-
-    return user_state_path("jacs-desktop", appauthor=False)
+    """Where migration journals are kept (the app's state folder, see jacs_desktop.paths)."""
+    return state_dir()
 
 
 @dataclass
@@ -301,11 +298,12 @@ class _Journal:
         self._f = None
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # journals name every object of a store: 0700/0600 whatever the umask
         if path.exists():
             for line in path.read_text("utf-8", errors="replace").splitlines():
                 if line.startswith("done\t"):
                     self.done.add(line[5:])
+        private_file(path)
         self._f = open(path, "a", encoding="utf-8", errors="backslashreplace")
         self._n = 0
 

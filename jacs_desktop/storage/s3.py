@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
 
-__all__ = ["S3Store", "S3Options"]
+__all__ = ["S3Store"]
 
 
 _fromiso = datetime.fromisoformat
@@ -328,12 +328,6 @@ def _fast_list_parse(response_dict=None, customized_response_dict=None, **_kw):
         })
     customized_response_dict["Contents"] = contents
     response_dict["body"] = _CONTENTS_RE.sub(b"", body)
-
-
-class S3Options(dict):
-    """Connection options (all optional): endpoint_url, region, profile,
-    access_key, secret_key, session_token, sse, connect_timeout, read_timeout,
-    max_attempts, addressing_style, create_bucket."""
 
 
 def _describe(exc: Exception, what: str) -> StorageError:

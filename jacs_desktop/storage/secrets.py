@@ -309,7 +309,3 @@ def set_master_password(password: str, session: SessionSecrets | None = None) ->
     """The master password of the encrypted secrets file, given once per run by the GUI."""
     (SESSION if session is None else session).master_password = password
 
-
-#: Deprecated, kept only because tests/test_app.py still replaces it; the master
-#: password now lives in :data:`SESSION` (forget it with ``SESSION.clear()``).
-_MASTER: dict[str, str] = {}
