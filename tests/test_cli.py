@@ -145,3 +145,18 @@ def test_verify_file_url_of_a_folder_and_of_one_file(fixture_dir):
 def test_verify_summary_line(fixture_dir):
     p = cli("verify", fixture_dir)
     assert p.stdout.splitlines()[-1] == "17 checked: 17 valid, 0 invalid, 0 unverifiable, 0 legacy"
+
+
+def test_text_report_on_a_non_utf8_terminal(fixture_copy):
+    """✗ and ✓ in the report: escapes, never a UnicodeEncodeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    doc = next(fixture_copy.glob("documents/*.json"))
+    doc.write_text(doc.read_text().replace('"jacsLevel"', '"jacsTampered": 1, "jacsLevel"', 1))
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "verify", str(fixture_copy)],
+                       env=dict(os.environ, PYTHONIOENCODING="ascii"), capture_output=True, text=True,
+                       encoding="ascii", errors="strict", timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "invalid" in p.stdout
