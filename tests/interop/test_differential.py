@@ -1,8 +1,8 @@
 """Our verdicts against the real jacs 0.15.0 library, on thousands of seeded variants.
 
-The normal suite runs one seed (about 2,800 distinct cases); a larger run is
+The normal suite runs one seed (about 4,000 distinct cases); a larger run is
 on demand: ``JACS_DIFFERENTIAL_SEEDS=20 python -m pytest tests/interop/test_differential.py -s``
-(each seed adds about 2,800 cases).  ``JACS_DIFFERENTIAL_REPORT=FILE`` writes
+(each seed adds about 4,000 cases).  ``JACS_DIFFERENTIAL_REPORT=FILE`` writes
 every case where we are stricter, with our reason and the library's, as JSON.
 """
 
