@@ -19,18 +19,18 @@ from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QSplitter
 
-from ...jobs.browse import AgentRow, DocRow, Snapshot, VersionRow, count_versions, json_diff, new_version_refusal
+from ...jobs.browse import AgentRow, DocRow, Snapshot, count_versions
 from ...storage.base import AccessDenied, StorageError
-from ...storage.store import HistoryNode
 from ..qsettings import private_settings
 from ..theme import apply_theme
 from ..workers import WorkerPool, message_of
 from .actions import BrowserActions
 from .attachments import AttachmentsPanel
 from .columns import mark, status_counts, tr
-from .detail import DetailPanel, overall_line
-from .documents import DOCUMENTS, DocumentsPanel
+from .detail import DetailPanel
+from .documents import DocumentsPanel
 from .live import LiveUpdates
+from .selection import Selection
 from .session import StoreSession, TaskRunner
 from .sources import SourcesPanel
 from .statusbar import StatusBar
@@ -64,12 +64,6 @@ class BrowserWindow(QMainWindow):
         self.runner = TaskRunner(self.workers, self)
         self.session: StoreSession | None = None
         self.url: str | None = None
-        self._current_doc: DocRow | None = None
-        self._current_agent: AgentRow | None = None
-        self._current_doc_json: dict | None = None
-        self._shown_key: str | None = None
-        self._shown_verdict = None
-        self._versions_of: DocRow | None = None
         self._verify_note = ""
         self._verifying = False
         self._select_after_load: str | None = None
@@ -125,16 +119,15 @@ class BrowserWindow(QMainWindow):
         sp.s3_requested.connect(self.connect_s3)
         sp.sqlite_requested.connect(self.choose_sqlite)
         sp.new_store_requested.connect(self.new_store)
+        self.selection = Selection(self.documents, self.detail, self.attachments, self)
+        self.selection.changed.connect(self._update_actions)
+        self.selection.counts_changed.connect(self._update_counts)
+        self.selection.error.connect(self.show_error)
         d = self.documents
-        d.agent_selected.connect(self._agent_selected)
-        d.document_selected.connect(self._doc_selected)
-        d.version_selected.connect(self._version_selected)
         d.filtered.connect(self._after_filter)
         d.full_text_requested.connect(lambda _text: self.full_text_search())
         d.row_menu_requested.connect(self._popup_row_menu)
         self.attachments.error.connect(self.show_error)
-        self.detail.retry_requested.connect(self.retry_shown)
-        self.detail.diff_requested.connect(self._diff)
         self.status.cancel_requested.connect(self.cancel_clicked)
         self.runner.busy.connect(self.status.busy)
         self.runner.step.connect(self.status.step)
@@ -167,6 +160,23 @@ class BrowserWindow(QMainWindow):
     def _store(self):
         """The open store: the snapshot's, or while a listing runs, the one being listed."""
         return self.session.store if self.session is not None else None
+
+    # what the panes show (the selection's)
+    @property
+    def _current_doc(self) -> DocRow | None:
+        return self.selection.doc
+
+    @property
+    def _current_agent(self) -> AgentRow | None:
+        return self.selection.agent
+
+    @property
+    def _versions_of(self) -> DocRow | None:
+        return self.selection.versions_of
+
+    @property
+    def _shown_key(self) -> str | None:
+        return self.selection.shown_key
 
     @property
     def _watcher(self):
@@ -339,8 +349,7 @@ class BrowserWindow(QMainWindow):
         self.documents.banner.hide()
         self.documents.empty_label.hide()
         self.documents.clear()
-        self._clear_panes()
-        self.attachments.session = session
+        self.selection.set_session(session)
         self._verify_note = ""
         self._verifying = False
         self.documents.layout_label.setText("")
@@ -381,7 +390,7 @@ class BrowserWindow(QMainWindow):
                 return
         session.close()
         self.documents.clear()
-        self._clear_panes()
+        self.selection.clear()
         self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
         self.status.set_text("")
         self.sources_panel.set_status(url, "error", msg)
@@ -453,7 +462,7 @@ class BrowserWindow(QMainWindow):
                         m.resort()
                 unsorted.clear()
             self._update_counts()
-            self._refresh_detail()
+            self.selection.refresh_detail()
 
         timer.setInterval(150)
         timer.timeout.connect(flush)
@@ -478,41 +487,6 @@ class BrowserWindow(QMainWindow):
         self._update_counts()
         session.verify_rows(rows, pending.append, done, failed)  # landed rows are collected on the worker
 
-    def _verdicts_landed(self, row, pairs: list) -> None:
-        """Verdicts for some versions of *row* arrived: row, counts, versions table,
-        detail and actions follow."""
-        for ref, verdict in pairs:
-            row.set_verdict(ref.key, verdict)
-        self.documents.verdicts_changed(self.documents.model_of(row), [row])
-        if row is self._current_doc:
-            self.documents.version_verdicts_changed(row)
-        self._update_counts()
-        self._refresh_detail()
-        self._update_actions()
-
-    def _verify_versions_of(self, row, refs=None, *, retry: bool = False) -> None:
-        """Verify *refs* of *row* (by default those not checked yet) off the GUI thread."""
-        if self._store is None:
-            return
-        todo = list(refs) if refs is not None else [r for r in row.refs if r.key not in row.verdicts]
-        if todo:
-            self.session.verify_refs(todo, lambda pairs: self._verdicts_landed(row, pairs), retry=retry)
-
-    def retry_row(self, row) -> None:
-        """Read every version of *row* again and verify it (after a read error)."""
-        self._verify_versions_of(row, list(row.refs), retry=True)
-
-    def retry_shown(self) -> None:
-        """The Retry button: read the version in the verification panel again and verify it."""
-        key = self._shown_key
-        row = self._current_doc or self._current_agent
-        if key is None or row is None:
-            return
-        ref = next((r for r in row.refs if r.key == key), None)
-        if ref is not None:
-            self.detail.retrying()
-            self._verify_versions_of(row, [ref], retry=True)
-
     def _popup_row_menu(self, row, pos) -> None:
         self._row_menu_shown = self.row_menu(row)
         self._row_menu_shown.popup(pos)
@@ -522,7 +496,7 @@ class BrowserWindow(QMainWindow):
         menu = QMenu(self)
         retry = menu.addAction(tr("Retry: read and verify every version again") if row.status == "error"
                                else tr("Verify every version again"))
-        retry.triggered.connect(lambda: self.retry_row(row))
+        retry.triggered.connect(lambda: self.selection.retry_row(row))
         if isinstance(row, DocRow) and not row.archived:
             menu.addAction(self.act_new_version)
         return menu
@@ -545,133 +519,9 @@ class BrowserWindow(QMainWindow):
             parts.append(self._verify_note)
         self.status.set_text(" · ".join(parts))
 
-    # ------------------------------------------------------------------ selection and the detail panel
-    def _agent_selected(self, row: AgentRow) -> None:
-        if self._store is None or row is self._current_agent:
-            return  # the same agent again (its row moved when the table was sorted or filtered)
-        self._current_doc, self._current_agent = None, row
-        self._versions_of = None
-        self.documents.versions_model.clear()
-        self.detail.clear_diff()
-        self._update_actions()
-        self._verify_versions_of(row)  # the row shows the worst over all versions
-        self._show_item(row.latest.key, row.verdict)
-
-    def _doc_selected(self, row: DocRow) -> None:
-        if self._store is None or (row is self._current_doc and self._versions_of is row):
-            return  # the same document again (its row moved when the table was sorted or filtered)
-        self._current_doc, self._current_agent = row, None
-        self._versions_of = None
-        self._update_actions()
-        self.session.with_bodies([r.key for r in row.refs],
-                                 lambda: self._show_doc(row) if self._current_doc is row else None)
-
-    def _show_doc(self, row: DocRow) -> None:
-        try:
-            nodes = self.session.history(row.refs)
-        except Exception as exc:  # noqa: BLE001 - a failed read: the versions are still listed (and 'error')
-            log.info("history of %s: %s", row.id, exc)
-            nodes = [HistoryNode(r.version, None, None, r.key) for r in row.refs]
-        by_version = {r.version: r for r in row.refs}
-        versions = [VersionRow(n, by_version[n.version], row.summaries.get(n.version, {}),
-                               row.verdicts.get(by_version[n.version].key)) for n in nodes]
-        latest_key = row.latest_ref().key
-        self.documents.set_versions(versions)
-        self._versions_of = row
-        self.detail.set_versions(versions)
-        self._verify_versions_of(row)  # every version: a bad one is never hidden behind a good latest
-        idx = next((i for i, v in enumerate(versions) if v.ref.key == latest_key), len(versions) - 1)
-        if versions:
-            self.documents.select_version(idx)
-        self._show_item(latest_key, row.verdict)
-        self._update_actions()
-
-    def _version_selected(self, v: VersionRow) -> None:
-        if self._store is None:
-            return
-        row = self._current_doc
-        if v.verdict is None and row is not None and v.ref.key not in row.verdicts:
-            self._verify_versions_of(row, [v.ref])
-        self._show_item(v.ref.key, v.verdict)
-
-    def _show_item(self, key: str, verdict) -> None:
-        self._shown_key = key
-        self.session.with_bodies([key], lambda: self._show_body(key, verdict) if self._shown_key == key else None)
-
-    def _show_body(self, key: str, verdict) -> None:
-        doc = None
-        self._shown_verdict = verdict
-        if self._store is not None:
-            try:
-                doc = self.session.read_json(key)
-                self.detail.show_document(doc)
-            except Exception as exc:  # noqa: BLE001
-                self.detail.show_unreadable(key, exc)
-        self._current_doc_json = doc
-        self.attachments.fill(doc, verdict)
-        self._render_verdict(key, verdict)
-
-    def _render_verdict(self, key: str, verdict) -> None:
-        self._shown_verdict = verdict
-        self.detail.render_verdict(key, verdict, overall_line(self._current_doc or self._current_agent, key))
-
-    def _refresh_detail(self) -> None:
-        """Verdicts landed: the panel follows for the shown version and the row's worst."""
-        row = self._current_doc or self._current_agent
-        key = self._shown_key
-        if row is None or key is None or not any(r.key == key for r in row.refs):
-            return
-        v = row.verdicts.get(key)
-        if v is not None and v is not self._shown_verdict:
-            self._show_item(key, v)
-        elif self._current_doc_json is not None or self._shown_verdict is not None:
-            self._render_verdict(key, self._shown_verdict)
-
-    def _diff(self, old_key: str, new_key: str) -> None:
-        session = self.session
-        if session is None or session.store is None or not old_key or not new_key:
-            self.detail.clear_diff()
-            return
-
-        def show():
-            try:
-                a, b = session.read_json(old_key), session.read_json(new_key)
-            except Exception as exc:  # noqa: BLE001
-                self.show_error(exc)
-                return
-            self.detail.set_diff(json_diff(a, b))
-
-        session.with_bodies([old_key, new_key], show)
-
-    def _clear_panes(self) -> None:
-        """Empty the verification, JSON, tree, diff, versions, attachments and preview panes."""
-        self._current_doc = None
-        self._current_agent = None
-        self._versions_of = None
-        self._current_doc_json = None
-        self._shown_key = None
-        self._shown_verdict = None
-        self.documents.versions_model.clear()
-        self.attachments.clear()
-        self.detail.clear()
-        self._update_actions()
-
-    def _prune_panes(self) -> None:
-        """Clear the panes when what they show is no longer listed (and visible) in the open store."""
-        row = self._current_doc or self._current_agent
-        if row is not None:
-            if self._store is None or not self.documents.is_listed(row):
-                self._clear_panes()
-        elif self._store is None and self._shown_key is not None:
-            self._clear_panes()
-
     # ------------------------------------------------------------------ search
     def _after_filter(self) -> None:
-        """A filter hid the selected row: the panes are cleared; one still visible stays selected."""
-        self._prune_panes()
-        row = self._current_doc or self._current_agent
-        if row is not None:
-            self.documents.select(row)
+        self.selection.after_filter()
         self._update_counts()
 
     def _focus_search(self) -> None:
@@ -731,7 +581,7 @@ class BrowserWindow(QMainWindow):
         elif self._verifying:
             self._verifying = False
             self._verify_note = tr("verification cancelled")
-        self._prune_panes()
+        self.selection.prune()
         self._update_counts()
 
     def cancel_tasks(self) -> None:
@@ -780,7 +630,7 @@ class BrowserWindow(QMainWindow):
         lines = [f"{p.name}: {mark(v.status) if v else '–'} {reason}" for p, v, reason in results]
         last = next((v for _p, v, _r in reversed(results) if v is not None), None)
         if last is not None:
-            self._clear_panes()
+            self.selection.clear()
             self.detail.show_dropped(last)
         self.status.set_text(tr("Dropped: ") + " · ".join(lines))
 
@@ -811,11 +661,11 @@ class BrowserWindow(QMainWindow):
         if row is None:
             self.show_error(tr("Select the document to make a new version of."))
             return
-        refusal = self._new_version_refusal()
+        refusal = self.selection.new_version_refusal()
         if refusal:
             self.show_error(tr("New version refused: {0}").format(refusal))
             if any(r.key not in row.verdicts for r in row.refs):
-                self._verify_versions_of(row)  # verify it first: the action is enabled once all are valid
+                self.selection.verify_versions_of(row)  # verify it first: the action is enabled once all are valid
             return
         session, key = self.session, row.latest_ref().key
 
@@ -832,20 +682,8 @@ class BrowserWindow(QMainWindow):
 
         session.with_bodies([key], edit)
 
-    def _new_version_refusal(self) -> str | None:
-        """Why *New version…* is not possible now (None when it is)."""
-        if self.snapshot is None:
-            return tr("open a store first")
-        row = self._current_doc
-        if row is None:
-            return tr("select a document first")
-        if self._versions_of is not row:
-            return tr("its versions are still being read; it is verified first")
-        nodes = [v.node for v in self.documents.versions_model.all_rows]
-        return new_version_refusal(row.latest_ref(), nodes, row.verdicts)
-
     def _update_actions(self) -> None:
-        refusal = self._new_version_refusal()
+        refusal = self.selection.new_version_refusal()
         self.act_new_version.setEnabled(refusal is None)
         self.act_new_version.setToolTip(self.actions_.new_version_tip if refusal is None
                                         else tr("New version… is not possible: {0}").format(refusal))
