@@ -4,6 +4,8 @@ panels add there: attachments, preview). It says what was selected; it reads not
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget
 
@@ -87,6 +89,8 @@ class DocumentsPanel(QWidget):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._menu_at(v, pos))
         self.versions_view.selectionModel().currentRowChanged.connect(self._version_current)
+        self._last_sort = 0.0
+        self._unsorted: dict[int, RowTableModel] = {}
 
     def add_lower_tab(self, page: QWidget, title: str) -> None:
         """A page beside Versions, under the documents table."""
@@ -168,6 +172,24 @@ class DocumentsPanel(QWidget):
             width = min(max(view.sizeHintForColumn(0), view.horizontalHeader().sectionSizeHint(0)), 260)
             if width > view.columnWidth(0):
                 view.setColumnWidth(0, width)
+
+    def verdicts_batch(self, rows: list, final: bool = False) -> None:
+        """Rows that got verdicts while everything is verified: repainted per batch; a
+        table sorted by verdict is sorted again once a second (and at the end), not per batch."""
+        touched: dict[int, list] = {}
+        for row in rows:
+            m = self.model_of(row)
+            touched.setdefault(id(m), [m, []])[1].append(row)
+        for m, rows_ in touched.values():
+            self.verdicts_changed(m, rows_, resort=False)
+            self._unsorted[id(m)] = m
+        now = time.monotonic()
+        if final or now - self._last_sort >= 1.0:
+            self._last_sort = now
+            for m in self._unsorted.values():
+                if m.sort_column == 0:
+                    m.resort()
+            self._unsorted.clear()
 
     def is_listed(self, row) -> bool:
         """Listed, and not hidden by the filter."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...jobs.browse import Snapshot, SnapshotBuilder, fill_summaries, reconcile, stream_refs, verify_ref, verify_rows
 from ..workers import Task, WorkerPool
@@ -72,6 +72,9 @@ class TaskRunner(QObject):
 
 class StoreSession(QObject):
     """The store opened from *url*: listed by ``list``, read and verified through ``run``."""
+
+    #: verify_all hands over the rows verified so far this often
+    BATCH_MS = 150
 
     def __init__(self, runner: TaskRunner, url: str, *, secrets: dict | None = None, cache_bytes: int = 0,
                  parent: QObject | None = None):
@@ -256,6 +259,39 @@ class StoreSession(QObject):
         store = self.store
         return self.run(lambda progress, cancel: verify_rows(store, rows, progress, cancel, landed),
                         _tr("Verifying every version"), on_result=then, on_failure=on_failure)
+
+    def verify_all(self, rows, on_batch, on_done, on_failure) -> None:
+        """Every version of *rows*. Verdicts land on the worker; ``on_batch(rows, final)``
+        gets the rows that got verdicts since the last call, every 150 ms and once at
+        the end (``final``), then ``on_done(number verified)``. Nothing arrives once
+        the session is closed."""
+        pending: list = []
+        timer = QTimer(self)
+        timer.setInterval(self.BATCH_MS)
+
+        def flush(final: bool = False) -> None:
+            if self.closed:
+                timer.stop()
+                return
+            batch = []
+            while pending:
+                batch.append(pending.pop())
+            on_batch(batch, final)
+
+        def done(n) -> None:
+            timer.stop()
+            flush(final=True)
+            timer.deleteLater()
+            on_done(n)
+
+        def failed(exc) -> None:
+            timer.stop()
+            timer.deleteLater()
+            on_failure(exc)
+
+        timer.timeout.connect(flush)
+        timer.start()
+        self.verify_rows(rows, pending.append, done, failed)  # landed rows are collected on the worker
 
     def reconcile(self, shown, then) -> Task | None:
         """Compare a listing of names with *shown* (``jobs.browse.reconcile``) on a worker."""

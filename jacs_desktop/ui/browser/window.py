@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QSplitter
 
@@ -431,61 +430,27 @@ class BrowserWindow(QMainWindow):
         session, snap = self.session, self.snapshot
         if snap is None:
             return
-        d = self.documents
         rows = list(snap.agents) + list(snap.documents) + list(snap.archived)
-        models = {id(r): m for m, rs in ((d.agents_model, snap.agents), (d.docs_model, snap.documents),
-                                         (d.archived_model, snap.archived)) for r in rs}
-        pending: list = []
-        last_sort, unsorted = [0.0], {}
-        timer = QTimer(self)
+        total = sum(len(r.refs) for r in rows)
 
-        def flush(final: bool = False):
-            if session.closed:
-                timer.stop()
-                return
-            batch = []
-            while pending:
-                batch.append(pending.pop())
-            touched: dict[int, list] = {}
-            for row in batch:
-                m = models.get(id(row))
-                if m is not None:
-                    touched.setdefault(id(m), [m, []])[1].append(row)
-            for m, rows_ in touched.values():
-                d.verdicts_changed(m, rows_, resort=False)
-                unsorted[id(m)] = m
-            now = time.monotonic()
-            if final or now - last_sort[0] >= 1.0:  # a big table is sorted again once a second, not per batch
-                last_sort[0] = now
-                for m in unsorted.values():
-                    if m.sort_column == 0:
-                        m.resort()
-                unsorted.clear()
+        def batch(changed: list, final: bool) -> None:
+            self.documents.verdicts_batch(changed, final)
             self._update_counts()
             self.selection.refresh_detail()
 
-        timer.setInterval(150)
-        timer.timeout.connect(flush)
-        timer.start()
-        total = sum(len(r.refs) for r in rows)
-
         def done(n):
-            timer.stop()
-            flush(final=True)
-            timer.deleteLater()
             self._verifying = False
             self._verify_note = tr("verified every version: {0} of {1}").format(n, total)
             self._update_counts()
 
         def failed(exc):
-            timer.stop()
             self._verifying = False
             self.show_error(exc)
 
         self._verifying = True
         self._verify_note = tr("verifying every version ({0})…").format(total)
         self._update_counts()
-        session.verify_rows(rows, pending.append, done, failed)  # landed rows are collected on the worker
+        session.verify_all(rows, batch, done, failed)
 
     def _popup_row_menu(self, row, pos) -> None:
         self._row_menu_shown = self.row_menu(row)
