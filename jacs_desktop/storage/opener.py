@@ -16,6 +16,7 @@ from pathlib import Path
 from .base import ObjectStore, StorageError
 from .connections import Connections
 from .fs import FsStore
+from .gcs import GCSStore
 from .memory import memory_store
 from .s3 import S3Store
 from .sqlite import SqliteStore
@@ -63,6 +64,11 @@ def _backend(p: ParsedURL, *, create: bool, secrets: dict | None) -> ObjectStore
         if create:
             opts["create_bucket"] = True
         return S3Store(p["bucket"], p["prefix"], **opts)
+    if scheme == "gs":
+        gs_opts = {**p["options"], **{k: v for k, v in (secrets or {}).items() if v}}
+        if create:
+            gs_opts["create_bucket"] = True
+        return GCSStore(p["bucket"], p["prefix"], **gs_opts)
     return FsStore(Path(os.path.expanduser(p["path"])), create=create)
 
 

@@ -4,6 +4,7 @@
 * ``memory://name`` — in-process scratch store
 * ``sqlite:///path/file.sqlite3`` — SQLite file
 * ``s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256&profile=…`` — S3 / S3-compatible
+* ``gs://bucket/prefix?endpoint_url=…&project=…`` — Google Cloud Storage
 * ``profile:NAME`` — a saved connection (resolved by :mod:`.opener`, not here)
 
 Imports nothing from storage but :mod:`.base`, so connections and settings can
@@ -24,6 +25,23 @@ _S3_OPTIONS = {"endpoint_url", "region", "sse", "profile", "connect_timeout", "r
                "addressing_style", "create_bucket", "parallel_list", "fast_path"}
 
 
+_GS_OPTIONS = {"endpoint_url", "project", "credentials_file", "anonymous", "connect_timeout", "read_timeout",
+               "retry_timeout", "create_bucket"}
+
+
+def _parse_gs(url: str) -> "ParsedURL":
+    """``gs://bucket/prefix?endpoint_url=…&project=…`` (``gcs://`` alike)."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise StorageError("A Google Cloud Storage URL needs a bucket: gs://bucket/prefix")
+    opts: dict[str, Any] = {}
+    for k, v in parse_qs(parts.query, keep_blank_values=False).items():
+        if k not in _GS_OPTIONS:
+            raise StorageError(f"Unknown Google Cloud Storage option {k!r} (known: {', '.join(sorted(_GS_OPTIONS))})")
+        opts[k] = v[-1]
+    return ParsedURL(scheme="gs", bucket=parts.netloc, prefix=unquote(parts.path).strip("/"), options=opts)
+
+
 class ParsedURL(dict):
     @property
     def scheme(self) -> str:
@@ -37,6 +55,8 @@ def parse_url(url: str) -> ParsedURL:
     if "\x00" in url:
         raise StorageError("The store URL contains a NUL character")
     low = url.lower()
+    if low.startswith(("gs://", "gcs://")):
+        return _parse_gs(url)
     if low.startswith(("gs://", "gcs://", "azure://", "az://", "abfs://", "abfss://")):
         raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet (folders, S3, SQLite and memory are)")
     if low.startswith("profile:"):

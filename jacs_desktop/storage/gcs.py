@@ -1,0 +1,417 @@
+"""Google Cloud Storage: ``gs://bucket/prefix`` through Google's own client
+(``google-cloud-storage``, the ``gcs`` extra).
+
+* the endpoint: ``STORAGE_EMULATOR_HOST`` when set (every Google client reads it),
+  else ``?endpoint_url=``, else Google's;
+* credentials: Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``,
+  ``gcloud auth application-default login``, the metadata server), or a key file
+  given as ``credentials_file``; an emulator (``STORAGE_EMULATOR_HOST`` or an
+  ``endpoint_url`` on loopback) gets anonymous credentials and a placeholder project;
+* create-if-absent with ``ifGenerationMatch=0``; a repair overwrites only the
+  generation that was judged (``ifGenerationMatch=<generation>``);
+* retries are the client's own (429, 5xx, dropped connections), bounded by
+  ``retry_timeout`` seconds, on every call: each one is idempotent here (a create is
+  conditional, an overwrite writes the same bytes again, a delete of nothing is fine);
+* errors are the typed storage errors of :mod:`.base`, in words.
+
+The client is imported when a store is first made, so a missing extra is a sentence
+naming it, never an ImportError.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import weakref
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from .base import (
+    AccessDenied,
+    NotFound,
+    ObjectInfo,
+    ObjectStore,
+    Refused,
+    StorageError,
+    Unreachable,
+    human_size,
+    validate_key,
+)
+
+__all__ = ["GCSStore", "GCS_EXTRA_MISSING"]
+
+GCS_EXTRA_MISSING = "Google Cloud Storage needs the gcs extra: pip install 'jacs-desktop[gcs]'"
+
+
+def _import_gcs():
+    try:
+        from google.cloud import storage
+    except ImportError:
+        raise StorageError(GCS_EXTRA_MISSING) from None
+    return storage
+
+
+def _loopback(endpoint: str) -> bool:
+    host = (urlsplit(endpoint if "://" in endpoint else "http://" + endpoint).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _hex_md5(b64: str | None) -> str | None:
+    if not b64:
+        return None
+    try:
+        return base64.b64decode(b64).hex()
+    except (ValueError, TypeError):
+        return None
+
+
+def _describe(exc: BaseException, what: str, bucket: str) -> StorageError:
+    """A Google client or transport exception, as a typed storage error in words."""
+    if isinstance(exc, StorageError):
+        return exc
+    import requests
+    from google.api_core import exceptions as gx
+    from google.auth import exceptions as ax
+
+    if isinstance(exc, gx.RetryError):
+        cause = exc.cause or exc.__cause__
+        inner = _describe(cause, what, bucket) if cause is not None else None
+        if isinstance(inner, (NotFound, AccessDenied)):
+            return inner
+        return Unreachable(f"Google Cloud Storage kept failing on {what}, retried until it gave up"
+                           + (f": {inner}" if inner is not None else ""))
+    if isinstance(exc, ax.DefaultCredentialsError):
+        return AccessDenied("No Google Cloud credentials: run 'gcloud auth application-default login', or set "
+                            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file "
+                            f"({str(exc).splitlines()[0] if str(exc) else 'none found'})")
+    if isinstance(exc, (ax.RefreshError,)):
+        return AccessDenied(f"The Google Cloud credentials were refused ({what}): {exc}. "
+                            "Log in again with 'gcloud auth application-default login' or check the key file.")
+    if isinstance(exc, ax.TransportError):
+        return Unreachable(f"Cannot reach Google's sign-in service ({what}): {exc}")
+    if isinstance(exc, gx.GoogleAPICallError):
+        code = exc.code
+        msg = getattr(exc, "message", "") or str(exc)
+        if isinstance(exc, gx.NotFound) or code == 404:
+            if "bucket" in msg.lower() and "object" not in msg.lower():
+                return NotFound(f"The bucket {bucket} does not exist ({what})")
+            return NotFound(f"{what} not found")
+        if code == 401:
+            return AccessDenied(f"Google Cloud Storage needs credentials for {what}: {msg}. Set up Application "
+                                "Default Credentials ('gcloud auth application-default login').")
+        if code == 403:
+            return AccessDenied(f"Google Cloud Storage refused access ({what}): {msg}. Check that the account "
+                                f"may use the bucket {bucket}.")
+        if code is not None and code >= 500:
+            return Unreachable(f"Google Cloud Storage failed on {what}: {code} {msg}")
+        return StorageError(f"Google Cloud Storage error on {what}: {msg}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Unreachable(f"Google Cloud Storage did not answer in time ({what})")
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return Unreachable(f"Cannot reach Google Cloud Storage ({what}): {exc}")
+    try:  # the resumable upload/download layer has its own error type
+        from google.resumable_media import InvalidResponse
+    except ImportError:  # pragma: no cover - always there with the client
+        InvalidResponse = ()  # type: ignore[assignment,misc]  # noqa: N806
+    if InvalidResponse and isinstance(exc, InvalidResponse):
+        status = getattr(exc.response, "status_code", None)
+        if status == 404:
+            return NotFound(f"{what} not found")
+        if status in (401, 403):
+            return AccessDenied(f"Google Cloud Storage refused access ({what}): {status}")
+        return StorageError(f"Google Cloud Storage error on {what}: {status} {exc}")
+    return StorageError(f"Google Cloud Storage error on {what}: {type(exc).__name__}: {exc}")
+
+
+class GCSStore(ObjectStore):
+    """Options (all optional): endpoint_url, project, credentials_file, anonymous,
+    connect_timeout, read_timeout, retry_timeout, create_bucket."""
+
+    def __init__(self, bucket: str, prefix: str = "", **options: Any):
+        import os
+
+        storage = _import_gcs()
+        from google.api_core.client_options import ClientOptions
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        if not bucket:
+            raise StorageError("A Google Cloud Storage URL needs a bucket: gs://bucket/prefix")
+        self.bucket_name = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.options = dict(options)
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST") or None
+        endpoint = options.get("endpoint_url") or None
+        self._timeout = (float(options.get("connect_timeout", 5)), float(options.get("read_timeout", 60)))
+        self._retry = DEFAULT_RETRY.with_timeout(float(options.get("retry_timeout", 30)))
+        anonymous = str(options.get("anonymous", "")).lower() in ("1", "true", "yes")
+        kwargs: dict[str, Any] = {}
+        if options.get("project"):
+            kwargs["project"] = options["project"]
+        creds = None
+        if options.get("credentials_file"):
+            try:
+                from google.oauth2 import service_account
+
+                creds = service_account.Credentials.from_service_account_file(
+                    os.path.expanduser(str(options["credentials_file"])),
+                    scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
+            except FileNotFoundError:
+                raise AccessDenied(f"The credentials file {options['credentials_file']} does not exist") from None
+            except (ValueError, KeyError) as exc:
+                raise AccessDenied(f"The credentials file {options['credentials_file']} is not a service "
+                                   f"account key: {exc}") from None
+        if anonymous and creds is None:
+            from google.auth.credentials import AnonymousCredentials
+
+            creds = AnonymousCredentials()
+            kwargs.setdefault("project", "<none>")
+        if creds is not None:
+            kwargs["credentials"] = creds
+        if endpoint and not emulator:
+            kwargs["client_options"] = ClientOptions(api_endpoint=endpoint.rstrip("/"))
+            if _loopback(endpoint) and creds is None:
+                kwargs["use_auth_w_custom_endpoint"] = False
+        self._client_kwargs = kwargs
+        self._tls = threading.local()
+        self._clients: weakref.WeakSet = weakref.WeakSet()  # a dead thread's client goes with it
+        self._clients_lock = threading.Lock()
+        self.client = self._make_client(storage)  # the first one: credentials problems surface here
+        q = []
+        if endpoint:
+            q.append(f"endpoint_url={endpoint}")
+        if options.get("project"):
+            q.append(f"project={options['project']}")
+        self.url = f"gs://{bucket}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
+        if str(options.get("create_bucket", "")).lower() in ("1", "true", "yes"):
+            self.ensure_bucket()
+
+    def _make_client(self, storage=None):
+        storage = storage or _import_gcs()
+        try:
+            client = storage.Client(**self._client_kwargs)
+        except Exception as exc:  # no credentials, a bad key file, an unusable endpoint …
+            raise _describe(exc, "setting up the client", self.bucket_name) from None
+        with self._clients_lock:
+            self._clients.add(client)
+        self._tls.bucket = client.bucket(self.bucket_name)
+        return client
+
+    def _bucket(self):
+        """This thread's bucket handle: a client per thread (requests sessions are
+        not documented as thread-safe); the credentials are shared."""
+        b = getattr(self._tls, "bucket", None)
+        if b is None:
+            if "credentials" not in self._client_kwargs:
+                self._client_kwargs["credentials"] = self.client._credentials  # noqa: SLF001 - share one login
+                self._client_kwargs.setdefault("project", self.client.project)
+            self._make_client()
+            b = self._tls.bucket
+        return b
+
+    def _k(self, key: str) -> str:
+        validate_key(key)
+        return self.prefix + key
+
+    def _err(self, exc: BaseException, what: str) -> StorageError:
+        return _describe(exc, what, self.bucket_name)
+
+    # -- bucket -----------------------------------------------------------------
+    def check(self) -> None:
+        """Raise a clear error when the bucket cannot be used."""
+        try:
+            self._bucket().reload(timeout=self._timeout, retry=self._retry)
+        except Exception as exc:
+            err = self._err(exc, f"bucket {self.bucket_name}")
+            if isinstance(err, NotFound):
+                raise NotFound(f"The bucket {self.bucket_name} does not exist") from None
+            raise err from None
+
+    def ensure_bucket(self) -> None:
+        from google.api_core import exceptions as gx
+
+        try:
+            self.check()
+            return
+        except NotFound:
+            pass
+        try:
+            self._bucket().client.create_bucket(self.bucket_name, timeout=self._timeout, retry=self._retry)
+        except gx.Conflict:
+            self.check()  # created meanwhile: usable if we may read it
+        except Exception as exc:
+            raise self._err(exc, f"creating bucket {self.bucket_name}") from None
+
+    # -- interface --------------------------------------------------------------
+    def _info(self, blob) -> ObjectInfo:
+        updated = blob.updated
+        return ObjectInfo(blob.name[len(self.prefix):], int(blob.size or 0),
+                          updated.timestamp() if updated is not None else None,
+                          _hex_md5(blob.md5_hash) or blob.etag or None)
+
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
+        """Paged objects.list (Google returns names in UTF-8 byte order, which is
+        code point order, so the listing is already in key order)."""
+        full = self.prefix + prefix
+        b = self._bucket()
+        fields = None if details else "items(name),nextPageToken"
+        try:
+            it = b.client.list_blobs(b, prefix=full, page_size=max(1, min(page_size, 1000)), fields=fields,
+                                     timeout=self._timeout, retry=self._retry)
+            for blob in it:
+                if not blob.name.startswith(self.prefix):
+                    continue
+                yield self._info(blob)
+        except StorageError:
+            raise
+        except Exception as exc:
+            err = self._err(exc, f"listing gs://{self.bucket_name}/{full}")
+            if isinstance(err, NotFound):
+                raise NotFound(f"The bucket {self.bucket_name} does not exist") from None
+            raise err from None
+
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        full = self.prefix + prefix
+        b = self._bucket()
+        try:
+            for blob in b.client.list_blobs(b, prefix=full, delimiter="/", timeout=self._timeout, retry=self._retry):
+                yield self._info(blob)
+        except Exception as exc:
+            raise self._err(exc, f"listing gs://{self.bucket_name}/{full}") from None
+
+    def get(self, key: str) -> bytes:
+        name = self._k(key)
+        try:
+            return self._bucket().blob(name).download_as_bytes(timeout=self._timeout, retry=self._retry)
+        except Exception as exc:
+            raise self._err(exc, key) from None
+
+    def get_limited(self, key: str, limit: int) -> bytes:
+        info = self.stat(key)
+        if info is None:
+            raise NotFound(f"{key} not found")
+        if info.size > limit:
+            raise Refused(f"{key} is {human_size(info.size)}, over the {human_size(limit)} limit")
+        data = self.get(key)
+        if len(data) > limit:  # replaced by a larger one in between
+            raise Refused(f"{key} is {human_size(len(data))}, over the {human_size(limit)} limit")
+        return data
+
+    def _upload(self, key: str, data: bytes, generation: int | None) -> None:
+        blob = self._bucket().blob(self._k(key))
+        blob.upload_from_string(bytes(data), content_type="application/octet-stream",
+                                if_generation_match=generation, timeout=self._timeout, retry=self._retry)
+        self._remember_etag(key, _hex_md5(blob.md5_hash))
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self._upload(key, data, None)
+        except Exception as exc:
+            raise self._err(exc, key) from None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from google.api_core import exceptions as gx
+
+        try:
+            self._upload(key, data, 0)
+            return True
+        except gx.PreconditionFailed:
+            return False
+        except Exception as exc:
+            if _precondition_failed(exc):
+                return False
+            raise self._err(exc, key) from None
+
+    def replace_if_match(self, key: str, data: bytes, etag: str | None) -> bool:
+        """Overwrite *key* only while its bytes still have the MD5 *etag* (the
+        generation read is the one overwritten): False when it changed or went away
+        meanwhile. Used to repair damaged objects, never to replace a valid version."""
+        from google.api_core import exceptions as gx
+
+        if not etag:
+            self.put(key, data)
+            return True
+        try:
+            blob = self._bucket().get_blob(self._k(key), timeout=self._timeout, retry=self._retry)
+            if blob is None or (_hex_md5(blob.md5_hash) or blob.etag) != etag:
+                return False
+            self._upload(key, data, int(blob.generation))
+            return True
+        except gx.PreconditionFailed:
+            return False
+        except Exception as exc:
+            if _precondition_failed(exc):
+                return False
+            raise self._err(exc, key) from None
+
+    def _remember_etag(self, key: str, etag: str | None) -> None:
+        etags = getattr(self._tls, "etags", None)
+        if etags is None or len(etags) > 1000:
+            etags = self._tls.etags = {}
+        etags[key] = etag
+
+    def written_etag(self, key: str) -> str | None:
+        """The MD5 (hex) of the bytes this thread last wrote to *key*, as the server computed it."""
+        return getattr(self._tls, "etags", {}).get(key)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        name = self._k(key)
+        try:
+            blob = self._bucket().get_blob(name, timeout=self._timeout, retry=self._retry)
+        except Exception as exc:
+            err = self._err(exc, key)
+            if isinstance(err, NotFound):
+                return None
+            raise err from None
+        return None if blob is None else self._info(blob)
+
+    def delete(self, key: str) -> None:
+        name = self._k(key)
+        try:
+            self._bucket().blob(name).delete(timeout=self._timeout, retry=self._retry)
+        except Exception as exc:
+            err = self._err(exc, key)
+            if not isinstance(err, NotFound):
+                raise err from None
+
+    def move(self, src: str, dst: str) -> None:
+        """Server-side copy (only if *dst* is absent), check, then delete."""
+        from google.api_core import exceptions as gx
+
+        s, d = self._k(src), self._k(dst)
+        b = self._bucket()
+        if self.stat(src) is None:
+            raise NotFound(f"{src} not found")
+        # the stat first too: fake-gcs-server ignores ifGenerationMatch on a copy
+        if self.stat(dst) is None:
+            try:
+                b.copy_blob(b.blob(s), b, d, if_generation_match=0, timeout=self._timeout, retry=self._retry)
+            except gx.PreconditionFailed:
+                pass  # dst appeared meanwhile: compared below
+            except Exception as exc:
+                if not _precondition_failed(exc):
+                    raise self._err(exc, dst) from None
+        if self.get(dst) != self.get(src):
+            raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
+        self.delete(src)
+
+    def close(self) -> None:
+        with self._clients_lock:
+            clients = list(self._clients)
+        for c in clients:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """A 412 seen through the upload layer or a retry wrapper."""
+    from google.api_core import exceptions as gx
+
+    if isinstance(exc, gx.PreconditionFailed):
+        return True
+    if isinstance(exc, gx.RetryError) and exc.cause is not None:
+        return _precondition_failed(exc.cause)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status == 412
