@@ -339,7 +339,7 @@ def test_read_failure_is_error_not_invalid_and_retry_reads_again(qtbot, manual_w
     w = manual_window
     _open(qtbot, w, fixture_copy)
     objects = w.snapshot.store.objects
-    real_get = objects.get
+    real_get, real_get_limited = objects.get, objects.get_limited
     failing = {
         f"documents/{CHAIN}:{SECOND}.json": Unreachable("S3 answered 503 Slow Down"),
         f"documents/{ATTACHED}:d2cf6f9e-552e-491c-a2aa-a034ee43c479.json": PermissionError(13, "Permission denied"),
@@ -350,7 +350,12 @@ def test_read_failure_is_error_not_invalid_and_retry_reads_again(qtbot, manual_w
             raise failing[key]
         return real_get(key)
 
-    objects.get = get
+    def get_limited(key, limit):  # the store reads documents with a size bound
+        if key in failing:
+            raise failing[key]
+        return real_get_limited(key, limit)
+
+    objects.get, objects.get_limited = get, get_limited
     w.snapshot.store.invalidate()
     w.verify_all()
     qtbot.waitUntil(lambda: _all_verified(w), timeout=60000)
