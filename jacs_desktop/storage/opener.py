@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .azure import AzureStore
 from .base import ObjectStore, StorageError
 from .connections import Connections
 from .fs import FsStore
+from .jsonl import JsonlStore
 from .gcs import GCSStore
 from .memory import memory_store
 from .s3 import S3Store
@@ -57,6 +59,11 @@ def _backend(p: ParsedURL, *, create: bool, secrets: dict | None) -> ObjectStore
         if not path.exists() and not create:
             raise StorageError(f"{path} does not exist")
         return SqliteStore(path, create=create)
+    if scheme == "jsonl":
+        path = Path(os.path.expanduser(p["path"]))
+        if not path.exists() and not create:
+            raise StorageError(f"{path} does not exist")
+        return JsonlStore(path, create=create)
     if scheme == "s3":
         opts = dict(p["options"])
         if secrets:
@@ -69,6 +76,11 @@ def _backend(p: ParsedURL, *, create: bool, secrets: dict | None) -> ObjectStore
         if create:
             gs_opts["create_bucket"] = True
         return GCSStore(p["bucket"], p["prefix"], **gs_opts)
+    if scheme == "azure":  # a saved connection's access key is the account name, its secret key the account key
+        az_opts = {**p["options"], **{k: v for k, v in (secrets or {}).items() if v}}
+        if create:
+            az_opts["create_container"] = True
+        return AzureStore(p["container"], p["prefix"], **az_opts)
     return FsStore(Path(os.path.expanduser(p["path"])), create=create)
 
 

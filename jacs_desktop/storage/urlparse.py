@@ -3,8 +3,10 @@
 * ``/path``, ``~/path``, ``file:///path`` — a folder
 * ``memory://name`` — in-process scratch store
 * ``sqlite:///path/file.sqlite3`` — SQLite file
+* ``jsonl:///path/file.jsonl`` — one JSON Lines file
 * ``s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256&profile=…`` — S3 / S3-compatible
 * ``gs://bucket/prefix?endpoint_url=…&project=…`` — Google Cloud Storage
+* ``azure://container/prefix?account=…&endpoint=…`` — Azure Blob (``az://`` alike)
 * ``profile:NAME`` — a saved connection (resolved by :mod:`.opener`, not here)
 
 Imports nothing from storage but :mod:`.base`, so connections and settings can
@@ -42,6 +44,25 @@ def _parse_gs(url: str) -> "ParsedURL":
     return ParsedURL(scheme="gs", bucket=parts.netloc, prefix=unquote(parts.path).strip("/"), options=opts)
 
 
+_AZURE_OPTIONS = {"account", "endpoint", "create_container", "connect_timeout", "read_timeout", "max_attempts"}
+
+
+def _parse_azure(url: str) -> "ParsedURL":
+    """``azure://container/prefix?account=…&endpoint=…`` (``az://`` alike); keys never go in the URL."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise StorageError("An Azure URL needs a container: azure://container/prefix")
+    opts: dict[str, Any] = {}
+    for k, v in parse_qs(parts.query, keep_blank_values=False).items():
+        if k in ("account_key", "key", "sas", "sas_token", "connection_string"):
+            raise StorageError("Azure keys do not go in the URL: save the key with the connection (it goes to the "
+                               "OS keyring) or set AZURE_STORAGE_CONNECTION_STRING")
+        if k not in _AZURE_OPTIONS:
+            raise StorageError(f"Unknown Azure option {k!r} (known: {', '.join(sorted(_AZURE_OPTIONS))})")
+        opts[k] = v[-1]
+    return ParsedURL(scheme="azure", container=parts.netloc, prefix=unquote(parts.path).strip("/"), options=opts)
+
+
 class ParsedURL(dict):
     @property
     def scheme(self) -> str:
@@ -57,6 +78,8 @@ def parse_url(url: str) -> ParsedURL:
     low = url.lower()
     if low.startswith(("gs://", "gcs://")):
         return _parse_gs(url)
+    if low.startswith(("azure://", "az://")):
+        return _parse_azure(url)
     if low.startswith(("gs://", "gcs://", "azure://", "az://", "abfs://", "abfss://")):
         raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet (folders, S3, SQLite and memory are)")
     if low.startswith("profile:"):
@@ -69,6 +92,11 @@ def parse_url(url: str) -> ParsedURL:
         if not path:
             raise StorageError("A SQLite URL needs a file: sqlite:///path/file.sqlite3")
         return ParsedURL(scheme="sqlite", path=path)
+    if low.startswith("jsonl://"):
+        path = unquote(url[len("jsonl://"):])
+        if not path:
+            raise StorageError("A JSONL URL needs a file: jsonl:///path/file.jsonl")
+        return ParsedURL(scheme="jsonl", path=path)
     if low.startswith("s3://"):
         parts = urlsplit(url)
         bucket = parts.netloc

@@ -1,0 +1,318 @@
+"""``azure://CONTAINER/PREFIX`` — Azure Blob Storage (and Azurite, its emulator).
+
+Through Microsoft's ``azure-storage-blob`` (the ``azure`` extra:
+``pip install 'jacs-desktop[azure]'``), imported when an Azure store is first made:
+
+* credentials and endpoint from ``AZURE_STORAGE_CONNECTION_STRING``, read as
+  Azure's SDKs and CLI read it (``AccountName``/``AccountKey``/``BlobEndpoint``/
+  ``SharedAccessSignature``/``EndpointSuffix``, ``UseDevelopmentStorage=true``);
+* or ``?account=NAME`` (and ``&endpoint=URL`` for Azurite or a sovereign cloud)
+  with the account key from a saved connection, whose key the secrets wrapper
+  keeps (the OS keyring) exactly as for S3: the connection's access key is the
+  account name, its secret key is the account key;
+* conditional create with ``If-None-Match: *`` (``upload_blob(overwrite=False)``):
+  Blob Storage answers 409 ``BlobAlreadyExists``, so versions stay immutable;
+* a single ``Put Blob`` up to 64 MiB, blocks committed by one ``Put Block List``
+  above: readers see the old or the new bytes, and a cut upload leaves nothing;
+* exponential retries (4 attempts), connect and read timeouts;
+* errors as the typed storage errors of :mod:`.base`, in sentences.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import random
+import re
+import threading
+from typing import Any, Iterator
+from urllib.parse import quote, urlsplit
+
+from .base import (
+    AccessDenied,
+    NotFound,
+    NotSupported,
+    ObjectInfo,
+    ObjectStore,
+    Refused,
+    StorageError,
+    Unreachable,
+    human_size,
+    validate_key,
+)
+
+__all__ = ["AzureStore", "CONNECTION_STRING_ENV", "EXTRA_HINT"]
+
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+EXTRA_HINT = "Azure Blob stores need the azure extra: pip install 'jacs-desktop[azure]'"
+
+#: Azure's rule for container names (``$root`` and ``$web`` are the special ones)
+_CONTAINER_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}|\$root|\$web)$")
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+_SINGLE_PUT = 64 << 20
+
+
+def _import_sdk():
+    try:
+        from azure.core import exceptions as az_exc
+        from azure.storage import blob as az_blob
+    except ImportError:
+        raise NotSupported(EXTRA_HINT) from None
+    return az_blob, az_exc
+
+
+def _conn_settings(conn_str: str) -> dict[str, str]:
+    """The ``Key=Value;…`` pairs of a connection string, keys upper-cased (as the SDK reads them)."""
+    out: dict[str, str] = {}
+    for part in conn_str.strip().rstrip(";").split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip().upper()] = v.strip()
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class AzureStore(ObjectStore):
+    """Options (all optional but the container): ``account``, ``endpoint``,
+    ``account_key`` (or ``secret_key``, with ``access_key`` as the account name: what a
+    saved connection hands over), ``connection_string`` (default: the
+    ``AZURE_STORAGE_CONNECTION_STRING`` environment variable), ``create_container``,
+    ``connect_timeout``, ``read_timeout``, ``max_attempts``."""
+
+    def __init__(self, container: str, prefix: str = "", **options: Any):
+        az_blob, self._exc = _import_sdk()
+        if not container:
+            raise StorageError("An Azure URL needs a container: azure://container/prefix")
+        if not _CONTAINER_RE.match(container):
+            raise StorageError(f"{container!r} is not an Azure container name: 3 to 63 lowercase letters, "
+                               "digits and single hyphens, starting with a letter or digit")
+        self.container = container
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        account = (options.get("account") or "").strip() or None
+        given = (options.get("access_key") or "").strip() or None
+        if account and given and given != account:
+            raise StorageError(f"The URL names the Azure account {account!r} but the saved connection "
+                               f"{given!r}; make them the same")
+        account = account or given
+        key = options.get("account_key") or options.get("secret_key") or None
+        endpoint = (options.get("endpoint") or "").strip().rstrip("/") or None
+        conn_str = options.get("connection_string") or os.environ.get(CONNECTION_STRING_ENV) or None
+        if account and not _ACCOUNT_RE.match(account):
+            raise StorageError(f"{account!r} is not an Azure storage account name: 3 to 24 lowercase "
+                               "letters and digits")
+        if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+            raise StorageError(f"The Azure endpoint {endpoint!r} is not an http:// or https:// URL")
+        attempts = max(1, int(options.get("max_attempts", 4)))
+
+        class _Retry(az_blob.ExponentialRetry):
+            # 0.25 s, 0.5 s, 1 s … (up to 8 s), with jitter; the SDK's default waits 15 s first
+            def get_backoff_time(self, settings: dict) -> float:
+                return min(8.0, 0.25 * 2 ** settings["count"]) * random.uniform(0.5, 1.0)
+
+        kwargs: dict[str, Any] = {
+            "retry_policy": _Retry(retry_total=attempts - 1),
+            "transport": self._transport(float(options.get("connect_timeout", 5)),
+                                         float(options.get("read_timeout", 30))),
+            "max_single_put_size": _SINGLE_PUT,
+            "max_block_size": 8 << 20,
+            "max_single_get_size": 32 << 20,
+            "max_chunk_get_size": 8 << 20,
+        }
+        q: list[str] = []
+        try:
+            if account and key:
+                account_url = endpoint or f"https://{account}.blob.core.windows.net"
+                self.client = az_blob.ContainerClient(account_url, container, credential={
+                    "account_name": account, "account_key": key}, **kwargs)
+                self.account = account
+                q.append(f"account={account}")
+                if endpoint:
+                    q.append(f"endpoint={quote(endpoint, safe=':/')}")
+            elif conn_str:
+                settings = _conn_settings(conn_str)
+                named = settings.get("ACCOUNTNAME")
+                if account and named and named != account and settings.get("USEDEVELOPMENTSTORAGE") != "true":
+                    raise AccessDenied(f"No key for the Azure storage account {account!r}: "
+                                       f"{CONNECTION_STRING_ENV} is for {named!r}. Save the key with the "
+                                       "connection (it goes to the OS keyring) or set the right connection string")
+                self.client = az_blob.ContainerClient.from_connection_string(conn_str, container, **kwargs)
+                self.account = self.client.account_name or named or ""
+                if account:
+                    q.append(f"account={account}")
+                if endpoint:  # a custom endpoint beside a connection string: the endpoint wins
+                    self.client = az_blob.ContainerClient(endpoint, container, credential=self.client.credential,
+                                                          **kwargs)
+                    q.append(f"endpoint={quote(endpoint, safe=':/')}")
+            elif account:
+                raise AccessDenied(f"No key for the Azure storage account {account!r}: save it with the "
+                                   f"connection (it goes to the OS keyring), or set {CONNECTION_STRING_ENV}")
+            else:
+                raise AccessDenied(f"No Azure credentials: set {CONNECTION_STRING_ENV}, or open "
+                                   "azure://container/prefix?account=NAME through a saved connection that "
+                                   "holds the account key")
+        except StorageError:
+            raise
+        except ValueError as exc:  # a malformed connection string or account URL (never echoes the key)
+            raise StorageError(f"Cannot set up the Azure client: {_first_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"Cannot set up the Azure client: {type(exc).__name__}: {_first_line(exc)}") from None
+        self.endpoint = self.client.primary_endpoint.split("?", 1)[0].rsplit("/", 1)[0]
+        self.url = f"azure://{container}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
+        self._lock = threading.Lock()
+        if options.get("create_container") and str(options.get("create_container")).lower() not in ("0", "false"):
+            self.ensure_container()
+
+    @staticmethod
+    def _transport(connect_timeout: float, read_timeout: float):
+        """requests with a pool big enough for the parallel reads and writes a migration makes."""
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return RequestsTransport(session=session, session_owner=True, connection_timeout=connect_timeout,
+                                 read_timeout=read_timeout)
+
+    # -- errors ------------------------------------------------------------------
+    def _describe(self, exc: BaseException, what: str) -> StorageError:
+        e = self._exc
+        if isinstance(exc, StorageError):
+            return exc
+        where = f"{self.endpoint} ({what})"
+        if isinstance(exc, e.ClientAuthenticationError):
+            return AccessDenied(f"Azure refused access to {where}: the account key or SAS was not accepted. "
+                                "Check the account name and key (or the connection string).")
+        if isinstance(exc, (e.ServiceRequestError, e.ServiceResponseError)) and not isinstance(
+                exc, e.HttpResponseError):
+            return Unreachable(f"Cannot reach the Azure Blob endpoint {where}: {_first_line(exc)}")
+        if isinstance(exc, e.HttpResponseError):
+            code = str(getattr(exc, "error_code", "") or "")
+            status = getattr(exc, "status_code", None)
+            if code == "ContainerNotFound":
+                return NotFound(f"The Azure container {self.container!r} does not exist at {self.endpoint}; "
+                                "create it (or open the store with create)")
+            if code == "BlobNotFound" or isinstance(exc, e.ResourceNotFoundError):
+                return NotFound(f"{what} not found")
+            if status == 403 or code.startswith(("Authorization", "Authentication", "InsufficientAccount")):
+                return AccessDenied(f"Azure refused access to {where}: {code or status}. Check that the key or "
+                                    "SAS allows this operation.")
+            reason = _first_line(exc)
+            return StorageError(f"Azure error on {what}: {status} {code} {reason}".replace("  ", " ").strip())
+        if isinstance(exc, e.AzureError):
+            return StorageError(f"Azure error on {what}: {_first_line(exc)}")
+        if isinstance(exc, binascii.Error):
+            return AccessDenied("The Azure account key is not valid (it should be the base64 text the portal "
+                                "shows)")
+        if isinstance(exc, OSError):
+            return Unreachable(f"Cannot reach the Azure Blob endpoint {where}: {exc}")
+        return StorageError(f"Azure error on {what}: {type(exc).__name__}: {_first_line(exc)}")
+
+    def _k(self, key: str) -> str:
+        validate_key(key)
+        return self.prefix + key
+
+    # -- container ---------------------------------------------------------------
+    def ensure_container(self) -> None:
+        """Create the container when it is missing (one made meanwhile by another run is fine)."""
+        try:
+            self.client.create_container()
+        except self._exc.ResourceExistsError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, f"creating container {self.container}") from None
+
+    def check(self) -> None:
+        """Raise a clear error when the container cannot be used."""
+        try:
+            self.client.get_container_properties()
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, f"container {self.container}") from None
+
+    # -- interface ---------------------------------------------------------------
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
+        """Paged List Blobs (5,000 at most a page); Blob Storage lists in key order."""
+        full = self.prefix + prefix
+        cut = len(self.prefix)
+        try:
+            pages = self.client.list_blobs(name_starts_with=full or None,
+                                           results_per_page=max(1, min(int(page_size), 5000))).by_page()
+            for page in pages:
+                for b in page:
+                    lm = b.last_modified
+                    yield ObjectInfo(b.name[cut:], int(b.size or 0), lm.timestamp() if lm else None,
+                                     (b.etag or "").strip('"') or None)
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, f"listing azure://{self.container}/{full}") from None
+
+    def get(self, key: str) -> bytes:
+        full = self._k(key)
+        try:
+            return self.client.download_blob(full, max_concurrency=1).readall()
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, key) from None
+
+    def get_limited(self, key: str, limit: int) -> bytes:
+        """One ranged GET of at most limit + 1 bytes: a larger object is refused unread."""
+        full = self._k(key)
+        try:
+            d = self.client.download_blob(full, offset=0, length=limit + 1, max_concurrency=1)
+            size = int(d.properties.size)
+            if size > limit:
+                raise Refused(f"{key} is {human_size(size)}, over the {human_size(limit)} limit")
+            return d.readall()
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, key) from None
+
+    def put(self, key: str, data: bytes) -> None:
+        full = self._k(key)
+        try:
+            self.client.upload_blob(full, bytes(data), overwrite=True, length=len(data), max_concurrency=1)
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, key) from None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        full = self._k(key)
+        try:
+            self.client.upload_blob(full, bytes(data), overwrite=False, length=len(data), max_concurrency=1)
+            return True
+        except self._exc.ResourceExistsError:  # 409 BlobAlreadyExists
+            return False
+        except self._exc.ResourceModifiedError:  # 412 ConditionNotMet: created meanwhile
+            return False
+        except Exception as exc:  # noqa: BLE001
+            raise self._describe(exc, key) from None
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        full = self._k(key)
+        try:
+            p = self.client.get_blob_client(full).get_blob_properties()
+        except Exception as exc:  # noqa: BLE001
+            err = self._describe(exc, key)
+            if isinstance(err, NotFound) and getattr(exc, "error_code", None) != "ContainerNotFound":
+                return None
+            raise err from None
+        lm = p.last_modified
+        return ObjectInfo(key, int(p.size or 0), lm.timestamp() if lm else None, (p.etag or "").strip('"') or None)
+
+    def delete(self, key: str) -> None:
+        full = self._k(key)
+        try:
+            self.client.delete_blob(full)
+        except Exception as exc:  # noqa: BLE001
+            err = self._describe(exc, key)
+            if not isinstance(err, NotFound) or getattr(exc, "error_code", None) == "ContainerNotFound":
+                raise err from None
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001
+            pass
