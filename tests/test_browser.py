@@ -362,3 +362,32 @@ def test_selecting_a_document_whose_body_is_not_cached_reads_it_off_the_gui_thre
     assert w.versions_model.rowCount() == 0  # not read on the GUI thread
     qtbot.waitUntil(lambda: w.versions_model.rowCount() == 3, timeout=10000)
     qtbot.waitUntil(lambda: chain_id in w.json_view.toPlainText(), timeout=10000)
+
+
+def test_a_closed_session_drops_what_arrives_for_it(qtbot, window):
+    """A result already on its way when its store was closed never reaches the window."""
+    w = window
+    _open_and_verify(qtbot, w, FIXTURE)
+    old, got = w.session, []
+    task = old.run(lambda: "late", "test", on_result=got.append, quiet=True)
+    assert task.done.wait(10)  # the result is queued for the GUI thread, not delivered yet
+    old.close()
+    qtbot.wait(50)
+    assert got == [] and old.closed and old.snapshot is None and w.snapshot is None
+    w.open_url(str(FIXTURE))  # a new session works as before
+    _open_and_verify(qtbot, w, FIXTURE)
+    assert w.session is not old and w.docs_model.rowCount() == 7
+
+
+def test_the_secret_is_asked_for_on_access_denied_only(qtbot, window, monkeypatch):
+    """The window reacts to the failure's type, not to words in its message."""
+    from jacs_desktop.storage.base import AccessDenied, StorageError
+    from jacs_desktop.ui.browser.session import StoreSession
+
+    w = window
+    asked = []
+    monkeypatch.setattr(w, "_ask_secret", lambda url: asked.append(url) or False)
+    w._open_failed(StoreSession(w.runner, "profile:a"), StorageError("bad credentials file"))
+    assert asked == [] and "bad credentials file" in w.banner.text()
+    w._open_failed(StoreSession(w.runner, "profile:a"), AccessDenied("S3 refused access"))
+    assert asked == ["profile:a"]

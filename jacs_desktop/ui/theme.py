@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = [
     "apply_theme", "verdict_color",
     "VERDICT_COLORS", "DEFAULT_VERDICT_COLOR", "JSON_COLORS", "DARK_PALETTE",
-    "BANNER_STYLE", "WARNING_STYLE", "ERROR_STYLE", "OK_STYLE", "ERROR_COLOR",
+    "BANNER_STYLE", "WARNING_STYLE", "ERROR_STYLE", "OK_STYLE", "CAUTION_STYLE", "ERROR_COLOR",
 ]
 
 #: verdict and check statuses: the mark, the text and the table cell take this colour
@@ -30,6 +30,8 @@ WARNING_STYLE = "QLabel { color: #8a1c1c; }"
 #: a dialog's error / success line
 ERROR_STYLE = f"color: {ERROR_COLOR}"
 OK_STYLE = "color: #2e7d32"
+#: a caution line (a wizard's warning)
+CAUTION_STYLE = "color: #b26a00"
 
 DARK_PALETTE = {
     "Window": "#2b2b2b", "WindowText": "#e6e6e6", "Base": "#1f1f1f", "AlternateBase": "#262626",
