@@ -63,11 +63,21 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from .base import (AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, UnsafeName,
-                   human_size, validate_id, validate_key)
+from .base import (
+    AccessDenied,
+    NotFound,
+    ObjectInfo,
+    ObjectStore,
+    Refused,
+    StorageError,
+    UnsafeName,
+    human_size,
+    validate_id,
+    validate_key,
+)
 
 try:  # POSIX
     import fcntl
@@ -180,9 +190,7 @@ def _parse_line(line: bytes) -> tuple[str, int, int, int, int] | None:
         key = obj[WRAPPER_MEMBER]
         if not isinstance(key, str):
             return None
-        if isinstance(obj.get("base64"), str):
-            size = len(_decode_other(line))
-        elif "json" in obj:
+        if isinstance(obj.get("base64"), str) or "json" in obj:
             size = len(_decode_other(line))
         else:
             return None
@@ -301,15 +309,15 @@ class JsonlStore(ObjectStore):
             pos += len(chunk)
             buf += chunk
 
-    def _reindex(self, *, warn_torn: bool = False) -> None:
+    def _reindex(self, *, warn_torn: bool = False, quiet: bool = False) -> None:
         #: key -> (offset, line length, payload start, payload length, kind, size)
         self._index: dict[str, tuple] = {}
         self._keys: list[str] = []
         self._end = 0
         self._skipped = 0
-        self._catch_up(os.fstat(self._fd).st_size, sort=True, warn_torn=warn_torn)
+        self._catch_up(os.fstat(self._fd).st_size, sort=True, warn_torn=warn_torn, quiet=quiet)
 
-    def _catch_up(self, size: int, *, sort: bool = False, warn_torn: bool = False) -> None:
+    def _catch_up(self, size: int, *, sort: bool = False, warn_torn: bool = False, quiet: bool = False) -> None:
         """Index the complete lines between the indexed end and *size*."""
         new = []
         for off, line in self._scan(self._end, size):
@@ -317,18 +325,21 @@ class JsonlStore(ObjectStore):
             if parsed is None:
                 if line.strip():
                     self._skipped += 1
-                    log.warning("%s: the line at byte %d is not a JACS object or a stored object; skipped",
-                                self.path, off)
+                    if not quiet:
+                        log.warning("%s: the line at byte %d is not a JACS object or a stored object; skipped",
+                                    self.path, off)
                 continue
             key, kind, start, plen, osize = parsed
             try:
                 validate_key(key)
             except UnsafeName as exc:
                 self._skipped += 1
-                log.warning("%s: the line at byte %d is skipped: %s", self.path, off, exc)
+                if not quiet:
+                    log.warning("%s: the line at byte %d is skipped: %s", self.path, off, exc)
                 continue
             if key in self._index:
-                log.warning("%s: %s appears again at byte %d; the first line is kept", self.path, key, off)
+                if not quiet:
+                    log.warning("%s: %s appears again at byte %d; the first line is kept", self.path, key, off)
                 continue
             self._index[key] = (off, len(line), start, plen, kind, osize)
             new.append(key)
@@ -432,10 +443,8 @@ class JsonlStore(ObjectStore):
             _write_all(self._fd, line + b"\n")
             self._sync()
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):  # else the next write removes the partial line
                 os.ftruncate(self._fd, off)
-            except OSError:
-                pass  # the next write removes the partial line
             raise StorageError(f"Cannot write {key} to {self.path}: {exc.strerror or exc}") from None
         self._catch_up(off + len(line) + 1)
         if key not in self._index:  # pragma: no cover - encode_line and _parse_line disagree
@@ -499,7 +508,7 @@ class JsonlStore(ObjectStore):
         self._open()
         if fcntl is not None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by _writing
-        self._reindex()
+        self._reindex(quiet=True)  # what it skips was said when it was first read
 
     # -- interface ----------------------------------------------------------------------
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
