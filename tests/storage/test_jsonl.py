@@ -11,8 +11,8 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import FIXTURE
+
 from jacs_desktop import cli
 from jacs_desktop.storage.base import NotFound, StorageError
 from jacs_desktop.storage.jsonl import WRAPPER_MEMBER, JsonlStore
@@ -182,7 +182,7 @@ def test_two_processes_appending_while_a_third_rewrites(tmp_path):
     time.sleep(1.0)  # all three have the file open and indexed
     go.touch()
     outs = [p.communicate(timeout=240) for p in procs]
-    for p, (out, err) in zip(procs, outs, strict=True):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err.decode()
     wins = int(outs[0][0]) + int(outs[1][0])
     assert wins == n  # each shared version was created by exactly one of them
