@@ -69,7 +69,7 @@ class Volume:
         return subprocess.run([self.exe, "--no-agent", *args], capture_output=True, text=True, timeout=timeout,
                               env=env)
 
-    def format(self) -> "Volume":
+    def format(self) -> Volume:
         self.folder.mkdir(parents=True, exist_ok=True)
         r = self.run("-q", "format", self.meta, self.name, "--storage", "file",
                      "--bucket", f"{self.folder / 'blobs'}/", "--trash-days", "0")
@@ -128,8 +128,8 @@ class Volume:
         env = dict(os.environ, MINIO_ROOT_USER=S3_KEY, MINIO_ROOT_PASSWORD=S3_SECRET)
         cmd = [self.exe, "--no-agent", "-q", "gateway", "--no-banner", *self._common(tag), self.meta,
                f"127.0.0.1:{port}"]
-        out = open(self.folder / f"{tag}.out", "ab")
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        with open(self.folder / f"{tag}.out", "ab") as out:  # the child keeps its own copy
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         endpoint = f"http://127.0.0.1:{port}"
         try:
             import urllib.error
@@ -145,7 +145,8 @@ class Volume:
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("juicefs gateway did not start:\n"
-                                           + (self.folder / f"{tag}.out").read_text(errors="replace")[-2000:])
+                                           + (self.folder / f"{tag}.out").read_text(errors="replace")[-2000:]
+                                           ) from None
                     time.sleep(0.2)
             yield endpoint
         finally:
@@ -157,4 +158,3 @@ class Volume:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-            out.close()

@@ -10,9 +10,8 @@ server fixtures defined here are picked up by conftest.py's star import.
 
 import uuid
 
-import pytest
-
 import juicefs as _jfs
+import pytest
 
 
 @pytest.fixture(scope="session")
