@@ -122,3 +122,21 @@ def test_rows_can_be_kept_from_being_dragged(qtbot):
     assert m.flags(m.index(0, 0)) & Qt.ItemFlag.ItemIsDragEnabled
     assert not (m.flags(m.index(1, 0)) & Qt.ItemFlag.ItemIsDragEnabled)
     assert m.flags(m.index(1, 0)) & Qt.ItemFlag.ItemIsSelectable
+
+
+def test_worker_failures_cross_as_exception_objects(qtbot):
+    """on_failure gets the exception itself (the window reacts to its type), on_error its message."""
+    from jacs_desktop.storage.base import AccessDenied
+    from jacs_desktop.ui.workers import WorkerPool, message_of
+
+    pool = WorkerPool()
+    failures, messages = [], []
+
+    def work():
+        raise AccessDenied("S3 refused access")
+
+    pool.run(work, on_failure=failures.append, on_error=messages.append)
+    qtbot.waitUntil(lambda: bool(failures and messages), timeout=5000)
+    assert isinstance(failures[0], AccessDenied) and messages == ["S3 refused access"]
+    assert message_of(ValueError()) == "ValueError" and message_of("said") == "said"
+    pool.wait(5000)
