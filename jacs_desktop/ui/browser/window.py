@@ -1,11 +1,14 @@
 """The browser window: puts the panels together and runs what they ask for.
 
-Over 500 lines, on purpose: this is where the panels meet. The panels
+Over 500 lines, on purpose: this is where everything meets. The panels
 (sources, documents, attachments, detail, status bar) show things and emit
-signals; the window answers them through the open ``StoreSession`` (every read
-off the GUI thread, results for a closed session dropped by it), keeps which
-row and version are shown, and opens the dialogs and wizards. Cutting it
-further would mean panels calling back into the window, which they must not.
+signals; ``Selection`` fills the panes for what is selected; the open
+``StoreSession`` does every read off the GUI thread and drops what arrives once
+it is closed; ``LiveUpdates`` keeps a folder store up to date. What is left here
+is opening a store (one session per open), verifying everything, the counts,
+drag and drop, and opening the dialogs and wizards, each a few lines that only
+wire one piece to another. Cutting it further would mean panels calling back
+into the window, which they must not.
 """
 
 from __future__ import annotations
