@@ -315,6 +315,7 @@ class JsonlStore(ObjectStore):
         self._keys: list[str] = []
         self._end = 0
         self._skipped = 0
+        self._seen: tuple[int, int] | None = None  # (size, mtime) of the file when last looked at
         self._catch_up(os.fstat(self._fd).st_size, sort=True, warn_torn=warn_torn, quiet=quiet)
 
     def _catch_up(self, size: int, *, sort: bool = False, warn_torn: bool = False, quiet: bool = False) -> None:
@@ -344,7 +345,6 @@ class JsonlStore(ObjectStore):
             self._index[key] = (off, len(line), start, plen, kind, osize)
             new.append(key)
         self._end = self._scan_end
-        self._seen = size
         if sort or len(new) > 64:
             self._keys.extend(new)
             self._keys.sort()
@@ -368,9 +368,10 @@ class JsonlStore(ObjectStore):
             self._reindex()
         elif st.st_size < self._end:
             self._reindex()
-        elif st.st_size != self._seen:
+        elif (st.st_size, st.st_mtime_ns) != self._seen:
             with self._flocked(fcntl.LOCK_SH if fcntl else 0):
                 self._catch_up(os.fstat(self._fd).st_size)
+        self._seen = (st.st_size, st.st_mtime_ns)
 
     @contextlib.contextmanager
     def _flocked(self, mode: int):
@@ -430,7 +431,6 @@ class JsonlStore(ObjectStore):
             return
         log.warning("%s: removing a partial last line of %d bytes (a write cut short)", self.path, len(tail))
         os.ftruncate(self._fd, self._end)
-        self._seen = self._end
         self._sync()
 
     def _sync(self) -> None:

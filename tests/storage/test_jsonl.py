@@ -273,3 +273,22 @@ def test_url_and_opener(tmp_path):
         parse_url("jsonl://")
     with pytest.raises(StorageError):
         JsonlStore(tmp_path)  # a folder is not a JSONL file
+
+
+def test_another_handle_sees_appends_and_rewrites(tmp_path):
+    """Two opens of one file (as two processes would have): each sees what the other wrote,
+    across a rewrite that replaced the file under the other's open handle."""
+    path = tmp_path / "s.jsonl"
+    with JsonlStore(path) as a, JsonlStore(path, create=False) as b:
+        a.put_if_absent("files/1", b"one")
+        assert b.get("files/1") == b"one"
+        assert b.put_if_absent("files/1", b"other") is False
+        b.put_if_absent("files/2", b"two")
+        a.delete("files/1")  # a rewrite: a new file renamed over the one b has open
+        with pytest.raises(NotFound):
+            b.get("files/1")
+        b.put_if_absent("files/3", b"three")  # appended to the new file, not the replaced one
+        assert [i.key for i in a.list()] == ["files/2", "files/3"]
+        b.move("files/2", "files/archive/2")
+        assert a.get("files/archive/2") == b"two" and a.stat("files/2") is None
+    assert len(_lines(path)) == 2
