@@ -24,3 +24,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Azurite (the Azure Blob emulator) for the azure:// tests: Node.js from Debian's packages when
+# missing, then the npm packages pinned in tests/azurite (package-lock.json); skipped when the
+# pinned Azurite is already installed there
+AZURITE_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/azurite"
+if [ -f "$AZURITE_DIR/package.json" ]; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      SUDO=""
+      [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+    else
+      echo "install-system-deps: please install Node.js and npm (for Azurite)" >&2
+    fi
+  fi
+  want="$(sed -n 's/.*"azurite": *"\([^"]*\)".*/\1/p' "$AZURITE_DIR/package.json" | head -n1)"
+  have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$AZURITE_DIR/node_modules/azurite/package.json" 2>/dev/null | head -n1)"
+  if command -v npm >/dev/null 2>&1 && [ "$want" != "$have" ]; then
+    (cd "$AZURITE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

@@ -21,7 +21,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from s3servers import free_port
 
 AZURITE_DIR = Path(__file__).resolve().parent.parent / "azurite"
