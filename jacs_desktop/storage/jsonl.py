@@ -174,8 +174,9 @@ def _parse_line(line: bytes) -> tuple[str, int, int, int, int] | None:
             if line.startswith(_JSON_SEP, start) and line.endswith(b"}"):
                 start += len(_JSON_SEP)
                 plen = len(line) - start - 1
-                return key, _JSON, start, plen, plen
-            if line.startswith(_B64_SEP, start) and line.endswith(b'"}'):
+                if _as_json(line[start:-1].replace(b"\t", b"\n")) is not _NOT_JSON:  # nothing else in the line
+                    return key, _JSON, start, plen, plen
+            elif line.startswith(_B64_SEP, start) and line.find(b'"', start + len(_B64_SEP)) == len(line) - 2:
                 start += len(_B64_SEP)
                 plen = len(line) - start - 2
                 pad = line[start:start + plen][-2:].count(b"=")

@@ -292,3 +292,12 @@ def test_another_handle_sees_appends_and_rewrites(tmp_path):
         b.move("files/2", "files/archive/2")
         assert a.get("files/archive/2") == b"two" and a.stat("files/2") is None
     assert len(_lines(path)) == 2
+
+
+def test_wrapper_lines_with_more_members_are_read_whole(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"$jacsDesktopObject":"files/a.json","json":{"k":1},"note":"x"}\n'
+                     b'{"$jacsDesktopObject":"files/b.bin","base64":"aGk=","note":"x"}\n')
+    with JsonlStore(path, create=False) as s:
+        assert s.get("files/a.json") == b'{"k":1}' and s.get("files/b.bin") == b"hi"
+        assert [i.size for i in s.list()] == [7, 2]
