@@ -358,6 +358,8 @@ class JsonlStore(ObjectStore):
 
     def _refresh(self) -> None:
         """Pick up what other processes wrote since (caller holds self._lock)."""
+        if self._fd is None:
+            raise StorageError(f"{self.path}: the store is closed")
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -389,6 +391,8 @@ class JsonlStore(ObjectStore):
     def _writing(self):
         """Hold the thread lock and the exclusive file lock, with the index up to date and a
         partial last line repaired."""
+        if self._fd is None:
+            raise StorageError(f"{self.path}: the store is closed")
         if not self._writable:
             raise AccessDenied(f"{self.path} is read-only")
         with self._lock:
