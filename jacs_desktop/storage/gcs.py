@@ -44,7 +44,10 @@ GCS_EXTRA_MISSING = "Google Cloud Storage needs the gcs extra: pip install 'jacs
 
 
 def _import_gcs():
+    """google.cloud.storage, or a StorageError naming the extra (any part of it missing)."""
     try:
+        import google.api_core.client_options  # noqa: F401
+        import google.cloud.storage.retry  # noqa: F401
         from google.cloud import storage
     except ImportError:
         raise StorageError(GCS_EXTRA_MISSING) from None
@@ -65,7 +68,24 @@ def _hex_md5(b64: str | None) -> str | None:
         return None
 
 
-def _describe(exc: BaseException, what: str, bucket: str) -> StorageError:
+def _why_unreachable(exc: BaseException) -> str:
+    """The root of a connection failure, in a few words."""
+    text = str(exc)
+    for needle, words in (("Connection refused", "connection refused"),
+                          ("Name or service not known", "unknown host name"),
+                          ("nodename nor servname", "unknown host name"),
+                          ("getaddrinfo failed", "unknown host name"),
+                          ("Temporary failure in name resolution", "the host name cannot be looked up"),
+                          ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate is not trusted"),
+                          ("Connection reset", "the connection was reset"),
+                          ("timed out", "timed out"),
+                          ("RemoteDisconnected", "the server closed the connection")):
+        if needle in text:
+            return words
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _describe(exc: BaseException, what: str, bucket: str, endpoint: str = "") -> StorageError:
     """A Google client or transport exception, as a typed storage error in words."""
     if isinstance(exc, StorageError):
         return exc
@@ -75,15 +95,24 @@ def _describe(exc: BaseException, what: str, bucket: str) -> StorageError:
 
     if isinstance(exc, gx.RetryError):
         cause = exc.cause or exc.__cause__
-        inner = _describe(cause, what, bucket) if cause is not None else None
+        inner = _describe(cause, what, bucket, endpoint) if cause is not None else None
         if isinstance(inner, (NotFound, AccessDenied)):
             return inner
-        return Unreachable(f"Google Cloud Storage kept failing on {what}, retried until it gave up"
-                           + (f": {inner}" if inner is not None else ""))
+        if inner is not None:
+            return Unreachable(f"{inner} (retried until the retry time ran out)")
+        return Unreachable(f"Google Cloud Storage kept failing on {what}, retried until the retry time ran out")
+    if isinstance(exc, ax.InvalidOperation) and "anonymous" in str(exc).lower():
+        # a 401 to a client without credentials (an emulator, or anonymous=1): the auth layer
+        # tries to refresh nothing
+        return AccessDenied(f"Google Cloud Storage needs credentials for {what}: the request went without any. "
+                            "Set up Application Default Credentials ('gcloud auth application-default login').")
     if isinstance(exc, ax.DefaultCredentialsError):
+        text = "; ".join(str(a) for a in exc.args) if exc.args else str(exc)
+        if "default credentials were not found" not in text.lower():
+            # GOOGLE_APPLICATION_CREDENTIALS names a file that is missing or holds no usable key
+            return AccessDenied(f"The Google Cloud credentials cannot be used: {text.splitlines()[0]}")
         return AccessDenied("No Google Cloud credentials: run 'gcloud auth application-default login', or set "
-                            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file "
-                            f"({str(exc).splitlines()[0] if str(exc) else 'none found'})")
+                            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file")
     if isinstance(exc, (ax.RefreshError,)):
         return AccessDenied(f"The Google Cloud credentials were refused ({what}): {exc}. "
                             "Log in again with 'gcloud auth application-default login' or check the key file.")
@@ -105,10 +134,13 @@ def _describe(exc: BaseException, what: str, bucket: str) -> StorageError:
         if code is not None and code >= 500:
             return Unreachable(f"Google Cloud Storage failed on {what}: {code} {msg}")
         return StorageError(f"Google Cloud Storage error on {what}: {msg}")
+    where = f" at {endpoint}" if endpoint else ""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Unreachable(f"Cannot reach Google Cloud Storage{where} ({what}): the connection timed out")
     if isinstance(exc, requests.exceptions.Timeout):
-        return Unreachable(f"Google Cloud Storage did not answer in time ({what})")
+        return Unreachable(f"Google Cloud Storage{where} did not answer in time ({what})")
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
-        return Unreachable(f"Cannot reach Google Cloud Storage ({what}): {exc}")
+        return Unreachable(f"Cannot reach Google Cloud Storage{where} ({what}): {_why_unreachable(exc)}")
     try:  # the resumable upload/download layer has its own error type
         from google.resumable_media import InvalidResponse
     except ImportError:  # pragma: no cover - always there with the client
@@ -172,6 +204,8 @@ class GCSStore(ObjectStore):
             if _loopback(endpoint) and creds is None:
                 kwargs["use_auth_w_custom_endpoint"] = False
         self._client_kwargs = kwargs
+        #: where requests go (shown in errors); empty for Google's own endpoint
+        self.endpoint = (emulator or endpoint or "").rstrip("/")
         self._tls = threading.local()
         self._clients: weakref.WeakSet = weakref.WeakSet()  # a dead thread's client goes with it
         self._clients_lock = threading.Lock()
@@ -190,7 +224,7 @@ class GCSStore(ObjectStore):
         try:
             client = storage.Client(**self._client_kwargs)
         except Exception as exc:  # no credentials, a bad key file, an unusable endpoint …
-            raise _describe(exc, "setting up the client", self.bucket_name) from None
+            raise _describe(exc, "setting up the client", self.bucket_name, self.endpoint) from None
         with self._clients_lock:
             self._clients.add(client)
         self._tls.bucket = client.bucket(self.bucket_name)
@@ -213,7 +247,7 @@ class GCSStore(ObjectStore):
         return self.prefix + key
 
     def _err(self, exc: BaseException, what: str) -> StorageError:
-        return _describe(exc, what, self.bucket_name)
+        return _describe(exc, what, self.bucket_name, self.endpoint)
 
     # -- bucket -----------------------------------------------------------------
     def check(self) -> None:
