@@ -109,11 +109,17 @@ class AzureStore(ObjectStore):
         if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
             raise StorageError(f"The Azure endpoint {endpoint!r} is not an http:// or https:// URL")
         attempts = max(1, int(options.get("max_attempts", 4)))
+        self._tls = threading.local()
+        tls = self._tls
 
         class _Retry(az_blob.ExponentialRetry):
             # 0.25 s, 0.5 s, 1 s … (up to 8 s), with jitter; the SDK's default waits 15 s first
             def get_backoff_time(self, settings: dict) -> float:
                 return min(8.0, 0.25 * 2 ** settings["count"]) * random.uniform(0.5, 1.0)
+
+            def increment(self, *args: Any, **kwargs: Any) -> bool:
+                tls.retried = True  # requests run in the calling thread (max_concurrency=1)
+                return bool(super().increment(*args, **kwargs))
 
         kwargs: dict[str, Any] = {
             "retry_policy": _Retry(retry_total=attempts - 1),
@@ -164,7 +170,6 @@ class AzureStore(ObjectStore):
             raise StorageError(f"Cannot set up the Azure client: {type(exc).__name__}: {_first_line(exc)}") from None
         self.endpoint = self.client.primary_endpoint.split("?", 1)[0].rsplit("/", 1)[0]
         self.url = f"azure://{container}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
-        self._lock = threading.Lock()
         if options.get("create_container") and str(options.get("create_container")).lower() not in ("0", "false"):
             self.ensure_container()
 
@@ -291,15 +296,21 @@ class AzureStore(ObjectStore):
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         full = self._k(key)
+        self._tls.retried = False
         try:
             self.client.upload_blob(full, bytes(data), overwrite=False, length=len(data), max_concurrency=1)
             return True
-        except self._exc.ResourceExistsError:  # 409 BlobAlreadyExists
-            return False
-        except self._exc.ResourceModifiedError:  # 412 ConditionNotMet: created meanwhile
-            return False
+        except (self._exc.ResourceExistsError,  # 409 BlobAlreadyExists
+                self._exc.ResourceModifiedError):  # 412 ConditionNotMet: created meanwhile
+            if not self._tls.retried:
+                return False
         except Exception as exc:
             raise self._describe(exc, key) from None
+        # "exists" after a retry: the attempt whose answer was lost may have created it
+        try:
+            return bool(self.get(key) == data)
+        except NotFound:
+            return False
 
     def stat(self, key: str) -> ObjectInfo | None:
         full = self._k(key)

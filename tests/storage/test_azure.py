@@ -175,6 +175,33 @@ def test_get_limited_refuses_before_reading(azurite_endpoint):
         s.get_limited("absent.bin", 10)
 
 
+def test_create_whose_answer_was_lost_is_still_ours(azurite_endpoint, monkeypatch):
+    """The first conditional PUT creates the blob but its answer is lost; the retry meets
+    409 BlobAlreadyExists, and the store sees the blob holds its bytes: created, True."""
+    import http.client
+
+    from jacs_desktop.storage.azure import AzureStore
+
+    s = AzureStore(_container(), connection_string=connection_string(azurite_endpoint), create_container=True)
+    real = http.client.HTTPConnection.getresponse
+    lost: list = []
+
+    def lose_first_put_answer(conn):
+        resp = real(conn)
+        if conn._method == "PUT" and not lost:
+            lost.append(resp.status)
+            conn.close()
+            raise ConnectionResetError("the answer was lost")
+        return resp
+
+    monkeypatch.setattr(http.client.HTTPConnection, "getresponse", lose_first_put_answer)
+    assert s.put_if_absent("documents/lost:v1.json", b"mine") is True
+    assert lost == [201]
+    monkeypatch.undo()
+    assert s.get("documents/lost:v1.json") == b"mine"
+    assert s.put_if_absent("documents/lost:v1.json", b"other") is False  # no retry: plainly not ours
+
+
 # -- the CLI ----------------------------------------------------------------------------
 def _cli_exe() -> list[str]:
     exe = Path(sys.executable).with_name("jacs-desktop-cli")
