@@ -23,7 +23,8 @@ from __future__ import annotations
 import base64
 import threading
 import weakref
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from .base import (
@@ -46,8 +47,8 @@ GCS_EXTRA_MISSING = "Google Cloud Storage needs the gcs extra: pip install 'jacs
 def _import_gcs():
     """google.cloud.storage, or a StorageError naming the extra (any part of it missing)."""
     try:
-        import google.api_core.client_options  # noqa: F401
-        import google.cloud.storage.retry  # noqa: F401
+        import google.api_core.client_options
+        import google.cloud.storage.retry
         from google.cloud import storage
     except ImportError:
         raise StorageError(GCS_EXTRA_MISSING) from None
@@ -144,7 +145,7 @@ def _describe(exc: BaseException, what: str, bucket: str, endpoint: str = "") ->
     try:  # the resumable upload/download layer has its own error type
         from google.resumable_media import InvalidResponse
     except ImportError:  # pragma: no cover - always there with the client
-        InvalidResponse = ()  # type: ignore[assignment,misc]  # noqa: N806
+        InvalidResponse = ()  # type: ignore[assignment,misc]
     if InvalidResponse and isinstance(exc, InvalidResponse):
         status = getattr(exc.response, "status_code", None)
         if status == 404:
@@ -210,6 +211,9 @@ class GCSStore(ObjectStore):
         self._clients: weakref.WeakSet = weakref.WeakSet()  # a dead thread's client goes with it
         self._clients_lock = threading.Lock()
         self.client = self._make_client(storage)  # the first one: credentials problems surface here
+        # the other threads' clients share its login (and project): no second credentials look-up
+        kwargs["credentials"] = self.client._credentials
+        kwargs["project"] = self.client.project
         q = []
         if endpoint:
             q.append(f"endpoint_url={endpoint}")
@@ -235,9 +239,6 @@ class GCSStore(ObjectStore):
         not documented as thread-safe); the credentials are shared."""
         b = getattr(self._tls, "bucket", None)
         if b is None:
-            if "credentials" not in self._client_kwargs:
-                self._client_kwargs["credentials"] = self.client._credentials  # noqa: SLF001 - share one login
-                self._client_kwargs.setdefault("project", self.client.project)
             self._make_client()
             b = self._tls.bucket
         return b
@@ -293,7 +294,8 @@ class GCSStore(ObjectStore):
             it = b.client.list_blobs(b, prefix=full, page_size=max(1, min(page_size, 1000)), fields=fields,
                                      timeout=self._timeout, retry=self._retry)
             for blob in it:
-                if not blob.name.startswith(self.prefix):
+                # a name ending in '/' is a console "folder" placeholder, never a JACS object
+                if not blob.name.startswith(self.prefix) or blob.name.endswith("/"):
                     continue
                 yield self._info(blob)
         except StorageError:
@@ -309,7 +311,8 @@ class GCSStore(ObjectStore):
         b = self._bucket()
         try:
             for blob in b.client.list_blobs(b, prefix=full, delimiter="/", timeout=self._timeout, retry=self._retry):
-                yield self._info(blob)
+                if not blob.name.endswith("/"):
+                    yield self._info(blob)
         except Exception as exc:
             raise self._err(exc, f"listing gs://{self.bucket_name}/{full}") from None
 
@@ -435,7 +438,7 @@ class GCSStore(ObjectStore):
         for c in clients:
             try:
                 c.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 

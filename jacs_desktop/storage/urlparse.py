@@ -31,7 +31,7 @@ _GS_OPTIONS = {"endpoint_url", "project", "credentials_file", "anonymous", "conn
                "retry_timeout", "create_bucket"}
 
 
-def _parse_gs(url: str) -> "ParsedURL":
+def _parse_gs(url: str) -> ParsedURL:
     """``gs://bucket/prefix?endpoint_url=…&project=…`` (``gcs://`` alike)."""
     parts = urlsplit(url)
     if not parts.netloc:

@@ -104,6 +104,9 @@ def test_open_through_the_opener_and_emulator_host(gcs_endpoint, monkeypatch):
         assert s.replace_if_match("documents/a:b.json", b"{ }", info.etag) is True
         assert s.replace_if_match("documents/a:b.json", b"{}", info.etag) is False  # it changed meanwhile
         assert s.get("documents/a:b.json") == b"{ }"
+        s.client.bucket(bucket).blob("p/documents/").upload_from_string(b"")  # a console "folder"
+        assert [o.key for o in s.list("")] == ["documents/a:b.json"]
+        assert [o.key for o in s.list_children("documents/")] == ["documents/a:b.json"]
     finally:
         s.close()
 
@@ -134,7 +137,7 @@ def test_cli_unreachable_and_missing_bucket_exit_1_without_traceback(gcs_endpoin
 
 
 def test_no_credentials_is_a_sentence(no_google_login):
-    with pytest.raises(AccessDenied, match="No Google Cloud credentials.*application-default login"):
+    with pytest.raises(AccessDenied, match=r"No Google Cloud credentials.*application-default login"):
         open_objects("gs://some-bucket/x")
 
 
@@ -147,10 +150,10 @@ def test_bad_credentials_file_is_a_sentence(no_google_login, tmp_path, monkeypat
         open_objects(f"gs://b/x?credentials_file={bad}")
     # a key file in GOOGLE_APPLICATION_CREDENTIALS that is no key: the same kind of sentence
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(bad))
-    with pytest.raises(AccessDenied, match="The Google Cloud credentials cannot be used: .*key.json"):
+    with pytest.raises(AccessDenied, match=r"The Google Cloud credentials cannot be used: .*key\.json"):
         open_objects("gs://b/x")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "gone.json"))
-    with pytest.raises(AccessDenied, match="cannot be used: .*gone.json"):
+    with pytest.raises(AccessDenied, match=r"cannot be used: .*gone\.json"):
         open_objects("gs://b/x")
 
 
