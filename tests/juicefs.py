@@ -10,6 +10,7 @@ Set ``JACS_REQUIRE_JUICEFS=1`` to turn the skips of the tests using it into fail
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -27,6 +28,17 @@ REQUIRED = os.environ.get("JACS_REQUIRE_JUICEFS", "") not in ("", "0")
 #: the device or the capability): a reason to skip, not a bug
 _ENVIRONMENTAL = ("/dev/fuse", "fusermount", "operation not permitted", "permission denied",
                   "fuse: device not found", "no such device", "mount.fuse")
+
+
+#: (volume, mount point) of every mount still up: unmounted at exit if a run is cut short
+_MOUNTED: set = set()
+
+
+@atexit.register
+def _unmount_leftovers() -> None:
+    for vol, mnt in list(_MOUNTED):
+        with contextlib.suppress(Exception):
+            vol.umount(mnt)
 
 
 class JuiceFSUnavailable(RuntimeError):
@@ -99,9 +111,11 @@ class Volume:
             if any(s in said.lower() for s in _ENVIRONMENTAL) and not REQUIRED:
                 raise JuiceFSUnavailable(f"juicefs could not mount here: {said.strip()[-600:]}")
             raise RuntimeError(f"juicefs mount failed (exit {r.returncode}): {said}")
+        _MOUNTED.add((self, str(mnt)))
         return tag
 
     def umount(self, mnt: Path) -> None:
+        _MOUNTED.discard((self, str(mnt)))
         if not is_mounted(mnt):
             return
         r = self.run("umount", str(mnt), timeout=30)
