@@ -4,6 +4,12 @@ import json
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Google's credential lookup must never probe the cloud metadata server (an address off this machine):
+# no test may send traffic anywhere but loopback
+os.environ["NO_GCE_CHECK"] = "True"
+os.environ["GCE_METADATA_HOST"] = "127.0.0.1:9"
+os.environ["GCE_METADATA_IP"] = "127.0.0.1:9"
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"  # the same for boto3's instance-role lookup
 
 import pytest
 

@@ -137,8 +137,8 @@ def test_migrate_flow_branches_and_runs(tmp_path, agent_dir):
     f = MigrateFlow()
     assert f.path() == ["source", "target", "what", "mode", "review", "run"]
     assert f.errors() == ["Choose the source store"]
-    f.state["source"] = "gs://bucket"
-    assert "not supported" in f.errors()[0]
+    f.state["source"] = "hdfs://bucket"
+    assert "Unknown kind of store" in f.errors()[0]
     f.state["source"] = str(FIXTURE)
     f.advance()
     f.state["target"] = str(FIXTURE)

@@ -243,9 +243,9 @@ def test_cli_migrate_dry_run_and_errors(tmp_path):
                         "--dry-run", "--json"], env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["summary"]["would_copy"] >= 19
-    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), "gs://x"],
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), "hdfs://x"],
                        env=env, capture_output=True, text=True)
-    assert p.returncode == 1 and "not supported yet" in p.stderr
+    assert p.returncode == 1 and "Unknown kind of store" in p.stderr
     p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "migrate", str(FIXTURE), str(tmp_path / "n2"),
                         "--resign"], env=env, capture_output=True, text=True)
     assert p.returncode == 1 and "--config" in p.stderr

@@ -36,7 +36,7 @@ def test_s3_url_details():
 
 
 @pytest.mark.parametrize("url, message", [
-    ("gs://bucket", "not supported yet"), ("azure://container", "not supported yet"),
+    ("hdfs://bucket", "Unknown kind of store"), ("gs://", "bucket"), ("azure://", "container"),
     ("ftp://host/x", "Unknown kind of store"), ("s3://", "needs a bucket"), ("sqlite://", "needs a file"),
     ("s3://b?color=red", "Unknown S3 option"), ("", "No store"), ("a\x00b", "NUL"),
 ])
@@ -177,5 +177,5 @@ def test_cli_connections_and_doctor(tmp_path, moto_endpoint):
     assert p.returncode == 0
     p = _cli("doctor", "profile:moto", env_extra=env)
     assert p.returncode == 2 and "No saved connection" in p.stdout
-    p = _cli("doctor", "gs://bucket")
-    assert p.returncode == 2 and "not supported yet" in p.stdout
+    p = _cli("doctor", "hdfs://bucket")
+    assert p.returncode == 2 and "Unknown kind of store" in p.stdout
