@@ -154,6 +154,34 @@ def test_polling_sees_another_clients_writes_and_inotify_does_not(subdir, second
     assert poller.problems == [] and inotify.problems == []
 
 
+def test_put_if_absent_race_across_two_clients(subdir, second_mount):
+    """Two machines sharing the volume create the same new versions at once (4 writers on
+    each mount): for every key exactly one is told it created it, and its bytes stay."""
+    ours = FsStore(subdir, create=True)
+    assert wait_for((second_mount / subdir.name).is_dir, 5)
+    theirs = FsStore(second_mount / subdir.name)
+    for n in range(5):
+        key = f"documents/race{n}:v1.json"
+        wins: list = []
+        barrier = threading.Barrier(8)
+
+        def worker(i, store, key, wins, barrier):
+            barrier.wait()
+            if store.put_if_absent(key, json.dumps({"n": i}).encode()):
+                wins.append(i)
+
+        threads = [threading.Thread(target=worker, args=(i, ours if i % 2 else theirs, key, wins, barrier))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1, (key, wins)
+        assert json.loads(ours.get(key))["n"] == wins[0]
+        assert wait_for(lambda k=key, w=wins[0]: json.loads(theirs.get(k))["n"] == w, 5)
+    assert sorted(p.name for p in (subdir / "documents").iterdir()) == [f"race{n}:v1.json" for n in range(5)]
+
+
 # -- verify, migrate, backup and restore of the fixture store on the mount ---------------
 
 
