@@ -287,18 +287,25 @@ class AzureStore(ObjectStore):
         # 416 InvalidRange: a range of an empty blob (Azurite; the SDK retries that only unranged)
         return super().get_limited(key, limit)
 
+    def _upload(self, full: str, data: bytes, **kwargs: Any) -> dict:
+        """One Put Blob (a Put Block List above 64 MiB); the upload's properties (ETag, Content-MD5)."""
+        return self.client.get_blob_client(full).upload_blob(bytes(data), length=len(data), max_concurrency=1,
+                                                             **kwargs)
+
     def put(self, key: str, data: bytes) -> None:
         full = self._k(key)
         try:
-            self.client.upload_blob(full, bytes(data), overwrite=True, length=len(data), max_concurrency=1)
+            r = self._upload(full, data, overwrite=True)
         except Exception as exc:
             raise self._describe(exc, key) from None
+        self._remember_md5(key, data, r)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         full = self._k(key)
         self._tls.retried = False
         try:
-            self.client.upload_blob(full, bytes(data), overwrite=False, length=len(data), max_concurrency=1)
+            r = self._upload(full, data, overwrite=False)
+            self._remember_md5(key, data, r)
             return True
         except (self._exc.ResourceExistsError,  # 409 BlobAlreadyExists
                 self._exc.ResourceModifiedError):  # 412 ConditionNotMet: created meanwhile
@@ -311,6 +318,42 @@ class AzureStore(ObjectStore):
             return bool(self.get(key) == data)
         except NotFound:
             return False
+
+    def replace_if_match(self, key: str, data: bytes, etag: str | None) -> bool:
+        """Overwrite *key* only while it still has *etag* (``If-Match``): False when it
+        changed or went away meanwhile. Used to repair damaged objects (an empty or
+        cut-short upload), never to replace a valid version."""
+        if not etag:
+            self.put(key, data)
+            return True
+        from azure.core import MatchConditions
+
+        full = self._k(key)
+        try:
+            r = self._upload(full, data, overwrite=True, etag='"' + etag.strip('"') + '"',
+                             match_condition=MatchConditions.IfNotModified)
+        except (self._exc.ResourceModifiedError, self._exc.ResourceNotFoundError) as exc:
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
+                raise self._describe(exc, key) from None
+            return False  # 412 ConditionNotMet, 404 BlobNotFound
+        except Exception as exc:
+            raise self._describe(exc, key) from None
+        self._remember_md5(key, data, r)
+        return True
+
+    def _remember_md5(self, key: str, data: bytes, result: Any) -> None:
+        """Keep the MD5 the server computed over the bytes it got (Put Blob's Content-MD5;
+        a Put Block List's is of the block list, so large objects keep none)."""
+        md5 = result.get("content_md5") if isinstance(result, dict) and len(data) <= _SINGLE_PUT else None
+        md5s = getattr(self._tls, "md5s", None)
+        if md5s is None or len(md5s) > 1000:
+            md5s = self._tls.md5s = {}
+        md5s[key] = bytes(md5).hex() if md5 else None
+
+    def written_etag(self, key: str) -> str | None:
+        """The MD5 (hex) of the bytes this thread last wrote to *key*, as the server computed
+        it (what a migration compares instead of reading the object back); None unknown."""
+        return getattr(self._tls, "md5s", {}).get(key)
 
     def stat(self, key: str) -> ObjectInfo | None:
         full = self._k(key)

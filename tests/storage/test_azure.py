@@ -202,6 +202,26 @@ def test_create_whose_answer_was_lost_is_still_ours(azurite_endpoint, monkeypatc
     assert s.put_if_absent("documents/lost:v1.json", b"other") is False  # no retry: plainly not ours
 
 
+def test_written_md5_and_replace_if_match(azurite_endpoint):
+    import hashlib
+
+    from jacs_desktop.storage.azure import AzureStore
+
+    s = AzureStore(_container(), connection_string=connection_string(azurite_endpoint), create_container=True)
+    assert s.put_if_absent("documents/a:v.json", b"") is True  # an empty upload: damage to repair
+    assert s.written_etag("documents/a:v.json") == hashlib.md5(b"").hexdigest()
+    s.put("documents/b:v.json", b"{}")
+    assert s.written_etag("documents/b:v.json") == hashlib.md5(b"{}").hexdigest()
+    etag = s.stat("documents/a:v.json").etag
+    s.put("documents/a:v.json", b"x")  # changed meanwhile: the judged ETag no longer holds
+    assert s.replace_if_match("documents/a:v.json", b'{"ok": 1}', etag) is False
+    assert s.get("documents/a:v.json") == b"x"
+    assert s.replace_if_match("documents/a:v.json", b'{"ok": 1}', s.stat("documents/a:v.json").etag) is True
+    assert s.get("documents/a:v.json") == b'{"ok": 1}'
+    assert s.written_etag("documents/a:v.json") == hashlib.md5(b'{"ok": 1}').hexdigest()
+    assert s.replace_if_match("documents/gone:v.json", b"{}", etag) is False  # went away: not created
+
+
 # -- the CLI ----------------------------------------------------------------------------
 def _cli_exe() -> list[str]:
     exe = Path(sys.executable).with_name("jacs-desktop-cli")
@@ -242,6 +262,16 @@ def test_cli_verify_azure_store(azurite_endpoint, tmp_path):
     p = _cli("verify", f"azure://{c}/stores/fixture", env_extra={"JACS_DESKTOP_CONFIG_DIR": str(tmp_path)})
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert f"No Azure credentials: set {ENV}" in p.stderr
+
+
+def test_cli_migrate_to_azure_and_verify(azurite_endpoint, tmp_path):
+    c = _container()
+    env = {ENV: connection_string(azurite_endpoint), "JACS_DESKTOP_CONFIG_DIR": str(tmp_path)}
+    p = _cli("migrate", FIXTURE, f"azure://{c}/migrated", env_extra=env)  # creates the container
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = _cli("verify", f"azure://{c}/migrated", "--json", env_extra=env)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["summary"]["valid"] == 17
 
 
 def test_cli_saved_connection_with_the_key_in_a_real_keyring(azurite_endpoint, tmp_path):
