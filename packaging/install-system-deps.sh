@@ -41,7 +41,7 @@ if [ -f "$AZURITE_DIR/package.json" ]; then
     fi
   fi
   want="$(sed -n 's/.*"azurite": *"\([^"]*\)".*/\1/p' "$AZURITE_DIR/package.json" | head -n1)"
-  have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$AZURITE_DIR/node_modules/azurite/package.json" 2>/dev/null | head -n1)"
+  have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$AZURITE_DIR/node_modules/azurite/package.json" 2>/dev/null | head -n1 || true)"
   if command -v npm >/dev/null 2>&1 && [ "$want" != "$have" ]; then
     (cd "$AZURITE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
   fi
