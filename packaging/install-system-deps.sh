@@ -6,8 +6,12 @@ set -euo pipefail
 # gnome-keyring + dbus-x11: the real Secret Service for the keyring tests
 # desktop-file-utils + appstream: validate the .desktop file and the AppStream metainfo
 # binutils: objdump, which PyInstaller uses to find the libraries a bundle needs
+# libxcb-cursor0 and the other xcb libraries: Qt's xcb platform plugin (a real X11 window) needs them,
+#   and minimal systems do not have them; xvfb + x11-utils: the test that starts the app on a real X server
 PKGS=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core gnome-keyring dbus-x11
-      desktop-file-utils appstream binutils)
+      desktop-file-utils appstream binutils
+      libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0
+      libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 xvfb x11-utils)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${PKGS[@]}"; do
