@@ -34,6 +34,14 @@ def no_env(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
 
 
+def test_missing_azurite_fails_saying_what_to_run(monkeypatch, tmp_path):
+    from . import backend_azure
+
+    monkeypatch.setattr(backend_azure, "AZURITE_DIR", tmp_path)
+    with pytest.raises(pytest.fail.Exception, match="run packaging/install-system-deps.sh"):
+        backend_azure.azurite_command()
+
+
 # -- URLs ------------------------------------------------------------------------------
 def test_urls_parse():
     p = parse_url("azure://jacs/prod/docs?account=myacct&endpoint=http://127.0.0.1:10000/myacct")
