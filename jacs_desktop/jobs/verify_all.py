@@ -11,27 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any
 
 from ..core.verify import ERROR, INVALID, LEGACY, UNVERIFIABLE, VALID, Verdict
 from ..storage.base import StorageError
+from ..storage.layout import Ref
 from ..storage.store import Store
+from .common import Cancelled, CancelToken, ProgressFn
 
-__all__ = ["VerifyReport", "verify_store", "Cancelled", "ProgressFn"]
-
-ProgressFn = Callable[[int, int, str], None]
-
-
-class CancelToken(Protocol):
-    def is_set(self) -> bool: ...
-
-
-class Cancelled(Exception):
-    """The job was cancelled; partial results are on the exception."""
-
-    def __init__(self, report: "VerifyReport"):
-        super().__init__("cancelled")
-        self.report = report
+__all__ = ["VerifyReport", "verify_store", "Cancelled", "ProgressFn", "CancelToken"]
 
 
 @dataclass
@@ -42,7 +30,7 @@ class VerifyReport:
     seconds: float = 0.0
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, int | float]:
         """Counts by status; ``error``: items not checked (read failures); ``errors``:
         the problems in :attr:`errors`."""
         counts = {VALID: 0, INVALID: 0, UNVERIFIABLE: 0, LEGACY: 0, ERROR: 0}
@@ -59,7 +47,7 @@ class VerifyReport:
             return 1
         return 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"results": [r.to_dict() for r in self.results], "summary": self.summary, "errors": self.errors}
 
 
@@ -70,7 +58,7 @@ def verify_store(
 ) -> VerifyReport:
     start = time.perf_counter()
     report = VerifyReport()
-    refs = []
+    refs: list[Ref] = []
     try:
         refs += store.config_refs()
         for key, why in store.config_problems():
