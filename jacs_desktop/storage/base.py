@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Self
 
 from ..core.errors import JacsError
 
@@ -179,9 +180,8 @@ class ObjectStore(ABC):
     def move(self, src: str, dst: str) -> None:
         """Move an object (archive/restore). Never loses it: copy, check, then delete."""
         data = self.get(src)
-        if not self.put_if_absent(dst, data):
-            if self.get(dst) != data:
-                raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
+        if not self.put_if_absent(dst, data) and self.get(dst) != data:
+            raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
         self.delete(src)
 
     def any_key(self, prefix: str) -> str | None:
@@ -199,11 +199,13 @@ class ObjectStore(ABC):
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
 
-    def close(self) -> None:
-        pass
+    # a no-op default on purpose, not a forgotten abstract method: stores that hold no
+    # connection or file open have nothing to release
+    def close(self) -> None:  # noqa: B027
+        """Release what the store holds open (connections, files); the default holds nothing."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
