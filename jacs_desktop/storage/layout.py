@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any
 
 from .base import NotFound, ObjectStore, StorageError, UnsafeName, join_key, validate_id, validate_key
 
@@ -117,7 +118,7 @@ class JacsLayout(Layout):
     name = "jacs"
     description = "jacs 0.15 layout (agent/{id}:{version}.json, documents/{id}:{version}.json)"
 
-    def __init__(self, data_dir: str = "jacs_data", also: Iterable[str] = ()):
+    def __init__(self, data_dir: str = "jacs_data", also: Iterable[str] = ()) -> None:
         """*data_dir*: where agents, public keys and attachments are written; *also*:
         further data directories in the same store, read like the first."""
         dirs: list[str] = []
@@ -132,43 +133,43 @@ class JacsLayout(Layout):
         self._prefixes = [(join_key(d, "agent") + "/", "agent") for d in dirs] + [("documents/", "document")]
         self._prefixes += [(join_key(d, "documents") + "/", "document") for d in dirs if d and d != "documents"]
 
-    def agent_key(self, agent_id, version):
+    def agent_key(self, agent_id: str, version: str) -> str:
         return join_key(self.data_dir, "agent", f"{validate_id(agent_id)}:{validate_id(version)}.json")
 
-    def document_key(self, doc_id, version):
+    def document_key(self, doc_id: str, version: str) -> str:
         return f"documents/{validate_id(doc_id)}:{validate_id(version)}.json"
 
-    def archive_key(self, doc_id, version):
+    def archive_key(self, doc_id: str, version: str) -> str:
         return f"documents/archive/{validate_id(doc_id)}:{validate_id(version)}.json"
 
-    def public_key_keys(self, key_hash):
+    def public_key_keys(self, key_hash: str) -> tuple[str, str]:
         return self._key_pair(self.data_dir, key_hash)
 
     @staticmethod
-    def _key_pair(data_dir, key_hash):
+    def _key_pair(data_dir: str, key_hash: str) -> tuple[str, str]:
         validate_id(key_hash, "key hash")
         base = join_key(data_dir, "public_keys", key_hash)
         return base + ".pem", base + ".enc_type"
 
-    def public_key_candidates(self, key_hash):
+    def public_key_candidates(self, key_hash: str) -> list[tuple[str, str]]:
         return [self._key_pair(d, key_hash) for d in self.data_dirs]
 
-    def public_keys_prefix(self):
+    def public_keys_prefix(self) -> str:
         return join_key(self.data_dir, "public_keys") + "/"
 
-    def public_keys_prefixes(self):
+    def public_keys_prefixes(self) -> list[str]:
         return [join_key(d, "public_keys") + "/" for d in self.data_dirs]
 
-    def attachment_key(self, path, sha256=None):
+    def attachment_key(self, path: str, sha256: str | None = None) -> str:
         return validate_key(join_key(self.data_dir, path))
 
-    def attachment_candidates(self, path, sha256=None):
+    def attachment_candidates(self, path: str, sha256: str | None = None) -> list[str]:
         return [validate_key(join_key(d, path)) for d in self.data_dirs]
 
-    def list_prefixes(self):
+    def list_prefixes(self) -> list[tuple[str, str]]:
         return list(self._prefixes)
 
-    def parse(self, key, kind):
+    def parse(self, key: str, kind: str) -> tuple[str, str] | None:
         for prefix, k in self._prefixes:
             if k == kind and key.startswith(prefix):
                 rest = key[len(prefix):]
@@ -183,31 +184,31 @@ class DocsLayout(Layout):
     name = "docs"
     description = "JACS docs layout (agents/{id}/{version}.json, documents/{id}/{version}.json)"
 
-    def agent_key(self, agent_id, version):
+    def agent_key(self, agent_id: str, version: str) -> str:
         return f"agents/{validate_id(agent_id)}/{validate_id(version)}.json"
 
-    def document_key(self, doc_id, version):
+    def document_key(self, doc_id: str, version: str) -> str:
         return f"documents/{validate_id(doc_id)}/{validate_id(version)}.json"
 
-    def archive_key(self, doc_id, version):
+    def archive_key(self, doc_id: str, version: str) -> str:
         return f"archive/{validate_id(doc_id)}/{validate_id(version)}.json"
 
-    def public_key_keys(self, key_hash):
+    def public_key_keys(self, key_hash: str) -> tuple[str, str]:
         validate_id(key_hash, "key hash")
         return f"public_keys/{key_hash}.pem", f"public_keys/{key_hash}.enc_type"
 
-    def public_keys_prefix(self):
+    def public_keys_prefix(self) -> str:
         return "public_keys/"
 
-    def attachment_key(self, path, sha256=None):
+    def attachment_key(self, path: str, sha256: str | None = None) -> str:
         if sha256:
             return f"files/{validate_id(sha256, 'attachment hash')}"
         return validate_key(join_key("files", path))
 
-    def list_prefixes(self):
+    def list_prefixes(self) -> list[tuple[str, str]]:
         return [("agents/", "agent"), ("documents/", "document"), ("archive/", "archived")]
 
-    def parse(self, key, kind):
+    def parse(self, key: str, kind: str) -> tuple[str, str] | None:
         for prefix, k in self.list_prefixes():
             if key.startswith(prefix) and (k == kind or (kind == "document" and k == "archived")):
                 rest = key[len(prefix):]
@@ -232,7 +233,7 @@ class ConfigFile:
     key: str
     size: int
     #: the parsed config (None when it could not be read or parsed)
-    doc: dict | None = None
+    doc: dict[str, Any] | None = None
     #: why it cannot be used to find the agent's data (None: it can)
     problem: str | None = None
     #: the store's folder, for absolute directories inside it (folders only)
@@ -265,7 +266,7 @@ class ConfigFile:
         return alg if isinstance(alg, str) else None
 
 
-def _config_dir(doc: dict, field: str, root: str | None = None) -> str | None:
+def _config_dir(doc: dict[str, Any], field: str, root: str | None = None) -> str | None:
     """A config's data/key directory as a key prefix inside the store (None: unusable or
     outside). On a folder (*root*), an absolute directory strictly inside it is made
     relative, as jacs does (SPEC 1.1)."""
@@ -338,7 +339,7 @@ def find_configs(objects: ObjectStore) -> list[ConfigFile]:
     listing raises."""
     root = getattr(objects, "root", None)
     root = str(root) if root is not None and getattr(objects, "local_path", None) is not None else None
-    out = []
+    out: list[ConfigFile] = []
     for info in objects.list_children(""):
         k = info.key
         if not k.endswith(".json") or k.startswith(".") or "/" in k:

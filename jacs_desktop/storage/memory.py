@@ -5,18 +5,18 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from .base import NotFound, ObjectInfo, ObjectStore, validate_key
 
 __all__ = ["MemoryStore", "memory_store"]
 
-_NAMED: dict[str, "MemoryStore"] = {}
+_NAMED: dict[str, MemoryStore] = {}
 _NAMED_LOCK = threading.Lock()
 
 
 class MemoryStore(ObjectStore):
-    def __init__(self, name: str = ""):
+    def __init__(self, name: str = "") -> None:
         self.url = f"memory://{name}"
         self._lock = threading.RLock()
         self._data: dict[str, tuple[bytes, float]] = {}
@@ -26,7 +26,7 @@ class MemoryStore(ObjectStore):
              ordered: bool = True) -> Iterator[ObjectInfo]:
         with self._lock:
             i = bisect.bisect_left(self._keys, prefix)
-            out = []
+            out: list[ObjectInfo] = []
             while i < len(self._keys) and self._keys[i].startswith(prefix):
                 k = self._keys[i]
                 data, mtime = self._data[k]

@@ -47,7 +47,7 @@ def _parse_gs(url: str) -> ParsedURL:
 _AZURE_OPTIONS = {"account", "endpoint", "create_container", "connect_timeout", "read_timeout", "max_attempts"}
 
 
-def _parse_azure(url: str) -> "ParsedURL":
+def _parse_azure(url: str) -> ParsedURL:
     """``azure://container/prefix?account=…&endpoint=…`` (``az://`` alike); keys never go in the URL."""
     parts = urlsplit(url)
     if not parts.netloc:
@@ -63,10 +63,11 @@ def _parse_azure(url: str) -> "ParsedURL":
     return ParsedURL(scheme="azure", container=parts.netloc, prefix=unquote(parts.path).strip("/"), options=opts)
 
 
-class ParsedURL(dict):
+class ParsedURL(dict[str, Any]):
     @property
     def scheme(self) -> str:
-        return self["scheme"]
+        scheme: str = self["scheme"]  # always set: every ParsedURL is built with one
+        return scheme
 
 
 def parse_url(url: str) -> ParsedURL:
@@ -81,7 +82,8 @@ def parse_url(url: str) -> ParsedURL:
     if low.startswith(("azure://", "az://")):
         return _parse_azure(url)
     if low.startswith(("gs://", "gcs://", "azure://", "az://", "abfs://", "abfss://")):
-        raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet (folders, S3, SQLite and memory are)")
+        raise NotSupported(f"{url.split(':', 1)[0]}:// stores are not supported yet "
+                           "(folders, S3, SQLite and memory are)")
     if low.startswith("profile:"):
         return ParsedURL(scheme="profile", name=url[len("profile:"):])
     if low.startswith("memory://"):

@@ -6,21 +6,23 @@ with owner-only permissions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from .base import StorageError
 
 __all__ = ["load_versioned", "save_versioned"]
 
 
-def load_versioned(path: Path, what: str, version: int, migrations: dict[int, Callable[[dict], dict]]) -> dict | None:
+def load_versioned(path: Path, what: str, version: int,
+                   migrations: dict[int, Callable[[dict[str, Any]], dict[str, Any]]]) -> dict[str, Any] | None:
     """The file's content upgraded to *version*, or None when there is no file."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        doc = json.loads(path.read_bytes())
+        doc: object = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise StorageError(f"The {what} file {path} cannot be read: {exc}") from None
     if not isinstance(doc, dict):
@@ -34,7 +36,7 @@ def load_versioned(path: Path, what: str, version: int, migrations: dict[int, Ca
     return doc
 
 
-def save_versioned(path: Path, doc: dict) -> None:
+def save_versioned(path: Path, doc: dict[str, Any]) -> None:
     from ..core.identity import write_file_atomic
 
     write_file_atomic(Path(path), json.dumps(doc, indent=2).encode(), 0o600)
