@@ -5,14 +5,17 @@ Exit convention (IOA Memory Fabric): 0 healthy, 1 partial, 2 misconfigured/unrea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from ..storage.base import AccessDenied, NotFound, ObjectStore, StorageError, Unreachable
+from .common import CancelToken, ProgressFn, is_cancelled
 
 __all__ = ["DoctorReport", "doctor", "HEALTHY", "PARTIAL", "BROKEN"]
 
@@ -34,7 +37,7 @@ class DoctorReport:
     def status(self) -> str:
         return {HEALTHY: "healthy", PARTIAL: "partial", BROKEN: "misconfigured or unreachable"}[self.code]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "status": self.status, "exit_code": self.code, "failures": self.failures,
                 "latency_ms": self.latency_ms, "records": self.records, "seconds": round(self.seconds, 3)}
 
@@ -43,7 +46,7 @@ def _stats(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {}
     ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return {"min": round(ms[0], 2), "median": round(statistics.median(ms), 2), "p95": round(p95, 2),
             "max": round(ms[-1], 2)}
 
@@ -51,8 +54,8 @@ def _stats(samples: list[float]) -> dict[str, float]:
 def doctor(
     open_fn: Callable[[], ObjectStore],
     url: str = "",
-    progress: Callable[[int, int, str], None] | None = None,
-    cancel=None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
 ) -> DoctorReport:
     report = DoctorReport(url)
     start = time.perf_counter()
@@ -78,21 +81,21 @@ def doctor(
     step = 0
     fatal = 0
 
-    def tick(msg: str):
+    def tick(msg: str) -> None:
         nonlocal step
         step += 1
         if progress:
             progress(step, total, msg)
-        if cancel is not None and cancel.is_set():
+        if is_cancelled(cancel):
             raise KeyboardInterrupt
 
-    def fail(msg: str, exc: Exception | None = None):
+    def fail(msg: str, exc: Exception | None = None) -> None:
         nonlocal fatal
         report.failures.append(msg + (f": {exc}" if exc else ""))
         if isinstance(exc, (Unreachable, AccessDenied)):
             fatal += 1
 
-    written = []
+    written: list[str] = []
     try:
         for k in keys:
             t = time.perf_counter()
@@ -141,10 +144,8 @@ def doctor(
             except StorageError as exc:
                 fail(f"clean up {k}", exc)
             timings["delete"].append(time.perf_counter() - t)
-        try:
+        with contextlib.suppress(Exception):
             objects.close()
-        except Exception:
-            pass
     report.latency_ms = {op: _stats(v) for op, v in timings.items() if v}
     if report.failures:
         report.code = BROKEN if (fatal and not written) else PARTIAL

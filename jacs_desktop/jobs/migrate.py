@@ -43,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, TextIO
 
 from ..core.canonical import jacs_sha256
 from ..core.pubkey import public_key_hash
@@ -53,17 +53,9 @@ from ..paths import private_dir, private_file, state_dir
 from ..storage.base import AccessDenied, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
+from .common import Cancelled, CancelToken, ProgressFn, is_cancelled
 
-__all__ = ["MigrateOptions", "MigrateReport", "migrate", "journal_dir", "Cancelled"]
-
-ProgressFn = Callable[[int, int, str], None]
-
-
-class Cancelled(Exception):
-    def __init__(self, report: "MigrateReport"):
-        super().__init__("cancelled")
-        self.report = report
-
+__all__ = ["MigrateOptions", "MigrateReport", "migrate", "journal_dir", "Cancelled", "ProgressFn"]
 
 def journal_dir() -> Path:
     """Where migration journals are kept (the app's state folder, see jacs_desktop.paths)."""
@@ -110,14 +102,14 @@ class MigrateReport:
     def ok(self) -> bool:
         return not self.failed and self.stopped is None
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"copied": len(self.copied), "skipped": len(self.skipped), "failed": len(self.failed),
                 "would_copy": len(self.would_copy), "conflicts": len(self.conflicts),
                 "repaired": len(self.repaired), "bytes": self.bytes,
                 "seconds": round(self.seconds, 3), "resumed_from_journal": self.resumed,
                 "not_attempted": self.not_attempted, "stopped": self.stopped}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "dry_run": self.dry_run, "summary": self.summary(),
                 "copied": self.copied, "skipped": self.skipped,
                 "failed": [{"key": k, "reason": r} for k, r in self.failed],
@@ -188,7 +180,7 @@ def _hashes_right_fast(data: bytes) -> bool:
         doc = json.loads(data)
         claimed = doc.get("jacsSha256") if isinstance(doc, dict) else None
         return isinstance(claimed, str) and jacs_sha256(doc) == claimed
-    except Exception:  # noqa: BLE001 - anything odd: not provably whole
+    except Exception:  # anything odd: not provably whole
         return False
 
 
@@ -205,7 +197,7 @@ def _valid_hash(data: bytes) -> str | None:
         if not isinstance(claimed, str) or jacs_sha256(doc) != claimed:
             return None
         return claimed
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -215,7 +207,7 @@ def _proves_whole(it: _Item, data: bytes) -> bool:
     if it.kind == "key" and it.key_hash and it.src_key.endswith(".pem"):
         try:
             return bool(data) and public_key_hash(data) == it.key_hash
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
     return False
 
@@ -237,7 +229,7 @@ def _agreement_needed(it: _Item, data: bytes) -> float:
     try:
         json.loads(data)
         return 0.04
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 0.5
 
 
@@ -285,7 +277,7 @@ def _damaged(it: _Item, theirs: bytes, ours: bytes) -> bool:
     if it.kind == "key" and it.key_hash and it.dst_key.endswith(".pem"):
         try:
             return public_key_hash(theirs) != it.key_hash
-        except Exception:  # noqa: BLE001
+        except Exception:
             return True
     return len(theirs) < len(ours) and ours.startswith(theirs)  # cut off
 
@@ -295,7 +287,7 @@ class _Journal:
         self.path = path
         self.done: set[str] = set()
         self._lock = threading.Lock()
-        self._f = None
+        self._f: TextIO | None = None
         if path is None:
             return
         private_dir(path.parent)  # journals name every object of a store: 0700/0600 whatever the umask
@@ -304,7 +296,8 @@ class _Journal:
                 if line.startswith("done\t"):
                     self.done.add(line[5:])
         private_file(path)
-        self._f = open(path, "a", encoding="utf-8", errors="backslashreplace")
+        # open for the whole run (marks come from every transfer thread); close() closes it
+        self._f = open(path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         self._n = 0
 
     def mark(self, key: str) -> None:
@@ -364,7 +357,8 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
             continue
         if opts.latest_only and len(rs) > 1:
             latest = src.latest(src.history(rs))
-            rs = [r for r in rs if r.version == latest.version]
+            if latest is not None:  # None: no version could be read (all are copied, as they are)
+                rs = [r for r in rs if r.version == latest.version]
         chosen.extend(rs)
     for r in chosen:
         try:
@@ -403,7 +397,7 @@ def migrate(
     dst: Store,
     options: MigrateOptions | None = None,
     progress: ProgressFn | None = None,
-    cancel=None,
+    cancel: CancelToken | None = None,
 ) -> MigrateReport:
     opts = options or MigrateOptions()
     start = time.perf_counter()
@@ -417,9 +411,9 @@ def migrate(
     report.failed.extend(problems)
     journal = None
     if opts.journal and not opts.dry_run:
-        ident = hashlib.sha256(json.dumps([src.url, dst.url, opts.only, opts.latest_only,
-                                           bool(opts.resign),
-                                           sorted(opts.doc_ids) if opts.doc_ids is not None else None]).encode()).hexdigest()[:24]
+        doc_ids = sorted(opts.doc_ids) if opts.doc_ids is not None else None
+        ident = hashlib.sha256(json.dumps([src.url, dst.url, opts.only, opts.latest_only, bool(opts.resign),
+                                           doc_ids]).encode()).hexdigest()[:24]
         jpath = journal_dir() / f"migrate-{ident}.journal"
         journal = _Journal(jpath)
         report.journal = str(jpath)
@@ -429,7 +423,7 @@ def migrate(
     total = len(items)
     attachments: set[str] = set()
 
-    def tick(msg: str):
+    def tick(msg: str) -> None:
         with lock:
             counter["n"] += 1
             n = counter["n"]
@@ -440,7 +434,7 @@ def migrate(
     stop = threading.Event()  # the target went away: stop cleanly instead of failing item after item
 
     def copy_one(it: _Item) -> None:
-        if (cancel is not None and cancel.is_set()) or stop.is_set():
+        if is_cancelled(cancel) or stop.is_set():
             with lock:
                 report.not_attempted += 1
             return
@@ -466,7 +460,7 @@ def migrate(
                 return
             if it.kind in _VERSION_KINDS:
                 if opts.verify_source:
-                    v = src.verify(Ref(it.kind, it.doc_id, it.version, it.src_key))
+                    v = src.verify(Ref(it.kind, it.doc_id or "", it.version or "", it.src_key))
                     if v.status != VALID:
                         with lock:
                             report.failed.append((it.src_key, f"source does not verify: {v.reason}"))
@@ -514,7 +508,7 @@ def migrate(
         except StorageError as exc:
             with lock:
                 report.failed.append((_shown(it.dst_key), str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one object's surprise never ends the run with a traceback
+        except Exception as exc:  # one object's surprise never ends the run with a traceback
             with lock:
                 report.failed.append((_shown(it.dst_key), f"not copied: {type(exc).__name__}: {exc}"))
         finally:
@@ -522,7 +516,7 @@ def migrate(
 
     def _written_right(key: str, data: bytes) -> bool:
         etag_of = getattr(dst.objects, "written_etag", None)
-        etag = etag_of(key) if etag_of else None
+        etag: str | None = etag_of(key) if etag_of else None
         if etag and len(etag) == 32 and "-" not in etag:
             return etag == hashlib.md5(data).hexdigest()
         return hashlib.sha256(dst.objects.get(key)).digest() == hashlib.sha256(data).digest()
@@ -600,7 +594,7 @@ def migrate(
         else:
             with ThreadPoolExecutor(workers) as ex:
                 list(ex.map(copy_one, items))
-        if not (cancel is not None and cancel.is_set()) and not stop.is_set():
+        if not is_cancelled(cancel) and not stop.is_set():
             extra = []
             for path in sorted(attachments):
                 try:
@@ -616,7 +610,7 @@ def migrate(
             total += len(extra)
             for it in extra:
                 copy_one(it)
-        finished = not (cancel is not None and cancel.is_set())
+        finished = not is_cancelled(cancel)
     finally:
         if journal:
             journal.close(finished and not report.failed)
@@ -632,7 +626,8 @@ def _resign(data: bytes, signer: AgentSigner) -> bytes:
     doc = json.loads(data)
     if not isinstance(doc, dict):
         raise StorageError("not a JSON object; cannot re-sign")
-    sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
+    raw_sig = doc.get("jacsSignature")
+    sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
     link = {"jacsId": doc.get("jacsId"), "jacsVersion": doc.get("jacsVersion"), "jacsSha256": doc.get("jacsSha256"),
             "agentID": sig.get("agentID"), "agentVersion": sig.get("agentVersion")}
     body = {k: v for k, v in doc.items() if k not in ("jacsSignature", "jacsSha256", "jacsRegistration",
