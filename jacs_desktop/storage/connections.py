@@ -9,16 +9,18 @@ Opening a ``profile:NAME`` URL is :mod:`.opener`'s job; this module only keeps t
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 # config_dir is re-exported for old callers (jobs/profiles.py, ui/appdialogs.py);
 # new code imports it from jacs_desktop.paths
 from ..paths import config_dir
 from .base import StorageError
-from .secrets import default_secrets
+from .secrets import SecretStore, default_secrets
 from .urlparse import parse_url
 from .versioned import load_versioned, save_versioned
 
@@ -33,7 +35,7 @@ def connections_file() -> Path:
 
 
 #: version N -> N+1 upgrade functions for the settings file (hook for future versions)
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: lambda d: {"version": 1, "connections": d.get("connections", [])},
 }
 
@@ -42,16 +44,16 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {
 class Connection:
     name: str
     url: str
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     #: access key id is not secret; the secret key is in the secrets store
     access_key: str | None = None
-    _secrets: object = field(default=None, repr=False, compare=False)
+    _secrets: SecretStore | None = field(default=None, repr=False, compare=False)
 
     def secret_name(self) -> str:
         return f"connection:{self.name}:secret_key"
 
-    def resolve_secrets(self) -> dict:
-        out: dict = {}
+    def resolve_secrets(self) -> dict[str, str]:
+        out: dict[str, str] = {}
         if self.access_key:
             out["access_key"] = self.access_key
             secrets = self._secrets if self._secrets is not None else default_secrets()
@@ -60,8 +62,8 @@ class Connection:
                 out["secret_key"] = value
         return out
 
-    def to_json(self) -> dict:
-        d = {"name": self.name, "url": self.url, "options": self.options}
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "url": self.url, "options": self.options}
         if self.access_key:
             d["access_key"] = self.access_key
         return d
@@ -71,18 +73,18 @@ class Connections:
     """The saved connections in *path* (default :func:`connections_file`); their secret
     keys go to *secrets* (default: :func:`~.secrets.default_secrets` when needed)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, secrets=None):
+    def __init__(self, path: str | os.PathLike[str] | None = None, secrets: SecretStore | None = None) -> None:
         self.path = Path(path) if path else connections_file()
         self.secrets = secrets
         self._items: dict[str, Connection] = {}
         self._load()
 
     @classmethod
-    def default(cls) -> "Connections":
+    def default(cls) -> Connections:
         """The user's saved connections (the file in the config folder)."""
         return cls()
 
-    def _secret_store(self):
+    def _secret_store(self) -> SecretStore:
         return self.secrets if self.secrets is not None else default_secrets()
 
     def _load(self) -> None:
@@ -107,7 +109,7 @@ class Connections:
             raise StorageError(f"No saved connection named {name!r}") from None
 
     def add(self, name: str, url: str, *, access_key: str | None = None, secret_key: str | None = None,
-            options: dict | None = None, replace: bool = False) -> Connection:
+            options: dict[str, Any] | None = None, replace: bool = False) -> Connection:
         if not name or not name.strip() or any(ord(ch) < 32 for ch in name):
             raise StorageError("A connection needs a name")
         if name in self._items and not replace:
@@ -128,7 +130,5 @@ class Connections:
         del self._items[name]
         self._save()
         if c.access_key:
-            try:
+            with contextlib.suppress(StorageError):
                 self._secret_store().delete(c.secret_name())
-            except StorageError:
-                pass

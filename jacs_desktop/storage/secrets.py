@@ -26,13 +26,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..paths import config_dir
 from .base import StorageError
 from .settings import load_settings
 
-__all__ = ["default_secrets", "Secrets", "SecretsUnavailable", "KeyringStatus", "keyring_status", "SERVICE",
-           "SessionSecrets", "SESSION", "set_master_password", "secrets_file"]
+__all__ = ["default_secrets", "Secrets", "SecretStore", "SecretsUnavailable", "KeyringStatus", "keyring_status",
+           "SERVICE", "SessionSecrets", "SESSION", "set_master_password", "secrets_file"]
 
 SERVICE = "jacs-desktop"
 _BACKENDS = ("auto", "keyring", "file", "session")
@@ -40,6 +41,16 @@ _BACKENDS = ("auto", "keyring", "file", "session")
 
 class SecretsUnavailable(StorageError):
     """No secure place to remember a secret (the message says what to do)."""
+
+
+class SecretStore(Protocol):
+    """What keeps secrets by name: a :class:`Secrets`, or a :class:`SessionSecrets` itself."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+    def delete(self, name: str) -> None: ...
 
 
 def secrets_file() -> Path:
@@ -119,7 +130,8 @@ def keyring_status() -> KeyringStatus:
     for b in backends:
         mod = type(b).__module__
         cls = type(b).__name__
-        if isinstance(b, fail.Keyring) or mod.startswith("keyring.backends.null") or cls == "Keyring" and mod.endswith(".null"):
+        if (isinstance(b, fail.Keyring) or mod.startswith("keyring.backends.null")
+                or (cls == "Keyring" and mod.endswith(".null"))):
             return KeyringStatus(False, name, "no secure keyring is available (only the 'fail'/'null' backend)")
         if mod.startswith("keyrings.alt") or "plaintext" in cls.lower() or "plaintext" in mod.lower():
             return KeyringStatus(False, name, f"the keyring backend {mod}.{cls} stores secrets in plain text")
@@ -128,7 +140,8 @@ def keyring_status() -> KeyringStatus:
         except Exception:
             prio = 0.0
         if prio < 1:
-            return KeyringStatus(False, name, f"the keyring backend {mod}.{cls} is not a secure store (priority {prio})")
+            return KeyringStatus(False, name,
+                                 f"the keyring backend {mod}.{cls} is not a secure store (priority {prio})")
     return KeyringStatus(True, name, "secure OS keyring")
 
 
@@ -141,7 +154,7 @@ def _kdf(password: str, salt: bytes) -> bytes:
 class _EncryptedFile:
     VERSION = 1
 
-    def __init__(self, path: Path, master_password: str):
+    def __init__(self, path: Path, master_password: str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         if not master_password:
@@ -151,7 +164,7 @@ class _EncryptedFile:
                 doc = json.loads(self.path.read_bytes())
                 salt = base64.b64decode(doc["salt"])
                 self._key = _kdf(master_password, salt)
-                self._doc = doc
+                self._doc: dict[str, Any] = doc
                 self._decrypt(doc["check"])
             except SecretsUnavailable:
                 raise
@@ -207,16 +220,16 @@ class Secrets:
     *session* holds what the ``session`` backend keeps (default: the process-wide
     :data:`SESSION`, so every ``Secrets`` of one run shares it)."""
 
-    def __init__(self, backend: str = "auto", *, file_path: str | os.PathLike | None = None,
-                 master_password: str | None = None, session: SessionSecrets | None = None):
+    def __init__(self, backend: str = "auto", *, file_path: str | os.PathLike[str] | None = None,
+                 master_password: str | None = None, session: SessionSecrets | None = None) -> None:
         if backend not in _BACKENDS:
             raise StorageError(f"Unknown secrets backend {backend!r} (choose {', '.join(_BACKENDS)})")
         self.requested = backend
         self.warning: str | None = None
         self._session = SESSION if session is None else session
         self._file: _EncryptedFile | None = None
-        status = keyring_status() if backend in ("auto", "keyring") else None
         if backend == "keyring":
+            status = keyring_status()
             if not status.secure:
                 raise SecretsUnavailable(
                     f"Cannot use the OS keyring: {status.reason}. Choose 'remember in an encrypted file' "
@@ -224,6 +237,7 @@ class Secrets:
                 )
             self.backend = "keyring"
         elif backend == "auto":
+            status = keyring_status()
             if status.secure:
                 self.backend = "keyring"
             else:
@@ -253,7 +267,7 @@ class Secrets:
                 return keyring.get_password(SERVICE, name)
             except KeyringError as exc:
                 raise SecretsUnavailable(f"The OS keyring could not be read: {exc}") from None
-        if self.backend == "file":
+        if self._file is not None:  # the "file" backend
             return self._file.get(name)
         return self._session.get(name)
 
@@ -267,7 +281,7 @@ class Secrets:
             except KeyringError as exc:
                 raise SecretsUnavailable(f"The OS keyring refused to store the secret: {exc}") from None
             return
-        if self.backend == "file":
+        if self._file is not None:
             self._file.set(name, value)
             return
         self._session.set(name, value)
@@ -284,13 +298,13 @@ class Secrets:
             except KeyringError as exc:
                 raise SecretsUnavailable(f"The OS keyring could not delete the secret: {exc}") from None
             return
-        if self.backend == "file":
+        if self._file is not None:
             self._file.delete(name)
             return
         self._session.delete(name)
 
 
-def default_secrets(session: SessionSecrets | None = None) -> "Secrets":
+def default_secrets(session: SessionSecrets | None = None) -> Secrets:
     """The secrets store the user chose: ``JACS_DESKTOP_SECRETS`` (auto|keyring|file|session)
     or else the Settings choice, with ``JACS_DESKTOP_MASTER_PASSWORD`` (or the password
     the GUI asked for, kept in the session) for the encrypted file."""

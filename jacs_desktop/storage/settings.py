@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from ..paths import config_dir
 from .base import StorageError
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE_VERSION = 1
 THEMES = ("system", "light", "dark")
 SECRETS_BACKENDS = ("auto", "keyring", "file", "session")
-_MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: lambda d: {"version": 1, "settings": {k: v for k, v in d.items() if k != "version"}},
 }
 
@@ -43,7 +44,7 @@ class Settings:
     welcome_done: bool = False
 
     def problems(self) -> list[str]:
-        out = []
+        out: list[str] = []
         if self.theme not in THEMES:
             out.append(f"Unknown theme {self.theme!r}")
         if self.secrets_backend not in SECRETS_BACKENDS:
@@ -65,11 +66,11 @@ def settings_file() -> Path:
     return config_dir() / "settings.json"
 
 
-def _path(path: str | os.PathLike | None) -> Path:
+def _path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path) if path else settings_file()
 
 
-def load_settings(path: str | os.PathLike | None = None) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """The saved settings; defaults when there is no file. A damaged file or one
     from a newer version raises a clear StorageError (the app then shows it and
     goes on with defaults, without overwriting the file)."""
@@ -77,7 +78,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if doc is None:
         return Settings()
     known = {f.name: f for f in fields(Settings)}
-    values = {}
+    values: dict[str, Any] = {}  # bool, int or str, as the field's default
     for k, v in (doc.get("settings") or {}).items():
         f = known.get(k)
         if f is None:
@@ -101,22 +102,22 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return s
 
 
-def load_settings_or_defaults(path: str | os.PathLike | None = None) -> Settings:
+def load_settings_or_defaults(path: str | os.PathLike[str] | None = None) -> Settings:
     """What the app starts with: the saved settings, or the defaults when the file
     cannot be used (the reason goes to the log; the file is left as it is)."""
     try:
         return load_settings(path)
-    except Exception as exc:  # noqa: BLE001 - a damaged settings file: defaults, and say so in the log
+    except Exception as exc:  # a damaged settings file: defaults, and say so in the log
         log.warning("settings: %s", exc)
         return Settings()
 
 
-def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> None:
+def save_settings(settings: Settings, path: str | os.PathLike[str] | None = None) -> None:
     problems = settings.problems()
     if problems:
         raise StorageError("; ".join(problems))
     p = _path(path)
-    extra = {}
+    extra: dict[str, Any] = {}
     if p.exists():  # keep settings a newer version wrote
         try:
             extra = dict(json.loads(p.read_bytes()).get("settings") or {})
