@@ -12,21 +12,33 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from ..paths import cache_dir, private_dir, private_file
 from .base import StorageError
 from .layout import Ref
 
-__all__ = ["IndexCache", "summarize", "cache_dir"]
+__all__ = ["IndexCache", "summarize", "cache_dir", "JsonReader", "CancelFlag"]
 
 INDEX_VERSION = 1
 
 
+class JsonReader(Protocol):
+    """What summaries are read from: a :class:`~.store.Store` (its ``invalidate``, when
+    it has one, is called first)."""
+
+    def read_json(self, key: str) -> Any: ...
 
 
-def _title(doc: dict) -> str | None:
+class CancelFlag(Protocol):
+    """A cancel request (a ``threading.Event``, a jobs ``CancelToken``)."""
+
+    def is_set(self) -> bool: ...
+
+
+def _title(doc: dict[str, Any]) -> str | None:
     for path in (("title",), ("name",), ("jacsDocument", "content", "title"), ("content", "title"),
                  ("jacsDocument", "filename"), ("jacsDocument", "content", "name"), ("content", "content", "title")):
         v: Any = doc
@@ -35,8 +47,9 @@ def _title(doc: dict) -> str | None:
         if isinstance(v, str) and v.strip():
             return v.strip()[:200]
     agreement = doc.get("jacsAgreement")
-    if isinstance(agreement, dict) and isinstance(agreement.get("question"), str):
-        return "Agreement: " + agreement["question"][:180]
+    question = agreement.get("question") if isinstance(agreement, dict) else None
+    if isinstance(question, str):
+        return "Agreement: " + question[:180]
     content = doc.get("jacsDocument", {}).get("content") if isinstance(doc.get("jacsDocument"), dict) else None
     if content is None and isinstance(doc.get("content"), dict):
         content = doc["content"].get("content", doc["content"])
@@ -48,14 +61,16 @@ def _title(doc: dict) -> str | None:
     return None
 
 
-def summarize(doc: Any) -> dict:
+def summarize(doc: Any) -> dict[str, Any]:
     """What the browser shows for one version, from its body."""
     if not isinstance(doc, dict):
         return {"error": "not a JSON object"}
-    sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
-    files = doc.get("jacsFiles") if isinstance(doc.get("jacsFiles"), list) else []
+    raw_sig = doc.get("jacsSignature")
+    sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
+    raw_files = doc.get("jacsFiles")
+    files: list[Any] = raw_files if isinstance(raw_files, list) else []
 
-    def s(v):
+    def s(v: object) -> str | None:
         return v if isinstance(v, str) else None
 
     return {
@@ -75,7 +90,7 @@ def summarize(doc: Any) -> dict:
 
 
 class IndexCache:
-    def __init__(self, store_url: str, directory: Path | None = None):
+    def __init__(self, store_url: str, directory: Path | None = None) -> None:
         d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
@@ -101,29 +116,31 @@ class IndexCache:
         if row is None or row[0] != str(INDEX_VERSION):
             db.execute("DROP TABLE IF EXISTS entry")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(INDEX_VERSION),))
-        db.execute("CREATE TABLE IF NOT EXISTS entry (key TEXT PRIMARY KEY, stamp TEXT NOT NULL, summary TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS entry "
+                   "(key TEXT PRIMARY KEY, stamp TEXT NOT NULL, summary TEXT NOT NULL)")
         return db
 
     @staticmethod
     def _stamp(ref: Ref) -> str:
         return f"{ref.size}|{ref.mtime or ''}"
 
-    def get(self, ref: Ref) -> dict | None:
+    def get(self, ref: Ref) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
         if row is None or (ref.size and row[0] != self._stamp(ref)):
             return None
         try:
-            return json.loads(row[1])
+            summary: dict[str, Any] = json.loads(row[1])  # written by put()
         except ValueError:
             return None
+        return summary
 
-    def put(self, ref: Ref, summary: dict) -> None:
+    def put(self, ref: Ref, summary: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO entry VALUES (?,?,?)",
                              (ref.key, self._stamp(ref), json.dumps(summary)))
 
-    def summary(self, store, ref: Ref) -> dict:
+    def summary(self, store: JsonReader, ref: Ref) -> dict[str, Any]:
         """Cached summary, or read the body and cache it."""
         got = self.get(ref)
         if got is not None:
@@ -139,8 +156,8 @@ class IndexCache:
         self.put(ref, s)
         return s
 
-    def rebuild(self, store, refs: list[Ref], progress: Callable[[int, int, str], None] | None = None,
-                cancel=None) -> int:
+    def rebuild(self, store: JsonReader, refs: list[Ref], progress: Callable[[int, int, str], None] | None = None,
+                cancel: CancelFlag | None = None) -> int:
         """Drop everything and summarize *refs* again; returns how many were indexed."""
         with self._lock:
             self._db.execute("DELETE FROM entry")

@@ -9,13 +9,16 @@ Everything else (agents, public keys, attachments, configs) is in our own
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id, validate_key
 
@@ -92,7 +95,7 @@ def _doc_key(jid: str, ver: str, removed: int) -> str:
 
 
 class SqliteStore(ObjectStore):
-    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path).expanduser().absolute()
         if not self.path.exists():
             if not create:
@@ -100,7 +103,8 @@ class SqliteStore(ObjectStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
-        self.url = f"sqlite://{self.path.as_posix()}" if self.path.as_posix().startswith("/") else f"sqlite:///{self.path.as_posix()}"
+        posix = self.path.as_posix()
+        self.url = f"sqlite://{posix}" if posix.startswith("/") else f"sqlite:///{posix}"
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -125,10 +129,8 @@ class SqliteStore(ObjectStore):
     def close(self) -> None:
         with self._conns_lock:
             for c in self._conns:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     c.close()
-                except sqlite3.Error:
-                    pass
             self._conns.clear()
         self._local = threading.local()
 
@@ -139,7 +141,8 @@ class SqliteStore(ObjectStore):
         items: list[ObjectInfo] = []
         if DOC_PREFIX.startswith(prefix) or prefix.startswith(DOC_PREFIX):
             rows = c.execute(
-                "SELECT jacs_id, jacs_version, removed, length(CAST(raw_contents AS BLOB)), created_at FROM jacs_document"
+                "SELECT jacs_id, jacs_version, removed, length(CAST(raw_contents AS BLOB)), created_at "
+                "FROM jacs_document"
             ).fetchall()
             for jid, ver, removed, size, created in rows:
                 k = _doc_key(jid, ver, removed)
@@ -164,13 +167,14 @@ class SqliteStore(ObjectStore):
             ).fetchone()
             if row is None:
                 raise NotFound(f"{key} not found")
-            return row[0].encode("utf-8")
+            text: str = row[0]  # raw_contents is TEXT NOT NULL
+            return text.encode("utf-8")
         row = c.execute("SELECT data FROM jd_object WHERE key=?", (key,)).fetchone()
         if row is None:
             raise NotFound(f"{key} not found")
         return bytes(row[0])
 
-    def _doc_row(self, jid: str, ver: str, data: bytes) -> tuple:
+    def _doc_row(self, jid: str, ver: str, data: bytes) -> tuple[str, str, str | None, str, str, str, str]:
         try:
             text = data.decode("utf-8")
             doc = json.loads(text)
@@ -178,10 +182,12 @@ class SqliteStore(ObjectStore):
             raise StorageError(f"documents/{jid}:{ver}.json is not a JSON document: {exc}") from None
         if not isinstance(doc, dict):
             raise StorageError(f"documents/{jid}:{ver}.json is not a JSON object")
-        sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
-        agent = sig.get("agentID") if isinstance(sig.get("agentID"), str) else None
-        jtype = doc.get("jacsType") if isinstance(doc.get("jacsType"), str) else "unknown"
-        vis = doc.get("jacsVisibility") if isinstance(doc.get("jacsVisibility"), str) else "private"
+        raw_sig = doc.get("jacsSignature")
+        sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
+        raw_agent, raw_type, raw_vis = sig.get("agentID"), doc.get("jacsType"), doc.get("jacsVisibility")
+        agent = raw_agent if isinstance(raw_agent, str) else None
+        jtype = raw_type if isinstance(raw_type, str) else "unknown"
+        vis = raw_vis if isinstance(raw_vis, str) else "private"
         compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
         return jid, ver, agent, jtype, text, compact, vis
 
@@ -221,10 +227,9 @@ class SqliteStore(ObjectStore):
                 "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
                 (*row, int(d[2])),
             )
-            if cur.rowcount == 1:
-                return True
-            # the (id, version) exists: in the other state (archived/live) it still counts as present
-            return False
+            # not inserted: the (id, version) exists; in the other state (archived/live) it still
+            # counts as present
+            return cur.rowcount == 1
         cur = c.execute(
             "INSERT OR IGNORE INTO jd_object(key, data, mtime) VALUES (?,?,?)",
             (key, sqlite3.Binary(data), time.time()),
@@ -268,7 +273,8 @@ class SqliteStore(ObjectStore):
         super().move(src, dst)
 
     # -- search -------------------------------------------------------------------
-    def search(self, text: str, limit: int = 500) -> list[tuple[str, str]]:
+    # builtins.list: inside the class, `list` is the listing method
+    def search(self, text: str, limit: int = 500) -> builtins.list[tuple[str, str]]:
         """FTS5 search over live documents: [(id, version)]."""
         terms = [t for t in text.replace('"', " ").split() if t]
         if not terms:
@@ -288,9 +294,9 @@ class SqliteStore(ObjectStore):
 def _parse_time(text: str | None) -> float | None:
     if not text:
         return None
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
