@@ -4,19 +4,21 @@ filled in stages (names → summaries → verdicts), and a JSON-aware version di
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..core.verify import ERROR, FAILED, INVALID, LEGACY, UNVERIFIABLE, VALID, Check, Verdict
 from ..storage.base import StorageError
 from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
+from .common import CancelToken, ProgressFn, is_cancelled
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
-           "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal", "attachment_warning",
-           "Drift", "shown_identities", "reconcile"]
+           "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal",
+           "attachment_warning", "Drift", "Identity", "shown_identities", "reconcile"]
 
 #: not verified yet
 PENDING = "pending"
@@ -56,7 +58,7 @@ class Aggregate:
         return f"{n} of {self.total} versions {self.status}"
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, str]:
         """Larger is worse: in descending order (a header's first click) the worst rows come
         first, the rows with more bad versions before those with fewer."""
         return (len(BADNESS) - rank(self.status), self.bad, self.status)
@@ -84,7 +86,8 @@ class _Versioned:
     verdicts: dict[str, Verdict]
     #: bumped by set_verdict; the aggregate is cached per revision (it is asked for at every repaint)
     _rev = 0
-    _agg_cache = None
+    #: (revision, verdicts, versions, the aggregate then)
+    _agg_cache: tuple[int, int, int, Aggregate] | None = None
 
     def set_verdict(self, key: str, verdict: Verdict) -> None:
         self.verdicts[key] = verdict
@@ -157,7 +160,7 @@ class DocRow(_Versioned):
     attachments: int | None = None
     latest_key: str | None = None
     verdicts: dict[str, Verdict] = field(default_factory=dict)
-    summaries: dict[str, dict] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _latest(self) -> Ref:
         return self.latest_ref()
@@ -193,7 +196,7 @@ class DocRow(_Versioned):
 class VersionRow:
     node: HistoryNode
     ref: Ref
-    summary: dict
+    summary: dict[str, Any]
     verdict: Verdict | None = None
 
     @property
@@ -209,11 +212,11 @@ class Snapshot:
     archived: list[DocRow]
 
     @property
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         return {"agents": len(self.agents), "documents": len(self.documents), "archived": len(self.archived)}
 
 
-def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel=None,
+def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None = None,
                 first_batch: int = 500, batch: int = 5000) -> int:
     """Hand the store's version names to *partial* in batches as they are found,
     so a large store shows rows before its listing ends. Returns the count."""
@@ -223,7 +226,7 @@ def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel=None,
         buf.append(ref)
         n += 1
         if len(buf) >= size:
-            if cancel is not None and cancel.is_set():
+            if is_cancelled(cancel):
                 return n
             partial(buf)
             buf, size = [], batch
@@ -241,19 +244,26 @@ class SnapshotBuilder:
         self.documents: dict[str, DocRow] = {}
         self.archived: dict[str, DocRow] = {}
 
-    def add(self, refs: list[Ref]) -> tuple[dict[str, list], list]:
-        new: dict[str, list] = {"agent": [], "document": [], "archived": []}
-        grown: list = []
+    def add(self, refs: list[Ref]) -> tuple[dict[str, list[AgentRow | DocRow]], list[AgentRow | DocRow]]:
+        new: dict[str, list[AgentRow | DocRow]] = {"agent": [], "document": [], "archived": []}
+        grown: list[AgentRow | DocRow] = []
         for r in refs:
-            table = {"agent": self.agents, "document": self.documents, "archived": self.archived}[r.kind]
-            row = table.get(r.id)
-            if row is None:
-                row = AgentRow(r.id, [r]) if r.kind == "agent" else DocRow(r.id, [r], archived=r.kind == "archived")
-                table[r.id] = row
-                new[r.kind].append(row)
+            row: AgentRow | DocRow | None
+            if r.kind == "agent":
+                row = self.agents.get(r.id)
+                if row is None:
+                    row = self.agents[r.id] = AgentRow(r.id, [r])
+                    new[r.kind].append(row)
+                    continue
             else:
-                row.refs.append(r)
-                grown.append(row)
+                table = {"document": self.documents, "archived": self.archived}[r.kind]
+                row = table.get(r.id)
+                if row is None:
+                    row = table[r.id] = DocRow(r.id, [r], archived=r.kind == "archived")
+                    new[r.kind].append(row)
+                    continue
+            row.refs.append(r)
+            grown.append(row)
         return new, grown
 
     def snapshot(self) -> Snapshot:
@@ -261,13 +271,17 @@ class SnapshotBuilder:
                         list(self.archived.values()))
 
 
+#: a version as (kind, id, version)
+Identity = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class Drift:
     """How a fresh listing of a store's names differs from what the window shows:
     versions (kind, id, version) listed but not shown, and shown but gone."""
 
-    missing: frozenset = frozenset()
-    gone: frozenset = frozenset()
+    missing: frozenset[Identity] = frozenset()
+    gone: frozenset[Identity] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.missing or self.gone)
@@ -277,18 +291,18 @@ class Drift:
         return len(self.missing) + len(self.gone)
 
 
-def shown_identities(snapshot: Snapshot) -> frozenset:
+def shown_identities(snapshot: Snapshot) -> frozenset[Identity]:
     """(kind, id, version) of every version in *snapshot* (what the window shows)."""
     return frozenset((r.kind, r.id, r.version)
                      for rows in (snapshot.agents, snapshot.documents, snapshot.archived)
                      for row in rows for r in row.refs)
 
 
-def reconcile(store: Store, shown: frozenset, cancel=None) -> Drift:
+def reconcile(store: Store, shown: frozenset[Identity], cancel: CancelToken | None = None) -> Drift:
     """Compare a listing of names (no reads, no stat: for a folder a directory listing)
     with *shown*: what change events failed to bring, and what they failed to take away.
     Identities, not keys, are compared, so a version found under two names is no drift."""
-    listed = set()
+    listed: set[Identity] = set()
     for r in store.iter_refs():
         listed.add((r.kind, r.id, r.version))
         if cancel is not None and len(listed) % 5000 == 0 and cancel.is_set():
@@ -297,18 +311,18 @@ def reconcile(store: Store, shown: frozenset, cancel=None) -> Drift:
 
 
 def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
-                   progress: Callable[[int, int, str], None] | None = None, cancel=None) -> Snapshot:
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Snapshot:
     """Read each version's summary (cached) and fill titles, types, dates, signers."""
     store = snapshot.store
     total = sum(len(r.refs) for r in snapshot.documents + snapshot.archived) + len(snapshot.agents)
     done = 0
 
-    def summary(ref: Ref) -> dict:
+    def summary(ref: Ref) -> dict[str, Any]:
         if cache is not None:
             return cache.summary(store, ref)
         try:
             return summarize(store.read_json(ref.key))
-        except Exception as exc:  # noqa: BLE001 - shown as the row's error
+        except Exception as exc:  # shown as the row's error
             return {"error": str(exc)}
 
     names: dict[str, str] = {}
@@ -320,10 +334,11 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
         try:
             doc = store.read_json(a.latest.key)
             a.type = doc.get("jacsAgentType") if isinstance(doc.get("jacsAgentType"), str) else None
-            sig = doc.get("jacsSignature") if isinstance(doc.get("jacsSignature"), dict) else {}
+            raw_sig = doc.get("jacsSignature")
+            sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
             a.algorithm = sig.get("signingAlgorithm")
             a.key_hash = sig.get("publicKeyHash")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         if a.name:
             names[a.id] = a.name
@@ -386,8 +401,9 @@ def verify_ref(store: Store, ref: Ref) -> Verdict:
     return v
 
 
-def verify_rows(store: Store, rows: list, progress: Callable[[int, int, str], None] | None = None,
-                cancel=None, on_row: Callable[[Any], None] | None = None, *, every_version: bool = True) -> int:
+def verify_rows(store: Store, rows: Sequence[AgentRow | DocRow], progress: ProgressFn | None = None,
+                cancel: CancelToken | None = None, on_row: Callable[[Any], None] | None = None, *,
+                every_version: bool = True) -> int:
     """Verify every version of each row (latest only with ``every_version=False``);
     ``on_row`` is called as each row's verdicts land. Returns the versions verified."""
     todo = [(row, list(row.refs) if every_version else [row.latest if isinstance(row, AgentRow) else row.latest_ref()])
@@ -407,9 +423,10 @@ def verify_rows(store: Store, rows: list, progress: Callable[[int, int, str], No
     return n
 
 
-def count_versions(rows: list) -> tuple[int, dict[str, int]]:
+def count_versions(rows: Sequence[AgentRow | DocRow]) -> tuple[int, dict[str, int]]:
     """(versions, {status: versions}) over *rows*; unchecked versions count as pending."""
-    total, counts = 0, {}
+    total = 0
+    counts: dict[str, int] = {}
     for row in rows:
         for ref in row.refs:
             v = row.verdicts.get(ref.key)
@@ -446,7 +463,7 @@ def new_version_refusal(base: Ref, nodes: list[HistoryNode], verdicts: dict[str,
     return None
 
 
-def attachment_warning(entry: dict, verdict: Verdict | None) -> str | None:
+def attachment_warning(entry: dict[str, Any], verdict: Verdict | None) -> str | None:
     """Why opening, saving, previewing or dragging out an attachment is risky:
     its hash check failed, or the version it belongs to is invalid (None when neither)."""
     if entry.get("_status") == FAILED:
@@ -463,7 +480,7 @@ EMBED_LIMIT = 200
 
 def display_json(doc: Any) -> str:
     """Pretty JSON for reading: embedded attachment contents shown as their size."""
-    def shrink(v: Any, key: str | None = None):
+    def shrink(v: Any, key: str | None = None) -> Any:
         if isinstance(v, dict):
             return {k: shrink(x, k) for k, x in v.items()}
         if isinstance(v, list):
@@ -496,7 +513,7 @@ def json_diff(old: Any, new: Any, *, include_header: bool = False) -> list[DiffL
             signed_fields = {x for x in f if isinstance(x, str)}
     out: list[DiffLine] = []
 
-    def walk(a: Any, b: Any, path: list[str]):
+    def walk(a: Any, b: Any, path: list[str]) -> None:
         top = path[0] if path else ""
         signed = top in signed_fields
         p = "/".join(path)
@@ -504,15 +521,16 @@ def json_diff(old: Any, new: Any, *, include_header: bool = False) -> list[DiffL
             for k in sorted(set(a) | set(b)):
                 if not path and not include_header and k in _HEADER_NOISE:
                     continue
+                field_signed = (path[0] if path else k) in signed_fields
                 if k not in b:
-                    out.append(DiffLine("removed", "/".join(path + [k]), a[k], None, (path[0] if path else k) in signed_fields))
+                    out.append(DiffLine("removed", "/".join([*path, k]), a[k], None, field_signed))
                 elif k not in a:
-                    out.append(DiffLine("added", "/".join(path + [k]), None, b[k], (path[0] if path else k) in signed_fields))
+                    out.append(DiffLine("added", "/".join([*path, k]), None, b[k], field_signed))
                 else:
-                    walk(a[k], b[k], path + [k])
+                    walk(a[k], b[k], [*path, k])
         elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for i, (x, y) in enumerate(zip(a, b)):
-                walk(x, y, path + [str(i)])
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):  # the lengths are equal
+                walk(x, y, [*path, str(i)])
         elif a != b or type(a) is not type(b):
             out.append(DiffLine("changed", p, a, b, signed))
 
