@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import stat
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Literal, TypeAlias
 
 from ..paths import private_dir
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
@@ -26,6 +28,9 @@ _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(o
 DEFAULT_MAX_READ_BYTES = 1 << 30
 #: JuiceFS gives its special files (.accesslog, .stats, .config, .control, .trash) inodes from here up
 _JUICEFS_SPECIAL_INO = 0x7FFFFFFF00000000
+#: one directory entry, as FsStore._entry sees it: a folder to go into (its real path and the
+#: links followed on the way), a file (or what is listed in its place), or None (left out)
+_Entry: TypeAlias = tuple[Literal["dir"], str, tuple[str, ...]] | tuple[Literal["file"], ObjectInfo] | None
 _PROC_FD = "/proc/self/fd/"
 _HAS_PROC_FD = os.path.isdir(_PROC_FD)
 # names a store cannot keep: other stores and archives refuse them, or they display misleadingly
@@ -90,7 +95,8 @@ def _os_error(exc: OSError, what: str) -> StorageError:
 class FsStore(ObjectStore):
     """Objects are files under *root*; keys are relative paths."""
 
-    def __init__(self, root: str | os.PathLike, *, create: bool = False, max_read_bytes: int | None = None):
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False,
+                 max_read_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser().absolute()
         if create and not self.root.exists():
             try:
@@ -135,10 +141,8 @@ class FsStore(ObjectStore):
                 f.flush()
                 os.fsync(f.fileno())
         except BaseException as exc:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink()
-            except OSError:
-                pass
             if isinstance(exc, OSError):
                 raise _os_error(exc, str(path)) from None
             raise
@@ -190,7 +194,7 @@ class FsStore(ObjectStore):
             raise Refused(why or f"{_show(head or str(self.root))} leads out of the store; not followed")
         return real if os.path.isdir(real) else None
 
-    def _entry(self, e: os.DirEntry, rel: str, details: bool, parent: str, links: tuple):
+    def _entry(self, e: os.DirEntry[str], rel: str, details: bool, parent: str, links: tuple[str, ...]) -> _Entry:
         """One directory entry: ('dir', real path, links) | ('file', ObjectInfo) | None (left out: temp files)."""
         name = e.name
         if name[0] == "." and name.endswith(_TMP_SUFFIX):
@@ -211,7 +215,7 @@ class FsStore(ObjectStore):
                 return "file", ObjectInfo(rel, 0, None)
             if e.is_symlink():
                 real, why = self._follow(rel, e.path)
-                if why is not None:
+                if real is None:  # out of the store: why says so
                     return "file", ObjectInfo(rel, 0, None, problem=why)
                 try:
                     st = os.stat(real)
@@ -249,7 +253,7 @@ class FsStore(ObjectStore):
             return
         results: list[ObjectInfo] = []
         append, search = results.append, _ODD.search
-        stack = [(start, start_rel, ())]
+        stack: list[tuple[str, str, tuple[str, ...]]] = [(start, start_rel, ())]
         while stack:
             d, rel_dir, links = stack.pop()
             try:
@@ -305,7 +309,7 @@ class FsStore(ObjectStore):
         if d is None:
             return
         rel_dir = head + "/" if head else ""
-        out = []
+        out: list[ObjectInfo] = []
         try:
             with os.scandir(d) as it:
                 for e in it:
@@ -334,7 +338,7 @@ class FsStore(ObjectStore):
         except OSError as exc:
             if exc.errno == errno.ELOOP or (_NOFOLLOW == 0 and os.path.islink(path)):
                 real, why = self._follow(key, path)
-                if why is not None:
+                if real is None:  # out of the store: why says so
                     raise Refused(why) from None
                 try:
                     fd = os.open(real, _READ_FLAGS)
@@ -456,9 +460,9 @@ class FsStore(ObjectStore):
         except OSError as exc:
             raise _os_error(exc, key) from None
         if stat.S_ISLNK(st.st_mode):  # followed when it stays inside the store, as reads do
-            real, why = self._follow(key, str(p))
+            real, _why = self._follow(key, str(p))
             try:
-                st = os.stat(real) if why is None else st
+                st = os.stat(real) if real is not None else st
             except OSError:
                 return None
         if not stat.S_ISREG(st.st_mode):
