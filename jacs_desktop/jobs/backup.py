@@ -37,18 +37,25 @@ import struct
 import tarfile
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn, Protocol, TypeVar, cast
 
 from .. import __version__
 from ..core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
 from ..core.errors import JacsError
-from ..core.verify import Verdict, claimed_hash, verify_bytes
+from ..core.verify import FileResolver, KeyResolver, Verdict, claimed_hash, verify_bytes
 from ..paths import private_dir
 from ..storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
+from ..storage.layout import Ref
 from ..storage.store import Store
+from .common import CancelToken, ProgressFn, is_cancelled
+
+if TYPE_CHECKING:
+    from ..storage.fs import FsStore
 
 __all__ = ["BackupError", "backup", "verify_archive", "restore", "ArchiveReport", "MANIFEST_NAME",
            "MAGIC", "is_encrypted"]
@@ -58,7 +65,28 @@ FORMAT_VERSION = 1
 MAGIC = b"JACSDESKTOP-BACKUP-ENC1\n"
 CHUNK = 1 << 20
 MAX_RATIO = 200  # uncompressed / compressed
-ProgressFn = Callable[[int, int, str], None]
+
+T = TypeVar("T")
+
+
+class _Sink(Protocol):
+    """Where bytes are written (a file, or the encrypting layer in front of one)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+class _Readable(Protocol):
+    """What the archive is read through, layer by layer (file, decryption, decompression)."""
+
+    def read(self, n: int | None = ..., /) -> bytes: ...
+
+
+class _Compressor(Protocol):
+    """zlib's and zstandard's compression objects."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
 
 
 class BackupError(JacsError):
@@ -118,7 +146,7 @@ class _GzipPipe:
 
     PIECE = 1 << 20
 
-    def __init__(self, codec: str = "gzip", sink=None):
+    def __init__(self, codec: str = "gzip", sink: _Sink | None = None):
         import queue
         import threading
         import zlib
@@ -126,14 +154,14 @@ class _GzipPipe:
         if codec == "zstd":
             import zstandard
 
-            self._z = zstandard.ZstdCompressor(level=3).compressobj()
+            self._z: _Compressor = zstandard.ZstdCompressor(level=3).compressobj()
         else:
             self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip wrapper
-        self._q: "queue.Queue[bytes | None]" = queue.Queue(maxsize=8)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._out: list[bytes] = []
         # compressed bytes go straight to the sink (the archive's temp file) when there
         # is one, so memory stays bounded whatever the store's size
-        self._emit = sink.write if sink is not None else self._out.append
+        self._emit: Callable[[bytes], object] = sink.write if sink is not None else self._out.append
         self._pending = bytearray()
         self._error: BaseException | None = None
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -150,7 +178,7 @@ class _GzipPipe:
         except BaseException as exc:  # surfaced by finish()
             self._error = exc
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         self._pending += data
         if len(self._pending) >= self.PIECE:
             self._q.put(bytes(self._pending))
@@ -191,7 +219,7 @@ class _EncryptingSink:
     chunks, each sealed on its own; the last one (kept back until close) is marked
     as last, so a truncated file is detected."""
 
-    def __init__(self, f, passphrase: str):
+    def __init__(self, f: _Sink, passphrase: str):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         salt, self.prefix = os.urandom(16), os.urandom(8)
@@ -221,7 +249,7 @@ class _EncryptingSink:
         self.pending = bytearray()
 
 
-def _tar_add(tar: tarfile.TarFile, out, name: str, data: bytes, mtime: int) -> None:
+def _tar_add(tar: tarfile.TarFile, out: _Sink, name: str, data: bytes, mtime: int) -> None:
     """Append one regular file; a hand-made ustar header for the usual short names
     (tarfile's own header code dominated backup time), tarfile for the rest."""
     header = _ustar_header(name.encode("utf-8"), len(data), mtime)
@@ -284,7 +312,7 @@ class ArchiveReport:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "ok": self.ok, "exit_code": self.exit_code, "entries": self.entries,
                 "bytes": self.bytes, "problems": self.problems, "errors": self.errors, "damaged": self.damaged,
                 "stream_error": self.stream_error, "invalid": self.invalid, "not_checked": self.not_checked,
@@ -294,8 +322,9 @@ class ArchiveReport:
                 "cancelled": self.cancelled, "seconds": round(self.seconds, 3)}
 
 
-def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None, include_private_keys: bool = False,
-           progress: ProgressFn | None = None, cancel=None, verify_versions: bool = True) -> ArchiveReport:
+def backup(src: Store, dest: str | os.PathLike[str], *, passphrase: str | None = None,
+           include_private_keys: bool = False, progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+           verify_versions: bool = True) -> ArchiveReport:
     """Write the store into a new ``.tar.gz`` or ``.tar.zst`` (atomically: a temp
     file, then rename). Every version is verified as it is archived (*verify_versions*):
     the archive holds them all byte for byte, and those that do not verify are named in
@@ -307,7 +336,7 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
         raise BackupError(f"{dest} already exists; choose a new file name")
     # folders give the modification time with the read (one fstat), so the listing
     # needs no stat per file; other stores have it in the listing anyway
-    get_mt = getattr(src.objects, "get_with_mtime", None)
+    get_mt: Callable[[str], tuple[bytes, float]] | None = getattr(src.objects, "get_with_mtime", None)
     infos = [i for i in src.objects.list("", details=get_mt is None)
              if include_private_keys or not _is_private_key(i.key)]
     if any(i.problem is not None for i in infos):  # FIFOs, devices, links out, odd names: never read
@@ -329,9 +358,9 @@ def backup(src: Store, dest: str | os.PathLike, *, passphrase: str | None = None
     except OSError as exc:
         raise BackupError(f"Cannot write in {dest.parent}: {exc.strerror or exc}") from None
     f = os.fdopen(fd, "wb")
-    buf = None
+    buf: _GzipPipe | None = None
     try:
-        sink = _EncryptingSink(f, passphrase) if passphrase else f
+        sink: _EncryptingSink | IO[bytes] = _EncryptingSink(f, passphrase) if passphrase else f
         buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip", sink)
         entries = _write_tar(src, buf, infos, get_mt, report, include_private_keys, progress, cancel,
                              verify_versions)
@@ -384,25 +413,26 @@ def _shown(key: str) -> str:
     return key if key.isprintable() else ascii(key)[1:-1]
 
 
-def _left_out(report: ArchiveReport, infos) -> None:
+def _left_out(report: ArchiveReport, infos: Iterable[ObjectInfo]) -> None:
     """Entries the listing found but that are not read: special files hold nothing to keep
     (a warning); links out of the store and odd names are store content left out (exit 1)."""
-    special = []
+    special: list[str] = []
     for i in infos:
+        why = i.problem or ""  # the infos here all have a problem
         if i.no_content:
-            special.append(i.problem)
+            special.append(why)
         else:
-            report.not_archived[_shown(i.key)] = i.problem
+            report.not_archived[_shown(i.key)] = why
     if special:
         report.warnings.append(f"left out {len(special)} special file{'' if len(special) == 1 else 's'} (no data to "
                                "back up): " + "; ".join(special[:20])
                                + (f"; and {len(special) - 20} more" if len(special) > 20 else ""))
 
 
-def _reader(read, report: ArchiveReport):
+def _reader(read: Callable[[str], T], report: ArchiveReport) -> Callable[[str], T | None]:
     """*read*, with a storage error (refused, too large, vanished, unreadable) reported
     for that one object and None returned: the backup carries on with the rest."""
-    def safe(key: str):
+    def safe(key: str) -> T | None:
         try:
             return read(key)
         except StorageError as exc:
@@ -411,7 +441,8 @@ def _reader(read, report: ArchiveReport):
     return safe
 
 
-def _read_ahead(get, infos, workers: int = 8, window: int = 64):
+def _read_ahead(get: Callable[[str], T], infos: Iterable[ObjectInfo], workers: int = 8,
+                window: int = 64) -> Iterator[tuple[ObjectInfo, T]]:
     """(info, bytes) in the order of *infos*, read by *workers* threads at most
     *window* objects ahead (memory stays bounded)."""
     from collections import deque
@@ -419,7 +450,7 @@ def _read_ahead(get, infos, workers: int = 8, window: int = 64):
 
     it = iter(infos)
     with ThreadPoolExecutor(workers) as ex:
-        q: deque = deque()
+        q: deque[tuple[ObjectInfo, Future[T]]] = deque()
         for info in it:
             q.append((info, ex.submit(get, info.key)))
             if len(q) >= window:
@@ -478,10 +509,11 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_private_keys: bool,
-               progress, cancel, verify_versions: bool = True) -> list[dict]:
+def _write_tar(src: Store, buf: _GzipPipe, infos: list[ObjectInfo], get_mt: Callable[[str], tuple[bytes, float]] | None,
+               report: ArchiveReport, include_private_keys: bool, progress: ProgressFn | None,
+               cancel: CancelToken | None, verify_versions: bool = True) -> list[dict[str, Any]]:
     """The tar stream: every object, then the manifest; returns the manifest entries."""
-    entries: list[dict] = []
+    entries: list[dict[str, Any]] = []
     reserved: list[str] = []
     # every version is verified from the bytes being archived (no second read), so the
     # backup says up front what a restore will report
@@ -496,18 +528,23 @@ def _write_tar(src: Store, buf, infos, get_mt, report: ArchiveReport, include_pr
         raise
 
 
-def _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, progress, cancel, refs, checker,
-                       entries, reserved) -> list[dict]:
+def _write_tar_entries(src: Store, buf: _GzipPipe, infos: list[ObjectInfo],
+                       get_mt: Callable[[str], tuple[bytes, float]] | None, report: ArchiveReport,
+                       include_private_keys: bool, progress: ProgressFn | None, cancel: CancelToken | None,
+                       refs: dict[str, Ref], checker: _VersionChecker | None, entries: list[dict[str, Any]],
+                       reserved: list[str]) -> list[dict[str, Any]]:
     get, sha256, now = _reader(src.objects.get, report), hashlib.sha256, time.time()
-    get_mt = _reader(get_mt, report) if get_mt is not None else None
+    safe_get_mt = _reader(get_mt, report) if get_mt is not None else None
     # the tar stream is compressed on another thread while files are still being read
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    # tarfile only calls write() and tell() on it in mode "w" (typeshed's file type asks for more)
+    with tarfile.open(fileobj=cast(IO[bytes], buf), mode="w", format=tarfile.GNU_FORMAT) as tar:
         # folders are read in order (fast, and one fstat gives the time); other stores
         # (S3) are read ahead by a few threads, in a bounded window, in the same order
-        reads = (((i, get_mt(i.key)) for i in infos) if get_mt is not None
-                 else ((i, (d, i.mtime)) for i, d in _read_ahead(get, infos)))
+        reads: Iterator[tuple[ObjectInfo, tuple[bytes | None, float | None] | None]] = (
+            ((i, safe_get_mt(i.key)) for i in infos) if safe_get_mt is not None
+            else ((i, (d, i.mtime)) for i, d in _read_ahead(get, infos)))
         for n, (info, got) in enumerate(reads):
-            if cancel is not None and cancel.is_set():
+            if is_cancelled(cancel):
                 raise BackupError("cancelled; no archive was written")
             data, mtime = got if got is not None else (None, None)
             if data is None:  # could not be read: in report.not_archived
@@ -528,7 +565,7 @@ def _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, pr
         counts = _count_refs(refs.values())  # from the same listing
         manifest = {
             "format": "jacs-desktop-backup", "format_version": FORMAT_VERSION, "source": src.url,
-            "layout": src.layout_name, "created": datetime.now(timezone.utc).isoformat(),
+            "layout": src.layout_name, "created": datetime.now(UTC).isoformat(),
             "tool": f"jacs-desktop {__version__}", "private_keys_included": include_private_keys,
             "counts": {"entries": len(entries), **counts},
             "entries": entries,
@@ -552,7 +589,7 @@ class _VersionChecker:
         import threading
 
         self.keys, self.files, self.report = src.keys(), src.read_attachment, report
-        self.q: "queue.Queue" = queue.Queue()
+        self.q: queue.Queue[tuple[Ref, bytes] | None] = queue.Queue()
         self.pending = 0
         self.cond = threading.Condition()
         self.error: BaseException | None = None
@@ -578,7 +615,7 @@ class _VersionChecker:
                     self.pending -= len(data)
                     self.cond.notify_all()
 
-    def submit(self, ref, data: bytes) -> None:
+    def submit(self, ref: Ref, data: bytes) -> None:
         with self.cond:
             while self.pending and self.pending + len(data) > self.BUDGET:
                 self.cond.wait()
@@ -603,7 +640,7 @@ class _VersionChecker:
         self.t.join(10)
 
 
-def _count_refs(refs) -> dict[str, int]:
+def _count_refs(refs: Iterable[Ref]) -> dict[str, int]:
     """Agents, documents and archived versions among the listed names, deduplicated
     as :meth:`Store.refs` does."""
     counts = {"agents": 0, "documents": 0, "archived": 0}
@@ -636,44 +673,60 @@ _EXT_HEADERS = {tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGL
                 tarfile.SOLARIS_XHDTYPE: "Solaris extended header"}
 
 
+@dataclass
+class _HeaderCounts:
+    """Kept on the TarFile being read: extended headers in a row, pax global header bytes."""
+
+    chain: int = 0
+    global_bytes: int = 0
+
+
+def _header_counts(tar: tarfile.TarFile) -> _HeaderCounts:
+    counts: _HeaderCounts = vars(tar).setdefault("_jd_counts", _HeaderCounts())
+    return counts
+
+
 class _BoundedTarInfo(tarfile.TarInfo):
     """tarfile's header processing, with every header's declared size checked before
     tarfile reads the payload: extended headers over ``MAX_TAR_HEADER`` (all of it
     would be read into memory), long chains of them, negative sizes and sparse files
     (never in a backup) refuse the archive."""
 
-    def _proc_member(self, tar):
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
         if self.size < 0:
             raise _Refused(f"Refused: the archive has a header with a negative size ({self.name!r})")
         what = _EXT_HEADERS.get(self.type)
+        counts = _header_counts(tar)
         if what is None:
-            tar._jd_chain = 0
+            counts.chain = 0
             if self.type == tarfile.GNUTYPE_SPARSE:
                 raise _Refused(f"Refused: the archive holds a sparse file ({self.name!r}); a backup never does")
-            return super()._proc_member(tar)
+            # tarfile's own header hook; typeshed leaves tarfile's private methods out
+            member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+            return member
         if self.size > MAX_TAR_HEADER:
             raise _Refused(f"Refused: the archive has a {what} of {self.size:,} bytes (at most {MAX_TAR_HEADER:,} "
                            "are accepted); it is not a JACS Desktop backup")
-        tar._jd_chain = getattr(tar, "_jd_chain", 0) + 1
-        if tar._jd_chain > MAX_HEADER_CHAIN:
+        counts.chain += 1
+        if counts.chain > MAX_HEADER_CHAIN:
             raise _Refused(f"Refused: the archive has more than {MAX_HEADER_CHAIN} extended headers in a row")
         if self.type == tarfile.XGLTYPE:  # global headers accumulate for the whole archive
-            tar._jd_global = getattr(tar, "_jd_global", 0) + self.size
-            if tar._jd_global > MAX_TAR_HEADER:
+            counts.global_bytes += self.size
+            if counts.global_bytes > MAX_TAR_HEADER:
                 raise _Refused(f"Refused: the archive's pax global headers add up to more than "
                                f"{MAX_TAR_HEADER:,} bytes")
-        member = super()._proc_member(tar)
+        member = super()._proc_member(tar)  # type: ignore[misc]  # as above: not in typeshed
         if member.size < 0:
             raise _Refused(f"Refused: the archive gives {member.name!r} a negative size")
         return member
 
-    def _no_sparse(self, *args):
+    def _no_sparse(self, *args: object) -> NoReturn:
         raise _Refused("Refused: the archive holds a sparse file (pax GNU.sparse headers); a backup never does")
 
     _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _no_sparse
 
 
-def is_encrypted(path: str | os.PathLike) -> bool:
+def is_encrypted(path: str | os.PathLike[str]) -> bool:
     """Whether the file starts like an encrypted backup (reads a few bytes only)."""
     try:
         with open(path, "rb") as f:
@@ -685,7 +738,7 @@ def is_encrypted(path: str | os.PathLike) -> bool:
 class _DecryptReader:
     """The plaintext of an encrypted backup (after ``MAGIC``), one 1 MiB chunk at a time."""
 
-    def __init__(self, f, passphrase: str | None):
+    def __init__(self, f: BinaryIO, passphrase: str | None):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if not passphrase:
@@ -717,7 +770,7 @@ class _DecryptReader:
             return None
         if len(b) < 4:
             raise BackupError("The encrypted backup is truncated")
-        (n,) = struct.unpack(">I", b)
+        n: int = struct.unpack(">I", b)[0]
         if not 16 <= n <= self.max_ct:
             raise BackupError(f"The encrypted backup is damaged (chunk {self.i})")
         return n
@@ -751,10 +804,11 @@ class _DecryptReader:
         self.done = last
         return plain
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             n = 1 << 62
-        parts, want = [], n
+        parts: list[bytes] = []
+        want = n
         while want > 0:
             if self.off >= len(self.buf):
                 if self.done:
@@ -778,7 +832,7 @@ def _decrypt(data: bytes, passphrase: str | None) -> bytes:
 class _Gunzip:
     """gzip members (one or more, back to back) decompressed in bounded pieces."""
 
-    def __init__(self, src):
+    def __init__(self, src: _Readable):
         import zlib
 
         self.zlib = zlib
@@ -786,7 +840,7 @@ class _Gunzip:
         self.z = zlib.decompressobj(31)
         self.finished = False
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         zlib = self.zlib
         n = CHUNK if n is None or n <= 0 else n
         try:
@@ -814,13 +868,14 @@ class _Gunzip:
 
 
 class _Zstd:
-    def __init__(self, src):
+    def __init__(self, src: _Readable):
         import zstandard
 
         self.zstd = zstandard
-        self.r = zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True)
+        # the reader only calls src.read() (its stub asks for a whole file object)
+        self.r = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], src), read_across_frames=True)
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         try:
             return self.r.read(CHUNK if n is None or n <= 0 else n)
         except self.zstd.ZstdError as exc:
@@ -830,10 +885,10 @@ class _Zstd:
 class _Peeked:
     """A reader with a few bytes already taken from its front put back."""
 
-    def __init__(self, head: bytes, src):
+    def __init__(self, head: bytes, src: _Readable):
         self.head, self.src = head, src
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if self.head:
             if n is None or n < 0:
                 out, self.head = self.head + self.src.read(), b""
@@ -852,10 +907,10 @@ class _Refused(BackupError):
 class _Counted:
     """Counts what is read through it; refuses more than *limit* (decompression bombs)."""
 
-    def __init__(self, src, limit: int):
+    def __init__(self, src: _Readable, limit: int):
         self.src, self.limit, self.total = src, limit, 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         data = self.src.read(n)
         self.total += len(data)
         if self.total > self.limit:
@@ -867,15 +922,16 @@ def _bomb_limit(file_size: int) -> int:
     return max(file_size * MAX_RATIO, BOMB_FLOOR)
 
 
-def _tar_stream(f, file_size: int, passphrase: str | None) -> _Counted:
+def _tar_stream(f: io.BufferedReader, file_size: int, passphrase: str | None) -> _Counted:
     """The uncompressed tar bytes of the archive open as *f* (encrypted or not)."""
-    src = f
+    src: _Readable = f
     if f.read(len(MAGIC)) == MAGIC:
         src = _DecryptReader(f, passphrase)
     else:
         f.seek(0)
     head = src.read(4)
     peeked = _Peeked(head, src)
+    plain: _Readable
     if head[:2] == b"\x1f\x8b":
         plain = _Gunzip(peeked)
     elif head == ZSTD_MAGIC:
@@ -902,13 +958,15 @@ class _Unpacked:
 
 
 def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = False,
-            progress: ProgressFn | None = None, cancel=None, case_insensitive: bool = False) -> _Unpacked:
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+            case_insensitive: bool = False) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty). Raises :class:`BackupError` when the archive cannot be used at all:
     unreadable, wrong passphrase, links, devices, unsafe or duplicate names, bombs.
     A stream that breaks off after some entries is not raised: it is recorded."""
     try:
-        f = open(path, "rb")
+        # opened apart from the with below (which closes it) so that a failure is worded as reading it
+        f = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
     out = _Unpacked(root)
@@ -920,14 +978,16 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
         except OSError as exc:
             raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
         total = 0
-        current = None
+        current: str | None = None
         folders: set[str] = set()  # every folder the entries' names imply
         folded: dict[str, str] = {}  # files and folders by their case-folded name
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo)
+            # a stream: nothing to close but the file (the with above); tarfile only calls read() on the
+            # stream in mode "r|" (typeshed's file type asks for more)
+            tar = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", tarinfo=_BoundedTarInfo)  # noqa: SIM115
             for m in tar:
                 current = None
-                if cancel is not None and cancel.is_set():
+                if is_cancelled(cancel):
                     raise _Refused("cancelled")
                 name = m.name
                 if m.issym() or m.islnk():
@@ -967,7 +1027,8 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
                     progress(min(f.tell(), size), size, clean)
             # read to the very end: the gzip CRC, the encrypted "last" chunk, bombs of zeros
             trailing = 0
-            while piece := tar.fileobj.read(CHUNK):  # tarfile's buffer first, then the stream
+            rest = tar.fileobj  # tarfile's buffer first, then the stream (never None here)
+            while rest is not None and (piece := rest.read(CHUNK)):
                 trailing += len(piece)
             if trailing == 0:
                 raise tarfile.ReadError("the archive ends early (no end-of-archive marker)")
@@ -984,7 +1045,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
     return out
 
 
-def _check_file_folder(name: str, out: "_Unpacked", folders: set[str]) -> None:
+def _check_file_folder(name: str, out: _Unpacked, folders: set[str]) -> None:
     """Refuse a name that is both a file and a folder in the archive (``jacs_data`` and
     ``jacs_data/x``), whichever comes first: no file system can hold both."""
     if name in folders:
@@ -1007,7 +1068,7 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFC", name).casefold()
 
 
-def _check_case(name: str, out: "_Unpacked", folded: dict[str, str], refuse: bool) -> None:
+def _check_case(name: str, out: _Unpacked, folded: dict[str, str], refuse: bool) -> None:
     """Names that are one file on a case-insensitive file system (``Doc.json`` and
     ``doc.json``, or a file ``A`` and a folder ``a/``): refused when the target is one
     (*refuse*), else recorded in ``out.case_clashes``. Folders that differ only in case
@@ -1043,7 +1104,7 @@ class _LocalError(Exception):
     """Writing the temporary copy failed (this machine's problem, not the archive's)."""
 
 
-def _write_entry(dest: Path, src, size: int, durable: bool) -> tuple[Path, int, str]:
+def _write_entry(dest: Path, src: IO[bytes] | None, size: int, durable: bool) -> tuple[Path, int, str]:
     """Copy one entry into *dest*, hashing as it streams; raises tarfile.ReadError when short."""
     h = hashlib.sha256()
     n = 0
@@ -1079,7 +1140,8 @@ class _TempObjects(ObjectStore):
         self.files = files
         self.url = f"archive-temp://{uuid.uuid4().hex}"
 
-    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True, ordered: bool = True):
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
         for k in sorted(self.files):
             if k.startswith(prefix):
                 yield ObjectInfo(k, self.files[k][1], None)
@@ -1096,6 +1158,7 @@ class _TempObjects(ObjectStore):
     def put(self, key: str, data: bytes) -> None:
         raise StorageError("the archive's temporary copy is read-only")
 
+    # read-only: creating raises like put (the signature differs: put returns nothing, put_if_absent a bool)
     put_if_absent = put  # type: ignore[assignment]
 
     def stat(self, key: str) -> ObjectInfo | None:
@@ -1106,7 +1169,7 @@ class _TempObjects(ObjectStore):
         raise StorageError("the archive's temporary copy is read-only")
 
 
-def _check_version(data: bytes, ref, keys, files) -> Verdict:
+def _check_version(data: bytes, ref: Ref, keys: KeyResolver | None, files: FileResolver | None) -> Verdict:
     """One stored version: the verifier's verdict, plus the rule that the name it is
     stored under is the id and version it carries."""
     v = verify_bytes(data, keys, files, path=ref.key)
@@ -1117,29 +1180,31 @@ def _check_version(data: bytes, ref, keys, files) -> Verdict:
     return v
 
 
-def _read_error(ref, reason: str) -> Verdict:
+def _read_error(ref: Ref, reason: str) -> Verdict:
     return Verdict(ERROR, ref.kind, ref.id, ref.version, checks=[Check("read", FAILED, reason)], path=ref.key)
 
 
-def _unique_keys(pairs):
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     d = dict(pairs)
     if len(d) != len(pairs):
-        seen = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"the key {_short(dup)} appears twice in one object")
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"the key {_short(k)} appears twice in one object")
+            seen.add(k)
     return d
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _manifest_entries(data: bytes) -> dict[str, dict]:
+def _manifest_entries(data: bytes) -> dict[str, dict[str, Any]]:
     """The manifest's entries by name, every field checked (types, safe unique names,
     sizes, SHA-256 digests); anything else is a sentence in a :class:`BackupError`."""
     damaged = "The archive's manifest is damaged: "
@@ -1159,7 +1224,7 @@ def _manifest_entries(data: bytes) -> dict[str, dict]:
     entries = manifest.get("entries")
     if not isinstance(entries, list):
         raise BackupError(damaged + f"entries is {_short(entries)}, not a list")
-    listed: dict[str, dict] = {}
+    listed: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
             raise BackupError(damaged + f"entry {i} is {_short(e)}, not an object")
@@ -1180,7 +1245,8 @@ def _manifest_entries(data: bytes) -> dict[str, dict]:
     return listed
 
 
-def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = None, cancel=None) -> None:
+def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = None,
+           cancel: CancelToken | None = None) -> None:
     """Archive integrity (every entry against the manifest), then every JACS signature
     of what is intact. Fills *report*; the verdict is ``report.exit_code``."""
     report.entries = len(u.entries)
@@ -1190,7 +1256,6 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
         report.problems.append(u.stream_error + (f" (while reading {u.broken_entry})" if u.broken_entry else ""))
         if u.broken_entry:
             report.damaged[u.broken_entry] = "cannot be read: " + u.stream_error
-    manifest = None
     if u.manifest_data is None:
         if not u.stream_error:
             report.errors.append("The archive has no manifest.json: not a JACS Desktop backup")
@@ -1226,7 +1291,7 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
     refs = every.refs()
     keys, files = store.keys(), store.read_attachment
     for i, ref in enumerate(refs):
-        if cancel is not None and cancel.is_set():
+        if is_cancelled(cancel):
             report.cancelled = True
             report.errors.append("cancelled")
             report.problems.insert(0, "cancelled")
@@ -1246,7 +1311,7 @@ def _judge(u: _Unpacked, report: "ArchiveReport", progress: ProgressFn | None = 
             progress(i + 1, len(refs), ref.key)
 
 
-def _verify_entry(store: Store, ref, size: int, keys, files) -> Verdict:
+def _verify_entry(store: Store, ref: Ref, size: int, keys: KeyResolver | None, files: FileResolver | None) -> Verdict:
     if size > MAX_DOCUMENT_BYTES:
         return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, (
             f"document is {size / 1048576:.1f} MiB, larger than the {MAX_DOCUMENT_BYTES / 1048576:.0f} MiB "
@@ -1310,8 +1375,9 @@ def _remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _assess(path: Path, passphrase: str | None, root: Path, report: "ArchiveReport", *, durable: bool = False,
-            progress: ProgressFn | None = None, cancel=None, case_insensitive: bool = False) -> _Unpacked | None:
+def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveReport, *, durable: bool = False,
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+            case_insensitive: bool = False) -> _Unpacked | None:
     """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
     try:
         u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel,
@@ -1325,8 +1391,8 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: "ArchiveRepo
     return u
 
 
-def verify_archive(path: str | os.PathLike, *, passphrase: str | None = None,
-                   progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+def verify_archive(path: str | os.PathLike[str], *, passphrase: str | None = None,
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
     """Every entry against the manifest, then every JACS signature. The verdict is
     ``report.exit_code``: 0 all intact and valid, 2 documents that do not verify,
     1 the archive or some entries are damaged or unreadable."""
@@ -1362,7 +1428,7 @@ def _case_insensitive(folder: Path) -> bool:
         probe.unlink(missing_ok=True)
 
 
-def _fs_objects(dst: Store):
+def _fs_objects(dst: Store) -> FsStore | None:
     from ..storage.fs import FsStore
 
     return dst.objects if isinstance(dst.objects, FsStore) else None
@@ -1373,7 +1439,7 @@ def _near_target(dst: Store) -> Path | None:
     return fs.root if fs is not None else None
 
 
-def _place_new(objects, fs, key: str, src: Path, parents: set) -> bool:
+def _place_new(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, parents: set[Path]) -> bool:
     """Create *key* from the unpacked file (never replacing an existing object)."""
     if fs is not None:
         p = fs.local_path(key)
@@ -1395,7 +1461,7 @@ def _place_new(objects, fs, key: str, src: Path, parents: set) -> bool:
     return objects.put_if_absent(key, data)
 
 
-def _same(objects, fs, key: str, src: Path, size: int) -> tuple[bool, bytes | None]:
+def _same(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, size: int) -> tuple[bool, bytes | None]:
     """Whether the target's object has the same bytes; its bytes when small enough to read."""
     import filecmp
 
@@ -1417,9 +1483,9 @@ def _same(objects, fs, key: str, src: Path, size: int) -> tuple[bool, bytes | No
     return have == src.read_bytes(), have
 
 
-def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = None, policy: str = "skip",
+def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None = None, policy: str = "skip",
             partial: bool = False, skip_invalid: bool = False,
-            progress: ProgressFn | None = None, cancel=None) -> ArchiveReport:
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
     """Stream the archive into a temporary folder beside the target (each entry's size
     and SHA-256 checked against the manifest as it arrives), verify every signature,
     then move the entries into *dst*, byte for byte.
@@ -1456,23 +1522,21 @@ def restore(path: str | os.PathLike, dst: Store, *, passphrase: str | None = Non
     return report
 
 
-def _place_all(u: _Unpacked, dst: Store, fs, policy: str, skip_invalid: bool, report: "ArchiveReport",
-               progress, cancel) -> None:
+def _place_all(u: _Unpacked, dst: Store, fs: FsStore | None, policy: str, skip_invalid: bool, report: ArchiveReport,
+               progress: ProgressFn | None, cancel: CancelToken | None) -> None:
     from ..core.identity import fsync_dir
 
     objects = dst.objects
-    todo = []
+    todo: list[str] = []
     for name in sorted(set(u.entries) | (set(report.damaged) - {MANIFEST_NAME})):
-        if name in report.damaged:
-            report.left_out.append(name)
-        elif skip_invalid and name in report.invalid:
+        if name in report.damaged or (skip_invalid and name in report.invalid):
             report.left_out.append(name)
         else:
             todo.append(name)
-    parents: set = set()
+    parents: set[Path] = set()
     try:
         for i, name in enumerate(todo):
-            if cancel is not None and cancel.is_set():
+            if is_cancelled(cancel):
                 report.cancelled = True
                 report.problems.append(f"cancelled after {i} of {len(todo)} entries")
                 break

@@ -8,6 +8,7 @@ demo shows what an invalid verdict looks like.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..core.identity import create_agent
 from ..core.sign import make_attachment, pretty_json
 from ..storage.fs import FsStore
 from ..storage.store import Store
+from .common import ProgressFn
 
 __all__ = ["make_demo_store", "DEMO_MARKER", "is_demo_store"]
 
@@ -29,7 +31,7 @@ def is_demo_store(path: str | Path) -> bool:
         return False
 
 
-def make_demo_store(parent: str | Path | None = None, progress=None) -> Path:
+def make_demo_store(parent: str | Path | None = None, progress: ProgressFn | None = None) -> Path:
     root = Path(tempfile.mkdtemp(prefix="jacs-desktop-demo-", dir=parent))
     (root / DEMO_MARKER).write_text(
         "This is a JACS Desktop demo store, made with a throwaway identity whose key password\n"
@@ -40,7 +42,7 @@ def make_demo_store(parent: str | Path | None = None, progress=None) -> Path:
     store = Store(FsStore(root))
     steps = 6
 
-    def tick(n, msg):
+    def tick(n: int, msg: str) -> None:
         if progress:
             progress(n, steps, msg)
 
@@ -65,9 +67,7 @@ def make_demo_store(parent: str | Path | None = None, progress=None) -> Path:
     tick(4, "tampered")
     ident.lock()
     # the private key is useless without its random password; remove it anyway
-    try:
+    with contextlib.suppress(OSError):
         ident.config.private_key_file.unlink()
-    except OSError:
-        pass
     tick(steps, "done")
     return root
