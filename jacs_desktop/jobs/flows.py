@@ -16,12 +16,21 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import JacsError
 from ..core.verify import RESERVED_FIELDS
+from .common import CancelToken, ProgressFn
+
+if TYPE_CHECKING:
+    from ..core.identity import Identity
+    from ..storage.store import Store
+    from .backup import ArchiveReport
+    from .migrate import MigrateOptions, MigrateReport
+    from .profiles import BackupProfile, BackupProfiles
 
 __all__ = ["FlowError", "Page", "Flow", "SignFlow", "MigrateFlow", "BackupFlow", "RestoreFlow",
            "parse_content", "MAX_EMBED_BYTES"]
@@ -36,13 +45,15 @@ class FlowError(JacsError):
     """The page cannot be left yet; the message lists what to fix."""
 
 
-Next = str | Callable[[dict], "str | None"] | None
+#: what a flow's pages write and read (see each flow's ``defaults``)
+State = dict[str, Any]
+Next = str | Callable[[State], str | None] | None
 
 
 @dataclass
 class Page:
     next: Next
-    validate: Callable[[dict], list[str]] | None = None
+    validate: Callable[[State], list[str]] | None = None
     title: str = ""
 
 
@@ -51,12 +62,12 @@ class Flow(ABC):
     title: str = ""
 
     def __init__(self, **state: Any):
-        self.state: dict = {**self.defaults(), **state}
+        self.state: State = {**self.defaults(), **state}
         self.stack: list[str] = [self.start]
         self.pages: dict[str, Page] = self.navmap()
 
     # -- to be filled by each flow ----------------------------------------------------
-    def defaults(self) -> dict:
+    def defaults(self) -> State:
         return {}
 
     @abstractmethod
@@ -95,7 +106,8 @@ class Flow(ABC):
 
     def path(self) -> list[str]:
         """Pages the current state leads through, from the start (no validation)."""
-        out, page = [self.start], self.start
+        out = [self.start]
+        page: str | None = self.start
         while (page := self.next_of(page)) is not None and page not in out:
             out.append(page)
         return out
@@ -103,10 +115,10 @@ class Flow(ABC):
 
 # -- 1. a new signed document, or a new version --------------------------------------------
 
-def parse_content(state: dict) -> dict:
+def parse_content(state: State) -> dict[str, Any]:
     """The document payload the content page describes (raises FlowError)."""
     if state.get("form_mode"):
-        content: dict = {}
+        content: dict[str, Any] = {}
         for k, v in state.get("form") or []:
             k = str(k).strip()
             if not k:
@@ -153,7 +165,7 @@ def _form_value(v: Any) -> Any:
     return v
 
 
-def content_of(doc: dict) -> dict:
+def content_of(doc: dict[str, Any]) -> dict[str, Any]:
     """The editable part of a stored version: everything but the JACS header."""
     return {k: v for k, v in doc.items()
             if k == "jacsDocument" or not (k.startswith("jacs") or k == "$schema" or k in RESERVED_FIELDS)}
@@ -180,7 +192,7 @@ class SignFlow(Flow):
             self.state["content_text"] = json.dumps(content_of(prev), indent=2, ensure_ascii=False)
             self.title = "New version"
 
-    def defaults(self) -> dict:
+    def defaults(self) -> State:
         return {"store": None, "previous": None, "title": "", "content_text": "", "form_mode": False, "form": [],
                 "attachments": [], "signer_mode": "open", "config_path": "", "password": "", "remember": False,
                 "agent_dir": "", "agent_name": "", "algorithm": "ring-Ed25519", "password2": "",
@@ -196,17 +208,18 @@ class SignFlow(Flow):
         }
 
     # validation
-    def _check_content(self, s: dict) -> list[str]:
+    def _check_content(self, s: State) -> list[str]:
         try:
             parse_content(s)
         except FlowError as exc:
             return [str(exc)]
         return []
 
-    def _check_attachments(self, s: dict) -> list[str]:
+    def _check_attachments(self, s: State) -> list[str]:
         from ..core.verify import validate_relative_path
 
-        problems, names = [], set()
+        problems: list[str] = []
+        names: set[str] = set()
         for a in s.get("attachments") or []:
             p = Path(a["path"])
             name = self.attachment_name(a)
@@ -228,14 +241,14 @@ class SignFlow(Flow):
         return problems
 
     @staticmethod
-    def attachment_name(a: dict) -> str:
-        return a.get("name") or f"files/{Path(a['path']).name}"
+    def attachment_name(a: dict[str, Any]) -> str:
+        return str(a.get("name") or f"files/{Path(a['path']).name}")
 
-    def _check_signer(self, s: dict) -> list[str]:
+    def _check_signer(self, s: State) -> list[str]:
         from ..core.keys import password_problems
 
         if s.get("signer_mode") == "create":
-            problems = []
+            problems: list[str] = []
             if not (s.get("agent_name") or "").strip():
                 problems.append("The new agent needs a name")
             d = (s.get("agent_dir") or "").strip()
@@ -268,11 +281,11 @@ class SignFlow(Flow):
             problems.append("Enter the agent's password")
         return problems
 
-    def _check_review(self, s: dict) -> list[str]:
+    def _check_review(self, s: State) -> list[str]:
         return [] if s.get("prepared") is not None else ["The document has not been signed yet"]
 
     # work
-    def identity(self):
+    def identity(self) -> Identity:
         from ..core.identity import Identity
 
         path = str(Path(self.state["config_path"]).expanduser())
@@ -287,10 +300,10 @@ class SignFlow(Flow):
             from ..storage.secrets import default_secrets
 
             return default_secrets().get(f"agent:{self.identity().agent_id}:password")
-        except Exception:  # noqa: BLE001 - nothing remembered is not an error
+        except Exception:  # nothing remembered is not an error
             return None
 
-    def prepare(self, progress=None, cancel=None) -> dict:
+    def prepare(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict[str, Any]:
         """Unlock or create the identity, read the attachments and sign (no store writes)."""
         from ..core.identity import create_agent
         from ..core.sign import make_attachment
@@ -343,7 +356,7 @@ class SignFlow(Flow):
         doc = self.state.get("prepared") or {}
         return list((doc.get("jacsSignature") or {}).get("fields") or [])
 
-    def commit(self, progress=None, cancel=None) -> dict:
+    def commit(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict[str, Any]:
         """Store the signed document (and what verifies it) in the open store."""
         from ..core.sign import pretty_json
 
@@ -379,7 +392,7 @@ class MigrateFlow(Flow):
         super().__init__(**state)
         self.state["_source_given"] = self.state.get("source")
 
-    def defaults(self) -> dict:
+    def defaults(self) -> State:
         return {"source": "", "target": "", "create_target": True, "only": "all", "selected": [],
                 "latest_only": False, "mode": "verbatim", "config_path": "", "password": "",
                 "resign_ack": False, "dry_run": False, "skip_existing": True, "verify_source": False,
@@ -396,11 +409,11 @@ class MigrateFlow(Flow):
             "run": Page(None, None, "Migrate"),
         }
 
-    def _check_target(self, s: dict) -> list[str]:
+    def _check_target(self, s: State) -> list[str]:
         return _target_problems(s, "target")
 
     @staticmethod
-    def _check_what(s: dict) -> list[str]:
+    def _check_what(s: State) -> list[str]:
         if s.get("only") not in ("all", "agents", "documents", "selected"):
             return ["Choose what to copy"]
         if s.get("only") == "selected" and not s.get("selected"):
@@ -408,14 +421,14 @@ class MigrateFlow(Flow):
         return []
 
     @staticmethod
-    def _check_mode(s: dict) -> list[str]:
+    def _check_mode(s: State) -> list[str]:
         if s.get("mode") not in ("verbatim", "resign"):
             return ["Choose a mode"]
         if s.get("mode") == "resign" and not s.get("resign_ack"):
             return ["Re-signing replaces every document's signer; tick the box to confirm"]
         return []
 
-    def _check_identity(self, s: dict) -> list[str]:
+    def _check_identity(self, s: State) -> list[str]:
         from ..core.identity import Identity
 
         if not (s.get("config_path") or "").strip():
@@ -426,11 +439,11 @@ class MigrateFlow(Flow):
             return [str(exc)]
         return [] if s.get("password") else ["Enter the identity's password"]
 
-    def options(self):
+    def options(self) -> MigrateOptions:
         from .migrate import MigrateOptions
 
         s = self.state
-        o = MigrateOptions(only={"selected": "all"}.get(s["only"], s["only"]), latest_only=bool(s["latest_only"]),
+        o = MigrateOptions(only="all" if s["only"] == "selected" else s["only"], latest_only=bool(s["latest_only"]),
                            dry_run=bool(s["dry_run"]), skip_existing=bool(s["skip_existing"]),
                            verify_source=bool(s["verify_source"]), concurrency=int(s["concurrency"]))
         if s["only"] == "selected":
@@ -470,7 +483,7 @@ class MigrateFlow(Flow):
             parts.append("--verify-source")
         return " ".join(shlex.quote(p) for p in parts)
 
-    def run(self, progress=None, cancel=None):
+    def run(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> MigrateReport:
         from ..core.identity import Identity
         from ..storage.urls import open_store
         from .migrate import migrate
@@ -491,7 +504,7 @@ def _norm(url: Any) -> str:
     return u.rstrip("/")
 
 
-def _given_store(s: dict):
+def _given_store(s: State) -> Store | None:
     """The store the browser handed over (already open, with its secrets), but only
     while the source page still names it; another source is opened from its URL."""
     store = s.get("source_store")
@@ -501,7 +514,7 @@ def _given_store(s: dict):
     return store if src in (store.url, s.get("_source_given")) else None
 
 
-def _target_problems(s: dict, what: str) -> list[str]:
+def _target_problems(s: State, what: str) -> list[str]:
     p = _url_problems(s.get("target"), what)
     if not p and _norm(s.get("target")) == _norm(s.get("source")):
         p.append(f"The source and the {what} are the same store")
@@ -533,7 +546,7 @@ class BackupFlow(Flow):
         super().__init__(**state)
         self.state["_source_given"] = self.state.get("source")
 
-    def defaults(self) -> dict:
+    def defaults(self) -> State:
         return {"source": "", "kind": "archive", "archive": "", "target": "", "encrypt": False, "passphrase": "",
                 "passphrase2": "", "remember": False, "include_private_keys": False, "private_ack": False,
                 "profile_name": "", "source_store": None}
@@ -548,9 +561,10 @@ class BackupFlow(Flow):
         }
 
     def destination(self) -> str:
-        return (self.state["archive"] if self.state["kind"] == "archive" else self.state["target"]).strip()
+        chosen: str = self.state["archive"] if self.state["kind"] == "archive" else self.state["target"]
+        return chosen.strip()
 
-    def _check_destination(self, s: dict) -> list[str]:
+    def _check_destination(self, s: State) -> list[str]:
         from .profiles import ARCHIVE_SUFFIXES, is_archive_name
 
         if s.get("kind") == "archive":
@@ -568,8 +582,8 @@ class BackupFlow(Flow):
         return _target_problems(s, "destination")
 
     @staticmethod
-    def _check_options(s: dict) -> list[str]:
-        problems = []
+    def _check_options(s: State) -> list[str]:
+        problems: list[str] = []
         if s.get("encrypt"):
             if s.get("kind") != "archive":
                 problems.append("Encryption is for archive files")
@@ -584,7 +598,7 @@ class BackupFlow(Flow):
             problems.append("The profile name has control characters")
         return problems
 
-    def profile(self):
+    def profile(self) -> BackupProfile:
         from .profiles import BackupProfile
 
         s = self.state
@@ -606,7 +620,7 @@ class BackupFlow(Flow):
             parts.append("--include-private-keys")
         return " ".join(shlex.quote(p) for p in parts)
 
-    def save_profile(self, profiles=None) -> str | None:
+    def save_profile(self, profiles: BackupProfiles | None = None) -> str | None:
         """Save the profile when a name was given; returns the command line for cron."""
         from .profiles import BackupProfiles, command_line
 
@@ -617,7 +631,8 @@ class BackupFlow(Flow):
                          and self.state["remember"] else None, replace=True)
         return command_line(p.name)
 
-    def run(self, progress=None, cancel=None):
+    def run(self, progress: ProgressFn | None = None,
+            cancel: CancelToken | None = None) -> ArchiveReport | MigrateReport:
         from .profiles import run_profile
 
         s = self.state
@@ -634,7 +649,7 @@ class RestoreFlow(Flow):
     start = "archive"
     title = "Restore a backup"
 
-    def defaults(self) -> dict:
+    def defaults(self) -> State:
         return {"archive": "", "passphrase": "", "verified": None, "target": "", "policy": "skip",
                 "partial": False, "skip_invalid": False}
 
@@ -656,7 +671,7 @@ class RestoreFlow(Flow):
         except OSError:
             return False
 
-    def _check_archive(self, s: dict) -> list[str]:
+    def _check_archive(self, s: State) -> list[str]:
         a = (s.get("archive") or "").strip()
         if not a:
             return ["Choose the archive"]
@@ -668,24 +683,24 @@ class RestoreFlow(Flow):
         return []
 
     @staticmethod
-    def _check_verified(s: dict) -> list[str]:
+    def _check_verified(s: State) -> list[str]:
         r = s.get("verified")
         if r is None:
             return ["The archive has not been verified yet"]
         if r.errors:
-            return ["The archive did not verify; nothing can be restored from it"] + r.errors[:5]
+            return ["The archive did not verify; nothing can be restored from it", *r.errors[:5]]
         if r.is_damaged and not s.get("partial"):
             n = len(r.damaged)
             what = f"{n} entr{'y is' if n == 1 else 'ies are'} damaged" if n else "the archive is damaged"
             return [f"The archive did not verify: {what}. Nothing is restored unless you choose to restore "
-                    "the intact entries"] + r.problems[:5]
+                    "the intact entries", *r.problems[:5]]
         return []
 
     @staticmethod
-    def _check_policy(s: dict) -> list[str]:
+    def _check_policy(s: State) -> list[str]:
         return [] if s.get("policy") in ("skip", "keep-both", "overwrite-identical") else ["Choose a policy"]
 
-    def verify(self, progress=None, cancel=None):
+    def verify(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
         from .backup import verify_archive
 
         s = self.state
@@ -695,7 +710,7 @@ class RestoreFlow(Flow):
         s["verified"] = r
         return r
 
-    def run(self, progress=None, cancel=None):
+    def run(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
         from ..storage.urls import open_store
         from .backup import restore
 
@@ -705,5 +720,5 @@ class RestoreFlow(Flow):
                        skip_invalid=bool(s["skip_invalid"]), progress=progress, cancel=cancel)
 
 
-def default_archive_name(folder: str | os.PathLike, zstd: bool = False) -> str:
+def default_archive_name(folder: str | os.PathLike[str], zstd: bool = False) -> str:
     return str(Path(folder) / ("jacs-backup-{date}-{time}" + (".tar.zst" if zstd else ".tar.gz")))

@@ -12,23 +12,32 @@ a new file: ``/backups/jacs-{date}-{time}.tar.gz``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..storage.base import StorageError
 from ..storage.connections import config_dir
 from ..storage.urls import parse_url
+from .common import CancelToken, ProgressFn
+
+if TYPE_CHECKING:
+    from ..storage.secrets import Secrets
+    from ..storage.store import Store
+    from .backup import ArchiveReport
+    from .migrate import MigrateReport
 
 __all__ = ["BackupProfile", "BackupProfiles", "PROFILES_VERSION", "ARCHIVE_SUFFIXES", "is_archive_name",
            "command_line"]
 
 PROFILES_VERSION = 1
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".jdbackup")
-_MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: lambda d: {"version": 1, "profiles": d.get("profiles", [])},
 }
 
@@ -49,7 +58,7 @@ class BackupProfile:
     destination: str
     encrypt: bool = False
     include_private_keys: bool = False
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def to_archive(self) -> bool:
@@ -59,16 +68,16 @@ class BackupProfile:
         return f"backup:{self.name}:passphrase"
 
     def resolved_destination(self, now: datetime | None = None) -> str:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         return self.destination.replace("{date}", now.strftime("%Y-%m-%d")).replace("{time}", now.strftime("%H%M%S"))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "destination": self.destination, "encrypt": self.encrypt,
                 "include_private_keys": self.include_private_keys, "options": self.options}
 
 
 def validate_profile(p: BackupProfile) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if not p.name or not p.name.strip() or any(ord(ch) < 32 for ch in p.name):
         problems.append("A profile needs a name")
     for what, url in (("source", p.source), ("destination", p.destination)):
@@ -89,13 +98,13 @@ def validate_profile(p: BackupProfile) -> list[str]:
 
 
 class BackupProfiles:
-    def __init__(self, path: str | os.PathLike | None = None, secrets=None):
+    def __init__(self, path: str | os.PathLike[str] | None = None, secrets: Secrets | None = None):
         self.path = Path(path) if path else config_dir() / "backup-profiles.json"
         self.secrets = secrets
         self._items: dict[str, BackupProfile] = {}
         self._load()
 
-    def _secrets(self):
+    def _secrets(self) -> Secrets:
         if self.secrets is None:
             from ..storage.secrets import default_secrets
 
@@ -120,7 +129,8 @@ class BackupProfiles:
     def _save(self) -> None:
         from ..storage.versioned import save_versioned
 
-        save_versioned(self.path, {"version": PROFILES_VERSION, "profiles": [p.to_json() for p in self._items.values()]})
+        profiles = [p.to_json() for p in self._items.values()]
+        save_versioned(self.path, {"version": PROFILES_VERSION, "profiles": profiles})
 
     def list(self) -> list[BackupProfile]:
         return sorted(self._items.values(), key=lambda p: p.name.lower())
@@ -159,10 +169,8 @@ class BackupProfiles:
         del self._items[name]
         self._save()
         if p.encrypt:
-            try:
+            with contextlib.suppress(StorageError):
                 self._secrets().delete(p.secret_name())
-            except StorageError:
-                pass
 
     def passphrase(self, profile: BackupProfile) -> str | None:
         env = os.environ.get("JACS_DESKTOP_BACKUP_PASSPHRASE")
@@ -176,7 +184,8 @@ class BackupProfiles:
             return None
 
 
-def run_profile(profile: BackupProfile, passphrase: str | None, progress=None, cancel=None, src=None):
+def run_profile(profile: BackupProfile, passphrase: str | None, progress: ProgressFn | None = None,
+                cancel: CancelToken | None = None, src: Store | None = None) -> ArchiveReport | MigrateReport:
     """Run one backup profile; returns an ``ArchiveReport`` or a ``MigrateReport``.
     *src*: the source store when the caller has it open already."""
     from ..storage.urls import open_store
