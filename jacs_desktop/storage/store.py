@@ -16,13 +16,25 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any
 
 from ..core.agents import AgentDirectory
 from ..core.checks import MAX_DOCUMENT_BYTES
-from ..core.verify import ERROR, INVALID, WARNING, Check, KeyRing, PublicKey, Verdict, parse_document, verify_bytes
-from .base import NotFound, ObjectStore, StorageError, UnsafeName, validate_id
+from ..core.verify import (
+    ERROR,
+    INVALID,
+    WARNING,
+    Check,
+    KeyResolver,
+    KeyRing,
+    PublicKey,
+    Verdict,
+    parse_document,
+    verify_bytes,
+)
+from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id
 from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
 
 __all__ = ["Store", "HistoryNode", "StoreKeys", "KeyLookupError", "public_key_files", "read_error_verdict"]
@@ -78,7 +90,7 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class _LRU:
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._d: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
@@ -138,7 +150,7 @@ class StoreKeys:
     match). A storage failure while looking raises :class:`KeyLookupError`:
     "absent" and "could not look" are never confused."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._cache: dict[str, PublicKey | None] = {}
         self._extra: dict[str, PublicKey] = {}
@@ -231,18 +243,18 @@ class _Watch:
     a storage failure (the core verifier turns any resolver exception into a check;
     here it also makes the verdict ``error``)."""
 
-    def __init__(self, keys, files):
+    def __init__(self, keys: KeyResolver, files: Callable[[str], bytes | None]) -> None:
         self._keys, self._files = keys, files
         self.failure: StorageError | None = None
 
-    def resolve(self, key_hash: str):
+    def resolve(self, key_hash: str) -> PublicKey | None:
         try:
             return self._keys.resolve(key_hash)
         except StorageError as exc:
             self.failure = self.failure or exc
             raise
 
-    def file(self, path: str):
+    def file(self, path: str) -> bytes | None:
         try:
             return self._files(path)
         except StorageError as exc:
@@ -290,11 +302,12 @@ class Store:
         ``unique=False`` every stored copy is listed (what a full verification checks)."""
         return sorted(self.iter_refs(details=details, unique=unique), key=lambda r: (r.kind, r.id, r.version, r.key))
 
-    def iter_refs(self, *, details: bool = False, infos=None, unique: bool = True) -> Iterator[Ref]:
+    def iter_refs(self, *, details: bool = False, infos: Iterable[ObjectInfo] | None = None,
+                  unique: bool = True) -> Iterator[Ref]:
         """Like :meth:`refs`, but as the names are found (any order): for showing
         rows while a large store is still being listed. *infos*: a listing the
         caller already has (no second listing)."""
-        seen: set = set()
+        seen: set[tuple[str, str, str] | str] = set()
         jacs = isinstance(self.layout, JacsLayout)
         parse = self.layout.parse
         for prefix, kind in self.layout.list_prefixes():
@@ -308,7 +321,7 @@ class Store:
                 ids = parse(info.key, "document" if k == "archived" else k)
                 if ids is None:
                     continue
-                ident = (k, ids[0], ids[1]) if unique else info.key
+                ident: tuple[str, str, str] | str = (k, ids[0], ids[1]) if unique else info.key
                 if ident not in seen:
                     seen.add(ident)
                     yield Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
@@ -366,7 +379,7 @@ class Store:
         """Whether :meth:`read` would answer from memory (no storage round trip)."""
         return self._cache.get(key) is not None
 
-    def read_json(self, key: str) -> dict:
+    def read_json(self, key: str) -> dict[str, Any]:
         data = self.read(key)
         try:
             doc = json.loads(data)
@@ -403,11 +416,11 @@ class Store:
             if n.previous in nodes:
                 nodes[n.previous].children.append(n.version)
         order: list[HistoryNode] = []
-        def by_date(v: str):
+        def by_date(v: str) -> tuple[str, str]:
             return (nodes[v].date or "", v)
         roots = sorted((v for v, n in nodes.items() if n.previous not in nodes), key=by_date)
         stack = [(v, 0) for v in reversed(roots)]
-        seen = set()
+        seen: set[str] = set()
         while stack:
             v, depth = stack.pop()
             if v in seen:
@@ -441,7 +454,7 @@ class Store:
                     refs = [r for rs in self.agents().values() for r in rs]
                 except StorageError:
                     return None
-                docs = []
+                docs: list[bytes] = []
                 for r in refs:
                     try:
                         docs.append(self.read(r.key))
@@ -491,8 +504,8 @@ class Store:
         import os
 
         try:
-            real = os.path.realpath(local(key))
-            base = os.path.realpath(root)
+            real: str = os.path.realpath(local(key))
+            base: str = os.path.realpath(root)
         except (OSError, StorageError):
             return False
         return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
@@ -503,7 +516,7 @@ class Store:
         document is invalid on its own)."""
         watch = _Watch(self.keys(), self.read_attachment)
 
-        def load_version(doc_id: str, version: str) -> dict | None:
+        def load_version(doc_id: str, version: str) -> dict[str, Any] | None:
             try:
                 raw = self.read(self.layout.document_key(doc_id, version))
             except NotFound:
@@ -538,11 +551,11 @@ class Store:
         return v
 
     # -- writes --------------------------------------------------------------------------
-    def _ids(self, doc: dict) -> tuple[str, str]:
+    def _ids(self, doc: dict[str, Any]) -> tuple[str, str]:
         jid, ver = doc.get("jacsId"), doc.get("jacsVersion")
         return validate_id(jid, "jacsId"), validate_id(ver, "jacsVersion")
 
-    def put_document(self, doc: dict, data: bytes | None = None) -> tuple[str, bool]:
+    def put_document(self, doc: dict[str, Any], data: bytes | None = None) -> tuple[str, bool]:
         """Store a version (immutable); returns (key, created)."""
         from ..core.sign import pretty_json
 
@@ -551,7 +564,7 @@ class Store:
         created = self.objects.put_if_absent(key, data if data is not None else pretty_json(doc))
         return key, created
 
-    def put_agent(self, doc: dict, data: bytes | None = None) -> tuple[str, bool]:
+    def put_agent(self, doc: dict[str, Any], data: bytes | None = None) -> tuple[str, bool]:
         from ..core.sign import pretty_json
 
         jid, ver = self._ids(doc)
@@ -599,11 +612,12 @@ class Store:
         """Full-text search over live documents: [(id, version)]."""
         native = getattr(self.objects, "search", None)
         if native is not None and isinstance(self.layout, JacsLayout):
-            return native(text, limit)
+            found: list[tuple[str, str]] = native(text, limit)  # SqliteStore.search
+            return found
         terms = [t.lower() for t in text.split() if t]
         if not terms:
             return []
-        out = []
+        out: list[tuple[str, str]] = []
         for r in self.refs():
             if r.kind != "document":
                 continue
