@@ -160,3 +160,66 @@ def test_text_report_on_a_non_utf8_terminal(fixture_copy):
                        encoding="ascii", errors="strict", timeout=120)
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr and "invalid" in p.stdout
+
+
+# -- the parser: every command's --help, python -m, the console script ---------------------------
+
+HELP_COMMANDS = [(), ("verify",), ("sign",), ("doctor",), ("migrate",), ("backup",), ("backup", "verify"),
+                 ("backup", "profiles"), ("restore",), ("connections",)]
+
+
+@pytest.mark.parametrize("words", HELP_COMMANDS, ids=lambda w: " ".join(w) or "top")
+def test_help_of_every_command_exits_0(words, capsys):
+    from jacs_desktop.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([*words, "--help"])
+    assert exc.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert out.startswith("usage: jacs-desktop-cli " + " ".join(words)) and "--help" in out
+
+
+def test_backup_help_names_its_sub_commands(capsys):
+    from jacs_desktop.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["backup", "--help"])
+    out = capsys.readouterr().out
+    assert "backup verify --help" in out and "backup profiles --help" in out and "--save-profile" in out
+    with pytest.raises(SystemExit):
+        main(["backup", "verify", "-h"])
+    out = capsys.readouterr().out
+    assert "ARCHIVE" in out and "--save-profile" not in out
+
+
+def test_python_m_and_the_console_script():
+    p = cli("--help")
+    assert p.returncode == 0 and "backup" in p.stdout and "connections" in p.stdout
+    p = cli("backup", "verify", "--help")
+    assert p.returncode == 0 and p.stdout.startswith("usage: jacs-desktop-cli backup verify")
+    # the entry point pyproject.toml names, and the installed script when there is one
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'jacs-desktop-cli = "jacs_desktop.cli:main"' in text
+    exe = os.path.join(os.path.dirname(sys.executable), "jacs-desktop-cli")
+    if os.path.exists(exe):
+        p = subprocess.run([exe, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0 and "backup" in p.stdout
+
+
+def test_backup_usage_errors_keep_their_words_and_exit_1(capsys):
+    """``backup``'s forms are parsed in two stages; a wrong count of words is still exit 1 with
+    the usage line it always printed, and the options may come before the sub-command."""
+    from jacs_desktop.cli import main
+
+    cases = [(["backup", "verify"], "usage: backup verify ARCHIVE"),
+             (["backup", "verify", "a.tar.gz", "b.tar.gz"], "usage: backup verify ARCHIVE"),
+             (["backup", "profiles", "bogus"], "usage: backup profiles [remove NAME]"),
+             (["backup", "only-src"], "usage: backup SRC DEST"),
+             (["backup", "--profile", "p", "verify", "a.tar.gz"], "usage: backup --profile NAME"),
+             (["backup", "--json", "verify"], "usage: backup verify ARCHIVE")]
+    for argv, words in cases:
+        assert main(argv) == 1, argv
+        assert f"jacs-desktop-cli: error: {words}" in capsys.readouterr().err, argv
+    with pytest.raises(SystemExit) as exc:  # argparse's own refusal, as before
+        main(["backup", "a", "b", "--no-such-option"])
+    assert exc.value.code == 2

@@ -1,0 +1,87 @@
+"""``verify``: a store (any URL) or one document file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..core.errors import JacsError
+from .output import CHECK_MARK, EXIT_ERROR, MARK, err, print_json
+
+if TYPE_CHECKING:
+    from ..core.verify import Verdict
+    from ..jobs.verify_all import VerifyReport
+
+__all__ = ["add_parser", "cmd_verify", "print_report", "print_verdict"]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    v = sub.add_parser("verify", help="verify a store folder or one document file")
+    v.add_argument("path", help="a folder (storage root or data directory), a document file, or a store URL "
+                   "(s3://…, sqlite://…, profile:NAME)")
+    v.add_argument("--json", action="store_true", help="print a JSON report")
+    v.add_argument("--keys", metavar="DIR", help="public keys for a single file (public_keys/ or a key folder)")
+    v.add_argument("--files", metavar="DIR", help="folder that external attachments are relative to")
+    v.add_argument("-v", "--verbose", action="store_true", help="show every check")
+    v.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """A folder, a ``file://`` URL, s3://, sqlite://, memory:// or profile:NAME all go
+    through the same store opener and the same verifier; a single file is checked
+    with the store around it (or --keys/--files)."""
+    from ..jobs.local_files import local_path, verify_file
+    from ..jobs.verify_all import verify_store
+    from ..storage.urls import open_store
+
+    try:
+        local = local_path(args.path)
+        if local is not None and not local.exists():
+            err(f"{local} does not exist")
+            return EXIT_ERROR
+        if local is not None and not local.is_dir():
+            return print_report(verify_file(local, args.keys, args.files), args)
+        store = open_store(args.path)
+        try:
+            report = verify_store(store)
+        finally:
+            store.close()
+    except JacsError as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    if not report.results and not report.errors:
+        err(f"no JACS data found in {local or args.path} (looked for configs, jacs_data/ and documents/)")
+        return EXIT_ERROR
+    return print_report(report, args)
+
+
+def print_verdict(v: Verdict, verbose: bool) -> None:
+    name = f"{v.id}:{v.version}" if v.id else (v.path or "?")
+    signer = f" signed by {v.signer}" if v.signer else ""
+    alg = f" ({v.algorithm})" if v.algorithm else ""
+    print(f"{MARK.get(v.status, '?')} {v.status:<12} {v.kind:<8} {name}{signer}{alg}")
+    if v.status != "valid" or verbose:
+        for c in v.checks:
+            if verbose or c.status not in ("ok", "skipped"):
+                print(f"      {CHECK_MARK.get(c.status, '?')} {c.name}: {c.reason}")
+    else:
+        for c in v.warnings:
+            print(f"      ! {c.name}: {c.reason}")
+
+
+def print_report(report: VerifyReport, args: argparse.Namespace) -> int:
+    if args.json:
+        print_json(report.to_dict(), ensure_ascii=False)
+    else:
+        for v in report.results:
+            print_verdict(v, args.verbose)
+        for e in report.errors:
+            print(f"! {e}")
+        s = report.summary
+        print(
+            f"{s['total']} checked: {s['valid']} valid, {s['invalid']} invalid, "
+            f"{s['unverifiable']} unverifiable, {s['legacy']} legacy"
+            + (f", {s['error']} not checked (read errors)" if s.get("error") else "")
+            + (f", {s['errors']} errors" if s["errors"] else "")
+        )
+    return report.exit_code
