@@ -20,9 +20,14 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
 
 __all__ = ["Change", "StoreWatcher", "needs_polling", "folder_of", "OVERFLOW"]
 
@@ -58,11 +63,11 @@ def needs_polling(path: Path) -> bool:
 def folder_of(url: str) -> Path | None:
     """The folder a folder store's *url* names (what its FsStore's root will be), or None
     for other stores and folders that do not exist: to watch it before it is listed."""
-    from .urls import parse_url
+    from .urlparse import parse_url
 
     try:
         p = parse_url(url)
-    except Exception:  # noqa: BLE001 - not a url that names a folder
+    except Exception:  # not a url that names a folder
         return None
     if p.scheme in ("profile", "memory", "sqlite", "s3") or not p.get("path"):
         return None
@@ -70,7 +75,7 @@ def folder_of(url: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-_live: "weakref.WeakSet[StoreWatcher]" = weakref.WeakSet()
+_live: weakref.WeakSet[StoreWatcher] = weakref.WeakSet()
 _live_lock = threading.Lock()
 
 
@@ -81,7 +86,7 @@ class _WatchdogProblems(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is not worth failing over
+        except Exception:  # a malformed record is not worth failing over
             text = str(record.msg)
         if "overflow" in text.lower():
             problem = OVERFLOW
@@ -117,9 +122,9 @@ def _install_problem_handler() -> None:
 
 
 class StoreWatcher:
-    def __init__(self, root: str | os.PathLike, callback: Callable[[list[Change]], None], *,
+    def __init__(self, root: str | os.PathLike[str], callback: Callable[[list[Change]], None], *,
                  poll: bool | None = None, interval: float = 2.0, debounce: float = 0.25,
-                 on_problem: Callable[[str], None] | None = None):
+                 on_problem: Callable[[str], None] | None = None) -> None:
         self.root = Path(root).absolute()
         self.callback = callback
         #: called (on a watchdog thread) with OVERFLOW or "error: …" when events were lost
@@ -132,7 +137,7 @@ class StoreWatcher:
         self._pending: dict[str, Change] = {}
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
-        self._observer = None
+        self._observer: BaseObserver | None = None
 
     @property
     def mode(self) -> str:
@@ -164,7 +169,7 @@ class StoreWatcher:
         if self.on_problem is not None:
             try:
                 self.on_problem(problem)
-            except Exception:  # noqa: BLE001
+            except Exception:  # a subscriber's bug must not break the watcher
                 logging.getLogger(__name__).exception("problem subscriber failed")
 
     def _threads(self) -> list[threading.Thread]:
@@ -196,7 +201,7 @@ class StoreWatcher:
             except Exception:  # a subscriber's bug must not kill the watcher
                 logging.getLogger(__name__).exception("change subscriber failed")
 
-    def start(self) -> "StoreWatcher":
+    def start(self) -> StoreWatcher:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
@@ -204,15 +209,16 @@ class StoreWatcher:
         watcher = self
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):
+            def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.is_directory:
                     return
                 kind = event.event_type
+                src, dest = os.fsdecode(event.src_path), os.fsdecode(event.dest_path)  # str for a str root: kept as it is
                 if kind == "moved":
-                    watcher._queue("deleted", event.src_path)
-                    watcher._queue("created", event.dest_path)
+                    watcher._queue("deleted", src)
+                    watcher._queue("created", dest)
                 elif kind in ("created", "modified", "deleted", "closed"):
-                    watcher._queue("modified" if kind == "closed" else kind, event.src_path)
+                    watcher._queue("modified" if kind == "closed" else kind, src)
 
         _install_problem_handler()
         obs = PollingObserver(timeout=self.interval) if self.poll else Observer()
@@ -242,10 +248,10 @@ class StoreWatcher:
                 self._timer.cancel()
                 self._timer = None
 
-    def __enter__(self):
+    def __enter__(self) -> StoreWatcher:
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
