@@ -213,7 +213,8 @@ class StoreWatcher:
                 if event.is_directory:
                     return
                 kind = event.event_type
-                src, dest = os.fsdecode(event.src_path), os.fsdecode(event.dest_path)  # str for a str root: kept as it is
+                # str for a str root: fsdecode keeps it as it is
+                src, dest = os.fsdecode(event.src_path), os.fsdecode(event.dest_path)
                 if kind == "moved":
                     watcher._queue("deleted", src)
                     watcher._queue("created", dest)
