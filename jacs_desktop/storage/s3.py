@@ -11,11 +11,17 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import re
 import threading
 import uuid
+from collections.abc import Generator, Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import http.client
 
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
 
@@ -30,7 +36,7 @@ def _ts(value: Any) -> float | None:
     if value is None or value == "":
         return None
     if hasattr(value, "timestamp"):
-        return value.timestamp()
+        return float(value.timestamp())
     text = str(value)
     try:
         return _fromiso(text[:-1] + "+00:00" if text.endswith("Z") else text).timestamp()
@@ -65,7 +71,7 @@ class _FastS3:
 
     MAX = 8 << 20
 
-    def __init__(self, client, bucket: str, connect_timeout: float, read_timeout: float):
+    def __init__(self, client: Any, bucket: str, connect_timeout: float, read_timeout: float) -> None:
         from urllib.parse import urlsplit
 
         u = urlsplit(client.meta.endpoint_url)
@@ -80,8 +86,8 @@ class _FastS3:
         self._tls = threading.local()
         self._keys: dict[tuple[str, str], bytes] = {}
 
-    def _conn(self):
-        c = getattr(self._tls, "conn", None)
+    def _conn(self) -> http.client.HTTPConnection:
+        c: http.client.HTTPConnection | None = getattr(self._tls, "conn", None)
         if c is None:
             import http.client
 
@@ -99,10 +105,8 @@ class _FastS3:
         c = getattr(self._tls, "conn", None)
         self._tls.conn = None
         if c is not None:
-            try:
+            with contextlib.suppress(Exception):
                 c.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         import hashlib
@@ -116,17 +120,18 @@ class _FastS3:
             self._keys = {(secret, day): k}
         return k
 
-    def _signed(self, method: str, path: str, query: str, payload: str, extra: dict) -> dict | None:
+    def _signed(self, method: str, path: str, query: str, payload: str,
+                extra: dict[str, str]) -> dict[str, str] | None:
         import hashlib
         import hmac
         import time
 
-        creds = self.client._request_signer._credentials  # noqa: SLF001 - botocore's resolved credentials
+        creds = self.client._request_signer._credentials  # botocore's resolved credentials (no public accessor)
         if creds is None:
             return None
         try:
             frozen = creds.get_frozen_credentials()
-        except Exception:  # noqa: BLE001 - botocore will report it
+        except Exception:  # botocore will report it
             return None
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         day = amz_date[:8]
@@ -143,7 +148,8 @@ class _FastS3:
                                     f"SignedHeaders={';'.join(names)}, Signature={sig}")
         return headers
 
-    def _send(self, method: str, url: str, headers: dict, body: bytes | None):
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              body: bytes | None) -> tuple[http.client.HTTPResponse, bytes] | None:
         try:
             conn = self._conn()
             conn.request(method, url, body=body, headers=headers)
@@ -152,11 +158,11 @@ class _FastS3:
             if resp.will_close:
                 self._drop()
             return resp, data
-        except Exception:  # noqa: BLE001 - a dropped keep-alive connection, a timeout …
+        except Exception:  # a dropped keep-alive connection, a timeout …
             self._drop()
             return None
 
-    def put_if_absent(self, full_key: str, data: bytes, sse: str | None):
+    def put_if_absent(self, full_key: str, data: bytes, sse: str | None) -> tuple[bool, str] | None:
         import hashlib
         from urllib.parse import quote
 
@@ -200,7 +206,8 @@ class _FastS3:
             return None
         return body
 
-    def list_page(self, full_prefix: str, max_keys: int, token: str | None, start_after: str | None):
+    def list_page(self, full_prefix: str, max_keys: int, token: str | None,
+                  start_after: str | None) -> tuple[list[list[Any]], str | None] | None:
         """One ListObjectsV2 page: ([(key, size, last_modified, etag)], next_token) or None."""
         from urllib.parse import quote
 
@@ -224,8 +231,8 @@ class _FastS3:
         # one pass over the page: the fields of each <Contents>, a <Key> opening each
         # entry (no other element of a ListBucketResult is called Key, Size,
         # LastModified or ETag)
-        entries: list = []
-        cur: list | None = None
+        entries: list[list[Any]] = []  # [key, size, last_modified, etag], filled in place
+        cur: list[Any] | None = None
         for tag, val in _LIST_FIELD.findall(body):
             if tag == b"Key":
                 key = val.decode("utf-8")
@@ -280,17 +287,17 @@ def _proxied(endpoint: str | None) -> bool:
         return False
     try:
         return not proxy_bypass(u.hostname or "")
-    except Exception:  # noqa: BLE001 - unsure: stay on botocore
+    except Exception:  # unsure: stay on botocore
         return True
 
 
-def _no_expect_for_small_bodies(model=None, params=None, **_kw):
+def _no_expect_for_small_bodies(model: Any = None, params: dict[str, Any] | None = None, **_kw: Any) -> None:
     if not params or model is None or model.name not in ("PutObject", "UploadPart"):
         return
     headers = params.get("headers") or {}
     if headers.get("Expect") != "100-continue":
         return
-    body = params.get("body")
+    body: Any = params.get("body")  # bytes, or a file-like object
     size = len(body) if isinstance(body, (bytes, bytearray)) else None
     if size is None and hasattr(body, "getbuffer"):
         size = body.getbuffer().nbytes
@@ -298,7 +305,8 @@ def _no_expect_for_small_bodies(model=None, params=None, **_kw):
         del headers["Expect"]
 
 
-def _fast_list_parse(response_dict=None, customized_response_dict=None, **_kw):
+def _fast_list_parse(response_dict: dict[str, Any] | None = None,
+                     customized_response_dict: dict[str, Any] | None = None, **_kw: Any) -> None:
     """botocore's ``before-parse`` hook for ListObjectsV2.
 
     botocore turns every ``<Contents>`` entry into a dict field by field in
@@ -318,7 +326,7 @@ def _fast_list_parse(response_dict=None, customized_response_dict=None, **_kw):
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         return  # leave it to botocore, which reports the error properly
-    contents = []
+    contents: list[dict[str, Any]] = []
     for c in root.iter(_S3NS + "Contents"):
         contents.append({
             "Key": c.findtext(_S3NS + "Key") or "",
@@ -366,7 +374,7 @@ def _describe(exc: Exception, what: str) -> StorageError:
 
 
 class S3Store(ObjectStore):
-    def __init__(self, bucket: str, prefix: str = "", **options: Any):
+    def __init__(self, bucket: str, prefix: str = "", **options: Any) -> None:
         import boto3
         from botocore.config import Config
 
@@ -393,7 +401,7 @@ class S3Store(ObjectStore):
         session._session.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=lambda value: value
         )
-        creds = {}
+        creds: dict[str, Any] = {}
         if options.get("access_key") and options.get("secret_key"):
             creds = {
                 "aws_access_key_id": options["access_key"],
@@ -413,7 +421,7 @@ class S3Store(ObjectStore):
         self.sse = options.get("sse") or None
         if self.sse not in (None, "AES256", "aws:kms"):
             raise StorageError(f"Unknown server-side encryption {self.sse!r} (use AES256)")
-        q = []
+        q: list[str] = []
         if endpoint:
             q.append(f"endpoint_url={endpoint}")
         if region:
@@ -438,7 +446,7 @@ class S3Store(ObjectStore):
         if options.get("create_bucket"):
             self.ensure_bucket()
 
-    def _count(self, http_response=None, parsed=None, **_kw):
+    def _count(self, http_response: Any = None, parsed: Any = None, **_kw: Any) -> None:
         attempts = 0
         if isinstance(parsed, dict):
             attempts = parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0
@@ -497,15 +505,15 @@ class S3Store(ObjectStore):
             raise _describe(exc, f"bucket {self.bucket}") from None
 
     # -- interface --------------------------------------------------------------
-    def _info(self, o: dict) -> ObjectInfo:
+    def _info(self, o: dict[str, Any]) -> ObjectInfo:
         return ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")),
                           (o.get("ETag") or "").strip('"') or None)
 
     def _list_range(self, full: str, start_after: str | None, stop: str | None, page_size: int,
-                    token: str | None = None) -> list[dict]:
+                    token: str | None = None) -> list[dict[str, Any]]:
         """Objects under *full* with start_after < key < stop (S3 orders keys by UTF-8 bytes,
         which is code point order)."""
-        out: list[dict] = []
+        out: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": page_size}
         if start_after:
             kwargs["StartAfter"] = start_after
@@ -533,7 +541,7 @@ class S3Store(ObjectStore):
         unless ``parallel_list=1`` is given."""
         full = self.prefix + prefix
         if self._fast is not None and not self.parallel_list:
-            token = yield from self._fast_list(full, page_size)
+            token = yield from self._fast_list(self._fast, full, page_size)
             if token is None:
                 return
             # the fast path met something unusual: botocore goes on from the same page
@@ -564,13 +572,13 @@ class S3Store(ObjectStore):
         for o in parts:
             yield self._info(o)
 
-    def _fast_list(self, full: str, page_size: int):
+    def _fast_list(self, fast: _FastS3, full: str, page_size: int) -> Generator[ObjectInfo, None, str | None]:
         """Yields the objects page by page; returns None when done, or the
         continuation token ("" for the first page) where botocore must take over."""
         n = len(self.prefix)
         token: str | None = None
         while True:
-            page = self._fast.list_page(full, page_size, token, None)
+            page = fast.list_page(full, page_size, token, None)
             if page is None:
                 with self._stats_lock:
                     self.retries += 1
@@ -583,19 +591,21 @@ class S3Store(ObjectStore):
             if token is None:
                 return None
 
-    def _parallel_parts(self, full: str, page_size: int) -> list[dict]:
+    # builtins.list: inside the class, `list` is the listing method
+    def _parallel_parts(self, full: str, page_size: int) -> builtins.list[dict[str, Any]]:
         from concurrent.futures import ThreadPoolExecutor
 
         hexdigits = "0123456789abcdef"
         top = "\U0010ffff"
-        jobs = [(full + c, None, None) for c in hexdigits]  # keys whose next character is a hex digit
+        # keys whose next character is a hex digit
+        jobs: list[tuple[str, str | None, str | None]] = [(full + c, None, None) for c in hexdigits]
         jobs.append((full, None, full + "0"))  # next character below '0'
         jobs.append((full, full + "9" + top, full + "a"))  # between '9' and 'a'
         jobs.append((full, full + "f" + top, None))  # above 'f'
         with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as ex:
             results = list(ex.map(lambda j: self._list_range(j[0], j[1], j[2], page_size), jobs))
         seen: set[str] = set()
-        merged: list[dict] = []
+        merged: list[dict[str, Any]] = []
         for part in results:
             for o in part:
                 if o["Key"] not in seen:
@@ -626,12 +636,13 @@ class S3Store(ObjectStore):
                 self.retries += 1
         try:
             r = self.client.get_object(Bucket=self.bucket, Key=k)
-            return r["Body"].read()
+            data: bytes = r["Body"].read()
+            return data
         except Exception as exc:
             raise _describe(exc, key) from None
 
-    def _put_args(self, key: str, data: bytes) -> dict:
-        args = {"Bucket": self.bucket, "Key": self._k(key), "Body": data}
+    def _put_args(self, key: str, data: bytes) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._k(key), "Body": data}
         if self.sse:
             args["ServerSideEncryption"] = self.sse
         return args
@@ -665,10 +676,8 @@ class S3Store(ObjectStore):
         except Exception:
             ok = False
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 self.client.delete_object(Bucket=self.bucket, Key=probe)
-            except Exception:
-                pass
         self._inm_ok = ok
         return ok
 
@@ -683,7 +692,8 @@ class S3Store(ObjectStore):
         of the bytes for single-part uploads; not with SSE-KMS, where it is not)."""
         if self.sse == "aws:kms":
             return None
-        return getattr(self._tls, "etags", {}).get(key)
+        etags: dict[str, str] = getattr(self._tls, "etags", {})
+        return etags.get(key)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
@@ -769,7 +779,7 @@ class S3Store(ObjectStore):
             raise NotFound(f"{src} not found")
         if self.stat(dst) is None:
             try:
-                args = {"Bucket": self.bucket, "Key": self._k(dst),
+                args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._k(dst),
                         "CopySource": {"Bucket": self.bucket, "Key": self._k(src)}}
                 if self.sse:
                     args["ServerSideEncryption"] = self.sse
@@ -781,7 +791,5 @@ class S3Store(ObjectStore):
         self.delete(src)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.client.close()
-        except Exception:
-            pass
