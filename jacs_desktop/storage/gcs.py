@@ -21,10 +21,11 @@ naming it, never an ImportError.
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .base import (
@@ -39,16 +40,19 @@ from .base import (
     validate_key,
 )
 
+if TYPE_CHECKING:
+    from google.resumable_media import InvalidResponse
+
 __all__ = ["GCSStore", "GCS_EXTRA_MISSING"]
 
 GCS_EXTRA_MISSING = "Google Cloud Storage needs the gcs extra: pip install 'jacs-desktop[gcs]'"
 
 
-def _import_gcs():
+def _import_gcs() -> Any:
     """google.cloud.storage, or a StorageError naming the extra (any part of it missing)."""
     try:
         import google.api_core.client_options
-        import google.cloud.storage.retry
+        import google.cloud.storage.retry  # noqa: F401 - imported here so that a missing part is found here
         from google.cloud import storage
     except ImportError:
         raise StorageError(GCS_EXTRA_MISSING) from None
@@ -142,11 +146,8 @@ def _describe(exc: BaseException, what: str, bucket: str, endpoint: str = "") ->
         return Unreachable(f"Google Cloud Storage{where} did not answer in time ({what})")
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
         return Unreachable(f"Cannot reach Google Cloud Storage{where} ({what}): {_why_unreachable(exc)}")
-    try:  # the resumable upload/download layer has its own error type
-        from google.resumable_media import InvalidResponse
-    except ImportError:  # pragma: no cover - always there with the client
-        InvalidResponse = ()  # type: ignore[assignment,misc]
-    if InvalidResponse and isinstance(exc, InvalidResponse):
+    invalid_response = _invalid_response()
+    if invalid_response is not None and isinstance(exc, invalid_response):
         status = getattr(exc.response, "status_code", None)
         if status == 404:
             return NotFound(f"{what} not found")
@@ -156,11 +157,20 @@ def _describe(exc: BaseException, what: str, bucket: str, endpoint: str = "") ->
     return StorageError(f"Google Cloud Storage error on {what}: {type(exc).__name__}: {exc}")
 
 
+def _invalid_response() -> type[InvalidResponse] | None:
+    """The resumable upload/download layer's own error type (None without it)."""
+    try:
+        from google.resumable_media import InvalidResponse
+    except ImportError:  # pragma: no cover - always there with the client
+        return None
+    return InvalidResponse
+
+
 class GCSStore(ObjectStore):
     """Options (all optional): endpoint_url, project, credentials_file, anonymous,
     connect_timeout, read_timeout, retry_timeout, create_bucket."""
 
-    def __init__(self, bucket: str, prefix: str = "", **options: Any):
+    def __init__(self, bucket: str, prefix: str = "", **options: Any) -> None:
         import os
 
         storage = _import_gcs()
@@ -180,12 +190,13 @@ class GCSStore(ObjectStore):
         kwargs: dict[str, Any] = {}
         if options.get("project"):
             kwargs["project"] = options["project"]
-        creds = None
+        creds: Any = None
         if options.get("credentials_file"):
             try:
                 from google.oauth2 import service_account
 
-                creds = service_account.Credentials.from_service_account_file(
+                # google-auth annotates this module but not this constructor
+                creds = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
                     os.path.expanduser(str(options["credentials_file"])),
                     scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
             except FileNotFoundError:
@@ -196,7 +207,7 @@ class GCSStore(ObjectStore):
         if anonymous and creds is None:
             from google.auth.credentials import AnonymousCredentials
 
-            creds = AnonymousCredentials()
+            creds = AnonymousCredentials()  # type: ignore[no-untyped-call]  # (not annotated in google-auth)
             kwargs.setdefault("project", "<none>")
         if creds is not None:
             kwargs["credentials"] = creds
@@ -208,13 +219,13 @@ class GCSStore(ObjectStore):
         #: where requests go (shown in errors); empty for Google's own endpoint
         self.endpoint = (emulator or endpoint or "").rstrip("/")
         self._tls = threading.local()
-        self._clients: weakref.WeakSet = weakref.WeakSet()  # a dead thread's client goes with it
+        self._clients: weakref.WeakSet[Any] = weakref.WeakSet()  # a dead thread's client goes with it
         self._clients_lock = threading.Lock()
         self.client = self._make_client(storage)  # the first one: credentials problems surface here
         # the other threads' clients share its login (and project): no second credentials look-up
         kwargs["credentials"] = self.client._credentials
         kwargs["project"] = self.client.project
-        q = []
+        q: list[str] = []
         if endpoint:
             q.append(f"endpoint_url={endpoint}")
         if options.get("project"):
@@ -223,7 +234,7 @@ class GCSStore(ObjectStore):
         if str(options.get("create_bucket", "")).lower() in ("1", "true", "yes"):
             self.ensure_bucket()
 
-    def _make_client(self, storage=None):
+    def _make_client(self, storage: Any = None) -> Any:
         storage = storage or _import_gcs()
         try:
             client = storage.Client(**self._client_kwargs)
@@ -234,7 +245,7 @@ class GCSStore(ObjectStore):
         self._tls.bucket = client.bucket(self.bucket_name)
         return client
 
-    def _bucket(self):
+    def _bucket(self) -> Any:
         """This thread's bucket handle: a client per thread (requests sessions are
         not documented as thread-safe); the credentials are shared."""
         b = getattr(self._tls, "bucket", None)
@@ -277,7 +288,7 @@ class GCSStore(ObjectStore):
             raise self._err(exc, f"creating bucket {self.bucket_name}") from None
 
     # -- interface --------------------------------------------------------------
-    def _info(self, blob) -> ObjectInfo:
+    def _info(self, blob: Any) -> ObjectInfo:
         updated = blob.updated
         return ObjectInfo(blob.name[len(self.prefix):], int(blob.size or 0),
                           updated.timestamp() if updated is not None else None,
@@ -319,7 +330,8 @@ class GCSStore(ObjectStore):
     def get(self, key: str) -> bytes:
         name = self._k(key)
         try:
-            return self._bucket().blob(name).download_as_bytes(timeout=self._timeout, retry=self._retry)
+            data: bytes = self._bucket().blob(name).download_as_bytes(timeout=self._timeout, retry=self._retry)
+            return data
         except Exception as exc:
             raise self._err(exc, key) from None
 
@@ -389,7 +401,8 @@ class GCSStore(ObjectStore):
 
     def written_etag(self, key: str) -> str | None:
         """The MD5 (hex) of the bytes this thread last wrote to *key*, as the server computed it."""
-        return getattr(self._tls, "etags", {}).get(key)
+        etags: dict[str, str | None] = getattr(self._tls, "etags", {})
+        return etags.get(key)
 
     def stat(self, key: str) -> ObjectInfo | None:
         name = self._k(key)
@@ -436,10 +449,8 @@ class GCSStore(ObjectStore):
         with self._clients_lock:
             clients = list(self._clients)
         for c in clients:
-            try:
+            with contextlib.suppress(Exception):
                 c.close()
-            except Exception:
-                pass
 
 
 def _precondition_failed(exc: BaseException) -> bool:
