@@ -61,10 +61,12 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn, TypeAlias
 
 from .base import (
     AccessDenied,
@@ -79,10 +81,10 @@ from .base import (
     validate_key,
 )
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no inter-process lock (see the module docstring)
+if sys.platform == "win32":  # pragma: no cover - no inter-process lock (see the module docstring)
     fcntl = None
+else:
+    import fcntl
 
 __all__ = ["JsonlStore", "WRAPPER_MEMBER", "derived_key"]
 
@@ -96,6 +98,8 @@ _CHUNK = 1 << 20
 
 # index entry kinds
 _BARE, _JSON, _B64, _OTHER = 0, 1, 2, 3
+#: an index entry: (offset, line length, payload start, payload length, kind, size)
+_Entry: TypeAlias = tuple[int, int, int, int, int, int]
 
 
 def derived_key(obj: object) -> str | None:
@@ -113,7 +117,7 @@ def derived_key(obj: object) -> str | None:
     return f"documents/{jid}:{ver}.json"
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -236,7 +240,7 @@ def _payload(kind: int, raw: bytes) -> bytes:
 class JsonlStore(ObjectStore):
     colon_ok = True
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, durable: bool = True):
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, durable: bool = True) -> None:
         """*create*: make the file (and its folder) when missing; *durable*: fsync every write."""
         self.path = Path(path).expanduser().absolute()
         posix = self.path.as_posix()
@@ -283,6 +287,13 @@ class JsonlStore(ObjectStore):
         st = os.fstat(fd)
         self._ident = (st.st_dev, st.st_ino)
 
+    def _fileno(self) -> int:
+        """The open file's descriptor (a closed store says so)."""
+        fd = self._fd
+        if fd is None:
+            raise StorageError(f"{self.path}: the store is closed")
+        return fd
+
     def _scan(self, start: int, end: int) -> Iterator[tuple[int, bytes]]:
         """(offset, line) for the complete lines in [start, end); sets self._scan_end to where
         the last complete line ends (anything after it is a partial line)."""
@@ -303,7 +314,7 @@ class JsonlStore(ObjectStore):
                 base, search, i = base + i, search - i, 0
             if pos >= end:
                 return
-            chunk = _pread(self._fd, min(_CHUNK, end - pos), pos)
+            chunk = _pread(self._fileno(), min(_CHUNK, end - pos), pos)
             if not chunk:
                 return
             search = len(buf)
@@ -311,17 +322,16 @@ class JsonlStore(ObjectStore):
             buf += chunk
 
     def _reindex(self, *, warn_torn: bool = False, quiet: bool = False) -> None:
-        #: key -> (offset, line length, payload start, payload length, kind, size)
-        self._index: dict[str, tuple] = {}
+        self._index: dict[str, _Entry] = {}
         self._keys: list[str] = []
         self._end = 0
         self._skipped = 0
         self._seen: tuple[int, int] | None = None  # (size, mtime) of the file when last looked at
-        self._catch_up(os.fstat(self._fd).st_size, sort=True, warn_torn=warn_torn, quiet=quiet)
+        self._catch_up(os.fstat(self._fileno()).st_size, sort=True, warn_torn=warn_torn, quiet=quiet)
 
     def _catch_up(self, size: int, *, sort: bool = False, warn_torn: bool = False, quiet: bool = False) -> None:
         """Index the complete lines between the indexed end and *size*."""
-        new = []
+        new: list[str] = []
         for off, line in self._scan(self._end, size):
             parsed = _parse_line(line)
             if parsed is None:
@@ -373,22 +383,22 @@ class JsonlStore(ObjectStore):
             self._reindex()
         elif (st.st_size, st.st_mtime_ns) != self._seen:
             with self._flocked(fcntl.LOCK_SH if fcntl else 0):
-                self._catch_up(os.fstat(self._fd).st_size)
+                self._catch_up(os.fstat(self._fileno()).st_size)
         self._seen = (st.st_size, st.st_mtime_ns)
 
     @contextlib.contextmanager
-    def _flocked(self, mode: int):
+    def _flocked(self, mode: int) -> Iterator[None]:
         if fcntl is None or not mode:
             yield
             return
-        fcntl.flock(self._fd, mode)
+        fcntl.flock(self._fileno(), mode)
         try:
             yield
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fileno(), fcntl.LOCK_UN)
 
     @contextlib.contextmanager
-    def _writing(self):
+    def _writing(self) -> Iterator[None]:
         """Hold the thread lock and the exclusive file lock, with the index up to date and a
         partial last line repaired."""
         if self._fd is None:
@@ -398,7 +408,7 @@ class JsonlStore(ObjectStore):
         with self._lock:
             for _ in range(100):
                 if fcntl is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                    fcntl.flock(self._fileno(), fcntl.LOCK_EX)
                 try:
                     st = os.stat(self.path)
                 except OSError:
@@ -406,13 +416,13 @@ class JsonlStore(ObjectStore):
                 if st is not None and (st.st_dev, st.st_ino) == self._ident:
                     break
                 if fcntl is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    fcntl.flock(self._fileno(), fcntl.LOCK_UN)
                 self._open()  # replaced by another process's rewrite: follow it
                 self._reindex()
             else:  # pragma: no cover
                 raise StorageError(f"{self.path} keeps being replaced")
             try:
-                size = os.fstat(self._fd).st_size
+                size = os.fstat(self._fileno()).st_size
                 if size < self._end:
                     self._reindex()
                 elif size > self._end:
@@ -421,41 +431,41 @@ class JsonlStore(ObjectStore):
                 yield
             finally:
                 if fcntl is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    fcntl.flock(self._fileno(), fcntl.LOCK_UN)
 
     def _repair_tail(self) -> None:
-        size = os.fstat(self._fd).st_size
+        size = os.fstat(self._fileno()).st_size
         if size <= self._end:
             return
-        tail = _pread(self._fd, size - self._end, self._end)
+        tail = _pread(self._fileno(), size - self._end, self._end)
         if _parse_line(tail) is not None:
             log.warning("%s: the last line had lost its line end; repaired", self.path)
-            _write_all(self._fd, b"\n")
+            _write_all(self._fileno(), b"\n")
             self._sync()
             self._catch_up(size + 1)
             return
         log.warning("%s: removing a partial last line of %d bytes (a write cut short)", self.path, len(tail))
-        os.ftruncate(self._fd, self._end)
+        os.ftruncate(self._fileno(), self._end)
         self._sync()
 
     def _sync(self) -> None:
         if self.durable:
-            os.fsync(self._fd)
+            os.fsync(self._fileno())
 
     def _append(self, key: str, line: bytes) -> None:
         off = self._end
         try:
-            _write_all(self._fd, line + b"\n")
+            _write_all(self._fileno(), line + b"\n")
             self._sync()
         except OSError as exc:
             with contextlib.suppress(OSError):  # else the next write removes the partial line
-                os.ftruncate(self._fd, off)
+                os.ftruncate(self._fileno(), off)
             raise StorageError(f"Cannot write {key} to {self.path}: {exc.strerror or exc}") from None
         self._catch_up(off + len(line) + 1)
         if key not in self._index:  # pragma: no cover - encode_line and _parse_line disagree
             raise StorageError(f"{key} was written but does not read back")
 
-    def _rewrite(self, changes: dict[str, bytes | None], appended: list[tuple[str, bytes]] = ()) -> None:
+    def _rewrite(self, changes: dict[str, bytes | None], appended: Sequence[tuple[str, bytes]] = ()) -> None:
         """Rewrite the file: each key in *changes* has its line replaced (None: removed), then
         *appended* lines are added; to a temporary file, renamed over the original."""
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -466,8 +476,8 @@ class JsonlStore(ObjectStore):
             raise StorageError(f"Cannot write beside {self.path}: {exc.strerror or exc}") from None
         try:
             try:
-                os.chmod(tmp, os.fstat(self._fd).st_mode & 0o777)
-                out = []
+                os.chmod(tmp, os.fstat(self._fileno()).st_mode & 0o777)
+                out: list[bytes] = []
                 pending = 0
                 for off, line in self._scan(0, self._end):
                     key = by_off.get(off)
@@ -476,9 +486,10 @@ class JsonlStore(ObjectStore):
                         if parsed is not None and parsed[0] in changes:
                             continue
                     elif key in changes:
-                        line = changes[key]
-                        if line is None:
+                        new_line = changes[key]
+                        if new_line is None:
                             continue
+                        line = new_line
                     out.append(line + b"\n")
                     pending += len(line) + 1
                     if pending >= _CHUNK:
@@ -491,7 +502,7 @@ class JsonlStore(ObjectStore):
             finally:
                 os.close(fd)
             if os.name == "nt":  # pragma: no cover - an open file cannot be replaced there
-                os.close(self._fd)
+                os.close(self._fileno())
                 self._fd = None
             os.replace(tmp, self.path)
         except OSError as exc:
@@ -512,7 +523,7 @@ class JsonlStore(ObjectStore):
             fcntl.flock(old, fcntl.LOCK_UN)  # others waiting on the old file move to the new one
         self._open()
         if fcntl is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by _writing
+            fcntl.flock(self._fileno(), fcntl.LOCK_EX)  # released by _writing
         self._reindex(quiet=True)  # what it skips was said when it was first read
 
     # -- interface ----------------------------------------------------------------------
@@ -521,19 +532,19 @@ class JsonlStore(ObjectStore):
         with self._lock:
             self._refresh()
             i = bisect.bisect_left(self._keys, prefix)
-            out = []
+            out: list[ObjectInfo] = []
             while i < len(self._keys) and self._keys[i].startswith(prefix):
                 k = self._keys[i]
                 out.append(self._info(k, self._index[k]))
                 i += 1
         yield from out
 
-    def _info(self, key: str, e: tuple) -> ObjectInfo:
+    def _info(self, key: str, e: _Entry) -> ObjectInfo:
         return ObjectInfo(key, e[5], None, f"{self._ident[1]:x}-{e[0]:x}-{e[1]:x}")
 
-    def _read(self, key: str, e: tuple) -> bytes:
+    def _read(self, key: str, e: _Entry) -> bytes:
         off, _llen, start, plen, kind, _size = e
-        raw = _pread(self._fd, plen, off + start)
+        raw = _pread(self._fileno(), plen, off + start)
         if len(raw) != plen:
             raise StorageError(f"{key}: {self.path} is shorter than its index (changed while read)")
         return _payload(kind, raw)
