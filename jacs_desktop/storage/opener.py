@@ -11,14 +11,16 @@ is imported lazily inside :mod:`.s3` when an S3 store is first made.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .azure import AzureStore
 from .base import ObjectStore, StorageError
 from .connections import Connections
 from .fs import FsStore
-from .jsonl import JsonlStore
 from .gcs import GCSStore
+from .jsonl import JsonlStore
 from .memory import memory_store
 from .s3 import S3Store
 from .sqlite import SqliteStore
@@ -28,18 +30,18 @@ from .urlparse import ParsedURL, parse_url
 __all__ = ["open_objects", "open_store", "resolve_profile"]
 
 
-def resolve_profile(name: str, secrets: dict | None = None, *,
-                    connections: Connections | None = None) -> tuple[str, dict]:
+def resolve_profile(name: str, secrets: Mapping[str, Any] | None = None, *,
+                    connections: Connections | None = None) -> tuple[str, dict[str, Any]]:
     """The URL a saved connection points to, and its secrets with *secrets* (the
     non-empty ones) on top. *connections*: default the user's saved connections."""
     conn = (connections if connections is not None else Connections.default()).get(name)
     if parse_url(conn.url).scheme == "profile":  # only a hand-edited file can say so
         raise StorageError(f"The saved connection {name!r} points to another profile")
-    merged = {**conn.resolve_secrets(), **{k: v for k, v in (secrets or {}).items() if v}}
+    merged: dict[str, Any] = {**conn.resolve_secrets(), **{k: v for k, v in (secrets or {}).items() if v}}
     return conn.url, merged
 
 
-def open_objects(url: str, *, create: bool = False, secrets: dict | None = None,
+def open_objects(url: str, *, create: bool = False, secrets: Mapping[str, Any] | None = None,
                  connections: Connections | None = None) -> ObjectStore:
     """The backend a URL names (``profile:NAME`` through *connections*, default the
     user's saved connections). *create*: make the folder, file or bucket when missing."""
@@ -50,7 +52,7 @@ def open_objects(url: str, *, create: bool = False, secrets: dict | None = None,
     return _backend(p, create=create, secrets=secrets)
 
 
-def _backend(p: ParsedURL, *, create: bool, secrets: dict | None) -> ObjectStore:
+def _backend(p: ParsedURL, *, create: bool, secrets: Mapping[str, Any] | None) -> ObjectStore:
     scheme = p.scheme
     if scheme == "memory":
         return memory_store(p["name"])
@@ -84,7 +86,8 @@ def _backend(p: ParsedURL, *, create: bool, secrets: dict | None) -> ObjectStore
     return FsStore(Path(os.path.expanduser(p["path"])), create=create)
 
 
-def open_store(url: str, *, create: bool = False, secrets: dict | None = None, cache_bytes: int | None = None,
+def open_store(url: str, *, create: bool = False, secrets: Mapping[str, Any] | None = None,
+               cache_bytes: int | None = None,
                connections: Connections | None = None) -> Store:
     """A :class:`~.store.Store` on the backend the URL names (see :func:`open_objects`)."""
     return Store(open_objects(url, create=create, secrets=secrets, connections=connections),
