@@ -52,6 +52,7 @@ from ..paths import private_dir
 from ..storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
 from ..storage.layout import Ref
 from ..storage.store import Store
+from ..storage.watch import needs_polling
 from .common import CancelToken, ProgressFn, is_cancelled
 
 if TYPE_CHECKING:
@@ -468,6 +469,10 @@ def _anonymous_file(folder: Path) -> int | None:
     None where that is not available (then a named temp file is used)."""
     flag = getattr(os, "O_TMPFILE", 0)
     if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    if needs_polling(folder):
+        # FUSE and network file systems may fake O_TMPFILE: JuiceFS deletes such a file when
+        # its descriptor closes, name and all, so a "finished" backup would vanish
         return None
     try:
         return os.open(folder, flag | os.O_WRONLY, 0o600)

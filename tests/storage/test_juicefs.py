@@ -256,11 +256,9 @@ def test_backup_of_the_mount_and_restore_onto_it(subdir, tmp_path):
     assert again.ok and again.restored == [] and len(again.skipped) == checked.entries
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in jobs/backup.py on JuiceFS: the archive is written to an O_TMPFILE descriptor and "
-    "named with linkat(/proc/self/fd/N); JuiceFS emulates O_TMPFILE and removes the file when "
-    "that descriptor is closed, name and all: the backup reports success and no archive is left"))
 def test_backup_archive_written_onto_the_mount(subdir):
+    """JuiceFS emulates O_TMPFILE and removes such a file when its descriptor closes, name and
+    all: the backup must use a named temp file there (it used to report success and leave nothing)."""
     src = Store(FsStore(_copy_fixture(subdir / "store")))
     archive = subdir / "backups" / "fixture.tar.gz"
     archive.parent.mkdir()
