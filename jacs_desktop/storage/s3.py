@@ -739,6 +739,14 @@ class S3Store(ObjectStore):
         if not etag:
             self.put(key, data)
             return True
+        if not self._conditional_put_honoured():
+            # a server that ignores If-None-Match ignores If-Match too (juicefs gateway, rclone
+            # serve s3): look first, and never overwrite what cannot be shown to be unchanged
+            st = self.stat(key)
+            if st is None or st.etag != etag:
+                return False
+            self.put(key, data)
+            return True
         try:
             r = self.client.put_object(IfMatch=f'"{etag}"', **self._put_args(key, data))
             self._remember_etag(key, (r.get("ETag") or "").strip('"'))

@@ -449,11 +449,9 @@ def test_gateway_migrate_repairs_damaged_copies(juicefs_gateway):
     assert again.ok and again.copied == [] and again.repaired == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "juicefs gateway ignores If-Match as it ignores If-None-Match (with --keep-etag too), and "
-    "S3Store.replace_if_match takes the missing 412 for success: it overwrites an object that "
-    "changed since it was judged damaged (migrate's repair); no probe/HEAD-first fallback as for creates"))
 def test_gateway_replace_if_match_refuses_a_changed_object(juicefs_gateway):
+    """The gateway ignores If-Match as it ignores If-None-Match: the store looks first (it used to
+    take the missing 412 for success and overwrite a version written meanwhile)."""
     s = _gateway_store(juicefs_gateway, f"ifm-{uuid.uuid4().hex[:8]}")
     s.put("documents/a:v1.json", b'{"now": "a valid version written meanwhile"}')
     assert s.replace_if_match("documents/a:v1.json", b"{}", "0" * 32) is False
