@@ -1,5 +1,9 @@
 """Agreements: v1 (`jacsAgreement`, SPEC 2.5) and v2/v3 (`jacsType: agreement`, SPEC 12.4).
 
+Size: v2 alone has a dozen rules the library enforces (structure, consent hash,
+controllers, roles, transcript, status, history, policy); keeping v1, v2 and v3
+together keeps one place that answers "what does an agreement need to be valid".
+
 Pure functions over a parsed document.  :func:`check_agreements` is called by
 :func:`jacs_desktop.core.verify.verify_document` with its check context and its
 signature checker, so this module never imports ``verify`` (no import circle).

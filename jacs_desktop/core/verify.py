@@ -1,9 +1,15 @@
 """Verification of JACS documents, agents and configs (SPEC sections 3, 4, 5, 8).
 
 The result is a :class:`Verdict`: an overall status (``valid``, ``invalid``,
-``unverifiable``, ``legacy``), one :class:`Check` per rule with a reason in
-words, and who signed with which algorithm.  Nothing here raises on bad input:
-malformed JSON, wrong types, unknown algorithms all become failed checks.
+``error``, ``unverifiable``, ``legacy``), one :class:`Check` per rule with a
+reason in words, and who signed with which algorithm.  Nothing here raises on
+bad input: malformed JSON, wrong types, unknown algorithms all become failed
+checks; a resolver that fails (storage) makes the verdict ``error``.
+
+Size: this module is the signature rules of SPEC 4.5 end to end (parse, schema,
+hash, signature, attachments, the hooks for agreements and signer identity) —
+one path a reviewer can read top to bottom; the parts with their own rules live
+beside it (canonical.py, schema.py, agreement.py, agents.py, jacsgzip.py).
 """
 
 from __future__ import annotations
