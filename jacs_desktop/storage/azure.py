@@ -27,7 +27,7 @@ import random
 import re
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from .base import (
@@ -54,7 +54,13 @@ _ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
 _SINGLE_PUT = 64 << 20
 
 
-def _import_sdk():
+if TYPE_CHECKING:
+    from azure.core.pipeline.transport import RequestsTransport
+
+
+def _import_sdk() -> tuple[Any, Any]:
+    """azure.storage.blob and azure.core.exceptions (kept as Any: the client's calls are
+    typed where their results come back), or NotSupported naming the extra."""
     try:
         from azure.core import exceptions as az_exc
         from azure.storage import blob as az_blob
@@ -112,10 +118,13 @@ class AzureStore(ObjectStore):
         self._tls = threading.local()
         tls = self._tls
 
-        class _Retry(az_blob.ExponentialRetry):
+        from azure.storage.blob import ExponentialRetry  # there: _import_sdk found the SDK
+
+        class _Retry(ExponentialRetry):
             # 0.25 s, 0.5 s, 1 s … (up to 8 s), with jitter; the SDK's default waits 15 s first
-            def get_backoff_time(self, settings: dict) -> float:
-                return min(8.0, 0.25 * 2 ** settings["count"]) * random.uniform(0.5, 1.0)
+            def get_backoff_time(self, settings: dict[str, Any]) -> float:
+                count: int = settings["count"]
+                return min(8.0, 0.25 * 2.0 ** count) * random.uniform(0.5, 1.0)
 
             def increment(self, *args: Any, **kwargs: Any) -> bool:
                 tls.retried = True  # requests run in the calling thread (max_concurrency=1)
@@ -174,7 +183,7 @@ class AzureStore(ObjectStore):
             self.ensure_container()
 
     @staticmethod
-    def _transport(connect_timeout: float, read_timeout: float):
+    def _transport(connect_timeout: float, read_timeout: float) -> RequestsTransport:
         """requests with a pool big enough for the parallel reads and writes a migration makes."""
         import requests
         from azure.core.pipeline.transport import RequestsTransport
@@ -265,7 +274,8 @@ class AzureStore(ObjectStore):
     def get(self, key: str) -> bytes:
         full = self._k(key)
         try:
-            return self.client.download_blob(full, max_concurrency=1).readall()
+            data: bytes = self.client.download_blob(full, max_concurrency=1).readall()
+            return data
         except Exception as exc:
             raise self._describe(exc, key) from None
 
@@ -278,7 +288,8 @@ class AzureStore(ObjectStore):
             size = int(total) if total.isdigit() else int(d.size)
             if size > limit:
                 raise Refused(f"{key} is {human_size(size)}, over the {human_size(limit)} limit")
-            return d.readall()
+            data: bytes = d.readall()
+            return data
         except self._exc.HttpResponseError as exc:
             if getattr(exc, "status_code", None) != 416:
                 raise self._describe(exc, key) from None
@@ -287,10 +298,11 @@ class AzureStore(ObjectStore):
         # 416 InvalidRange: a range of an empty blob (Azurite; the SDK retries that only unranged)
         return super().get_limited(key, limit)
 
-    def _upload(self, full: str, data: bytes, **kwargs: Any) -> dict:
+    def _upload(self, full: str, data: bytes, **kwargs: Any) -> dict[str, Any]:
         """One Put Blob (a Put Block List above 64 MiB); the upload's properties (ETag, Content-MD5)."""
-        return self.client.get_blob_client(full).upload_blob(bytes(data), length=len(data), max_concurrency=1,
-                                                             **kwargs)
+        props: dict[str, Any] = self.client.get_blob_client(full).upload_blob(
+            bytes(data), length=len(data), max_concurrency=1, **kwargs)
+        return props
 
     def put(self, key: str, data: bytes) -> None:
         full = self._k(key)
