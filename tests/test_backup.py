@@ -10,6 +10,7 @@ import tarfile
 import uuid
 
 import pytest
+from bounded import bounded
 
 from conftest import FIXTURE, REPO
 from jacs_desktop.jobs.backup import BackupError, backup, restore, verify_archive
@@ -638,23 +639,7 @@ print(json.dumps({"code": r.exit_code, "restored": len(r.restored), "rss_growth_
 
 def _bounded(fn, seconds=15):
     """*fn* on a thread: a hang fails the test in *seconds* instead of hanging it."""
-    import threading
-
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the test
-            out["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"the backup hung for more than {seconds} s"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return bounded(fn, seconds, "(the backup)")
 
 
 def _archived_names(path):

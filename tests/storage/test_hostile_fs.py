@@ -5,9 +5,9 @@ files and links; every test is bounded by a time-out (a hang is a failure)."""
 
 import os
 import shutil
-import threading
 
 import pytest
+from bounded import bounded
 
 from jacs_desktop.jobs.verify_all import verify_store
 from jacs_desktop.storage.base import Refused, StorageError
@@ -25,21 +25,7 @@ ATTACHED = "documents/651a863f-8d67-4a94-a225-dbbc2b1feffa:dfd3d34a-b0ed-4f56-a1
 
 def _bounded(fn, seconds=10):
     """Run *fn* on a thread; a hang fails the test in *seconds* (instead of hanging it)."""
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the test
-            out["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"hung for more than {seconds} s"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return bounded(fn, seconds)
 
 
 def _fifo(path):

@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from bounded import bounded
 
 import juicefs as jfs
 from conftest import FIXTURE, REPO
@@ -40,21 +41,7 @@ FIXTURE_VERDICTS = {"total": 17, "valid": 17, "invalid": 0, "unverifiable": 0, "
 
 def _bounded(fn, seconds: float = 30):
     """*fn* on a thread: a hang (a read of .accesslog never ends) fails in *seconds*."""
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the test
-            out["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"hung for more than {seconds} s on the JuiceFS mount"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return bounded(fn, seconds, "on the JuiceFS mount")
 
 
 def _copy_fixture(dst):
