@@ -5,7 +5,7 @@ handed straight to a Qt text setter or widget constructor is a failure."""
 import ast
 from pathlib import Path
 
-UI = Path(__file__).resolve().parents[1] / "jacs_desktop" / "ui"
+UI = Path(__file__).resolve().parents[2] / "jacs_desktop" / "ui"
 
 TEXT_CALLS = {
     "setText", "setWindowTitle", "setToolTip", "setPlaceholderText", "setTitle", "setSubTitle", "addRow",
