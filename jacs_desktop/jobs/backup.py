@@ -24,6 +24,10 @@ header, before tarfile would read them into memory), sparse files and
 decompression bombs refuse the whole archive and nothing is written to the target.
 A manifest is checked field by field: anything unexpected is a sentence, never a
 traceback.
+
+Size: archive writing, streaming verification and restore share the archive format, the bounded
+tar reader and the integrity checks. TODO(issue 12): split into archive writing, reading and
+restore modules.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """What the browser shows, computed without Qt: rows for agents and documents,
-filled in stages (names → summaries → verdicts), and a JSON-aware version diff."""
+filled in stages (names → summaries → verdicts), and a JSON-aware version diff.
+
+Size: the row model the window and its tests share (agents, documents, versions, aggregate
+verdicts, reconcile, diff); it is Qt-free so all of it is tested without a window. TODO(issue
+12): the diff could move to its own module.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ the worker pool. Tests drive the same flows with no Qt at all.
 
 Flows: :class:`SignFlow` (new signed document / new version), :class:`MigrateFlow`,
 :class:`BackupFlow`, :class:`RestoreFlow`.
+
+Size: every wizard's page map and validation rules (sign, migrate, backup, restore) in one
+place, as Electrum keeps its wizard's navigation map. TODO(issue 12): one module per flow.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ and skipped. Names that cannot be carried over (not UTF-8, control characters, a
 backslash, direction controls) are reported and skipped; the rest goes on.
 
 The source is only read.
+
+Size: one resumable job and the rules it needs to never lose or tear data (journal, damage
+repair under If-Match, torn-read detection, odd names); they share the per-object state machine.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Filesystem backend: a folder, with atomic writes and immutable versions."""
+"""Filesystem backend: a folder, with atomic writes and immutable versions.
+
+Size: every read of a folder store goes through the one hostile-file rule set here (regular
+files only, size caps, links inside the store only, odd names reported); splitting it would
+split that rule.
+"""
 
 from __future__ import annotations
 

@@ -50,6 +50,9 @@ next call (the file's size and inode are checked).
 
 Windows: there is no ``flock``; writes are serialised within the process only, so two
 processes must not write one file at the same time there (not tested on Windows).
+
+Size: a whole storage engine in one file (line format, offset index, locking, torn-line repair,
+atomic rewrites) so its invariants sit together.
 """
 
 from __future__ import annotations

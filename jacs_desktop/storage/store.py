@@ -9,6 +9,9 @@ This is the one way JACS data is read and verified, on every backend (folder,
 S3, SQLite, memory): the same names, the same keys, the same attachments give
 the same verdicts. A storage failure (unreachable, time-out, permission
 denied, vanished) is never ``invalid``: the item is ``error``, "not checked".
+
+Size: the JACS view over any backend: listing, history, keys, the agent directory, attachments
+and verification read through one cache and one set of read limits.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Migration, backup and restore wizards (thin shells over the flows)."""
+"""Migration, backup and restore wizards (thin shells over the flows).
+
+Size: three wizards (migrate, backup, restore) with their pages; each is a thin shell over
+jobs/flows.py. TODO(issue 12): one module per wizard.
+"""
 
 from __future__ import annotations
 
