@@ -53,7 +53,7 @@ from ..core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
 from ..core.errors import JacsError
 from ..core.verify import FileResolver, KeyResolver, Verdict, claimed_hash, verify_bytes
 from ..paths import private_dir
-from ..storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
+from ..storage.base import NotFound, ObjectInfo, ObjectStore, Refused, StorageError, UnsafeName, validate_key
 from ..storage.layout import Ref
 from ..storage.store import Store
 from ..storage.watch import needs_polling
@@ -1454,6 +1454,11 @@ def _place_new(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, pa
         p = fs.local_path(key)
         if os.path.lexists(p):
             return False
+        # never through a link on the way that leads out of the target folder (the same rule as
+        # the folder backend's own writes)
+        why = fs.outside_reason(key)
+        if why is not None:
+            raise Refused(why)
         try:
             private_dir(p.parent)  # every new level 0700, whatever the umask
             os.link(src, p)  # atomic, never overwrites; the file is complete and synced

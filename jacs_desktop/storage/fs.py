@@ -153,6 +153,15 @@ class FsStore(ObjectStore):
             raise
         return tmp
 
+    def outside_reason(self, key: str) -> str | None:
+        """Why writing *key* would leave the store through a symbolic link on its way (None
+        when it would not): for writers that place files themselves (restore's hard links)."""
+        parent = self.local_path(key).parent
+        if self._is_inside(os.path.realpath(parent)):
+            return None
+        rel = parent.relative_to(self.root).as_posix()
+        return self._refused_link(rel) or f"{_show(rel)} leads out of the store; not written"
+
     # -- reads: regular files only, bounded, never a link out of the store ----------
     @property
     def _real_root(self) -> str:

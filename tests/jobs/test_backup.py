@@ -195,7 +195,7 @@ def test_kill_9_mid_backup_then_rerun(tmp_path):
     import signal
     import time
 
-    from test_migrate import _make_source, tree_hash
+    from .test_migrate import _make_source, tree_hash
 
     src = tmp_path / "src"
     _make_source(src, 1500)
@@ -841,3 +841,20 @@ def test_killed_backup_leaves_nothing_beside_the_destination(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert list(out.iterdir()) == []
+
+
+def test_restore_never_writes_through_a_link_out_of_the_target(fixture_copy, tmp_path):
+    """A target whose documents/ (or jacs_data/agent/) is a symbolic link to a folder elsewhere:
+    nothing is written there, each entry is reported naming the link, exit 1."""
+    archive = tmp_path / "a.tar.gz"
+    assert backup(open_store(str(fixture_copy)), archive).exit_code == 0
+    target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    (target / "documents").symlink_to(elsewhere)
+    (target / "jacs_data").mkdir()
+    (target / "jacs_data" / "agent").symlink_to(elsewhere)
+    r = restore(archive, open_store(str(target)))
+    assert list(elsewhere.iterdir()) == []
+    assert r.exit_code == 1
+    assert any("documents is a symbolic link" in p and "outside the store" in p for p in r.problems), r.problems[:3]

@@ -224,7 +224,7 @@ def test_changed_source_is_opened_not_the_browsers_store(tmp_path):
 def test_restore_flow_invalid_versions_and_damaged_entries(tmp_path, fixture_copy):
     """Invalid versions do not block a restore (restored and reported, or left out on
     request); damaged entries block it until the user chooses to restore the rest."""
-    from test_backup import TAMPERED, _flip_entry, _tamper
+    from .test_backup import TAMPERED, _flip_entry, _tamper
 
     from jacs_desktop.jobs.backup import backup
 

@@ -233,7 +233,7 @@ def test_backup_wizard_warns_and_restore_wizard_choices(qtbot, tmp_path, fixture
     """A store with a tampered version: the backup summary says so; the restore wizard
     offers to leave it out; a damaged archive goes on only when the user chooses to
     restore the intact entries."""
-    from test_backup import TAMPERED, _flip_entry, _tamper
+    from jobs.test_backup import TAMPERED, _flip_entry, _tamper  # tests/ is on sys.path (its conftest)
 
     _tamper(fixture_copy)
     wiz = BackupWizard(source=str(fixture_copy))
