@@ -183,7 +183,7 @@ class DocRow(_Versioned):
         v = self.verdict
         if v is not None and v.signer_name:
             return v.signer_name
-        if v is not None and v.signer and any(c.name == "signer identity" and c.status == "warning" for c in v.checks):
+        if v is not None and v.signer and unknown_signing_key(v):
             return f"unknown key claiming {v.signer[:8]}…"
         return self.signer[:8] + "…" if self.signer and len(self.signer) > 12 else self.signer
 
@@ -549,7 +549,11 @@ def signer_text(verdict: Verdict) -> str:
     sid = verdict.signer or "?"
     if verdict.signer_name:
         return f"{verdict.signer_name} ({sid})"
-    claim = next((c for c in verdict.checks if c.name == "signer identity" and c.status == "warning"), None)
-    if claim is not None:
+    if unknown_signing_key(verdict):
         return f"unknown key claiming agent {sid}"
     return sid
+
+
+def unknown_signing_key(verdict: Verdict) -> bool:
+    """The agent directory could not show the signing key to be the claimed agent's."""
+    return any(c.name == "signer identity" and c.status == "warning" for c in verdict.checks)
