@@ -20,8 +20,12 @@ from ..models import VERDICT_MARKS, Column, RowTableModel
 __all__ = [
     "tr", "mark", "row_mark", "agg_text", "row_tip", "status_counts", "short", "compact",
     "agent_columns", "document_columns", "version_columns", "attachment_columns", "check_columns",
-    "diff_columns", "make_table", "fit_columns",
+    "diff_columns", "make_table", "fit_columns", "FORK_MARK",
 ]
+
+#: marks a fork in the version tree: U+22D4 PITCHFORK, which DejaVu Sans, Noto and the Windows and
+#: macOS symbol fonts draw (U+2442 ⑂, used before, rendered as a box with common fonts)
+FORK_MARK = "\u22d4"
 
 
 def tr(text: str) -> str:
@@ -123,7 +127,7 @@ def version_columns() -> list[Column]:
     return [
         Column(tr("Verdict"), lambda r: mark(r.status), status=lambda r: r.status,
                tooltip=lambda r: reason_of(r.verdict) if r.verdict else ""),
-        Column(tr("Version"), lambda r: ("  " * r.node.depth) + ("⑂ " if r.node.fork else "") + r.node.version,
+        Column(tr("Version"), lambda r: ("  " * r.node.depth) + (f"{FORK_MARK} " if r.node.fork else "") + r.node.version,
                tooltip=lambda r: tr("fork: its parent has more than one next version") if r.node.fork
                else r.node.version),
         Column(tr("Date"), lambda r: (r.node.date or "")[:23].replace("T", " ")),

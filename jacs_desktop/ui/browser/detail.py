@@ -28,7 +28,7 @@ from ..models import VERDICT_MARKS, RowTableModel
 from ..theme import JSON_COLORS, verdict_color
 from .columns import agg_text, check_columns, diff_columns, make_table, mark, short, tr
 
-__all__ = ["DetailPanel", "JsonHighlighter", "overall_line"]
+__all__ = ["DetailPanel", "JsonHighlighter", "overall_line", "utf16_positions"]
 
 
 class JsonHighlighter(QSyntaxHighlighter):
@@ -53,10 +53,28 @@ class JsonHighlighter(QSyntaxHighlighter):
         ]
 
     def highlightBlock(self, text: str) -> None:
+        # Qt counts positions in UTF-16 units, Python in code points: map them, or every emoji
+        # (two units) would shift the colours of the rest of the line
+        units = utf16_positions(text)
         for rx, f in self.rules:
             for m in rx.finditer(text):
                 start, end = (m.start(1), m.end(1)) if m.groups() else (m.start(), m.end())
+                if units is not None:
+                    start, end = units[start], units[end]
                 self.setFormat(start, end - start, f)
+
+
+def utf16_positions(text: str) -> list[int] | None:
+    """For each code-point index of ``text`` (and its end), the UTF-16 index Qt uses; None when they agree."""
+    if text.isascii() or all(ord(c) < 0x10000 for c in text):
+        return None
+    out = [0] * (len(text) + 1)
+    pos = 0
+    for i, c in enumerate(text):
+        out[i] = pos
+        pos += 2 if ord(c) >= 0x10000 else 1
+    out[len(text)] = pos
+    return out
 
 
 def overall_line(row, key: str) -> str:
