@@ -127,7 +127,8 @@ def version_columns() -> list[Column]:
     return [
         Column(tr("Verdict"), lambda r: mark(r.status), status=lambda r: r.status,
                tooltip=lambda r: reason_of(r.verdict) if r.verdict else ""),
-        Column(tr("Version"), lambda r: ("  " * r.node.depth) + (f"{FORK_MARK} " if r.node.fork else "") + r.node.version,
+        Column(tr("Version"),
+               lambda r: ("  " * r.node.depth) + (f"{FORK_MARK} " if r.node.fork else "") + r.node.version,
                tooltip=lambda r: tr("fork: its parent has more than one next version") if r.node.fork
                else r.node.version),
         Column(tr("Date"), lambda r: (r.node.date or "")[:23].replace("T", " ")),
