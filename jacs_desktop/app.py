@@ -152,7 +152,7 @@ def _install_excepthook(window, log) -> None:
 
             window.show_error(window.tr("Something went wrong: {0}. The details are in {1}.")
                               .format(str(exc) or exc_type.__name__, log_file()))
-        except Exception:  # noqa: BLE001 - the hook itself must never raise
+        except Exception:
             pass
 
     sys.excepthook = hook

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+from pathlib import Path
 
 from . import paths
-from pathlib import Path
 
 __all__ = ["log_dir", "log_file", "setup_logging"]
 

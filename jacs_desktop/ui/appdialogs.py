@@ -182,7 +182,7 @@ class SettingsDialog(QDialog):
         if settings is None:
             try:
                 settings = load_settings()
-            except Exception as exc:  # noqa: BLE001 - shown, defaults used
+            except Exception as exc:
                 from ..storage.settings import Settings
 
                 self.load_error = str(exc)

@@ -19,13 +19,13 @@ def tr(text: str) -> str:
 
 
 class _Node:
-    __slots__ = ("key", "value", "parent", "children", "row")
+    __slots__ = ("children", "key", "parent", "row", "value")
 
-    def __init__(self, key: str, value: Any, parent: "_Node | None", row: int):
+    def __init__(self, key: str, value: Any, parent: _Node | None, row: int):
         self.key, self.value, self.parent, self.row = key, value, parent, row
         self.children: list[_Node] | None = None
 
-    def kids(self) -> list["_Node"]:
+    def kids(self) -> list[_Node]:
         if self.children is None:  # built on first expansion: cheap for big documents
             v = self.value
             if isinstance(v, dict):

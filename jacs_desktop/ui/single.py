@@ -33,7 +33,7 @@ def instance_name() -> str:
         return env
     try:
         user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name: still one per machine
+    except Exception:
         user = "user"
     safe = "".join(ch if ch.isalnum() else "_" for ch in user)[:32]
     return f"jacs-desktop-{safe}-{_session_key()}"

@@ -105,7 +105,7 @@ class AttachmentsPanel(QObject):
             if a.get("embed") and isinstance(a.get("contents"), str):
                 try:
                     a["_size"] = f"{len(_embedded(a)):,} B"
-                except Exception:  # noqa: BLE001
+                except Exception:
                     a["_size"] = tr("unreadable")
             else:
                 a["_size"] = ""
@@ -143,7 +143,7 @@ class AttachmentsPanel(QObject):
         if a.get("embed"):
             try:
                 return _name(a), _embedded(a)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return None
         data = a.get("_data")
         return (_name(a), data) if data is not None else None
@@ -154,7 +154,7 @@ class AttachmentsPanel(QObject):
         if a.get("embed"):
             try:
                 data = _embedded(a)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.error.emit(tr("The embedded attachment cannot be decoded: {0}").format(exc))
                 return
             then(_name(a), data)

@@ -128,7 +128,7 @@ class LiveUpdates(QObject):
         w.on_problem = lambda problem, w=w: self._bridge.problem.emit(w, problem)
         try:
             w.start()
-        except Exception as exc:  # noqa: BLE001 - fall back to the timer
+        except Exception as exc:
             log.info("watching %s failed: %s", root, exc)
             self.refresh_timer.start()
             return

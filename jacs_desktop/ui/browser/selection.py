@@ -88,7 +88,7 @@ class Selection(QObject):
     def _show_doc(self, row: DocRow) -> None:
         try:
             nodes = self.session.history(row.refs)
-        except Exception as exc:  # noqa: BLE001 - a failed read: the versions are still listed (and 'error')
+        except Exception as exc:
             log.info("history of %s: %s", row.id, exc)
             nodes = [HistoryNode(r.version, None, None, r.key) for r in row.refs]
         by_version = {r.version: r for r in row.refs}
@@ -125,7 +125,7 @@ class Selection(QObject):
             try:
                 doc = self.session.read_json(key)
                 self.detail.show_document(doc)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.detail.show_unreadable(key, exc)
         self.doc_json = doc
         self.attachments.fill(doc, verdict)
@@ -155,7 +155,7 @@ class Selection(QObject):
         def show():
             try:
                 a, b = session.read_json(old_key), session.read_json(new_key)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.error.emit(exc)
                 return
             self.detail.set_diff(json_diff(a, b))

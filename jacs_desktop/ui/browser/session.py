@@ -14,7 +14,8 @@ is counted for the status bar (progress, Cancel) and can be cancelled.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -111,7 +112,7 @@ class StoreSession(QObject):
         for store in {id(st): st for st in stores}.values():
             try:
                 store.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def _guard(self, fn):
@@ -196,7 +197,7 @@ class StoreSession(QObject):
             for k in keys:
                 try:
                     store.read(k)
-                except Exception:  # noqa: BLE001 - shown when the body is used
+                except Exception:
                     pass
 
         self.run(read, _tr("Reading"), on_result=lambda _r: then(), quiet=True)
@@ -225,7 +226,7 @@ class StoreSession(QObject):
 
             try:
                 cache = IndexCache(snap.store.url)
-            except Exception:  # noqa: BLE001 - the cache is optional
+            except Exception:
                 cache = None
             try:
                 return fill_summaries(snap, cache, progress=progress, cancel=cancel)

@@ -74,7 +74,7 @@ class SourcesPanel(QWidget):
             from ...storage.connections import Connections
 
             entries += [(c.name, f"profile:{c.name}") for c in Connections().list()]
-        except Exception as exc:  # noqa: BLE001 - a damaged settings file must not stop the app
+        except Exception as exc:
             entries.append((tr("(connections unreadable: {0})").format(exc), ""))
         recent = self.recent()
         urls = recent + [u for u in status if u not in recent and not u.startswith("profile:")]

@@ -218,7 +218,7 @@ class BrowserWindow(QMainWindow):
 
             try:
                 FsStore(d, create=True)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.show_error(exc)
                 return
             self.open_url(d)
@@ -331,7 +331,7 @@ class BrowserWindow(QMainWindow):
             self.prefs = replace(self.prefs, welcome_done=True)
             try:
                 save_settings(self.prefs)
-            except Exception as exc:  # noqa: BLE001 - not fatal; shown
+            except Exception as exc:
                 log.warning("settings not saved: %s", exc)
         {"folder": self.choose_folder, "s3": self.connect_s3, "new": self.new_agent_store,
          "demo": self.open_demo}.get(choice, lambda: None)()
@@ -640,7 +640,7 @@ class BrowserWindow(QMainWindow):
         def edit():
             try:
                 previous = session.read_json(key)
-            except Exception as exc:  # noqa: BLE001 - shown in the banner
+            except Exception as exc:
                 self.show_error(exc)
                 return
             from ..wizards import SignWizard
@@ -709,7 +709,7 @@ def _load_prefs():
 
     try:
         return load_settings()
-    except Exception as exc:  # noqa: BLE001 - a damaged settings file: defaults, and say so in the log
+    except Exception as exc:
         log.warning("settings: %s", exc)
         return Settings()
 

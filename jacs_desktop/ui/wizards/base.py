@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -42,7 +43,7 @@ def tr(text: str) -> str:
 class FlowPage(QWizardPage):
     name = ""
 
-    def __init__(self, wizard: "FlowWizard", name: str | None = None, title: str = "", subtitle: str = ""):
+    def __init__(self, wizard: FlowWizard, name: str | None = None, title: str = "", subtitle: str = ""):
         super().__init__()
         self.wiz = wizard
         self.name = name or self.name
@@ -96,7 +97,7 @@ class RunPage(FlowPage):
     name = "run"
     job_done = Signal(object)
 
-    def __init__(self, wizard: "FlowWizard", job: Callable[..., Any], describe: Callable[[Any], str],
+    def __init__(self, wizard: FlowWizard, job: Callable[..., Any], describe: Callable[[Any], str],
                  title: str = ""):
         super().__init__(wizard, "run", title)
         self.job, self.describe = job, describe

@@ -259,7 +259,7 @@ class SignerPage(FlowPage):
             return
         try:
             ident = self.flow.identity()
-        except Exception as exc:  # noqa: BLE001 - shown, not raised
+        except Exception as exc:
             self.agent_info.setText(str(exc))
             return
         self.agent_info.setText(tr("Agent {0} · {1}").format(ident.agent_id, ident.algorithm))

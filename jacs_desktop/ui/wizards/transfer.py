@@ -47,7 +47,7 @@ class StorePicker(QWidget):
             from ...storage.connections import Connections
 
             items += [f"profile:{c.name}" for c in Connections().list()]
-        except Exception:  # noqa: BLE001 - a damaged settings file only hides the list
+        except Exception:
             pass
         for u in recent:
             if u and u not in items:
