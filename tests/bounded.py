@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def bounded(fn: Callable[[], Any], seconds: float = 15, what: str = "") -> Any:

@@ -1,6 +1,6 @@
+import json
 import os
 import shutil
-import json
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

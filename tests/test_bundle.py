@@ -4,10 +4,8 @@ its own step with ``pytest -m slow``)."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURE, REPO
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURE, MANIFEST, REPO
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX modes")

@@ -1,7 +1,6 @@
 """Shared set-up for the benchmarks: a store of real jacs-made documents."""
 
 import contextlib
-import json
 import os
 import tempfile
 from pathlib import Path

@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from jacs_desktop.core.identity import create_agent  # noqa: E402
-from jacs_desktop.jobs.backup import backup  # noqa: E402
-from jacs_desktop.storage.fs import FsStore  # noqa: E402
-from jacs_desktop.storage.store import Store  # noqa: E402
+from jacs_desktop.core.identity import create_agent
+from jacs_desktop.jobs.backup import backup
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.store import Store
 
 
 def make_store(root: Path, n: int) -> None:

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _world import PASSWORD, jacs_env, make_agent, payload  # noqa: E402
+from _world import PASSWORD, jacs_env, make_agent, payload
 
-from jacs_desktop.core.identity import create_agent  # noqa: E402
+from jacs_desktop.core.identity import create_agent
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _world import bench_root, jacs_env, make_agent, payload  # noqa: E402
+from _world import bench_root, jacs_env, make_agent, payload
 
-from jacs_desktop.core.verify import verify_bytes  # noqa: E402
-from jacs_desktop.storage.urls import open_store  # noqa: E402
+from jacs_desktop.core.verify import verify_bytes
+from jacs_desktop.storage.urls import open_store
 
 
 def ensure_docs(root: Path, client, name: str, n: int) -> list[str]:

@@ -5,9 +5,10 @@ import math
 
 import pytest
 import rfc8785
-from hypothesis import given, settings, strategies as st
-
 from conftest import EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from jacs_desktop.core.canonical import CanonicalizationError, canonicalize, hash_input, jacs_sha256
 
 
@@ -124,9 +125,7 @@ def _has_unsafe_integral(v) -> bool:
 ))
 def test_scanned_parse_path_matches_reference(text):
     """verify_bytes' path (parse with number hooks, one C encode) equals rfc8785."""
-    from jacs_desktop.core.canonical import canonicalize_parsed, loads_scanned
-
-    from jacs_desktop.core.canonical import StrictJSONError
+    from jacs_desktop.core.canonical import StrictJSONError, canonicalize_parsed, loads_scanned
 
     plain = json.loads(text)
     try:

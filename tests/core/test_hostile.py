@@ -4,9 +4,10 @@ import copy
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import FIXTURE, MANIFEST
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from jacs_desktop.core.verify import MAX_DOCUMENT_BYTES, verify_bytes, verify_document
 from jacs_desktop.storage.urls import open_store
 
@@ -106,9 +107,10 @@ def test_listed_but_unsupported_algorithm_is_unverifiable():
 
 def test_legacy_v1_document():
     """A v1 (no signatureContentVersion) document signed by a fixture key: 'legacy', not a crash."""
+    import base64
+
     from jacs_desktop.core.canonical import canonicalize, jacs_sha256
     from jacs_desktop.core.identity import Identity
-    import base64
 
     agent = MANIFEST["agents"]["ed25519"]
     ident = Identity.load(FIXTURE / agent["config"])

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import MANIFEST
+
 from jacs_desktop.core.errors import IdentityError, PasswordPolicyError
 from jacs_desktop.core.identity import AgentConfig, Identity, create_agent, storage_root_for
 from jacs_desktop.core.verify import verify_document

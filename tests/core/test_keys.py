@@ -2,11 +2,11 @@ import json
 import os
 
 import pytest
+from conftest import FIXTURE
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from conftest import FIXTURE
 from jacs_desktop.core.crypto import generate_private_material, signer_from_private_material, verify_signature
 from jacs_desktop.core.errors import KeyDecryptionError, KeyFormatError, PasswordPolicyError
 from jacs_desktop.core.keys import (

@@ -1,9 +1,9 @@
 import hashlib
 
 import pytest
-
 from conftest import EXAMPLES, FIXTURE
-from jacs_desktop.core.pubkey import key_hash_text, public_key_hash, pseudo_pem
+
+from jacs_desktop.core.pubkey import key_hash_text, pseudo_pem, public_key_hash
 
 
 def test_fixture_public_key_hashes(manifest):

@@ -3,11 +3,10 @@
 import base64
 import gzip
 import hashlib
-import json
 
 import pytest
-
 from conftest import MANIFEST
+
 from jacs_desktop.core.errors import DocumentError, KeyDecryptionError
 from jacs_desktop.core.identity import Identity
 from jacs_desktop.core.sign import make_attachment, rfc3339_now, uuid7

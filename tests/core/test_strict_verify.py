@@ -14,8 +14,8 @@ import hashlib
 import json
 
 import pytest
-
 from conftest import FIXTURE, MANIFEST
+
 from jacs_desktop.core.canonical import canonicalize
 from jacs_desktop.core.identity import Identity
 from jacs_desktop.core.verify import verify_bytes

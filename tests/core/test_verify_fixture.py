@@ -4,8 +4,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import EXAMPLES, FIXTURE, MANIFEST
+
 from jacs_desktop.core.verify import KeyRing, verify_bytes, verify_document
 from jacs_desktop.storage.urls import open_store
 
@@ -123,7 +123,8 @@ def test_external_attachment_missing_or_changed(fixture_copy):
 def test_embedded_contents_swapped(store):
     entry = next(e for e in MANIFEST["documents"] if e.get("files") and e["files"][0]["embed"])
     doc = json.loads((FIXTURE / entry["path"]).read_bytes())
-    import base64, gzip
+    import base64
+    import gzip
     doc["jacsFiles"][0]["contents"] = base64.b64encode(gzip.compress(b"evil")).decode()
     from jacs_desktop.core.canonical import jacs_sha256
 

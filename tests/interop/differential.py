@@ -31,11 +31,12 @@ import json
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from ._library import create_jacs_agent, cwd, env  # noqa: F401  (env, cwd: for the tests)
+from ._library import create_jacs_agent, cwd, env
 
 PASSWORD = "Differential!Test#2026"
 

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("jacs", reason="the jacs test extra is not installed")
 
-from . import differential as D  # noqa: E402
+from . import differential as D
 
 pytestmark = pytest.mark.interop
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 jacs = pytest.importorskip("jacs", reason="the jacs test extra is not installed")
+import jacs.simple as jacs_simple  # noqa: E402
 from jacs import SimpleAgent  # noqa: E402
 from jacs.client import JacsClient  # noqa: E402
-import jacs.simple as jacs_simple  # noqa: E402
 
 from jacs_desktop.core.identity import create_agent  # noqa: E402
 from jacs_desktop.core.sign import make_attachment  # noqa: E402
@@ -22,7 +22,8 @@ from jacs_desktop.core.verify import verify_document  # noqa: E402
 from jacs_desktop.jobs.verify_all import verify_store  # noqa: E402
 from jacs_desktop.storage.urls import open_store  # noqa: E402
 
-from ._library import cwd as _cwd, env as _env  # noqa: E402
+from ._library import cwd as _cwd  # noqa: E402
+from ._library import env as _env
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Test#2026x"

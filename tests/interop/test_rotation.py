@@ -31,7 +31,8 @@ from jacs_desktop.core.pubkey import normalize_algorithm  # noqa: E402
 from jacs_desktop.core.sign import AgentSigner  # noqa: E402
 from jacs_desktop.core.verify import KeyRing, _Canon, signature_payload, verify_document  # noqa: E402
 
-from ._library import cwd as _cwd, env as _env  # noqa: E402
+from ._library import cwd as _cwd  # noqa: E402
+from ._library import env as _env
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Rotation!Test#2026x"

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 from bounded import bounded
-
 from conftest import FIXTURE, REPO
+
 from jacs_desktop.jobs.backup import BackupError, backup, restore, verify_archive
 from jacs_desktop.storage.fs import FsStore
 from jacs_desktop.storage.memory import MemoryStore

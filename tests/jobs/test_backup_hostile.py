@@ -193,7 +193,7 @@ HOSTILE_MANIFESTS = {
 def test_hostile_manifest_is_a_sentence(tmp_path, case, capsys):
     arc = _archive(tmp_path / "m.tar.gz", {"documents/x.json": DOC}, HOSTILE_MANIFESTS[case])
     r = verify_archive(arc)
-    assert r.exit_code == 1 and r.errors and "manifest" in r.errors[0].lower() or "newer" in r.errors[0], r.errors
+    assert (r.exit_code == 1 and r.errors and "manifest" in r.errors[0].lower()) or "newer" in r.errors[0], r.errors
     dst = Store(MemoryStore(uuid.uuid4().hex))
     rr = restore(arc, dst)
     assert rr.exit_code == 1 and rr.errors == r.errors and list(dst.objects.list("")) == []

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import AGENT_PASSWORD, FIXTURE
+
 from jacs_desktop.core.identity import create_agent
 from jacs_desktop.jobs.flows import BackupFlow, FlowError, MigrateFlow, RestoreFlow, SignFlow, parse_content
 from jacs_desktop.jobs.profiles import BackupProfiles
@@ -224,9 +224,9 @@ def test_changed_source_is_opened_not_the_browsers_store(tmp_path):
 def test_restore_flow_invalid_versions_and_damaged_entries(tmp_path, fixture_copy):
     """Invalid versions do not block a restore (restored and reported, or left out on
     request); damaged entries block it until the user chooses to restore the rest."""
-    from .test_backup import TAMPERED, _flip_entry, _tamper
-
     from jacs_desktop.jobs.backup import backup
+
+    from .test_backup import TAMPERED, _flip_entry, _tamper
 
     _tamper(fixture_copy)
     arc = tmp_path / "t.tar.gz"

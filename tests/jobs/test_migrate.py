@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURE, MANIFEST, REPO
+
 from jacs_desktop.core.verify import claimed_hash
 from jacs_desktop.jobs.migrate import Cancelled, MigrateOptions, migrate
 from jacs_desktop.storage.fs import FsStore

@@ -156,7 +156,7 @@ def test_two_migrations_creating_the_same_bucket_at_once(weed, server):
                 s.ensure_bucket()
                 src = open_store(str(FIXTURE))
                 results[name] = migrate(src, Store(s), MigrateOptions(concurrency=2, journal=False))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 results[name] = exc
 
         threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]

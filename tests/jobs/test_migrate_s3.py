@@ -6,9 +6,9 @@ import os
 import uuid
 
 import pytest
-
 from conftest import FIXTURE
 from s3servers import S3_KEY, S3_SECRET, moto_server, seaweedfs
+
 from jacs_desktop.core.identity import create_agent
 from jacs_desktop.core.sign import pretty_json
 from jacs_desktop.jobs.migrate import MigrateOptions, migrate
@@ -16,7 +16,6 @@ from jacs_desktop.storage.memory import MemoryStore
 from jacs_desktop.storage.s3 import S3Store
 from jacs_desktop.storage.store import Store
 from jacs_desktop.storage.urls import open_store
-
 
 
 def _s3(endpoint, bucket, **kw):

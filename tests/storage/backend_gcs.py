@@ -14,7 +14,6 @@ import urllib.request
 import uuid
 
 import pytest
-
 from s3servers import free_port, running
 
 

@@ -51,8 +51,9 @@ def juicefs_gateway(juicefs_volume):
 
 
 def _gateway_store(request, tmp_path):
-    from jacs_desktop.storage.s3 import S3Store
     from s3servers import S3_KEY, S3_SECRET
+
+    from jacs_desktop.storage.s3 import S3Store
 
     endpoint, bucket = request.getfixturevalue("juicefs_gateway")
     if request.node.originalname == "test_put_if_absent_race":

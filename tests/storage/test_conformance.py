@@ -5,9 +5,9 @@ import os
 import threading
 
 import pytest
-
 from conftest import FIXTURE
 from s3servers import put_all
+
 from jacs_desktop.storage.base import NotFound, StorageError, UnsafeName
 from jacs_desktop.storage.layout import JacsLayout
 from jacs_desktop.storage.store import Store

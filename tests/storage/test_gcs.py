@@ -10,9 +10,9 @@ import sys
 import uuid
 
 import pytest
-
 from conftest import FIXTURE, REPO
 from s3servers import fault_proxy, free_port, put_all
+
 from jacs_desktop.storage.base import AccessDenied, NotFound, StorageError, Unreachable
 from jacs_desktop.storage.opener import open_objects
 from jacs_desktop.storage.urlparse import parse_url

@@ -2,7 +2,6 @@
 
 import json
 
-from conftest import FIXTURE
 from jacs_desktop.storage.fs import FsStore
 from jacs_desktop.storage.index import IndexCache, summarize
 from jacs_desktop.storage.store import Store

@@ -15,12 +15,12 @@ import threading
 import time
 import uuid
 
+import juicefs as jfs
 import pytest
 from bounded import bounded
-
-import juicefs as jfs
 from conftest import FIXTURE, REPO
 from s3servers import S3_KEY, S3_SECRET
+
 from jacs_desktop.jobs.backup import backup, restore, verify_archive
 from jacs_desktop.jobs.migrate import MigrateOptions, migrate
 from jacs_desktop.jobs.verify_all import verify_store

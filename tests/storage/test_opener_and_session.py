@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from jacs_desktop import paths
 from jacs_desktop.storage import connections, opener, secrets, settings, urls
 from jacs_desktop.storage.base import StorageError

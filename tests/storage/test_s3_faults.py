@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from botocore.awsrequest import AWSResponse
-
 from s3servers import S3_KEY, S3_SECRET, free_port
+
 from jacs_desktop.storage.base import AccessDenied, Unreachable
 from jacs_desktop.storage.s3 import S3Store
 

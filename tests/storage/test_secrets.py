@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from jacs_desktop.storage.secrets import Secrets, SecretsUnavailable, keyring_status
 
 

@@ -7,9 +7,9 @@ import sys
 import uuid
 
 import pytest
-
 from conftest import FIXTURE, REPO
 from s3servers import S3_KEY, S3_SECRET
+
 from jacs_desktop.jobs.doctor import BROKEN, HEALTHY, PARTIAL, doctor
 from jacs_desktop.storage.base import NotSupported, StorageError
 from jacs_desktop.storage.connections import Connections

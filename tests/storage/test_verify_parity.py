@@ -20,9 +20,9 @@ import sys
 import uuid
 
 import pytest
-
 from conftest import FIXTURE, MANIFEST, REPO
 from s3servers import S3_KEY, S3_SECRET, fault_proxy, moto_server, put_all
+
 from jacs_desktop.jobs.verify_all import verify_store
 from jacs_desktop.storage.base import AccessDenied, NotFound, ObjectStore, Unreachable
 from jacs_desktop.storage.memory import MemoryStore
@@ -31,7 +31,7 @@ from jacs_desktop.storage.urls import open_store
 
 ED, PQ = MANIFEST["agents"]["ed25519"], MANIFEST["agents"]["pq2025"]
 ARCHIVED = MANIFEST["documents"][7]["path"]  # a plain pq2025 message
-FRESH = ["00000000-0000-4000-8000-00000000000{0}:11111111-1111-4111-8111-11111111111{0}.json".format(i)
+FRESH = [f"00000000-0000-4000-8000-00000000000{i}:11111111-1111-4111-8111-11111111111{i}.json"
          for i in range(2)]
 
 
@@ -246,8 +246,8 @@ def test_a_key_or_attachment_that_cannot_be_read_is_error():
 
 
 def test_cli_exit_1_when_something_is_error_and_nothing_invalid(monkeypatch, capsys):
-    from jacs_desktop import cli
     import jacs_desktop.storage.urls as urls
+    from jacs_desktop import cli
 
     monkeypatch.setattr(urls, "open_store", lambda url, **kw: Store(Failing(_fixture_objects(), {
         DOC: Unreachable("The S3 endpoint did not answer in time (GET)")})))
@@ -261,8 +261,8 @@ def test_cli_exit_1_when_something_is_error_and_nothing_invalid(monkeypatch, cap
 
 
 def test_cli_exit_2_when_anything_is_invalid_even_with_errors(monkeypatch, capsys):
-    from jacs_desktop import cli
     import jacs_desktop.storage.urls as urls
+    from jacs_desktop import cli
 
     mem = _fixture_objects()
     mem.put("documents/" + FRESH[0], (FIXTURE / "tampered" / "content_changed_rehashed.json").read_bytes())

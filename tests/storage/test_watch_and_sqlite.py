@@ -1,14 +1,13 @@
 """Live changes in folder stores; the SQLite store is readable by plain SQL like jacs's tooling."""
 
-import json
 import os
 import sqlite3
 import threading
 import time
 
 import pytest
-
 from conftest import FIXTURE
+
 from jacs_desktop.storage.fs import FsStore
 from jacs_desktop.storage.sqlite import SqliteStore
 from jacs_desktop.storage.store import Store

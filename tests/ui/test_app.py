@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURE, REPO
 from PySide6.QtCore import QSettings
 
-from conftest import FIXTURE, REPO
 from jacs_desktop.storage.settings import Settings, load_settings, save_settings
 from jacs_desktop.ui.browser import BrowserWindow
 
@@ -298,6 +298,7 @@ def test_file_secrets_ask_for_the_master_password_once(qtbot, window, monkeypatc
 def test_s3_dialog_test_connection_button(qtbot):
     """The doctor behind "Test connection", against a real moto server and an unreachable port."""
     from s3servers import S3_KEY, S3_SECRET, moto_server
+
     from jacs_desktop.storage.s3 import S3Store
     from jacs_desktop.ui.dialogs import S3Dialog
 
@@ -317,7 +318,7 @@ def test_s3_dialog_test_connection_button(qtbot):
         d.test_result = None
         d.endpoint.setText("http://127.0.0.1:1")
         d.test_connection()
-        qtbot.waitUntil(lambda: d.test_result is not None or d.test_button.isEnabled() and "Testing" not in d.error.text(),
+        qtbot.waitUntil(lambda: d.test_result is not None or (d.test_button.isEnabled() and "Testing" not in d.error.text()),
                         timeout=60000)
         assert d.test_result is None or d.test_result.code == 2
         assert "✗" in d.error.text() or "reach" in d.error.text()

@@ -1,14 +1,13 @@
 """The browser window, offscreen, on the real fixture store."""
 
 import shutil
-import time
 
 import pytest
+from conftest import FIXTURE, MANIFEST
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QAbstractItemModelTester
 
-from conftest import FIXTURE, MANIFEST
 from jacs_desktop.ui.browser import BrowserWindow
 
 
@@ -291,6 +290,7 @@ def test_profile_without_secret_asks_for_it(qtbot, window, tmp_path, monkeypatch
     import uuid
 
     from s3servers import S3_KEY, S3_SECRET, moto_server
+
     from jacs_desktop.storage.connections import Connections
     from jacs_desktop.storage.s3 import S3Store
     from jacs_desktop.storage.secrets import Secrets

@@ -3,7 +3,7 @@
 import sys
 
 import PySide6
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from jacs_desktop.ui.models import Column, RowTableModel

@@ -10,7 +10,6 @@ import time
 import uuid
 from dataclasses import replace
 
-import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtTest import QAbstractItemModelTester
 

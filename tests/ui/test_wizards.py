@@ -2,9 +2,9 @@
 
 import json
 
+from conftest import AGENT_PASSWORD, FIXTURE
 from PySide6.QtWidgets import QWizard
 
-from conftest import AGENT_PASSWORD, FIXTURE
 from jacs_desktop.core.identity import create_agent
 from jacs_desktop.core.sign import pretty_json
 from jacs_desktop.storage.memory import MemoryStore
