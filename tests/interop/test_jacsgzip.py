@@ -26,7 +26,7 @@ from jacs_desktop.core.verify import verify_document  # noqa: E402
 from jacs_desktop.storage.urls import open_store  # noqa: E402
 
 from ._library import cwd as _cwd  # noqa: E402
-from ._library import env as _env
+from ._library import env as _env  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Interop!Gzip#2026x"

@@ -32,7 +32,7 @@ from jacs_desktop.core.sign import AgentSigner  # noqa: E402
 from jacs_desktop.core.verify import KeyRing, _Canon, signature_payload, verify_document  # noqa: E402
 
 from ._library import cwd as _cwd  # noqa: E402
-from ._library import env as _env
+from ._library import env as _env  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Rotation!Test#2026x"
