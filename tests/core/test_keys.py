@@ -113,7 +113,7 @@ def test_generated_keys_sign_and_verify(family):
     material, pub = generate_private_material(family)
     signer = signer_from_private_material(family, material, pub)
     assert verify_signature(family, pub, b"m", signer.sign(b"m"))[0]
-    other_material, other_pub = generate_private_material(family)
+    _other_material, other_pub = generate_private_material(family)
     with pytest.raises(KeyFormatError):
         signer_from_private_material(family, material, other_pub)
 

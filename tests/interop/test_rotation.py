@@ -138,7 +138,7 @@ def test_rotation_structure(world):
 
 
 def test_agent_versions_and_documents_match_the_library(world):
-    v1, v2, v3 = world["versions"]
+    v1, _v2, _v3 = world["versions"]
     for version, doc in world["agents"].items():
         ours = _ours(world, doc)
         assert ours.status == "valid" and _lib_valid(world, doc), (version, ours.checks)
@@ -160,7 +160,7 @@ def test_agent_versions_and_documents_match_the_library(world):
 
 def _forge(world, mutate, *, prove_with_old=False):
     """The latest agent version with its proof changed, re-signed with the new key (so only the proof is wrong)."""
-    v1, v2, v3 = world["versions"]
+    _v1, v2, v3 = world["versions"]
     doc = copy.deepcopy(world["agents"][v3])
     proof = doc["jacsKeyRotationProof"]
     mutate(proof)
@@ -231,7 +231,7 @@ def test_forged_proofs_fail(world, case):
 
 def test_old_hash_not_the_previous_versions_key(world, tmp_path):
     """A proof that really verifies, but with a key the previous version never had."""
-    v1, v2, v3 = world["versions"]
+    _v1, _v2, _v3 = world["versions"]
     stranger = create_agent(tmp_path / "stranger", "stranger", PASSWORD, algorithm="pq2025")
     planted = stranger.public_key_hash
 
@@ -254,7 +254,7 @@ def test_old_hash_not_the_previous_versions_key(world, tmp_path):
 
 def test_a_forged_version_in_the_store_does_not_vouch_for_its_key(world):
     """With the genuine latest version replaced by a forged one, its key is no longer the agent's."""
-    v1, v2, v3 = world["versions"]
+    _v1, _v2, v3 = world["versions"]
     forged = _forge(world, _flip)
     agents = dict(world["agents"])
     agents[v3] = forged
@@ -267,7 +267,7 @@ def test_a_forged_version_in_the_store_does_not_vouch_for_its_key(world):
 
 
 def test_old_key_used_after_rotation_gets_a_warning(world):
-    v1, v2, v3 = world["versions"]
+    v1, v2, _v3 = world["versions"]
     old_signer, old_pub = _signer(world["keys"], f"jacs.private.{v1}.pem.enc", f"jacs.public.{v1}.pem",
                                   world["first_alg"])
     late = AgentSigner(old_signer, world["agent_id"], v1, old_pub).new_document(
@@ -284,7 +284,7 @@ def test_old_key_used_after_rotation_gets_a_warning(world):
 
 def test_planted_key_is_an_unknown_key(world, tmp_path):
     """A stranger's key put into public_keys/, signing as the rotated agent."""
-    v1, v2, v3 = world["versions"]
+    _v1, _v2, v3 = world["versions"]
     mallory = create_agent(tmp_path / "mallory", "mallory", PASSWORD, algorithm=world["alg"])
     src = mallory.config.public_keys_dir
     dst = world["data"] / "public_keys"
@@ -320,7 +320,7 @@ def test_planted_key_is_an_unknown_key(world, tmp_path):
 
 def test_planted_agent_version_without_proof(world, tmp_path):
     """A stranger's self-signed 'next version' of the agent (no proof) is not the agent."""
-    v1, v2, v3 = world["versions"]
+    _v1, _v2, v3 = world["versions"]
     mallory = create_agent(tmp_path / "mallory2", "mallory", PASSWORD, algorithm=world["alg"])
     doc = copy.deepcopy(world["agents"][v3])
     doc.pop("jacsKeyRotationProof")

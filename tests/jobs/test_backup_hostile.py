@@ -290,7 +290,7 @@ def test_case_only_clash_refused_on_case_insensitive_targets(tmp_path, files, mo
     r = verify_archive(arc)  # verify cannot know the target: it says what a restore will do
     assert not r.errors and any("differ" in w and "only in case" in w and "case-insensitive" in w
                                 for w in r.warnings), r.warnings
-    code, out, err = _cli(capsys, "backup", "verify", arc)
+    _code, _out, err = _cli(capsys, "backup", "verify", arc)
     assert "only in case" in err
     assert bk._case_insensitive(tmp_path) is False  # this test machine's temp folder
     monkeypatch.setattr(bk, "_case_insensitive", lambda folder: True)  # as on Windows or macOS

@@ -18,7 +18,7 @@ def _doc(i: int) -> bytes:
 
 
 def test_round_trip_zero_and_ten_megabytes(backend):
-    name, s = backend
+    _name, s = backend
     s.put("files/empty.bin", b"")
     assert s.get("files/empty.bin") == b""
     assert s.stat("files/empty.bin").size == 0
@@ -36,7 +36,7 @@ def test_round_trip_zero_and_ten_megabytes(backend):
 
 
 def test_documents_with_colons(backend):
-    name, s = backend
+    _name, s = backend
     key = "documents/52e07b44-6d02-4085-8401-6c5efce90602:15bf7646-e871-403b-b734-6481368462e5.json"
     assert s.put_if_absent(key, _doc(1)) is True
     assert s.put_if_absent(key, _doc(2)) is False
@@ -45,7 +45,7 @@ def test_documents_with_colons(backend):
 
 
 def test_listing_pages_past_one_thousand(backend):
-    name, s = backend
+    _name, s = backend
     keys = [f"jacs_data/agent/a{i:05d}:v.json" for i in range(1050)]
     put_all(s, ((k, b"{}") for k in keys))
     s.put("jacs_data/other.txt", b"x")
@@ -56,7 +56,7 @@ def test_listing_pages_past_one_thousand(backend):
 
 
 def test_put_if_absent_race(backend):
-    name, s = backend
+    _name, s = backend
     key = "documents/race:v1.json"
     wins, errors = [], []
     barrier = threading.Barrier(8)
@@ -81,7 +81,7 @@ def test_put_if_absent_race(backend):
 
 @pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "a/../../b", "a//b", "a\x00b", "C:/x", "a\\b", "", ".", "x/./y", "a\nb"])
 def test_hostile_names_refused(backend, bad):
-    name, s = backend
+    _name, s = backend
     for op in (lambda: s.put(bad, b"x"), lambda: s.put_if_absent(bad, b"x"), lambda: s.get(bad),
                lambda: s.stat(bad), lambda: s.delete(bad)):
         with pytest.raises(UnsafeName):
@@ -135,7 +135,7 @@ def test_interrupted_upload_leaves_nothing(backend, monkeypatch):
 
 
 def test_move_and_archive_restore(backend):
-    name, s = backend
+    _name, s = backend
     store = Store(s, JacsLayout("jacs_data"))
     doc = {"jacsId": "0a1b2c3d-0000-4000-8000-000000000001", "jacsVersion": "0a1b2c3d-0000-4000-8000-000000000002",
            "jacsType": "header"}
@@ -157,7 +157,7 @@ def test_move_and_archive_restore(backend):
 
 
 def test_fixture_store_on_every_backend(backend, manifest):
-    name, s = backend
+    _name, s = backend
     for p in sorted(FIXTURE.rglob("*")):
         if p.is_file() and "tampered" not in p.parts:
             s.put(p.relative_to(FIXTURE).as_posix(), p.read_bytes())
@@ -179,7 +179,7 @@ def test_fixture_store_on_every_backend(backend, manifest):
 
 def test_listing_mixed_names_across_pages(backend):
     """Parallel S3 listing splits by the next character: every name must still come back once, in order."""
-    name, s = backend
+    _name, s = backend
     import random
     import uuid as _uuid
 
@@ -200,7 +200,7 @@ def test_listing_mixed_names_across_pages(backend):
 
 @pytest.mark.parametrize("bad_id", ["../../etc/passwd", "/abs", "a/b", "a\\b", "a:b", "x\x00y", "..", "C:", " pad"])
 def test_hostile_ids_from_documents_refused(backend, bad_id):
-    name, s = backend
+    _name, s = backend
     store = Store(s, JacsLayout("jacs_data"))
     for doc in ({"jacsId": bad_id, "jacsVersion": "v1"}, {"jacsId": "id1", "jacsVersion": bad_id}):
         with pytest.raises(UnsafeName):
@@ -232,7 +232,7 @@ def test_forks_are_kept_in_history():
 def test_listing_unusual_but_valid_names(backend):
     """Names with XML-special and non-ASCII characters list back exactly (the fast
     S3 listing reads XML-escaped keys)."""
-    name, s = backend
+    _name, s = backend
     keys = ["files/a&b<c>d.txt", "files/quote\"'.txt", "files/é✓ü.bin", "files/plus+and%25percent.txt",
             "files/space name.txt", "files/semi;colon&amp;.txt"]
     for k in keys:

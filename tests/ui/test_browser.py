@@ -135,7 +135,7 @@ def test_drop_files_verifies_them(qtbot, window, tmp_path):
                     Qt.KeyboardModifier.NoModifier)
     w.dropEvent(ev)
     qtbot.waitUntil(lambda: bool(w.dropped) and getattr(w, "active_wizard", None) is not None, timeout=10000)
-    [(p1, v1, r1)] = w.dropped  # the JACS document is verified ...
+    [(_p1, v1, r1)] = w.dropped  # the JACS document is verified ...
     assert v1.status == "invalid" and "approvedBy" in r1
     assert "invalid" in w.verdict_label.text()
     wiz = w.active_wizard  # ... and the other file opens the signed-document wizard with it attached
