@@ -62,6 +62,22 @@ def _absolute(store: str | None) -> str | None:
     return os.path.abspath(os.path.expanduser(store))
 
 
+def _desktop_entry(install: bool) -> int:
+    """--install-desktop-entry / --uninstall-desktop-entry: no window, a line of text, 0 or 1."""
+    from .desktop_entry import install_desktop_entry, uninstall_desktop_entry
+
+    try:
+        if install:
+            print(install_desktop_entry().summary())
+        else:
+            removed = uninstall_desktop_entry()
+            print(f"Removed {len(removed)} files." if removed else "No desktop entry was installed.")
+    except OSError as exc:
+        print(f"Could not {'install' if install else 'remove'} the desktop entry: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     parser = argparse.ArgumentParser(prog="jacs-desktop", description="Browse and verify JACS stores.")
@@ -71,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not hand the store to an already running window")
     parser.add_argument("--smoke-test", action="store_true",
                         help="open the store, verify it, print a summary and exit (0 when it opened)")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add JACS Desktop to your applications menu (desktop entry and icons) and exit")
+    parser.add_argument("--uninstall-desktop-entry", action="store_true",
+                        help="remove what --install-desktop-entry added and exit")
     args, qt_args = parser.parse_known_args(argv[1:])
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return _desktop_entry(install=args.install_desktop_entry)
     store = _absolute(args.store)
 
     from PySide6.QtCore import QSettings, QTimer

@@ -30,5 +30,7 @@ def resource_path(name: str) -> Path | None:
 
 
 def icon_path(size: int | None = None) -> Path | None:
-    name = f"resources/icons/jacs-desktop-{size}.png" if size else "resources/icons/jacs-desktop.svg"
-    return resource_path(name)
+    """The app icon (package data, so a pip install has it too): a PNG of ``size`` px, or the SVG."""
+    name = f"jacs-desktop-{size}.png" if size else "jacs-desktop.svg"
+    p = Path(__file__).resolve().parent / "data" / "icons" / name
+    return p if p.is_file() else None

@@ -1,4 +1,4 @@
-"""Render resources/icons/jacs-desktop.svg to the PNG sizes desktops ask for, and
+"""Render jacs_desktop/data/icons/jacs-desktop.svg to the PNG sizes desktops ask for, and
 the Windows .ico / macOS .icns the bundle uses.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/make_icons.py
@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
-ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
+ICONS = Path(__file__).resolve().parents[1] / "jacs_desktop" / "data" / "icons"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 

@@ -80,6 +80,14 @@ class WelcomeDialog(QDialog):
         self.again = QCheckBox(tr("Show this at start-up"), self)
         self.again.setChecked(False)
         lay.addWidget(self.again)
+        # a pip install has no menu entry: offer one (freedesktop desktops only; bundles bring their own)
+        self.menu_entry: QCheckBox | None = None
+        self.menu_entry_result = ""
+        if offer_desktop_entry():
+            self.menu_entry = QCheckBox(tr("Add JACS Desktop to the applications menu"), self)
+            self.menu_entry.setToolTip(tr("Writes a desktop entry and icons into your personal data folder"))
+            self.menu_entry.setChecked(True)
+            lay.addWidget(self.menu_entry)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
@@ -87,6 +95,28 @@ class WelcomeDialog(QDialog):
     def _choose(self, key: str) -> None:
         self.choice = key
         self.accept()
+
+    def done(self, r: int) -> None:
+        if self.menu_entry is not None and self.menu_entry.isChecked() and not self.menu_entry_result:
+            from ..desktop_entry import install_desktop_entry
+
+            try:
+                self.menu_entry_result = install_desktop_entry().summary()
+            except OSError as exc:
+                self.menu_entry_result = tr("Could not add the menu entry: {0}").format(exc)
+        super().done(r)
+
+
+def offer_desktop_entry() -> bool:
+    """Whether to offer *Add to the applications menu*: on a freedesktop system (Linux, BSD), not
+    inside a PyInstaller bundle (its installer owns that), and not installed yet."""
+    import sys
+
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) or getattr(sys, "frozen", False):
+        return False
+    from ..desktop_entry import installed_entry
+
+    return installed_entry() is None
 
 
 class NewAgentStoreDialog(QDialog):

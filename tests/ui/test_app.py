@@ -235,14 +235,14 @@ def test_new_store_with_new_agent_dialog(qtbot, window, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed")
 def test_desktop_file_validates():
-    f = REPO / "packaging" / "linux" / "org.jacsdesktop.JacsDesktop.desktop"
+    f = REPO / "jacs_desktop" / "data" / "org.jacsdesktop.JacsDesktop.desktop"
     p = subprocess.run(["desktop-file-validate", str(f)], capture_output=True, text=True)
     assert p.returncode == 0 and "error" not in p.stdout, p.stdout
 
 
 @pytest.mark.skipif(not shutil.which("appstreamcli"), reason="appstream is not installed")
 def test_metainfo_validates():
-    f = REPO / "packaging" / "linux" / "org.jacsdesktop.JacsDesktop.metainfo.xml"
+    f = REPO / "jacs_desktop" / "data" / "org.jacsdesktop.JacsDesktop.metainfo.xml"
     p = subprocess.run(["appstreamcli", "validate", "--no-net", str(f)], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
 
@@ -268,7 +268,8 @@ def test_version_is_the_same_everywhere():
     assert __version__ == v
     assert f"<string>{v}</string>" in (REPO / "packaging" / "macos" / "Info.plist").read_text()
     assert f"StringStruct('ProductVersion', '{v}')" in (REPO / "packaging" / "windows" / "version_info.txt").read_text()
-    assert f'release version="{v}"' in (REPO / "packaging" / "linux" / "org.jacsdesktop.JacsDesktop.metainfo.xml").read_text()
+    metainfo = REPO / "jacs_desktop" / "data" / "org.jacsdesktop.JacsDesktop.metainfo.xml"
+    assert f'release version="{v}"' in metainfo.read_text()
     nums = ",".join(re.findall(r"\d+", v)[:3]) + ",0"
     assert f"filevers=({nums})" in (REPO / "packaging" / "windows" / "version_info.txt").read_text().replace(" ", "")
 

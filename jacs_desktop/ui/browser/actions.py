@@ -71,6 +71,7 @@ class BrowserActions(QObject):
         self.act_readme = act(tr("README"))
         self.act_welcome = act(tr("Welcome…"))
         self.act_log_folder = act(tr("Open the log folder"))
+        self.act_install_entry = act(tr("Add to the Applications Menu"))
         self.act_about = act(tr("About JACS Desktop"))
         self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -111,6 +112,7 @@ class BrowserActions(QObject):
         for a in (self.act_migrate, self.act_backup, self.act_restore):
             m_tools.addAction(a)
         m_help = mb.addMenu(tr("&Help"))
-        for a in (self.act_shortcuts, self.act_readme, self.act_welcome, self.act_log_folder, self.act_about):
+        for a in (self.act_shortcuts, self.act_readme, self.act_welcome, self.act_log_folder, self.act_install_entry,
+                  self.act_about):
             m_help.addAction(a)
         return m_tools

@@ -99,6 +99,7 @@ class BrowserWindow(QMainWindow):
             "act_restore": self.restore_wizard, "act_settings": self.show_settings, "act_quit": self.close,
             "act_shortcuts": self.show_shortcuts, "act_readme": self.show_readme, "act_welcome": self.show_welcome,
             "act_log_folder": self.open_log_folder, "act_about": self.show_about,
+            "act_install_entry": self.install_desktop_entry,
         })
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.sources_panel = SourcesPanel(self.settings, splitter)
@@ -313,6 +314,17 @@ class BrowserWindow(QMainWindow):
         d = log_dir()
         d.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(d)))
+
+    def install_desktop_entry(self) -> None:
+        """Help ▸ Add to the Applications Menu: the desktop entry and icons, into the user's data folder."""
+        from ...desktop_entry import install_desktop_entry
+
+        try:
+            text = install_desktop_entry().summary()
+        except OSError as exc:
+            self.show_error(tr("Could not add the menu entry: {0}").format(exc))
+            return
+        self.statusBar().showMessage(text, 10000)
 
     def show_welcome(self) -> None:
         from ..appdialogs import WelcomeDialog
