@@ -36,7 +36,7 @@ def mode(p) -> int:
 def assert_private_tree(root):
     """Every folder under *root* (and *root*) 0700, every file 0600."""
     bad = []
-    for d, dirs, files in os.walk(root):
+    for d, _dirs, files in os.walk(root):
         if mode(d) != 0o700:
             bad.append((d, oct(mode(d))))
         for f in files:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+import contextlib
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_INVALID", "MARK", "CHECK_MARK", "PROG", "err", "warn", "print_json",
            "safe_streams"]
@@ -41,7 +42,5 @@ def safe_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):
-                pass

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from .theme import VERDICT_COLORS
+import contextlib
 
 __all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
 
@@ -251,9 +252,7 @@ def _positions(rows: list, wanted: list) -> dict[int, int]:
     if len(unique) <= 16 and all(type(r).__eq__ is object.__eq__ for r in unique.values()):
         out = {}
         for key, r in unique.items():
-            try:
+            with contextlib.suppress(ValueError):
                 out[key] = rows.index(r)
-            except ValueError:
-                pass
         return out
     return {id(r): i for i, r in enumerate(rows) if id(r) in unique}

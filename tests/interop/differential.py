@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ._library import create_jacs_agent, cwd, env
+import contextlib
 
 PASSWORD = "Differential!Test#2026"
 
@@ -201,10 +202,8 @@ def rehash(doc: dict) -> dict:
     from jacs_desktop.core.canonical import CanonicalizationError, canonicalize
 
     body = {k: v for k, v in doc.items() if k != "jacsSha256"}
-    try:
+    with contextlib.suppress(CanonicalizationError, RecursionError, TypeError, ValueError):
         doc["jacsSha256"] = hashlib.sha256(canonicalize(body)).hexdigest()
-    except (CanonicalizationError, RecursionError, TypeError, ValueError):
-        pass
     return doc
 
 
@@ -251,10 +250,10 @@ def _paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
     yield prefix
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _paths(v, prefix + (k,))
+            yield from _paths(v, (*prefix, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _paths(v, prefix + (i,))
+            yield from _paths(v, (*prefix, i))
 
 
 def _get(doc: Any, path: tuple) -> Any:
@@ -398,7 +397,7 @@ def text_mutations(text: str, doc: dict, rng: random.Random) -> Iterator[tuple[s
     strs = [m for m in re.finditer(r'"([^"\\]{2,40})"', text)]
     for m in rng.sample(strs, min(3, len(strs))):
         ch = m.group(1)[0]
-        esc = "\\u%04x" % ord(ch) if ord(ch) < 0x10000 else ch
+        esc = f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else ch
         yield f"string {m.group(1)[:12]!r} escaped", text[:m.start(1)] + esc + text[m.start(1) + 1:]
     nonascii = [m for m in re.finditer(r'"([^"\\]*[^\x00-\x7f][^"\\]*)"', text)]
     for m in nonascii[:2]:

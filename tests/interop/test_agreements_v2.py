@@ -89,7 +89,7 @@ class World:
             try:
                 report = self.agents["a"].verify_agreement_v2(text)
             except Exception as exc:  # the library refuses malformed agreements outright
-                return plain.valid, None, list(plain.errors) + [str(exc)]
+                return plain.valid, None, [*plain.errors, str(exc)]
         assert report["policyAccepted"] is False  # 0.15 never accepts a v2 policy
         return plain.valid, report["mathematicalChecksValid"], list(plain.errors) + list(report["errors"])
 
@@ -395,7 +395,7 @@ def m_party_fields_dropped(w, d, rng):
 
 def m_agreement_hash_replaced(w, d, rng):
     m = copy.deepcopy(d)
-    m["jacsAgreementHash"] = "%064x" % rng.getrandbits(256)
+    m["jacsAgreementHash"] = f"{rng.getrandbits(256):064x}"
     return w.resign(m)
 
 
@@ -606,7 +606,7 @@ def test_forged_party_signature_under_valid_outer_signature(world):
     rng = random.Random(SEED)
     for name in ("3p final after n", "2p final"):
         doc = world.docs[name]
-        for i, e in enumerate(doc["agreementSignatures"]):
+        for i, _e in enumerate(doc["agreementSignatures"]):
             m = copy.deepcopy(doc)
             sig = m["agreementSignatures"][i]["signature"]
             raw = bytearray(base64.b64decode(sig["signature"]))

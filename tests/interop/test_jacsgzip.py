@@ -215,7 +215,7 @@ def ours(world):
     whole = ident.signer.new_document({"jacsDocument": {"type": "file", "filename": "corpus"}}, attachments=atts)
     singles = {name: ident.signer.new_document({"jacsDocument": {"type": "file", "filename": f"{name}.bin"}},
                                                attachments=[a])
-               for (name, _), a in zip(CORPUS, atts)
+               for (name, _), a in zip(CORPUS, atts, strict=False)
                if name in ("text-1000", "random-32769", "text-65537", "mixed-400000", "zeros-1000000")}
     return {"root": root, "ident": ident, "files": files, "whole": whole, "singles": singles}
 
@@ -225,7 +225,7 @@ def test_library_accepts_our_external_attachments(ours):
     with _env(JACS_PRIVATE_KEY_PASSWORD=PASSWORD), _cwd(ours["root"]):
         agent = jacs.JacsAgent()
         agent.load(str(cfg.path))
-        for name, doc in [("all", ours["whole"])] + list(ours["singles"].items()):
+        for name, doc in [("all", ours["whole"]), *ours["singles"].items()]:
             assert agent.verify_document(json.dumps(doc)) is True, name
         # the library really recompresses the file: change it and it rejects the document
         target = ours["files"] / "text-65537.bin"

@@ -217,7 +217,7 @@ def test_kill_9_mid_migration_then_rerun(tmp_path, target):
         assert proc.wait() == -signal.SIGKILL
         partial_counts.append(len([r for r in open_store(url).refs() if r.kind == "document"]))
     assert 0 < partial_counts[0] < n  # the kill really interrupted a running copy
-    out = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True)
+    out = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["summary"]["failed"] == 0 and report["summary"]["resumed_from_journal"] > 0

@@ -55,10 +55,8 @@ def azurite(location: Path, ready_timeout: float = 60):
 
     def ready() -> bool:
         # any HTTP answer (an unsigned listing is refused with 403) means it serves requests
-        try:
+        with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(f"{endpoint}?comp=list", timeout=2).close()
-        except urllib.error.HTTPError:
-            pass
         return True
 
     # --disableTelemetry always: without it Azurite tries to reach the internet

@@ -184,7 +184,7 @@ def test_listing_mixed_names_across_pages(backend):
     import uuid as _uuid
 
     rng = random.Random(3)
-    firsts = list("0123456789abcdef") + ["A", "Z", "_", "-", ".x", "~", "ü", "g", "z", "9~", "f~", ":x"]
+    firsts = [*"0123456789abcdef", "A", "Z", "_", "-", ".x", "~", "ü", "g", "z", "9~", "f~", ":x"]
     keys = sorted({f"documents/{rng.choice(firsts)}{_uuid.UUID(int=rng.getrandbits(128))}.json" for _ in range(400)})
     keys.append("documents/archive/a:b.json")
     keys.sort()

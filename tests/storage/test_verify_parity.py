@@ -236,12 +236,12 @@ def test_a_key_or_attachment_that_cannot_be_read_is_error():
     report = verify_store(store)
     by_path = {v.path: v for v in report.results}
     pq_docs = [e["path"] for e in MANIFEST["documents"] if e["signer"] == "pq2025"]
-    for path in pq_docs + [PQ["agent_document"], PQ["config"], EXTERNAL["path"]]:
+    for path in [*pq_docs, PQ["agent_document"], PQ["config"], EXTERNAL["path"]]:
         v = by_path[path]
         assert v.status == "error", (path, v.checks)
         assert any(c.name == "read" and c.reason.startswith("not checked: ") for c in v.checks)
-    assert {v.status for p, v in by_path.items() if p not in pq_docs + [PQ["agent_document"], PQ["config"],
-                                                                         EXTERNAL["path"]]} == {"valid"}
+    assert {v.status for p, v in by_path.items() if p not in [*pq_docs, PQ["agent_document"], PQ["config"],
+                                                                    EXTERNAL["path"]]} == {"valid"}
     assert report.exit_code == 1
 
 

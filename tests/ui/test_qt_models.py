@@ -74,7 +74,7 @@ def test_sort_is_applied_again_when_rows_change(qtbot):
     m = RowTableModel([Column("Title", lambda r: r.title)])
     m.set_rows(rows)
     m.sort(0, Qt.SortOrder.AscendingOrder)
-    for r, t in zip(rows, ["e", "c", "a", "d", "b"]):
+    for r, t in zip(rows, ["e", "c", "a", "d", "b"], strict=False):
         r.title = t
     m.rows_changed()
     assert [m.row_object(i).title for i in range(5)] == ["a", "b", "c", "d", "e"]

@@ -30,6 +30,7 @@ from ..models import RowTableModel
 from ..theme import WARNING_STYLE
 from ..workers import message_of
 from .columns import attachment_columns, make_table, tr
+import contextlib
 
 __all__ = ["AttachmentsPanel"]
 
@@ -295,10 +296,8 @@ class AttachmentsPanel(QObject):
         if mt.startswith("text/") or mt in ("application/json", "application/xml") or mt.endswith("+json"):
             text = data[:1_000_000].decode("utf-8", errors="replace")
             if mt.endswith("json"):
-                try:
+                with contextlib.suppress(ValueError):
                     text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-                except ValueError:
-                    pass
             self.preview_text.setPlainText(text)
             return
         self.preview_text.setPlainText(tr("{0}: {1:,} bytes — no preview for this type").format(mt or "?", len(data)))

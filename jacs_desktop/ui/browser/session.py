@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...jobs.browse import Snapshot, SnapshotBuilder, fill_summaries, reconcile, stream_refs, verify_ref, verify_rows
 from ..workers import Task, WorkerPool
+import contextlib
 
 __all__ = ["TaskRunner", "StoreSession"]
 
@@ -110,10 +111,8 @@ class StoreSession(QObject):
         stores = [x.store for x in (self.snapshot, self.builder) if x is not None]
         self.snapshot = self.builder = None
         for store in {id(st): st for st in stores}.values():
-            try:
+            with contextlib.suppress(Exception):
                 store.close()
-            except Exception:
-                pass
 
     def _guard(self, fn):
         return None if fn is None else (lambda value: None if self.closed else fn(value))
@@ -195,10 +194,8 @@ class StoreSession(QObject):
 
         def read():
             for k in keys:
-                try:
+                with contextlib.suppress(Exception):
                     store.read(k)
-                except Exception:
-                    pass
 
         self.run(read, _tr("Reading"), on_result=lambda _r: then(), quiet=True)
 
