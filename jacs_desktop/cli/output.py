@@ -3,10 +3,10 @@ JSON reports, and streams that cannot fail on a non-UTF-8 terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
-import contextlib
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_INVALID", "MARK", "CHECK_MARK", "PROG", "err", "warn", "print_json",
            "safe_streams"]

@@ -8,6 +8,7 @@ appended in batches while a worker produces them, and a row whose data changed
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,7 +16,6 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from .theme import VERDICT_COLORS
-import contextlib
 
 __all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
 
@@ -95,16 +95,17 @@ class RowTableModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            if 0 <= section < len(self._columns):
-                return self._columns[section].title
+        horizontal = role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
+        if horizontal and 0 <= section < len(self._columns):
+            return self._columns[section].title
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if self.drag_enabled is None or (0 <= index.row() < len(self._rows) and self.drag_enabled(self._rows[index.row()])):
+        row = index.row()
+        if self.drag_enabled is None or (0 <= row < len(self._rows) and self.drag_enabled(self._rows[row])):
             flags |= Qt.ItemFlag.ItemIsDragEnabled
         return flags
 

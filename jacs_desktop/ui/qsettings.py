@@ -10,6 +10,7 @@ def private_settings(settings=None):
     folder whatever the umask: it lists recent stores. QSettings rewrites the file
     through a temporary one that keeps the existing file's mode. (On Windows the
     native settings are in the registry and there are no modes to set.)"""
+    import contextlib
     import os
 
     from PySide6.QtCore import QSettings
@@ -20,8 +21,7 @@ def private_settings(settings=None):
     if name and os.name != "nt":
         from ..paths import private_file
 
-        try:
+        # an unwritable settings folder: Qt reports it through status()
+        with contextlib.suppress(OSError):
             private_file(name)
-        except OSError:
-            pass  # an unwritable settings folder: Qt reports it through status()
     return settings

@@ -25,6 +25,7 @@ do not hide schema and structure checks.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -37,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from ._library import create_jacs_agent, cwd, env
-import contextlib
 
 PASSWORD = "Differential!Test#2026"
 

@@ -6,6 +6,7 @@ saved or previewed only after a warning, and never dragged out."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import tempfile
@@ -30,7 +31,6 @@ from ..models import RowTableModel
 from ..theme import WARNING_STYLE
 from ..workers import message_of
 from .columns import attachment_columns, make_table, tr
-import contextlib
 
 __all__ = ["AttachmentsPanel"]
 

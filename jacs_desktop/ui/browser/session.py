@@ -13,6 +13,7 @@ is counted for the status bar (progress, Cancel) and can be cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...jobs.browse import Snapshot, SnapshotBuilder, fill_summaries, reconcile, stream_refs, verify_ref, verify_rows
 from ..workers import Task, WorkerPool
-import contextlib
 
 __all__ = ["TaskRunner", "StoreSession"]
 

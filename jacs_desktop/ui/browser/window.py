@@ -399,9 +399,9 @@ class BrowserWindow(QMainWindow):
     def _open_failed(self, session: StoreSession, exc: BaseException) -> None:
         url, msg = session.url, message_of(exc)
         self.live.stop()  # nothing shown, nothing to keep up to date
-        if url.startswith("profile:") and isinstance(exc, AccessDenied) and self._secret_prompted != url:
-            if self._ask_secret(url):
-                return
+        ask = url.startswith("profile:") and isinstance(exc, AccessDenied) and self._secret_prompted != url
+        if ask and self._ask_secret(url):
+            return
         session.close()
         self.documents.clear()
         self.selection.clear()

@@ -191,7 +191,8 @@ class AttachmentsPage(FlowPage):
             self.add_paths([a["path"] for a in self.state["attachments"]])
             for r, a in enumerate(self.state["attachments"]):
                 if "embed" in a:
-                    self.model.item(r, 3).setCheckState(Qt.CheckState.Checked if a["embed"] else Qt.CheckState.Unchecked)
+                    state = Qt.CheckState.Checked if a["embed"] else Qt.CheckState.Unchecked
+                    self.model.item(r, 3).setCheckState(state)
 
     def store(self) -> None:
         self.state["attachments"] = [
