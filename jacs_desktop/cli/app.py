@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import backup, connections, doctor, migrate, sign, verify
+from . import agreements, backup, connections, doctor, identity, migrate, sign, trust, verify
 from .output import EXIT_ERROR, PROG, err, safe_streams
 
 __all__ = ["build_parser", "main"]
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_parser(sub)
     backup.add_parsers(sub)  # backup (with its verify and profiles) and restore
     connections.add_parser(sub)
+    agreements.add_parser(sub)
+    identity.add_parser(sub)
+    trust.add_parser(sub)
     return p
 
 

@@ -104,6 +104,10 @@ class Verdict:
     public_key_hash: str | None = None
     checks: list[Check] = field(default_factory=list)
     path: str | None = None
+    #: the trust store's word on the signer (jobs/trust.py): "trusted", "not in trust store",
+    #: "pin conflict" or "distrusted"; None when not asked. It never changes ``status``.
+    trust: str | None = None
+    trust_reason: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -137,6 +141,7 @@ class Verdict:
             "algorithm": self.algorithm,
             "public_key_hash": self.public_key_hash,
             "path": self.path,
+            **({"trust": self.trust, "trust_reason": self.trust_reason} if self.trust is not None else {}),
         }
 
 
