@@ -47,7 +47,7 @@ def seaweedfs(data_dir: Path, ready_timeout: float = 90, ports: dict | None = No
            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}"]
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    log = open(Path(data_dir) / "weed.log", "ab")
+    log = open(Path(data_dir) / "weed.log", "ab")  # noqa: SIM115 - the server's output for its lifetime
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     seaweedfs.last_process = proc
     endpoint = f"http://127.0.0.1:{ports['s3']}"
@@ -63,10 +63,10 @@ def seaweedfs(data_dir: Path, ready_timeout: float = 90, ports: dict | None = No
                 s.put("x", b"1")
                 s.delete("x")
                 break
-            except Exception:
+            except Exception as exc:
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError("SeaweedFS did not become ready:\n"
-                                       + (Path(data_dir) / "weed.log").read_text(errors="replace")[-3000:])
+                                       + (Path(data_dir) / "weed.log").read_text(errors="replace")[-3000:]) from exc
                 time.sleep(0.5)
         yield endpoint
     finally:
@@ -200,7 +200,7 @@ def running(cmd: list[str], log_path: Path, ready, name: str, ready_timeout: flo
     stop it (terminate, then kill) at the end. ``ready`` may raise OSError while it is
     starting; the server exiting early or not getting ready in time raises RuntimeError
     with the end of its log."""
-    log = open(log_path, "ab")
+    log = open(log_path, "ab")  # noqa: SIM115 - the server's output for its lifetime, closed when it stops
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen)
 
     def tail() -> str:

@@ -66,7 +66,7 @@ def big_store(tmp: Path, n: int) -> None:
     for i in range(n):
         did, ver = uuid.UUID(int=i + 1), uuid.UUID(int=(i + 1) << 64)
         (docs / f"{did}:{ver}.json").write_text(
-            '{"jacsId": "%s", "jacsVersion": "%s", "jacsType": "header", "title": "document %d"}' % (did, ver, i))
+            f'{{"jacsId": "{did}", "jacsVersion": "{ver}", "jacsType": "header", "title": "document {i}"}}')
     print(f"generated {n} documents in {time.perf_counter() - t:.1f}s")
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication

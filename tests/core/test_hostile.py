@@ -146,7 +146,7 @@ def test_unsafe_attachment_paths():
         doc["jacsFiles"] = [{"embed": False, "mimetype": "text/plain", "path": bad, "sha256": "0" * 64}]
         doc["jacsSha256"] = jacs_sha256(doc)
         calls = []
-        v = verify_document(doc, RING, lambda p: calls.append(p))
+        v = verify_document(doc, RING, calls.append)
         assert v.status == "invalid" and calls == []
         assert any("Invalid jacsFiles path" in c.reason for c in v.checks)
 

@@ -97,7 +97,7 @@ def test_unlock_once_and_wrong_password(fixture_copy):
     agent = MANIFEST["agents"]["ed25519"]
     ident = Identity.load(fixture_copy / agent["config"])
     with pytest.raises(KeyDecryptionError):
-        ident.signer
+        _ = ident.signer
     with pytest.raises(KeyDecryptionError, match="incorrect password"):
         ident.unlock("Wrong-Passw0rd!")
     s1 = ident.unlock(agent["password"])

@@ -232,7 +232,7 @@ def test_library_accepts_our_external_attachments(ours):
         original = target.read_bytes()
         target.write_bytes(original[:-1] + b"?")
         try:
-            with pytest.raises(Exception, match="(?i)hash|tamper"):
+            with pytest.raises(Exception, match=r"(?i)hash|tamper"):
                 if agent.verify_document(json.dumps(ours["singles"]["text-65537"])) is not True:
                     raise AssertionError("hash mismatch: not verified")
         finally:

@@ -28,9 +28,10 @@ def archive(tmp_path_factory):
 
 
 def test_round_trip(archive, tmp_path):
-    names = tarfile.open(archive).getnames()
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        m = json.loads(tar.extractfile("manifest.json").read())
     assert "manifest.json" in names and not any(n.endswith("private.pem.enc") for n in names)
-    m = json.loads(tarfile.open(archive).extractfile("manifest.json").read())
     assert m["format_version"] == 1 and m["counts"]["documents"] == 13 and m["counts"]["agents"] == 2
     assert all(len(e["sha256"]) == 64 for e in m["entries"])
     r = verify_archive(archive)
@@ -47,7 +48,8 @@ def test_round_trip(archive, tmp_path):
 def test_private_keys_only_when_asked(tmp_path):
     p = tmp_path / "with-keys.tar.gz"
     backup(open_store(str(FIXTURE)), p, include_private_keys=True)
-    assert any(n.endswith("jacs.private.pem.enc") for n in tarfile.open(p).getnames())
+    with tarfile.open(p) as tar:
+        assert any(n.endswith("jacs.private.pem.enc") for n in tar.getnames())
 
 
 def test_encrypted_round_trip_and_wrong_passphrase(tmp_path):
@@ -553,9 +555,9 @@ def test_read_failure_while_verifying_is_error_not_invalid(archive, tmp_path, mo
 
 
 def test_oversized_manifest_refused(archive, tmp_path, monkeypatch):
-    import jacs_desktop.jobs.backup as bk
+    import jacs_desktop.jobs.backup.read as bk_read
 
-    monkeypatch.setattr(bk, "MAX_MANIFEST_BYTES", 100)
+    monkeypatch.setattr(bk_read, "MAX_MANIFEST_BYTES", 100)
     r = restore(archive, open_store(str(tmp_path / "t"), create=True), partial=True)
     assert r.exit_code == 1 and "manifest is" in r.problems[1] and not r.restored
     assert list((tmp_path / "t").rglob("*")) == []

@@ -38,7 +38,7 @@ def test_missing_azurite_fails_saying_what_to_run(monkeypatch, tmp_path):
     from . import backend_azure
 
     monkeypatch.setattr(backend_azure, "AZURITE_DIR", tmp_path)
-    with pytest.raises(pytest.fail.Exception, match="run packaging/install-system-deps.sh"):
+    with pytest.raises(pytest.fail.Exception, match=r"run packaging/install-system-deps\.sh"):
         backend_azure.azurite_command()
 
 

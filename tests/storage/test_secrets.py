@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from conftest import REPO
@@ -73,7 +74,7 @@ def test_plaintext_backend_is_refused(monkeypatch):
 
     class PlaintextKeyring(KeyringBackend):
         priority = 0.5
-        store: dict = {}
+        store: ClassVar[dict] = {}
 
         def get_password(self, service, username):
             return self.store.get((service, username))
