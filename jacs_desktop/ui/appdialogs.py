@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .theme import ERROR_STYLE
+from .theme import error_style
 
 __all__ = ["WelcomeDialog", "NewAgentStoreDialog", "SettingsDialog", "AboutDialog", "ShortcutsDialog",
            "ReadmeDialog", "readme_path", "JACS_FORMAT"]
@@ -142,7 +142,7 @@ class NewAgentStoreDialog(QDialog):
         self.hint.setWordWrap(True)
         self.error = QLabel("", self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         form.addRow(tr("Folder:"), self.folder)
         form.addRow(tr("Agent name:"), self.name)
         form.addRow(tr("Algorithm:"), self.algorithm)
@@ -249,7 +249,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Transfers in flight:"), self.concurrency)
         self.error = QLabel(self.load_error, self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         form.addRow(self.error)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
         bb.accepted.connect(self.save)

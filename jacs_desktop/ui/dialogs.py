@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout
 
-from .theme import ERROR_STYLE, OK_STYLE
+from .theme import error_style, ok_style
 
 __all__ = ["S3Dialog", "PasswordDialog"]
 
@@ -84,7 +84,7 @@ class S3Dialog(QDialog):
         form.addRow("", self.remember)
         self.error = QLabel("", self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         form.addRow(self.error)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.test_button = bb.addButton(tr("Test connection"), QDialogButtonBox.ButtonRole.ActionRole)
@@ -101,7 +101,7 @@ class S3Dialog(QDialog):
         from ..storage.base import StorageError
         from ..storage.urls import parse_url
 
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         bucket = self.bucket.text().strip().strip("/")
         if not bucket:
             self.error.setText(tr("A bucket is needed"))
@@ -146,7 +146,7 @@ class S3Dialog(QDialog):
         self.test_result = report
         self.test_button.setEnabled(True)
         ok = report.code == 0
-        self.error.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
+        self.error.setStyleSheet(ok_style() if ok else error_style())
         lines = [tr("✓ The store works ({0:.1f} s).").format(report.seconds) if ok
                  else tr("✗ {0}").format(report.status)]
         lines += report.failures[:5]
@@ -154,7 +154,7 @@ class S3Dialog(QDialog):
 
     def _test_failed(self, msg: str) -> None:
         self.test_button.setEnabled(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         self.error.setText(msg)
 
     def _accept(self) -> None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...jobs.browse import attachment_warning
 from ..models import RowTableModel
-from ..theme import WARNING_STYLE
+from ..theme import warning_style
 from ..workers import message_of
 from .columns import attachment_columns, make_table, tr
 
@@ -78,7 +78,7 @@ class AttachmentsPanel(QObject):
         warn_row = QHBoxLayout()
         self.preview_warning = QLabel("", pv)
         self.preview_warning.setWordWrap(True)
-        self.preview_warning.setStyleSheet(WARNING_STYLE)
+        self.preview_warning.setStyleSheet(warning_style())
         warn_row.addWidget(self.preview_warning, 1)
         self.preview_anyway = QPushButton(tr("Preview anyway…"), pv)
         self.preview_anyway.clicked.connect(lambda: self.preview(confirm=True))

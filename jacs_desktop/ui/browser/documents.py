@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableV
 
 from ...jobs.browse import AgentRow
 from ..models import RowTableModel
-from ..theme import BANNER_STYLE
+from ..theme import banner_style
 from .columns import agent_columns, document_columns, fit_columns, make_table, tr, version_columns
 
 __all__ = ["DocumentsPanel"]
@@ -50,7 +50,7 @@ class DocumentsPanel(QWidget):
         self.banner = QLabel("", self)
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setStyleSheet(banner_style())
         self.banner.hide()
         cl.addWidget(self.banner)
         self.empty_label = QLabel("", self)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QStyle, QVBoxLayout, QWidget
 
-from ..theme import ERROR_COLOR
+from ..theme import error_color
 from .columns import tr
 
 __all__ = ["SourcesPanel"]
@@ -88,5 +88,5 @@ class SourcesPanel(QWidget):
             it.setData(Qt.ItemDataRole.UserRole, url)
             it.setToolTip(url + (f"\n{st[1]}" if st and st[1] else ""))
             if st and st[0] == "error":
-                it.setForeground(QColor(ERROR_COLOR))
+                it.setForeground(QColor(error_color()))
             self.list.addItem(it)
