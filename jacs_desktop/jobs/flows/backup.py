@@ -1,6 +1,7 @@
 """The backup and restore flows: source -> destination -> options -> review -> run, and
-archive -> verify -> target -> policy -> run (the Qt shells: :mod:`jacs_desktop.ui.wizards.backup`;
-the work: :mod:`jacs_desktop.jobs.backup` and :mod:`jacs_desktop.jobs.profiles`)."""
+archive -> verify -> target -> policy -> run (the Qt shells: :mod:`jacs_desktop.ui.wizards.backup` and
+:mod:`jacs_desktop.ui.wizards.restore`; the work: :mod:`jacs_desktop.jobs.backup` and
+:mod:`jacs_desktop.jobs.profiles`)."""
 
 from __future__ import annotations
 

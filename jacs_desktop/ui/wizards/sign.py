@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.sign import guess_mimetype
-from ...jobs.flows import MAX_EMBED_BYTES, SignFlow
+from ...jobs.flows.sign import MAX_EMBED_BYTES, SignFlow
 from .base import FlowPage, FlowWizard, PathField, RunPage, tr
 
 __all__ = ["SignWizard"]
