@@ -284,7 +284,7 @@ def test_hostile_encryption_header_is_a_sentence(tmp_path, header, capsys, monke
     {"documents/\u00e9.json": DOC, "documents/E\u0301.json": DOC},  # NFC/NFD and case
 ], ids=["files", "file then folder", "folder then file", "accents"])
 def test_case_only_clash_refused_on_case_insensitive_targets(tmp_path, files, monkeypatch, capsys):
-    import jacs_desktop.jobs.backup as bk
+    import jacs_desktop.jobs.backup.restoring as bk
 
     arc = _archive(tmp_path / "case.tar.gz", files)
     r = verify_archive(arc)  # verify cannot know the target: it says what a restore will do
@@ -304,7 +304,7 @@ def test_case_only_clash_refused_on_case_insensitive_targets(tmp_path, files, mo
 
 
 def test_folders_differing_in_case_are_no_clash(tmp_path, monkeypatch):
-    import jacs_desktop.jobs.backup as bk
+    import jacs_desktop.jobs.backup.restoring as bk
 
     arc = _archive(tmp_path / "f.tar.gz", {"A/x": b"1", "a/y": b"2", "a/b/z": b"3"})
     r = verify_archive(arc)

@@ -1,0 +1,215 @@
+"""Archive integrity (every entry against the manifest, field by field), then every JACS
+signature of what is intact: the one judgement ``verify_archive`` and ``restore`` share."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ...core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
+from ...core.verify import FileResolver, KeyResolver, Verdict, verify_bytes
+from ...storage.base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_key
+from ...storage.layout import Ref
+from ...storage.store import Store
+from ..common import CancelToken, ProgressFn, is_cancelled
+from .base import FORMAT_VERSION, MANIFEST_NAME, ArchiveReport, BackupError
+from .read import _Unpacked
+
+if TYPE_CHECKING:
+    pass
+
+
+
+class _TempObjects(ObjectStore):
+    """The unpacked entries as a read-only object store (for the verifier)."""
+
+    def __init__(self, files: dict[str, tuple[Path, int, str]]):
+        self.files = files
+        self.url = f"archive-temp://{uuid.uuid4().hex}"
+
+    def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
+             ordered: bool = True) -> Iterator[ObjectInfo]:
+        for k in sorted(self.files):
+            if k.startswith(prefix):
+                yield ObjectInfo(k, self.files[k][1], None)
+
+    def get(self, key: str) -> bytes:
+        e = self.files.get(key)
+        if e is None:
+            raise NotFound(f"{key} not found")
+        try:
+            return e[0].read_bytes()
+        except OSError as exc:
+            raise StorageError(f"{key}: {exc.strerror or exc}") from None
+
+    def put(self, key: str, data: bytes) -> None:
+        raise StorageError("the archive's temporary copy is read-only")
+
+    # read-only: creating raises like put (the signature differs: put returns nothing, put_if_absent a bool)
+    put_if_absent = put  # type: ignore[assignment]
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        e = self.files.get(key)
+        return None if e is None else ObjectInfo(key, e[1], None)
+
+    def delete(self, key: str) -> None:
+        raise StorageError("the archive's temporary copy is read-only")
+
+
+def _check_version(data: bytes, ref: Ref, keys: KeyResolver | None, files: FileResolver | None) -> Verdict:
+    """One stored version: the verifier's verdict, plus the rule that the name it is
+    stored under is the id and version it carries."""
+    v = verify_bytes(data, keys, files, path=ref.key)
+    if v.id is not None and (v.id != ref.id or v.version != ref.version):
+        v.checks.append(Check("name", FAILED, f"stored as {ref.id}:{ref.version} but the document is "
+                                              f"{v.id}:{v.version}"))
+        v.status = INVALID
+    return v
+
+
+def _read_error(ref: Ref, reason: str) -> Verdict:
+    return Verdict(ERROR, ref.kind, ref.id, ref.version, checks=[Check("read", FAILED, reason)], path=ref.key)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"the key {_short(k)} appears twice in one object")
+            seen.add(k)
+    return d
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _manifest_entries(data: bytes) -> dict[str, dict[str, Any]]:
+    """The manifest's entries by name, every field checked (types, safe unique names,
+    sizes, SHA-256 digests); anything else is a sentence in a :class:`BackupError`."""
+    damaged = "The archive's manifest is damaged: "
+    try:
+        manifest = json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise BackupError(damaged + "it is nested too deeply") from None
+    except (ValueError, TypeError) as exc:  # not UTF-8, not JSON, duplicate keys, NaN, huge numbers
+        raise BackupError(damaged + str(exc)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "jacs-desktop-backup":
+        raise BackupError("The archive's manifest is not a JACS Desktop backup manifest")
+    version = manifest.get("format_version")
+    if type(version) is not int or version < 1:
+        raise BackupError(damaged + f"format_version is {_short(version)}, not a version number")
+    if version > FORMAT_VERSION:
+        raise BackupError("The backup was made by a newer JACS Desktop")
+    entries = manifest.get("entries")
+    if not isinstance(entries, list):
+        raise BackupError(damaged + f"entries is {_short(entries)}, not a list")
+    listed: dict[str, dict[str, Any]] = {}
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict):
+            raise BackupError(damaged + f"entry {i} is {_short(e)}, not an object")
+        name, size, sha = e.get("name"), e.get("size"), e.get("sha256")
+        if not isinstance(name, str):
+            raise BackupError(damaged + f"entry {i} has the name {_short(name)}, not a text")
+        try:
+            validate_key(name)
+        except UnsafeName as exc:
+            raise BackupError(damaged + f"entry {i}: {exc}") from None
+        if name == MANIFEST_NAME or name in listed:
+            raise BackupError(damaged + f"the name {_short(name)} is listed twice")
+        if type(size) is not int or not 0 <= size < 1 << 63:
+            raise BackupError(damaged + f"entry {_short(name)} has the size {_short(size)}, not a byte count")
+        if not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+            raise BackupError(damaged + f"entry {_short(name)} has the SHA-256 {_short(sha)}, not a digest")
+        listed[name] = e
+    return listed
+
+
+def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = None,
+           cancel: CancelToken | None = None) -> None:
+    """Archive integrity (every entry against the manifest), then every JACS signature
+    of what is intact. Fills *report*; the verdict is ``report.exit_code``."""
+    report.entries = len(u.entries)
+    report.bytes = sum(e[1] for e in u.entries.values())
+    if u.stream_error:
+        report.stream_error = u.stream_error
+        report.problems.append(u.stream_error + (f" (while reading {u.broken_entry})" if u.broken_entry else ""))
+        if u.broken_entry:
+            report.damaged[u.broken_entry] = "cannot be read: " + u.stream_error
+    if u.manifest_data is None:
+        if not u.stream_error:
+            report.errors.append("The archive has no manifest.json: not a JACS Desktop backup")
+            report.problems.insert(0, report.errors[-1])
+            return
+        report.problems.append("The archive's manifest.json could not be read (it comes last): "
+                               "no entry could be checked against it")
+    else:
+        try:
+            listed = _manifest_entries(u.manifest_data)
+        except BackupError as exc:
+            report.errors.append(str(exc))
+        if report.errors:
+            report.problems.insert(0, report.errors[-1])
+            return
+        for name, e in listed.items():
+            got = u.entries.get(name)
+            if got is None:
+                if name != u.broken_entry:
+                    report.damaged[name] = ("listed in the manifest but missing from the archive" if not u.stream_error
+                                            else "not read: the archive broke off before it")
+                    report.problems.append(f"{name}: {report.damaged[name]}")
+            elif got[1] != e.get("size") or got[2] != e.get("sha256"):
+                report.damaged[name] = "content differs from the manifest (size or SHA-256)"
+                report.problems.append(f"{name}: {report.damaged[name]}")
+        for name in u.entries:
+            if name not in listed:
+                report.damaged[name] = "in the archive but not in the manifest"
+                report.problems.append(f"{name}: {report.damaged[name]}")
+    intact = {k: v for k, v in u.entries.items() if k not in report.damaged}
+    every = Store(_TempObjects({**{k: (Path(), 0, "") for k in report.damaged}, **u.entries}))
+    store = Store(_TempObjects(intact), layout=every.layout)
+    refs = every.refs()
+    keys, files = store.keys(), store.read_attachment
+    for i, ref in enumerate(refs):
+        if is_cancelled(cancel):
+            report.cancelled = True
+            report.errors.append("cancelled")
+            report.problems.insert(0, "cancelled")
+            return
+        if ref.key in report.damaged:
+            v = _read_error(ref, f"the archive entry is damaged: {report.damaged[ref.key]}")
+        else:
+            v = _verify_entry(store, ref, intact[ref.key][1], keys, files)
+            if v.status == ERROR:  # a read failed: nothing is known (never "invalid"), the entry is kept
+                report.not_checked[ref.key] = v.reason
+                report.problems.append(f"{ref.key}: not checked: {v.reason}")
+        report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
+        if v.status == INVALID:
+            report.invalid[ref.key] = v.reason
+            report.problems.append(f"{ref.key}: does not verify: {v.reason}")
+        if progress and (i % 100 == 0 or i == len(refs) - 1):
+            progress(i + 1, len(refs), ref.key)
+
+
+def _verify_entry(store: Store, ref: Ref, size: int, keys: KeyResolver | None, files: FileResolver | None) -> Verdict:
+    if size > MAX_DOCUMENT_BYTES:
+        return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, (
+            f"document is {size / 1048576:.1f} MiB, larger than the {MAX_DOCUMENT_BYTES / 1048576:.0f} MiB "
+            "limit; it was not parsed"))], path=ref.key)
+    try:
+        data = store.objects.get(ref.key)
+    except StorageError as exc:
+        return _read_error(ref, f"the unpacked copy cannot be read back: {exc}")
+    return _check_version(data, ref, keys, files)
+
+
