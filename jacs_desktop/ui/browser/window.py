@@ -101,6 +101,11 @@ class BrowserWindow(QMainWindow):
             "act_log_folder": self.open_log_folder, "act_about": self.show_about,
             "act_install_entry": self.install_desktop_entry,
         })
+        # issue 15: identities and trust, the agreement board (ui/browser/identity.py, agreements.py)
+        self.act_identities = self.menu_tools.addAction(tr("Identities and trust…"), self.show_identities)
+        self.act_identities.setShortcut("Ctrl+Shift+I")
+        self.act_agreements = self.menu_tools.addAction(tr("Agreements…"), self.show_agreements)
+        self.act_agreements.setShortcut("Ctrl+Shift+A")
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.sources_panel = SourcesPanel(self.settings, splitter)
         self.documents = DocumentsPanel(splitter)
@@ -620,6 +625,29 @@ class BrowserWindow(QMainWindow):
             self.show_error(tr("Open or create a store first: signed documents are stored in the open store."))
             return None
         return self.snapshot.store
+
+    def show_identities(self) -> None:
+        """Tools → Identities and trust: every agent's timeline and its trust store standing."""
+        if self._store is None:
+            self.show_error(tr("Open a store first: the identities are read from the open store."))
+            return
+        from .identity import IdentityWindow
+
+        self.identity_window = IdentityWindow(self._store, self.workers, parent=self)
+        self.identity_window.show()
+        self.identity_window.load()
+
+    def show_agreements(self) -> None:
+        """Tools → Agreements: the agreement board of the open store, signing as the last identity."""
+        if self._store is None:
+            self.show_error(tr("Open a store first: the agreements are read from the open store."))
+            return
+        from .agreements import AgreementBoardWindow
+
+        self.agreement_board = AgreementBoardWindow(self._store, self.workers, self._last_identity(), parent=self)
+        self.agreement_board.signed.connect(lambda _label: self.refresh())
+        self.agreement_board.show()
+        self.agreement_board.load()
 
     def _last_identity(self) -> str:
         return str(self.settings.value("last_identity", "") or "")
