@@ -95,6 +95,8 @@ class AgentTimeline:
     flags: list[Flag] = field(default_factory=list)
     #: (state, reason) from the trust store when one was given
     trust: tuple[str, str] | None = None
+    #: a pin conflict the store's verified rotation chain can mend: the key to re-pin to
+    repin_to: str | None = None
 
     def to_dict(self) -> JSONObject:
         return {
@@ -247,7 +249,7 @@ def timelines(store: Store, progress: ProgressFn | None = None, cancel: CancelTo
             if current is None and tl.epochs:
                 current = tl.epochs[-1].key_hash
             line = trust_line(trust, aid, current, directory)
-            tl.trust = (line.state, line.reason)
+            tl.trust, tl.repin_to = (line.state, line.reason), line.repin_to
         out.append(tl)
     if progress is not None:
         progress(1, 1, f"{len(out)} agents")
