@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import json
+import sys
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import JacsError
 from .output import CHECK_MARK, EXIT_ERROR, MARK, err, print_json
@@ -42,17 +44,45 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if local is not None and not local.is_dir():
             return print_report(verify_file(local, args.keys, args.files), args)
         store = open_store(args.path)
+        out = _Streamed(args)
         try:
-            report = verify_store(store)
+            report = verify_store(store, on_result=out.result, keep=False)
         finally:
             store.close()
     except JacsError as exc:
         err(str(exc))
         return EXIT_ERROR
-    if not report.results and not report.errors:
+    if not report.total and not report.errors:
         err(f"no JACS data found in {local or args.path} (looked for configs, jacs_data/ and documents/)")
         return EXIT_ERROR
-    return print_report(report, args)
+    out.finish(report)
+    return report.exit_code
+
+
+class _Streamed:
+    """Writes each verdict as it comes (the report is not built in memory): the text lines, or
+    the JSON report ``{"results": [...], "summary": {...}, "errors": [...]}`` one result a line."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.started = False
+        self.write = sys.stdout.write
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
+
+    def result(self, v: Verdict) -> None:
+        if not self.args.json:
+            print_verdict(v, self.args.verbose)
+            return
+        self.write(('{\n  "results": [\n    ' if not self.started else ",\n    ") + self.encode(v.to_dict()))
+        self.started = True
+
+    def finish(self, report: VerifyReport) -> None:
+        if not self.args.json:
+            _print_tail(report)
+            return
+        rest: dict[str, Any] = {"summary": report.summary, "errors": report.errors}
+        tail = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in rest.items())
+        self.write(("\n  ],\n" if self.started else '{\n  "results": [],\n') + tail + "\n}\n")
 
 
 def print_verdict(v: Verdict, verbose: bool) -> None:
@@ -75,13 +105,17 @@ def print_report(report: VerifyReport, args: argparse.Namespace) -> int:
     else:
         for v in report.results:
             print_verdict(v, args.verbose)
-        for e in report.errors:
-            print(f"! {e}")
-        s = report.summary
-        print(
-            f"{s['total']} checked: {s['valid']} valid, {s['invalid']} invalid, "
-            f"{s['unverifiable']} unverifiable, {s['legacy']} legacy"
-            + (f", {s['error']} not checked (read errors)" if s.get("error") else "")
-            + (f", {s['errors']} errors" if s["errors"] else "")
-        )
+        _print_tail(report)
     return report.exit_code
+
+
+def _print_tail(report: VerifyReport) -> None:
+    for e in report.errors:
+        print(f"! {e}")
+    s = report.summary
+    print(
+        f"{s['total']} checked: {s['valid']} valid, {s['invalid']} invalid, "
+        f"{s['unverifiable']} unverifiable, {s['legacy']} legacy"
+        + (f", {s['error']} not checked (read errors)" if s.get("error") else "")
+        + (f", {s['errors']} errors" if s["errors"] else "")
+    )

@@ -1,17 +1,22 @@
 """RFC 8785 (JCS) canonical JSON and the JACS document hash.
 
 ``canonicalize`` is byte-identical to the reference ``rfc8785.dumps`` (property
-tests in ``tests/test_canonical.py`` hold it to that).  It takes a fast path
-through the C JSON encoder when the value has nothing where Python's ``json``
-and JCS disagree, and falls back to ``rfc8785`` otherwise:
+tests in ``tests/core/test_canonical*.py`` hold it to that, on arbitrary values
+and on the varied real-world generator), and every JSON value takes the C JSON
+encoder; the reference is called only to raise its error for what JCS refuses.
+Where Python's ``json`` and JCS disagree:
 
 * floats: Python's ``repr`` and ECMAScript's Number-to-String agree for
-  non-integral values with 1e-4 <= |x| < 1e16; everything else (integral floats
-  such as ``1.0``, tiny values such as ``1e-7``) goes through the reference;
-* keys: Python sorts by code point, JCS by UTF-16 code unit; the two orders only
-  differ when a key holds a character >= U+E000, which goes through the reference;
-* integers outside +-(2^53-1) and lone surrogates are refused by the reference
-  with its own error, so the fast path sends them there too.
+  non-integral values with 1e-4 <= |x| < 1e16. An integral float up to 2^53
+  (``1.0``, ``-0.0``) is written like the integer; any other float (``1e-7``,
+  ``7.02e16``, ``1e21``) is handed to the encoder as a marker string (a lone surrogate, which
+  no valid value holds) and the marker is replaced by :func:`es_number` text;
+* keys: Python sorts by code point, JCS by UTF-16 code unit. The two orders only
+  differ between a character in U+E000..U+FFFF and one above U+FFFF (emoji), so
+  only an object with keys of both kinds is sorted by a key type that compares
+  by UTF-16 (:class:`_U16Key`); emoji keys alone keep the encoder's order;
+* integers outside +-(2^53-1), non-finite floats, lone surrogates and non-JSON
+  types are refused by the reference with its own error.
 """
 
 from __future__ import annotations
@@ -63,7 +68,42 @@ def canonicalize_reference(value: Any) -> bytes:
 
 
 def _fast_ok(value: Any) -> bool:
-    """True when the C encoder's output is exactly JCS for *value*."""
+    """True when one C-encoder pass over *value* is exactly JCS (no float or key needs help)."""
+    try:
+        return _scan(value) == _PLAIN
+    except RecursionError:
+        return False
+
+
+_PLAIN, _FIX, _REFUSE = 0, 1, 2
+# a character in U+E000..U+FFFF, and one above U+FFFF: keys of both kinds in one object sort
+# differently by code point and by UTF-16 code unit
+_BMP_HIGH = re.compile("[\ue000-\uffff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _order_differs(keys: Any) -> bool:
+    """True when these keys (of one object) may sort differently by UTF-16 than by code point."""
+    high = astral = False
+    for k in keys:
+        if not k.isascii() and max(k) >= "\ue000":
+            high = high or _BMP_HIGH.search(k) is not None
+            astral = astral or _ASTRAL.search(k) is not None
+            if high and astral:
+                return True
+    return False
+
+
+def _float_ok(v: float) -> bool:
+    """True when ``repr(v)`` is already the ECMAScript text."""
+    a = abs(v)
+    return 1e-4 <= a < 1e16 and v != int(v)
+
+
+def _scan(value: Any) -> int:
+    """_PLAIN: the C encoder writes *value* as JCS; _FIX: a float or an object's key order needs
+    :func:`_rebuild`; _REFUSE: the reference refuses it (or it is not plain JSON types)."""
+    result = _PLAIN
     stack = [value]
     pop = stack.pop
     push = stack.extend
@@ -75,42 +115,136 @@ def _fast_ok(value: Any) -> bool:
         if t is dict:
             for k in v:
                 if type(k) is not str:
-                    return False
-                if not k.isascii() and max(k) >= "\ue000":
-                    return False
+                    return _REFUSE
+            if result == _PLAIN and not all(k.isascii() for k in v) and _order_differs(v):
+                result = _FIX
             push(v.values())
         elif t is list or t is tuple:
             push(v)
-        elif t is int:
+        elif t is int or t is IntegralFloat:
             if v > _MAX_SAFE or v < -_MAX_SAFE:
-                return False
+                return _REFUSE
         elif t is float:
-            a = abs(v)
-            if not (1e-4 <= a < 1e16) or v == int(v):
-                return False
+            if v != v or v in (_INF, -_INF):
+                return _REFUSE
+            if not _float_ok(v):
+                result = _FIX
         else:
-            return False
-    return True
+            return _REFUSE
+    return result
+
+
+_INF = float("inf")
+# a lone surrogate cannot be in a value that is canonicalized (the reference refuses it), so a
+# string made of them and a number is a marker no value can hold
+_MARK = "\udbff"
+_MARKED = re.compile('"\udbff(\\d+)\udbff"')
+
+
+class _U16Key(str):
+    """A key that sorts by UTF-16 code units (RFC 8785 3.2.3), for the C encoder's sort."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return NotImplemented
+        return self.encode("utf-16-be", "surrogatepass") < other.encode("utf-16-be", "surrogatepass")
+
+
+def es_number(v: float) -> str:
+    """ECMAScript's Number::toString of a finite float (RFC 8785 3.2.2.3), from Python's shortest
+    round-trip digits (the same digits ECMAScript chooses)."""
+    if v == 0:
+        return "0"
+    sign = "-" if v < 0 else ""
+    r = repr(abs(v))
+    if "e" in r:
+        mant, _, exp = r.partition("e")
+        digits = mant.replace(".", "")
+        n = int(exp) + 1  # value = 0.digits * 10^n
+    else:
+        whole, _, frac = r.partition(".")
+        digits = whole + frac
+        n = len(whole)
+    stripped = digits.lstrip("0")
+    n -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    exp_text = ("e+" if e > 0 else "e-") + str(abs(e))
+    if k == 1:
+        return sign + digits + exp_text
+    return sign + digits[0] + "." + digits[1:] + exp_text
+
+
+def _rebuild(value: Any, marks: list[str]) -> Any:
+    """A copy of *value* the C encoder writes as JCS: floats it would write differently become
+    integers or markers (their text appended to *marks*), objects whose key order differs get
+    :class:`_U16Key` keys. Parts that need nothing are shared, not copied."""
+    t = type(value)
+    if t is float:
+        if _float_ok(value):
+            return value
+        if value == int(value) and abs(value) <= 2**53:
+            return int(value)  # exact, and ECMAScript writes these like the integer
+        marks.append(es_number(value))
+        return f"{_MARK}{len(marks) - 1}{_MARK}"
+    if t is dict:
+        items = [(k, _rebuild(v, marks)) for k, v in value.items()]
+        if not all(k.isascii() for k in value) and _order_differs(value):
+            return {_U16Key(k): v for k, v in items}
+        return dict(items)
+    if t is list or t is tuple:
+        return [_rebuild(v, marks) for v in value]
+    return value
+
+
+def _encode_fixed(value: Any) -> str | None:
+    """The JCS text of a value :func:`_scan` found needing help; None when a marker is ambiguous."""
+    marks: list[str] = []
+    text = _encode(_rebuild(value, marks))
+    if not marks:
+        return text
+    found = 0
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal found
+        found += 1
+        i = int(m.group(1))
+        return marks[i] if i < len(marks) else m.group(0)
+
+    text = _MARKED.sub(sub, text)
+    # a string of the value spelled like a marker (lone surrogates: refused below) would be one more
+    return text if found == len(marks) else None
 
 
 def canonicalize(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value."""
     try:
-        ok = _fast_ok(value)
-    except RecursionError as exc:  # defensive: _fast_ok is iterative
+        kind = _scan(value)
+        if kind == _REFUSE:
+            return canonicalize_reference(value)  # raises the reference's error (or agrees with it)
+        text = _encode(value) if kind == _PLAIN else _encode_fixed(value)
+    except RecursionError as exc:
         raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
-    if ok:
+    if text is not None:
         try:
-            return _encode(value).encode("utf-8")
-        except RecursionError as exc:
-            raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
+            return text.encode("utf-8")
         except UnicodeEncodeError:
             pass  # lone surrogate: let the reference produce its error
     return canonicalize_reference(value)
 
 
-# UTF-8 lead bytes of characters >= U+E000 (EE, EF: U+E000-U+FFFF; F0-F4: planes 1-16)
-_HIGH_UTF8 = re.compile(rb"[\xee-\xf4]")
+# UTF-8 lead bytes of characters in U+E000-U+FFFF (EE, EF) and above U+FFFF (F0-F4)
+_BMP_HIGH_UTF8 = re.compile(rb"[\xee\xef]")
+_ASTRAL_UTF8 = re.compile(rb"[\xf0-\xf4]")
 
 
 class StrictJSONError(ValueError):
@@ -242,8 +376,9 @@ def loads_scanned(text: str | bytes) -> tuple[Any, bool]:
 def canonicalize_parsed(value: Any) -> bytes:
     """Canonical JSON of a value from :func:`loads_scanned` whose numbers were safe.
 
-    Only key order can still differ from JCS (keys with characters >= U+E000);
-    that is checked on the output, and such values take the exact path.
+    Only key order can still differ from JCS: when the text has both a character
+    in U+E000..U+FFFF and one above U+FFFF (checked on the output, at C speed),
+    the value takes the general path.
     """
     try:
         text = _encode(value)
@@ -255,7 +390,7 @@ def canonicalize_parsed(value: Any) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         return canonicalize_reference(value)
-    if _HIGH_UTF8.search(data) is not None:  # a character >= U+E000 somewhere
+    if _BMP_HIGH_UTF8.search(data) is not None and _ASTRAL_UTF8.search(data) is not None:
         return canonicalize(value)
     return data
 

@@ -5,21 +5,43 @@ URL, S3, SQLite or memory: configs, agents, documents (every stored copy),
 archived documents; keys and attachments are looked up through the
 :class:`~jacs_desktop.storage.store.Store`. Something that cannot be read is
 ``error`` ("not checked"), never ``invalid``.
+
+A folder store is verified by a pool of processes (one per core): each reads
+and verifies a slice of the versions with its own view of the same folder,
+and the verdicts come back in the listing's order, a few slices ahead at
+most, so memory stays flat in the store's size when the caller does not keep
+them (``keep=False`` with ``on_result``: the CLI writes each one as it comes).
+Other backends, small stores and callers on a thread of a larger program are
+verified in this process (a client connection or a Qt thread must not be
+copied into another process).
 """
 
 from __future__ import annotations
 
+import collections
+import multiprocessing
+import os
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.verify import ERROR, INVALID, LEGACY, UNVERIFIABLE, VALID, Verdict
 from ..storage.base import StorageError
+from ..storage.fs import FsStore
 from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import Cancelled, CancelToken, ProgressFn
 
-__all__ = ["VerifyReport", "verify_store", "Cancelled", "ProgressFn", "CancelToken"]
+__all__ = ["VerifyReport", "verify_store", "worker_count", "Cancelled", "ProgressFn", "CancelToken"]
+
+#: versions per task sent to a worker process, and how many tasks may be out at once per worker
+CHUNK = 48
+AHEAD = 4
+#: below this many versions the pool costs more than it saves
+MIN_PARALLEL = 400
 
 
 @dataclass
@@ -28,22 +50,40 @@ class VerifyReport:
     #: problems not tied to one checked item (a listing that failed, an unusable config)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: counts by status of verdicts not kept in :attr:`results` (``verify_store(keep=False)``)
+    streamed: dict[str, int] = field(default_factory=dict)
+
+    def add(self, verdict: Verdict, keep: bool = True) -> None:
+        if keep:
+            self.results.append(verdict)
+        else:
+            self.streamed[verdict.status] = self.streamed.get(verdict.status, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        counts = {VALID: 0, INVALID: 0, UNVERIFIABLE: 0, LEGACY: 0, ERROR: 0}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        for status, n in self.streamed.items():
+            counts[status] = counts.get(status, 0) + n
+        return counts
+
+    @property
+    def total(self) -> int:
+        return len(self.results) + sum(self.streamed.values())
 
     @property
     def summary(self) -> dict[str, int | float]:
         """Counts by status; ``error``: items not checked (read failures); ``errors``:
         the problems in :attr:`errors`."""
-        counts = {VALID: 0, INVALID: 0, UNVERIFIABLE: 0, LEGACY: 0, ERROR: 0}
-        for r in self.results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        return {"total": len(self.results), **counts, "errors": len(self.errors), "seconds": round(self.seconds, 3)}
+        return {"total": self.total, **self.counts(), "errors": len(self.errors), "seconds": round(self.seconds, 3)}
 
     @property
     def exit_code(self) -> int:
         """2 when anything is invalid, else 1 when something was not checked, else 0."""
-        if any(r.status == INVALID for r in self.results):
+        counts = self.counts()
+        if counts[INVALID]:
             return 2
-        if self.errors or any(r.status == ERROR for r in self.results):
+        if self.errors or counts[ERROR]:
             return 1
         return 0
 
@@ -51,11 +91,30 @@ class VerifyReport:
         return {"results": [r.to_dict() for r in self.results], "summary": self.summary, "errors": self.errors}
 
 
+def worker_count() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 def verify_store(
     store: Store,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    *,
+    on_result: Callable[[Verdict], None] | None = None,
+    keep: bool = True,
+    workers: int | None = None,
 ) -> VerifyReport:
+    """Verify every config and every stored copy of every version, in the listing's order.
+
+    *on_result* gets each verdict as it comes; with ``keep=False`` the report
+    keeps only the counts. *workers*: processes to verify in (None: one per
+    core when the store is a folder with enough versions; 0 or 1: this one).
+    Raises :class:`Cancelled` with the report so far once *cancel* is set.
+    """
     start = time.perf_counter()
     report = VerifyReport()
     refs: list[Ref] = []
@@ -70,14 +129,105 @@ def verify_store(
     except StorageError as exc:
         report.errors.append(f"the store could not be listed: {exc}")
     total = len(refs)
-    for i, ref in enumerate(refs):
-        if cancel is not None and cancel.is_set():
-            report.seconds = time.perf_counter() - start
-            raise Cancelled(report)
-        if progress:
-            progress(i, total, ref.key.rsplit("/", 1)[-1])
-        report.results.append(store.verify(ref))
+    n = _pool_size(store, total, workers)
+    verdicts = _in_pool(store, refs, n, cancel) if n > 1 else (store.verify(r) for r in refs)
+    try:
+        for i, ref in enumerate(refs):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(report)
+            if progress:
+                progress(i, total, ref.key.rsplit("/", 1)[-1])
+            v = next(verdicts)
+            report.add(v, keep)
+            if on_result is not None:
+                on_result(v)
+    except Cancelled:
+        report.seconds = time.perf_counter() - start
+        raise Cancelled(report) from None
+    finally:
+        close = getattr(verdicts, "close", None)
+        if close is not None:
+            close()  # stops the pool (a generator's finally)
     if progress:
         progress(total, total, "done")
     report.seconds = time.perf_counter() - start
     return report
+
+
+# ------------------------------------------------------------------ the process pool
+
+def _pool_size(store: Store, total: int, workers: int | None) -> int:
+    if workers is not None:
+        return min(workers, max(1, total)) if type(store.objects) is FsStore else 1
+    if total < MIN_PARALLEL or type(store.objects) is not FsStore:
+        return 1
+    if threading.active_count() > 1 and _start_method() == "fork":
+        return 1  # forking a process that runs other threads (a GUI, a server) is not safe
+    return min(worker_count(), 8)
+
+
+def _start_method() -> str:
+    # fork: the workers start at once with the store as it is here (keys read, layout found);
+    # where fork is not the safe default (macOS, Windows) they open the folder again
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+_WORKER_STORE: Store | None = None
+
+
+def _init_worker(recipe: tuple[str, Any, int | None] | None) -> None:
+    global _WORKER_STORE
+    import gc
+
+    if recipe is not None:
+        root, layout, max_read = recipe
+        _WORKER_STORE = Store(FsStore(root, max_read_bytes=max_read), layout)
+    # parsed documents hold no reference cycles: collect rarely (the pool's work is short-lived objects)
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def _verify_chunk(refs: list[Ref]) -> list[Verdict]:
+    store = _WORKER_STORE
+    assert store is not None
+    return [store.verify(r) for r in refs]
+
+
+def _in_pool(store: Store, refs: list[Ref], n: int, cancel: CancelToken | None) -> Iterator[Verdict]:
+    """Verdicts of *refs* in order, verified by *n* processes, at most ``n * AHEAD`` slices ahead."""
+    global _WORKER_STORE
+    method = _start_method()
+    recipe: tuple[str, Any, int | None] | None = None
+    if method == "fork":
+        _WORKER_STORE = store  # inherited by the children as it is now
+    else:
+        objects = store.objects
+        assert isinstance(objects, FsStore)
+        recipe = (str(objects.root), store.layout, objects.max_read_bytes)
+    ctx = multiprocessing.get_context(method)
+    pool = ctx.Pool(n, initializer=_init_worker, initargs=(recipe,))
+    try:
+        pending: collections.deque[Any] = collections.deque()
+        chunks = (refs[i:i + CHUNK] for i in range(0, len(refs), CHUNK))
+        for chunk in chunks:
+            pending.append(pool.apply_async(_verify_chunk, (chunk,)))
+            if len(pending) >= n * AHEAD:
+                break
+        while pending:
+            first = pending.popleft()
+            while True:  # wait in short steps, so a cancel is seen while a slice is verified
+                try:
+                    verdicts = first.get(timeout=0.2)
+                    break
+                except multiprocessing.TimeoutError:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(None) from None
+            nxt = next(chunks, None)
+            if nxt is not None:
+                pending.append(pool.apply_async(_verify_chunk, (nxt,)))
+            yield from verdicts
+    finally:
+        pool.terminate()
+        pool.join()
+        if method == "fork":
+            _WORKER_STORE = None

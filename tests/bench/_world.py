@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,3 +50,9 @@ def bench_root() -> Path:
 def payload(i: int) -> dict:
     return {"invoice": f"INV-{i:05d}", "amount": 100 + i * 0.25, "currency": "EUR",
             "lines": [{"sku": f"S{j}", "qty": j, "note": "naïve café ✓"} for j in range(5)]}
+
+
+# varied, real-world content (emoji and high keys, integral and tiny floats, deep nesting, long
+# texts): tests/varied_json.py, shared with the property tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from varied_json import varied_payload  # noqa: E402, F401  (re-exported for the benchmarks)

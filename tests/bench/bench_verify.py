@@ -1,104 +1,171 @@
-"""Verify throughput: our core vs the jacs library, on the same real documents.
+"""Verify a whole store: ``jacs-desktop-cli verify --json`` vs the jacs library, whole process.
 
-Makes 2,000 Ed25519 and 500 pq2025 documents with jacs 0.15.0 (set
-JACS_BENCH_DIR to keep them between runs), verifies each set with both on one
-core (best of --rounds passes, interleaved), and prints documents/second and the ratio. Run:
+Each store is one jacs 0.15 agent and N documents of real-world content
+(``tests/varied_json.py``: about half have an emoji or other high key, an
+integral or a tiny float; some are deeply nested or carry long texts). The
+first 100 are signed by jacs itself, the rest with the same agent's key by our
+signer (much faster to make), and jacs must find every one valid.
 
-    .venv/bin/python tests/bench/bench_verify.py [--ed N] [--pq N]
+The peer is what a user of the library would run: a Python process that loads
+the agent (``JacsClient``), reads every file in ``documents/`` and calls
+``verify`` on it, writing one JSON line per result. Ours is the command line,
+writing its JSON report to a file. Both are timed from process start to exit,
+interleaved, --rounds times; the table shows the minimum and the median, the
+ratio of the medians, and each one's peak RSS. Run:
+
+    .venv/bin/python tests/bench/bench_verify.py [--sizes 2000,10000] [--rounds 3]
+
+The 100,000-document store is made and run only when asked for: ``--sizes 2000,10000,100000`` or
+``JACS_BENCH_100K=1``. ``JACS_BENCH_DIR`` keeps the stores between runs (making 100,000 documents
+takes about two minutes). ``--per-document`` runs the older in-process comparison instead.
 """
 
 import argparse
 import json
+import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _world import bench_root, jacs_env, make_agent, payload
+from _world import PASSWORD, bench_root, jacs_env, make_agent, varied_payload
+from varied_json import old_fast_path_refuses  # tests/, put on the path by _world
 
-from jacs_desktop.core.verify import verify_bytes
-from jacs_desktop.storage.urls import open_store
+VENV_BIN = Path(sys.executable).parent
+BY_JACS = 100  # documents of each store signed by jacs itself
+
+# the library's way: load the agent, verify every document file, one JSON line per result
+PEER = r"""
+import json, os, sys
+from pathlib import Path
+from jacs.client import JacsClient
+root, config, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+os.chdir(root)
+client = JacsClient(config)
+counts = {}
+with open(out, "w", encoding="utf-8") as f:
+    for p in sorted((root / "documents").glob("*.json")):
+        r = client.verify(p.read_text(encoding="utf-8"))
+        counts[r.valid] = counts.get(r.valid, 0) + 1
+        f.write(json.dumps({"path": p.name, "valid": r.valid, "signer": r.signer_id, "errors": r.errors}) + "\n")
+print(json.dumps({"valid": counts.get(True, 0), "invalid": counts.get(False, 0)}))
+"""
 
 
-def ensure_docs(root: Path, client, name: str, n: int) -> list[str]:
-    cache = root / f"{name}-docs.jsonl"
-    docs = cache.read_text().splitlines() if cache.exists() else []
-    if len(docs) < n:
+def make_store(base: Path, n: int) -> Path:
+    """A jacs agent and *n* documents in ``documents/`` (made once, kept under JACS_BENCH_DIR)."""
+    from jacs_desktop.core.identity import Identity
+    from jacs_desktop.core.sign import pretty_json
+
+    root = base / f"store-{n}"
+    done = root / "complete"
+    if done.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    docs = root / "documents"
+    t = time.perf_counter()
+    slow = 0
+    with jacs_env(root):
+        client = make_agent(root, "ed", "ed25519")
+        docs.mkdir(exist_ok=True)
+        for p in docs.glob("*.json"):  # jacs keeps what it signs here too: start from an empty folder
+            p.unlink()
+        signer = Identity.load(root / "ed.config.json").unlock(PASSWORD)
+        for i in range(n):
+            content = varied_payload(i)
+            slow += old_fast_path_refuses(content)
+            if i < BY_JACS:
+                doc = json.loads(client.sign_message(content).raw_json)
+            else:
+                doc = signer.new_document({"jacsDocument": {"type": "message", "content": content}})
+            (docs / f"{doc['jacsId']}:{doc['jacsVersion']}.json").write_bytes(pretty_json(doc))
+    done.write_text(json.dumps({"documents": n, "old_slow_path": slow}))
+    print(f"  made {n} documents in {time.perf_counter() - t:.1f}s ({100 * slow / n:.0f}% would have taken the "
+          "old slow canonical path)", flush=True)
+    return root
+
+
+def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = None) -> tuple[float, float, int, str]:
+    """Run *cmd*; (seconds, peak RSS MiB, exit code, its standard output or the file's name)."""
+    out = open(stdout_path, "wb") if stdout_path else subprocess.PIPE  # noqa: SIM115
+    try:
         t = time.perf_counter()
-        with cache.open("a") as f:
-            for i in range(len(docs), n):
-                raw = client.sign_message(payload(i)).raw_json
-                f.write(json.dumps(json.loads(raw)) + "\n")
-                docs.append(json.dumps(json.loads(raw)))
-        print(f"  made {n} {name} documents with jacs in {time.perf_counter() - t:.1f}s", flush=True)
-    return docs[:n]
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        text = p.stdout.read().decode() if p.stdout else ""
+        err = p.stderr.read().decode() if p.stderr else ""
+    finally:
+        if stdout_path:
+            out.close()
+    if p.returncode not in (0,) and err:
+        print(err[-2000:], file=sys.stderr)
+    return seconds, usage.ru_maxrss / 1024, p.returncode, text
 
 
-def rate(fn, docs, rounds: int = 3) -> float:
-    """Best of *rounds* passes (the machine is shared; the best pass is the least disturbed)."""
-    best = 0.0
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for d in docs:
-            fn(d)
-        best = max(best, len(docs) / (time.perf_counter() - t))
-    return best
+def check_ours(report: Path, n: int) -> None:
+    data = json.loads(report.read_text(encoding="utf-8"))
+    s = data["summary"]
+    # the store's documents, the agent and the config: all valid
+    if s["valid"] != s["total"] or s["total"] < n:
+        bad = [r for r in data["results"] if r["status"] != "valid"][:3]
+        raise SystemExit(f"our verifier did not find every document valid: {s} {bad}")
 
 
-def strict_cost(name: str, encoded: list[bytes], r_ours: float, rounds: int) -> None:
-    """What the library-strict checks cost per document: the strict parser (duplicate names,
-    I-JSON numbers, surrogates) over plain json.loads, and the JSON-schema validation."""
-    import json as _json
-
-    from jacs_desktop.core.canonical import loads_strict
-    from jacs_desktop.core.schema import validate_document
-
-    texts = [d.decode() for d in encoded]
-    parsed = [loads_strict(t) for t in texts]
-    plain = 1 / rate(_json.loads, texts, rounds)
-    strict = 1 / rate(loads_strict, texts, rounds)
-    schema = 1 / rate(lambda p: validate_document(p.value, integral_floats=p.integral_floats), parsed, rounds)
-    per_doc = 1 / r_ours
-    extra = (strict - plain) + schema
-    print(f"{'':<10}strict checks: parse +{(strict - plain) * 1e6:.1f} us, schema {schema * 1e6:.1f} us "
-          f"= {extra * 1e6:.1f} us of {per_doc * 1e6:.0f} us per document ({100 * extra / per_doc:.1f}%)",
-          flush=True)
+def bench_store(base: Path, n: int, rounds: int) -> dict:
+    root = make_store(base, n)
+    config = str(root / "ed.config.json")
+    ours_cmd = [str(VENV_BIN / "jacs-desktop-cli"), "verify", "--json", str(root)]
+    peer_cmd = [sys.executable, "-c", PEER, str(root), config, str(root.parent / f"peer-{n}.jsonl")]
+    ours_t, peer_t, ours_rss, peer_rss = [], [], [], []
+    for _ in range(rounds):  # interleaved: both see the same machine load
+        report = root.parent / f"ours-{n}.json"
+        s, rss, rc, _ = timed(ours_cmd, report)
+        if rc != 0:
+            raise SystemExit(f"jacs-desktop-cli verify exited {rc}")
+        check_ours(report, n)
+        ours_t.append(s)
+        ours_rss.append(rss)
+        # (JacsClient loads the agent with its private key: it needs the password)
+        s, rss, rc, text = timed(peer_cmd, env={"JACS_PRIVATE_KEY_PASSWORD": PASSWORD})
+        counts = json.loads(text.strip().splitlines()[-1]) if rc == 0 else {}
+        if counts.get("valid") != n:
+            raise SystemExit(f"jacs did not find every document valid: exit {rc}, {counts}")
+        peer_t.append(s)
+        peer_rss.append(rss)
+    row = {"docs": n, "ours_min": min(ours_t), "ours_median": statistics.median(ours_t),
+           "jacs_min": min(peer_t), "jacs_median": statistics.median(peer_t),
+           "ours_rss": max(ours_rss), "jacs_rss": max(peer_rss), "rounds": rounds}
+    row["ratio"] = row["ours_median"] / row["jacs_median"]
+    print(f"{n:>8,} {row['ours_min']:>8.2f} {row['ours_median']:>8.2f} {row['jacs_min']:>8.2f} "
+          f"{row['jacs_median']:>8.2f} {row['ratio']:>7.2f}x {row['ours_rss']:>8.0f} {row['jacs_rss']:>8.0f}"
+          f"   load {os.getloadavg()[0]:.2f}", flush=True)
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ed", type=int, default=2000)
-    ap.add_argument("--pq", type=int, default=500)
+    ap.add_argument("--sizes", default="")
     ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    root = bench_root()
-    print(f"bench store: {root}")
-    with jacs_env(root):
-        ed = make_agent(root, "ed", "ed25519")
-        pq = make_agent(root, "pq", "pq2025")
-        sets = {"Ed25519": ensure_docs(root, ed, "ed", args.ed), "pq2025": ensure_docs(root, pq, "pq", args.pq)}
-        ring = open_store(str(root)).key_ring()
-        print(f"{'set':<10}{'docs':>6}{'ours/s':>12}{'jacs/s':>12}{'ratio':>8}")
-        for name, docs in sets.items():
-            encoded = [d.encode() for d in docs]
+    ap.add_argument("--per-document", action="store_true", help="the older in-process comparison")
+    args, rest = ap.parse_known_args()
+    if args.per_document:
+        from _per_document import main as per_document
 
-            def ours(d):
-                v = verify_bytes(d, ring)
-                if v.status != "valid":
-                    raise SystemExit(f"our verifier rejected a jacs document: {v.reason}")
-
-            def theirs(d):
-                if not ed.verify(d).valid:
-                    raise SystemExit("jacs rejected its own document")
-
-            ours(encoded[0]); theirs(docs[0])  # warm up
-            # interleave so both see the same machine load
-            r_ours, r_jacs = 0.0, 0.0
-            for _ in range(args.rounds):
-                r_ours = max(r_ours, rate(ours, encoded, 1))
-                r_jacs = max(r_jacs, rate(theirs, docs, 1))
-            print(f"{name:<10}{len(docs):>6}{r_ours:>12.0f}{r_jacs:>12.0f}{r_ours / r_jacs:>8.2f}x", flush=True)
-            strict_cost(name, encoded, r_ours, args.rounds)
+        sys.argv = [sys.argv[0], *rest]
+        return per_document()
+    sizes = [int(s) for s in args.sizes.split(",") if s] or [2000, 10000]
+    if not args.sizes and os.environ.get("JACS_BENCH_100K"):
+        sizes.append(100_000)
+    base = bench_root()
+    print(f"bench stores: {base}; load average {os.getloadavg()}; target ratio <= 0.5")
+    print(f"{'docs':>8} {'ours':>8} {'ours':>8} {'jacs':>8} {'jacs':>8} {'ratio':>8} {'ours':>8} {'jacs':>8}")
+    print(f"{'':>8} {'min s':>8} {'median':>8} {'min s':>8} {'median':>8} {'medians':>8} {'MiB':>8} {'MiB':>8}")
+    for n in sizes:
+        bench_store(base, n, args.rounds)
 
 
 if __name__ == "__main__":

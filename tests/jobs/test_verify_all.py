@@ -1,0 +1,102 @@
+"""verify_store in a process pool: the same verdicts in the same order as in one process, streamed,
+cancellable, with progress; the CLI's JSON report written as it goes is one valid JSON document."""
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import threading
+
+import pytest
+from varied_json import varied_payload
+
+from jacs_desktop.core.identity import create_agent
+from jacs_desktop.core.sign import pretty_json
+from jacs_desktop.jobs import verify_all
+from jacs_desktop.jobs.common import Cancelled
+from jacs_desktop.jobs.verify_all import verify_store
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.store import Store
+
+N = 240
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory):
+    """An agent, N varied documents, some tampered with (invalid) and one that is not JSON."""
+    root = tmp_path_factory.mktemp("pool")
+    ident = create_agent(root, "pool", "Pool!Test#2026xyz")
+    docs = root / "jacs_data" / "documents"
+    docs.mkdir(parents=True, exist_ok=True)
+    for i in range(N):
+        doc = ident.signer.new_document({"jacsDocument": {"type": "message", "content": varied_payload(i)}})
+        if i % 37 == 5:
+            doc["jacsDocument"]["content"]["invoice"] = "changed"
+        (docs / f"{doc['jacsId']}:{doc['jacsVersion']}.json").write_bytes(pretty_json(doc))
+    (docs / "00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000001.json").write_text("{not json")
+    return root
+
+
+def _shape(report):
+    return [(v.path, v.status, v.kind, v.signer, [c.to_dict() for c in v.checks]) for v in report.results]
+
+
+def test_the_pool_gives_the_verdicts_of_one_process_in_the_same_order(big_store):
+    one = verify_store(Store(FsStore(big_store)), workers=1)
+    two = verify_store(Store(FsStore(big_store)), workers=2)
+    assert _shape(one) == _shape(two)
+    assert one.summary["total"] == N + 2 + 1  # documents, the agent, the config
+    assert one.summary["invalid"] == 1 + len([i for i in range(N) if i % 37 == 5])
+    assert one.summary["valid"] == one.summary["total"] - one.summary["invalid"]
+    assert one.exit_code == two.exit_code == 2
+    assert multiprocessing.active_children() == []
+
+
+def test_streamed_results_keep_only_counts(big_store):
+    seen, ticks = [], []
+    r = verify_store(Store(FsStore(big_store)), lambda d, t, m: ticks.append((d, t)), on_result=seen.append,
+                     keep=False, workers=2)
+    assert r.results == [] and len(seen) == r.total == N + 3
+    assert r.summary == {**verify_store(Store(FsStore(big_store)), workers=1).summary, "seconds": r.summary["seconds"]}
+    assert ticks[0] == (0, N + 3) and ticks[-1] == (N + 3, N + 3)
+    assert [d for d, _ in ticks] == list(range(N + 4))
+
+
+def test_a_cancel_stops_the_pool_with_the_results_so_far(big_store):
+    cancel = threading.Event()
+
+    def progress(done, total, _message):
+        if done == 100:
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        verify_store(Store(FsStore(big_store)), progress, cancel, workers=2)
+    report = info.value.report
+    assert isinstance(report, verify_all.VerifyReport) and 100 <= report.total < N
+    assert multiprocessing.active_children() == []
+
+
+def test_auto_picks_the_pool_for_a_large_folder_only(big_store, monkeypatch):
+    from jacs_desktop.storage.memory import MemoryStore
+
+    store = Store(FsStore(big_store))
+    monkeypatch.setattr(verify_all, "worker_count", lambda: 2)
+    assert verify_all._pool_size(store, verify_all.MIN_PARALLEL, None) == 2
+    assert verify_all._pool_size(store, verify_all.MIN_PARALLEL - 1, None) == 1
+    assert verify_all._pool_size(Store(MemoryStore()), 10_000, None) == 1  # not a folder: this process
+    assert verify_all._pool_size(Store(MemoryStore()), 10_000, 2) == 1
+
+
+def test_cli_json_report_is_streamed_and_complete(big_store):
+    p = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "verify", "--json", str(big_store)],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2, p.stderr
+    data = json.loads(p.stdout)
+    assert list(data) == ["results", "summary", "errors"]
+    assert len(data["results"]) == data["summary"]["total"] == N + 3
+    assert sum(r["status"] == "invalid" for r in data["results"]) == data["summary"]["invalid"]
+    text = subprocess.run([sys.executable, "-m", "jacs_desktop.cli", "verify", str(big_store)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert text.returncode == 2 and text.stdout.count("\n✗ invalid") + text.stdout.startswith("✗") >= 1
+    assert text.stdout.rstrip().endswith(f"{N + 3} checked: {N + 3 - data['summary']['invalid']} valid, "
+                                         f"{data['summary']['invalid']} invalid, 0 unverifiable, 0 legacy")
