@@ -37,6 +37,7 @@ repair under If-Match, torn-read detection, odd names); they share the per-objec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,7 +54,7 @@ from ..core.pubkey import public_key_hash
 from ..core.sign import AgentSigner, pretty_json
 from ..core.verify import VALID, parse_document
 from ..paths import private_dir, private_file, state_dir
-from ..storage.base import AccessDenied, StorageError, Unreachable
+from ..storage.base import AccessDenied, ObjectInfo, StorageError, Unreachable
 from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import Cancelled, CancelToken, ProgressFn, is_cancelled
@@ -174,17 +175,18 @@ def _odd_name(key: str) -> str | None:
     return f"its name contains the direction control U+{o:04X}, which makes names display misleadingly"
 
 
-def _hashes_right_fast(data: bytes) -> bool:
-    """Cheap: do these bytes parse and hash to the jacsSha256 they claim? (A torn
-    read cannot.) A False only costs a re-read; the strict check is :func:`_valid_hash`."""
+def _whole_doc(data: bytes) -> dict[str, Any] | None:
+    """Cheap: the parsed document when these bytes parse and hash to the jacsSha256 they
+    claim (a torn read cannot), else None. A None only costs a re-read; the strict check
+    is :func:`_valid_hash`."""
     if not data:
-        return False
+        return None
     try:
         doc = json.loads(data)
         claimed = doc.get("jacsSha256") if isinstance(doc, dict) else None
-        return isinstance(claimed, str) and jacs_sha256(doc) == claimed
+        return doc if isinstance(claimed, str) and jacs_sha256(doc) == claimed else None
     except Exception:  # anything odd: not provably whole
-        return False
+        return None
 
 
 def _valid_hash(data: bytes) -> str | None:
@@ -206,7 +208,7 @@ def _valid_hash(data: bytes) -> str | None:
 
 def _proves_whole(it: _Item, data: bytes) -> bool:
     if it.kind in _VERSION_KINDS:
-        return _hashes_right_fast(data)
+        return _whole_doc(data) is not None
     if it.kind == "key" and it.key_hash and it.src_key.endswith(".pem"):
         try:
             return bool(data) and public_key_hash(data) == it.key_hash
@@ -236,8 +238,9 @@ def _agreement_needed(it: _Item, data: bytes) -> float:
         return 0.5
 
 
-def _read_steady(src: Store, it: _Item) -> bytes:
-    """The object's bytes, read so that a file rewritten meanwhile is not taken torn.
+def _read_steady(src: Store, it: _Item) -> tuple[bytes, dict[str, Any] | None]:
+    """The object's bytes, read so that a file rewritten meanwhile is not taken torn, and
+    the parsed document when the bytes proved themselves whole by their hash (else None).
 
     Only folders can be caught mid-rewrite (S3 objects and SQLite rows change whole).
     Bytes that prove themselves whole (a document hashing to its jacsSha256, a key to
@@ -245,8 +248,14 @@ def _read_steady(src: Store, it: _Item) -> bytes:
     some tens of milliseconds (half a second for what is not even JSON), agree. An
     empty version file is never taken: it is a file being written, or nothing."""
     data = src.objects.get(it.src_key)
-    if getattr(src.objects, "local_path", None) is None or _proves_whole(it, data):
-        return data
+    if getattr(src.objects, "local_path", None) is None:
+        return data, None
+    if it.kind in _VERSION_KINDS:
+        doc = _whole_doc(data)
+        if doc is not None:
+            return data, doc
+    elif _proves_whole(it, data):
+        return data, None
     agree, since, need = 1, time.monotonic(), _agreement_needed(it, data)
     for pause in _REREAD_PAUSES:
         time.sleep(pause)
@@ -259,7 +268,7 @@ def _read_steady(src: Store, it: _Item) -> bytes:
             continue
         data, agree, since = again, 1, now
         if _proves_whole(it, data):
-            return data
+            return data, None
         need = _agreement_needed(it, data)
     else:
         raise _Unsteady(f"the source changed while it was read ({len(_REREAD_PAUSES) + 1} reads in "
@@ -267,7 +276,7 @@ def _read_steady(src: Store, it: _Item) -> bytes:
                         "that no torn copy is made — run the migration again when it is quiet")
     if not data and it.kind in _VERSION_KINDS:
         raise _Unsteady("the source file is empty (being written, or nothing to copy); not copied")
-    return data
+    return data, None
 
 
 def _damaged(it: _Item, theirs: bytes, ours: bytes) -> bool:
@@ -314,6 +323,15 @@ class _Journal:
         with self._lock:
             self._f.write(f"done\t{key}\n")
             self._n += 1
+            self._f.flush()
+
+    def mark_many(self, keys: list[str]) -> None:
+        """Journal a batch whose files were made durable together (one write)."""
+        if self._f is None or not keys:
+            return
+        with self._lock:
+            self._f.write("".join(f"done\t{k}\n" for k in keys))
+            self._n += len(keys)
             self._f.flush()
 
     def close(self, finished: bool) -> None:
@@ -395,6 +413,50 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
     return items, problems
 
 
+#: a folder target's written files are made durable (and journalled) in batches of this many,
+#: or when the oldest unsettled one is this many seconds old
+_BATCH = 128
+_BATCH_AGE = 0.25
+
+
+def _listing(dst: Store) -> tuple[tuple[str, ...], dict[str, ObjectInfo]] | None:
+    """One listing of the target's layout prefixes up front: (the prefixes, key -> info);
+    None when the target cannot be listed (then every object is looked at on its own)."""
+    prefixes: list[str] = []
+    try:
+        wanted = [p for p, _kind in dst.layout.list_prefixes()] + [dst.layout.public_keys_prefix()]
+    except StorageError:
+        return None
+    for p in sorted(set(wanted), key=len):
+        if p and not any(p.startswith(q) for q in prefixes):
+            prefixes.append(p)
+    found: dict[str, ObjectInfo] = {}
+    try:
+        for p in prefixes:
+            for info in dst.objects.list(p, details=True, ordered=False):
+                found[info.key] = info
+    except StorageError:
+        return None
+    return tuple(prefixes), found
+
+
+def _covers(listing: tuple[tuple[str, ...], dict[str, ObjectInfo]], key: str) -> bool:
+    return key.startswith(listing[0])
+
+
+def _creates_honoured(objects: object) -> bool:
+    """Does the target refuse a second create of the same key (If-None-Match: *)? True
+    when it cannot say (then every create is a conditional one)."""
+    probe = getattr(objects, "conditional_create_honoured", None) or getattr(
+        objects, "_conditional_put_honoured", None)
+    if probe is None:
+        return True
+    try:
+        return bool(probe())
+    except Exception:
+        return True
+
+
 def migrate(
     src: Store,
     dst: Store,
@@ -422,6 +484,21 @@ def migrate(
         report.journal = str(jpath)
     done = journal.done if journal else set()
     lock = threading.Lock()
+    # what the target holds, from one listing up front (not for folders, where a look is a
+    # stat): None for keys outside the listed prefixes and when the listing failed
+    listing = _listing(dst) if getattr(dst.objects, "local_path", None) is None else None
+    # servers that ignore If-None-Match (rclone serve s3, the JuiceFS gateway): the listing
+    # tells which keys exist, so a key it shows absent is written with one PUT (no HEAD first)
+    one_put = listing is not None and not opts.dry_run and not _creates_honoured(dst.objects)
+    claimed: set[str] = set()  # keys this run wrote with a plain PUT (never twice)
+    # folder targets: files written without an fsync each, made durable batch by batch,
+    # and journalled only after their batch is
+    make_deferred = getattr(dst.objects, "deferred_writes", None)
+    deferred = make_deferred() if make_deferred is not None and not opts.dry_run else None
+    pending: list[tuple[str, int]] = []  # (key, bytes): written and checked, not yet durable
+    pending_since = [0.0]
+    settle_lock = threading.Lock()
+    settle_failed: list[str] = []
     counter = {"n": 0}
     total = len(items)
     attachments: set[str] = set()
@@ -436,6 +513,58 @@ def migrate(
 
     stop = threading.Event()  # the target went away: stop cleanly instead of failing item after item
 
+    def settle(force: bool = False) -> None:
+        """Make the written batch durable (fsync its files, then their folders once), then
+        journal it. Several threads can call this; one settles at a time, in order."""
+        if deferred is None:
+            return
+        with lock:
+            due = pending and (force or len(pending) >= _BATCH or time.monotonic() - pending_since[0] > _BATCH_AGE)
+        if not due or not settle_lock.acquire(blocking=force):
+            return
+        try:
+            with lock:
+                batch = pending[:]
+                pending.clear()
+            if not batch:
+                return
+            try:
+                if not settle_failed:
+                    deferred.sync()
+            except StorageError as exc:
+                settle_failed.append(str(exc))
+            if settle_failed:  # nothing more is counted as kept or journalled
+                with lock:
+                    for key, n in batch:
+                        if key in report.copied:
+                            report.copied.remove(key)
+                            report.bytes -= n
+                        report.failed.append((key, f"written, but could not be made durable: {settle_failed[0]}"))
+                    if report.stopped is None:
+                        report.stopped = (f"Stopped: the written files could not be made durable "
+                                          f"({settle_failed[0]}). Run the same migration again to continue.")
+                stop.set()
+                return
+            if journal:
+                journal.mark_many([key for key, _n in batch])
+        finally:
+            settle_lock.release()
+
+    def done_already(it: _Item) -> bool:
+        """Journalled as done by an earlier run, and still there (an empty object is never
+        a finished copy)."""
+        if listing is not None and _covers(listing, it.dst_key):
+            info = listing[1].get(it.dst_key)
+        else:
+            info = dst.objects.stat(it.dst_key)
+        return info is not None and info.size > 0
+
+    def exists_on_target(it: _Item) -> bool | None:
+        """From the listing: does the target hold this key? None: the listing does not say."""
+        if listing is None or not _covers(listing, it.dst_key):
+            return None
+        return it.dst_key in listing[1]
+
     def copy_one(it: _Item) -> None:
         if is_cancelled(cancel) or stop.is_set():
             with lock:
@@ -448,15 +577,13 @@ def migrate(
                     with lock:
                         report.failed.append((_shown(name), f"not copied: {why}"))
                     return
-            if it.dst_key in done:
-                info = dst.objects.stat(it.dst_key)
-                if info is not None and info.size > 0:  # an empty object is never a finished copy
-                    with lock:
-                        report.skipped.append(it.dst_key)
-                        report.resumed += 1
-                    return
+            if it.dst_key in done and done_already(it):
+                with lock:
+                    report.skipped.append(it.dst_key)
+                    report.resumed += 1
+                return
             try:
-                data = _read_steady(src, it)
+                data, doc = _read_steady(src, it)
             except _Unsteady as exc:
                 with lock:
                     report.failed.append((it.src_key, str(exc)))
@@ -468,10 +595,11 @@ def migrate(
                         with lock:
                             report.failed.append((it.src_key, f"source does not verify: {v.reason}"))
                         return
-                try:
-                    doc = json.loads(data)
-                except (ValueError, RecursionError):
-                    doc = None
+                if doc is None:
+                    try:
+                        doc = json.loads(data)
+                    except (ValueError, RecursionError):
+                        doc = None
                 files = doc.get("jacsFiles") if isinstance(doc, dict) else None
                 for f in files if isinstance(files, list) else []:
                     if isinstance(f, dict) and f.get("embed") is False and isinstance(f.get("path"), str):
@@ -479,12 +607,20 @@ def migrate(
                             attachments.add(f["path"])
                 if opts.resign is not None and it.kind != "agent":
                     data = _resign(data, opts.resign)
+            there = exists_on_target(it)
             if opts.dry_run:
                 created = False
-                if dst.objects.stat(it.dst_key) is None:
+                if not there if there is not None else dst.objects.stat(it.dst_key) is None:
                     with lock:
                         report.would_copy.append(it.dst_key)
                     return
+            elif there:
+                created = False  # the listing shows it: judged below, never written over blindly
+            elif one_put and there is not None and _claim(it.dst_key):
+                dst.objects.put(it.dst_key, data)  # shown absent by the listing: one request
+                created = True
+            elif deferred is not None:
+                created = deferred.put_if_absent(it.dst_key, data)
             else:
                 created = dst.objects.put_if_absent(it.dst_key, data)
             if not created:
@@ -499,7 +635,13 @@ def migrate(
             with lock:
                 report.copied.append(it.dst_key)
                 report.bytes += len(data)
-            if journal:
+                if deferred is not None:
+                    if not pending:
+                        pending_since[0] = time.monotonic()
+                    pending.append((it.dst_key, len(data)))
+            if deferred is not None:
+                settle()
+            elif journal:
                 journal.mark(it.dst_key)
         except (Unreachable, AccessDenied) as exc:
             with lock:
@@ -517,12 +659,19 @@ def migrate(
         finally:
             tick(_shown(it.dst_key))
 
+    def _claim(key: str) -> bool:
+        with lock:
+            if key in claimed:
+                return False
+            claimed.add(key)
+            return True
+
     def _written_right(key: str, data: bytes) -> bool:
         etag_of = getattr(dst.objects, "written_etag", None)
         etag: str | None = etag_of(key) if etag_of else None
         if etag and len(etag) == 32 and "-" not in etag:
             return etag == hashlib.md5(data).hexdigest()
-        return hashlib.sha256(dst.objects.get(key)).digest() == hashlib.sha256(data).digest()
+        return dst.objects.get(key) == data
 
     def _existing(it: _Item, data: bytes) -> None:
         """The target already holds an object under this name: the same (skipped),
@@ -615,6 +764,10 @@ def migrate(
                 copy_one(it)
         finished = not is_cancelled(cancel)
     finally:
+        if deferred is not None:
+            settle(force=True)
+            with contextlib.suppress(StorageError):
+                deferred.close()
         if journal:
             journal.close(finished and not report.failed)
         report.seconds = time.perf_counter() - start
