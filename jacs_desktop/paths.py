@@ -38,7 +38,8 @@ def _folder(var: str, kind: str) -> Path:
         return Path(env)
     import platformdirs
 
-    return getattr(platformdirs, f"user_{kind}_path")(APP, appauthor=False)
+    folder: Path = getattr(platformdirs, f"user_{kind}_path")(APP, appauthor=False)
+    return folder
 
 
 def config_dir() -> Path:
@@ -63,7 +64,7 @@ def data_dir() -> Path:
     return platformdirs.user_data_path(APP, appauthor=False)
 
 
-def private_dir(path: str | os.PathLike) -> Path:
+def private_dir(path: str | os.PathLike[str]) -> Path:
     """Make *path* and any missing parents, each new one 0700 (``mkdir -p`` would make
     the parents 0755 under umask 022). Folders that already exist are left alone.
     One ``mkdir`` call when *path* exists, as cheap as ``mkdir(exist_ok=True)``."""
@@ -89,7 +90,7 @@ def private_dir(path: str | os.PathLike) -> Path:
     return p
 
 
-def private_file(path: str | os.PathLike) -> Path:
+def private_file(path: str | os.PathLike[str]) -> Path:
     """Make *path* an 0600 file: created empty (in a :func:`private_dir`) when missing,
     tightened when it exists. Libraries that open an existing file without changing
     its mode (SQLite, QSettings, logging) then keep it private."""
@@ -104,7 +105,7 @@ def private_file(path: str | os.PathLike) -> Path:
     return p
 
 
-def copy_private(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def copy_private(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Copy *src* to a new 0600 file *dest* (in a :func:`private_dir`); never overwrites."""
     d = Path(dest)
     private_dir(d.parent)

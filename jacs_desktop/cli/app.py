@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     safe_streams()
     args = parse_args(build_parser(), argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_ERROR

@@ -265,4 +265,5 @@ def _emit(report: Any, args: argparse.Namespace, line: str) -> int:
         print(line)
         for p in report.problems:
             print(f"  ✗ {p}")
-    return report.exit_code
+    code: int = report.exit_code
+    return code

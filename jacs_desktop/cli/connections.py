@@ -72,9 +72,12 @@ def _add(conns: Connections, args: argparse.Namespace) -> int:
         secret = getpass.getpass("Secret key: ")
     if args.access_key and not secret:
         raise JacsError("An access key needs its secret key (--secret-key-stdin)")
-    secrets = conns.secrets
-    if secret and not secrets.persistent:
-        raise JacsError(f"{secrets.warning or 'No secure keyring'}. Set JACS_DESKTOP_SECRETS=file and "
+    from ..storage.secrets import Secrets
+
+    secrets = conns.secrets  # a Secrets: "add" opens the connections with cli_secrets()
+    if secret and not (isinstance(secrets, Secrets) and secrets.persistent):
+        warning = secrets.warning if isinstance(secrets, Secrets) else None
+        raise JacsError(f"{warning or 'No secure keyring'}. Set JACS_DESKTOP_SECRETS=file and "
                         "JACS_DESKTOP_MASTER_PASSWORD to keep it in an encrypted file.")
     c = conns.add(args.name, args.url, access_key=args.access_key, secret_key=secret, replace=args.replace)
     print(f"saved {c.name}: {c.url}")
