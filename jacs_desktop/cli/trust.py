@@ -1,4 +1,4 @@
-"""``trust list | add | remove | repin``: the jacs library's trust store, in its own format."""
+"""``trust list | add | remove | repin | check``: the jacs library's trust store, in its own format."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rp = acts.add_parser("repin", help="move a trusted agent's pin to its new key along the verified rotation chain")
     rp.add_argument("store", help="the store that holds the agent's versions and keys")
     rp.add_argument("agent", help="AGENT_ID")
-    for p in (ls, add, rm, rp):
+    ck = acts.add_parser("check", help="verify a store and give every verdict its trust line (never changes it)")
+    ck.add_argument("store", help="a store folder or URL")
+    ck.add_argument("--json", action="store_true")
+    for p in (ls, add, rm, rp, ck):
         p.set_defaults(func=cmd_trust)
 
 
@@ -58,6 +61,8 @@ def cmd_trust(args: argparse.Namespace) -> int:
             return EXIT_OK
         if args.trust_action == "add":
             return _add(ts, args)
+        if args.trust_action == "check":
+            return _check(ts, args)
         if args.trust_action == "remove":
             denied = ts.remove(args.agent)
             print(f"untrusted {args.agent.split(':', 1)[0]} (key {', '.join(h[:16] + '…' for h in denied)})")
@@ -67,6 +72,35 @@ def cmd_trust(args: argparse.Namespace) -> int:
     except JacsError as exc:
         err(str(exc))
         return EXIT_ERROR
+
+
+def _check(ts: TrustStore, args: argparse.Namespace) -> int:
+    """Every verdict of ``verify`` with its trust line beside it; the exit code is verify's."""
+    from ..jobs.trust import apply_trust
+    from ..jobs.verify_all import verify_store
+    from ..storage.opener import open_store
+    from .output import MARK
+
+    store = open_store(args.store)
+    try:
+        report = verify_store(store, workers=1)
+        directory = store.agent_directory()
+        for v in report.results:
+            if v.kind != "config" and v.signer:
+                apply_trust(v, ts, directory)
+    finally:
+        store.close()
+    if args.json:
+        print_json(report.to_dict(), ensure_ascii=False)
+        return report.exit_code
+    for v in report.results:
+        name = f"{v.id}:{v.version}" if v.id else (v.path or "?")
+        print(f"{MARK.get(v.status, '?')} {v.status:<12} {v.trust or '-':<19} {v.kind:<8} {name}")
+        if v.trust not in (None, "trusted"):
+            print(f"      trust: {v.trust_reason}")
+    for e in report.errors:
+        print(f"! {e}")
+    return report.exit_code
 
 
 def _agent_version(store_url: str, agent: str) -> tuple[dict[str, object], bytes, bytes, str]:

@@ -281,6 +281,13 @@ def test_trust_written_by_us_is_what_jacs_reads(world, tmp_path, capsys):
 
 def test_cli_repin(world, capsys):
     args = ["trust", "--trust-store", str(world["trust"])]
+    # trust check: the verdicts with their trust lines; the exit code stays verify's (0: all valid)
+    assert cli([*args, "check", str(world["root"]), "--json"]) == 0
+    results = {f"{r['id']}:{r['version']}": r for r in json.loads(capsys.readouterr().out)["results"]}
+    after, before = results[_label(world["after"])], results[_label(world["before"])]
+    assert (after["status"], after["trust"]) == ("valid", tr.PIN_CONFLICT) and "re-pinned" in after["trust_reason"]
+    assert (before["status"], before["trust"]) == ("valid", tr.TRUSTED)
+    assert results[_label(world["planted"])]["trust"] == tr.PIN_CONFLICT
     assert cli([*args, "repin", str(world["root"]), world["aid"]]) == 0
     assert "re-pinned" in capsys.readouterr().out
     assert _lib(world, world["after"])[0].valid
