@@ -1,9 +1,9 @@
 """Signature primitives for the JACS algorithms (SPEC section 4.3).
 
 Verification uses ``cryptography`` (Ed25519 and ML-DSA-87). Signing uses
-``cryptography`` for Ed25519 and ``dilithium-py`` for ML-DSA-87, because JACS
-stores the 4896-byte FIPS 204 *expanded* secret key, which ``cryptography``
-cannot import.
+``cryptography`` for Ed25519 and :mod:`.mldsa` for ML-DSA-87 (compiled ``pqcrypto``,
+``dilithium-py`` as the fallback), because JACS stores the 4896-byte FIPS 204
+*expanded* secret key, which ``cryptography`` cannot import.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 
+from . import mldsa as mldsa87
 from .errors import KeyFormatError
 
 __all__ = [
@@ -150,16 +151,13 @@ class MLDSA87Signer(Signer):
     algorithm = "pq2025"
 
     def __init__(self, expanded_secret: bytes, public_key: bytes | None = None):
-        from dilithium_py.ml_dsa import ML_DSA_87
-
         if len(expanded_secret) != MLDSA87_SECRET_LEN:
             raise KeyFormatError(
                 f"A pq2025 private key must be the 4896-byte ML-DSA-87 expanded key, got {len(expanded_secret)} bytes"
             )
-        self._impl = ML_DSA_87
         self._sk = bytes(expanded_secret)
         if public_key is None:
-            public_key = ML_DSA_87.pk_from_sk(self._sk)
+            public_key = mldsa87.public_from_secret(self._sk)
         elif hashlib.shake_256(public_key).digest(64) != self._sk[64:128]:
             # FIPS 204 secret keys carry tr = H(pk); a mismatch means another key pair
             raise KeyFormatError("The private key does not belong to the public key next to it")
@@ -167,7 +165,7 @@ class MLDSA87Signer(Signer):
 
     def sign(self, message: bytes) -> bytes:
         # FIPS 204 pure mode, empty context, hedged randomness (like the library).
-        return self._impl.sign(self._sk, message, ctx=b"", deterministic=False)
+        return mldsa87.sign(self._sk, self.public_key, message)
 
     def secret_bytes(self) -> bytes:
         return self._sk
@@ -195,8 +193,5 @@ def generate_private_material(family: str) -> tuple[bytes, bytes]:
         pub = key.public_key().public_bytes_raw()
         return ed25519_pkcs8_v2(seed, pub), pub
     if family == "pq2025":
-        from dilithium_py.ml_dsa import ML_DSA_87
-
-        pk, sk = ML_DSA_87.keygen()
-        return sk, pk
+        return mldsa87.keygen()
     raise KeyFormatError(f"Unsupported key algorithm {family!r}")
