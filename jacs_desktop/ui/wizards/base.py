@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -240,8 +240,14 @@ class PathField(QWidget):
         self.edit.setText(t)
 
 
+_Page = TypeVar("_Page", bound=FlowPage)
+
+
 class FlowWizard(QWizard):
     """One flow, its pages by name, and the worker pool that runs its jobs."""
+
+    #: the last page, which runs the flow's job (each wizard adds its own)
+    run_page: RunPage
 
     def __init__(self, flow, parent=None, workers: WorkerPool | None = None):
         super().__init__(parent)
@@ -254,12 +260,12 @@ class FlowWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.resize(760, 560)
 
-    def add(self, page: FlowPage) -> FlowPage:
+    def add(self, page: _Page) -> _Page:
         self.setPage(self.ids[page.name], page)
         return page
 
     def page_named(self, name: str) -> FlowPage:
-        return self.page(self.ids[name])
+        return cast(FlowPage, self.page(self.ids[name]))  # every page is added by add()
 
     def current_name(self) -> str:
         p = self.currentPage()

@@ -35,7 +35,9 @@ class StorePicker(QWidget):
         self.combo = QComboBox(self)
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.combo.lineEdit().setPlaceholderText(tr("a folder, s3://bucket/prefix, sqlite:///file, profile:NAME"))
+        edit = self.combo.lineEdit()
+        assert edit is not None  # an editable combo box has its line edit
+        edit.setPlaceholderText(tr("a folder, s3://bucket/prefix, sqlite:///file, profile:NAME"))
         items: list[str] = []
         try:
             from ...storage.connections import Connections
@@ -83,20 +85,22 @@ class UrlPage(FlowPage):
         form = QFormLayout()
         form.addRow(tr("Store:"), self.picker)
         self.body.addLayout(form)
-        self.create = QCheckBox(tr("Create it if it does not exist (a new empty store)"), self) if create_box else None
-        if self.create:
-            self.body.addWidget(self.create)
+        # (not `self.create`: that is QWidget.create())
+        self.create_box = (QCheckBox(tr("Create it if it does not exist (a new empty store)"), self) if create_box
+                           else None)
+        if self.create_box:
+            self.body.addWidget(self.create_box)
         self.finish_layout()
 
     def load(self) -> None:
         self.picker.setText(self.state[self.name])
-        if self.create:
-            self.create.setChecked(bool(self.state.get("create_target", True)))
+        if self.create_box:
+            self.create_box.setChecked(bool(self.state.get("create_target", True)))
 
     def store(self) -> None:
         self.state[self.name] = self.picker.text()
-        if self.create:
-            self.state["create_target"] = self.create.isChecked()
+        if self.create_box:
+            self.state["create_target"] = self.create_box.isChecked()
 
 
 def radios(page: FlowPage, options: list[tuple[str, str]]) -> dict[str, QRadioButton]:

@@ -99,8 +99,10 @@ class ContentPage(FlowPage):
         try:
             ok = isinstance(json.loads(text), dict)
             self.live.setText(tr("✓ valid JSON object") if ok else tr("✗ the content must be a JSON object"))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             self.live.setText(tr("✗ line {0}, column {1}: {2}").format(exc.lineno, exc.colno, exc.msg))
+        except (ValueError, RecursionError) as exc:  # e.g. a number with too many digits, deep nesting
+            self.live.setText(tr("✗ {0}").format(exc))
 
     def load(self) -> None:
         self.title_edit.setText(self.state["title"])
