@@ -1,476 +1,310 @@
-"""S3 and S3-compatible backends (AWS, MinIO, SeaweedFS, RustFS, R2, moto).
+"""S3 and S3-compatible backends (AWS, MinIO, SeaweedFS, RustFS, R2, JuiceFS gateway, moto).
 
-* boto3 with retry mode ``standard``, connect/read timeouts;
-* paged ``ListObjectsV2``;
-* conditional create with ``If-None-Match: *`` *and* a HEAD check first, for
-  servers that ignore the header (``rclone serve s3`` does);
-* optional server-side encryption (``AES256``);
-* checksums only when required on custom endpoints (boto3 >= 1.36 sends CRC32
-  by default, which some S3-compatible servers reject).
+The data path — paged listing, get, head, put (multipart above 8 MiB), create-only put
+(``If-None-Match: *``), replace-if-match (``If-Match``), copy, delete — is obstore, the
+Python binding of the Rust ``object_store`` crate: it signs and sends the requests at a
+fraction of botocore's CPU per request, which is what listing or migrating many small
+documents is bound by. No request is signed here.
 
-Size: the S3 backend including the lean SigV4 fast path for hot requests; issue 13 moves the
-data path onto obstore, which will remove most of it.
+boto3 keeps what it is best at and what obstore cannot do:
+
+* credentials: a boto3 session resolves them from the AWS chain (the keys a saved connection
+  passes, environment, ``profile=NAME`` from ~/.aws, SSO, ``credential_process``, roles) and
+  hands them to obstore as a callable it asks again before they expire (refreshed by botocore);
+* the bucket itself: ``check`` (HEAD bucket) and ``ensure_bucket`` (create) — obstore has no
+  bucket API;
+* listing a bucket that holds names obstore's paths refuse (``a//b``, ``./x``, control
+  characters, written by another tool): the listing goes on through boto3 from there.
+
+Kept from before, on obstore: a HEAD check before every create for servers that ignore
+``If-None-Match`` (``rclone serve s3``, the JuiceFS gateway: obstore's create-only write
+silently overwrites there), found out once per store with a scratch object; retries of 5xx,
+429 and broken connections with backoff, counted (obstore's own retries are off so each one
+is seen); ``sse=AES256``; connect/read timeouts; no checksum headers (obstore sends none, so
+servers that reject boto3's CRC32 are fine); errors in words (:mod:`.s3_errors`).
+
+Size: one backend class with its listing (string prefixes on top of obstore's folder-wise
+paths, the parallel listing for AWS, the boto3 fallback) and the conditional writes; the
+error wording is in s3_errors.py.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import re
+import random
 import threading
+import time
 import uuid
-from collections.abc import Generator, Iterator
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
+from .s3_errors import NO_CREDENTIALS, Failure, describe, describe_boto
 
 if TYPE_CHECKING:
-    import http.client
-
-from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, StorageError, Unreachable, validate_key
+    import obstore.store
 
 __all__ = ["S3Store"]
 
+_T = TypeVar("_T")
 
-_fromiso = datetime.fromisoformat
+#: bodies above this go up in parts of this size (S3's minimum part is 5 MiB)
+MULTIPART_BYTES = 8 << 20
+#: how long obstore may keep a credential from boto3 before it asks again; botocore refreshes
+#: temporary credentials (SSO, roles) 15 minutes before they expire, so what it hands out
+#: lives longer than this
+CREDENTIALS_TTL = timedelta(minutes=5)
+_TOP = "\U0010ffff"  # the highest code point: S3 orders keys by UTF-8 bytes, i.e. by code point
 
 
-def _ts(value: Any) -> float | None:
-    """Seconds since the epoch from botocore's raw timestamp text (ISO 8601 or HTTP date)."""
-    if value is None or value == "":
+def _just_below(full: str) -> str | None:
+    """A name below every key that starts with *full* and above nearly all others (obstore's
+    listing offset is exclusive, and must be a valid path); None when there is none."""
+    c = chr(ord(full[-1]) - 1)
+    if c == "/":
+        c = "."  # only names with an empty part ('a//b') sort between: obstore cannot list them anyway
+    if c < " " or c == "\x7f":
         return None
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    text = str(value)
-    try:
-        return _fromiso(text[:-1] + "+00:00" if text.endswith("Z") else text).timestamp()
-    except ValueError:
-        pass
-    try:
-        from email.utils import parsedate_to_datetime
-
-        return parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError):
-        return None
+    return full[:-1] + c + _TOP
 
 
-_CONTENTS_RE = re.compile(rb"<Contents>.*?</Contents>", re.S)
-_S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-
-
-class _FastS3:
-    """The two requests a JACS store makes by the thousand — a conditional PUT
-    (``If-None-Match: *``) of a small object and a ListObjectsV2 page — signed with
-    SigV4 and sent over a keep-alive connection per thread, for S3-compatible
-    endpoints with path-style addressing.
-
-    botocore spends about 2.5 ms of CPU (under the GIL) on each request, and more
-    on parsing a listing page; migrating or listing many small documents is bound
-    by that. These paths do the same requests in a fraction of it. They only handle
-    the plain outcomes — for a PUT 200 (created, with the ETag) and 412/409 (exists),
-    for a listing a 200 page; for anything else they return None and the caller
-    repeats the request through botocore, which retries and reports errors.
-    Credentials come from the client (static keys, a profile or a role alike).
-    """
-
-    MAX = 8 << 20
-
-    def __init__(self, client: Any, bucket: str, connect_timeout: float, read_timeout: float) -> None:
-        from urllib.parse import urlsplit
-
-        u = urlsplit(client.meta.endpoint_url)
-        self.https = u.scheme == "https"
-        self.host = u.hostname or ""
-        self.port = u.port or (443 if self.https else 80)
-        self.host_header = u.netloc
-        self.base = (u.path.rstrip("/") + "/" + bucket).replace("//", "/")
-        self.region = client.meta.region_name or "us-east-1"
-        self.client = client
-        self.timeout = max(connect_timeout, read_timeout)
-        self._tls = threading.local()
-        self._keys: dict[tuple[str, str], bytes] = {}
-
-    def _conn(self) -> http.client.HTTPConnection:
-        c: http.client.HTTPConnection | None = getattr(self._tls, "conn", None)
-        if c is None:
-            import http.client
-
-            if self.https:
-                import ssl
-
-                c = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                                context=ssl.create_default_context())
-            else:
-                c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self._tls.conn = c
-        return c
-
-    def _drop(self) -> None:
-        c = getattr(self._tls, "conn", None)
-        self._tls.conn = None
-        if c is not None:
-            with contextlib.suppress(Exception):
-                c.close()
-
-    def _signing_key(self, secret: str, day: str) -> bytes:
-        import hashlib
-        import hmac
-
-        k = self._keys.get((secret, day))
-        if k is None:
-            k = hmac.new(("AWS4" + secret).encode(), day.encode(), hashlib.sha256).digest()
-            for part in (self.region, "s3", "aws4_request"):
-                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-            self._keys = {(secret, day): k}
-        return k
-
-    def _signed(self, method: str, path: str, query: str, payload: str,
-                extra: dict[str, str]) -> dict[str, str] | None:
-        import hashlib
-        import hmac
-        import time
-
-        creds = self.client._request_signer._credentials  # botocore's resolved credentials (no public accessor)
-        if creds is None:
-            return None
-        try:
-            frozen = creds.get_frozen_credentials()
-        except Exception:  # botocore will report it
-            return None
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        day = amz_date[:8]
-        headers = {"host": self.host_header, "x-amz-content-sha256": payload, "x-amz-date": amz_date, **extra}
-        if frozen.token:
-            headers["x-amz-security-token"] = frozen.token
-        names = sorted(headers)
-        canonical = "\n".join([method, path, query, *(f"{n}:{headers[n]}" for n in names), "", ";".join(names),
-                               payload])
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        sig = hmac.new(self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={frozen.access_key}/{scope}, "
-                                    f"SignedHeaders={';'.join(names)}, Signature={sig}")
-        return headers
-
-    def _send(self, method: str, url: str, headers: dict[str, str],
-              body: bytes | None) -> tuple[http.client.HTTPResponse, bytes] | None:
-        try:
-            conn = self._conn()
-            conn.request(method, url, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            if resp.will_close:
-                self._drop()
-            return resp, data
-        except Exception:  # a dropped keep-alive connection, a timeout …
-            self._drop()
-            return None
-
-    def put_if_absent(self, full_key: str, data: bytes, sse: str | None) -> tuple[bool, str] | None:
-        import hashlib
-        from urllib.parse import quote
-
-        path = self.base + "/" + quote(full_key, safe="/~")
-        extra = {"if-none-match": "*"}
-        if sse:
-            extra["x-amz-server-side-encryption"] = sse
-        headers = self._signed("PUT", path, "", hashlib.sha256(data).hexdigest(), extra)
-        if headers is None:
-            return None
-        headers["content-length"] = str(len(data))
-        got = self._send("PUT", path, headers, data)
-        if got is None:
-            return None
-        resp, _body = got
-        if resp.status == 200:
-            return True, (resp.getheader("ETag") or "").strip('"')
-        if resp.status in (409, 412):
-            return False, ""
-        return None
-
-    _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-    def get(self, full_key: str) -> bytes | None:
-        """The object's bytes on a plain 200 whose length matches Content-Length;
-        None for anything else (404 included: botocore words the error)."""
-        from urllib.parse import quote
-
-        path = self.base + "/" + quote(full_key, safe="/~")
-        headers = self._signed("GET", path, "", self._EMPTY_SHA, {})
-        if headers is None:
-            return None
-        got = self._send("GET", path, headers, None)
-        if got is None:
-            return None
-        resp, body = got
-        if resp.status != 200:
-            return None
-        length = resp.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) != len(body):
-            return None
-        return body
-
-    def list_page(self, full_prefix: str, max_keys: int, token: str | None,
-                  start_after: str | None) -> tuple[list[list[Any]], str | None] | None:
-        """One ListObjectsV2 page: ([(key, size, last_modified, etag)], next_token) or None."""
-        from urllib.parse import quote
-
-        # keys come XML-escaped, not URL-encoded: JACS keys never hold the control
-        # characters URL encoding is for, and a key that does is refused later anyway
-        q = {"list-type": "2", "prefix": full_prefix, "max-keys": str(max_keys)}
-        if token:
-            q["continuation-token"] = token
-        if start_after:
-            q["start-after"] = start_after
-        query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(q.items()))
-        headers = self._signed("GET", self.base, query, self._EMPTY_SHA, {})
-        if headers is None:
-            return None
-        got = self._send("GET", self.base + "?" + query, headers, None)
-        if got is None:
-            return None
-        resp, body = got
-        if resp.status != 200 or b"<ListBucketResult" not in body[:512]:
-            return None
-        # one pass over the page: the fields of each <Contents>, a <Key> opening each
-        # entry (no other element of a ListBucketResult is called Key, Size,
-        # LastModified or ETag)
-        entries: list[list[Any]] = []  # [key, size, last_modified, etag], filled in place
-        cur: list[Any] | None = None
-        for tag, val in _LIST_FIELD.findall(body):
-            if tag == b"Key":
-                key = val.decode("utf-8")
-                if "&" in key:
-                    key = _xml_text(val)
-                cur = [key, 0, "", ""]
-                entries.append(cur)
-            elif cur is None:
-                return None
-            elif tag == b"Size":
-                cur[1] = int(val or 0)
-            elif tag == b"LastModified":
-                cur[2] = val.decode()
-            else:
-                cur[3] = val.decode().replace("&quot;", "").replace("&#34;", "").strip('"')
-        if len(entries) != body.count(b"<Contents>"):
-            return None
-        truncated = b"<IsTruncated>true</IsTruncated>" in body
-        nxt = None
-        if truncated:
-            m = _LIST_TOKEN.search(body)
-            if m is None:
-                return None
-            nxt = _xml_text(m.group(1))
-        return entries, nxt
-
-
-_LIST_FIELD = re.compile(rb"<(Key|Size|LastModified|ETag)>([^<]*)</\1>")
-_LIST_TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
-
-
-def _xml_text(raw: bytes) -> str:
-    text = raw.decode("utf-8")
-    if "&" in text:
-        import html
-
-        text = html.unescape(text)
-    return text
-
-
-def _proxied(endpoint: str | None) -> bool:
-    """Would botocore send requests to *endpoint* through a proxy (HTTP(S)_PROXY)?
-    Then the fast path, which connects directly, stays off."""
-    if not endpoint:
-        return False
+def _check_endpoint(url: str) -> None:
     from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
-
-    u = urlsplit(endpoint)
-    proxies = getproxies()
-    if not proxies.get(u.scheme):
-        return False
-    try:
-        return not proxy_bypass(u.hostname or "")
-    except Exception:  # unsure: stay on botocore
-        return True
-
-
-def _no_expect_for_small_bodies(model: Any = None, params: dict[str, Any] | None = None, **_kw: Any) -> None:
-    if not params or model is None or model.name not in ("PutObject", "UploadPart"):
-        return
-    headers = params.get("headers") or {}
-    if headers.get("Expect") != "100-continue":
-        return
-    body: Any = params.get("body")  # bytes, or a file-like object
-    size = len(body) if isinstance(body, (bytes, bytearray)) else None
-    if size is None and hasattr(body, "getbuffer"):
-        size = body.getbuffer().nbytes
-    if size is not None and size < (1 << 20):
-        del headers["Expect"]
-
-
-def _fast_list_parse(response_dict: dict[str, Any] | None = None,
-                     customized_response_dict: dict[str, Any] | None = None, **_kw: Any) -> None:
-    """botocore's ``before-parse`` hook for ListObjectsV2.
-
-    botocore turns every ``<Contents>`` entry into a dict field by field in
-    Python, which costs more than the request on a local server. Here the
-    entries are read with ElementTree (C) and handed back through
-    ``customized_response_dict``; botocore parses the rest of the (now small)
-    body as usual and still URL-decodes the keys afterwards.
-    """
-    if not response_dict or response_dict.get("status_code") != 200 or customized_response_dict is None:
-        return
-    body = response_dict.get("body")
-    if not isinstance(body, (bytes, bytearray)) or b"<Contents>" not in body:
-        return
-    from xml.etree import ElementTree
 
     try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        return  # leave it to botocore, which reports the error properly
-    contents: list[dict[str, Any]] = []
-    for c in root.iter(_S3NS + "Contents"):
-        contents.append({
-            "Key": c.findtext(_S3NS + "Key") or "",
-            "Size": int(c.findtext(_S3NS + "Size") or 0),
-            "LastModified": c.findtext(_S3NS + "LastModified"),
-            "ETag": c.findtext(_S3NS + "ETag"),
-        })
-    customized_response_dict["Contents"] = contents
-    response_dict["body"] = _CONTENTS_RE.sub(b"", body)
+        u = urlsplit(url)
+        ok = u.scheme in ("http", "https") and bool(u.hostname)
+        u.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise StorageError(f"Cannot set up the S3 client: the endpoint {url!r} is not an http:// or https:// URL")
 
 
-def _describe(exc: Exception, what: str) -> StorageError:
-    from botocore.exceptions import (
-        ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        PartialCredentialsError,
-        ReadTimeoutError,
-    )
+def _etag(raw: str | None) -> str | None:
+    return (raw or "").strip('"') or None
 
-    if isinstance(exc, StorageError):
-        return exc
-    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
-        return Unreachable(f"Cannot reach the S3 endpoint ({what}): {exc}")
-    if isinstance(exc, ReadTimeoutError):
-        return Unreachable(f"The S3 endpoint did not answer in time ({what})")
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return AccessDenied("No S3 credentials: save them with the connection, or set AWS_ACCESS_KEY_ID/"
-                            "AWS_SECRET_ACCESS_KEY or an AWS profile")
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        msg = err.get("Message") or code
-        if code in ("NoSuchKey", "404", "NotFound"):
-            return NotFound(f"{what} not found")
-        if code == "NoSuchBucket":
-            return NotFound(f"The bucket does not exist ({what})")
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken",
-                    "ExpiredToken", "AuthorizationHeaderMalformed") or status == 403:
-            return AccessDenied(f"S3 refused access ({what}): {msg}. Check the access key and secret.")
-        return StorageError(f"S3 error on {what}: {code} {msg}".strip())
-    return StorageError(f"S3 error on {what}: {exc}")
+
+def _info(meta: Any, skip: int) -> ObjectInfo:
+    modified = meta.get("last_modified")
+    return ObjectInfo(meta["path"][skip:], int(meta.get("size") or 0),
+                      modified.timestamp() if modified is not None else None, _etag(meta.get("e_tag")))
 
 
 class S3Store(ObjectStore):
-    def __init__(self, bucket: str, prefix: str = "", **options: Any) -> None:
-        import boto3
-        from botocore.config import Config
+    """``s3://bucket/prefix``. Options (the URL's, plus a saved connection's secrets):
+    endpoint_url, region, profile, access_key/secret_key/session_token, sse, connect_timeout,
+    read_timeout, max_attempts, addressing_style, create_bucket, parallel_list. (fast_path,
+    which chose the old hand-signed requests, is accepted and has no effect.)"""
 
+    def __init__(self, bucket: str, prefix: str = "", **options: Any) -> None:
         if not bucket:
             raise StorageError("An S3 URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.options = dict(options)
-        endpoint = options.get("endpoint_url") or None
+        self.endpoint: str | None = options.get("endpoint_url") or None
+        if self.endpoint:
+            _check_endpoint(self.endpoint)
         region = options.get("region") or None
-        cfg: dict[str, Any] = {
-            "retries": {"mode": "standard", "max_attempts": int(options.get("max_attempts", 4))},
-            "connect_timeout": float(options.get("connect_timeout", 5)),
-            "read_timeout": float(options.get("read_timeout", 30)),
-            "max_pool_connections": int(options.get("max_pool_connections", 16)),
-        }
-        if endpoint:
-            cfg["s3"] = {"addressing_style": options.get("addressing_style", "path")}
-            cfg["request_checksum_calculation"] = "when_required"
-            cfg["response_checksum_validation"] = "when_required"
-        session = boto3.session.Session(profile_name=options.get("profile") or None)
-        # botocore parses every LastModified with dateutil, which dominates listing
-        # time; keep the raw text and parse it with the standard library instead
-        session._session.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=lambda value: value
-        )
-        creds: dict[str, Any] = {}
-        if options.get("access_key") and options.get("secret_key"):
-            creds = {
-                "aws_access_key_id": options["access_key"],
-                "aws_secret_access_key": options["secret_key"],
-            }
-            if options.get("session_token"):
-                creds["aws_session_token"] = options["session_token"]
-        try:
-            self.client = session.client(
-                "s3", endpoint_url=endpoint, region_name=region or ("us-east-1" if endpoint else None),
-                config=Config(**cfg), **creds,
-            )
-        except Exception as exc:  # bad endpoint URL, unknown profile …
-            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
-        pl = str(options.get("parallel_list", "")).lower()
-        self.parallel_list = (pl in ("1", "true", "yes")) if pl else endpoint is None
+        self.profile: str | None = options.get("profile") or None
+        self.max_attempts = max(1, int(options.get("max_attempts", 4)))
+        self.connect_timeout = float(options.get("connect_timeout", 5))
+        self.read_timeout = float(options.get("read_timeout", 30))
         self.sse = options.get("sse") or None
         if self.sse not in (None, "AES256", "aws:kms"):
             raise StorageError(f"Unknown server-side encryption {self.sse!r} (use AES256)")
+        pl = str(options.get("parallel_list", "")).lower()
+        # on AWS each listing request has real latency, so parts are listed at once; on
+        # SeaweedFS every prefix request rescans the folder and that is slower (measured)
+        self.parallel_list = (pl in ("1", "true", "yes")) if pl else self.endpoint is None
+        self._session = self._boto_session(options)
+        # custom endpoints sign for us-east-1 unless told (a profile's AWS region means nothing there)
+        self.region = region or ("us-east-1" if self.endpoint else self._session.region_name or "us-east-1")
+        self._credentials_error: str | None = None
+        try:
+            self._credentials = self._session.get_credentials()
+        except Exception as exc:  # a failing credential_process, an unreadable profile …
+            self._credentials, self._credentials_error = None, str(exc)
+        self._os = self._make_obstore()
         q: list[str] = []
-        if endpoint:
-            q.append(f"endpoint_url={endpoint}")
+        if self.endpoint:
+            q.append(f"endpoint_url={self.endpoint}")
         if region:
             q.append(f"region={region}")
+        if self.profile:
+            q.append(f"profile={self.profile}")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/") + ("?" + "&".join(q) if q else "")
         self._stats_lock = threading.Lock()
         self._tls = threading.local()
+        self._client: Any = None
         self._inm_ok: bool | None = None
         self.retries = 0
         self.requests = 0
-        self.client.meta.events.register("after-call.s3", self._count)
-        self.client.meta.events.register("before-parse.s3.ListObjectsV2", _fast_list_parse)
-        # botocore asks for "Expect: 100-continue" on every PUT body: a round trip of
-        # waiting per object. Small objects (JACS documents) go without it.
-        self.client.meta.events.register_last("before-call.s3", _no_expect_for_small_bodies)
-        fp = str(options.get("fast_path", "")).lower()
-        use_fast = (fp in ("1", "true", "yes")) if fp else bool(endpoint)
-        self._fast = (_FastS3(self.client, self.bucket, float(options.get("connect_timeout", 5)),
-                               float(options.get("read_timeout", 30)))
-                      if use_fast and cfg.get("s3", {}).get("addressing_style") == "path"
-                      and not _proxied(endpoint) else None)
         if options.get("create_bucket"):
             self.ensure_bucket()
 
-    def _count(self, http_response: Any = None, parsed: Any = None, **_kw: Any) -> None:
-        attempts = 0
-        if isinstance(parsed, dict):
-            attempts = parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0
-        with self._stats_lock:
-            self.requests += 1
-            self.retries += attempts
+    # -- set-up ---------------------------------------------------------------------------
+    def _boto_session(self, options: dict[str, Any]) -> Any:
+        """A boto3 session: the given keys, else the profile, else the default chain."""
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        keys: dict[str, Any] = {}
+        if options.get("access_key") and options.get("secret_key"):
+            keys = {"aws_access_key_id": options["access_key"], "aws_secret_access_key": options["secret_key"],
+                    "aws_session_token": options.get("session_token") or None}
+        try:
+            return boto3.session.Session(profile_name=self.profile, **keys)
+        except BotoCoreError as exc:  # ProfileNotFound and the like
+            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
+
+    def _provide_credentials(self) -> dict[str, Any]:
+        """obstore's credential callback: what botocore holds now (refreshed when due)."""
+        from datetime import UTC, datetime
+
+        try:
+            creds = self._credentials
+            refreshable = hasattr(creds, "refresh_needed")
+            frozen = creds.get_frozen_credentials()
+        except Exception as exc:  # an expired SSO login, a failing credential_process …
+            self._credentials_error = str(exc)
+            raise
+        return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
+                "token": frozen.token or None,
+                "expires_at": datetime.now(UTC) + CREDENTIALS_TTL if refreshable else None}
+
+    def _make_obstore(self) -> obstore.store.S3Store | None:
+        """obstore's store for the bucket, or None when no credentials were found (every
+        request then says so)."""
+        if self._credentials is None:
+            return None
+        from obstore.store import S3Store as ObS3Store
+
+        config: dict[str, Any] = {"region": self.region}
+        client: dict[str, Any] = {"connect_timeout": timedelta(seconds=self.connect_timeout),
+                                  "read_timeout": timedelta(seconds=self.read_timeout),
+                                  # the whole request (a large PUT included); stalls are the read timeout's
+                                  "timeout": timedelta(seconds=max(120.0, 20 * self.read_timeout))}
+        if self.endpoint:
+            config["endpoint"] = self.endpoint.rstrip("/")
+            client["allow_http"] = self.endpoint.lower().startswith("http://")
+            config["virtual_hosted_style_request"] = self.options.get("addressing_style", "path") == "virtual"
+        else:
+            config["virtual_hosted_style_request"] = True
+        if self.sse:
+            config["server_side_encryption"] = self.sse
+        # one DELETE per key (we delete one at a time): every S3-compatible server has it,
+        # not all have the bulk DeleteObjects call obstore uses by default
+        config["disable_bulk_delete"] = True
+        try:
+            return ObS3Store(self.bucket, config=config,  # type: ignore[arg-type]  # a TypedDict, built here
+                             client_options=client,  # type: ignore[arg-type]
+                             retry_config={"max_retries": 0},  # retried (and counted) in _call
+                             credential_provider=self._provide_credentials)  # type: ignore[arg-type]
+        except Exception as exc:  # a malformed endpoint URL …
+            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
+
+    def _store(self) -> obstore.store.S3Store:
+        if self._os is None:
+            raise self._no_credentials()
+        return self._os
+
+    def _no_credentials(self) -> AccessDenied:
+        if self._credentials_error:
+            hint = self._hint()
+            return AccessDenied(f"The AWS credentials could not be loaded: {self._credentials_error}"
+                                + (f". {hint}" if hint else ""))
+        return AccessDenied(NO_CREDENTIALS)
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use: the bucket check and creation, and listings
+        obstore cannot parse (see the module text)."""
+        if self._client is None:
+            with self._stats_lock:
+                if self._client is None:
+                    self._client = self._make_boto_client()
+        return self._client
+
+    def _make_boto_client(self) -> Any:
+        from botocore.config import Config
+
+        cfg: dict[str, Any] = {
+            "retries": {"mode": "standard", "max_attempts": self.max_attempts},
+            "connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
+        }
+        if self.endpoint:
+            cfg["s3"] = {"addressing_style": self.options.get("addressing_style", "path")}
+            cfg["request_checksum_calculation"] = "when_required"  # boto3's CRC32: some servers reject it
+            cfg["response_checksum_validation"] = "when_required"
+        try:
+            return self._session.client("s3", endpoint_url=self.endpoint, region_name=self.region,
+                                        config=Config(**cfg))
+        except Exception as exc:  # bad endpoint URL …
+            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
 
     def _k(self, key: str) -> str:
         validate_key(key)
         return self.prefix + key
 
+    def _hint(self) -> str:
+        if self.profile:
+            return f"For an SSO profile run: aws sso login --profile {self.profile}"
+        return ""
+
+    def _describe(self, exc: BaseException, what: str) -> StorageError:
+        return describe(exc, what, credentials_hint=self._hint())
+
+    # -- requests, retried ------------------------------------------------------------------
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        """*fn* (one obstore request), again after a transient failure (5xx, 429, a broken
+        connection), up to max_attempts with backoff; each retry counted. Other failures
+        are raised as obstore gave them. ``self._tls.retried`` tells whether this call
+        needed more than one attempt (a create that meets its own earlier attempt)."""
+        attempt = 0
+        self._tls.retried = False
+        while True:
+            try:
+                result = fn()
+            except Exception as exc:
+                attempt += 1
+                if attempt >= self.max_attempts or not self._transient(exc):
+                    with self._stats_lock:
+                        self.requests += 1
+                    raise
+                with self._stats_lock:
+                    self.requests += 1
+                    self.retries += 1
+                self._tls.retried = True
+                time.sleep(min(5.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+                continue
+            with self._stats_lock:
+                self.requests += 1
+            return result
+
+    @staticmethod
+    def _transient(exc: BaseException) -> bool:
+        from obstore.exceptions import GenericError
+
+        return isinstance(exc, GenericError) and Failure(exc).transient
+
+    def _wait_before_retry(self, attempt: int) -> None:
+        with self._stats_lock:
+            self.retries += 1
+        time.sleep(min(5.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+
+    # -- the bucket (boto3) -------------------------------------------------------------------
     def ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return
         except Exception as exc:
-            err = _describe(exc, f"bucket {self.bucket}")
+            err = describe_boto(exc, f"bucket {self.bucket}")
             if not isinstance(err, NotFound):
                 raise err from None
-        import time
-
         from botocore.exceptions import ClientError
 
         for attempt in range(4):
@@ -482,7 +316,7 @@ class S3Store(ObjectStore):
                 if code == "BucketAlreadyOwnedByYou":
                     return  # another run (or thread) created it a moment ago: ours, fine
                 if code not in ("BucketAlreadyExists", "OperationAborted"):
-                    raise _describe(exc, f"creating bucket {self.bucket}") from None
+                    raise describe_boto(exc, f"creating bucket {self.bucket}") from None
                 # someone created it meanwhile (OperationAborted: is creating it): it is
                 # usable when we may read it, which a HEAD tells; someone else's is a 403
                 time.sleep(0.2 * attempt)
@@ -490,197 +324,218 @@ class S3Store(ObjectStore):
                     self.client.head_bucket(Bucket=self.bucket)
                     return
                 except Exception as head_exc:
-                    err = _describe(head_exc, f"bucket {self.bucket}")
+                    err = describe_boto(head_exc, f"bucket {self.bucket}")
                     if isinstance(err, AccessDenied):
                         raise StorageError(f"The bucket name {self.bucket} is taken by another account; "
                                            "choose another name") from None
                     if not isinstance(err, NotFound):
                         raise err from None
             except Exception as exc:
-                raise _describe(exc, f"creating bucket {self.bucket}") from None
+                raise describe_boto(exc, f"creating bucket {self.bucket}") from None
         raise StorageError(f"Cannot create bucket {self.bucket}: it is reported to exist but cannot be found")
 
     def check(self) -> None:
         """Raise a clear error when the bucket cannot be used."""
+        if self._os is None:
+            raise self._no_credentials()
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except Exception as exc:
-            raise _describe(exc, f"bucket {self.bucket}") from None
+            raise describe_boto(exc, f"bucket {self.bucket}") from None
 
-    # -- interface --------------------------------------------------------------
-    def _info(self, o: dict[str, Any]) -> ObjectInfo:
-        return ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")),
-                          (o.get("ETag") or "").strip('"') or None)
-
-    def _list_range(self, full: str, start_after: str | None, stop: str | None, page_size: int,
-                    token: str | None = None) -> list[dict[str, Any]]:
-        """Objects under *full* with start_after < key < stop (S3 orders keys by UTF-8 bytes,
-        which is code point order)."""
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": page_size}
-        if start_after:
-            kwargs["StartAfter"] = start_after
-        if token:
-            kwargs["ContinuationToken"] = token
-        while True:
-            page = self.client.list_objects_v2(**kwargs)
-            contents = page.get("Contents", ())
-            for o in contents:
-                if stop is not None and o["Key"] >= stop:
-                    return out
-                out.append(o)
-            if not page.get("IsTruncated") or not contents:
-                return out
-            kwargs.pop("StartAfter", None)
-            kwargs["ContinuationToken"] = page["NextContinuationToken"]
-
+    # -- listing ------------------------------------------------------------------------------
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
              ordered: bool = True) -> Iterator[ObjectInfo]:
-        """Paged ListObjectsV2. With ``parallel_list`` a listing longer than one page
-        is split by the next character of the key (hex digits first: JACS names are
-        UUIDs) and the parts are listed in parallel. That pays on AWS, where each
-        request has real latency; on SeaweedFS every prefix request rescans the
-        folder and it is slower (measured), so custom endpoints list sequentially
-        unless ``parallel_list=1`` is given."""
+        """Paged listing in key order. With ``parallel_list`` the listing is split by the next
+        character of the key (hex digits first: JACS names are UUIDs) and the parts are listed
+        at once (AWS, where each request has real latency)."""
         full = self.prefix + prefix
-        if self._fast is not None and not self.parallel_list:
-            token = yield from self._fast_list(self._fast, full, page_size)
-            if token is None:
-                return
-            # the fast path met something unusual: botocore goes on from the same page
-            try:
-                rest = self._list_range(full, None, None, page_size, token if token != "" else None)
-            except Exception as exc:
-                raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
-            for o in rest:
-                yield self._info(o)
-            return
-        try:
-            first = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=page_size)
-            contents = first.get("Contents", [])
-            if not first.get("IsTruncated"):
-                for o in contents:
-                    yield self._info(o)
-                return
-            if not self.parallel_list:
-                for o in contents:
-                    yield self._info(o)
-                rest = self._list_range(full, None, None, page_size, first.get("NextContinuationToken"))
-                for o in rest:
-                    yield self._info(o)
-                return
-            parts = self._parallel_parts(full, page_size)
-        except Exception as exc:
-            raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
-        for o in parts:
-            yield self._info(o)
+        if self.parallel_list:
+            yield from self._parallel(full, page_size)
+        else:
+            yield from self._range(full, None, None, page_size)
 
-    def _fast_list(self, fast: _FastS3, full: str, page_size: int) -> Generator[ObjectInfo, None, str | None]:
-        """Yields the objects page by page; returns None when done, or the
-        continuation token ("" for the first page) where botocore must take over."""
-        n = len(self.prefix)
-        token: str | None = None
+    def _range(self, full: str, start_after: str | None, stop: str | None,
+               page_size: int) -> Iterator[ObjectInfo]:
+        """Objects whose bucket key starts with *full*, start_after < key < stop, in order.
+
+        obstore lists folder-wise (``a/b`` lists ``a/b/…``), so a prefix that ends inside a
+        name is listed from its folder, starting just below it. A failed page is asked for
+        again from the last key seen; a name obstore refuses hands the rest to boto3."""
+        from obstore import list as ob_list
+        from obstore.exceptions import InvalidPathError
+
+        store = self._store()
+        folder = full[: full.rfind("/") + 1]
+        offset = start_after
+        if full != folder:
+            low = _just_below(full)
+            if low is not None and (offset is None or offset < low):
+                offset = low
+        skip = len(self.prefix)
+        failures = 0
         while True:
-            page = fast.list_page(full, page_size, token, None)
-            if page is None:
-                with self._stats_lock:
-                    self.retries += 1
-                return token or ""
-            with self._stats_lock:
-                self.requests += 1
-            entries, token = page
-            for key, size, modified, etag in entries:
-                yield ObjectInfo(key[n:], size, _ts(modified), etag or None)
-            if token is None:
-                return None
+            try:
+                stream = ob_list(store, folder.rstrip("/") or None, offset=offset, chunk_size=max(1, page_size))
+                for chunk in stream:
+                    with self._stats_lock:
+                        self.requests += 1
+                    for meta in chunk:
+                        key: str = meta["path"]
+                        if not key.startswith(full):
+                            if key > full:
+                                return  # past the range: S3 lists in order
+                            continue
+                        if stop is not None and key >= stop:
+                            return
+                        offset = key
+                        if not meta.get("size") and self._folder_marker(key):
+                            continue
+                        yield _info(meta, skip)
+                        failures = 0
+                return
+            except InvalidPathError:
+                # a name obstore's paths refuse (written by another tool): boto3 lists on
+                yield from self._boto_range(full, offset, stop, page_size)
+                return
+            except Exception as exc:
+                failures += 1
+                if failures >= self.max_attempts or not self._transient(exc):
+                    raise self._describe(exc, f"listing s3://{self.bucket}/{full}") from None
+                self._wait_before_retry(failures)
+
+    def _folder_marker(self, key: str) -> bool:
+        """Is this empty entry a console "folder" (``a/b/``, which obstore lists as ``a/b``)?
+        Then there is no object under the name itself."""
+        from obstore import head
+
+        try:
+            self._call(lambda: head(self._store(), key))
+        except FileNotFoundError:
+            return True
+        except Exception:  # a real empty object that cannot be looked at: list it, reading will say
+            return False
+        return False
+
+    def _boto_range(self, full: str, start_after: str | None, stop: str | None,
+                    page_size: int) -> Iterator[ObjectInfo]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": max(1, min(page_size, 1000))}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        skip = len(self.prefix)
+        try:
+            while True:
+                page = self.client.list_objects_v2(**kwargs)
+                contents = page.get("Contents", ())
+                for o in contents:
+                    if stop is not None and o["Key"] >= stop:
+                        return
+                    modified = o.get("LastModified")
+                    yield ObjectInfo(o["Key"][skip:], int(o.get("Size", 0)),
+                                     modified.timestamp() if modified is not None else None, _etag(o.get("ETag")))
+                if not page.get("IsTruncated") or not contents:
+                    return
+                kwargs.pop("StartAfter", None)
+                kwargs["ContinuationToken"] = page["NextContinuationToken"]
+        except Exception as exc:
+            raise describe_boto(exc, f"listing s3://{self.bucket}/{full}") from None
 
     # builtins.list: inside the class, `list` is the listing method
-    def _parallel_parts(self, full: str, page_size: int) -> builtins.list[dict[str, Any]]:
+    def _parallel(self, full: str, page_size: int) -> builtins.list[ObjectInfo]:
         from concurrent.futures import ThreadPoolExecutor
 
         hexdigits = "0123456789abcdef"
-        top = "\U0010ffff"
-        # keys whose next character is a hex digit
-        jobs: list[tuple[str, str | None, str | None]] = [(full + c, None, None) for c in hexdigits]
+        # keys whose next character is a hex digit, then the gaps around them
+        jobs: builtins.list[tuple[str, str | None, str | None]] = [(full + c, None, None) for c in hexdigits]
         jobs.append((full, None, full + "0"))  # next character below '0'
-        jobs.append((full, full + "9" + top, full + "a"))  # between '9' and 'a'
-        jobs.append((full, full + "f" + top, None))  # above 'f'
-        with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as ex:
-            results = list(ex.map(lambda j: self._list_range(j[0], j[1], j[2], page_size), jobs))
+        jobs.append((full, full + "9" + _TOP, full + "a"))  # between '9' and 'a'
+        jobs.append((full, full + "f" + _TOP, None))  # above 'f'
+        with ThreadPoolExecutor(max_workers=8) as ex:
+            parts = builtins.list(ex.map(lambda j: builtins.list(self._range(j[0], j[1], j[2], page_size)), jobs))
         seen: set[str] = set()
-        merged: list[dict[str, Any]] = []
-        for part in results:
+        merged: builtins.list[ObjectInfo] = []
+        for part in parts:
             for o in part:
-                if o["Key"] not in seen:
-                    seen.add(o["Key"])
+                if o.key not in seen:
+                    seen.add(o.key)
                     merged.append(o)
-        merged.sort(key=lambda o: o["Key"])
+        merged.sort(key=lambda o: o.key)
         return merged
 
-    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        full = self.prefix + prefix
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
-                for o in page.get("Contents", ()):
-                    yield ObjectInfo(o["Key"][len(self.prefix):], int(o.get("Size", 0)), _ts(o.get("LastModified")))
-        except Exception as exc:
-            raise _describe(exc, f"listing s3://{self.bucket}/{full}") from None
-
+    # -- objects --------------------------------------------------------------------------------
     def get(self, key: str) -> bytes:
-        k = self._k(key)
-        if self._fast is not None:
-            got = self._fast.get(k)
-            if got is not None:
-                with self._stats_lock:
-                    self.requests += 1
-                return got
-            with self._stats_lock:  # botocore decides (a missing key, an error, a retry)
-                self.retries += 1
-        try:
-            r = self.client.get_object(Bucket=self.bucket, Key=k)
-            data: bytes = r["Body"].read()
-            return data
-        except Exception as exc:
-            raise _describe(exc, key) from None
+        from obstore import get
 
-    def _put_args(self, key: str, data: bytes) -> dict[str, Any]:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._k(key), "Body": data}
-        if self.sse:
-            args["ServerSideEncryption"] = self.sse
-        return args
+        k = self._k(key)
+        store = self._store()
+        try:
+            return self._call(lambda: bytes(get(store, k).bytes()))
+        except Exception as exc:
+            raise self._describe(exc, key) from None
+
+    def get_limited(self, key: str, limit: int) -> bytes:
+        """The size comes with the answer's headers: a larger object is refused unread."""
+        from obstore import get
+
+        k = self._k(key)
+        store = self._store()
+
+        def read() -> bytes | int:
+            r = get(store, k)
+            size = int(r.meta["size"])
+            return size if size > limit else bytes(r.bytes())
+
+        try:
+            got = self._call(read)
+        except Exception as exc:
+            raise self._describe(exc, key) from None
+        if isinstance(got, int):
+            raise Refused(f"{key} is {human_size(got)}, over the {human_size(limit)} limit")
+        return got
+
+    def _put(self, key: str, data: bytes, mode: Any = "overwrite") -> None:
+        """One PUT (in parts above MULTIPART_BYTES when overwriting), retried; the ETag the
+        server answered is kept for :meth:`written_etag`."""
+        from obstore import put
+
+        k = self._k(key)
+        store = self._store()
+        multipart = mode == "overwrite" and len(data) > MULTIPART_BYTES
+        r = self._call(lambda: put(store, k, data, mode=mode, use_multipart=multipart, chunk_size=MULTIPART_BYTES))
+        self._remember_etag(key, _etag(r.get("e_tag")) or "")
 
     def put(self, key: str, data: bytes) -> None:
+        self._k(key)
         try:
-            self.client.put_object(**self._put_args(key, data))
+            self._put(key, data)
         except Exception as exc:
-            raise _describe(exc, key) from None
+            raise self._describe(exc, key) from None
 
     def _conditional_put_honoured(self) -> bool:
         """Does this server refuse a second If-None-Match: * create? Probed once with a
-        scratch object; servers that ignore the header (``rclone serve s3``) get a
-        HEAD check before every create instead."""
+        scratch object; servers that ignore the header (``rclone serve s3``, the JuiceFS
+        gateway) get a HEAD check before every create instead."""
         if self._inm_ok is not None:
             return self._inm_ok
-        with self._stats_lock:
-            if self._inm_ok is not None:
-                return self._inm_ok
-        from botocore.exceptions import ClientError
+        from obstore import delete, put
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
 
+        store = self._store()
         probe = self._k(f".jacs-desktop-probe/{uuid.uuid4().hex}")
         ok = False
         try:
-            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
+            self._call(lambda: put(store, probe, b"1", mode="create"))
             try:
-                self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"2", IfNoneMatch="*")
-            except ClientError as exc:
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                ok = status in (409, 412)
+                self._call(lambda: put(store, probe, b"2", mode="create"))
+            except (AlreadyExistsError, PreconditionError):
+                ok = True
+            except Exception as exc:
+                ok = Failure(exc).status == 409
         except Exception:
             ok = False
         finally:
             with contextlib.suppress(Exception):
-                self.client.delete_object(Bucket=self.bucket, Key=probe)
+                delete(store, probe)
         self._inm_ok = ok
         return ok
 
@@ -691,54 +546,50 @@ class S3Store(ObjectStore):
         etags[key] = etag
 
     def written_etag(self, key: str) -> str | None:
-        """The ETag the server returned when this thread last created *key* (an MD5
-        of the bytes for single-part uploads; not with SSE-KMS, where it is not)."""
+        """The ETag the server returned when this thread last wrote *key* (an MD5 of the
+        bytes for single-part uploads; not with SSE-KMS, where it is not)."""
         if self.sse == "aws:kms":
             return None
         etags: dict[str, str] = getattr(self._tls, "etags", {})
-        return etags.get(key)
+        return etags.get(key) or None
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
-        from botocore.exceptions import ClientError
+        from obstore.exceptions import AlreadyExistsError, NotSupportedError, PreconditionError
 
+        self._k(key)
         if not self._conditional_put_honoured() and self.stat(key) is not None:
             return False  # the server ignores If-None-Match: the HEAD check keeps versions immutable
-        if self._fast is not None and len(data) < _FastS3.MAX:
-            got = self._fast.put_if_absent(self._k(key), data, self.sse)
-            if got is not None:
-                created, etag = got
-                with self._stats_lock:
-                    self.requests += 1
-                if created:
-                    self._remember_etag(key, etag)
-                return created
-            # anything unusual (an error status, a dropped connection): botocore, with its
-            # retries and error reporting, has the last word; that is a retry, and counted
-            with self._stats_lock:
-                self.retries += 1
         try:
-            r = self.client.put_object(IfNoneMatch="*", **self._put_args(key, data))
-            self._remember_etag(key, (r.get("ETag") or "").strip('"'))
+            self._put(key, data, "create")
             return True
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
-                return False
-            if code in ("NotImplemented", "InvalidArgument") or status == 501:
-                self.put(key, data)  # the header is unsupported: the HEAD check above stands
-                return True
-            raise _describe(exc, key) from None
+        except (AlreadyExistsError, PreconditionError):
+            if getattr(self._tls, "retried", False):
+                # an earlier attempt whose answer was lost may have been ours: the same bytes
+                # there mean this call wrote them
+                with contextlib.suppress(StorageError):
+                    if self.get(key) == data:
+                        return True
+            return False
+        except NotSupportedError:
+            self.put(key, data)  # the header is unsupported: the HEAD check above stands
+            return True
         except Exception as exc:
-            raise _describe(exc, key) from None
+            f = Failure(exc)
+            if f.status == 409 or f.code == "ConditionalRequestConflict":
+                return False  # another create of the same key is under way: it wins
+            if f.status == 501 or f.code in ("NotImplemented", "InvalidArgument"):
+                self.put(key, data)
+                return True
+            raise self._describe(exc, key) from None
 
     def replace_if_match(self, key: str, data: bytes, etag: str | None) -> bool:
         """Overwrite *key* only while it still has *etag* (``If-Match``): False when it
         changed or went away meanwhile. Used to repair damaged objects (an empty or
         cut-short upload), never to replace a valid version. Servers without If-Match
         get a plain PUT."""
-        from botocore.exceptions import ClientError
+        from obstore.exceptions import NotSupportedError, PreconditionError
 
+        self._k(key)
         if not etag:
             self.put(key, data)
             return True
@@ -751,56 +602,64 @@ class S3Store(ObjectStore):
             self.put(key, data)
             return True
         try:
-            r = self.client.put_object(IfMatch=f'"{etag}"', **self._put_args(key, data))
-            self._remember_etag(key, (r.get("ETag") or "").strip('"'))
+            self._put(key, data, {"e_tag": f'"{etag}"'})
             return True
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey") or status in (404, 409, 412):
+        except (PreconditionError, FileNotFoundError):
+            return False
+        except NotSupportedError:
+            self.put(key, data)
+            return True
+        except Exception as exc:
+            f = Failure(exc)
+            if f.status in (404, 409, 412) or f.code in ("ConditionalRequestConflict", "NoSuchKey"):
                 return False
-            if code in ("NotImplemented", "InvalidArgument") or status == 501:
+            if f.status == 501 or f.code in ("NotImplemented", "InvalidArgument"):
                 self.put(key, data)
                 return True
-            raise _describe(exc, key) from None
-        except Exception as exc:
-            raise _describe(exc, key) from None
+            raise self._describe(exc, key) from None
 
     def stat(self, key: str) -> ObjectInfo | None:
+        from obstore import head
+
+        k = self._k(key)
+        store = self._store()
         try:
-            r = self.client.head_object(Bucket=self.bucket, Key=self._k(key))
+            meta = self._call(lambda: head(store, k))
         except Exception as exc:
-            err = _describe(exc, key)
+            err = self._describe(exc, key)
             if isinstance(err, NotFound):
                 return None
             raise err from None
-        return ObjectInfo(key, int(r.get("ContentLength", 0)), _ts(r.get("LastModified")),
-                          (r.get("ETag") or "").strip('"') or None)
+        return _info(meta, len(self.prefix))
 
     def delete(self, key: str) -> None:
+        from obstore import delete
+
+        k = self._k(key)
+        store = self._store()
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+            self._call(lambda: delete(store, k))
         except Exception as exc:
-            err = _describe(exc, key)
+            err = self._describe(exc, key)
             if not isinstance(err, NotFound):
                 raise err from None
 
     def move(self, src: str, dst: str) -> None:
+        from obstore import copy
+
         if self.stat(src) is None:
             raise NotFound(f"{src} not found")
         if self.stat(dst) is None:
+            store, s, d = self._store(), self._k(src), self._k(dst)
             try:
-                args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._k(dst),
-                        "CopySource": {"Bucket": self.bucket, "Key": self._k(src)}}
-                if self.sse:
-                    args["ServerSideEncryption"] = self.sse
-                self.client.copy_object(**args)
+                self._call(lambda: copy(store, s, d, overwrite=True))  # server-side copy, with the store's SSE
             except Exception as exc:
-                raise _describe(exc, dst) from None
+                raise self._describe(exc, dst) from None
         if self.get(dst) != self.get(src):
             raise StorageError(f"Cannot move {src}: {dst} already exists with other content")
         self.delete(src)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()

