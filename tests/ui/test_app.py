@@ -296,36 +296,6 @@ def test_file_secrets_ask_for_the_master_password_once(qtbot, window, monkeypatc
     assert not window.ask_master_password() and "master password" in window.banner.text()
 
 
-def test_s3_dialog_test_connection_button(qtbot):
-    """The doctor behind "Test connection", against a real moto server and an unreachable port."""
-    from s3servers import S3_KEY, S3_SECRET, moto_server
-
-    from jacs_desktop.storage.s3 import S3Store
-    from jacs_desktop.ui.dialogs import S3Dialog
-
-    with moto_server() as endpoint:
-        S3Store("dialogtest", endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
-        d = S3Dialog()
-        qtbot.addWidget(d)
-        d.test_connection()
-        assert "bucket is needed" in d.error.text()
-        d.bucket.setText("dialogtest/jacs")
-        d.endpoint.setText(endpoint)
-        d.access.setText(S3_KEY)
-        d.secret.setText(S3_SECRET)
-        d.test_connection()
-        qtbot.waitUntil(lambda: d.test_result is not None, timeout=60000)
-        assert d.test_result.code == 0 and "works" in d.error.text()
-        d.test_result = None
-        d.endpoint.setText("http://127.0.0.1:1")
-        d.test_connection()
-        qtbot.waitUntil(lambda: d.test_result is not None or (d.test_button.isEnabled() and "Testing" not in d.error.text()),
-                        timeout=60000)
-        assert d.test_result is None or d.test_result.code == 2
-        assert "✗" in d.error.text() or "reach" in d.error.text()
-        d._workers.wait(30000)
-
-
 def test_unexpected_error_is_logged_and_told_plainly(qtbot, window, tmp_path):
     import logging
 

@@ -37,7 +37,7 @@ class SourcesPanel(QWidget):
         self.list.itemActivated.connect(self._picked)
         self.list.itemClicked.connect(self._picked)
         sl.addWidget(self.list, 1)
-        for text, signal in ((tr("Open folder…"), self.folder_requested), (tr("Connect to S3…"), self.s3_requested),
+        for text, signal in ((tr("Open folder…"), self.folder_requested), (tr("Connect…"), self.s3_requested),
                              (tr("Open SQLite…"), self.sqlite_requested),
                              (tr("New store…"), self.new_store_requested)):
             b = QPushButton(text, self)
