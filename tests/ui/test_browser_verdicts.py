@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 from conftest import FIXTURE, MANIFEST
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QMessageBox
 
@@ -20,6 +21,7 @@ from jacs_desktop.storage.base import Unreachable
 from jacs_desktop.storage.layout import Ref
 from jacs_desktop.storage.store import HistoryNode
 from jacs_desktop.ui.browser import BrowserWindow
+from jacs_desktop.ui.theme import verdict_color
 
 CHAIN = "52e07b44-6d02-4085-8401-6c5efce90602"
 FIRST, SECOND, LATEST = MANIFEST["version_chains"][CHAIN]
@@ -129,7 +131,7 @@ def test_forged_older_version_is_not_hidden_behind_a_valid_latest(qtbot, window,
     assert w.docs_model.data(w.docs_model.index(r, 0)) == "✗ 1 of 3 versions invalid"
     tip = w.docs_model.data(w.docs_model.index(r, 0), Qt.ItemDataRole.ToolTipRole)
     assert "1 of 3 versions invalid" in tip and FIRST[:8] in tip and "latest version: valid" in tip
-    assert w.docs_model.data(w.docs_model.index(r, 0), Qt.ItemDataRole.ForegroundRole).color().name() == "#c62828"
+    assert w.docs_model.data(w.docs_model.index(r, 0), Qt.ItemDataRole.ForegroundRole).color().name() == QColor(verdict_color("invalid")).name()
     # the status bar counts versions as well as documents; Verify all says it checked every version
     text = w.count_label.text()
     assert "7 documents, 13 versions: 12 valid, 1 invalid" in text

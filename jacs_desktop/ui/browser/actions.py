@@ -86,6 +86,7 @@ class BrowserActions(QObject):
     def install(self, window: QMainWindow):
         """The toolbar and the menu bar of *window*; returns the Tools menu."""
         tb = QToolBar(tr("Main"), window)
+        tb.setObjectName("main_toolbar")  # saveState keys toolbars by name
         tb.setMovable(False)
         window.addToolBar(tb)
         for a in self._toolbar:

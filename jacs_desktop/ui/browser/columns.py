@@ -189,6 +189,9 @@ def make_table(model: RowTableModel, parent: QWidget, sortable: bool = True) -> 
 
 
 def fit_columns(view: QTableView, cap: int = 300) -> None:
+    """Columns as wide as their contents (at most ``cap``), unless the user's widths were restored."""
+    if view.property("jacs_keep_widths"):
+        return
     view.resizeColumnsToContents()
     header = view.horizontalHeader()
     for i in range(header.count()):

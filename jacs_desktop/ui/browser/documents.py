@@ -69,6 +69,7 @@ class DocumentsPanel(QWidget):
         self.archived_view = make_table(self.archived_model, self)
         self.tabs.addTab(self.agents_view, tr("Agents"))
         docs_page = QSplitter(Qt.Orientation.Vertical, self.tabs)
+        docs_page.setObjectName("documents")
         docs_page.addWidget(self.docs_view)
         self.lower_tabs = QTabWidget(docs_page)
         self.versions_model = RowTableModel(version_columns(), self)

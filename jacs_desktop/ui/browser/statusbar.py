@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QProgressBar, QPushButton, QStatusBar, QWidget
 
+from ..elided import ElidedLabel
 from .columns import tr
 
 __all__ = ["StatusBar"]
@@ -16,7 +17,7 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.count_label = QLabel("", self)
+        self.count_label = ElidedLabel("", self, Qt.TextElideMode.ElideRight)  # never widens the window
         self.addWidget(self.count_label, 1)
         self.progress = QProgressBar(self)
         self.progress.setMaximumWidth(220)
@@ -28,7 +29,7 @@ class StatusBar(QStatusBar):
         self.cancel_button.hide()
         self.addPermanentWidget(self.cancel_button)
         #: live updates: '⚠ The list may be out of date: …'
-        self.watch_label = QLabel("", self)
+        self.watch_label = ElidedLabel("", self, Qt.TextElideMode.ElideRight)
         self.watch_label.setObjectName("watch_label")
         self.watch_label.hide()
         self.addWidget(self.watch_label)

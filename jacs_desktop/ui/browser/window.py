@@ -35,6 +35,7 @@ from .live import LiveUpdates
 from .selection import Selection
 from .session import StoreSession, TaskRunner
 from .sources import SourcesPanel
+from .state import restore_window_state, save_window_state
 from .statusbar import StatusBar
 
 __all__ = ["BrowserWindow"]
@@ -59,7 +60,6 @@ class BrowserWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle(tr("JACS Desktop"))
         self.prefs = prefs if prefs is not None else _load_prefs()
-        self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else private_settings()
         self.workers = WorkerPool(self)
@@ -77,6 +77,7 @@ class BrowserWindow(QMainWindow):
         self.live.reread.connect(self.refresh)
         self.live.refresh_due.connect(self._gentle_refresh)
         self.live.hint.connect(self.status.set_watch_hint)
+        restore_window_state(self, self.settings)
         self.sources_panel.reload()
         if url:
             self.open_url(url)
@@ -107,6 +108,7 @@ class BrowserWindow(QMainWindow):
         self.act_agreements = self.menu_tools.addAction(tr("Agreements…"), self.show_agreements)
         self.act_agreements.setShortcut("Ctrl+Shift+A")
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setObjectName("main")
         self.sources_panel = SourcesPanel(self.settings, splitter)
         self.documents = DocumentsPanel(splitter)
         self.attachments = AttachmentsPanel(self.documents)
@@ -736,6 +738,7 @@ class BrowserWindow(QMainWindow):
 
     # ------------------------------------------------------------------ close
     def closeEvent(self, event) -> None:
+        save_window_state(self, self.settings)
         self.cancel_tasks()
         self.live.stop()
         self.workers.wait(5000)
