@@ -124,7 +124,8 @@ class RowTableModel(QAbstractTableModel):
             return
         column, order = self._sort
         col = self._columns[column]
-        key = col.sort_key or (lambda r, g=col.getter: _default_key(g(r)))
+        getter = col.getter
+        key: Callable[[Any], Any] = col.sort_key or (lambda r: _default_key(getter(r)))
         self._all.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
 
     def _apply(self) -> None:

@@ -115,7 +115,7 @@ class SingleInstance(QObject):
 
     def _read(self, sock: QLocalSocket) -> None:
         while sock.canReadLine():
-            line = bytes(sock.readLine()).decode("utf-8", errors="replace").strip()
+            line = sock.readLine().data().decode("utf-8", errors="replace").strip()
             try:
                 msg = json.loads(line)
             except ValueError:

@@ -18,7 +18,7 @@ import inspect
 import logging
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -53,6 +53,7 @@ class Task(QRunnable):
         self.signals = _Signals()
         self.cancel_event = threading.Event()
         self.done = threading.Event()
+        params: Mapping[str, inspect.Parameter]
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):

@@ -78,7 +78,7 @@ class BrowserActions(QObject):
     def names(self) -> list[str]:
         return [n for n in vars(self) if n.startswith("act_")]
 
-    def connect(self, slots: dict[str, object]) -> None:
+    def connect_slots(self, slots: dict[str, object]) -> None:
         """``{"act_open": slot, …}``: each action's triggered signal to its slot."""
         for name, slot in slots.items():
             getattr(self, name).triggered.connect(slot)

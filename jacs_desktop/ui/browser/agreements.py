@@ -70,8 +70,8 @@ class AgreementBoardWindow(QWidget):
         for w in (self.identity_label, self.load_identity_button, self.waiting):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (self.role, self.sign_button, self.refresh_button):
-            top.addWidget(w)
+        for control in (self.role, self.sign_button, self.refresh_button):
+            top.addWidget(control)
         lay.addLayout(top)
         self.tree = QTreeWidget(self)
         self.tree.setHeaderLabels([tr("Agreement"), tr("Kind"), tr("Status"), tr("Quorum"), tr("Effective"),
@@ -171,7 +171,8 @@ class AgreementBoardWindow(QWidget):
         items = self.tree.selectedItems()
         if not items or self.board is None:
             return None
-        item = items[0] if items[0].parent() is None else items[0].parent()
+        parent = items[0].parent()
+        item = items[0] if parent is None else parent
         doc_id = item.data(0, Qt.ItemDataRole.UserRole)
         return next((a for a in self.board.agreements if a.id == doc_id), None)
 

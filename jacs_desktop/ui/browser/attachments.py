@@ -11,6 +11,7 @@ import gzip
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPixmap
@@ -31,6 +32,9 @@ from ..models import RowTableModel
 from ..theme import warning_style
 from ..workers import message_of
 from .columns import attachment_columns, make_table, tr
+
+if TYPE_CHECKING:
+    from .session import StoreSession
 
 __all__ = ["AttachmentsPanel"]
 
@@ -53,7 +57,7 @@ class AttachmentsPanel(QObject):
     def __init__(self, parent: QWidget):
         super().__init__(parent)
         self._parent = parent
-        self.session = None
+        self.session: StoreSession | None = None
         self.model = RowTableModel(attachment_columns(), self)
         self.list_page = QWidget(parent)
         al = QVBoxLayout(self.list_page)
@@ -271,6 +275,9 @@ class AttachmentsPanel(QObject):
             self.preview_warning.setText(tr("⚠ {0}").format(risk))
             self.preview_warning.show()
         if not a.get("embed") and "_data" not in a:
+            if self.session is None:
+                return
+
             def fetched(data, a=a):  # an external file may be a network read: not on the GUI thread
                 a["_data"] = data
                 if self.current() is a:

@@ -5,6 +5,7 @@ panels add there: attachments, preview). It says what was selected; it reads not
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget
@@ -110,14 +111,15 @@ class DocumentsPanel(QWidget):
     def _menu_at(self, view: QTableView, pos) -> None:
         idx = view.indexAt(pos)
         if idx.isValid():
-            self.row_menu_requested.emit(view.model().row_object(idx.row()), view.viewport().mapToGlobal(pos))
+            model = cast(RowTableModel, view.model())  # every table here shows a RowTableModel
+            self.row_menu_requested.emit(model.row_object(idx.row()), view.viewport().mapToGlobal(pos))
 
     def _filter_changed(self, text: str) -> None:
         t = text.strip().lower()
-        pred = None if not t else (lambda r, t=t: t in r.search_text())
+        pred = None if not t else (lambda r: t in r.search_text())
         self.docs_model.set_filter(pred)
         self.archived_model.set_filter(pred)
-        self.agents_model.set_filter(None if not t else (lambda a, t=t: t in f"{a.id} {a.name or ''}".lower()))
+        self.agents_model.set_filter(None if not t else (lambda a: t in f"{a.id} {a.name or ''}".lower()))
         self.filtered.emit()
 
     # ------------------------------------------------------------------ rows
@@ -198,7 +200,9 @@ class DocumentsPanel(QWidget):
 
     def select(self, row) -> None:
         model = self.model_of(row)
-        self.view_of(model).selectRow(model.row_of(row))
+        view = self.view_of(model)
+        if view is not None:
+            view.selectRow(model.row_of(row))
 
     def select_document_id(self, doc_id: str) -> bool:
         for r in range(self.docs_model.rowCount()):
@@ -218,7 +222,7 @@ class DocumentsPanel(QWidget):
         if view is None:
             return None
         idx = view.currentIndex()
-        return view.model().row_object(idx.row()) if idx.isValid() else None
+        return cast(RowTableModel, view.model()).row_object(idx.row()) if idx.isValid() else None
 
     def selected_doc_ids(self) -> list[str]:
         rows = {i.row() for i in self.docs_view.selectionModel().selectedRows()}

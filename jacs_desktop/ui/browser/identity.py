@@ -198,7 +198,8 @@ class IdentityWindow(QWidget):
                          on_failure=lambda exc: self.status.setText(message_of(exc)), name="identities")
 
     def set_timelines(self, tls: list[AgentTimeline]) -> None:
-        keep = self.current().agent_id if self.current() is not None else None
+        current = self.current()
+        keep = current.agent_id if current is not None else None
         self.timelines = tls
         self.agents.clear()
         for tl in tls:
@@ -262,8 +263,8 @@ class IdentityWindow(QWidget):
         for fl in tl.flags:
             item = QTreeWidgetItem([f"⚠ {tr(fl.kind)}", fl.text])
             item.setForeground(0, QBrush(QColor("#b3261e")))
-            for d in fl.documents:
-                item.addChild(QTreeWidgetItem(["", d]))
+            for doc_key in fl.documents:
+                item.addChild(QTreeWidgetItem(["", doc_key]))
             self.flags.addTopLevelItem(item)
             item.setExpanded(True)
         if not tl.flags:

@@ -17,11 +17,16 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...jobs.browse import Drift, shown_identities
 from .columns import tr
+
+if TYPE_CHECKING:
+    from ...storage.watch import StoreWatcher
+    from .session import StoreSession
 
 __all__ = ["LiveUpdates"]
 
@@ -48,8 +53,8 @@ class LiveUpdates(QObject):
                  refresh_ms: int):
         super().__init__(parent)
         self.enabled = enabled
-        self.session = None
-        self.watcher = None
+        self.session: StoreSession | None = None
+        self.watcher: StoreWatcher | None = None
         self.watch_url: str | None = None
         self.watch_root: Path | None = None
         self.changes_pending = False
@@ -124,8 +129,8 @@ class LiveUpdates(QObject):
         from ...storage.watch import StoreWatcher
 
         w = StoreWatcher(root, lambda _b: None)
-        w.callback = lambda batch, w=w: self._bridge.changed.emit(w, batch)
-        w.on_problem = lambda problem, w=w: self._bridge.problem.emit(w, problem)
+        w.callback = lambda batch: self._bridge.changed.emit(w, batch)
+        w.on_problem = lambda problem: self._bridge.problem.emit(w, problem)
         try:
             w.start()
         except Exception as exc:
@@ -203,7 +208,8 @@ class LiveUpdates(QObject):
         self.check()
 
     def listed_again(self) -> None:
-        root = getattr(self.session.store.objects, "root", None)
+        store = self.session.store if self.session is not None else None
+        root = getattr(store.objects, "root", None) if store is not None else None
         if root is not None and self.enabled:
             self._watch_folder(Path(root).absolute())
 

@@ -11,6 +11,7 @@ attachments. It emits ``changed`` when what New version… may do changed, and
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -20,6 +21,9 @@ from .attachments import AttachmentsPanel
 from .columns import tr
 from .detail import DetailPanel, overall_line
 from .documents import DocumentsPanel
+
+if TYPE_CHECKING:
+    from .session import StoreSession
 
 __all__ = ["Selection"]
 
@@ -38,7 +42,7 @@ class Selection(QObject):
                  parent: QObject | None = None):
         super().__init__(parent)
         self.documents, self.detail, self.attachments = documents, detail, attachments
-        self.session = None
+        self.session: StoreSession | None = None
         self.doc: DocRow | None = None
         self.agent: AgentRow | None = None
         self.doc_json: dict | None = None
@@ -78,7 +82,7 @@ class Selection(QObject):
         self._show_item(row.latest.key, row.verdict)
 
     def doc_selected(self, row: DocRow) -> None:
-        if self._store is None or (row is self.doc and self.versions_of is row):
+        if self.session is None or self.session.store is None or (row is self.doc and self.versions_of is row):
             return  # the same document again (its row moved when the table was sorted or filtered)
         self.doc, self.agent = row, None
         self.versions_of = None
@@ -86,6 +90,8 @@ class Selection(QObject):
         self.session.with_bodies([r.key for r in row.refs], lambda: self._show_doc(row) if self.doc is row else None)
 
     def _show_doc(self, row: DocRow) -> None:
+        if self.session is None:
+            return
         try:
             nodes = self.session.history(row.refs)
         except Exception as exc:
@@ -116,12 +122,14 @@ class Selection(QObject):
     # ------------------------------------------------------------------ the shown version
     def _show_item(self, key: str, verdict) -> None:
         self.shown_key = key
+        if self.session is None:
+            return
         self.session.with_bodies([key], lambda: self._show_body(key, verdict) if self.shown_key == key else None)
 
     def _show_body(self, key: str, verdict) -> None:
         doc = None
         self.shown_verdict = verdict
-        if self._store is not None:
+        if self.session is not None and self.session.store is not None:
             try:
                 doc = self.session.read_json(key)
                 self.detail.show_document(doc)
@@ -177,7 +185,7 @@ class Selection(QObject):
 
     def verify_versions_of(self, row, refs=None, *, retry: bool = False) -> None:
         """Verify *refs* of *row* (by default those not checked yet) off the GUI thread."""
-        if self._store is None:
+        if self.session is None or self.session.store is None:
             return
         todo = list(refs) if refs is not None else [r for r in row.refs if r.key not in row.verdicts]
         if todo:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -182,7 +182,7 @@ class StoreSession(QObject):
         return False
 
     # ------------------------------------------------------------------ reads
-    def with_bodies(self, keys: list[str], then) -> None:
+    def with_bodies(self, keys: Sequence[str], then) -> None:
         """Run *then* on the GUI thread once the bodies of *keys* are in memory: at
         once when they are cached, else after a worker has read them (a cold S3
         store must not freeze the window)."""
@@ -217,6 +217,8 @@ class StoreSession(QObject):
 
     def read_summaries(self, then) -> None:
         snap = self.snapshot
+        if snap is None:  # nothing listed: nothing to summarise
+            return
 
         def summaries(progress, cancel):
             from ...storage.index import IndexCache

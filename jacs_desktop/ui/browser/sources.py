@@ -49,10 +49,10 @@ class SourcesPanel(QWidget):
 
     # ------------------------------------------------------------------ recent stores
     def recent(self) -> list[str]:
-        v = self.settings.value("recent", [])
+        v: object = self.settings.value("recent", [])
         if isinstance(v, str):
             v = [v]
-        return [x for x in (v or []) if isinstance(x, str)][:10]
+        return [x for x in (v if isinstance(v, list) else []) if isinstance(x, str)][:10]
 
     def remember(self, url: str) -> None:
         rec = [url] + [u for u in self.recent() if u != url]

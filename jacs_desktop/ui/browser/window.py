@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QSplitter
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMainWindow, QMenu, QSplitter
 
 from ...jobs.browse import AgentRow, DocRow, Snapshot, count_versions
 from ...storage.base import AccessDenied, StorageError
@@ -90,7 +90,7 @@ class BrowserWindow(QMainWindow):
         self.menu_tools = self.actions_.install(self)
         for name in self.actions_.names():
             setattr(self, name, getattr(self.actions_, name))
-        self.actions_.connect({
+        self.actions_.connect_slots({
             "act_open": self.choose_folder, "act_refresh": self.refresh, "act_find": self._focus_search,
             "act_verify": self.verify_all, "act_copy": self.copy_id, "act_reveal": self.reveal,
             "act_new_doc": self.new_document, "act_new_version": self.new_version,
@@ -235,7 +235,7 @@ class BrowserWindow(QMainWindow):
         from ..appdialogs import NewAgentStoreDialog
 
         dlg = NewAgentStoreDialog(self)
-        self.active_dialog = dlg
+        self.active_dialog: QDialog | None = dlg
         if dlg.exec():
             self.settings.setValue("last_identity", dlg.config_path)
             self.open_url(dlg.store_path)
@@ -297,8 +297,9 @@ class BrowserWindow(QMainWindow):
         return False
 
     def _dialog(self, cls) -> None:
-        self.active_dialog = cls(self)
-        self.active_dialog.open()
+        dlg = cls(self)
+        self.active_dialog = dlg
+        dlg.open()
 
     def show_about(self) -> None:
         from ..appdialogs import AboutDialog
@@ -382,7 +383,8 @@ class BrowserWindow(QMainWindow):
 
     def _rows_listed(self, session: StoreSession, new: dict, grown: list) -> None:
         self.documents.add_rows(new, grown)
-        self.status.set_text(tr("Listing… {0} documents so far").format(len(session.builder.documents)))
+        n = len(session.builder.documents) if session.builder is not None else 0
+        self.status.set_text(tr("Listing… {0} documents so far").format(n))
 
     def _ask_secret(self, url: str) -> bool:
         """A saved connection without a usable secret key: ask for it (once), then retry."""
@@ -450,7 +452,7 @@ class BrowserWindow(QMainWindow):
     # ------------------------------------------------------------------ verification
     def verify_all(self) -> None:
         session, snap = self.session, self.snapshot
-        if snap is None:
+        if session is None or snap is None:
             return
         rows = list(snap.agents) + list(snap.documents) + list(snap.archived)
         total = sum(len(r.refs) for r in rows)
@@ -485,7 +487,7 @@ class BrowserWindow(QMainWindow):
                                else tr("Verify every version again"))
         retry.triggered.connect(lambda: self.selection.retry_row(row))
         if isinstance(row, DocRow) and not row.archived:
-            menu.addAction(self.act_new_version)
+            menu.addAction(self.actions_.act_new_version)
         return menu
 
     def _update_counts(self) -> None:
@@ -516,7 +518,8 @@ class BrowserWindow(QMainWindow):
 
     def full_text_search(self) -> None:
         text = self.documents.search.text().strip()
-        if not text or self.snapshot is None:
+        session = self.session
+        if not text or session is None or self.snapshot is None:
             return
 
         def show(hits):
@@ -525,7 +528,7 @@ class BrowserWindow(QMainWindow):
             self._after_filter()
             self.status.set_text(self.status.text() + " · " + tr("{0} full-text matches").format(len(ids)))
 
-        self.session.search(text, show)
+        session.search(text, show)
 
     # ------------------------------------------------------------------ actions
     def refresh(self) -> None:
@@ -678,6 +681,8 @@ class BrowserWindow(QMainWindow):
                 self.selection.verify_versions_of(row)  # verify it first: the action is enabled once all are valid
             return
         session, key = self.session, row.latest_ref().key
+        if session is None:
+            return
 
         def edit():
             try:
@@ -694,8 +699,8 @@ class BrowserWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         refusal = self.selection.new_version_refusal()
-        self.act_new_version.setEnabled(refusal is None)
-        self.act_new_version.setToolTip(self.actions_.new_version_tip if refusal is None
+        self.actions_.act_new_version.setEnabled(refusal is None)
+        self.actions_.act_new_version.setToolTip(self.actions_.new_version_tip if refusal is None
                                         else tr("New version… is not possible: {0}").format(refusal))
 
     def _run_sign_wizard(self, wiz) -> None:
@@ -772,7 +777,7 @@ def _verify_paths(paths: list[Path], store) -> list:
     """(path, verdict or None, reason) for each file (on a worker: files and keys are read)."""
     from ...core.verify import verify_bytes
 
-    results = []
+    results: list[tuple[Path, object, str]] = []
     for p in paths:
         try:
             data = p.read_bytes()
