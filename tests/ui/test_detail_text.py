@@ -47,3 +47,11 @@ def test_colours_after_an_emoji_key_stay_on_their_tokens(qtbot) -> None:
 def test_the_fork_mark_is_drawn_by_the_default_fonts(qtbot) -> None:
     for family in ("DejaVu Sans", QFont().defaultFamily()):
         assert QFontMetrics(QFont(family)).inFontUcs4(ord(FORK_MARK)), family
+
+
+def test_counts_say_1_agent_and_2_agents(qtbot) -> None:
+    from jacs_desktop.ui.browser.columns import plural
+
+    assert plural(1, "{0} agent", "{0} agents") == "1 agent"
+    assert plural(2, "{0} agent", "{0} agents") == "2 agents"
+    assert plural(0, "{0} document", "{0} documents") == "0 documents"

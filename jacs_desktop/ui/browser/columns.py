@@ -18,7 +18,7 @@ from ...jobs.browse import BADNESS, reason_of
 from ..models import VERDICT_MARKS, Column, RowTableModel
 
 __all__ = [
-    "tr", "mark", "row_mark", "agg_text", "row_tip", "status_counts", "short", "compact",
+    "tr", "plural", "mark", "row_mark", "agg_text", "row_tip", "status_counts", "short", "compact",
     "agent_columns", "document_columns", "version_columns", "attachment_columns", "check_columns",
     "diff_columns", "make_table", "fit_columns", "FORK_MARK",
 ]
@@ -30,6 +30,11 @@ FORK_MARK = "\u22d4"
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("BrowserWindow", text)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """'1 agent' / '2 agents': ``one`` and ``many`` are tr() texts with ``{0}`` for the number."""
+    return (tr(one) if n == 1 else tr(many)).format(n)
 
 
 def mark(status: str | None) -> str:

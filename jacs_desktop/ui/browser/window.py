@@ -28,7 +28,7 @@ from ..theme import apply_theme
 from ..workers import WorkerPool, message_of
 from .actions import BrowserActions
 from .attachments import AttachmentsPanel
-from .columns import mark, status_counts, tr
+from .columns import mark, plural, status_counts, tr
 from .detail import DetailPanel
 from .documents import DocumentsPanel
 from .live import LiveUpdates
@@ -496,9 +496,10 @@ class BrowserWindow(QMainWindow):
             return
         docs = snap.documents
         parts = []
-        for rows, what in ((docs, tr("{0} documents, {1} versions")), (snap.agents, tr("{0} agents, {1} versions"))):
+        for rows, one, many in ((docs, "{0} document", "{0} documents"), (snap.agents, "{0} agent", "{0} agents")):
             n, counts = count_versions(rows)
-            parts.append(what.format(len(rows), n) + (": " + status_counts(counts) if n else ""))
+            parts.append(f"{plural(len(rows), one, many)}, {plural(n, '{0} version', '{0} versions')}"
+                         + (": " + status_counts(counts) if n else ""))
         if snap.archived:
             parts.append(tr("{0} archived").format(len(snap.archived)))
         shown = self.documents.docs_model.rowCount()
