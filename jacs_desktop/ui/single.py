@@ -115,7 +115,7 @@ class SingleInstance(QObject):
 
     def _read(self, sock: QLocalSocket) -> None:
         while sock.canReadLine():
-            line = sock.readLine().data().decode("utf-8", errors="replace").strip()
+            line = bytes(sock.readLine().data()).decode("utf-8", errors="replace").strip()
             try:
                 msg = json.loads(line)
             except ValueError:

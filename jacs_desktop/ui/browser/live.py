@@ -26,6 +26,7 @@ from .columns import tr
 
 if TYPE_CHECKING:
     from ...storage.watch import StoreWatcher
+    from ..workers import Task
     from .session import StoreSession
 
 __all__ = ["LiveUpdates"]
@@ -60,7 +61,7 @@ class LiveUpdates(QObject):
         self.changes_pending = False
         self.partial_listing = False
         self.stale_reason: str | None = None
-        self._reconcile_task = None
+        self._reconcile_task: Task | None = None
         self._bridge = _WatchBridge(self)
         self._bridge.changed.connect(self._changes_arrived)
         self._bridge.problem.connect(self._watch_problem)
