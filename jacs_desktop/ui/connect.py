@@ -50,7 +50,10 @@ class ConnectDialog(QDialog):
         self.secrets: dict[str, str] = {}
         self.spec: cf.ConnectSpec | None = None
         self.test_result: ProbeResult | None = None
-        self._workers = workers
+        # the window's pool when there is one: a test still running when the dialog goes
+        # finishes there, and closing the dialog never waits for it
+        self._workers = workers if workers is not None else getattr(parent, "workers", None)
+        self._tested_spec: cf.ConnectSpec | None = None
         self._task = None
         self._checking = False  # from the first Connect / Test on, problems show as the user types
         self._widgets: dict[str, dict[str, QWidget]] = {k: {} for k in cf.KINDS}
@@ -87,7 +90,9 @@ class ConnectDialog(QDialog):
         bottom.addRow("", self.remember_row)
         outer.addLayout(bottom)
         self.result_label = wrapping_label(self)
+        outer.addSpacing(4)
         outer.addWidget(self.result_label)
+        outer.addSpacing(4)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         bb.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Connect"))
         self.connect_button = bb.button(QDialogButtonBox.StandardButton.Ok)
@@ -99,6 +104,7 @@ class ConnectDialog(QDialog):
         bb.rejected.connect(self.reject)
         outer.addWidget(bb)
         self._setup_remember()
+        self._align_labels([top, bottom, *(p.layout() for p in self.pages.values())])
 
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         self.save_as.textChanged.connect(self._save_name_changed)
@@ -201,6 +207,19 @@ class ConnectDialog(QDialog):
                 label = tr("File")
             add("path", label, browse_field(page, pick))
         return page
+
+    @staticmethod
+    def _align_labels(forms: list) -> None:
+        """One label column for the chooser, every kind's page and the bottom rows alike."""
+        labels = []
+        for form in forms:
+            for row in range(form.rowCount()):
+                item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+                if item is not None and item.widget() is not None:
+                    labels.append(item.widget())
+        width = max((lab.sizeHint().width() for lab in labels), default=0)
+        for lab in labels:
+            lab.setMinimumWidth(width)
 
     # ------------------------------------------------------------------ values
     @property
@@ -315,6 +334,7 @@ class ConnectDialog(QDialog):
         set_message(self.save_row.note, save_note)
         if save_error:
             errors["save_as"] = save_error
+        self._drop_stale_result(errors)
         self._fit()
         QTimer.singleShot(0, self._fit)  # once more when Qt has laid out what just appeared
         return errors
@@ -364,7 +384,7 @@ class ConnectDialog(QDialog):
         errors = self._refresh()
         errors.pop("save_as", None)
         if errors or self.spec is None:
-            self._show_result(tr("Fix the fields marked in red."), error_style())
+            self._show_result(tr("Fix the fields marked in red."), error_style(), "fix")
             first = next(iter(errors), "")
             w = self._widgets[self.kind].get(first)
             if w is not None:
@@ -372,7 +392,20 @@ class ConnectDialog(QDialog):
             return None
         return self.spec
 
-    def _show_result(self, text: str, style: str = "") -> None:
+    def _drop_stale_result(self, errors: dict[str, str]) -> None:
+        """A test result is about the fields as they were tested, "fix the fields" about problems
+        that were there: either goes once it no longer holds."""
+        what = self.result_label.property("about")
+        if what == "fix" and not errors:
+            self.result_label.hide()
+        elif what == "test" and (self.spec is None or self._tested_spec is None
+                                 or (self.spec.url, self.spec.secrets) != (self._tested_spec.url,
+                                                                           self._tested_spec.secrets)):
+            self.result_label.hide()
+            self.test_result = None
+
+    def _show_result(self, text: str, style: str = "", about: str = "") -> None:
+        self.result_label.setProperty("about", about)
         self.result_label.setStyleSheet(style)
         self.result_label.setText(breakable(text))
         self.result_label.setToolTip(text)
@@ -396,19 +429,23 @@ class ConnectDialog(QDialog):
         def work(progress, cancel):
             return probe_connection(url, secrets, progress=progress, cancel=cancel)
 
-        self._task = self._workers.run(
-            work, on_result=self._tested, on_failure=self._test_crashed, name="connection test",
-            on_progress=lambda d, t, m: self._show_result(tr("Testing {0}… {1}").format(spec.where, m)))
+        self._tested_spec = spec
+        self._task = self._workers.run(work, on_result=self._tested, on_failure=self._test_crashed,
+                                       on_progress=self._progress, name="connection test")
+
+    def _progress(self, _done: int, _total: int, message: str) -> None:
+        if self._task is not None and not self._task.cancelled and self._tested_spec is not None:
+            self._show_result(tr("Testing {0}… {1}").format(self._tested_spec.where, message))
 
     def _tested(self, result: ProbeResult) -> None:
         self.test_result = result
         self.test_button.setEnabled(True)
         style = ok_style() if result.ok else (caution_style() if result.problem == "refused" else error_style())
-        self._show_result(("✓ " if result.ok else "✗ ") + result.message, style)
+        self._show_result(("✓ " if result.ok else "✗ ") + result.message, style, "test")
 
     def _test_crashed(self, exc: BaseException) -> None:
         self.test_button.setEnabled(True)
-        self._show_result(tr("✗ The test failed: {0}").format(str(exc) or type(exc).__name__), error_style())
+        self._show_result(tr("✗ The test failed: {0}").format(str(exc) or type(exc).__name__), error_style(), "test")
 
     def _accept(self) -> None:
         spec = self._checked_spec()

@@ -281,3 +281,45 @@ def test_the_window_opens_it_and_the_saved_connection(qtbot, tmp_path, no_aws_en
     assert Connections().get("fixture").url == fixture_copy.as_posix()
     qtbot.waitUntil(lambda: w.snapshot is not None and len(w.snapshot.documents) > 0, timeout=30000)
     w.close()
+
+
+def test_a_result_goes_when_the_fields_it_was_about_change(qtbot, dialog, tmp_path):
+    type_into(dialog, "folder", path=str(tmp_path / "gone"))
+    dialog.connect_button.click()
+    assert dialog.result_label.isVisible() and "Fix the fields" in dialog.result_label.toolTip()
+    type_into(dialog, "folder", path=str(tmp_path))
+    assert not dialog.result_label.isVisible()  # the problem went, so did the message
+    assert run_test(qtbot, dialog).ok and dialog.result_label.isVisible()
+    (tmp_path / "other").mkdir()
+    type_into(dialog, "folder", path=str(tmp_path / "other"))
+    assert not dialog.result_label.isVisible() and dialog.test_result is None
+
+
+def test_closing_during_a_test_does_not_wait_for_it(qtbot, no_aws_env):
+    """A server that accepts connections and never answers: the dialog closes at once; the test
+    ends on the window's pool and its late result goes nowhere."""
+    import socket
+
+    from PySide6.QtWidgets import QWidget
+
+    from jacs_desktop.ui.workers import WorkerPool
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.workers = WorkerPool(parent)
+    d = ConnectDialog(parent)
+    d.show()
+    type_into(d, "s3", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", bucket="jacs", access_key="a",
+              secret_key="b")
+    qtbot.mouseClick(d.test_button, Qt.MouseButton.LeftButton)
+    assert parent.workers.active == 1
+    start = time.monotonic()
+    d.reject()
+    d.deleteLater()
+    qtbot.wait(50)
+    assert time.monotonic() - start < 1
+    silent.close()  # the waiting request fails now
+    qtbot.waitUntil(lambda: parent.workers.active == 0, timeout=30000)
