@@ -242,6 +242,18 @@ def test_credential_process_credentials_are_asked_again_before_they_expire(seawe
     assert "credentials" in str(exc.value) and "aws sso login --profile broken" in str(exc.value)
 
 
+def test_an_sso_profile_without_a_login_says_to_log_in(tmp_path, monkeypatch):
+    """An SSO profile whose login is missing or expired: botocore's error, and the command
+    that fixes it (no request is sent)."""
+    _aws_files(tmp_path, monkeypatch, "[profile work]\nsso_start_url = https://example.awsapps.com/start\n"
+               "sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Reader\n")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cached SSO token
+    s = S3Store("bucket", endpoint_url=f"http://127.0.0.1:{free_port()}", profile="work")
+    with pytest.raises(AccessDenied) as exc:
+        s.get("documents/a:b.json")
+    assert "SSO Token" in str(exc.value) and "aws sso login --profile work" in str(exc.value)
+
+
 def test_no_credentials_anywhere_is_clear(tmp_path, monkeypatch):
     _aws_files(tmp_path, monkeypatch, "")
     s = S3Store("bucket", endpoint_url="http://127.0.0.1:9")
@@ -263,3 +275,17 @@ def test_obstore_s_own_error_text_is_read():
     assert Failure(RuntimeError(refused)).transient and isinstance(describe(RuntimeError(refused), "k"), Unreachable)
     assert not Failure(RuntimeError("status code: 400 Bad Request: <Code>InvalidArgument</Code>")).transient
     assert json.dumps(str(describe(RuntimeError("status code: 403 Forbidden"), "k"))).count("Check the access key")
+
+
+def test_http_proxy_from_the_environment_is_used(moto_endpoint, monkeypatch):
+    """HTTP_PROXY (as every AWS tool reads it) carries the data path's requests: the proxy
+    sees the GET (and answers it once with a 503, which is retried)."""
+    direct = _bucket(moto_endpoint)
+    direct.put("documents/a:b.json", b"{}")
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with fault_proxy(moto_endpoint, [(503, "SlowDown")], match="/documents/", method="GET") as (proxy, left):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        s = S3Store(direct.bucket, endpoint_url=moto_endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
+        assert s.get("documents/a:b.json") == b"{}"
+        assert left == [] and s.retries == 1
