@@ -323,3 +323,26 @@ def test_closing_during_a_test_does_not_wait_for_it(qtbot, no_aws_env):
     assert time.monotonic() - start < 1
     silent.close()  # the waiting request fails now
     qtbot.waitUntil(lambda: parent.workers.active == 0, timeout=30000)
+
+
+def test_aws_profile_field_reaches_boto3(qtbot, no_aws_env, tmp_path, monkeypatch, seaweed):
+    """The profile's keys (from a real shared credentials file) are what signs the requests:
+    the right ones work on SeaweedFS, which checks signatures, a profile with a wrong secret is refused."""
+    creds = tmp_path / "aws-credentials"
+    creds.write_text(f"[jd-good]\naws_access_key_id = {S3_KEY}\naws_secret_access_key = {S3_SECRET}\n"
+                     f"[jd-bad]\naws_access_key_id = {S3_KEY}\naws_secret_access_key = wrong\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    d = ConnectDialog()
+    qtbot.addWidget(d)
+    d.show()
+    profiles = d.widget("s3", "profile")
+    assert [profiles.itemText(i) for i in range(profiles.count())] == ["", "jd-bad", "jd-good"]
+    type_into(d, "s3", endpoint=seaweed, bucket="warmup", profile="jd-good")
+    assert "profile=jd-good" in d.url_view.text()
+    assert run_test(qtbot, d).ok, d.result_label.toolTip()
+    type_into(d, "s3", profile="jd-bad")
+    assert run_test(qtbot, d).problem == "credentials"
+    type_into(d, "s3", profile="jd-missing")
+    d.test_button.click()
+    assert "no AWS profile named 'jd-missing'" in d.error_text("s3", "profile")
+    d._workers.wait(30000)
