@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, cast
 
 # the theme and the private QSettings file are the UI's; re-exported here for the entry point and scripts
 from .ui.qsettings import private_settings
 from .ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    import logging
+    from pathlib import Path
+    from types import TracebackType
+
+    from PySide6.QtWidgets import QApplication
+
+    from .ui.browser import BrowserWindow
 
 
 def default_store() -> str:
@@ -17,7 +27,7 @@ def default_store() -> str:
     return str(private_dir(data_dir() / "store"))
 
 
-def setup_private_logging():
+def setup_private_logging() -> Path | None:
     """The rotating log file (``logs.setup_logging``), 0600 in a 0700 folder whatever
     the umask; each file a rollover starts is made 0600 before the handler opens it.
     Returns the log file, or None when it cannot be written."""
@@ -100,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([argv[0], *qt_args])
+    # instance() is typed as the QCoreApplication it may be; this process only ever makes a QApplication
+    app = cast(QApplication, QApplication.instance() or QApplication([argv[0], *qt_args]))
     app.setApplicationName("JACS Desktop")
     app.setApplicationDisplayName("JACS Desktop")
     app.setOrganizationName("JACS Desktop")
@@ -159,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _install_excepthook(window, log) -> None:
+def _install_excepthook(window: BrowserWindow, log: logging.Logger) -> None:
     """An unexpected exception in a slot goes to the log file with its traceback; the
     user sees one plain sentence in the window's banner, never the traceback."""
     previous = sys.excepthook
 
-    def hook(exc_type, exc, tb):
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             previous(exc_type, exc, tb)
             return
@@ -180,16 +191,16 @@ def _install_excepthook(window, log) -> None:
     sys.excepthook = hook
 
 
-def _smoke(app, window) -> int:
+def _smoke(app: QApplication, window: BrowserWindow) -> int:
     """Wait for the store to open and verify; print what was found."""
     from PySide6.QtCore import QTimer
 
     result = {"code": 2}
 
-    def check():
+    def check() -> None:
         snap = window.snapshot
         if snap is not None and window.workers.active == 0 and all(
-                r.verdict for r in snap.documents + snap.agents):
+                r.verdict for r in [*snap.documents, *snap.agents]):
             counts: dict[str, int] = {}
             for r in snap.documents:
                 counts[r.status] = counts.get(r.status, 0) + 1
@@ -198,7 +209,7 @@ def _smoke(app, window) -> int:
             result["code"] = 0
             app.quit()
 
-    def failed(msg):
+    def failed(msg: str) -> None:
         print(f"smoke test: failed: {msg}", flush=True)
         result["code"] = 1
         app.quit()

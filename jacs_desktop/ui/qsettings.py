@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
 __all__ = ["private_settings"]
 
 
-def private_settings(settings=None):
+def private_settings(settings: QSettings | None = None) -> QSettings:
     """*settings* (default: the app's ``QSettings()``) with its file 0600 in a 0700
     folder whatever the umask: it lists recent stores. QSettings rewrites the file
     through a temporary one that keeps the existing file's mode. (On Windows the
