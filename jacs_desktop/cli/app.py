@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import agreements, backup, checkpoint, connections, doctor, identity, migrate, sign, trust, verify
+from . import agreements, backup, checkpoint, connections, doctor, identity, media, migrate, sign, trust, verify
 from .output import EXIT_ERROR, PROG, err, safe_streams
 
 __all__ = ["build_parser", "main"]
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity.add_parser(sub)
     trust.add_parser(sub)
     checkpoint.add_parser(sub)
+    media.add_parser(sub)
     return p
 
 
