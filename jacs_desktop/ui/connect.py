@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 from ..jobs.connection_probe import SCRATCH_PREFIX, ProbeResult, probe_connection
 from ..storage import connect_form as cf
 from ..storage.base import StorageError
-from .connect_widgets import Choice, Row, breakable, browse_field, set_message, tr, wrapping_label
+from .connect_widgets import Choice, PathEdit, Row, breakable, browse_field, set_message, tr, wrapping_label
 from .theme import caution_style, error_style, ok_style
+from .workers import Task, WorkerPool
 
 __all__ = ["ConnectDialog"]
 
@@ -54,7 +55,7 @@ class ConnectDialog(QDialog):
         # finishes there, and closing the dialog never waits for it
         self._workers = workers if workers is not None else getattr(parent, "workers", None)
         self._tested_spec: cf.ConnectSpec | None = None
-        self._task = None
+        self._task: Task | None = None
         self._checking = False  # from the first Connect / Test on, problems show as the user types
         self._widgets: dict[str, dict[str, QWidget]] = {k: {} for k in cf.KINDS}
         self._rows: dict[str, dict[str, Row]] = {k: {} for k in cf.KINDS}
@@ -129,7 +130,7 @@ class ConnectDialog(QDialog):
         def add(name: str, label: str, w: QWidget, placeholder: str = "") -> QWidget:
             if placeholder and isinstance(w, QLineEdit):
                 w.setPlaceholderText(placeholder)
-            row = Row(getattr(w, "browse_box", w), page)
+            row = Row(w.box if isinstance(w, PathEdit) else w, page)
             self._widgets[kind][name] = w
             self._rows[kind][name] = row
             form.addRow(label, row)
@@ -149,9 +150,10 @@ class ConnectDialog(QDialog):
             return e
 
         if kind == "s3":
-            add("endpoint", tr("Endpoint"), QLineEdit(page),
+            endpoint = QLineEdit(page)
+            add("endpoint", tr("Endpoint"), endpoint,
                 tr("empty for AWS; e.g. http://127.0.0.1:9000 for MinIO or SeaweedFS"))
-            self._widgets[kind]["endpoint"].textChanged.connect(self._endpoint_changed)
+            endpoint.textChanged.connect(self._endpoint_changed)
             add("bucket", tr("Bucket"), QLineEdit(page), "my-bucket")
             add("prefix", tr("Prefix"), QLineEdit(page), tr("optional, e.g. jacs/prod"))
             add("region", tr("Region"), QLineEdit(page), tr("optional, e.g. eu-west-1 (auto for R2)"))
@@ -159,7 +161,9 @@ class ConnectDialog(QDialog):
             profile.setEditable(True)
             profile.addItem("")
             profile.addItems(cf.aws_profiles())
-            profile.lineEdit().setPlaceholderText(tr("optional: a profile from ~/.aws (SSO, roles)"))
+            profile_edit = profile.lineEdit()
+            if profile_edit is not None:
+                profile_edit.setPlaceholderText(tr("optional: a profile from ~/.aws (SSO, roles)"))
             add("profile", tr("AWS profile"), profile)
             add("access_key", tr("Access key"), QLineEdit(page), tr("optional"))
             add("secret_key", tr("Secret key"), secret())
@@ -311,7 +315,9 @@ class ConnectDialog(QDialog):
             set_message(row.error, errors.get(name, "") if self._checking else "")
             set_message(row.note, notes.get(name, ""))
         if kind == "gs":
-            self._widgets[kind]["key_file"].browse_box.setEnabled(values.get("credentials") == "key_file")
+            key_file = self._widgets[kind]["key_file"]
+            if isinstance(key_file, PathEdit):
+                key_file.box.setEnabled(values.get("credentials") == "key_file")
         if kind == "azure":
             auth = values.get("auth")
             for name in ("account", "account_key"):
@@ -343,6 +349,8 @@ class ConnectDialog(QDialog):
         """Height to the content (a message appeared or went, another kind was chosen); the width
         stays what it is."""
         lay = self.layout()
+        if lay is None:
+            return
         lay.activate()
         want = lay.totalHeightForWidth(self.width()) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
         if want > 0 and want != self.height():
@@ -358,12 +366,13 @@ class ConnectDialog(QDialog):
             return False
 
     def _setup_remember(self) -> None:
-        from ..storage.secrets import SecretsUnavailable, default_secrets, keyring_status
+        from ..storage.secrets import Secrets, SecretsUnavailable, default_secrets, keyring_status
 
+        store: Secrets | None = None
         try:
             store = default_secrets()
         except SecretsUnavailable as exc:
-            store, why = None, str(exc)
+            why = str(exc)
         else:
             why = (keyring_status().reason if store.requested == "auto"
                    else tr("Settings say secrets are not remembered"))
@@ -417,8 +426,6 @@ class ConnectDialog(QDialog):
         if spec is None:
             return
         if self._workers is None:
-            from .workers import WorkerPool
-
             self._workers = WorkerPool(self)
         self.test_result = None
         self.test_button.setEnabled(False)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from .theme import error_style
 
-__all__ = ["Row", "Choice", "browse_field", "breakable", "wrapping_label", "set_message", "tr"]
+__all__ = ["Row", "Choice", "PathEdit", "browse_field", "breakable", "wrapping_label", "set_message", "tr"]
 
 
 def tr(text: str) -> str:
@@ -101,13 +101,23 @@ class Choice(QWidget):
             self.buttons[key].setChecked(True)
 
 
-def browse_field(parent: QWidget, pick: Callable[[], str]) -> QLineEdit:
-    """A line edit with a Browse… button beside it (the pair is laid out by the edit's row)."""
+class PathEdit(QLineEdit):
+    """A path's line edit, with the box that holds it and its Browse… button (:attr:`box` is
+    what a form row shows)."""
+
+    def __init__(self, box: QWidget, button: QPushButton):
+        super().__init__(box)
+        self.box = box
+        self.button = button
+
+
+def browse_field(parent: QWidget, pick: Callable[[], str]) -> PathEdit:
+    """A line edit with a Browse… button beside it; *pick* asks for the path (empty: none chosen)."""
     box = QWidget(parent)
     h = QHBoxLayout(box)
     h.setContentsMargins(0, 0, 0, 0)
-    edit = QLineEdit(box)
     button = QPushButton(tr("Browse…"), box)
+    edit = PathEdit(box, button)
     h.addWidget(edit, 1)
     h.addWidget(button)
 
@@ -117,7 +127,4 @@ def browse_field(parent: QWidget, pick: Callable[[], str]) -> QLineEdit:
             edit.setText(chosen)
 
     button.clicked.connect(browse)
-    edit.browse_box = box  # type: ignore[attr-defined]  # what the row shows
-    edit.browse_button = button  # type: ignore[attr-defined]  # (for tests)
     return edit
-

@@ -112,3 +112,23 @@ def test_a_failure_after_writing_still_removes_the_record(tmp_path):
     assert not r.ok and r.problem == "refused" and "differs from what was written" in r.message
     assert f"The test record it wrote under {SCRATCH_PREFIX} was removed." in r.message
     assert _tree(tmp_path) == []
+
+
+def test_a_missing_extra_is_a_sentence_naming_it():
+    """In a fresh interpreter where the Google and Azure clients cannot be imported (as without
+    the gcs and azure extras)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "for m in ('google.cloud.storage', 'azure.storage', 'azure.storage.blob'): sys.modules[m] = None\n"
+        "from jacs_desktop.jobs.connection_probe import probe_connection\n"
+        "rs = [probe_connection(u) for u in ('gs://jacs?endpoint_url=http://127.0.0.1:9', 'azure://jacs?account=acct1')]\n"
+        "print(json.dumps([[r.problem, r.message] for r in rs]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    (gs_problem, gs_text), (az_problem, az_text) = json.loads(out.stdout)
+    assert gs_problem == "extra" and "pip install 'jacs-desktop[gcs]'" in gs_text
+    assert az_problem == "extra" and "pip install 'jacs-desktop[azure]'" in az_text

@@ -346,3 +346,14 @@ def test_aws_profile_field_reaches_boto3(qtbot, no_aws_env, tmp_path, monkeypatc
     d.test_button.click()
     assert "no AWS profile named 'jd-missing'" in d.error_text("s3", "profile")
     d._workers.wait(30000)
+
+
+def test_a_missing_extra_is_said_under_the_chooser(qtbot, dialog, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "azure.storage.blob", None)  # as if the azure extra were not installed
+    type_into(dialog, "azure")
+    assert "pip install 'jacs-desktop[azure]'" in dialog.error_text("azure", "kind")
+    assert dialog.kind_row.error.isVisible()
+    type_into(dialog, "s3")
+    assert dialog.error_text("s3", "kind") == "" and not dialog.kind_row.error.isVisible()
