@@ -106,6 +106,8 @@ class BrowserActions(QObject):
         m_view = mb.addMenu(tr("&View"))
         for a in (self.act_refresh, self.act_verify, self.act_reveal):
             m_view.addAction(a)
+        #: the window adds its panels' toggles here (Jobs)
+        self.menu_view = m_view
         m_doc = mb.addMenu(tr("&Document"))
         m_doc.addAction(self.act_new_doc)
         m_doc.addAction(self.act_new_version)

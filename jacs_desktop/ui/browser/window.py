@@ -120,6 +120,7 @@ class BrowserWindow(QMainWindow):
         splitter.addWidget(self.detail)
         splitter.setSizes([220, 760, 420])
         self.setCentralWidget(splitter)
+        self._build_jobs_panel()
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         # panels -> window
@@ -447,28 +448,40 @@ class BrowserWindow(QMainWindow):
         if target:
             self.documents.select_document_id(target)
         if self.prefs.verify_on_open:
-            self.verify_all()
+            self.verify_all(auto=True)
 
     # ------------------------------------------------------------------ verification
-    def verify_all(self) -> None:
+    def verify_all(self, auto: bool = False) -> None:
+        """Verify every version; ``auto`` (verify on open): listed in Jobs without opening the panel."""
         session, snap = self.session, self.snapshot
         if session is None or snap is None:
             return
-        rows = list(snap.agents) + list(snap.documents) + list(snap.archived)
-        total = sum(len(r.refs) for r in rows)
+        rows = snap.every_row()  # a paged store: not a list of every row
+        total = rows.versions()
+        job = self.jobs_tracker.begin("verify", tr("Verify all"), session.url, cancel=self.cancel_clicked, quiet=auto)
+        self._verify_job = job
+        seen = [0]
 
         def batch(changed: list, final: bool) -> None:
             self.documents.verdicts_batch(changed, final)
             self._update_counts()
             self.selection.refresh_detail()
+            seen[0] = min(total, seen[0] + sum(len(r.refs) for r in changed))
+            self.jobs_tracker.progress(job, seen[0], total)
 
         def done(n):
             self._verifying = False
             self._verify_note = tr("verified every version: {0} of {1}").format(n, total)
             self._update_counts()
+            if job.state == "running":
+                self.jobs_tracker.finish(job, "done" if n >= total else "cancelled",
+                                         tr("{0} of {1} versions verified.").format(n, total) + "\n"
+                                         + self.status.text())
 
         def failed(exc):
             self._verifying = False
+            if job.state == "running":
+                self.jobs_tracker.finish(job, "failed", error=message_of(exc))
             self.show_error(exc)
 
         self._verifying = True
@@ -572,6 +585,10 @@ class BrowserWindow(QMainWindow):
         elif self._verifying:
             self._verifying = False
             self._verify_note = tr("verification cancelled")
+            job = getattr(self, "_verify_job", None)
+            if job is not None and job.state == "running":
+                self.jobs_tracker.finish(job, "cancelled", tr("Cancelled after {0} of {1} versions.").format(
+                    job.done, job.total))
         self.selection.prune()
         self._update_counts()
 
@@ -735,6 +752,57 @@ class BrowserWindow(QMainWindow):
 
         wiz = RestoreWizard(self, target=self.url or "", recent=self.sources_panel.recent(), workers=self.workers)
         wiz.run_page.job_done.connect(lambda _r: self.refresh())
+        self._show_wizard(wiz)
+
+    # ------------------------------------------------------------------ jobs
+    def _build_jobs_panel(self) -> None:
+        from ...jobs.history import JobHistory
+        from ..jobs_panel import JobsPanel, JobTracker
+
+        self.jobs_tracker = JobTracker(JobHistory.default(), self)
+        self.jobs_panel = JobsPanel(self.jobs_tracker, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_panel)
+        self.jobs_panel.hide()
+        self.act_jobs = self.jobs_panel.toggleViewAction()
+        self.act_jobs.setText(tr("Jobs"))
+        self.act_jobs.setShortcut("Ctrl+J")
+        self.actions_.menu_view.addSeparator()
+        self.actions_.menu_view.addAction(self.act_jobs)
+        self.jobs_tracker.user_started.connect(lambda _id: self.jobs_panel.show())
+        self.jobs_panel.retry_requested.connect(self.retry_job)
+        self.jobs_panel.resume_requested.connect(self.retry_job)
+        if self.jobs_tracker.history.load_problem:
+            log.warning("%s", self.jobs_tracker.history.load_problem)
+
+    def retry_job(self, rec) -> None:
+        """Retry / Resume from the Jobs panel: verify again, or reopen the job's wizard with what it
+        was given (never its passwords); a migration then goes on from its journal."""
+        params = dict(rec.params)
+        if rec.kind == "verify":
+            if rec.source and rec.source != self.url:
+                self.open_url(rec.source)
+                self.statusBar().showMessage(tr("Opened {0}: choose Verify all when it has loaded.").format(
+                    rec.source), 10000)
+            else:
+                self.verify_all()
+            return
+        from ..wizards import BackupWizard, MigrateWizard, RestoreWizard
+
+        recent = self.sources_panel.recent()
+        wiz: MigrateWizard | BackupWizard | RestoreWizard
+        if rec.kind == "migrate":
+            wiz = MigrateWizard(self, source=rec.source, recent=recent, workers=self.workers,
+                                concurrency=int(params.get("concurrency") or self.prefs.concurrency))
+        elif rec.kind == "backup":
+            wiz = BackupWizard(self, source=rec.source, recent=recent, workers=self.workers)
+        elif rec.kind == "restore":
+            wiz = RestoreWizard(self, target=rec.target, archive=rec.source, recent=recent, workers=self.workers)
+            wiz.run_page.job_done.connect(lambda _r: self.refresh())
+        else:
+            return
+        for key in ("source_store", "selected"):
+            params.pop(key, None)
+        wiz.flow.state.update(params)
         self._show_wizard(wiz)
 
     def _show_wizard(self, wiz) -> None:

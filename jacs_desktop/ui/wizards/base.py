@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -127,6 +127,8 @@ class RunPage(FlowPage):
         self.cancelled = False
         self._cancel = threading.Event()
         self._start = 0.0
+        self._job: Any = None  # this run's record in the Jobs panel
+        self._tracker: Any = None
 
     def initializePage(self) -> None:
         if self._start:  # already ran (Back is disabled after the commit page anyway)
@@ -138,10 +140,30 @@ class RunPage(FlowPage):
         def work(progress):
             return job(progress=progress, cancel=self._cancel)
 
+        self._job = self._track()
         self.wiz.workers.run(work, on_result=self._done, on_error=self._failed, on_progress=self._progress,
                              name=self.wiz.flow.title)
 
+    #: the flows whose runs the window's Jobs panel lists
+    JOB_KINDS: ClassVar[dict[str, str]] = {"MigrateFlow": "migrate", "BackupFlow": "backup",
+                                           "RestoreFlow": "restore"}
+
+    def _track(self) -> Any:
+        """Report this run to the window's Jobs panel (when the wizard has a window with one)."""
+        tracker = getattr(self.wiz.parentWidget(), "jobs_tracker", None)
+        flow = self.wiz.flow
+        kind = self.JOB_KINDS.get(type(flow).__name__)
+        if tracker is None or kind is None:
+            return None
+        s = flow.state
+        source = str(s.get("archive") if kind == "restore" else s.get("source") or "")
+        target = str(flow.destination() if kind == "backup" else s.get("target") or "")
+        self._tracker = tracker
+        return tracker.begin(kind, tr(flow.title), source, target, params=dict(s), cancel=self.cancel)
+
     def _progress(self, done: int, total: int, msg: str) -> None:
+        if self._job is not None:
+            self._tracker.progress(self._job, done, total, msg)
         if total > 0:
             self.bar.setRange(0, total)
             self.bar.setValue(done)
@@ -169,6 +191,9 @@ class RunPage(FlowPage):
             _duration(time.monotonic() - self._start))
         self.status.setText(head)
         self.summary.setPlainText(self.describe(value))
+        if self._job is not None:
+            self._tracker.finish(self._job, "cancelled" if self.cancelled else "done", self.summary.toPlainText(),
+                                 nbytes=getattr(value, "bytes", None))
         self.completeChanged.emit()
         self.job_done.emit(value)
 
@@ -179,6 +204,8 @@ class RunPage(FlowPage):
         self.bar.setRange(0, 1)
         self.status.setText(tr("Failed."))
         self.error_label.setText(msg)
+        if self._job is not None:
+            self._tracker.finish(self._job, "cancelled" if self.cancelled else "failed", error=str(msg))
         self.completeChanged.emit()
         self.job_done.emit(None)
 
