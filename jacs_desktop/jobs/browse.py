@@ -9,7 +9,7 @@ verdicts, reconcile, diff); it is Qt-free so all of it is tested without a windo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,8 @@ from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 from .common import CancelToken, ProgressFn, is_cancelled
 
-__all__ = ["AgentRow", "DocRow", "Snapshot", "SnapshotBuilder", "stream_refs", "fill_summaries", "verify_rows",
+__all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "stream_refs", "fill_summaries",
+           "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
            "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal",
            "attachment_warning", "Drift", "Identity", "shown_identities", "reconcile"]
@@ -213,21 +214,54 @@ class VersionRow:
 class Snapshot:
     store: Store
     agents: list[AgentRow]
-    documents: list[DocRow]
-    archived: list[DocRow]
+    #: a list, or for a store read a page at a time (SQLite) a ``doc_pages.PagedDocuments``
+    documents: Sequence[DocRow]
+    archived: Sequence[DocRow]
 
     @property
     def counts(self) -> dict[str, int]:
         return {"agents": len(self.agents), "documents": len(self.documents), "archived": len(self.archived)}
 
+    @property
+    def paged(self) -> bool:
+        """The documents are read a page at a time (not all in memory)."""
+        return not isinstance(self.documents, list)
+
+    def every_row(self) -> EveryRow:
+        """Agents, documents and archived documents, without making a list of a million rows."""
+        return EveryRow((self.agents, self.documents, self.archived))
+
+
+class EveryRow:
+    """Rows of several tables one after the other; ``versions()`` counts their versions."""
+
+    def __init__(self, parts: Sequence[Sequence[AgentRow | DocRow]]):
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[AgentRow | DocRow]:
+        for part in self.parts:
+            yield from part
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def versions(self) -> int:
+        return sum(p.versions() if hasattr(p, "versions") else sum(len(r.refs) for r in p) for p in self.parts)
+
 
 def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None = None,
-                first_batch: int = 500, batch: int = 5000) -> int:
+                first_batch: int = 500, batch: int = 5000, *, documents: bool = True) -> int:
     """Hand the store's version names to *partial* in batches as they are found,
-    so a large store shows rows before its listing ends. Returns the count."""
+    so a large store shows rows before its listing ends. Returns the count.
+    ``documents=False``: agents only (the documents are read a page at a time)."""
     buf: list[Ref] = []
     size, n = first_batch, 0
-    for ref in store.iter_refs():
+    refs = store.iter_refs()
+    if not documents:
+        infos = [i for prefix, kind in store.layout.list_prefixes() if kind == "agent"
+                 for i in store.objects.list(prefix, details=False, ordered=False)]
+        refs = (r for r in store.iter_refs(infos=infos) if r.kind == "agent")
+    for ref in refs:
         buf.append(ref)
         n += 1
         if len(buf) >= size:
@@ -248,6 +282,8 @@ class SnapshotBuilder:
         self.agents: dict[str, AgentRow] = {}
         self.documents: dict[str, DocRow] = {}
         self.archived: dict[str, DocRow] = {}
+        #: (live, archived) read a page at a time (``doc_pages.paged_tables``), or None
+        self.paged: tuple[Sequence[DocRow], Sequence[DocRow]] | None = None
 
     def add(self, refs: list[Ref]) -> tuple[dict[str, list[AgentRow | DocRow]], list[AgentRow | DocRow]]:
         new: dict[str, list[AgentRow | DocRow]] = {"agent": [], "document": [], "archived": []}
@@ -272,6 +308,8 @@ class SnapshotBuilder:
         return new, grown
 
     def snapshot(self) -> Snapshot:
+        if self.paged is not None:
+            return Snapshot(self.store, list(self.agents.values()), *self.paged)
         return Snapshot(self.store, list(self.agents.values()), list(self.documents.values()),
                         list(self.archived.values()))
 
@@ -319,7 +357,9 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Snapshot:
     """Read each version's summary (cached) and fill titles, types, dates, signers."""
     store = snapshot.store
-    total = sum(len(r.refs) for r in snapshot.documents + snapshot.archived) + len(snapshot.agents)
+    # paged tables come with their summaries (from the database's own index)
+    doc_rows: list[DocRow] = [] if snapshot.paged else [*snapshot.documents, *snapshot.archived]
+    total = sum(len(r.refs) for r in doc_rows) + len(snapshot.agents)
     done = 0
 
     def summary(ref: Ref) -> dict[str, Any]:
@@ -348,7 +388,11 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
         if a.name:
             names[a.id] = a.name
         done += 1
-    for row in snapshot.documents + snapshot.archived:
+    for table in (snapshot.documents, snapshot.archived) if snapshot.paged else ():
+        set_names = getattr(table, "set_names", None)
+        if set_names is not None:
+            set_names(names)
+    for row in doc_rows:
         if cancel is not None and cancel.is_set():
             return snapshot
         best: tuple[str, str] | None = None
@@ -406,19 +450,25 @@ def verify_ref(store: Store, ref: Ref) -> Verdict:
     return v
 
 
-def verify_rows(store: Store, rows: Sequence[AgentRow | DocRow], progress: ProgressFn | None = None,
+def verify_rows(store: Store, rows: Sequence[AgentRow | DocRow] | EveryRow, progress: ProgressFn | None = None,
                 cancel: CancelToken | None = None, on_row: Callable[[Any], None] | None = None, *,
                 every_version: bool = True) -> int:
     """Verify every version of each row (latest only with ``every_version=False``);
     ``on_row`` is called as each row's verdicts land. Returns the versions verified."""
-    todo = [(row, list(row.refs) if every_version else [row.latest if isinstance(row, AgentRow) else row.latest_ref()])
-            for row in rows]
-    total = sum(len(refs) for _row, refs in todo)
+    def versions_of(row: AgentRow | DocRow) -> list[Ref]:
+        return list(row.refs) if every_version else [row.latest if isinstance(row, AgentRow) else row.latest_ref()]
+
+    if isinstance(rows, EveryRow) and every_version:  # a paged store: not a list of every row up front
+        total = rows.versions()
+        todo: Iterable[AgentRow | DocRow] = rows
+    else:
+        todo = list(rows)
+        total = sum(len(versions_of(r)) for r in todo)
     n = 0
-    for row, refs in todo:
+    for row in todo:
         if cancel is not None and cancel.is_set():
             break
-        for ref in refs:
+        for ref in versions_of(row):
             row.set_verdict(ref.key, verify_ref(store, ref))
             n += 1
             if progress and (n % 20 == 0 or n == total):
@@ -430,6 +480,10 @@ def verify_rows(store: Store, rows: Sequence[AgentRow | DocRow], progress: Progr
 
 def count_versions(rows: Sequence[AgentRow | DocRow]) -> tuple[int, dict[str, int]]:
     """(versions, {status: versions}) over *rows*; unchecked versions count as pending."""
+    paged = getattr(rows, "count_versions", None)
+    if paged is not None:  # a table read a page at a time: counted without making every row
+        got: tuple[int, dict[str, int]] = paged()
+        return got
     total = 0
     counts: dict[str, int] = {}
     for row in rows:

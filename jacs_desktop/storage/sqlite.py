@@ -5,12 +5,17 @@ Documents (``documents/{id}:{version}.json``) live in ``jacs_document`` with the
 tooling can read them; archived documents are rows with ``removed = 1``.
 Everything else (agents, public keys, attachments, configs) is in our own
 ``jd_object`` table. WAL mode; one connection per thread.
+
+For the window, ``jd_version`` and ``jd_doc`` (``sqlite_pages``) keep a summary of each
+version and document, kept up to date by our writes and by ``sync_summaries`` for
+rows other programs wrote, so a page of a million documents is read by index.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import heapq
 import json
 import os
 import sqlite3
@@ -20,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import sqlite_pages as pages
 from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id, validate_key
 
 __all__ = ["SqliteStore", "DOC_PREFIX", "ARCHIVE_PREFIX"]
@@ -110,7 +116,7 @@ class SqliteStore(ObjectStore):
         self._conns_lock = threading.Lock()
         try:
             conn = self._conn()
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + pages.SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
 
@@ -121,10 +127,29 @@ class SqliteStore(ObjectStore):
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA busy_timeout=30000")
+            pages.register_functions(c)
             self._local.conn = c
             with self._conns_lock:
                 self._conns.append(c)
         return c
+
+    def reader(self) -> sqlite3.Connection:
+        """A connection of its own (for the window's paged queries: its temp tables are
+        its own); any thread may use it, one at a time. Closed with the store."""
+        c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        c.execute("PRAGMA busy_timeout=30000")
+        pages.register_functions(c)
+        with self._conns_lock:
+            self._conns.append(c)
+        return c
+
+    def sync_summaries(self, progress: Any = None, cancel: Any = None, *, on_batch: Any = None,
+                       batch: int = 5000) -> int:
+        """Summarize the document versions another program wrote (``sqlite_pages.sync``)."""
+        try:
+            return pages.sync(self._conn(), progress, cancel, on_batch=on_batch, batch=batch)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path}: the document summaries could not be updated: {exc}") from None
 
     def close(self) -> None:
         with self._conns_lock:
@@ -137,24 +162,54 @@ class SqliteStore(ObjectStore):
     # -- interface --------------------------------------------------------------
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
              ordered: bool = True) -> Iterator[ObjectInfo]:
+        """Streamed (a million documents are not read before the first is handed over);
+        ``ordered=False``: in the database's order, no sort; ``details=False``: no sizes
+        (counting a body's bytes reads it)."""
         c = self._conn()
-        items: list[ObjectInfo] = []
+        docs: Iterator[ObjectInfo] = iter(())
         if DOC_PREFIX.startswith(prefix) or prefix.startswith(DOC_PREFIX):
-            rows = c.execute(
-                "SELECT jacs_id, jacs_version, removed, length(CAST(raw_contents AS BLOB)), created_at "
-                "FROM jacs_document"
-            ).fetchall()
-            for jid, ver, removed, size, created in rows:
+            docs = self._list_docs(c, prefix, page_size, details, ordered)
+        hi = prefix + "\U0010ffff"
+        cur = c.execute("SELECT key, length(data), mtime FROM jd_object WHERE key >= ? AND key < ? ORDER BY key",
+                        (prefix, hi))
+        objs = (ObjectInfo(key, size, mtime) for batch in iter(lambda: cur.fetchmany(page_size), [])
+                for key, size, mtime in batch)
+        if ordered:
+            yield from heapq.merge(docs, objs, key=lambda o: o.key)
+        else:
+            yield from docs
+            yield from objs
+
+    @staticmethod
+    def _list_docs(c: sqlite3.Connection, prefix: str, page_size: int, details: bool,
+                   ordered: bool) -> Iterator[ObjectInfo]:
+        where = ""
+        if prefix.startswith(ARCHIVE_PREFIX):
+            where = " WHERE removed = 1"
+        size = "length(CAST(raw_contents AS BLOB))" if details else "0"
+        # the key in SQL, so the database gives them in key order (binary order: Python's order)
+        key = ("'documents/' || CASE WHEN removed THEN 'archive/' ELSE '' END || jacs_id || ':' || jacs_version "
+               "|| '.json'")
+        cur = c.execute(f"SELECT jacs_id, jacs_version, removed, {size}, created_at FROM jacs_document{where}"
+                        + (f" ORDER BY {key}" if ordered else ""))
+        for batch in iter(lambda: cur.fetchmany(page_size), []):
+            for jid, ver, removed, n, created in batch:
                 k = _doc_key(jid, ver, removed)
                 if k.startswith(prefix):
-                    items.append(ObjectInfo(k, size, _parse_time(created)))
+                    yield ObjectInfo(k, n, _parse_time(created) if details else None)
+
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Only ``documents/`` and ``documents/archive/`` have documents directly under
+        them: other folders (the root: its configs) are listed from ``jd_object`` alone."""
+        if prefix in (DOC_PREFIX, ARCHIVE_PREFIX):
+            yield from super().list_children(prefix)
+            return
         hi = prefix + "\U0010ffff"
-        for key, size, mtime in c.execute(
-            "SELECT key, length(data), mtime FROM jd_object WHERE key >= ? AND key < ? ORDER BY key", (prefix, hi)
-        ):
-            items.append(ObjectInfo(key, size, mtime))
-        items.sort(key=lambda o: o.key)
-        yield from items
+        for key, size, mtime in self._conn().execute(
+                "SELECT key, length(data), mtime FROM jd_object WHERE key >= ? AND key < ? ORDER BY key",
+                (prefix, hi)).fetchall():
+            if "/" not in key[len(prefix):]:
+                yield ObjectInfo(key, size, mtime)
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -174,7 +229,8 @@ class SqliteStore(ObjectStore):
             raise NotFound(f"{key} not found")
         return bytes(row[0])
 
-    def _doc_row(self, jid: str, ver: str, data: bytes) -> tuple[str, str, str | None, str, str, str, str]:
+    def _doc_row(self, jid: str, ver: str, data: bytes) -> tuple[tuple[str, str, str | None, str, str, str, str],
+                                                                 dict[str, Any]]:
         try:
             text = data.decode("utf-8")
             doc = json.loads(text)
@@ -189,14 +245,22 @@ class SqliteStore(ObjectStore):
         jtype = raw_type if isinstance(raw_type, str) else "unknown"
         vis = raw_vis if isinstance(raw_vis, str) else "private"
         compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-        return jid, ver, agent, jtype, text, compact, vis
+        return (jid, ver, agent, jtype, text, compact, vis), doc
+
+    @staticmethod
+    def _summarize(c: sqlite3.Connection, jid: str, ver: str, removed: int, size: int, doc: Any) -> None:
+        """Keep ``jd_version``/``jd_doc`` up to date (inside the caller's transaction)."""
+        got = c.execute("SELECT created_at FROM jacs_document WHERE jacs_id=? AND jacs_version=?",
+                        (jid, ver)).fetchone()
+        pages.save_versions(c, [pages.summary_row(jid, ver, removed, size, got[0] if got else None, doc)])
+        pages.refresh_docs(c, [jid])
 
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
         c = self._conn()
         d = _split_doc_key(key)
         if d:
-            row = self._doc_row(d[0], d[1], data)
+            row, doc = self._doc_row(d[0], d[1], data)
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
@@ -205,6 +269,7 @@ class SqliteStore(ObjectStore):
                     "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
                     (*row, int(d[2])),
                 )
+                self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -221,15 +286,24 @@ class SqliteStore(ObjectStore):
         c = self._conn()
         d = _split_doc_key(key)
         if d:
-            row = self._doc_row(d[0], d[1], data)
-            cur = c.execute(
-                "INSERT OR IGNORE INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
-                "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
-                (*row, int(d[2])),
-            )
-            # not inserted: the (id, version) exists; in the other state (archived/live) it still
-            # counts as present
-            return cur.rowcount == 1
+            row, doc = self._doc_row(d[0], d[1], data)
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
+                    "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
+                    (*row, int(d[2])),
+                )
+                # not inserted: the (id, version) exists; in the other state (archived/live) it still
+                # counts as present
+                added = cur.rowcount == 1
+                if added:
+                    self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return added
         cur = c.execute(
             "INSERT OR IGNORE INTO jd_object(key, data, mtime) VALUES (?,?,?)",
             (key, sqlite3.Binary(data), time.time()),
@@ -255,18 +329,38 @@ class SqliteStore(ObjectStore):
         c = self._conn()
         d = _split_doc_key(key)
         if d:
-            c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=? AND removed=?",
-                      (d[0], d[1], int(d[2])))
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                cur = c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                                (d[0], d[1], int(d[2])))
+                if cur.rowcount:
+                    c.execute("DELETE FROM jd_version WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
+                    pages.refresh_docs(c, [d[0]])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
         else:
             c.execute("DELETE FROM jd_object WHERE key=?", (key,))
 
     def move(self, src: str, dst: str) -> None:
         s, d = _split_doc_key(src), _split_doc_key(dst)
         if s and d and s[:2] == d[:2]:  # archive / restore: flip the removed flag
-            cur = self._conn().execute(
-                "UPDATE jacs_document SET removed=? WHERE jacs_id=? AND jacs_version=? AND removed=?",
-                (int(d[2]), s[0], s[1], int(s[2])),
-            )
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                cur = c.execute(
+                    "UPDATE jacs_document SET removed=? WHERE jacs_id=? AND jacs_version=? AND removed=?",
+                    (int(d[2]), s[0], s[1], int(s[2])),
+                )
+                if cur.rowcount == 1:
+                    c.execute("UPDATE jd_version SET removed=? WHERE jacs_id=? AND jacs_version=?",
+                              (int(d[2]), s[0], s[1]))
+                    pages.refresh_docs(c, [s[0]])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
             if cur.rowcount != 1:
                 raise NotFound(f"{src} not found")
             return

@@ -4,6 +4,13 @@
 filtering happen in the model (no proxy model over 100k rows), rows are
 appended in batches while a worker produces them, and a row whose data changed
 (a verdict arrived) is refreshed in place.
+
+With ``set_pager`` the model shows a ``jobs.doc_pages`` pager instead (a store
+of a million documents): the pager counts, sorts and filters (in the database),
+rows are asked for as they are shown, a filter whose total is not counted yet
+grows by pages (``canFetchMore``/``fetchMore``). Changes of order keep the
+selection (persistent indexes are moved); a change in the number of rows is a
+reset, never thousands of row inserts.
 """
 
 from __future__ import annotations
@@ -63,18 +70,80 @@ class RowTableModel(QAbstractTableModel):
         self.mime_provider: Callable[[list[Any]], Any] | None = None
         #: optional: whether a row may be dragged out (default: every row)
         self.drag_enabled: Callable[[Any], bool] | None = None
+        #: a jobs.doc_pages pager (rows read a page at a time) and each column's sort name
+        self._pager: Any = None
+        self._sort_names: Sequence[str] = ()
+
+    # -- paged mode ---------------------------------------------------------------
+    @property
+    def pager(self) -> Any:
+        return self._pager
+
+    def set_pager(self, pager: Any, sort_names: Sequence[str]) -> None:
+        """Show *pager*'s rows (in the chosen order and filter, which it is told)."""
+        self.beginResetModel()
+        self._pager, self._sort_names = pager, list(sort_names)
+        self._all, self._rows, self._pos = [], [], None
+        if self._sort is not None and self._sort[0] < len(self._sort_names):
+            pager.set_order(self._sort_names[self._sort[0]], self._sort[1] == Qt.SortOrder.DescendingOrder)
+        self.endResetModel()
+
+    def refresh(self) -> None:
+        """Paged: the rows changed in the store (rows added, summaries read): read again."""
+        if self._pager is None:
+            self.rows_changed()
+            return
+        self._pager_relayout(lambda: self._pager.refresh())
+
+    def _pager_relayout(self, change: Callable[[], None]) -> None:
+        """*change* the pager's order; the selection follows its rows (a reset when the
+        number of rows changes)."""
+        before = self._pager.count()
+        persistent = [idx for idx in self.persistentIndexList() if idx.isValid() and idx.row() < before]
+        moved = [(idx, self._pager.row(idx.row())) for idx in persistent]
+        change()  # nothing reads the model in between: the signals below come before any repaint
+        if self._pager.count() != before:
+            self.beginResetModel()
+            self.endResetModel()
+            return
+        self.layoutAboutToBeChanged.emit()
+        for idx, r in moved:
+            new_row = self._pager.position(r)
+            self.changePersistentIndex(idx, self.index(new_row, idx.column()) if new_row >= 0 else QModelIndex())
+        self.layoutChanged.emit()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
+        return self._pager is not None and not parent.isValid() and self._pager.more()
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:
+        if not self.canFetchMore(parent):
+            return
+        rows = self._pager.load_more()
+        if not rows:
+            self._pager.accept(rows)
+            return
+        first = self._pager.count()
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)  # one insert per page
+        self._pager.accept(rows)
+        self.endInsertRows()
+
+    def _row_at(self, i: int) -> Any:
+        return self._pager.row(i) if self._pager is not None else self._rows[i]
+
+    def _count(self) -> int:
+        return self._pager.count() if self._pager is not None else len(self._rows)
 
     # -- Qt interface ---------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else self._count()
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)) or index.column() >= len(self._columns):
+        if not index.isValid() or not (0 <= index.row() < self._count()) or index.column() >= len(self._columns):
             return None
-        row = self._rows[index.row()]
+        row = self._row_at(index.row())
         col = self._columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             v = col.getter(row)
@@ -105,7 +174,7 @@ class RowTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         row = index.row()
-        if self.drag_enabled is None or (0 <= row < len(self._rows) and self.drag_enabled(self._rows[row])):
+        if self.drag_enabled is None or (0 <= row < self._count() and self.drag_enabled(self._row_at(row))):
             flags |= Qt.ItemFlag.ItemIsDragEnabled
         return flags
 
@@ -116,7 +185,7 @@ class RowTableModel(QAbstractTableModel):
         if self.mime_provider is None:
             return super().mimeData(indexes)
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        return self.mime_provider([self._rows[r] for r in rows])
+        return self.mime_provider([self._row_at(r) for r in rows])
 
     # -- sorting and filtering, in the model ------------------------------------
     def _sort_all(self) -> None:
@@ -143,12 +212,21 @@ class RowTableModel(QAbstractTableModel):
             return
         if self._sort == (column, order):
             return  # already in this order (the view asks again when the header indicator moves)
+        if self._pager is not None:
+            self._sort = (column, order)
+            if column < len(self._sort_names):
+                name, desc = self._sort_names[column], order == Qt.SortOrder.DescendingOrder
+                self._pager_relayout(lambda: self._pager.set_order(name, desc))
+            return
         self._relayout((column, order))
 
     def resort(self) -> None:
         """The rows' sort keys changed (verdicts arrived): put them in order again,
         keeping the selection; the filter is applied again too (a reset only when it
         now keeps other rows)."""
+        if self._pager is not None:
+            self._pager_relayout(lambda: self._pager.refresh())
+            return
         if self._filter is not None:
             f = self._filter
             if sum(1 for r in self._all if f(r)) != len(self._rows) or any(not f(r) for r in self._rows):
@@ -176,15 +254,21 @@ class RowTableModel(QAbstractTableModel):
                                            else QModelIndex())
         self.layoutChanged.emit()
 
-    def set_filter(self, predicate: Callable[[Any], bool] | None) -> None:
+    def set_filter(self, predicate: Callable[[Any], bool] | None, *, text: str | None = None,
+                   ids: frozenset[str] | None = None) -> None:
+        """Keep the rows *predicate* keeps. Paged, the pager filters: *text* (the rows
+        whose search text contains it) and *ids* say the same as *predicate*."""
         self.beginResetModel()
         self._filter = predicate
-        self._apply()
+        if self._pager is not None:
+            self._pager.set_filter(text or "", ids)
+        else:
+            self._apply()
         self.endResetModel()
 
     # -- mutation ---------------------------------------------------------------
     def append_rows(self, rows: Sequence[Any]) -> None:
-        if not rows:
+        if not rows or self._pager is not None:
             return
         if self._sort is not None or self._filter is not None:
             # keep the chosen order and filter: merge, then one reset
@@ -203,6 +287,7 @@ class RowTableModel(QAbstractTableModel):
 
     def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
+        self._pager = None
         self._all = list(rows)
         self._sort_all()
         self._apply()
@@ -213,6 +298,11 @@ class RowTableModel(QAbstractTableModel):
 
     def row_changed(self, row_obj: Any) -> None:
         """Tell views that *row_obj*'s data changed."""
+        if self._pager is not None:
+            j = self._pager.cached_position(row_obj)
+            if j is not None:
+                self.dataChanged.emit(self.index(j, 0), self.index(j, len(self._columns) - 1))
+            return
         if self._pos is None:
             self._pos = {id(r): i for i, r in enumerate(self._rows)}
         i = self._pos.get(id(row_obj))
@@ -221,7 +311,13 @@ class RowTableModel(QAbstractTableModel):
 
     def rows_changed(self) -> None:
         """Many rows' data changed (summaries filled in): the chosen order and filter
-        are applied again, since they may depend on what changed."""
+        are applied again, since they may depend on what changed. Paged: repainted
+        (``refresh`` reads the order again)."""
+        if self._pager is not None:
+            n = self._pager.count()
+            if n:
+                self.dataChanged.emit(self.index(0, 0), self.index(n - 1, len(self._columns) - 1))
+            return
         if self._filter is not None or self._sort is not None:
             self.resort()
             if self._rows:
@@ -230,20 +326,26 @@ class RowTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._columns) - 1))
 
     def row_object(self, row: int) -> Any:
-        return self._rows[row]
+        return self._row_at(row)
 
     def row_of(self, row_obj: Any) -> int:
+        if self._pager is not None:
+            i: int = self._pager.position(row_obj)
+            return i
         if self._pos is None:
             self._pos = {id(r): i for i, r in enumerate(self._rows)}
         return self._pos.get(id(row_obj), -1)
 
     @property
     def rows(self) -> list[Any]:
+        """The rows shown (paged: every row of the pager, read; for small tables)."""
+        if self._pager is not None:
+            return [self._pager.row(i) for i in range(self._pager.count())]
         return list(self._rows)
 
     @property
     def all_rows(self) -> list[Any]:
-        return list(self._all)
+        return self.rows if self._pager is not None else list(self._all)
 
 
 def _positions(rows: list, wanted: list) -> dict[int, int]:

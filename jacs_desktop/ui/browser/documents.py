@@ -11,6 +11,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from ...jobs.browse import AgentRow
+from ...jobs.doc_pages import SORT_NAMES, SqlPager
 from ..models import RowTableModel
 from ..theme import banner_style
 from .columns import agent_columns, document_columns, fit_columns, make_table, tr, version_columns
@@ -117,8 +118,8 @@ class DocumentsPanel(QWidget):
     def _filter_changed(self, text: str) -> None:
         t = text.strip().lower()
         pred = None if not t else (lambda r: t in r.search_text())
-        self.docs_model.set_filter(pred)
-        self.archived_model.set_filter(pred)
+        self.docs_model.set_filter(pred, text=t)
+        self.archived_model.set_filter(pred, text=t)
         self.agents_model.set_filter(None if not t else (lambda a: t in f"{a.id} {a.name or ''}".lower()))
         self.filtered.emit()
 
@@ -147,7 +148,20 @@ class DocumentsPanel(QWidget):
         self.archived_model.set_rows(snap.archived)
 
     def add_rows(self, new: dict, grown: list) -> None:
-        """A listing batch: new rows appended, rows that got versions repainted."""
+        """A listing batch: new rows appended, rows that got versions repainted. For a
+        store read a page at a time: ``paged`` (its two tables) shows them, ``synced``
+        (rows another program wrote were summarized) reads them again."""
+        if new.get("paged") is not None:
+            live, archived = new["paged"]
+            text = self.search.text().strip().lower()
+            for model, table in ((self.docs_model, live), (self.archived_model, archived)):
+                pager = SqlPager(table)
+                if text:
+                    pager.set_filter(text)
+                model.set_pager(pager, SORT_NAMES)
+        elif new.get("synced") is not None:
+            for model in (self.docs_model, self.archived_model):
+                model.refresh()
         self.agents_model.append_rows(new["agent"])
         self.docs_model.append_rows(new["document"])
         self.archived_model.append_rows(new["archived"])
@@ -156,7 +170,10 @@ class DocumentsPanel(QWidget):
 
     def summaries_read(self) -> None:
         for m in self.row_models:
-            m.rows_changed()
+            if m.pager is not None:
+                m.refresh()  # the signers' names are searched too now
+            else:
+                m.rows_changed()
         for v in (self.agents_view, self.docs_view, self.archived_view):
             fit_columns(v)
 
@@ -205,6 +222,14 @@ class DocumentsPanel(QWidget):
             view.selectRow(model.row_of(row))
 
     def select_document_id(self, doc_id: str) -> bool:
+        pager = self.docs_model.pager
+        if pager is not None:  # a store read a page at a time: found by id, not by reading every row
+            row = pager.docs.row_by_id(doc_id)
+            r = self.docs_model.row_of(row) if row is not None else -1
+            if r >= 0:
+                self.tabs.setCurrentIndex(DOCUMENTS)
+                self.docs_view.selectRow(r)
+            return r >= 0
         for r in range(self.docs_model.rowCount()):
             if self.docs_model.row_object(r).id == doc_id:
                 self.tabs.setCurrentIndex(DOCUMENTS)
@@ -213,7 +238,7 @@ class DocumentsPanel(QWidget):
         return False
 
     def filter_to_ids(self, ids: set) -> None:
-        self.docs_model.set_filter(lambda r: r.id in ids)
+        self.docs_model.set_filter(lambda r: r.id in ids, ids=frozenset(ids))
 
     def current_row(self):
         """The current row of the table on show (None on none)."""

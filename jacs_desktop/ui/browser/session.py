@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...jobs.browse import Snapshot, SnapshotBuilder, fill_summaries, reconcile, stream_refs, verify_ref, verify_rows
+from ...jobs.doc_pages import paged_tables, sync_paged
 from ..workers import Task, WorkerPool
 
 __all__ = ["TaskRunner", "StoreSession"]
@@ -145,7 +146,13 @@ class StoreSession(QObject):
                 if check:
                     check()
                 partial(("store", store))
-                stream_refs(store, lambda batch: partial(("refs", batch)), cancel)
+                tables = paged_tables(store)
+                if tables is None:
+                    stream_refs(store, lambda batch: partial(("refs", batch)), cancel)
+                else:  # SQLite: the documents are read a page at a time, by index
+                    partial(("paged", tables))
+                    stream_refs(store, lambda batch: partial(("refs", batch)), cancel, documents=False)
+                    sync_paged(store, tables, lambda: partial(("synced", None)), cancel)
             except BaseException:
                 store.close()
                 raise
@@ -158,6 +165,10 @@ class StoreSession(QObject):
             if kind == "store":
                 self.builder = SnapshotBuilder(value)  # rows selected while the listing runs are read from it
                 on_store(value)
+            elif kind in ("paged", "synced") and self.builder is not None:
+                if kind == "paged":
+                    self.builder.paged = value
+                on_rows({"agent": [], "document": [], "archived": [], kind: self.builder.paged}, [])
             elif self.builder is not None:
                 on_rows(*self.builder.add(value))
 
