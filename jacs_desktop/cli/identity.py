@@ -1,4 +1,6 @@
-"""``identity timeline STORE AGENT_ID [--json]``: an agent across its versions, keys and documents."""
+"""``identity timeline STORE AGENT_ID [--json]``: an agent across its versions, keys and documents;
+``identity change-password --config CONFIG``: re-encrypt the agent's private key (as jacs's
+``reencrypt_key``)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,43 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument("--trust-store", metavar="DIR", help="the jacs trust store (default: JACS_TRUST_STORE_DIR or "
                    "the library's default folder)")
     t.set_defaults(func=cmd_timeline)
+    pw = acts.add_parser("change-password", help="re-encrypt the agent's private key with a new password (old one: "
+                         "JACS_PRIVATE_KEY_PASSWORD or a prompt; new one: JACS_NEW_PRIVATE_KEY_PASSWORD or a prompt)")
+    pw.add_argument("--config", required=True, help="the agent's jacs.config.json")
+    pw.set_defaults(func=cmd_change_password)
+
+
+def _new_password() -> str:
+    import getpass
+    import os
+
+    from .prompts import on_terminal
+
+    pw = os.environ.get("JACS_NEW_PRIVATE_KEY_PASSWORD")
+    if pw:
+        return pw
+    if not on_terminal():
+        raise JacsError("no new password: set JACS_NEW_PRIVATE_KEY_PASSWORD or run on a terminal")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("New password again: ") != first:
+        raise JacsError("the two new passwords differ")
+    return first
+
+
+def cmd_change_password(args: argparse.Namespace) -> int:
+    from ..core.identity import Identity
+    from ..jobs.keymgmt import change_key_password
+    from .prompts import password_for
+
+    try:
+        identity = Identity.load(args.config)
+        old = password_for(identity)
+        change_key_password(identity, old, _new_password())
+    except JacsError as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    print(f"re-encrypted the private key of {identity.agent_id} ({identity.config.private_key_file.name})")
+    return EXIT_OK
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
