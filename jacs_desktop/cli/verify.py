@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import JacsError
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
     from ..core.verify import Verdict
     from ..jobs.verify_all import VerifyReport
 
-__all__ = ["add_parser", "cmd_verify", "print_report", "print_verdict"]
+__all__ = ["add_parser", "cmd_verify", "print_report", "print_verdict", "verdict_json", "verdict_text"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +35,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     through the same store opener and the same verifier; a single file is checked
     with the store around it (or --keys/--files)."""
     from ..jobs.local_files import local_path, verify_file
-    from ..jobs.verify_all import verify_store
+    from ..jobs.verify_all import stream_store
     from ..storage.urls import open_store
 
     try:
@@ -46,7 +48,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         store = open_store(args.path)
         out = _Streamed(args)
         try:
-            report = verify_store(store, on_result=out.result, keep=False)
+            report = stream_store(store, out.render, out.write)
         finally:
             store.close()
     except JacsError as exc:
@@ -59,44 +61,60 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def verdict_json(v: Verdict) -> str:
+    """One result of the JSON report (compact: one line)."""
+    return _ENCODE(v.to_dict())
+
+
+def verdict_text(v: Verdict, verbose: bool = False) -> str:
+    """The lines :func:`print_verdict` prints for *v*, with the newline."""
+    name = f"{v.id}:{v.version}" if v.id else (v.path or "?")
+    signer = f" signed by {v.signer}" if v.signer else ""
+    alg = f" ({v.algorithm})" if v.algorithm else ""
+    lines = [f"{MARK.get(v.status, '?')} {v.status:<12} {v.kind:<8} {name}{signer}{alg}"]
+    if v.status != "valid" or verbose:
+        for c in v.checks:
+            if verbose or c.status not in ("ok", "skipped"):
+                lines.append(f"      {CHECK_MARK.get(c.status, '?')} {c.name}: {c.reason}")
+    else:
+        for c in v.warnings:
+            lines.append(f"      ! {c.name}: {c.reason}")
+    return "\n".join(lines) + "\n"
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 class _Streamed:
     """Writes each verdict as it comes (the report is not built in memory): the text lines, or
-    the JSON report ``{"results": [...], "summary": {...}, "errors": [...]}`` one result a line."""
+    the JSON report ``{"results": [...], "summary": {...}, "errors": [...]}`` one result a line.
+    The verdicts are rendered where they are made (:func:`verdict_json`, :func:`verdict_text`:
+    module functions, so a worker process can run them)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
+        self.json = bool(args.json)
+        self.render: Callable[[Verdict], str] = (
+            verdict_json if self.json else functools.partial(verdict_text, verbose=bool(args.verbose)))
         self.started = False
-        self.write = sys.stdout.write
-        self.encode = json.JSONEncoder(ensure_ascii=False).encode
+        self._write = sys.stdout.write
 
-    def result(self, v: Verdict) -> None:
-        if not self.args.json:
-            print_verdict(v, self.args.verbose)
-            return
-        self.write(('{\n  "results": [\n    ' if not self.started else ",\n    ") + self.encode(v.to_dict()))
-        self.started = True
+    def write(self, text: str) -> None:
+        if self.json:
+            text = ('{\n  "results": [\n    ' if not self.started else ",\n    ") + text
+            self.started = True
+        self._write(text)
 
     def finish(self, report: VerifyReport) -> None:
-        if not self.args.json:
+        if not self.json:
             _print_tail(report)
             return
         rest: dict[str, Any] = {"summary": report.summary, "errors": report.errors}
         tail = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in rest.items())
-        self.write(("\n  ],\n" if self.started else '{\n  "results": [],\n') + tail + "\n}\n")
+        self._write(("\n  ],\n" if self.started else '{\n  "results": [],\n') + tail + "\n}\n")
 
 
 def print_verdict(v: Verdict, verbose: bool) -> None:
-    name = f"{v.id}:{v.version}" if v.id else (v.path or "?")
-    signer = f" signed by {v.signer}" if v.signer else ""
-    alg = f" ({v.algorithm})" if v.algorithm else ""
-    print(f"{MARK.get(v.status, '?')} {v.status:<12} {v.kind:<8} {name}{signer}{alg}")
-    if v.status != "valid" or verbose:
-        for c in v.checks:
-            if verbose or c.status not in ("ok", "skipped"):
-                print(f"      {CHECK_MARK.get(c.status, '?')} {c.name}: {c.reason}")
-    else:
-        for c in v.warnings:
-            print(f"      ! {c.name}: {c.reason}")
+    sys.stdout.write(verdict_text(v, verbose))
 
 
 def print_report(report: VerifyReport, args: argparse.Namespace) -> int:

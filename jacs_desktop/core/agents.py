@@ -439,7 +439,7 @@ class AgentDirectory:
         ctx.add(IDENTITY_CHECK, OK, f"signed with a key of agent {record.label} "
                                     f"(shown by agent version {record.keys[key_hash]})")
         replaced = record.superseded.get(key_hash)
-        signed_at = _signature_time_ns(sig)
+        signed_at = _signature_time_ns(sig) if replaced is not None else None  # (a date parse costs)
         if replaced is not None and signed_at is not None and signed_at > replaced[0]:
             when = sig["date"] if rfc3339_ns(sig.get("date")) is not None else f"iat {sig.get('iat')}"
             ctx.add(SUPERSEDED_CHECK, WARNING,

@@ -46,9 +46,23 @@ __all__ = [
 
 _MAX_SAFE = 2**53 - 1
 _ENCODER = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
 )
-_encode = _ENCODER.encode
+_encode_str = json.encoder.encode_basestring  # the C function when there is one
+try:  # the C encoder itself, made once (JSONEncoder.encode makes one per call)
+    _c_encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _ENCODER.default, _encode_str, None, ":", ",", True, False, False)
+except (AttributeError, TypeError):  # no C speedups (another Python): the pure-Python encoder
+    _c_encoder = None
+
+
+def _encode(value: Any) -> str:
+    """Compact JSON with sorted keys, no ASCII escaping, NaN refused (the C encoder, one pass)."""
+    if type(value) is str:
+        return _encode_str(value)
+    if _c_encoder is None:
+        return _ENCODER.encode(value)
+    return "".join(_c_encoder(value, 0))
 
 
 class CanonicalizationError(ValueError):
@@ -267,11 +281,20 @@ class IntegralFloat(int):
 class _NumberScan:
     """json.loads hooks: refuse what the library refuses, note numbers the C encoder writes differently."""
 
-    __slots__ = ("integral_floats", "safe")
+    __slots__ = ("integral_floats", "key_order", "safe")
 
     def __init__(self) -> None:
         self.safe = True
         self.integral_floats = False
+        #: some object's keys sort differently by UTF-16 than by code point
+        self.key_order = False
+
+    def object(self, pairs: list[Any]) -> JSONObject:
+        """The object_pairs_hook: duplicates refused; notes an object whose key order needs UTF-16."""
+        d = _no_duplicates(pairs)
+        if len(d) > 1 and not self.key_order and not "".join(d).isascii() and _order_differs(d):
+            self.key_order = True
+        return d
 
     def parse_float(self, text: str) -> float | int:
         v = float(text)
@@ -342,6 +365,52 @@ class Parsed:
     safe: bool
     #: some number is an :class:`IntegralFloat`
     integral_floats: bool
+    #: the value for canonical JSON (:func:`canonical_bytes`): *value* itself when it is safe, else
+    #: the same text parsed again with the floats the C encoder writes differently as markers
+    tree: Any = None
+    #: the ECMAScript text of each marker in *tree*
+    marks: tuple[str, ...] = ()
+    #: some object's keys sort differently by UTF-16 code unit than by code point (None: not known)
+    key_order: bool | None = None
+
+
+def _marked_tree(text: str) -> tuple[Any, tuple[str, ...]]:
+    """*text* (already parsed strictly) parsed again for canonical JSON: floats that ``repr`` does
+    not write as ECMAScript become marker strings (lone surrogates: a strict value holds none)."""
+    marks: list[str] = []
+
+    def number(t: str) -> Any:
+        v = float(t)
+        if _float_ok(v):
+            return v
+        if v == int(v) and abs(v) <= 2**53:
+            return int(v)
+        marks.append(es_number(v))
+        return f"{_MARK}{len(marks) - 1}{_MARK}"
+
+    return json.loads(text, parse_float=number), tuple(marks)
+
+
+def canonical_bytes(tree: Any, marks: tuple[str, ...] = (), key_order: bool | None = None) -> bytes:
+    """Canonical JSON of (a part of) a :attr:`Parsed.tree`: one C-encoder pass; markers are replaced.
+
+    *key_order* (:attr:`Parsed.key_order`): whether some object's keys need the UTF-16 sort; when
+    not known (None), only a text with both kinds of high characters is sorted again."""
+    try:
+        text = _encode(tree)
+        if key_order is None:
+            key_order = (not text.isascii() and _BMP_HIGH.search(text) is not None
+                         and _ASTRAL.search(text) is not None)
+        if key_order:
+            text = _encode(_rebuild(tree, []))  # (the tree's floats are all safe: only keys change)
+    except RecursionError as exc:
+        raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
+    if marks and _MARK in text:
+        text = _MARKED.sub(lambda m: marks[int(m.group(1))], text)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (in a value not parsed here): the reference's error
+        return canonicalize_reference(tree)
 
 
 def loads_strict(text: str) -> Parsed:
@@ -354,11 +423,14 @@ def loads_strict(text: str) -> Parsed:
     scan = _NumberScan()
     value = json.loads(
         text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant,
-        object_pairs_hook=_no_duplicates,
+        object_pairs_hook=scan.object,
     )
     if _SURROGATE_ESCAPE.search(text) is not None and _lone_surrogate(value) is not None:
         raise StrictJSONError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
-    return Parsed(value, scan.safe, scan.integral_floats)
+    if scan.safe:
+        return Parsed(value, True, scan.integral_floats, value, (), scan.key_order)
+    tree, marks = _marked_tree(text)
+    return Parsed(value, False, scan.integral_floats, tree, marks, scan.key_order)
 
 
 def loads_scanned(text: str | bytes) -> tuple[Any, bool]:

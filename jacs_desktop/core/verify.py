@@ -32,8 +32,8 @@ from .canonical import (
     Parsed,
     StrictJSONError,
     _fast_ok,
+    canonical_bytes,
     canonicalize,
-    canonicalize_parsed,
     loads_strict,
 )
 from .checks import (
@@ -214,43 +214,51 @@ def _utf16_key(k: str) -> bytes:
 
 
 class _Canon:
-    """Canonical JSON of a document's top-level members, computed once each."""
+    """Canonical JSON of a document's top-level members, computed once each and shared by the
+    hash and the signature payload.
 
-    def __init__(self, doc: JSONObject, fast: bool = False):
+    *tree* and *marks* come from the strict parse (:attr:`Parsed.tree`): then every member takes
+    one C-encoder pass (:func:`canonical_bytes`). Without them (a document that was not parsed
+    here) each member goes through :func:`canonicalize`.
+    """
+
+    def __init__(self, doc: JSONObject, fast: bool = False, tree: Any = None, marks: tuple[str, ...] = (),
+                 key_order: bool | None = None):
         self.doc = doc
-        #: True when one C-encoder pass over any part of the document is exact JCS
+        #: True when *tree* (or the document itself) takes the one-pass path
         self.fast = fast
+        self.tree: Any = tree if tree is not None else doc
+        self.marks = marks
+        self.key_order = key_order
         self._cache: dict[str, bytes] = {}
 
     def value(self, name: str) -> bytes:
         c = self._cache.get(name)
         if c is None:
-            c = canonicalize(self.doc[name])
+            c = (canonical_bytes(self.tree[name], self.marks, self.key_order) if self.fast
+                 else canonicalize(self.doc[name]))
             self._cache[name] = c
         return c
 
     def object(self, names: Iterable[str]) -> bytes:
-        if self.fast:
-            d = self.doc
-            return canonicalize_parsed({n: d[n] for n in names})
-        parts = [canonicalize(n) + b":" + self.value(n) for n in sorted(names, key=_utf16_key)]
+        value = self.value
+        names = sorted(names)
+        if not "".join(names).isascii():  # (ASCII names sort the same by code point and by UTF-16)
+            names.sort(key=_utf16_key)
+        parts = [_key_bytes(n) + b":" + value(n) for n in names]
         return b"{" + b",".join(parts) + b"}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_bytes(name: str) -> bytes:
+    return canonicalize(name)
 
 
 def signature_payload(doc: JSONObject, sig: JSONObject, placement: str, canon: _Canon | None = None) -> bytes:
     """The exact bytes a v2 signature covers (SPEC 4.2)."""
     canon = canon or _Canon(doc)
     fields = sig["fields"]
-    if canon.fast:
-        return canonicalize_parsed(
-            {
-                "domain": "jacs.signature.v2",
-                "fields": [{"name": f, "value": doc[f]} for f in fields],
-                "placementKey": placement,
-                "signatureMetadata": {k: v for k, v in sig.items() if k != "signature"},
-            }
-        )
-    items = [b'{"name":' + canonicalize(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
+    items = [b'{"name":' + _key_bytes(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
     meta = {k: v for k, v in sig.items() if k != "signature"}
     return (
         b'{"domain":"jacs.signature.v2","fields":['
@@ -361,11 +369,12 @@ def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None
 
 class _Ctx:
     def __init__(self, doc: JSONObject, keys: KeyResolver | None, files: FileResolver | None, now: float | None,
-                 fast: bool):
+                 fast: bool, parsed: Parsed | None = None):
         self.doc = doc
         self.keys = keys
         self.files = files
-        self.canon = _Canon(doc, fast)
+        self.canon = (_Canon(doc, True, parsed.tree, parsed.marks, parsed.key_order) if parsed is not None
+                      else _Canon(doc, fast))
         self.checks: list[Check] = []
         self.now = time.time() if now is None else now
         #: earlier versions of the document, for agreements v2 (core/agreement.py looks for it)
@@ -659,21 +668,26 @@ def verify_document(
     signers: SignerDirectory | None = None,
     integral_floats: bool = True,
     versions: VersionLoader | None = None,
+    parsed: Parsed | None = None,
 ) -> Verdict:
     """Verify a parsed JACS document, agent or config. Never raises on bad input.
 
-    *numbers_checked* and *integral_floats* are for :func:`verify_bytes`: the
-    parser already saw that every number is written the same by Python and by
-    JCS, and whether any number is an integral float.
+    *numbers_checked*, *integral_floats* and *parsed* are for :func:`verify_bytes`:
+    the parser already saw that every number is written the same by Python and by
+    JCS (or made the tree for canonical JSON that marks the others), and whether
+    any number is an integral float.
     """
     if not isinstance(doc, dict):
         return Verdict(INVALID, "unknown", checks=[Check("structure", FAILED, "document is not a JSON object")],
                        path=path)
-    try:
-        fast = numbers_checked or _fast_ok(doc)
-    except RecursionError:
-        fast = False
-    ctx = _Ctx(doc, keys, files, now, fast)
+    if parsed is not None and parsed.value is doc and parsed.tree is not None:
+        ctx = _Ctx(doc, keys, files, now, True, parsed)
+    else:
+        try:
+            fast = numbers_checked or _fast_ok(doc)
+        except RecursionError:
+            fast = False
+        ctx = _Ctx(doc, keys, files, now, fast)
     if versions is not None:
         ctx.load_version = versions  # agreements v2: the library checks every stored earlier version too
     kind = _kind_of(doc)
@@ -759,4 +773,4 @@ def verify_bytes(
         return Verdict(INVALID, "unknown", checks=[Check("parse", FAILED, err or "document cannot be parsed")],
                        path=path)
     return verify_document(parsed.value, keys, files, path=path, now=now, numbers_checked=parsed.safe,
-                           signers=signers, integral_floats=parsed.integral_floats, versions=versions)
+                           signers=signers, integral_floats=parsed.integral_floats, versions=versions, parsed=parsed)

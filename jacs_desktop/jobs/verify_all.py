@@ -19,12 +19,13 @@ copied into another process).
 from __future__ import annotations
 
 import collections
+import itertools
 import multiprocessing
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import Cancelled, CancelToken, ProgressFn
 
-__all__ = ["VerifyReport", "verify_store", "worker_count", "Cancelled", "ProgressFn", "CancelToken"]
+__all__ = ["VerifyReport", "verify_store", "stream_store", "worker_count", "Cancelled", "ProgressFn", "CancelToken"]
 
 #: versions per task sent to a worker process, and how many tasks may be out at once per worker
 CHUNK = 48
@@ -108,7 +109,7 @@ def verify_store(
     keep: bool = True,
     workers: int | None = None,
 ) -> VerifyReport:
-    """Verify every config and every stored copy of every version, in the listing's order.
+    """Verify every config and every stored copy of every version, in sorted order.
 
     *on_result* gets each verdict as it comes; with ``keep=False`` the report
     keeps only the counts. *workers*: processes to verify in (None: one per
@@ -117,27 +118,17 @@ def verify_store(
     """
     start = time.perf_counter()
     report = VerifyReport()
-    refs: list[Ref] = []
-    try:
-        refs += store.config_refs()
-        for key, why in store.config_problems():
-            report.errors.append(f"{key}: {why}")
-    except StorageError as exc:
-        report.errors.append(f"the configs could not be read: {exc}")
-    try:
-        refs += store.refs(unique=False)  # every stored copy is checked
-    except StorageError as exc:
-        report.errors.append(f"the store could not be listed: {exc}")
+    refs = list(_listing(store, report, ordered=True))
     total = len(refs)
     n = _pool_size(store, total, workers)
-    verdicts = _in_pool(store, refs, n, cancel) if n > 1 else (store.verify(r) for r in refs)
+    results = _in_pool(store, iter(refs), n, None, cancel) if n > 1 else ((None, store.verify(r)) for r in refs)
     try:
         for i, ref in enumerate(refs):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(report)
             if progress:
                 progress(i, total, ref.key.rsplit("/", 1)[-1])
-            v = next(verdicts)
+            v = next(results)[1]
             report.add(v, keep)
             if on_result is not None:
                 on_result(v)
@@ -145,13 +136,65 @@ def verify_store(
         report.seconds = time.perf_counter() - start
         raise Cancelled(report) from None
     finally:
-        close = getattr(verdicts, "close", None)
-        if close is not None:
-            close()  # stops the pool (a generator's finally)
+        results.close()  # stops the pool
     if progress:
         progress(total, total, "done")
     report.seconds = time.perf_counter() - start
     return report
+
+
+def stream_store(
+    store: Store,
+    render: Callable[[Verdict], str],
+    write: Callable[[str], None],
+    cancel: CancelToken | None = None,
+    *,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify like :func:`verify_store`, in the listing's order, while the store is being listed:
+    ``write(render(verdict))`` for each (*render* runs where the verdict is made, in a worker
+    process for a folder store: a module-level function). The report holds the counts only,
+    so memory stays flat in the store's size. Raises :class:`Cancelled` like verify_store."""
+    start = time.perf_counter()
+    report = VerifyReport()
+    refs = _listing(store, report, ordered=False)
+    head = list(itertools.islice(refs, MIN_PARALLEL))
+    n = _pool_size(store, len(head), workers)  # (a pool once the listing has MIN_PARALLEL versions)
+    everything = itertools.chain(head, refs)
+    results = (_in_pool(store, everything, n, render, cancel) if n > 1
+               else ((v.status, render(v)) for v in map(store.verify, everything)))
+    counts = report.streamed
+    try:
+        for status, text in results:
+            counts[status] = counts.get(status, 0) + 1
+            write(text)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(report)
+    except Cancelled:
+        report.seconds = time.perf_counter() - start
+        raise Cancelled(report) from None
+    finally:
+        results.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _listing(store: Store, report: VerifyReport, ordered: bool) -> Iterator[Ref]:
+    """The configs, then every stored copy of every version (sorted, or as listed); a listing
+    that fails is an error of the report."""
+    try:
+        yield from store.config_refs()
+        for key, why in store.config_problems():
+            report.errors.append(f"{key}: {why}")
+    except StorageError as exc:
+        report.errors.append(f"the configs could not be read: {exc}")
+    try:
+        if ordered:
+            yield from store.refs(unique=False)  # every stored copy is checked
+        else:
+            yield from store.iter_refs(unique=False)
+    except StorageError as exc:
+        report.errors.append(f"the store could not be listed: {exc}")
 
 
 # ------------------------------------------------------------------ the process pool
@@ -167,67 +210,70 @@ def _pool_size(store: Store, total: int, workers: int | None) -> int:
 
 
 def _start_method() -> str:
-    # fork: the workers start at once with the store as it is here (keys read, layout found);
-    # where fork is not the safe default (macOS, Windows) they open the folder again
+    # fork: the workers start at once (nothing to import again); where fork is not the safe
+    # default (macOS, Windows) they start a new interpreter
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 _WORKER_STORE: Store | None = None
+#: each worker reads every version once: a small read cache (earlier versions for agreements), not 64 MiB
+WORKER_CACHE_BYTES = 4 * 1024 * 1024
 
 
-def _init_worker(recipe: tuple[str, Any, int | None] | None) -> None:
+def _init_worker(recipe: tuple[str, Any, int]) -> None:
     global _WORKER_STORE
     import gc
 
-    if recipe is not None:
-        root, layout, max_read = recipe
-        _WORKER_STORE = Store(FsStore(root, max_read_bytes=max_read), layout)
+    root, layout, max_read = recipe
+    _WORKER_STORE = Store(FsStore(root, max_read_bytes=max_read), layout, cache_bytes=WORKER_CACHE_BYTES)
     # parsed documents hold no reference cycles: collect rarely (the pool's work is short-lived objects)
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
 
-def _verify_chunk(refs: list[Ref]) -> list[Verdict]:
+def _verify_chunk(refs: list[Ref], render: Callable[[Verdict], str] | None) -> list[tuple[str, Any]]:
     store = _WORKER_STORE
     assert store is not None
-    return [store.verify(r) for r in refs]
+    out: list[tuple[str, Any]] = []
+    for r in refs:
+        v = store.verify(r)
+        out.append((v.status, render(v) if render is not None else v))
+    return out
 
 
-def _in_pool(store: Store, refs: list[Ref], n: int, cancel: CancelToken | None) -> Iterator[Verdict]:
-    """Verdicts of *refs* in order, verified by *n* processes, at most ``n * AHEAD`` slices ahead."""
-    global _WORKER_STORE
+def _in_pool(store: Store, refs: Iterator[Ref], n: int, render: Callable[[Verdict], str] | None,
+             cancel: CancelToken | None) -> Generator[tuple[str, Any], None, None]:
+    """(status, verdict or its rendering) of *refs* in order, verified by *n* processes, at most
+    ``n * AHEAD`` slices ahead of the caller."""
     method = _start_method()
-    recipe: tuple[str, Any, int | None] | None = None
-    if method == "fork":
-        _WORKER_STORE = store  # inherited by the children as it is now
-    else:
-        objects = store.objects
-        assert isinstance(objects, FsStore)
-        recipe = (str(objects.root), store.layout, objects.max_read_bytes)
+    objects = store.objects
+    assert isinstance(objects, FsStore)
+    # the same folder and layout, opened again in each worker (nothing of this process is shared)
+    recipe = (str(objects.root), store.layout, objects.max_read_bytes)
     ctx = multiprocessing.get_context(method)
     pool = ctx.Pool(n, initializer=_init_worker, initargs=(recipe,))
     try:
         pending: collections.deque[Any] = collections.deque()
-        chunks = (refs[i:i + CHUNK] for i in range(0, len(refs), CHUNK))
-        for chunk in chunks:
-            pending.append(pool.apply_async(_verify_chunk, (chunk,)))
-            if len(pending) >= n * AHEAD:
-                break
+
+        def submit() -> bool:
+            chunk = list(itertools.islice(refs, CHUNK))
+            if chunk:
+                pending.append(pool.apply_async(_verify_chunk, (chunk, render)))
+            return bool(chunk)
+
+        while len(pending) < n * AHEAD and submit():
+            pass
         while pending:
             first = pending.popleft()
             while True:  # wait in short steps, so a cancel is seen while a slice is verified
                 try:
-                    verdicts = first.get(timeout=0.2)
+                    results = first.get(timeout=0.2)
                     break
                 except multiprocessing.TimeoutError:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(None) from None
-            nxt = next(chunks, None)
-            if nxt is not None:
-                pending.append(pool.apply_async(_verify_chunk, (nxt,)))
-            yield from verdicts
+            submit()
+            yield from results
     finally:
         pool.terminate()
         pool.join()
-        if method == "fork":
-            _WORKER_STORE = None

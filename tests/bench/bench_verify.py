@@ -10,8 +10,9 @@ The peer is what a user of the library would run: a Python process that loads
 the agent (``JacsClient``), reads every file in ``documents/`` and calls
 ``verify`` on it, writing one JSON line per result. Ours is the command line,
 writing its JSON report to a file. Both are timed from process start to exit,
-interleaved, --rounds times; the table shows the minimum and the median, the
-ratio of the medians, and each one's peak RSS. Run:
+interleaved, --rounds times; the table shows the minimum and the median wall
+time, the ratio of the medians, the median CPU time (with the pool's workers)
+and the peak RSS of each one's whole process tree. Run:
 
     .venv/bin/python tests/bench/bench_verify.py [--sizes 2000,10000] [--rounds 3]
 
@@ -26,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,23 +89,51 @@ def make_store(base: Path, n: int) -> Path:
     return root
 
 
-def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = None) -> tuple[float, float, int, str]:
-    """Run *cmd*; (seconds, peak RSS MiB, exit code, its standard output or the file's name)."""
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its children (the pool's workers), MiB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = None) -> dict:
+    """Run *cmd*: wall seconds, CPU seconds (with its children), peak RSS of its whole process tree
+    (sampled every 20 ms), exit code and standard output (unless written to *stdout_path*)."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.PIPE  # noqa: SIM115
+    peak = [0.0]
     try:
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(p.pid, 0)
-        seconds = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], _tree_rss_mib(p.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         text = p.stdout.read().decode() if p.stdout else ""
         err = p.stderr.read().decode() if p.stderr else ""
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - t
+        done.set()
+        sampler.join()
+        p.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if stdout_path:
             out.close()
-    if p.returncode not in (0,) and err:
+    if p.returncode != 0 and err:
         print(err[-2000:], file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, p.returncode, text
+    return {"s": seconds, "cpu": usage.ru_utime + usage.ru_stime, "rss": max(peak[0], usage.ru_maxrss / 1024),
+            "rc": p.returncode, "out": text}
 
 
 def check_ours(report: Path, n: int) -> None:
@@ -120,29 +150,30 @@ def bench_store(base: Path, n: int, rounds: int) -> dict:
     config = str(root / "ed.config.json")
     ours_cmd = [str(VENV_BIN / "jacs-desktop-cli"), "verify", "--json", str(root)]
     peer_cmd = [sys.executable, "-c", PEER, str(root), config, str(root.parent / f"peer-{n}.jsonl")]
-    ours_t, peer_t, ours_rss, peer_rss = [], [], [], []
+    ours, peer = [], []
     for _ in range(rounds):  # interleaved: both see the same machine load
         report = root.parent / f"ours-{n}.json"
-        s, rss, rc, _ = timed(ours_cmd, report)
-        if rc != 0:
-            raise SystemExit(f"jacs-desktop-cli verify exited {rc}")
+        r = timed(ours_cmd, report)
+        if r["rc"] != 0:
+            raise SystemExit(f"jacs-desktop-cli verify exited {r['rc']}")
         check_ours(report, n)
-        ours_t.append(s)
-        ours_rss.append(rss)
+        ours.append(r)
         # (JacsClient loads the agent with its private key: it needs the password)
-        s, rss, rc, text = timed(peer_cmd, env={"JACS_PRIVATE_KEY_PASSWORD": PASSWORD})
-        counts = json.loads(text.strip().splitlines()[-1]) if rc == 0 else {}
+        r = timed(peer_cmd, env={"JACS_PRIVATE_KEY_PASSWORD": PASSWORD})
+        counts = json.loads(r["out"].strip().splitlines()[-1]) if r["rc"] == 0 else {}
         if counts.get("valid") != n:
-            raise SystemExit(f"jacs did not find every document valid: exit {rc}, {counts}")
-        peer_t.append(s)
-        peer_rss.append(rss)
-    row = {"docs": n, "ours_min": min(ours_t), "ours_median": statistics.median(ours_t),
-           "jacs_min": min(peer_t), "jacs_median": statistics.median(peer_t),
-           "ours_rss": max(ours_rss), "jacs_rss": max(peer_rss), "rounds": rounds}
+            raise SystemExit(f"jacs did not find every document valid: exit {r['rc']}, {counts}")
+        peer.append(r)
+    med = statistics.median
+    row = {"docs": n, "rounds": rounds,
+           "ours_min": min(r["s"] for r in ours), "ours_median": med(r["s"] for r in ours),
+           "jacs_min": min(r["s"] for r in peer), "jacs_median": med(r["s"] for r in peer),
+           "ours_cpu": med(r["cpu"] for r in ours), "jacs_cpu": med(r["cpu"] for r in peer),
+           "ours_rss": max(r["rss"] for r in ours), "jacs_rss": max(r["rss"] for r in peer)}
     row["ratio"] = row["ours_median"] / row["jacs_median"]
     print(f"{n:>8,} {row['ours_min']:>8.2f} {row['ours_median']:>8.2f} {row['jacs_min']:>8.2f} "
-          f"{row['jacs_median']:>8.2f} {row['ratio']:>7.2f}x {row['ours_rss']:>8.0f} {row['jacs_rss']:>8.0f}"
-          f"   load {os.getloadavg()[0]:.2f}", flush=True)
+          f"{row['jacs_median']:>8.2f} {row['ratio']:>7.2f}x {row['ours_cpu']:>8.2f} {row['jacs_cpu']:>8.2f} "
+          f"{row['ours_rss']:>8.0f} {row['jacs_rss']:>8.0f}   load {os.getloadavg()[0]:.2f}", flush=True)
     return row
 
 
@@ -162,8 +193,10 @@ def main() -> None:
         sizes.append(100_000)
     base = bench_root()
     print(f"bench stores: {base}; load average {os.getloadavg()}; target ratio <= 0.5")
-    print(f"{'docs':>8} {'ours':>8} {'ours':>8} {'jacs':>8} {'jacs':>8} {'ratio':>8} {'ours':>8} {'jacs':>8}")
-    print(f"{'':>8} {'min s':>8} {'median':>8} {'min s':>8} {'median':>8} {'medians':>8} {'MiB':>8} {'MiB':>8}")
+    print(f"{'docs':>8} {'ours':>8} {'ours':>8} {'jacs':>8} {'jacs':>8} {'ratio':>8} {'ours':>8} {'jacs':>8} "
+          f"{'ours':>8} {'jacs':>8}")
+    print(f"{'':>8} {'min s':>8} {'median':>8} {'min s':>8} {'median':>8} {'medians':>8} {'CPU s':>8} {'CPU s':>8} "
+          f"{'MiB':>8} {'MiB':>8}")
     for n in sizes:
         bench_store(base, n, args.rounds)
 

@@ -13,10 +13,12 @@ from varied_json import EMOJI_KEYS, HIGH_BMP_KEYS, old_fast_path_refuses, varied
 from jacs_desktop.core.canonical import (
     CanonicalizationError,
     _fast_ok,
+    canonical_bytes,
     canonicalize,
     canonicalize_parsed,
     es_number,
     loads_scanned,
+    loads_strict,
 )
 
 
@@ -100,11 +102,24 @@ def test_emoji_keys_alone_take_one_encoder_pass():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(min_value=0, max_value=10**9))
-def test_the_parsed_path_matches_reference(i):
-    """verify_bytes' path: the strict parse, then one encoder pass (or the general path)."""
-    value = varied_payload(i)
+@given(st.integers(min_value=0, max_value=10**9), st.booleans())
+def test_the_parsed_path_matches_reference(i, exotic):
+    """verify_bytes' path: the strict parse (which notes key order and marks floats), then one
+    encoder pass per member, or the older one-pass path for safe numbers."""
+    value = varied_payload(i) if not exotic else {"v": varied_value(random.Random(i), exotic=0.7, odd=0.5)}
     text = json.dumps(value, ensure_ascii=bool(i % 2))
-    parsed, safe = loads_scanned(text)
     ref = rfc8785.dumps(json.loads(text))
+    p = loads_strict(text)
+    assert canonical_bytes(p.tree, p.marks, p.key_order) == ref
+    assert canonical_bytes(p.tree, p.marks) == ref  # key order not known: found from the text
+    for k in p.value:
+        assert canonical_bytes(p.tree[k], p.marks, p.key_order) == rfc8785.dumps(json.loads(text)[k])
+    parsed, safe = loads_scanned(text)
     assert (canonicalize_parsed(parsed) if safe else canonicalize(parsed)) == ref
+
+
+def test_key_order_is_noted_by_the_parser():
+    assert loads_strict('{"\\ud83d\\ude00": 1, "\\uff21": 2}').key_order
+    assert loads_strict('{"a": {"😀": 1, "\uff21": 2}}').key_order
+    assert not loads_strict('{"😀": 1, "b": "\uff21"}').key_order  # a value, not a key
+    assert not loads_strict('{"😀": 1, "é": {"\uff21": 2}}').key_order  # different objects

@@ -100,3 +100,32 @@ def test_cli_json_report_is_streamed_and_complete(big_store):
     assert text.returncode == 2 and text.stdout.count("\n✗ invalid") + text.stdout.startswith("✗") >= 1
     assert text.stdout.rstrip().endswith(f"{N + 3} checked: {N + 3 - data['summary']['invalid']} valid, "
                                          f"{data['summary']['invalid']} invalid, 0 unverifiable, 0 legacy")
+
+
+def test_stream_store_renders_in_the_workers_and_keeps_only_counts(big_store, monkeypatch):
+    from jacs_desktop.cli.verify import verdict_json
+
+    monkeypatch.setattr(verify_all, "MIN_PARALLEL", 50)  # the pool, on this small store
+    expected = verify_store(Store(FsStore(big_store)), workers=1)
+    lines: list[str] = []
+    r = verify_all.stream_store(Store(FsStore(big_store)), verdict_json, lines.append, workers=2)
+    assert r.results == [] and r.summary == {**expected.summary, "seconds": r.summary["seconds"]}
+    by_path = {v.path: v.to_dict() for v in expected.results}
+    got = [json.loads(line) for line in lines]
+    assert sorted(g["path"] for g in got) == sorted(by_path)
+    assert all(g == by_path[g["path"]] for g in got)
+    assert multiprocessing.active_children() == []
+
+
+def test_stream_store_cancels(big_store):
+    cancel = threading.Event()
+    lines: list[str] = []
+
+    def write(text):
+        lines.append(text)
+        if len(lines) == 60:
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        verify_all.stream_store(Store(FsStore(big_store)), repr, write, cancel, workers=2)
+    assert 60 <= info.value.report.total < N and multiprocessing.active_children() == []
