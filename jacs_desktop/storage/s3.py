@@ -123,6 +123,8 @@ class S3Store(ObjectStore):
         self._session = self._boto_session(options)
         # custom endpoints sign for us-east-1 unless told (a profile's AWS region means nothing there)
         self.region = region or ("us-east-1" if self.endpoint else self._session.region_name or "us-east-1")
+        self._region_given = bool(region)
+        self._region_checked = False
         self._credentials_error: str | None = None
         try:
             self._credentials = self._session.get_credentials()
@@ -165,13 +167,11 @@ class S3Store(ObjectStore):
         """obstore's credential callback: what botocore holds now (refreshed when due)."""
         from datetime import UTC, datetime
 
-        try:
-            creds = self._credentials
-            refreshable = hasattr(creds, "refresh_needed")
-            frozen = creds.get_frozen_credentials()
-        except Exception as exc:  # an expired SSO login, a failing credential_process …
-            self._credentials_error = str(exc)
-            raise
+        creds = self._credentials
+        refreshable = hasattr(creds, "refresh_needed")
+        # raises on an expired SSO login, a failing credential_process …: obstore reports it
+        # as an authentication error with this text, which describe() words
+        frozen = creds.get_frozen_credentials()
         return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
                 "token": frozen.token or None,
                 "expires_at": datetime.now(UTC) + CREDENTIALS_TTL if refreshable else None}
@@ -270,6 +270,8 @@ class S3Store(ObjectStore):
             try:
                 result = fn()
             except Exception as exc:
+                if self._region_moved(exc):
+                    continue  # signed for the wrong region: the store now has the bucket's, again
                 attempt += 1
                 if attempt >= self.max_attempts or not self._transient(exc):
                     with self._stats_lock:
@@ -284,6 +286,36 @@ class S3Store(ObjectStore):
             with self._stats_lock:
                 self.requests += 1
             return result
+
+    def _region_moved(self, exc: BaseException) -> bool:
+        """When no region was given and the server says the bucket is in another one (AWS,
+        and MinIO with a region set, answer so), find it, remake obstore's store for it and
+        say so (once per store): what botocore's redirects did before."""
+        if self._region_given or self._region_checked:
+            return False
+        f = Failure(exc)
+        if not (f.status == 301 or f.code in ("AuthorizationHeaderMalformed", "PermanentRedirect",
+                                                "IllegalLocationConstraintException")):
+            return False
+        self._region_checked = True
+        region = f.region or self._bucket_region()
+        if not region or region == self.region:
+            return False
+        self.region = region
+        self._os = self._make_obstore()
+        return True
+
+    def _bucket_region(self) -> str:
+        """The bucket's region as the server names it (``x-amz-bucket-region``, also on a 301 or 403)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            meta = self.client.head_bucket(Bucket=self.bucket).get("ResponseMetadata", {})
+        except ClientError as exc:
+            meta = exc.response.get("ResponseMetadata", {})
+        except Exception:
+            return ""
+        return str(meta.get("HTTPHeaders", {}).get("x-amz-bucket-region", ""))
 
     @staticmethod
     def _transient(exc: BaseException) -> bool:
@@ -365,7 +397,7 @@ class S3Store(ObjectStore):
         from obstore import list as ob_list
         from obstore.exceptions import InvalidPathError
 
-        store = self._store()
+        self._store()  # no credentials: say so before anything else
         folder = full[: full.rfind("/") + 1]
         offset = start_after
         if full != folder:
@@ -376,7 +408,7 @@ class S3Store(ObjectStore):
         failures = 0
         while True:
             try:
-                stream = ob_list(store, folder.rstrip("/") or None, offset=offset, chunk_size=max(1, page_size))
+                stream = ob_list(self._store(), folder.rstrip("/") or None, offset=offset, chunk_size=max(1, page_size))
                 for chunk in stream:
                     with self._stats_lock:
                         self.requests += 1
@@ -399,6 +431,8 @@ class S3Store(ObjectStore):
                 yield from self._boto_range(full, offset, stop, page_size)
                 return
             except Exception as exc:
+                if self._region_moved(exc):
+                    continue
                 failures += 1
                 if failures >= self.max_attempts or not self._transient(exc):
                     raise self._describe(exc, f"listing s3://{self.bucket}/{full}") from None
@@ -467,9 +501,8 @@ class S3Store(ObjectStore):
         from obstore import get
 
         k = self._k(key)
-        store = self._store()
         try:
-            return self._call(lambda: bytes(get(store, k).bytes()))
+            return self._call(lambda: bytes(get(self._store(), k).bytes()))
         except Exception as exc:
             raise self._describe(exc, key) from None
 
@@ -478,10 +511,8 @@ class S3Store(ObjectStore):
         from obstore import get
 
         k = self._k(key)
-        store = self._store()
-
         def read() -> bytes | int:
-            r = get(store, k)
+            r = get(self._store(), k)
             size = int(r.meta["size"])
             return size if size > limit else bytes(r.bytes())
 
@@ -499,9 +530,9 @@ class S3Store(ObjectStore):
         from obstore import put
 
         k = self._k(key)
-        store = self._store()
         multipart = mode == "overwrite" and len(data) > MULTIPART_BYTES
-        r = self._call(lambda: put(store, k, data, mode=mode, use_multipart=multipart, chunk_size=MULTIPART_BYTES))
+        r = self._call(lambda: put(self._store(), k, data, mode=mode, use_multipart=multipart,
+                                   chunk_size=MULTIPART_BYTES))
         self._remember_etag(key, _etag(r.get("e_tag")) or "")
 
     def put(self, key: str, data: bytes) -> None:
@@ -520,13 +551,12 @@ class S3Store(ObjectStore):
         from obstore import delete, put
         from obstore.exceptions import AlreadyExistsError, PreconditionError
 
-        store = self._store()
         probe = self._k(f".jacs-desktop-probe/{uuid.uuid4().hex}")
         ok = False
         try:
-            self._call(lambda: put(store, probe, b"1", mode="create"))
+            self._call(lambda: put(self._store(), probe, b"1", mode="create"))
             try:
-                self._call(lambda: put(store, probe, b"2", mode="create"))
+                self._call(lambda: put(self._store(), probe, b"2", mode="create"))
             except (AlreadyExistsError, PreconditionError):
                 ok = True
             except Exception as exc:
@@ -535,7 +565,7 @@ class S3Store(ObjectStore):
             ok = False
         finally:
             with contextlib.suppress(Exception):
-                delete(store, probe)
+                delete(self._store(), probe)
         self._inm_ok = ok
         return ok
 
@@ -622,9 +652,8 @@ class S3Store(ObjectStore):
         from obstore import head
 
         k = self._k(key)
-        store = self._store()
         try:
-            meta = self._call(lambda: head(store, k))
+            meta = self._call(lambda: head(self._store(), k))
         except Exception as exc:
             err = self._describe(exc, key)
             if isinstance(err, NotFound):
@@ -636,9 +665,8 @@ class S3Store(ObjectStore):
         from obstore import delete
 
         k = self._k(key)
-        store = self._store()
         try:
-            self._call(lambda: delete(store, k))
+            self._call(lambda: delete(self._store(), k))
         except Exception as exc:
             err = self._describe(exc, key)
             if not isinstance(err, NotFound):
@@ -650,9 +678,9 @@ class S3Store(ObjectStore):
         if self.stat(src) is None:
             raise NotFound(f"{src} not found")
         if self.stat(dst) is None:
-            store, s, d = self._store(), self._k(src), self._k(dst)
+            s, d = self._k(src), self._k(dst)
             try:
-                self._call(lambda: copy(store, s, d, overwrite=True))  # server-side copy, with the store's SSE
+                self._call(lambda: copy(self._store(), s, d, overwrite=True))  # server-side copy, with the store's SSE
             except Exception as exc:
                 raise self._describe(exc, dst) from None
         if self.get(dst) != self.get(src):

@@ -80,6 +80,9 @@ def describe(exc: BaseException, what: str, *, credentials_hint: str = "") -> St
             why = f.text.split("credential provider:", 1)[-1].split("\n", 1)[0].strip()
             return AccessDenied(f"The AWS credentials could not be loaded ({what}): {why}"
                                 + (f". {credentials_hint}" if credentials_hint else ""))
+        if f.code == "AuthorizationHeaderMalformed" and f.region:
+            return AccessDenied(f"S3 refused access ({what}): the bucket is in region {f.region}; "
+                                f"set region={f.region} in the store URL")
         msg = f.message or f.code or f.first_line()
         return AccessDenied(f"S3 refused access ({what}): {msg}. Check the access key and secret.")
     if isinstance(exc, FileNotFoundError) or f.status == 404:

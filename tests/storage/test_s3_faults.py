@@ -4,6 +4,7 @@ credentials give a clear error within the timeout; a server that ignores If-None
 never gets a version overwritten; credentials come from boto3's chain (profiles,
 credential_process) and reach obstore, refreshed."""
 
+import contextlib
 import json
 import os
 import sys
@@ -289,3 +290,116 @@ def test_http_proxy_from_the_environment_is_used(moto_endpoint, monkeypatch):
         s = S3Store(direct.bucket, endpoint_url=moto_endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
         assert s.get("documents/a:b.json") == b"{}"
         assert left == [] and s.retries == 1
+
+
+@contextlib.contextmanager
+def _proxy(upstream: str, hook):
+    """An HTTP proxy on loopback in front of *upstream*. ``hook(handler, body, forward)`` is
+    asked first for each request: it may answer it itself (and return True), or call
+    ``forward()`` (which relays the request and returns (status, headers, data)) and then decide."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    up = urlsplit(upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def answer(self, status, headers, data):
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _relay(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+
+            def forward():
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+                conn.request(self.command, self.path, body=body or None, headers={
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")})
+                r = conn.getresponse()
+                got = (r.status, r.getheaders(), r.read())
+                conn.close()
+                return got
+
+            if not hook(self, body, forward):
+                self.answer(*forward())
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wrong_region_answered(region: str, refused: list):
+    """What AWS (and MinIO with a region set) answers a request signed for another region:
+    400 AuthorizationHeaderMalformed naming the bucket's region."""
+
+    def hook(handler, body, forward):
+        if f"/{region}/s3/" in (handler.headers.get("Authorization") or ""):
+            return False
+        refused.append(handler.path)
+        msg = (f"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region is wrong; expecting "
+               f"'{region}'</Message><Region>{region}</Region></Error>").encode()
+        handler.answer(400, [("Content-Type", "application/xml"), ("x-amz-bucket-region", region)], msg)
+        return True
+
+    return hook
+
+
+def test_a_bucket_in_another_region_is_found(moto_endpoint):
+    """No region given, and the bucket is elsewhere: the store learns the region from the
+    server's answer and goes on (what botocore's redirects did); with a region given, the
+    error stays an access error that names the bucket's region."""
+    bucket = _bucket(moto_endpoint).bucket
+    refused: list = []
+    with _proxy(moto_endpoint, _wrong_region_answered("eu-west-1", refused)) as endpoint:
+        s = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
+        assert s.region == "us-east-1"
+        s.put("documents/a:b.json", b"{}")
+        assert s.region == "eu-west-1" and len(refused) == 1
+        assert s.get("documents/a:b.json") == b"{}" and [o.key for o in s.list("")] == ["documents/a:b.json"]
+        assert len(refused) == 1 and s.retries == 0
+        told = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, region="us-west-2")
+        with pytest.raises(AccessDenied, match="in region eu-west-1; set region=eu-west-1"):
+            told.get("documents/a:b.json")
+
+
+def test_a_create_whose_answer_was_lost_is_known_as_ours(moto_endpoint):
+    """The server stores a create-only PUT but its answer never arrives: the retry meets
+    the object (412), which holds our bytes: this call created it. Someone else's bytes
+    there are still a refusal."""
+    direct = _bucket(moto_endpoint)
+    lost = []
+
+    def lose_first_answer(handler, body, forward):
+        if handler.command == "PUT" and "/documents/" in handler.path and len(lost) < 1:
+            forward()  # stored …
+            lost.append(handler.path)
+            handler.close_connection = True  # … and the connection dropped before the answer
+            handler.connection.shutdown(2)
+            return True
+        return False
+
+    with _proxy(moto_endpoint, lose_first_answer) as endpoint:
+        s = S3Store(direct.bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
+        assert s.put_if_absent("documents/a:b.json", b'{"a": 1}') is True
+        assert len(lost) == 1 and s.retries == 1
+        assert s.put_if_absent("documents/a:b.json", b'{"a": 2}') is False
+    assert direct.get("documents/a:b.json") == b'{"a": 1}'
