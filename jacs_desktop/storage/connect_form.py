@@ -13,25 +13,22 @@ field name → text (or a bool for check boxes, a choice name for choosers).
 * :func:`save_connection` — a spec under a name in the saved connections, its secret
   in the OS keyring (or for this session only).
 
-Size: one form per store kind (six), each with its own rules, kept beside each other so that
-the URL building and its reverse stay in step.
+The checks of single values are in :mod:`.connect_checks`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import importlib.util
-import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
-from .base import StorageError, UnsafeName, validate_key
+from . import connect_checks as ck
+from .base import StorageError
+from .connect_checks import AZURITE_ACCOUNT, AZURITE_KEY
 from .connections import Connection, Connections
 from .secrets import Secrets, SecretStore
 from .urlparse import parse_url
@@ -57,20 +54,9 @@ GCS_CREDENTIALS = ("adc", "key_file", "anonymous")
 #: Azure: account name and key, a connection string, AZURE_STORAGE_CONNECTION_STRING as set
 AZURE_AUTH = ("key", "connection_string", "environment")
 SSE_CHOICES = ("", "AES256", "aws:kms")
-#: Azurite's well-known development account (public, the same in every Azurite)
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 _EXTRAS = {"gs": ("google.cloud.storage", "gcs", "Google Cloud Storage"),
            "azure": ("azure.storage.blob", "azure", "Azure Blob Storage")}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_GS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-_AZ_CONTAINER = re.compile(r"^(?:[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}|\$root|\$web)$")
-_AZ_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,62}$")
-_AZURE_DEFAULT_SUFFIX = "core.windows.net"
 
 
 @dataclass(frozen=True)
@@ -138,133 +124,6 @@ def aws_profiles() -> list[str]:
     return sorted(str(n) for n in names)
 
 
-# -- checks of single fields -----------------------------------------------------------
-def _check_endpoint(value: str, what: str) -> str | None:
-    if not value:
-        return None
-    if any(ch.isspace() for ch in value) or _CONTROL.search(value):
-        return f"The {what} cannot contain spaces"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
-        return f"The {what} must start with http:// or https:// (e.g. http://127.0.0.1:9000)"
-    if not parts.hostname:
-        return f"The {what} needs a host name (e.g. http://127.0.0.1:9000)"
-    if parts.query or parts.fragment:
-        return f"The {what} cannot have a ? or # part"
-    try:
-        _ = parts.port
-    except ValueError:
-        return f"The port of the {what} is not a number from 1 to 65535"
-    return None
-
-
-def _check_prefix(value: str) -> str | None:
-    value = value.strip("/")
-    if not value:
-        return None
-    try:
-        validate_key(value)
-    except UnsafeName as exc:
-        return str(exc).replace("object name", "prefix")
-    return None
-
-
-def _check_s3_bucket(value: str) -> str | None:
-    if not value:
-        return "A bucket is needed"
-    if "/" in value:
-        return "A bucket name has no '/': put what follows it under Prefix"
-    if value != value.lower():
-        return "S3 bucket names are lowercase"
-    if not _S3_BUCKET.match(value):
-        return "A bucket name is 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending " \
-               "with a letter or digit"
-    return None
-
-
-def _check_gs_bucket(value: str) -> str | None:
-    if not value:
-        return "A bucket is needed"
-    if "/" in value:
-        return "A bucket name has no '/': put what follows it under Prefix"
-    if value != value.lower():
-        return "Google Cloud Storage bucket names are lowercase"
-    if not _GS_BUCKET.match(value) or ("." not in value and len(value) > 63):
-        return "A bucket name is 3 to 63 lowercase letters, digits, hyphens, underscores or dots, starting " \
-               "and ending with a letter or digit"
-    return None
-
-
-def _check_file(value: str, kind: str) -> str | None:
-    what = {"jsonl": "JSONL file", "sqlite": "SQLite file", "folder": "folder"}[kind]
-    if not value:
-        return f"Choose the {what}"
-    if _CONTROL.search(value):
-        return "The path contains control characters"
-    p = Path(os.path.expanduser(value))
-    if kind == "folder":
-        if p.is_file():
-            return f"{p} is a file, not a folder"
-        if not p.is_dir():
-            return f"There is no folder {p}"
-        return None
-    if p.is_dir():
-        return f"{p} is a folder, not a {what}"
-    if not p.exists():
-        return f"There is no file {p}"
-    return None
-
-
-def _conn_settings(conn_str: str) -> dict[str, str]:
-    """The ``Key=Value;…`` pairs of an Azure connection string, keys upper-cased (as the SDK reads them)."""
-    out: dict[str, str] = {}
-    for part in conn_str.strip().rstrip(";").split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip().upper()] = v.strip()
-    return out
-
-
-def _check_azure_key(value: str) -> str | None:
-    try:
-        if not base64.b64decode(value, validate=True):
-            raise ValueError
-    except (binascii.Error, ValueError):
-        return "An account key is the base64 text the Azure portal shows (Access keys)"
-    return None
-
-
-def _from_connection_string(conn_str: str) -> tuple[dict[str, str], str | None]:
-    """(account, key, endpoint) read from a connection string, and the problem with it (or None).
-    Without an account key (a SAS) the dict holds only what is there."""
-    s = _conn_settings(conn_str)
-    if not s:
-        return {}, "This is not a connection string (it is Key=Value pairs separated by ';')"
-    if s.get("USEDEVELOPMENTSTORAGE", "").lower() == "true":
-        proxy = s.get("DEVELOPMENTSTORAGEPROXYURI", "http://127.0.0.1").rstrip("/")
-        return {"account": AZURITE_ACCOUNT, "key": AZURITE_KEY,
-                "endpoint": f"{proxy}:10000/{AZURITE_ACCOUNT}"}, None
-    account = s.get("ACCOUNTNAME", "")
-    key = s.get("ACCOUNTKEY", "")
-    endpoint = s.get("BLOBENDPOINT", "").rstrip("/")
-    if not endpoint and account:
-        suffix = s.get("ENDPOINTSUFFIX", _AZURE_DEFAULT_SUFFIX)
-        if suffix != _AZURE_DEFAULT_SUFFIX or s.get("DEFAULTENDPOINTSPROTOCOL", "https").lower() != "https":
-            endpoint = f"{s.get('DEFAULTENDPOINTSPROTOCOL', 'https').lower()}://{account}.blob.{suffix}"
-    out = {k: v for k, v in (("account", account), ("key", key), ("endpoint", endpoint)) if v}
-    if key:
-        if not account:
-            return out, "The connection string has an AccountKey but no AccountName"
-        if not _AZ_ACCOUNT.match(account):
-            return out, f"{account!r} in the connection string is not an Azure storage account name"
-        return out, _check_azure_key(key)
-    if "SHAREDACCESSSIGNATURE" in s:
-        if not endpoint:
-            return out, "A connection string with a SharedAccessSignature needs a BlobEndpoint"
-        return out, None
-    return out, "The connection string has neither an AccountKey nor a SharedAccessSignature"
-
-
 # -- the forms -----------------------------------------------------------------------
 def validate(kind: str, fields: Mapping[str, object]) -> dict[str, str]:
     """What is wrong with the form, field by field (empty: it can be built)."""
@@ -280,19 +139,19 @@ def validate(kind: str, fields: Mapping[str, object]) -> dict[str, str]:
     if extra:
         put("kind", extra)
     if kind in ("jsonl", "sqlite", "folder"):
-        put("path", _check_file(_text(fields, "path"), kind))
+        put("path", ck.check_file(_text(fields, "path"), kind))
         return errors
-    put("prefix", _check_prefix(_text(fields, "prefix")))
+    put("prefix", ck.check_prefix(_text(fields, "prefix")))
     if kind == "s3":
-        put("bucket", _check_s3_bucket(_text(fields, "bucket")))
-        put("endpoint", _check_endpoint(_text(fields, "endpoint"), "endpoint"))
+        put("bucket", ck.check_s3_bucket(_text(fields, "bucket")))
+        put("endpoint", ck.check_endpoint(_text(fields, "endpoint"), "endpoint"))
         region = _text(fields, "region")
-        if region and not _REGION.match(region):
+        if region and not ck.REGION.match(region):
             put("region", "A region is lowercase letters, digits and hyphens (e.g. eu-west-1, or auto for R2)")
         profile = _text(fields, "profile")
         access, secret = _text(fields, "access_key"), str(fields.get("secret_key") or "")
         if profile:
-            if any(ch.isspace() for ch in profile) or _CONTROL.search(profile):
+            if any(ch.isspace() for ch in profile) or ck.CONTROL.search(profile):
                 put("profile", "A profile name has no spaces")
             elif profile not in aws_profiles():
                 put("profile", f"There is no AWS profile named {profile!r} (in ~/.aws/config or "
@@ -303,31 +162,31 @@ def validate(kind: str, fields: Mapping[str, object]) -> dict[str, str]:
             put("secret_key", "The access key needs its secret key")
         if secret and not access:
             put("access_key", "The secret key needs its access key")
-        if access and (any(ch.isspace() for ch in access) or _CONTROL.search(access)):
+        if access and (any(ch.isspace() for ch in access) or ck.CONTROL.search(access)):
             put("access_key", "An access key has no spaces")
         if str(fields.get("sse") or "") not in SSE_CHOICES:
             put("sse", "Choose AES256, aws:kms or none")
     elif kind == "gs":
-        put("bucket", _check_gs_bucket(_text(fields, "bucket")))
-        put("endpoint", _check_endpoint(_text(fields, "endpoint"), "endpoint"))
+        put("bucket", ck.check_gs_bucket(_text(fields, "bucket")))
+        put("endpoint", ck.check_endpoint(_text(fields, "endpoint"), "endpoint"))
         project = _text(fields, "project")
-        if project and not _PROJECT.match(project):
+        if project and not ck.PROJECT.match(project):
             put("project", "A project id is letters, digits and hyphens (e.g. my-project-123)")
         creds = _text(fields, "credentials") or "adc"
         if creds not in GCS_CREDENTIALS:
             put("credentials", "Choose Application Default Credentials, a key file or anonymous")
         if creds == "key_file":
-            put("key_file", _check_key_file(_text(fields, "key_file")))
+            put("key_file", ck.check_key_file(_text(fields, "key_file")))
     elif kind == "azure":
         container = _text(fields, "container")
         if not container:
             put("container", "A container is needed")
         elif "/" in container:
             put("container", "A container name has no '/': put what follows it under Prefix")
-        elif not _AZ_CONTAINER.match(container):
+        elif not ck.AZ_CONTAINER.match(container):
             put("container", "A container name is 3 to 63 lowercase letters, digits and single hyphens, "
                              "starting with a letter or digit")
-        put("endpoint", _check_endpoint(_text(fields, "endpoint"), "endpoint"))
+        put("endpoint", ck.check_endpoint(_text(fields, "endpoint"), "endpoint"))
         auth = _text(fields, "auth") or "key"
         if auth not in AZURE_AUTH:
             put("auth", "Choose an account key, a connection string or the environment variable")
@@ -335,32 +194,16 @@ def validate(kind: str, fields: Mapping[str, object]) -> dict[str, str]:
             account = _text(fields, "account")
             if not account:
                 put("account", "The storage account name is needed")
-            elif not _AZ_ACCOUNT.match(account):
+            elif not ck.AZ_ACCOUNT.match(account):
                 put("account", "An account name is 3 to 24 lowercase letters and digits")
             key = _text(fields, "account_key")
-            put("account_key", "The account key is needed" if not key else _check_azure_key(key))
+            put("account_key", "The account key is needed" if not key else ck.check_azure_key(key))
         elif auth == "connection_string":
             cs = _text(fields, "connection_string")
-            put("connection_string", "Paste the connection string" if not cs else _from_connection_string(cs)[1])
+            put("connection_string", "Paste the connection string" if not cs else ck.from_connection_string(cs)[1])
         elif not os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
             put("auth", "AZURE_STORAGE_CONNECTION_STRING is not set in this program's environment")
     return errors
-
-
-def _check_key_file(value: str) -> str | None:
-    if not value:
-        return "Choose the service account key file (JSON)"
-    p = Path(os.path.expanduser(value))
-    if not p.is_file():
-        return f"There is no file {p}"
-    try:
-        doc = json.loads(p.read_bytes()[: 1 << 20])
-    except (OSError, ValueError):
-        return f"{p.name} is not a JSON key file"
-    kind = doc.get("type") if isinstance(doc, dict) else None
-    if kind != "service_account":
-        return f"{p.name} is not a service account key (its type is {kind or 'missing'})"
-    return None
 
 
 def _query(pairs: list[tuple[str, str]]) -> str:
@@ -422,7 +265,7 @@ def _build_azure(fields: Mapping[str, object]) -> ConnectSpec:
         account, key = _text(fields, "account"), _text(fields, "account_key")
     else:
         cs = _text(fields, "connection_string")
-        got, _ = _from_connection_string(cs)
+        got, _ = ck.from_connection_string(cs)
         if not got.get("key"):  # a SAS: opened with the connection string itself, not savable
             pairs = [("endpoint", endpoint)] if endpoint else []
             return ConnectSpec("azure", _object_url("azure", container, prefix, pairs), {"connection_string": cs},
@@ -455,7 +298,7 @@ def notes(kind: str, fields: Mapping[str, object]) -> dict[str, str]:
     elif kind == "azure":
         auth = _text(fields, "auth") or "key"
         if auth == "environment" and os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
-            account = _conn_settings(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).get("ACCOUNTNAME")
+            account = ck.conn_settings(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).get("ACCOUNTNAME")
             out["auth"] = "AZURE_STORAGE_CONNECTION_STRING is set" + (f" (account {account})" if account else "")
         if auth == "connection_string":
             out["connection_string"] = ("The account key in it is kept in the keyring when saved, never in the "
