@@ -72,9 +72,10 @@ def fixture_ring():
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path, monkeypatch):
-    """No test reads or writes the user's real settings, journals or caches."""
+    """No test reads or writes the user's real settings, journals, caches or jacs trust store."""
     for var, sub in (("JACS_DESKTOP_CONFIG_DIR", "cfg"), ("JACS_DESKTOP_STATE_DIR", "state"),
-                     ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log")):
+                     ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log"),
+                     ("JACS_TRUST_STORE_DIR", "jacs-trust")):
         if var not in os.environ or not os.environ[var].startswith(str(tmp_path)):
             monkeypatch.setenv(var, str(tmp_path / "_dirs" / sub))
     from jacs_desktop.storage.secrets import SESSION

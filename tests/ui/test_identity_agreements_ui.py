@@ -175,6 +175,11 @@ def test_window_menu_opens_both(qtbot, tmp_path, monkeypatch):
     assert not hasattr(w, "agreement_board")
     w.open_url(str(FIXTURE))
     qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    # the detail pane's trust line (the fixture's agents are in no trust store)
+    qtbot.waitUntil(lambda: w.docs_model.rowCount() > 0 and all(r.verdict for r in w.snapshot.documents),
+                    timeout=60000)
+    w.docs_view.selectRow(0)
+    qtbot.waitUntil(lambda: "Trust: not in trust store" in w.verdict_label.text(), timeout=30000)
     w.act_agreements.trigger()
     qtbot.waitUntil(lambda: w.agreement_board.board is not None, timeout=30000)
     assert w.agreement_board.tree.topLevelItemCount() >= 1  # the fixture's v1 agreement

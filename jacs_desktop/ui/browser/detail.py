@@ -77,6 +77,17 @@ def utf16_positions(text: str) -> list[int] | None:
     return out
 
 
+def trust_html(verdict) -> str:
+    """The trust line of *verdict* (trusted / not in trust store / pin conflict / distrusted), read from
+    the jacs trust store now; it never changes the verdict."""
+    from ...jobs.trust import TRUSTED, TrustStore, trust_line
+
+    line = trust_line(TrustStore(), verdict.signer, verdict.public_key_hash)
+    color = "#1b7f3b" if line.state == TRUSTED else "#b3261e" if line.state != "not in trust store" else "#666666"
+    return (f"<br><span style='color:{color}'>{tr('Trust')}: {html.escape(tr(line.state))}</span>"
+            + (f" <small>{html.escape(line.reason)}</small>" if line.state != TRUSTED else ""))
+
+
 def overall_line(row, key: str) -> str:
     """'Over all 6 versions: ✗ 1 of 6 versions invalid (version 2da6…: reason)', for rows of many versions."""
     if row is None or not any(r.key == key for r in row.refs) or len(row.refs) < 2:
@@ -186,6 +197,8 @@ class DetailPanel(QTabWidget):
         who = f"<br>{tr('Signer')}: {html.escape(signer_text(verdict))} ({html.escape(verdict.algorithm or '?')})"
         if verdict.public_key_hash:
             who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
+        if verdict.signer and verdict.kind != "config":  # issue 15: the jacs trust store's word, beside the verdict
+            who += trust_html(verdict)
         if verdict.status == "error":
             who = ""  # nothing was read, so nothing is known about the signer
         reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(reason_of(verdict))}</b>"
