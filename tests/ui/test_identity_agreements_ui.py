@@ -189,3 +189,26 @@ def test_window_menu_opens_both(qtbot, tmp_path, monkeypatch):
     w.agreement_board.close()
     w.identity_window.close()
     w.close()
+
+
+def test_checkpoints_window(qtbot, world, workers):
+    from jacs_desktop.ui.browser.checkpoints import CheckpointsWindow
+
+    store = open_store(str(world["root"]))
+    w = CheckpointsWindow(store, workers, str(world["cfg"]["alice"]), ask_password=lambda _i: PASSWORD)
+    qtbot.addWidget(w)
+    w.show()
+    w.load()
+    qtbot.waitUntil(lambda: "0 checkpoints" in w.status.text(), timeout=30000)
+    w.create()
+    qtbot.waitUntil(lambda: len(w.rows) == 1, timeout=30000)
+    assert w.list.topLevelItem(0).text(5) == "✓"
+    victim = next(p for p in sorted((world["root"] / "documents").glob("*.json"))
+                  if not p.name.startswith(w.rows[0].id))
+    victim.unlink()
+    store.invalidate()
+    w.compare_selected()
+    qtbot.waitUntil(lambda: w.comparison is not None, timeout=30000)
+    assert w.comparison.vanished == [f"documents/{victim.name}"]
+    assert w.result.topLevelItem(0).text(0) == "vanished (1)"
+    store.close()

@@ -107,6 +107,7 @@ class BrowserWindow(QMainWindow):
         self.act_identities.setShortcut("Ctrl+Shift+I")
         self.act_agreements = self.menu_tools.addAction(tr("Agreements…"), self.show_agreements)
         self.act_agreements.setShortcut("Ctrl+Shift+A")
+        self.act_checkpoints = self.menu_tools.addAction(tr("Store checkpoints…"), self.show_checkpoints)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setObjectName("main")
         self.sources_panel = SourcesPanel(self.settings, splitter)
@@ -671,6 +672,17 @@ class BrowserWindow(QMainWindow):
         self.agreement_board.signed.connect(lambda _label: self.refresh())
         self.agreement_board.show()
         self.agreement_board.load()
+
+    def show_checkpoints(self) -> None:
+        """Tools → Store checkpoints: sign a checkpoint of the open store, compare with one."""
+        if self._store is None:
+            self.show_error(tr("Open a store first: checkpoints are made of the open store."))
+            return
+        from .checkpoints import CheckpointsWindow
+
+        self.checkpoints_window = CheckpointsWindow(self._store, self.workers, self._last_identity(), parent=self)
+        self.checkpoints_window.show()
+        self.checkpoints_window.load()
 
     def _last_identity(self) -> str:
         return str(self.settings.value("last_identity", "") or "")
