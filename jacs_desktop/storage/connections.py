@@ -125,6 +125,31 @@ class Connections:
         self._save()
         return c
 
+    def rename(self, old: str, new: str) -> Connection:
+        """Give a saved connection another name; its secret key moves with it (written under
+        the new name before the old one is deleted, so a failure loses nothing)."""
+        c = self.get(old)
+        new = new.strip()
+        if not new or any(ord(ch) < 32 for ch in new):
+            raise StorageError("A connection needs a name")
+        if new == old:
+            return c
+        if new in self._items:
+            raise StorageError(f"A connection named {new!r} already exists")
+        moved = Connection(new, c.url, dict(c.options), c.access_key)
+        moved._secrets = self.secrets
+        secret = None
+        if c.access_key:
+            secret = self._secret_store().get(c.secret_name())
+            if secret:
+                self._secret_store().set(moved.secret_name(), secret)
+        self._items = {(new if k == old else k): (moved if k == old else v) for k, v in self._items.items()}
+        self._save()
+        if secret:
+            with contextlib.suppress(StorageError):
+                self._secret_store().delete(c.secret_name())
+        return moved
+
     def remove(self, name: str) -> None:
         c = self.get(name)
         del self._items[name]

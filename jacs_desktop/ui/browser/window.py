@@ -70,6 +70,7 @@ class BrowserWindow(QMainWindow):
         self._verifying = False
         self._select_after_load: str | None = None
         self._secret_prompted: str | None = None
+        self._verify_after_load = False  # the sidebar asked to verify the store being opened
         self.dropped: list = []
         self._build()
         self.live = LiveUpdates(self, enabled=watch, settle_ms=self.SETTLE_MS, max_lag_ms=self.MAX_LAG_MS,
@@ -131,6 +132,8 @@ class BrowserWindow(QMainWindow):
         sp.s3_requested.connect(self.connect_s3)
         sp.sqlite_requested.connect(self.choose_sqlite)
         sp.new_store_requested.connect(self.new_store)
+        sp.verify_requested.connect(self.verify_store)
+        sp.edit_requested.connect(self.edit_connection)
         self.selection = Selection(self.documents, self.detail, self.attachments, self)
         self.selection.changed.connect(self._update_actions)
         self.selection.counts_changed.connect(self._update_counts)
@@ -252,6 +255,33 @@ class BrowserWindow(QMainWindow):
 
         dlg = S3Dialog(self)
         if dlg.exec():
+            self.open_url(dlg.url, secrets=dlg.secrets)
+
+    def verify_store(self, url: str) -> None:
+        """The sidebar's *Verify This Store*: verify the open store, or open it and verify it."""
+        from .sources import same_store
+
+        if self.url and same_store(url, self.url) and self.snapshot is not None:
+            self.verify_all()
+            return
+        self._verify_after_load = True
+        self.open_url(url)
+
+    def edit_connection(self, name: str) -> None:
+        """The sidebar's *Edit Connection…*: the Connect dialog filled from the saved connection."""
+        from ...storage.connect_form import kind_of_url
+        from ...storage.connections import Connections
+        from ..connect import ConnectDialog
+
+        try:
+            conn = Connections().get(name)
+        except StorageError as exc:
+            self.show_error(exc)
+            return
+        dlg = ConnectDialog(self, kind=kind_of_url(conn.url), url=conn.url, access_key=conn.access_key, name=name)
+        self.active_dialog = dlg
+        if dlg.exec():
+            self.sources_panel.reload()
             self.open_url(dlg.url, secrets=dlg.secrets)
 
     def open_from_other_instance(self, store: str) -> None:
@@ -448,7 +478,10 @@ class BrowserWindow(QMainWindow):
         target, self._select_after_load = self._select_after_load, None
         if target:
             self.documents.select_document_id(target)
-        if self.prefs.verify_on_open:
+        asked, self._verify_after_load = self._verify_after_load, False
+        if asked:
+            self.verify_all()
+        elif self.prefs.verify_on_open:
             self.verify_all(auto=True)
 
     # ------------------------------------------------------------------ verification
