@@ -11,8 +11,8 @@ boto3 keeps what it is best at and what obstore cannot do:
 * credentials: a boto3 session resolves them from the AWS chain (the keys a saved connection
   passes, environment, ``profile=NAME`` from ~/.aws, SSO, ``credential_process``, roles) and
   hands them to obstore as a callable it asks again before they expire (refreshed by botocore);
-* the bucket itself: ``check`` (HEAD bucket) and ``ensure_bucket`` (create) — obstore has no
-  bucket API;
+* the bucket itself: ``check`` (HEAD bucket), ``ensure_bucket`` (create) and the bucket's
+  region when the server says it is elsewhere — obstore has no bucket API;
 * listing a bucket that holds names obstore's paths refuse (``a//b``, ``./x``, control
   characters, written by another tool): the listing goes on through boto3 from there.
 
@@ -23,9 +23,10 @@ silently overwrites there), found out once per store with a scratch object; retr
 is seen); ``sse=AES256``; connect/read timeouts; no checksum headers (obstore sends none, so
 servers that reject boto3's CRC32 are fine); errors in words (:mod:`.s3_errors`).
 
-Size: one backend class with its listing (string prefixes on top of obstore's folder-wise
-paths, the parallel listing for AWS, the boto3 fallback) and the conditional writes; the
-error wording is in s3_errors.py.
+Size: one backend class: the data path with its retry loop, the listing (string prefixes on
+top of obstore's folder-wise paths, the parallel listing for AWS, the boto3 fallback) and
+the conditional writes with their fallbacks. The boto3 side is in s3_boto.py, the error
+wording in s3_errors.py; the listing could go to a module of its own next.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
+from .s3_boto import BotoCredentials, boto_client, boto_session, bucket_region, check_endpoint, ensure_bucket
 from .s3_errors import NO_CREDENTIALS, Failure, describe, describe_boto
 
 if TYPE_CHECKING:
@@ -52,10 +54,6 @@ _T = TypeVar("_T")
 
 #: bodies above this go up in parts of this size (S3's minimum part is 5 MiB)
 MULTIPART_BYTES = 8 << 20
-#: how long obstore may keep a credential from boto3 before it asks again; botocore refreshes
-#: temporary credentials (SSO, roles) 15 minutes before they expire, so what it hands out
-#: lives longer than this
-CREDENTIALS_TTL = timedelta(minutes=5)
 _TOP = "\U0010ffff"  # the highest code point: S3 orders keys by UTF-8 bytes, i.e. by code point
 
 
@@ -68,19 +66,6 @@ def _just_below(full: str) -> str | None:
     if c < " " or c == "\x7f":
         return None
     return full[:-1] + c + _TOP
-
-
-def _check_endpoint(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        u = urlsplit(url)
-        ok = u.scheme in ("http", "https") and bool(u.hostname)
-        u.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise StorageError(f"Cannot set up the S3 client: the endpoint {url!r} is not an http:// or https:// URL")
 
 
 def _etag(raw: str | None) -> str | None:
@@ -107,7 +92,7 @@ class S3Store(ObjectStore):
         self.options = dict(options)
         self.endpoint: str | None = options.get("endpoint_url") or None
         if self.endpoint:
-            _check_endpoint(self.endpoint)
+            check_endpoint(self.endpoint)
         region = options.get("region") or None
         self.profile: str | None = options.get("profile") or None
         self.max_attempts = max(1, int(options.get("max_attempts", 4)))
@@ -120,16 +105,17 @@ class S3Store(ObjectStore):
         # on AWS each listing request has real latency, so parts are listed at once; on
         # SeaweedFS every prefix request rescans the folder and that is slower (measured)
         self.parallel_list = (pl in ("1", "true", "yes")) if pl else self.endpoint is None
-        self._session = self._boto_session(options)
+        self._session = boto_session(self.profile, options)
         # custom endpoints sign for us-east-1 unless told (a profile's AWS region means nothing there)
         self.region = region or ("us-east-1" if self.endpoint else self._session.region_name or "us-east-1")
         self._region_given = bool(region)
         self._region_checked = False
         self._credentials_error: str | None = None
         try:
-            self._credentials = self._session.get_credentials()
+            credentials = self._session.get_credentials()
         except Exception as exc:  # a failing credential_process, an unreadable profile …
-            self._credentials, self._credentials_error = None, str(exc)
+            credentials, self._credentials_error = None, str(exc)
+        self._credentials = BotoCredentials(credentials) if credentials is not None else None
         self._os = self._make_obstore()
         q: list[str] = []
         if self.endpoint:
@@ -149,33 +135,6 @@ class S3Store(ObjectStore):
             self.ensure_bucket()
 
     # -- set-up ---------------------------------------------------------------------------
-    def _boto_session(self, options: dict[str, Any]) -> Any:
-        """A boto3 session: the given keys, else the profile, else the default chain."""
-        import boto3
-        from botocore.exceptions import BotoCoreError
-
-        keys: dict[str, Any] = {}
-        if options.get("access_key") and options.get("secret_key"):
-            keys = {"aws_access_key_id": options["access_key"], "aws_secret_access_key": options["secret_key"],
-                    "aws_session_token": options.get("session_token") or None}
-        try:
-            return boto3.session.Session(profile_name=self.profile, **keys)
-        except BotoCoreError as exc:  # ProfileNotFound and the like
-            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
-
-    def _provide_credentials(self) -> dict[str, Any]:
-        """obstore's credential callback: what botocore holds now (refreshed when due)."""
-        from datetime import UTC, datetime
-
-        creds = self._credentials
-        refreshable = hasattr(creds, "refresh_needed")
-        # raises on an expired SSO login, a failing credential_process …: obstore reports it
-        # as an authentication error with this text, which describe() words
-        frozen = creds.get_frozen_credentials()
-        return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
-                "token": frozen.token or None,
-                "expires_at": datetime.now(UTC) + CREDENTIALS_TTL if refreshable else None}
-
     def _make_obstore(self) -> obstore.store.S3Store | None:
         """obstore's store for the bucket, or None when no credentials were found (every
         request then says so)."""
@@ -203,7 +162,7 @@ class S3Store(ObjectStore):
             return ObS3Store(self.bucket, config=config,  # type: ignore[arg-type]  # a TypedDict, built here
                              client_options=client,  # type: ignore[arg-type]
                              retry_config={"max_retries": 0},  # retried (and counted) in _call
-                             credential_provider=self._provide_credentials)  # type: ignore[arg-type]
+                             credential_provider=self._credentials)  # type: ignore[arg-type]
         except Exception as exc:  # a malformed endpoint URL …
             raise StorageError(f"Cannot set up the S3 client: {exc}") from None
 
@@ -226,25 +185,11 @@ class S3Store(ObjectStore):
         if self._client is None:
             with self._stats_lock:
                 if self._client is None:
-                    self._client = self._make_boto_client()
+                    self._client = boto_client(
+                        self._session, self.endpoint, self.region, max_attempts=self.max_attempts,
+                        connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+                        addressing_style=self.options.get("addressing_style", "path"))
         return self._client
-
-    def _make_boto_client(self) -> Any:
-        from botocore.config import Config
-
-        cfg: dict[str, Any] = {
-            "retries": {"mode": "standard", "max_attempts": self.max_attempts},
-            "connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
-        }
-        if self.endpoint:
-            cfg["s3"] = {"addressing_style": self.options.get("addressing_style", "path")}
-            cfg["request_checksum_calculation"] = "when_required"  # boto3's CRC32: some servers reject it
-            cfg["response_checksum_validation"] = "when_required"
-        try:
-            return self._session.client("s3", endpoint_url=self.endpoint, region_name=self.region,
-                                        config=Config(**cfg))
-        except Exception as exc:  # bad endpoint URL …
-            raise StorageError(f"Cannot set up the S3 client: {exc}") from None
 
     def _k(self, key: str) -> str:
         validate_key(key)
@@ -279,9 +224,8 @@ class S3Store(ObjectStore):
                     raise
                 with self._stats_lock:
                     self.requests += 1
-                    self.retries += 1
                 self._tls.retried = True
-                time.sleep(min(5.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+                self._wait_before_retry(attempt)
                 continue
             with self._stats_lock:
                 self.requests += 1
@@ -298,24 +242,12 @@ class S3Store(ObjectStore):
                                                 "IllegalLocationConstraintException")):
             return False
         self._region_checked = True
-        region = f.region or self._bucket_region()
+        region = f.region or bucket_region(self.client, self.bucket)
         if not region or region == self.region:
             return False
         self.region = region
         self._os = self._make_obstore()
         return True
-
-    def _bucket_region(self) -> str:
-        """The bucket's region as the server names it (``x-amz-bucket-region``, also on a 301 or 403)."""
-        from botocore.exceptions import ClientError
-
-        try:
-            meta = self.client.head_bucket(Bucket=self.bucket).get("ResponseMetadata", {})
-        except ClientError as exc:
-            meta = exc.response.get("ResponseMetadata", {})
-        except Exception:
-            return ""
-        return str(meta.get("HTTPHeaders", {}).get("x-amz-bucket-region", ""))
 
     @staticmethod
     def _transient(exc: BaseException) -> bool:
@@ -330,41 +262,7 @@ class S3Store(ObjectStore):
 
     # -- the bucket (boto3) -------------------------------------------------------------------
     def ensure_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-            return
-        except Exception as exc:
-            err = describe_boto(exc, f"bucket {self.bucket}")
-            if not isinstance(err, NotFound):
-                raise err from None
-        from botocore.exceptions import ClientError
-
-        for attempt in range(4):
-            try:
-                self.client.create_bucket(Bucket=self.bucket)
-                return
-            except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code", ""))
-                if code == "BucketAlreadyOwnedByYou":
-                    return  # another run (or thread) created it a moment ago: ours, fine
-                if code not in ("BucketAlreadyExists", "OperationAborted"):
-                    raise describe_boto(exc, f"creating bucket {self.bucket}") from None
-                # someone created it meanwhile (OperationAborted: is creating it): it is
-                # usable when we may read it, which a HEAD tells; someone else's is a 403
-                time.sleep(0.2 * attempt)
-                try:
-                    self.client.head_bucket(Bucket=self.bucket)
-                    return
-                except Exception as head_exc:
-                    err = describe_boto(head_exc, f"bucket {self.bucket}")
-                    if isinstance(err, AccessDenied):
-                        raise StorageError(f"The bucket name {self.bucket} is taken by another account; "
-                                           "choose another name") from None
-                    if not isinstance(err, NotFound):
-                        raise err from None
-            except Exception as exc:
-                raise describe_boto(exc, f"creating bucket {self.bucket}") from None
-        raise StorageError(f"Cannot create bucket {self.bucket}: it is reported to exist but cannot be found")
+        ensure_bucket(self.client, self.bucket, self.region, on_aws=self.endpoint is None)
 
     def check(self) -> None:
         """Raise a clear error when the bucket cannot be used."""

@@ -209,7 +209,7 @@ def test_credential_process_credentials_are_asked_again_before_they_expire(seawe
     process is a clear access error naming it."""
     import datetime as dt
 
-    import jacs_desktop.storage.s3 as s3mod
+    import jacs_desktop.storage.s3_boto as s3boto
 
     bucket = _bucket(seaweed_endpoint).bucket
     counter = tmp_path / "runs"
@@ -223,20 +223,13 @@ def test_credential_process_credentials_are_asked_again_before_they_expire(seawe
     _aws_files(tmp_path, monkeypatch,
                f"[profile proc]\ncredential_process = {sys.executable} {script}\n"
                f"[profile broken]\ncredential_process = {sys.executable} -c \"import sys; sys.exit('no login')\"\n")
-    monkeypatch.setattr(s3mod, "CREDENTIALS_TTL", dt.timedelta(seconds=0))  # asked again on every request
-    asked = []
-    real = S3Store._provide_credentials
-
-    def counting(self):
-        asked.append(1)
-        return real(self)
-
-    monkeypatch.setattr(S3Store, "_provide_credentials", counting)
+    monkeypatch.setattr(s3boto, "CREDENTIALS_TTL", dt.timedelta(seconds=0))  # asked again on every request
     s = S3Store(bucket, endpoint_url=seaweed_endpoint, profile="proc")
     s.put("documents/a:b.json", b"{}")
     for _ in range(3):
         assert s.get("documents/a:b.json") == b"{}"
-    assert len(asked) >= 3  # expired at once, so asked again: what botocore refreshes reaches obstore
+    # expired at once, so asked again each time: what botocore refreshes reaches obstore
+    assert s._credentials.refreshable and s._credentials.calls >= 3
     assert counter.read_text() == "1"  # botocore keeps the process's result until it is due
     with pytest.raises(AccessDenied) as exc:
         S3Store(bucket, endpoint_url=seaweed_endpoint, profile="broken").get("documents/a:b.json")
