@@ -203,7 +203,7 @@ def test_welcome_demo_store_about_shortcuts_readme(qtbot, window):
     sc = ShortcutsDialog(window)
     qtbot.addWidget(sc)
     rows = {sc.model.item(r, 0).text(): sc.model.item(r, 1).text() for r in range(sc.model.rowCount())}
-    assert rows["Refresh"] == "F5" and "New document" in rows and "Keyboard shortcuts" in rows
+    assert rows["Refresh"] == "F5" and "New document" in rows and "Keyboard Shortcuts" in rows
     rd = ReadmeDialog(window)
     qtbot.addWidget(rd)
     assert "JACS Desktop" in rd.view.toPlainText()

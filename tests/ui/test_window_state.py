@@ -92,3 +92,18 @@ def test_long_status_text_and_urls_never_widen_the_window(qtbot, env, tmp_path) 
     w.status.set_text(long_text)
     assert w.count_label.shown_text().endswith("…") and w.count_label.toolTip() == long_text
     w.close()
+
+
+def test_actions_have_icons_and_dialog_items_end_in_an_ellipsis(qtbot, env) -> None:
+    from jacs_desktop.ui.browser.actions import ICONS
+
+    w = BrowserWindow(None, settings=env, watch=False)
+    qtbot.addWidget(w)
+    for name in ICONS:
+        assert not getattr(w, name).icon().isNull(), name
+    # the items that open a dialog or a wizard say so
+    for name in ("act_open", "act_connect_s3", "act_open_sqlite", "act_new_store", "act_migrate", "act_backup",
+                 "act_restore", "act_settings", "act_about", "act_shortcuts", "act_new_doc", "act_new_version"):
+        assert getattr(w, name).text().endswith("…"), name
+    assert not w.act_refresh.text().endswith("…") and not w.act_quit.text().endswith("…")
+    w.close()

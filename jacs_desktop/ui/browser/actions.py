@@ -7,12 +7,44 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QToolBar
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QApplication, QMainWindow, QStyle, QToolBar
 
 from .columns import tr
 
-__all__ = ["BrowserActions"]
+__all__ = ["BrowserActions", "ICONS", "themed_icon"]
+
+_SP = QStyle.StandardPixmap
+#: action -> (freedesktop icon name, Qt's own drawing when the desktop theme has none)
+ICONS: dict[str, tuple[str, QStyle.StandardPixmap]] = {
+    "act_open": ("document-open", _SP.SP_DialogOpenButton),
+    "act_refresh": ("view-refresh", _SP.SP_BrowserReload),
+    "act_find": ("edit-find", _SP.SP_FileDialogContentsView),
+    "act_verify": ("security-high", _SP.SP_DialogApplyButton),
+    "act_copy": ("edit-copy", _SP.SP_FileDialogDetailedView),
+    "act_reveal": ("folder-open", _SP.SP_DirOpenIcon),
+    "act_new_doc": ("document-new", _SP.SP_FileIcon),
+    "act_new_version": ("document-edit", _SP.SP_FileDialogNewFolder),
+    "act_connect_s3": ("network-server", _SP.SP_DriveNetIcon),
+    "act_open_sqlite": ("x-office-spreadsheet", _SP.SP_DriveHDIcon),
+    "act_migrate": ("go-next", _SP.SP_ArrowForward),
+    "act_backup": ("document-save", _SP.SP_DialogSaveButton),
+    "act_restore": ("document-revert", _SP.SP_DialogResetButton),
+    "act_settings": ("preferences-system", _SP.SP_FileDialogInfoView),
+    "act_quit": ("application-exit", _SP.SP_DialogCloseButton),
+    "act_shortcuts": ("preferences-desktop-keyboard", _SP.SP_TitleBarMenuButton),
+    "act_readme": ("help-contents", _SP.SP_DialogHelpButton),
+    "act_about": ("help-about", _SP.SP_MessageBoxInformation),
+}
+
+
+def themed_icon(name: str, fallback: QStyle.StandardPixmap) -> QIcon:
+    """The desktop theme's icon *name*, or the style's own drawing of *fallback* (one consistent
+    set, drawn by the same style, where the desktop has no icon theme)."""
+    if QIcon.hasThemeIcon(name):
+        return QIcon.fromTheme(name)
+    style = QApplication.style()
+    return style.standardIcon(fallback) if style is not None else QIcon()
 
 
 class BrowserActions(QObject):
@@ -34,13 +66,14 @@ class BrowserActions(QObject):
             return a
 
         # the toolbar, in its order
-        self.act_open = act(tr("Open"), QKeySequence.StandardKey.Open, tr("Open a folder store"), True)
+        self.act_open = act(tr("Open…"), QKeySequence.StandardKey.Open, tr("Open a folder store"), True)
         self.act_refresh = act(tr("Refresh"), "F5", toolbar=True)
         self.act_find = act(tr("Find"), QKeySequence.StandardKey.Find, toolbar=True)
         self.act_verify = act(tr("Verify all"), "Ctrl+Shift+V",
                               tr("Verify every version of every agent and document, not only the latest"), True)
-        self.act_copy = act(tr("Copy id"), "Ctrl+Shift+C", toolbar=True)
-        self.act_reveal = act(tr("Reveal in folder"), "Ctrl+Shift+R", toolbar=True)
+        self.act_copy = act(tr("Copy ID"), "Ctrl+Shift+C", tr("Copy the selected agent's or document's ID"), True)
+        self.act_reveal = act(tr("Reveal in Folder"), "Ctrl+Shift+R", tr("Show the selected file in the file manager"),
+                              True)
         self.act_new_doc = act(tr("New document…"), QKeySequence.StandardKey.New,
                                tr("Create a signed document in this store"), True)
         self.act_new_version = act(tr("New version…"), "Ctrl+Shift+N",
@@ -50,7 +83,8 @@ class BrowserActions(QObject):
         self.act_new_version.setEnabled(False)
         self.act_new_version.setToolTip(tr("New version…: select a document first"))
         # menus only
-        self.act_connect_s3 = act(tr("Connect to S3…"))
+        self.act_connect_s3 = act(tr("Connect to a Store…"), tip=tr("S3, Google Cloud Storage, Azure Blob, a JSONL "
+                                                                    "or SQLite file, or a folder"))
         self.act_open_sqlite = act(tr("Open SQLite…"))
         self.act_new_store = act(tr("New empty store…"))
         self.act_new_agent_store = act(tr("New store with a new agent…"))
@@ -66,14 +100,16 @@ class BrowserActions(QObject):
         self.act_settings.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.act_quit = act(tr("Quit"))
         self.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
-        self.act_shortcuts = act(tr("Keyboard shortcuts"))
+        self.act_shortcuts = act(tr("Keyboard Shortcuts…"))
         self.act_shortcuts.setShortcut(QKeySequence("Ctrl+/"))
-        self.act_readme = act(tr("README"))
+        self.act_readme = act(tr("README…"))
         self.act_welcome = act(tr("Welcome…"))
-        self.act_log_folder = act(tr("Open the log folder"))
+        self.act_log_folder = act(tr("Open the Log Folder"))
         self.act_install_entry = act(tr("Add to the Applications Menu"))
-        self.act_about = act(tr("About JACS Desktop"))
+        self.act_about = act(tr("About JACS Desktop…"))
         self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
+        for name, (theme_name, fallback) in ICONS.items():
+            getattr(self, name).setIcon(themed_icon(theme_name, fallback))
 
     def names(self) -> list[str]:
         return [n for n in vars(self) if n.startswith("act_")]
