@@ -813,11 +813,18 @@ class BrowserWindow(QMainWindow):
         self.act_jobs.setShortcut("Ctrl+J")
         self.actions_.menu_view.addSeparator()
         self.actions_.menu_view.addAction(self.act_jobs)
-        self.jobs_tracker.user_started.connect(lambda _id: self.jobs_panel.show())
+        self.jobs_tracker.user_started.connect(lambda _id: self.show_jobs())
         self.jobs_panel.retry_requested.connect(self.retry_job)
         self.jobs_panel.resume_requested.connect(self.retry_job)
         if self.jobs_tracker.history.load_problem:
             log.warning("%s", self.jobs_tracker.history.load_problem)
+
+    def show_jobs(self) -> None:
+        """Show the Jobs panel at a modest height (a fifth of the window) the first time."""
+        first = self.jobs_panel.isHidden() and not self.settings.value("window/state")
+        self.jobs_panel.show()
+        if first:
+            self.resizeDocks([self.jobs_panel], [max(160, self.height() // 5)], Qt.Orientation.Vertical)
 
     def retry_job(self, rec) -> None:
         """Retry / Resume from the Jobs panel: verify again, or reopen the job's wizard with what it
