@@ -99,33 +99,54 @@ class RowTableModel(QAbstractTableModel):
         """*change* the pager's order; the selection follows its rows (a reset when the
         number of rows changes)."""
         before = self._pager.count()
-        persistent = [idx for idx in self.persistentIndexList() if idx.isValid() and idx.row() < before]
-        moved = [(idx, self._pager.row(idx.row())) for idx in persistent]
+        # the rows the persistent indexes (selection, current) are on, before the change
+        old = {idx.row(): self._pager.row(idx.row()) for idx in self.persistentIndexList()
+               if idx.isValid() and idx.row() < before}
         change()  # nothing reads the model in between: the signals below come before any repaint
         if self._pager.count() != before:
             self.beginResetModel()
             self.endResetModel()
             return
-        self.layoutAboutToBeChanged.emit()
-        for idx, r in moved:
-            new_row = self._pager.position(r)
-            self.changePersistentIndex(idx, self.index(new_row, idx.column()) if new_row >= 0 else QModelIndex())
+        self.layoutAboutToBeChanged.emit()  # the selection model saves its indexes (on the old rows) here
+        for idx in self.persistentIndexList():
+            r = old.get(idx.row()) if idx.isValid() else None
+            if r is not None:
+                new_row = self._pager.position(r)
+                self.changePersistentIndex(idx, self.index(new_row, idx.column()) if new_row >= 0
+                                           else QModelIndex())
         self.layoutChanged.emit()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return self._pager is not None and not parent.isValid() and self._pager.more()
 
+    def endResetModel(self) -> None:
+        self._in_reset = True  # views and testers ask for more rows while modelReset is handed out
+        try:
+            super().endResetModel()
+        finally:
+            self._in_reset = False
+
     def fetchMore(self, parent: Index = QModelIndex()) -> None:
-        if not self.canFetchMore(parent):
+        # not while a reset is still being announced (rows inserted then would land inside it);
+        # the view asks again once it lays the rows out
+        if getattr(self, "_in_reset", False) or not self.canFetchMore(parent):
             return
-        rows = self._pager.load_more()
+        self._in_reset = True
+        try:
+            rows = self._pager.load_more()
+        finally:
+            self._in_reset = False
         if not rows:
             self._pager.accept(rows)
             return
         first = self._pager.count()
-        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)  # one insert per page
-        self._pager.accept(rows)
-        self.endInsertRows()
+        self._in_reset = True  # (as in endResetModel: no second page inside this insert)
+        try:
+            self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)  # one insert per page
+            self._pager.accept(rows)
+            self.endInsertRows()
+        finally:
+            self._in_reset = False
 
     def _row_at(self, i: int) -> Any:
         return self._pager.row(i) if self._pager is not None else self._rows[i]
