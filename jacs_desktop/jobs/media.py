@@ -9,9 +9,10 @@ from pathlib import Path
 from ..core.errors import JacsError
 from ..core.mediasig import ImageResult, verify_image
 from ..core.textsig import TextResult, verify_text
-from ..core.verify import KeyResolver
+from ..core.verify import KeyResolver, Verdict
 
-__all__ = ["verify_text_file", "verify_image_file", "MAX_TEXT_BYTES", "MAX_IMAGE_BYTES"]
+__all__ = ["verify_text_file", "verify_image_file", "media_verdict", "looks_signed", "MAX_TEXT_BYTES",
+           "MAX_IMAGE_BYTES"]
 
 #: text files larger than this are refused without being read
 MAX_TEXT_BYTES = 64 << 20
@@ -42,3 +43,51 @@ def verify_text_file(path: Path, keys: KeyResolver | None) -> TextResult:
     except UnicodeDecodeError as exc:
         return TextResult("malformed", error=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
     return verify_text(text, keys)
+
+
+def looks_signed(head: bytes) -> bool:
+    """Whether the first bytes of a file show a JACS text or image signature (cheap; no parsing)."""
+    from ..core.mediasig import detect_format
+    from ..core.textsig import BEGIN_MARKER
+
+    if BEGIN_MARKER.encode() in head:
+        return True
+    return detect_format(head) is not None and any(
+        m in head for m in (b"JACS-Signature", b"JACS\x00", b"JACS:Signature"))
+
+
+#: the library's word -> a verdict status (never "valid" unless the library's word is)
+_STATUS = {"valid": "valid", "invalid_signature": "invalid", "hash_mismatch": "invalid", "malformed": "invalid",
+           "key_not_found": "unverifiable", "unsupported_algorithm": "unverifiable",
+           "unsupported_format": "unverifiable", "missing_signature": "unverifiable"}
+_CHECK = {"valid": "ok", "invalid": "failed", "unverifiable": "unverifiable"}
+
+
+def media_verdict(path: Path, data: bytes, keys: KeyResolver | None) -> Verdict | None:
+    """A verdict for a signed text file or image (None when *data* is neither), for the window's drop:
+    one check per signature, named by the library's status word."""
+    from ..core.checks import Check
+    from ..core.mediasig import detect_format
+    from ..core.textsig import BEGIN_MARKER
+
+    if detect_format(data) is not None:
+        r = verify_image(data, keys)
+        status = _STATUS.get(r.status, "unverifiable")
+        check = Check("image signature", _CHECK[status], f"{r.status}" + (f": {r.reason}" if r.reason else ""))
+        return Verdict(status, "image", signer=r.signer_id, algorithm=r.algorithm, checks=[check], path=str(path))
+    if BEGIN_MARKER.encode() not in data:
+        return None
+    try:
+        t = verify_text(data.decode("utf-8"), keys)
+    except UnicodeDecodeError:
+        return Verdict("invalid", "text", checks=[Check("text signature", "failed", "the file is not UTF-8 text")],
+                       path=str(path))
+    checks = [Check(f"text signature {s.signer_id or i + 1}", _CHECK[_STATUS.get(s.status, "unverifiable")],
+                    s.status + (f": {s.reason}" if s.reason else "")) for i, s in enumerate(t.signatures)]
+    if t.status != "signed":
+        checks = [Check("text signature", "failed" if t.status == "malformed" else "unverifiable",
+                        t.status + (f": {t.error}" if t.error else ""))]
+    worst = "invalid" if any(c.status == "failed" for c in checks) else "unverifiable" if any(
+        c.status != "ok" for c in checks) else "valid"
+    signers = sorted({s.signer_id for s in t.signatures if s.signer_id})
+    return Verdict(worst, "text", signer=", ".join(signers) or None, checks=checks, path=str(path))

@@ -212,3 +212,38 @@ def test_checkpoints_window(qtbot, world, workers):
     assert w.comparison.vanished == [f"documents/{victim.name}"]
     assert w.result.topLevelItem(0).text(0) == "vanished (1)"
     store.close()
+
+
+def test_dropped_signed_text_and_image_are_verified(qtbot, world, tmp_path, monkeypatch):
+    """Files signed by jacs sign_text / sign_image dropped on the window: verified with the store's keys."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QColor, QDropEvent, QImage
+
+    note, pic = tmp_path / "minutes.md", tmp_path / "photo.png"
+    note.write_text("# Minutes\n\nShip on Friday.\n")
+    img = QImage(8, 8, QImage.Format.Format_RGB32)
+    img.fill(QColor("#336699"))
+    assert img.save(str(tmp_path / "raw.png"), "PNG")
+    with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(world["root"], PASSWORD):
+        agent = SimpleAgent.load(str(world["cfg"]["bob"]))
+        agent.sign_text(str(note), no_backup=True)
+        agent.sign_image(str(tmp_path / "raw.png"), str(pic))
+    edited = tmp_path / "edited.md"
+    edited.write_text(note.read_text().replace("Friday", "Monday"))
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = BrowserWindow(None, settings=settings, watch=False)
+    qtbot.addWidget(w)
+    w.open_url(str(world["root"]))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (note, pic, edited)])
+    w.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                           Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: len(w.dropped) == 3, timeout=30000)
+    got = {p.name: v for p, v, _r in w.dropped}
+    assert (got["minutes.md"].kind, got["minutes.md"].status) == ("text", "valid")
+    assert (got["photo.png"].kind, got["photo.png"].status) == ("image", "valid")
+    assert got["edited.md"].status == "invalid" and "hash_mismatch" in got["edited.md"].checks[0].reason
+    assert getattr(w, "active_wizard", None) is None  # signed files are verified, not offered for signing
+    w.close()

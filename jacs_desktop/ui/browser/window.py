@@ -890,8 +890,10 @@ def _looks_like_jacs(p: Path) -> bool:
             head = f.read(65536)
     except OSError:
         return False
-    return head.lstrip().startswith(b"{") and (b'"jacsSignature"' in head or b'"jacsId"' in head
-                                               or b'"jacsSha256"' in head)
+    from ...jobs.media import looks_signed  # issue 15: signed text files and images are verified too
+
+    return looks_signed(head) or (head.lstrip().startswith(b"{") and (
+        b'"jacsSignature"' in head or b'"jacsId"' in head or b'"jacsSha256"' in head))
 
 
 def _verify_paths(paths: list[Path], store) -> list:
@@ -904,6 +906,12 @@ def _verify_paths(paths: list[Path], store) -> list:
             data = p.read_bytes()
         except OSError as exc:
             results.append((p, None, str(exc)))
+            continue
+        from ...jobs.media import media_verdict
+
+        mv = media_verdict(p, data, store.keys() if store else None)  # a signed text file or image
+        if mv is not None:
+            results.append((p, mv, mv.reason))
             continue
         if not data.lstrip().startswith(b"{"):
             results.append((p, None, tr("not a JACS document (the signed-document wizard will take files)")))
