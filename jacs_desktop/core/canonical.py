@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,7 +282,7 @@ class IntegralFloat(int):
 class _NumberScan:
     """json.loads hooks: refuse what the library refuses, note numbers the C encoder writes differently."""
 
-    __slots__ = ("integral_floats", "key_order", "safe")
+    __slots__ = ("decoder", "integral_floats", "key_order", "safe")
 
     def __init__(self) -> None:
         self.safe = True
@@ -291,7 +292,9 @@ class _NumberScan:
 
     def object(self, pairs: list[Any]) -> JSONObject:
         """The object_pairs_hook: duplicates refused; notes an object whose key order needs UTF-16."""
-        d = _no_duplicates(pairs)
+        d = dict(pairs)
+        if len(d) != len(pairs):
+            _no_duplicates(pairs)  # raises, naming the key
         if len(d) > 1 and not self.key_order and not "".join(d).isascii() and _order_differs(d):
             self.key_order = True
         return d
@@ -321,6 +324,24 @@ class _NumberScan:
 
     def parse_constant(self, text: str) -> float:
         raise StrictJSONError(f"'{text}' is not a JSON value")
+
+    def decoders(self) -> None:
+        """Make this scan's decoder (once per thread: a decoder per call costs)."""
+        self.decoder = json.JSONDecoder(parse_float=self.parse_float, parse_int=self.parse_int,
+                                        parse_constant=self.parse_constant, object_pairs_hook=self.object)
+
+
+_SCANS = threading.local()
+
+
+def _scan_for_thread() -> _NumberScan:
+    scan: _NumberScan | None = getattr(_SCANS, "scan", None)
+    if scan is None:
+        scan = _NumberScan()
+        scan.decoders()
+        _SCANS.scan = scan
+    scan.safe, scan.integral_floats, scan.key_order = True, False, False
+    return scan
 
 
 def _no_duplicates(pairs: list[Any]) -> JSONObject:
@@ -420,12 +441,13 @@ def loads_strict(text: str) -> Parsed:
     outside +-(2^53-1) (also when written as floats: ``1e16``), lone
     surrogates.  Integral floats come back as :class:`IntegralFloat`.
     """
-    scan = _NumberScan()
-    value = json.loads(
-        text, parse_float=scan.parse_float, parse_int=scan.parse_int, parse_constant=scan.parse_constant,
-        object_pairs_hook=scan.object,
-    )
-    if _SURROGATE_ESCAPE.search(text) is not None and _lone_surrogate(value) is not None:
+    if text.startswith("\ufeff"):  # (as json.loads)
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    scan = _scan_for_thread()
+    value = scan.decoder.decode(text)
+    # (str.find first: a regex over a long non-ASCII text costs more than the parse)
+    if ("\\ud" in text or "\\uD" in text) and _SURROGATE_ESCAPE.search(text) is not None \
+            and _lone_surrogate(value) is not None:
         raise StrictJSONError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
     if scan.safe:
         return Parsed(value, True, scan.integral_floats, value, (), scan.key_order)

@@ -259,14 +259,18 @@ def signature_payload(doc: JSONObject, sig: JSONObject, placement: str, canon: _
     canon = canon or _Canon(doc)
     fields = sig["fields"]
     items = [b'{"name":' + _key_bytes(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
-    meta = {k: v for k, v in sig.items() if k != "signature"}
+    if canon.fast and canon.doc.get(placement) is sig:  # the signature's own copy in the canonical tree
+        tree_sig = canon.tree[placement]
+        meta = canonical_bytes({k: v for k, v in tree_sig.items() if k != "signature"}, canon.marks, canon.key_order)
+    else:
+        meta = canonicalize({k: v for k, v in sig.items() if k != "signature"})
     return (
         b'{"domain":"jacs.signature.v2","fields":['
         + b",".join(items)
         + b'],"placementKey":'
-        + canonicalize(placement)
+        + _key_bytes(placement)
         + b',"signatureMetadata":'
-        + canonicalize(meta)
+        + meta
         + b"}"
     )
 
