@@ -12,8 +12,8 @@ import time
 import uuid
 
 import pytest
-
 from s3servers import S3_KEY, S3_SECRET, fault_proxy, free_port, running
+
 from jacs_desktop.storage.base import AccessDenied, NotFound, StorageError, Unreachable
 from jacs_desktop.storage.s3 import S3Store
 
@@ -98,7 +98,7 @@ def test_wrong_credentials_are_clear(seaweed_endpoint):
 def test_bad_endpoint_url_and_unknown_profile_are_clear():
     with pytest.raises(StorageError, match="Cannot set up the S3 client"):
         S3Store("bucket", endpoint_url="http://[::1", access_key="a", secret_key="b")
-    with pytest.raises(StorageError, match="Cannot set up the S3 client.*no-such-profile"):
+    with pytest.raises(StorageError, match=r"Cannot set up the S3 client.*no-such-profile"):
         S3Store("bucket", endpoint_url="http://127.0.0.1:9", profile="no-such-profile")
 
 
