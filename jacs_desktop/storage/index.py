@@ -4,14 +4,21 @@ parent, attachments) kept in a SQLite file in the platformdirs cache dir.
 It is never trusted over the store: an entry is used only while the object's
 size/mtime/etag still match what the listing reports, and the whole file can
 be deleted at any time (it is rebuilt, with progress).
+
+Entries are written in batches: one transaction per ``BATCH`` entries or
+``BATCH_S`` seconds (and at ``flush``/``close``), not one commit per document.
+A crash loses at most the open batch, which is read again next time; SQLite's
+transaction keeps the file whole either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,7 +97,14 @@ def summarize(doc: Any) -> dict[str, Any]:
 
 
 class IndexCache:
+    #: entries per transaction at most
+    BATCH = 2000
+    #: seconds a transaction stays open at most
+    BATCH_S = 0.5
+
     def __init__(self, store_url: str, directory: Path | None = None) -> None:
+        self._pending = 0
+        self._since = 0.0
         d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
@@ -111,6 +125,7 @@ class IndexCache:
                 private_file(side)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a disposable cache: no fsync at each commit
         db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
         row = db.execute("SELECT value FROM meta WHERE name='version'").fetchone()
         if row is None or row[0] != str(INDEX_VERSION):
@@ -137,8 +152,24 @@ class IndexCache:
 
     def put(self, ref: Ref, summary: dict[str, Any]) -> None:
         with self._lock:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+                self._since, self._pending = time.monotonic(), 0
             self._db.execute("INSERT OR REPLACE INTO entry VALUES (?,?,?)",
                              (ref.key, self._stamp(ref), json.dumps(summary)))
+            self._pending += 1
+            if self._pending >= self.BATCH or time.monotonic() - self._since >= self.BATCH_S:
+                self._commit()
+
+    def _commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._pending = 0
+
+    def flush(self) -> None:
+        """Write the open batch now."""
+        with self._lock:
+            self._commit()
 
     def summary(self, store: JsonReader, ref: Ref) -> dict[str, Any]:
         """Cached summary, or read the body and cache it."""
@@ -160,6 +191,7 @@ class IndexCache:
                 cancel: CancelFlag | None = None) -> int:
         """Drop everything and summarize *refs* again; returns how many were indexed."""
         with self._lock:
+            self._commit()
             self._db.execute("DELETE FROM entry")
         n = 0
         for i, ref in enumerate(refs):
@@ -169,6 +201,7 @@ class IndexCache:
             n += 1
             if progress and (i % 50 == 0 or i == len(refs) - 1):
                 progress(i + 1, len(refs), ref.key)
+        self.flush()
         return n
 
     def prune(self, live_keys: set[str]) -> None:
@@ -179,4 +212,6 @@ class IndexCache:
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(sqlite3.Error):  # disposable: what is not written is read again next time
+                self._commit()
             self._db.close()

@@ -1,0 +1,49 @@
+"""The index cache writes its entries in batches (one transaction per few thousand, not one
+commit per document, issue 14) and stays whole when the process dies with a batch open."""
+
+import subprocess
+import sys
+import textwrap
+
+from jacs_desktop.storage.index import IndexCache
+from jacs_desktop.storage.layout import Ref
+
+
+def _ref(i):
+    return Ref("document", f"id{i}", "v1", f"documents/id{i}:v1.json", 100 + i, 1.0)
+
+
+def test_entries_are_committed_in_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(IndexCache, "BATCH_S", 3600.0)  # by count only here
+    cache = IndexCache("memory://batches", tmp_path)
+    commits = []
+    cache._db.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    for i in range(5000):
+        cache.put(_ref(i), {"title": f"t{i}"})
+    assert len(commits) == 5000 // IndexCache.BATCH
+    assert cache.get(_ref(4999)) == {"title": "t4999"}  # the open batch is read back by its own connection
+    other = IndexCache("memory://batches", tmp_path)
+    assert other.get(_ref(1999)) == {"title": "t1999"} and other.get(_ref(4999)) is None  # not committed yet
+    cache.close()
+    assert other.get(_ref(4999)) == {"title": "t4999"}  # close writes the last batch
+    other.close()
+
+
+def test_a_process_killed_with_a_batch_open_leaves_a_usable_cache(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        from jacs_desktop.storage.index import IndexCache
+        from jacs_desktop.storage.layout import Ref
+        c = IndexCache("memory://killed", {str(tmp_path)!r})
+        c.BATCH_S = 3600.0
+        for i in range(3000):
+            c.put(Ref("document", f"id{{i}}", "v1", f"documents/id{{i}}:v1.json", 100 + i, 1.0), {{"title": str(i)}})
+        os._exit(9)  # no close, no flush: the last 1000 are in an open transaction
+    """)
+    subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    cache = IndexCache("memory://killed", tmp_path)
+    assert cache.get(_ref(0)) == {"title": "0"} and cache.get(_ref(1999)) == {"title": "1999"}
+    assert cache.get(_ref(2500)) is None  # lost with the open batch: read again from the store next time
+    cache.put(_ref(2500), {"title": "again"})
+    cache.close()
+    assert IndexCache("memory://killed", tmp_path).get(_ref(2500)) == {"title": "again"}
