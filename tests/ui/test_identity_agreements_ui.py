@@ -200,7 +200,7 @@ def test_checkpoints_window(qtbot, world, workers):
     w.show()
     w.load()
     qtbot.waitUntil(lambda: "0 checkpoints" in w.status.text(), timeout=30000)
-    w.create()
+    w.create_checkpoint()
     qtbot.waitUntil(lambda: len(w.rows) == 1, timeout=30000)
     assert w.list.topLevelItem(0).text(5) == "✓"
     victim = next(p for p in sorted((world["root"] / "documents").glob("*.json"))

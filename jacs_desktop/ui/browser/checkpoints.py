@@ -46,7 +46,7 @@ class CheckpointsWindow(QWidget):
         self.load_identity_button.clicked.connect(self._choose_identity)
         self.create_button = QPushButton(tr("Checkpoint now"), self)
         self.create_button.setEnabled(False)
-        self.create_button.clicked.connect(self.create)
+        self.create_button.clicked.connect(self.create_checkpoint)
         self.compare_button = QPushButton(tr("Compare with the selected one"), self)
         self.compare_button.clicked.connect(self.compare_selected)
         for w in (self.identity_label, self.load_identity_button):
@@ -104,8 +104,9 @@ class CheckpointsWindow(QWidget):
             if c.problem:
                 item.setForeground(5, QBrush(QColor("#b3261e")))
             self.list.addTopLevelItem(item)
-        if rows:
-            self.list.setCurrentItem(self.list.topLevelItem(len(rows) - 1))
+        last = self.list.topLevelItem(len(rows) - 1) if rows else None
+        if last is not None:
+            self.list.setCurrentItem(last)
         for col in range(self.list.columnCount()):
             self.list.resizeColumnToContents(col)
         self.status.setText(tr("{0} checkpoints").format(len(rows)))
@@ -120,7 +121,7 @@ class CheckpointsWindow(QWidget):
                              f"agent:{self.identity.agent_id}:password")
         return dlg.password if dlg.exec() else None
 
-    def create(self) -> None:
+    def create_checkpoint(self) -> None:  # (not create(): that is QWidget.create())
         if self.identity is None:
             return
         password = self._password()
