@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableV
 
 from ...jobs.browse import AgentRow
 from ...jobs.doc_pages import SORT_NAMES, SqlPager
+from ..banner import Banner
 from ..models import RowTableModel
-from ..theme import banner_style
 from .columns import agent_columns, document_columns, fit_columns, make_table, tr, version_columns
 
 __all__ = ["DocumentsPanel"]
@@ -49,11 +49,7 @@ class DocumentsPanel(QWidget):
         self.layout_label = QLabel("", self)
         top.addWidget(self.layout_label)
         cl.addLayout(top)
-        self.banner = QLabel("", self)
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet(banner_style())
-        self.banner.hide()
+        self.banner = Banner(self)  # errors and information, each dismissible
         cl.addWidget(self.banner)
         self.empty_label = QLabel("", self)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -269,9 +265,9 @@ class DocumentsPanel(QWidget):
                 self.versions_model.row_changed(v)
 
     # ------------------------------------------------------------------ messages
-    def show_banner(self, text: str) -> None:
-        self.banner.setText(text)
-        self.banner.show()
+    def show_banner(self, text: str, kind: str = "error") -> None:
+        """*kind*: ``error`` (something failed) or ``info`` (a notice, such as the demo store's)."""
+        self.banner.show_message(text, kind)
 
     def show_empty(self, text: str) -> None:
         self.empty_label.setText(text)

@@ -468,7 +468,7 @@ class BrowserWindow(QMainWindow):
             self.setWindowTitle(tr("JACS Desktop — DEMO store (throwaway identity)"))
             self.documents.show_banner(tr("This is a demo store made with a throwaway identity. Nothing in it is "
                                           "real data; one document was changed after signing on purpose to show "
-                                          "an invalid verdict."))
+                                          "an invalid verdict."), "info")
         self.live.listed(session)
         self.store_opened.emit(url)
         session.read_summaries(lambda _s: self._summarized())
