@@ -5,7 +5,20 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import agreements, backup, checkpoint, connections, doctor, identity, media, migrate, sign, trust, verify
+from . import (
+    agreements,
+    attestations,
+    backup,
+    checkpoint,
+    connections,
+    doctor,
+    identity,
+    media,
+    migrate,
+    sign,
+    trust,
+    verify,
+)
 from .output import EXIT_ERROR, PROG, err, safe_streams
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_parser(sub)
     checkpoint.add_parser(sub)
     media.add_parser(sub)
+    attestations.add_parser(sub)
     return p
 
 
