@@ -187,6 +187,7 @@ class PagedDocuments:
         #: agent id -> name, for the filter (the signer's name is searched too)
         self.names: dict[str, str] = {}
         self._len: int | None = None
+        self._counts: dict[tuple[str, tuple[str, ...], frozenset[str] | None], int] = {}
         self.corpus: SearchCorpus | None = None
         self.generation = 0
 
@@ -213,8 +214,22 @@ class PagedDocuments:
             yield from self.rows_for([sp.DocRecord(*r) for r in recs])
             last = recs[-1][0]
 
+    def count(self, q: sp.DocQuery) -> int:
+        """``sqlite_pages.count``, kept until ``invalidate`` (the order does not change it:
+        sorting a million rows again does not count them again)."""
+        if q.exclude_temp or q.only_temp_rows:
+            with self.lock:
+                return sp.count(self.conn, q)
+        key = (q.text, q.signers, q.ids)
+        got = self._counts.get(key)
+        if got is None:
+            with self.lock:
+                got = self._counts[key] = sp.count(self.conn, q)
+        return got
+
     def invalidate(self) -> None:
         """The database changed (a sync, a write): counts and the filter's corpus are read again."""
+        self._counts.clear()
         self._len = None
         self.corpus = None
         self.generation += 1
@@ -375,7 +390,7 @@ class SqlPager:
                 if self._mid_n < PAGE:
                     self._lazy = False
             else:
-                self._mid_n = sp.count(c, q)
+                self._mid_n = d.count(q)
         self._index_page(0)
 
     # -- the pager interface ------------------------------------------------------
