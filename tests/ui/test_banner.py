@@ -32,3 +32,24 @@ def test_error_and_info_banners_differ_and_dismiss(qtbot, tmp_path) -> None:
     qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
     assert not b.isVisible()
     w.close()
+
+
+def test_no_matches_says_what_next_and_escape_clears_the_filter(qtbot, tmp_path) -> None:
+    from PySide6.QtCore import Qt
+
+    w = BrowserWindow(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), watch=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_url(str(FIXTURE))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    w.tabs.setCurrentIndex(1)
+    d = w.documents
+    qtbot.keyClicks(d.search, "zzz-no-such-thing")
+    assert d.docs_model.rowCount() == 0 and d.no_match_label.isVisible()
+    assert "Press Enter to search the full text" in d.no_match_label.text()
+    d.search.setFocus()
+    qtbot.keyClick(d.search, Qt.Key.Key_Escape)
+    assert d.search.text() == "" and not d.no_match_label.isVisible() and d.docs_model.rowCount() == 7
+    qtbot.keyClicks(d.search, "report")
+    assert d.docs_model.rowCount() == 1 and not d.no_match_label.isVisible()
+    w.close()

@@ -8,6 +8,7 @@ import time
 from typing import cast
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from ...jobs.browse import AgentRow
@@ -46,6 +47,9 @@ class DocumentsPanel(QWidget):
         self.search.textChanged.connect(self._filter_changed)
         self.search.returnPressed.connect(lambda: self.full_text_requested.emit(self.search.text().strip()))
         top.addWidget(self.search, 1)
+        # Escape in the filter clears it (the clear button does the same with the mouse)
+        esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search, self.search.clear)
+        esc.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.layout_label = QLabel("", self)
         top.addWidget(self.layout_label)
         cl.addLayout(top)
@@ -56,6 +60,11 @@ class DocumentsPanel(QWidget):
         self.empty_label.setWordWrap(True)
         self.empty_label.hide()
         cl.addWidget(self.empty_label)
+        #: "No matches …": the filter hides every row of the table shown, and what to do next
+        self.no_match_label = QLabel("", self)
+        self.no_match_label.setWordWrap(True)
+        self.no_match_label.hide()
+        cl.addWidget(self.no_match_label)
         self.tabs = QTabWidget(self)
         cl.addWidget(self.tabs, 1)
 
@@ -77,6 +86,7 @@ class DocumentsPanel(QWidget):
         docs_page.setSizes([500, 260])
         self.tabs.addTab(docs_page, tr("Documents"))
         self.tabs.addTab(self.archived_view, tr("Archived"))
+        self.tabs.currentChanged.connect(lambda _i: self.update_no_match())
         self.tabs.setCurrentIndex(DOCUMENTS)
         self.docs_view.selectionModel().currentRowChanged.connect(
             lambda cur, _p: self._row_current(self.docs_model, cur))
@@ -117,7 +127,20 @@ class DocumentsPanel(QWidget):
         self.docs_model.set_filter(pred, text=t)
         self.archived_model.set_filter(pred, text=t)
         self.agents_model.set_filter(None if not t else (lambda a: t in f"{a.id} {a.name or ''}".lower()))
+        self.update_no_match()
         self.filtered.emit()
+
+    def update_no_match(self) -> None:
+        """Show the next step when the filter leaves the table shown empty (and only then)."""
+        text = self.search.text().strip()
+        view = self.tabs.currentWidget()
+        model = {self.agents_view: self.agents_model, self.archived_view: self.archived_model}.get(
+            cast(QTableView, view), self.docs_model)
+        empty = bool(text) and model.rowCount() == 0
+        if empty:
+            self.no_match_label.setText(tr("No matches for “{0}”. Press Enter to search the full text of every "
+                                           "document, or Escape to clear the filter.").format(text))
+        self.no_match_label.setVisible(empty)
 
     # ------------------------------------------------------------------ rows
     @property
@@ -163,6 +186,8 @@ class DocumentsPanel(QWidget):
         self.archived_model.append_rows(new["archived"])
         for row in grown:
             self.model_of(row).row_changed(row)
+        if self.no_match_label.isVisible() or self.search.text().strip():
+            self.update_no_match()
 
     def summaries_read(self) -> None:
         for m in self.row_models:
