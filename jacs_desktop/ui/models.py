@@ -20,16 +20,48 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from .theme import VERDICT_COLORS
 
-__all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS"]
+__all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS", "verdict_badge"]
 
 Index = QModelIndex | QPersistentModelIndex
 
 VERDICT_MARKS = {"valid": "✓", "invalid": "✗", "unverifiable": "?", "legacy": "L", "ok": "✓", "failed": "✗",
                  "warning": "!", "skipped": "–", "pending": "…", "error": "⚠"}
+
+
+_BADGES: dict[tuple[str, str], QIcon] = {}
+
+
+def verdict_badge(status: str | None) -> QIcon | None:
+    """A verdict's badge: a disc in the verdict's colour with its mark cut out in white (so the
+    verdict reads by colour, by shape and by the word beside it). Cached per colour."""
+    color = VERDICT_COLORS.get(status or "")
+    mark = VERDICT_MARKS.get(status or "", "")
+    if not color or not mark:
+        return None
+    key = (color, mark)
+    icon = _BADGES.get(key)
+    if icon is None:
+        pm = QPixmap(28, 28)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(color))
+        p.drawEllipse(1, 1, 26, 26)
+        font = QFont(p.font())
+        font.setPixelSize(18)
+        font.setBold(True)
+        p.setFont(font)
+        # the mark in the colour that stands out on the disc (white on dark, black on light)
+        p.setPen(QColor("#ffffff" if QColor(color).lightnessF() < 0.6 else "#000000"))
+        p.drawText(pm.rect(), int(Qt.AlignmentFlag.AlignCenter), mark)
+        p.end()
+        icon = _BADGES[key] = QIcon(pm)
+    return icon
 
 
 class Column:
@@ -174,6 +206,8 @@ class RowTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col.status is not None:
             color = VERDICT_COLORS.get(col.status(row) or "")
             return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.DecorationRole and col.status is not None:
+            return verdict_badge(col.status(row))
         if role == Qt.ItemDataRole.TextAlignmentRole and col.align_right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RowRole:

@@ -62,6 +62,10 @@ DARK_PALETTE = {
     "PlaceholderText": "#9a9a9a", "Link": "#8ab4f8", "LinkVisited": "#c58af9", "BrightText": "#ffffff",
 }
 
+#: the dark palette's disabled texts: dimmed, as disabled controls are (WCAG exempts them)
+DARK_DISABLED = {"WindowText": "#7a7a7a", "Text": "#7a7a7a", "ButtonText": "#7a7a7a", "HighlightedText": "#bdbdbd",
+                 "Button": "#303030"}
+
 DARK = Colors(
     name="dark",
     verdict={"valid": "#81c784", "ok": "#81c784", "invalid": "#ef9a9a", "failed": "#ef9a9a",
@@ -166,6 +170,9 @@ def apply_theme(app: Any, theme: str) -> None:
         p = QPalette()
         for role, color in DARK_PALETTE.items():
             p.setColor(getattr(QPalette.ColorRole, role), QColor(color))
+        # disabled controls must look disabled (the roles above set every group alike)
+        for role, color in DARK_DISABLED.items():
+            p.setColor(QPalette.ColorGroup.Disabled, getattr(QPalette.ColorRole, role), QColor(color))
         app.setPalette(p)
     window = app.palette().color(QPalette.ColorRole.Window).name()
     use_colors(DARK if is_dark_color(window) else LIGHT)

@@ -55,3 +55,16 @@ def test_counts_say_1_agent_and_2_agents(qtbot) -> None:
     assert plural(1, "{0} agent", "{0} agents") == "1 agent"
     assert plural(2, "{0} agent", "{0} agents") == "2 agents"
     assert plural(0, "{0} document", "{0} documents") == "0 documents"
+
+
+def test_verdict_cells_carry_a_coloured_badge(qtbot) -> None:
+    from PySide6.QtGui import QColor
+
+    from jacs_desktop.ui.models import verdict_badge
+    from jacs_desktop.ui.theme import VERDICT_COLORS
+
+    for status in ("valid", "invalid", "unverifiable", "error"):
+        img = verdict_badge(status).pixmap(28, 28).toImage()
+        # the disc's rim is the verdict's colour
+        assert img.pixelColor(14, 2).name() == QColor(VERDICT_COLORS[status]).name(), status
+    assert verdict_badge(None) is None and verdict_badge("valid") is verdict_badge("valid")

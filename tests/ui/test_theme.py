@@ -63,3 +63,21 @@ def test_apply_theme_picks_the_set_for_the_palette_in_use(qapp) -> None:
         qapp.setPalette(saved_palette)
         qapp.setStyle(saved_style)
         theme.use_colors(LIGHT)
+
+
+def test_disabled_controls_look_disabled_in_the_dark_theme(qapp) -> None:
+    from PySide6.QtGui import QPalette
+
+    saved_palette, saved_style = qapp.palette(), qapp.style().name()
+    try:
+        theme.apply_theme(qapp, "dark")
+        p = qapp.palette()
+        for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text, QPalette.ColorRole.WindowText):
+            active = p.color(QPalette.ColorGroup.Active, role).name()
+            disabled = p.color(QPalette.ColorGroup.Disabled, role).name()
+            assert active != disabled and contrast_ratio(disabled, DARK.palette["Window"]) < contrast_ratio(
+                active, DARK.palette["Window"])
+    finally:
+        qapp.setPalette(saved_palette)
+        qapp.setStyle(saved_style)
+        theme.use_colors(LIGHT)
