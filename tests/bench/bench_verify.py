@@ -12,7 +12,8 @@ the agent (``JacsClient``), reads every file in ``documents/`` and calls
 writing its JSON report to a file. Both are timed from process start to exit,
 interleaved, --rounds times; the table shows the minimum and the median wall
 time, the ratio of the medians, the median CPU time (with the pool's workers)
-and the peak RSS of each one's whole process tree. Run:
+and the peak memory of each one's whole process tree (PSS: what a fork shares
+is counted once). Run:
 
     .venv/bin/python tests/bench/bench_verify.py [--sizes 2000,10000] [--rounds 3]
 
@@ -89,14 +90,15 @@ def make_store(base: Path, n: int) -> Path:
     return root
 
 
-def _tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its children (the pool's workers), MiB."""
+def _tree_pss_mib(pid: int) -> float:
+    """Memory of a process and all its children (the pool's workers), MiB: the sum of their PSS
+    (pages shared after a fork are counted once, split between the processes that share them)."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo += [int(c) for c in f.read().split()]
         except (OSError, StopIteration, ValueError):
@@ -105,8 +107,8 @@ def _tree_rss_mib(pid: int) -> float:
 
 
 def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = None) -> dict:
-    """Run *cmd*: wall seconds, CPU seconds (with its children), peak RSS of its whole process tree
-    (sampled every 20 ms), exit code and standard output (unless written to *stdout_path*)."""
+    """Run *cmd*: wall seconds, CPU seconds (with its children), peak memory of its whole process
+    tree (PSS, sampled every 20 ms), exit code and standard output (unless written to *stdout_path*)."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.PIPE  # noqa: SIM115
     peak = [0.0]
     try:
@@ -116,7 +118,7 @@ def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = No
 
         def sample() -> None:
             while not done.wait(0.02):
-                peak[0] = max(peak[0], _tree_rss_mib(p.pid))
+                peak[0] = max(peak[0], _tree_pss_mib(p.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -132,7 +134,7 @@ def timed(cmd: list[str], stdout_path: Path | None = None, env: dict | None = No
             out.close()
     if p.returncode != 0 and err:
         print(err[-2000:], file=sys.stderr)
-    return {"s": seconds, "cpu": usage.ru_utime + usage.ru_stime, "rss": max(peak[0], usage.ru_maxrss / 1024),
+    return {"s": seconds, "cpu": usage.ru_utime + usage.ru_stime, "rss": peak[0],
             "rc": p.returncode, "out": text}
 
 
