@@ -187,6 +187,7 @@ class PagedDocuments:
         #: agent id -> name, for the filter (the signer's name is searched too)
         self.names: dict[str, str] = {}
         self._len: int | None = None
+        self._versions: int | None = None
         self._counts: dict[tuple[str, tuple[str, ...], frozenset[str] | None], int] = {}
         self.corpus: SearchCorpus | None = None
         self.generation = 0
@@ -230,7 +231,7 @@ class PagedDocuments:
     def invalidate(self) -> None:
         """The database changed (a sync, a write): counts and the filter's corpus are read again."""
         self._counts.clear()
-        self._len = None
+        self._len = self._versions = None
         self.corpus = None
         self.generation += 1
 
@@ -291,8 +292,11 @@ class PagedDocuments:
 
     # -- totals ---------------------------------------------------------------
     def versions(self) -> int:
-        with self.lock:
-            return sp.versions_total(self.conn, self.archived)
+        """How many versions (kept until ``invalidate``: the status bar asks at every batch of verdicts)."""
+        if self._versions is None:
+            with self.lock:
+                self._versions = sp.versions_total(self.conn, self.archived)
+        return self._versions
 
     def count_versions(self) -> tuple[int, dict[str, int]]:
         """(versions, {status: versions}): the ones not made into rows yet are pending."""

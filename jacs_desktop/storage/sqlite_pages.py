@@ -141,9 +141,12 @@ def _missing(c: sqlite3.Connection) -> list[int]:
     """rowids of ``jacs_document`` rows without a (current) ``jd_version`` row. The
     names are compared through the primary key index (the bodies are not read);
     the archived flags only when the numbers of archived versions differ."""
-    todo = [r[0] for r in c.execute(
-        "SELECT d.rowid FROM jacs_document d INDEXED BY sqlite_autoindex_jacs_document_1 WHERE NOT EXISTS "
-        "(SELECT 1 FROM jd_version v WHERE v.jacs_id = d.jacs_id AND v.jacs_version = d.jacs_version)")]
+    query = ("SELECT d.rowid FROM jacs_document d {} WHERE NOT EXISTS "
+             "(SELECT 1 FROM jd_version v WHERE v.jacs_id = d.jacs_id AND v.jacs_version = d.jacs_version)")
+    try:  # through the primary key's index: the names only, not the pages of the bodies
+        todo = [r[0] for r in c.execute(query.format("INDEXED BY sqlite_autoindex_jacs_document_1"))]
+    except sqlite3.OperationalError:  # a table made another way: the planner's choice
+        todo = [r[0] for r in c.execute(query.format(""))]
     archived = c.execute("SELECT count(*) FROM jacs_document WHERE removed = 1").fetchone()[0]
     summarized = c.execute("SELECT count(*) FROM jd_version WHERE removed = 1").fetchone()[0]
     if archived != summarized or todo:
