@@ -209,6 +209,18 @@ class VersionRow:
     def status(self) -> str:
         return self.verdict.status if self.verdict else PENDING
 
+    def signer_label(self) -> str:
+        """The versions table's Signer: the agent's name once this version's verdict proves the key
+        is that agent's; until then (or for a planted key) the claimed id, never a borrowed name."""
+        v = self.verdict
+        if v is not None and v.signer_name:
+            return v.signer_name
+        sid = (v.signer if v is not None else None) or self.summary.get("signer") or ""
+        short_id = sid[:8] + "…" if len(sid) > 12 else sid
+        if v is not None and v.signer and unknown_signing_key(v):
+            return f"unknown key claiming {short_id}"
+        return short_id
+
 
 @dataclass
 class Snapshot:

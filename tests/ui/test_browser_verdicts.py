@@ -509,3 +509,14 @@ def test_signer_named_only_for_the_agents_own_key(qtbot, window, fixture_copy, t
     assert "unknown key claiming agent " + ED_AGENT["agent_id"] in w.verdict_label.text()
     _select_doc(qtbot, w, CHAIN)
     assert "fixture-ed25519 (" + ED_AGENT["agent_id"] in w.verdict_label.text()
+    # the versions table names the signer too, once each version's verdict proves the key
+    vcol = next(i for i in range(w.versions_model.columnCount()) if w.versions_model.headerData(
+        i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "Signer")
+    qtbot.waitUntil(lambda: all(w.versions_model.row_object(r).verdict
+                                for r in range(w.versions_model.rowCount())), timeout=30000)
+    cells = {w.versions_model.data(w.versions_model.index(r, vcol)) for r in range(w.versions_model.rowCount())}
+    assert cells == {"fixture-ed25519"}
+    _select_doc(qtbot, w, planted["jacsId"])
+    qtbot.waitUntil(lambda: bool(w.versions_model.rowCount() and w.versions_model.row_object(0).verdict),
+                    timeout=30000)
+    assert w.versions_model.data(w.versions_model.index(0, vcol)).startswith("unknown key claiming")

@@ -138,7 +138,8 @@ def version_columns() -> list[Column]:
                else r.node.version),
         Column(tr("Date"), lambda r: (r.node.date or "")[:23].replace("T", " ")),
         Column(tr("Previous"), lambda r: short(r.node.previous)),
-        Column(tr("Signer"), lambda r: short(r.summary.get("signer"))),
+        Column(tr("Signer"), lambda r: r.signer_label(),
+               tooltip=lambda r: (r.verdict.signer if r.verdict else None) or r.summary.get("signer") or ""),
         Column(tr("Attachments"), lambda r: r.summary.get("attachments"), align_right=True),
     ]
 
