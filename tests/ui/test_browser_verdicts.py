@@ -142,6 +142,17 @@ def test_forged_older_version_is_not_hidden_behind_a_valid_latest(qtbot, window,
     assert "Over all 3 versions" in w.verdict_label.text() and "1 of 3 versions invalid" in w.verdict_label.text()
     statuses = {v.node.version: v.status for v in w.versions_model.all_rows}
     assert statuses == {FIRST: "invalid", SECOND: "valid", LATEST: "valid"}
+    # the Diff tab tells the versions apart and says which side failed, at 1024 x 700 too
+    w.resize(1024, 700)
+    w.detail.setCurrentIndex(w.detail.count() - 1)
+    labels = [w.diff_old.itemText(i) for i in range(w.diff_old.count())]
+    assert [lab.split(" · ")[0] for lab in labels] == ["v1", "v2", "v3"]
+    assert labels[0].endswith("✗ invalid") and labels[2].endswith("✓ valid") and FIRST[:8] in labels[0]
+    assert not w.detail.diff_note.isVisible()  # v2 -> v3: both valid
+    w.diff_old.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: w.diff_model.rowCount() > 0, timeout=10000)
+    assert w.detail.diff_note.isVisible() and w.detail.diff_note.text().startswith("From: ✗ invalid")
+    assert w.diff_old.width() >= 150 and w.diff_view.isVisible()
 
 
 def test_sorting_by_verdict_follows_verdicts_as_they_arrive(qtbot, manual_window, fixture_copy):

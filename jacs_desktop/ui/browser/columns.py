@@ -167,14 +167,22 @@ def check_columns() -> list[Column]:
     ]
 
 
+def _full(v: Any) -> str:
+    """A diff value whole, for its tooltip (at most 2,000 characters)."""
+    if v is None:
+        return ""
+    t = json.dumps(v, ensure_ascii=False, sort_keys=True, indent=1)
+    return t if len(t) <= 2000 else t[:1999] + "…"
+
+
 def diff_columns() -> list[Column]:
     return [
         Column(tr("Change"), lambda d: d.kind, status=lambda d: {"removed": "failed", "added": "ok",
                                                                   "changed": "warning"}[d.kind]),
         Column(tr("Field"), lambda d: d.path),
         Column(tr("Signed"), lambda d: "✓" if d.signed else ""),
-        Column(tr("Before"), lambda d: compact(d.old)),
-        Column(tr("After"), lambda d: compact(d.new)),
+        Column(tr("Before"), lambda d: compact(d.old), tooltip=lambda d: _full(d.old)),
+        Column(tr("After"), lambda d: compact(d.new), tooltip=lambda d: _full(d.new)),
     ]
 
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QComboBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,7 +29,7 @@ from ..models import VERDICT_MARKS, RowTableModel
 from ..theme import JSON_COLORS, verdict_color
 from .columns import agg_text, check_columns, diff_columns, make_table, mark, short, tr
 
-__all__ = ["DetailPanel", "JsonHighlighter", "overall_line", "utf16_positions"]
+__all__ = ["DetailPanel", "JsonHighlighter", "overall_line", "utf16_positions", "version_label"]
 
 
 class JsonHighlighter(QSyntaxHighlighter):
@@ -88,6 +89,13 @@ def trust_html(verdict) -> str:
             + (f" <small>{html.escape(line.reason)}</small>" if line.state != TRUSTED else ""))
 
 
+def version_label(i: int, v) -> str:
+    """A diff choice: 'v3 · 2026-12-01 10:22:01 · 2da6f1c4 · ✓ valid' (number, date, id, verdict)."""
+    date = (v.node.date or "")[:19].replace("T", " ")
+    status = mark(v.status) if v.verdict is not None else tr("not verified yet")
+    return " · ".join(p for p in (f"v{i + 1}", date, v.node.version[:8], status) if p)
+
+
 def overall_line(row, key: str) -> str:
     """'Over all 6 versions: ✗ 1 of 6 versions invalid (version 2da6…: reason)', for rows of many versions."""
     if row is None or not any(r.key == key for r in row.refs) or len(row.refs) < 2:
@@ -143,19 +151,37 @@ class DetailPanel(QTabWidget):
         self.addTab(self.tree_view, tr("Tree"))
         dpage = QWidget(self)
         dl = QVBoxLayout(dpage)
-        pick = QHBoxLayout()
+        # From and To on their own lines, so both stay readable in a narrow pane (1024 px windows)
+        pick = QFormLayout()
+        pick.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.diff_old = QComboBox(dpage)
         self.diff_new = QComboBox(dpage)
-        self.diff_old.currentIndexChanged.connect(self._diff_changed)
-        self.diff_new.currentIndexChanged.connect(self._diff_changed)
-        pick.addWidget(QLabel(tr("From"), dpage))
-        pick.addWidget(self.diff_old, 1)
-        pick.addWidget(QLabel(tr("to"), dpage))
-        pick.addWidget(self.diff_new, 1)
+        for combo in (self.diff_old, self.diff_new):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(16)
+            combo.currentIndexChanged.connect(self._diff_changed)
+        pick.addRow(tr("From"), self.diff_old)
+        pick.addRow(tr("To"), self.diff_new)
         dl.addLayout(pick)
+        #: which side failed verification (or is not checked yet), in words
+        self.diff_note = QLabel("", dpage)
+        self.diff_note.setWordWrap(True)
+        self.diff_note.hide()
+        dl.addWidget(self.diff_note)
         self.diff_model = RowTableModel(diff_columns(), self)
         self.diff_view = make_table(self.diff_model, self, sortable=False)
+        self.diff_view.setWordWrap(False)
+        # Before and After side by side, sharing what the pane has left; the rest as narrow as they can be
+        h = self.diff_view.horizontalHeader()
+        h.setStretchLastSection(False)
+        for col, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Interactive,
+                                    QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch,
+                                    QHeaderView.ResizeMode.Stretch)):
+            h.setSectionResizeMode(col, mode)
+        h.resizeSection(1, 130)
+        self.diff_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         dl.addWidget(self.diff_view, 1)
+        self._versions: list = []
         self.addTab(dpage, tr("Diff"))
 
     # ------------------------------------------------------------------ clearing
@@ -232,12 +258,14 @@ class DetailPanel(QTabWidget):
     # ------------------------------------------------------------------ diff
     def set_versions(self, versions) -> None:
         """The diff's From/To choices: *versions* (VersionRow), the last two picked."""
+        self._versions = list(versions)
         for combo in (self.diff_old, self.diff_new):
             combo.blockSignals(True)
             combo.clear()
-            for v in versions:
-                combo.addItem(f"{(v.node.date or '')[:19].replace('T', ' ')}  {v.node.version[:8]}", v.ref.key)
+            for i, v in enumerate(versions):
+                combo.addItem(version_label(i, v), v.ref.key)
             combo.blockSignals(False)
+        self._update_diff_note()
         if not versions:
             return
         if len(versions) > 1:
@@ -245,7 +273,31 @@ class DetailPanel(QTabWidget):
         self.diff_new.setCurrentIndex(len(versions) - 1)
         self._diff_changed()
 
+    def refresh_version_labels(self) -> None:
+        """Verdicts arrived: the From/To labels show them (the choices stay as they are)."""
+        for combo in (self.diff_old, self.diff_new):
+            for i, v in enumerate(self._versions[:combo.count()]):
+                combo.setItemText(i, version_label(i, v))
+        self._update_diff_note()
+
+    def _update_diff_note(self) -> None:
+        by_key = {v.ref.key: v for v in self._versions}
+        notes, failed = [], False
+        for side, combo in ((tr("From"), self.diff_old), (tr("To"), self.diff_new)):
+            v = by_key.get(combo.currentData() or "")
+            if v is None or v.status == "valid":
+                continue
+            if v.verdict is None:
+                notes.append(tr("{0}: not verified yet").format(side))
+            else:
+                failed = True
+                notes.append(f"{side}: {mark(v.status)} — {reason_of(v.verdict)}")
+        self.diff_note.setText("\n".join(notes))
+        self.diff_note.setStyleSheet(f"color: {verdict_color('invalid')}" if failed else "")
+        self.diff_note.setVisible(bool(notes))
+
     def _diff_changed(self, *_args) -> None:
+        self._update_diff_note()
         if self.diff_old.count() == 0:
             self.diff_model.clear()
             return

@@ -179,6 +179,7 @@ class Selection(QObject):
         self.documents.verdicts_changed(self.documents.model_of(row), [row])
         if row is self.doc:
             self.documents.version_verdicts_changed(row)
+            self.detail.refresh_version_labels()
         self.counts_changed.emit()
         self.refresh_detail()
         self.changed.emit()

@@ -120,7 +120,7 @@ class BrowserWindow(QMainWindow):
         splitter.addWidget(self.sources_panel)
         splitter.addWidget(self.documents)
         splitter.addWidget(self.detail)
-        splitter.setSizes([220, 760, 420])
+        splitter.setSizes([200, 640, 560])  # shares (Qt scales them to the window): the detail pane stays usable
         self.setCentralWidget(splitter)
         self._build_jobs_panel()
         self.status = StatusBar(self)
