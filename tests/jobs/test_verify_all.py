@@ -129,3 +129,13 @@ def test_stream_store_cancels(big_store):
     with pytest.raises(Cancelled) as info:
         verify_all.stream_store(Store(FsStore(big_store)), repr, write, cancel, workers=2)
     assert 60 <= info.value.report.total < N and multiprocessing.active_children() == []
+
+
+def test_spawned_workers_open_the_folder_again(big_store, monkeypatch):
+    """Where fork is not used (macOS, Windows) the workers are new interpreters that open the same
+    folder with the same layout: the same verdicts."""
+    monkeypatch.setattr(verify_all, "_start_method", lambda: "spawn")
+    one = verify_store(Store(FsStore(big_store)), workers=1)
+    two = verify_store(Store(FsStore(big_store)), workers=2)
+    assert _shape(one) == _shape(two)
+    assert multiprocessing.active_children() == []
