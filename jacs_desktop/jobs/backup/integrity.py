@@ -4,9 +4,9 @@ signature of what is intact: the one judgement ``verify_archive`` and ``restore`
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Container, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ...core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 class _TempObjects(ObjectStore):
     """The unpacked entries as a read-only object store (for the verifier)."""
 
-    def __init__(self, files: dict[str, tuple[Path, int, str]]):
+    def __init__(self, files: dict[str, tuple[str, int, str]], cache: dict[str, bytes] | None = None):
         self.files = files
+        self.cache = cache or {}  # bytes kept from the one read of the archive
         self.url = f"archive-temp://{uuid.uuid4().hex}"
 
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
@@ -40,8 +41,12 @@ class _TempObjects(ObjectStore):
         e = self.files.get(key)
         if e is None:
             raise NotFound(f"{key} not found")
+        data = self.cache.get(key)
+        if data is not None:
+            return data
         try:
-            return e[0].read_bytes()
+            with open(e[0], "rb") as f:
+                return f.read()
         except OSError as exc:
             raise StorageError(f"{key}: {exc.strerror or exc}") from None
 
@@ -94,7 +99,10 @@ def _short(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _manifest_entries(data: bytes) -> dict[str, dict[str, Any]]:
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _manifest_entries(data: bytes, checked: Container[str] = ()) -> dict[str, dict[str, Any]]:
     """The manifest's entries by name, every field checked (types, safe unique names,
     sizes, SHA-256 digests); anything else is a sentence in a :class:`BackupError`."""
     damaged = "The archive's manifest is damaged: "
@@ -121,24 +129,26 @@ def _manifest_entries(data: bytes) -> dict[str, dict[str, Any]]:
         name, size, sha = e.get("name"), e.get("size"), e.get("sha256")
         if not isinstance(name, str):
             raise BackupError(damaged + f"entry {i} has the name {_short(name)}, not a text")
-        try:
-            validate_key(name)
-        except UnsafeName as exc:
-            raise BackupError(damaged + f"entry {i}: {exc}") from None
+        if name not in checked:  # names the archive's own entries have were checked as they were read
+            try:
+                validate_key(name)
+            except UnsafeName as exc:
+                raise BackupError(damaged + f"entry {i}: {exc}") from None
         if name == MANIFEST_NAME or name in listed:
             raise BackupError(damaged + f"the name {_short(name)} is listed twice")
         if type(size) is not int or not 0 <= size < 1 << 63:
             raise BackupError(damaged + f"entry {_short(name)} has the size {_short(size)}, not a byte count")
-        if not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+        if not isinstance(sha, str) or _SHA256_HEX.fullmatch(sha) is None:
             raise BackupError(damaged + f"entry {_short(name)} has the SHA-256 {_short(sha)}, not a digest")
         listed[name] = e
     return listed
 
 
 def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = None,
-           cancel: CancelToken | None = None) -> None:
+           cancel: CancelToken | None = None, *, verify_versions: bool = True) -> None:
     """Archive integrity (every entry against the manifest), then every JACS signature
-    of what is intact. Fills *report*; the verdict is ``report.exit_code``."""
+    of what is intact (unless not *verify_versions*). Fills *report*; the verdict is
+    ``report.exit_code``."""
     report.entries = len(u.entries)
     report.bytes = sum(e[1] for e in u.entries.values())
     if u.stream_error:
@@ -155,7 +165,7 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
                                "no entry could be checked against it")
     else:
         try:
-            listed = _manifest_entries(u.manifest_data)
+            listed = _manifest_entries(u.manifest_data, u.entries)
         except BackupError as exc:
             report.errors.append(str(exc))
         if report.errors:
@@ -175,9 +185,13 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
             if name not in listed:
                 report.damaged[name] = "in the archive but not in the manifest"
                 report.problems.append(f"{name}: {report.damaged[name]}")
+    if not verify_versions:
+        report.warnings.append("The documents' signatures were not checked (asked for); every entry was "
+                               "checked against the manifest")
+        return
     intact = {k: v for k, v in u.entries.items() if k not in report.damaged}
-    every = Store(_TempObjects({**{k: (Path(), 0, "") for k in report.damaged}, **u.entries}))
-    store = Store(_TempObjects(intact), layout=every.layout)
+    every = Store(_TempObjects({**{k: ("", 0, "") for k in report.damaged}, **u.entries}))
+    store = Store(_TempObjects(intact, u.cache), layout=every.layout)
     refs = every.refs()
     keys, files = store.keys(), store.read_attachment
     for i, ref in enumerate(refs):

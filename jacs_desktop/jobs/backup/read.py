@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn, cast
@@ -15,6 +16,7 @@ from ...storage.base import UnsafeName, validate_key
 from ..common import CancelToken, ProgressFn, is_cancelled
 from .base import CHUNK, MAGIC, MANIFEST_NAME, MAX_RATIO, ZSTD_MAGIC, BackupError, _Readable, _Refused
 from .crypto import _DecryptReader
+from .tarread import TarMembers
 
 if TYPE_CHECKING:
     pass
@@ -208,10 +210,10 @@ def _tar_stream(f: io.BufferedReader, file_size: int, passphrase: str | None) ->
 
 @dataclass
 class _Unpacked:
-    """What :func:`_unpack` found: entries (name -> temp file, size, SHA-256) in archive order."""
+    """What :func:`_unpack` found: entries (name -> temp file path, size, SHA-256) in archive order."""
 
     root: Path
-    entries: dict[str, tuple[Path, int, str]] = field(default_factory=dict)
+    entries: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     manifest_data: bytes | None = None
     #: why the archive could not be read to its end (after the entries above)
     stream_error: str | None = None
@@ -219,21 +221,33 @@ class _Unpacked:
     broken_entry: str | None = None
     #: names that are one on a case-insensitive file system (Windows, macOS): (earlier, later)
     case_clashes: list[tuple[str, str]] = field(default_factory=list)
+    #: the temporary files are laid out under the entries' own names (so the folder can become
+    #: the target as a whole), not numbered
+    named: bool = False
+    #: the bytes of small entries, kept from the one read of the archive for the signature checks
+    cache: dict[str, bytes] = field(default_factory=dict)
 
 
-def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = False,
+#: entries up to this size are kept in memory for the signature checks, up to CACHE_BUDGET in all
+CACHE_ENTRY = 1 << 20
+CACHE_BUDGET = 64 << 20
+
+
+def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
             case_insensitive: bool = False) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
-    empty). Raises :class:`BackupError` when the archive cannot be used at all:
-    unreadable, wrong passphrase, links, devices, unsafe or duplicate names, bombs.
-    A stream that breaks off after some entries is not raised: it is recorded."""
+    empty): under their own names when *named*, else numbered. Raises
+    :class:`BackupError` when the archive cannot be used at all: unreadable, wrong
+    passphrase, links, devices, unsafe or duplicate names, bombs. A stream that breaks
+    off after some entries is not raised: it is recorded. Nothing is synced to disk here:
+    the caller makes the finished folder durable in one step."""
     try:
         # opened apart from the with below (which closes it) so that a failure is worded as reading it
         f = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
-    out = _Unpacked(root)
+    out = _Unpacked(root, named=named)
     with f:
         try:
             size = os.fstat(f.fileno()).st_size
@@ -241,58 +255,21 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
             limit = _bomb_limit(size)
         except OSError as exc:
             raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
-        total = 0
-        current: str | None = None
-        folders: set[str] = set()  # every folder the entries' names imply
-        folded: dict[str, str] = {}  # files and folders by their case-folded name
+        root_s = str(root)
+        writer = _FileWriter()
         try:
-            # a stream: nothing to close but the file (the with above); tarfile only calls read() on the
-            # stream in mode "r|" (typeshed's file type asks for more)
-            tar = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", tarinfo=_BoundedTarInfo)  # noqa: SIM115
-            for m in tar:
-                current = None
-                if is_cancelled(cancel):
-                    raise _Refused("cancelled")
-                name = m.name
-                if m.issym() or m.islnk():
-                    raise _Refused(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
-                if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
-                    raise _Refused(f"Refused: the archive holds a device or pipe ({name!r})")
-                if m.isdir():
-                    continue
-                if not m.isreg():
-                    raise _Refused(f"Refused: {name!r} is not a regular file")
-                clean = name[2:] if name.startswith("./") else name
-                try:
-                    validate_key(clean)
-                except UnsafeName as exc:
-                    raise _Refused(f"Refused: unsafe name in the archive: {exc}") from None
-                if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
-                    raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
-                _check_file_folder(clean, out, folders)
-                _check_case(clean, out, folded, case_insensitive)
-                total += m.size
-                if total > limit:
-                    raise _Refused("Refused: the archive unpacks to far more than its size "
-                                   "(a decompression bomb?)")
-                current = clean
-                src = tar.extractfile(m)
-                if clean == MANIFEST_NAME:
-                    if m.size > MAX_MANIFEST_BYTES:
-                        raise _Refused(f"Refused: the manifest is {m.size:,} bytes, more than any backup needs")
-                    data = src.read(m.size + 1) if src else b""
-                    if len(data) != m.size:
-                        raise tarfile.ReadError("unexpected end of data")
-                    out.manifest_data = data
-                else:
-                    out.entries[clean] = _write_entry(root / f"{len(out.entries):08d}", src, m.size, durable)
-                current = None
-                if progress and (len(out.entries) % 100 == 0 or m.size >= CHUNK):
-                    progress(min(f.tell(), size), size, clean)
+            members = TarMembers(stream, _BoundedTarInfo)
+            try:
+                _read_members(members, out, writer, named, root_s, limit, progress, cancel, case_insensitive, f,
+                              size)
+            finally:
+                failed = writer.close()  # every entry read is on disk (or this machine could not write it)
+                if failed is not None:
+                    raise _LocalError(failed)  # a local write failure decides, whatever else
             # read to the very end: the gzip CRC, the encrypted "last" chunk, bombs of zeros
             trailing = 0
-            rest = tar.fileobj  # tarfile's buffer first, then the stream (never None here)
-            while rest is not None and (piece := rest.read(CHUNK)):
+            rest = members.rest()
+            while piece := rest.read(CHUNK):
                 trailing += len(piece)
             if trailing == 0:
                 raise tarfile.ReadError("the archive ends early (no end-of-archive marker)")
@@ -305,8 +282,152 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, durable: bool = F
             msg = str(exc) if isinstance(exc, BackupError) else f"The archive is damaged: {exc}"
             if not out.entries and out.manifest_data is None:
                 raise BackupError(msg) from None
-            out.stream_error, out.broken_entry = msg, current
+            out.stream_error = msg
+            return out
+    out.broken_entry = None
     return out
+
+
+def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, named: bool, root_s: str, limit: int,
+                  progress: ProgressFn | None, cancel: CancelToken | None, case_insensitive: bool,
+                  f: IO[bytes], size: int) -> None:
+    """Every member into *out*; ``out.broken_entry`` names the one being read when it fails."""
+    total = cached = 0
+    folders: set[str] = set()  # every folder the entries' names imply
+    folded: dict[str, str] = {}  # files and folders by their case-folded name
+    made: set[str] = set()  # folders made under root (named layout)
+    sha256 = hashlib.sha256
+    for m in members:
+        out.broken_entry = None
+        if is_cancelled(cancel):
+            raise _Refused("cancelled")
+        name, kind = m.name, m.kind
+        if kind in ("sym", "lnk"):
+            raise _Refused(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
+        if kind == "dev":
+            raise _Refused(f"Refused: the archive holds a device or pipe ({name!r})")
+        if kind == "dir":
+            continue
+        if kind != "reg":
+            raise _Refused(f"Refused: {name!r} is not a regular file")
+        clean = name[2:] if name.startswith("./") else name
+        try:
+            validate_key(clean)
+        except UnsafeName as exc:
+            raise _Refused(f"Refused: unsafe name in the archive: {exc}") from None
+        if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
+            raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
+        _check_file_folder(clean, out, folders)
+        _check_case(clean, out, folded, case_insensitive)
+        total += m.size
+        if total > limit:
+            raise _Refused("Refused: the archive unpacks to far more than its size (a decompression bomb?)")
+        out.broken_entry = clean
+        if clean == MANIFEST_NAME:
+            if m.size > MAX_MANIFEST_BYTES:
+                raise _Refused(f"Refused: the manifest is {m.size:,} bytes, more than any backup needs")
+            out.manifest_data = b"".join(members.chunks(m))
+        else:
+            if named:
+                slash = clean.rfind("/")
+                if slash > 0:
+                    _make_folders(root_s, clean[:slash], made)
+                dest = f"{root_s}/{clean}"
+            else:
+                dest = f"{root_s}/{len(out.entries):08d}"
+            keep = m.size <= CACHE_ENTRY and cached + m.size <= CACHE_BUDGET
+            if m.size <= CHUNK:  # one piece: hashed here, written by the writer thread
+                data = b"".join(members.chunks(m))
+                writer.add(dest, data)
+                out.entries[clean] = (dest, len(data), sha256(data).hexdigest())
+                kept = data if keep else None
+            else:
+                out.entries[clean], kept = _write_entry(dest, members.chunks(m), keep)
+            if kept is not None:
+                out.cache[clean] = kept
+                cached += len(kept)
+        out.broken_entry = None
+        if progress and (len(out.entries) % 100 == 0 or m.size >= CHUNK):
+            progress(min(f.tell(), size), size, clean)
+
+
+class _FileWriter:
+    """Writes small entries on a thread of its own, in batches: the file system calls release
+    the GIL, so creating the files overlaps reading the next members. Memory stays bounded
+    (a few batches of at most ``BATCH_BYTES`` wait)."""
+
+    BATCH, BATCH_BYTES = 64, 4 << 20
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self.q: queue.Queue[list[tuple[str, bytes]] | None] = queue.Queue(maxsize=4)
+        self.batch: list[tuple[str, bytes]] = []
+        self.batch_bytes = 0
+        self.error: str | None = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        while (batch := self.q.get()) is not None:
+            for dest, data in batch:
+                if self.error is not None:
+                    break
+                try:
+                    _write_file(dest, data)
+                except OSError as exc:
+                    self.error = f"Cannot write the temporary copy in {os.path.dirname(dest)}: {exc.strerror or exc}"
+
+    def add(self, dest: str, data: bytes) -> None:
+        if self.error is not None:
+            raise _LocalError(self.error)
+        self.batch.append((dest, data))
+        self.batch_bytes += len(data)
+        if len(self.batch) >= self.BATCH or self.batch_bytes >= self.BATCH_BYTES:
+            self.q.put(self.batch)
+            self.batch, self.batch_bytes = [], 0
+
+    def close(self) -> str | None:
+        """Wait until everything handed over is written; the first write failure, if any."""
+        if self.batch:
+            self.q.put(self.batch)
+            self.batch = []
+        self.q.put(None)
+        self.t.join()
+        return self.error
+
+
+def _write_file(dest: str, data: bytes) -> None:
+    """A new file *dest* holding *data* (removed again when it cannot be written whole)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        os.close(fd)
+        os.unlink(dest)
+        raise
+    os.close(fd)
+
+
+def _make_folders(root: str, folder: str, made: set[str]) -> None:
+    """Make *folder* (a checked relative name) and its parents under *root*, each private."""
+    if folder in made:
+        return
+    slash = folder.rfind("/")
+    if slash > 0:
+        _make_folders(root, folder[:slash], made)
+    p = f"{root}/{folder}"
+    try:
+        os.mkdir(p, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(p):  # never: names are checked, the folder is ours
+            raise _LocalError(f"Cannot write the temporary copy: {p} is in the way") from None
+    except OSError as exc:
+        raise _LocalError(f"Cannot write the temporary copy in {root}: {exc.strerror or exc}") from None
+    made.add(folder)
 
 
 def _check_file_folder(name: str, out: _Unpacked, folders: set[str]) -> None:
@@ -368,32 +489,36 @@ class _LocalError(Exception):
     """Writing the temporary copy failed (this machine's problem, not the archive's)."""
 
 
-def _write_entry(dest: Path, src: IO[bytes] | None, size: int, durable: bool) -> tuple[Path, int, str]:
-    """Copy one entry into *dest*, hashing as it streams; raises tarfile.ReadError when short."""
+def _write_entry(dest: str, pieces: Iterator[bytes], keep: bool) -> tuple[tuple[str, int, str], bytes | None]:
+    """Write one entry's bytes into a new file *dest*, hashing as they stream: (path, size,
+    SHA-256), and the bytes when *keep* and they came in one piece. Errors reading the
+    archive pass through; errors writing are :class:`_LocalError`."""
     h = hashlib.sha256()
     n = 0
+    kept: bytes | None = None
     try:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     except OSError as exc:
-        raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as w:
-        while n < size:
-            piece = src.read(min(CHUNK, size - n)) if src else b""
-            if not piece:
-                raise tarfile.ReadError("unexpected end of data")
+        raise _LocalError(f"Cannot write the temporary copy in {os.path.dirname(dest)}: {exc.strerror or exc}") \
+            from None
+    done = False
+    try:
+        for piece in pieces:
             h.update(piece)
-            try:
-                w.write(piece)
-            except OSError as exc:
-                raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") \
-                    from None
+            kept = piece if keep and n == 0 else None
             n += len(piece)
-        try:
-            w.flush()
-            if durable:
-                os.fsync(w.fileno())
-        except OSError as exc:
-            raise _LocalError(f"Cannot write the temporary copy in {dest.parent}: {exc.strerror or exc}") from None
-    return dest, n, h.hexdigest()
+            try:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                raise _LocalError(f"Cannot write the temporary copy in {os.path.dirname(dest)}: "
+                                  f"{exc.strerror or exc}") from None
+        done = True
+    finally:
+        os.close(fd)
+        if not done:  # never a half-written file under an entry's name
+            os.unlink(dest)
+    return (dest, n, h.hexdigest()), kept
 
 

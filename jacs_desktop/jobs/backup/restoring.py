@@ -9,14 +9,11 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...core.checks import MAX_DOCUMENT_BYTES
-from ...core.verify import claimed_hash
-from ...paths import private_dir
-from ...storage.base import ObjectStore, Refused, StorageError
 from ...storage.store import Store
-from ..common import CancelToken, ProgressFn, is_cancelled
-from .base import MANIFEST_NAME, ArchiveReport, BackupError
+from ..common import CancelToken, ProgressFn
+from .base import ArchiveReport, BackupError
 from .integrity import _judge
+from .place import _place_all
 from .read import _unpack, _Unpacked
 
 if TYPE_CHECKING:
@@ -76,19 +73,19 @@ def _remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveReport, *, durable: bool = False,
+def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveReport, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            case_insensitive: bool = False) -> _Unpacked | None:
+            case_insensitive: bool = False, verify_versions: bool = True) -> _Unpacked | None:
     """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
     try:
-        u = _unpack(path, passphrase, root, durable=durable, progress=progress, cancel=cancel,
+        u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
                     case_insensitive=case_insensitive)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"
         report.errors.append(str(exc))
         report.problems.insert(0, str(exc))
         return None
-    _judge(u, report, progress, cancel)
+    _judge(u, report, progress, cancel, verify_versions=verify_versions)
     return u
 
 
@@ -140,57 +137,8 @@ def _near_target(dst: Store) -> Path | None:
     return fs.root if fs is not None else None
 
 
-def _place_new(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, parents: set[Path]) -> bool:
-    """Create *key* from the unpacked file (never replacing an existing object)."""
-    if fs is not None:
-        p = fs.local_path(key)
-        if os.path.lexists(p):
-            return False
-        # never through a link on the way that leads out of the target folder (the same rule as
-        # the folder backend's own writes)
-        why = fs.outside_reason(key)
-        if why is not None:
-            raise Refused(why)
-        try:
-            private_dir(p.parent)  # every new level 0700, whatever the umask
-            os.link(src, p)  # atomic, never overwrites; the file is complete and synced
-            parents.add(p.parent)
-            return True
-        except FileExistsError:
-            return False
-        except OSError:
-            pass  # another file system, or no hard links: write it the ordinary way
-    try:
-        data = src.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"the unpacked copy cannot be read back: {exc.strerror or exc}") from None
-    return objects.put_if_absent(key, data)
-
-
-def _same(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, size: int) -> tuple[bool, bytes | None]:
-    """Whether the target's object has the same bytes; its bytes when small enough to read."""
-    import filecmp
-
-    if fs is not None:
-        import stat as _stat
-
-        p = fs.local_path(key)
-        try:
-            st = p.lstat()
-            if not _stat.S_ISREG(st.st_mode):
-                raise StorageError(f"{key}: the target has something other than a file under this name")
-            if st.st_size != size:
-                return False, p.read_bytes() if size <= MAX_DOCUMENT_BYTES and st.st_size <= MAX_DOCUMENT_BYTES \
-                    else None
-            return filecmp.cmp(p, src, shallow=False), None
-        except OSError as exc:
-            raise StorageError(f"{key}: {exc.strerror or exc}") from None
-    have = objects.get(key)
-    return have == src.read_bytes(), have
-
-
 def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None = None, policy: str = "skip",
-            partial: bool = False, skip_invalid: bool = False,
+            partial: bool = False, skip_invalid: bool = False, verify_versions: bool = True,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
     """Stream the archive into a temporary folder beside the target (each entry's size
     and SHA-256 checked against the manifest as it arrives), verify every signature,
@@ -201,17 +149,28 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
     written) unless *partial*, which restores every intact entry. Policies for a name
     the target already has with other bytes: ``skip`` (keep what the target has),
     ``keep-both`` (the archived one goes to ``restore-conflicts/``),
-    ``overwrite-identical`` (replace only when ``jacsSha256`` is the same)."""
+    ``overwrite-identical`` (replace only when ``jacsSha256`` is the same).
+
+    One read of the archive: entries are written into the temporary folder under their own
+    names as they arrive (size and SHA-256 taken on the way), made durable in one step
+    (``syncfs``, or an fsync per file where there is none), and when the target folder is
+    empty the finished folder *becomes* the target in one rename: the store appears whole
+    or not at all. Otherwise each entry is linked into place.
+
+    *verify_versions* False skips the JACS signature checks (the archive's integrity is
+    still checked entry by entry against the manifest): for a restore of an archive already
+    checked, as ``backup(verify_versions=False)``."""
     if policy not in ("skip", "keep-both", "overwrite-identical"):
         raise BackupError(f"Unknown conflict policy {policy!r}")
     start = time.perf_counter()
     report = ArchiveReport(str(path))
     fs = _fs_objects(dst)
     root = _temp_root(_near_target(dst))
+    beside = fs is not None and root.parent == fs.root.parent  # the same file system, almost always
     try:
-        u = _assess(Path(path), passphrase, root, report, durable=fs is not None, progress=progress, cancel=cancel,
-                    case_insensitive=fs is not None and _case_insensitive(
-                        root if root.parent == fs.root.parent else fs.root))
+        u = _assess(Path(path), passphrase, root, report, named=beside and os.name != "nt", progress=progress,
+                    cancel=cancel, verify_versions=verify_versions,
+                    case_insensitive=fs is not None and _case_insensitive(root if beside else fs.root))
         if u is None or report.errors:
             report.problems.insert(0, "The archive cannot be restored; nothing was restored")
         elif report.is_damaged and not partial:
@@ -220,59 +179,9 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
                                        "The archive is damaged") + "; nothing was restored "
                                    "(a partial restore restores every intact entry)")
         else:
-            _place_all(u, dst, fs, policy, skip_invalid, report, progress, cancel)
+            _place_all(u, dst, fs, policy, skip_invalid, report, progress, cancel, durable=fs is not None)
     finally:
         _remove_tree(root)
         dst.invalidate()
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _place_all(u: _Unpacked, dst: Store, fs: FsStore | None, policy: str, skip_invalid: bool, report: ArchiveReport,
-               progress: ProgressFn | None, cancel: CancelToken | None) -> None:
-    from ...core.identity import fsync_dir
-
-    objects = dst.objects
-    todo: list[str] = []
-    for name in sorted(set(u.entries) | (set(report.damaged) - {MANIFEST_NAME})):
-        if name in report.damaged or (skip_invalid and name in report.invalid):
-            report.left_out.append(name)
-        else:
-            todo.append(name)
-    parents: set[Path] = set()
-    try:
-        for i, name in enumerate(todo):
-            if is_cancelled(cancel):
-                report.cancelled = True
-                report.problems.append(f"cancelled after {i} of {len(todo)} entries")
-                break
-            src, size, _sha = u.entries[name]
-            try:
-                if _place_new(objects, fs, name, src, parents):
-                    report.restored.append(name)
-                    continue
-                same, have = _same(objects, fs, name, src, size)
-                if same:
-                    report.skipped.append(name)
-                elif policy == "overwrite-identical" and have is not None and size <= MAX_DOCUMENT_BYTES \
-                        and claimed_hash(have) is not None and claimed_hash(have) == claimed_hash(src.read_bytes()):
-                    objects.put(name, src.read_bytes())
-                    report.restored.append(name)
-                elif policy == "keep-both":
-                    _place_new(objects, fs, f"restore-conflicts/{name}", src, parents)
-                    report.conflicts.append(name)
-                else:
-                    report.conflicts.append(name)
-            except (StorageError, OSError) as exc:
-                msg = f"{name}: not restored: {exc}"
-                report.failed.append(msg)
-                report.problems.append(msg)
-            if progress and (i % 100 == 0 or i == len(todo) - 1):
-                progress(i + 1, len(todo), name)
-    finally:
-        for p in parents:
-            fsync_dir(p)
-    if report.left_out:
-        n = len(report.left_out)
-        report.problems.insert(0, f"left out {n} entr{'y' if n == 1 else 'ies'}: "
-                                  + ", ".join(report.left_out[:10]) + (" …" if n > 10 else ""))

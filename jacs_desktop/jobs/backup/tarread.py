@@ -1,0 +1,217 @@
+"""The archive's tar members, read fast where that is safe.
+
+Python's ``tarfile`` costs tens of microseconds per member, more than unpacking the file
+itself. :class:`TarMembers` reads the plain headers a backup is made of (POSIX or GNU
+ustar, a regular file or a folder, every numeric field well formed, a correct checksum)
+from its own buffer, and hands every other header (long names, pax headers, links,
+devices, anything odd or broken) to ``tarfile`` with the archive's own reader class, which
+then reads the rest of the archive. Both paths give the same members and the same errors:
+a header ``tarfile`` would call invalid ends the members after the first one, as in
+``tarfile``, because it is judged by ``tarfile``'s own header parser.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, cast
+
+from .base import CHUNK, _Readable
+
+__all__ = ["Member", "TarMembers"]
+
+_POSIX_MAGIC = b"ustar\x0000"
+_GNU_MAGIC = b"ustar  \x00"
+#: the numeric fields tarfile parses in every header besides the size and checksum, in groups
+#: (mode, uid, gid; mtime; devmajor, devminor); the groups differ in length, so one set holds all
+_NUMERIC = (((100, 108), (108, 116), (116, 124)), ((136, 148),), ((329, 337), (337, 345)))
+_NO_PREFIX = bytes(155)
+
+
+@dataclass(slots=True)
+class Member:
+    """One tar member: its kind (``reg``, ``dir``, ``sym``, ``lnk``, ``dev``, ``other``)."""
+
+    name: str
+    size: int
+    kind: str
+    linkname: str = ""
+    info: tarfile.TarInfo | None = None
+
+
+def _number(field: bytes) -> int | None:
+    """A numeric header field the way tarfile's ``nti`` reads it, or None where it would
+    not (base-256, garbage: left to tarfile)."""
+    if field[:1] in (b"\x80", b"\xff"):
+        return None
+    p = field.find(b"\0")
+    if p != -1:
+        field = field[:p]
+    try:
+        return int(field.strip() or b"0", 8)
+    except ValueError:
+        return None
+
+
+class _Buffer:
+    """Bytes from the decompressed stream, read in large pieces."""
+
+    def __init__(self, src: _Readable):
+        self.src, self.b, self.i = src, b"", 0
+
+    def fill(self, n: int) -> bool:
+        """At least *n* bytes ready (False: the stream ended first)."""
+        avail = len(self.b) - self.i
+        if avail >= n:
+            return True
+        parts = [self.b[self.i:]]
+        while avail < n:
+            piece = self.src.read(max(CHUNK, n - avail))
+            if not piece:
+                break
+            parts.append(piece)
+            avail += len(piece)
+        self.b, self.i = b"".join(parts), 0
+        return avail >= n
+
+    def take(self, n: int) -> bytes:
+        self.fill(n)
+        out = self.b[self.i:self.i + n]
+        self.i += len(out)
+        return out
+
+    def read(self, n: int | None = -1) -> bytes:
+        """What is buffered first, then the stream (for tarfile after a hand-over)."""
+        if self.i < len(self.b):
+            end = len(self.b) if n is None or n < 0 else self.i + n
+            out = self.b[self.i:end]
+            self.i += len(out)
+            return out
+        return self.src.read(n)
+
+
+class TarMembers:
+    """Iterate the members; :meth:`chunks` gives a regular member's bytes; :meth:`rest` what
+    follows the last member (read to the end by the caller)."""
+
+    def __init__(self, stream: _Readable, tarinfo: type[tarfile.TarInfo]):
+        self.buf = _Buffer(stream)
+        self.tarinfo = tarinfo
+        self.tar: tarfile.TarFile | None = None
+        self.fast_unread = 0  # data (and padding) of the last fast member not read yet
+        self.known: set[bytes] = set()  # mode/uid/gid and device fields already seen well formed
+        self.fast = 0  # members read by the fast path
+
+    def _plain(self, h: bytes) -> Member | None:
+        """The member a plain header describes, or None when tarfile must judge it."""
+        kind = h[156]
+        if kind not in (0x30, 0x00, 0x35) or h[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC) \
+                or h[345:500] != _NO_PREFIX:
+            return None
+        stored = _number(h[148:156])
+        if stored is None or stored != sum(h) - sum(h[148:156]) + 256:
+            return None
+        size = _number(h[124:136])
+        if size is None or size < 0:
+            return None
+        known = self.known  # each group of fields is checked once per distinct value
+        for group in _NUMERIC:
+            f = h[group[0][0]:group[-1][1]]
+            if f not in known:
+                if any(_number(h[a:b]) is None for a, b in group):
+                    return None
+                known.add(f)
+        raw = h[:100]
+        p = raw.find(b"\0")
+        try:
+            name = (raw if p == -1 else raw[:p]).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if kind == 0x35:
+            return Member(name.rstrip("/"), 0, "dir") if size == 0 else None
+        if name.endswith("/") or not name:
+            return None
+        return Member(name, size, "reg")
+
+    def __iter__(self) -> Iterator[Member]:
+        buf = self.buf
+        while True:
+            if self.fast_unread:
+                buf.take(self.fast_unread)
+                self.fast_unread = 0
+            if not buf.fill(512):
+                break  # tarfile says what a short or empty stream is
+            h = buf.b[buf.i:buf.i + 512]
+            m = self._plain(h)
+            if m is None:
+                break
+            buf.i += 512
+            self.fast += 1
+            if m.kind == "reg":
+                self.fast_unread = m.size + (-m.size % 512)
+            yield m
+        if self.fast_unread:
+            buf.take(self.fast_unread)
+            self.fast_unread = 0
+        yield from self._slow()
+
+    def _slow(self) -> Iterator[Member]:
+        buf = self.buf
+        at_start = self.fast == 0
+        if not at_start and buf.fill(512):
+            head = buf.b[buf.i:buf.i + 512]
+            try:  # what tarfile does with a bad header after the first: the members end there
+                self.tarinfo.frombuf(head, tarfile.ENCODING, "surrogateescape")
+            except tarfile.HeaderError:
+                buf.i += 512
+                return
+        elif not at_start:
+            buf.take(512)  # a short last header: the members end (and the stream is short)
+            return
+        # tarfile only calls read() on the stream in mode "r|" (typeshed asks for a whole file object)
+        self.tar = tarfile.open(fileobj=cast(IO[bytes], buf), mode="r|", tarinfo=self.tarinfo)  # noqa: SIM115
+        for m in self.tar:
+            if m.issym():
+                kind = "sym"
+            elif m.islnk():
+                kind = "lnk"
+            elif m.ischr() or m.isblk() or m.isfifo() or m.isdev():
+                kind = "dev"
+            elif m.isdir():
+                kind = "dir"
+            elif m.isreg():
+                kind = "reg"
+            else:
+                kind = "other"
+            yield Member(m.name, m.size, kind, m.linkname, m)
+
+    def chunks(self, m: Member) -> Iterator[bytes]:
+        """The member's bytes in pieces of at most ``CHUNK``; tarfile.ReadError when short."""
+        left = m.size
+        if m.info is not None:
+            assert self.tar is not None
+            src = self.tar.extractfile(m.info)
+            while left > 0:
+                piece = src.read(min(CHUNK, left)) if src else b""
+                if not piece:
+                    raise tarfile.ReadError("unexpected end of data")
+                left -= len(piece)
+                yield piece
+            return
+        buf = self.buf
+        while left > 0:
+            want = min(CHUNK, left)
+            if not buf.fill(want):
+                raise tarfile.ReadError("unexpected end of data")
+            piece = buf.b[buf.i:buf.i + want]
+            buf.i += want
+            left -= want
+            self.fast_unread -= want
+            yield piece
+
+    def rest(self) -> _Readable:
+        """What follows the last member: tarfile's buffer then the stream, or this buffer."""
+        if self.tar is not None and self.tar.fileobj is not None:
+            return cast(_Readable, self.tar.fileobj)
+        return self.buf

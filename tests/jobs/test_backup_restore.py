@@ -1,0 +1,150 @@
+"""One-pass restore: the unpacked folder becomes an empty target whole, the fast tar reader and
+tarfile agree, a write failure or a tampered archive leaves nothing, archive-only restores."""
+
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+
+import pytest
+from conftest import FIXTURE
+
+import jacs_desktop.jobs.backup.place as place
+import jacs_desktop.jobs.backup.read as read
+from jacs_desktop.jobs.backup import backup, restore, verify_archive
+from jacs_desktop.jobs.backup.tarread import TarMembers
+from jacs_desktop.storage.urls import open_store
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    p = tmp_path_factory.mktemp("bk1") / "fixture.tar.gz"
+    backup(open_store(str(FIXTURE)), p)
+    return p
+
+
+def _contents(archive):
+    with tarfile.open(archive) as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile() and m.name != "manifest.json"}
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _archive(path, files, long_in_the_middle=True):
+    """A backup-shaped archive (manifest included) written by tarfile, with whatever headers it uses."""
+    entries = [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()]
+    manifest = json.dumps({"format": "jacs-desktop-backup", "format_version": 1, "entries": entries}).encode()
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as t:
+        for n, d in [*files.items(), ("manifest.json", manifest)]:
+            ti = tarfile.TarInfo(n)
+            ti.size, ti.mode = len(d), 0o600
+            t.addfile(ti, io.BytesIO(d))
+    return path
+
+
+def test_empty_target_becomes_the_unpacked_folder_whole(archive, tmp_path):
+    target = tmp_path / "t"
+    target.mkdir(mode=0o750)
+    os.chmod(target, 0o750)
+    seen_during_unpack = []
+
+    def progress(done, total, name):  # called while the archive is being read: the target stays empty
+        seen_during_unpack.append(list(target.iterdir()))
+
+    r = restore(archive, open_store(str(target)), progress=progress)
+    assert r.ok and len(r.restored) == r.entries == 35
+    assert seen_during_unpack and all(seen == [] for seen in seen_during_unpack[:-1])
+    assert _tree(target) == _contents(archive)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o750  # the target keeps its own permissions
+    for p in target.rglob("*"):
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600)
+    assert [p.name for p in tmp_path.iterdir()] == ["t"]  # no temporary folder left beside it
+
+
+def test_a_target_with_content_gets_the_entries_one_by_one(archive, tmp_path, monkeypatch):
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "mine.txt").write_bytes(b"kept")
+    moved = []
+    real = place._move_whole
+    monkeypatch.setattr(place, "_move_whole", lambda u, fs: moved.append(real(u, fs)) or moved[-1])
+    r = restore(archive, open_store(str(target)))
+    assert r.ok and len(r.restored) == 35 and moved == [False]
+    assert _tree(target) == {**_contents(archive), "mine.txt": b"kept"}
+
+
+def test_fast_reader_and_tarfile_give_the_same_members(tmp_path):
+    """Short names (the fast path), then a long name and a pax header (tarfile from there on)."""
+    files = {f"documents/{i}.json": b"{}" * i for i in range(5)}
+    files["documents/" + "x" * 150 + ".json"] = b"long name"
+    files.update({f"documents/after-{i}.json": bytes([i]) * 700 for i in range(3)})
+    arc = _archive(tmp_path / "mixed.tar.gz", files)
+    import gzip
+
+    members = TarMembers(io.BytesIO(gzip.decompress(arc.read_bytes())), read._BoundedTarInfo)
+    got = {m.name: b"".join(members.chunks(m)) for m in members if m.kind == "reg"}
+    assert members.fast == 5 and members.tar is not None  # both paths were taken
+    with tarfile.open(arc) as t:
+        assert got == {m.name: t.extractfile(m).read() for m in t.getmembers()}
+    r = restore(arc, open_store(str(tmp_path / "t"), create=True))
+    assert r.ok and _tree(tmp_path / "t") == files
+
+
+def test_a_header_broken_after_the_fast_ones_is_damage_not_a_crash(archive, tmp_path):
+    import gzip
+
+    with tarfile.open(archive) as t:
+        header = t.getmembers()[6].offset  # the 7th member's header: after six read by the fast path
+    raw = bytearray(gzip.decompress(archive.read_bytes()))
+    raw[header + 148] ^= 0x07  # a digit of its checksum
+    arc = tmp_path / "bad.tar.gz"
+    arc.write_bytes(gzip.compress(bytes(raw)))
+    v = verify_archive(arc)
+    r = restore(arc, open_store(str(tmp_path / "t"), create=True))
+    assert v.exit_code == r.exit_code == 1 and not r.restored
+    assert list((tmp_path / "t").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar.gz", "t"]
+    assert v.problems == ["The archive has no manifest.json: not a JACS Desktop backup"]  # as tarfile: the members end there
+
+
+def test_write_failure_on_the_writer_thread_leaves_nothing(archive, tmp_path, monkeypatch):
+    real, calls = read._write_file, []
+
+    def failing(dest, data):
+        calls.append(dest)
+        if len(calls) == 7:
+            raise OSError(28, "No space left on device")
+        real(dest, data)
+
+    monkeypatch.setattr(read, "_write_file", failing)
+    r = restore(archive, open_store(str(tmp_path / "t"), create=True))
+    assert r.exit_code == 1 and "No space left on device" in r.errors[0] and not r.restored
+    assert list((tmp_path / "t").iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["t"]
+
+
+def test_without_syncfs_every_file_is_synced(archive, tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(place, "_syncfs", lambda folder: False)
+    monkeypatch.setattr(place.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    r = restore(archive, open_store(str(tmp_path / "t"), create=True))
+    assert r.ok and len(synced) >= 35
+
+
+def test_archive_only_restore_still_checks_every_entry(archive, tmp_path, fixture_copy):
+    from jobs.test_backup import TAMPERED, _flip_entry, _tamper
+
+    r = restore(archive, open_store(str(tmp_path / "a"), create=True), verify_versions=False)
+    assert r.ok and r.verdicts == {} and "not checked" in r.warnings[0] and len(r.restored) == 35
+    bad = tmp_path / "flipped.tar.gz"
+    flipped = _flip_entry(archive, bad)
+    r = restore(bad, open_store(str(tmp_path / "b"), create=True), verify_versions=False)
+    assert r.exit_code == 1 and flipped in r.damaged and not r.restored and list((tmp_path / "b").iterdir()) == []
+    _tamper(fixture_copy)  # a version that does not verify, archived byte for byte: only a signature check sees it
+    backup(open_store(str(fixture_copy)), tmp_path / "tampered.tar.gz", verify_versions=False)
+    full = restore(tmp_path / "tampered.tar.gz", open_store(str(tmp_path / "c"), create=True))
+    assert full.exit_code == 2 and TAMPERED in full.invalid
