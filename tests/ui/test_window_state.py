@@ -107,3 +107,33 @@ def test_actions_have_icons_and_dialog_items_end_in_an_ellipsis(qtbot, env) -> N
         assert getattr(w, name).text().endswith("…"), name
     assert not w.act_refresh.text().endswith("…") and not w.act_quit.text().endswith("…")
     w.close()
+
+
+def test_refresh_keeps_selection_tab_and_scroll_position(qtbot, env) -> None:
+    w = _open(qtbot, env)
+    w.resize(640, 420)
+    w.findChild(QSplitter, "documents").setSizes([60, 300])  # a short documents table: it scrolls
+    w.tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    bar = w.docs_view.verticalScrollBar()
+    assert bar.maximum() > 0
+    w.docs_view.selectRow(0)  # selected at the top, scrolled to the bottom: both come back
+    doc_id = w.docs_model.row_object(0).id
+    bar.setValue(bar.maximum())
+    where = bar.value()
+    # a slow listing loses the position (here the rows come back fast enough to keep it): lose it on purpose
+    # just before the window puts things back
+    read = w.documents.summaries_read
+
+    def lose_position() -> None:
+        read()
+        w.docs_view.verticalScrollBar().setValue(0)
+
+    w.documents.summaries_read = lose_position
+    w.refresh()
+    qtbot.waitUntil(lambda: w.workers.active == 0 and w.snapshot is not None and w.docs_model.rowCount() == 7
+                    and w._view_after_load is None, timeout=60000)
+    assert w.tabs.currentIndex() == 1 and w.docs_view.verticalScrollBar().value() == where
+    rows = w.docs_view.selectionModel().selectedRows()
+    assert rows and w.docs_model.row_object(rows[0].row()).id == doc_id
+    w.close()

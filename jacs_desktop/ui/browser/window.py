@@ -71,6 +71,7 @@ class BrowserWindow(QMainWindow):
         self._select_after_load: str | None = None
         self._secret_prompted: str | None = None
         self._verify_after_load = False  # the sidebar asked to verify the store being opened
+        self._view_after_load: tuple[int, dict[str, int]] | None = None  # a refresh keeps tab and scroll
         self.dropped: list = []
         self._build()
         self.live = LiveUpdates(self, enabled=watch, settle_ms=self.SETTLE_MS, max_lag_ms=self.MAX_LAG_MS,
@@ -440,6 +441,7 @@ class BrowserWindow(QMainWindow):
     def _open_failed(self, session: StoreSession, exc: BaseException) -> None:
         url, msg = session.url, message_of(exc)
         self.live.stop()  # nothing shown, nothing to keep up to date
+        self._view_after_load = None
         ask = url.startswith("profile:") and isinstance(exc, AccessDenied) and self._secret_prompted != url
         if ask and self._ask_secret(url):
             return
@@ -478,6 +480,12 @@ class BrowserWindow(QMainWindow):
         target, self._select_after_load = self._select_after_load, None
         if target:
             self.documents.select_document_id(target)
+        view, self._view_after_load = self._view_after_load, None
+        if view is not None:
+            tab, scrolls = view
+            self.documents.tabs.setCurrentIndex(tab)
+            for name, value in scrolls.items():
+                getattr(self.documents, name).verticalScrollBar().setValue(value)
         asked, self._verify_after_load = self._verify_after_load, False
         if asked:
             self.verify_all()
@@ -586,6 +594,10 @@ class BrowserWindow(QMainWindow):
             self._select_after_load = self._current_doc.id  # selected again once re-read
         if self.snapshot is not None:
             self.snapshot.store.invalidate()
+        # the tab and where each table was scrolled to come back once re-read
+        d = self.documents
+        self._view_after_load = (d.tabs.currentIndex(), {name: getattr(d, name).verticalScrollBar().value()
+                                                         for name in ("agents_view", "docs_view", "archived_view")})
         secrets = self.session.secrets if self.session is not None and self.session.url == self.url else None
         self.open_url(self.url, secrets=secrets)
 
