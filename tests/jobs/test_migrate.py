@@ -208,9 +208,11 @@ def test_kill_9_mid_migration_then_rerun(tmp_path, target):
     partial_counts = []
     for _ in range(2):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # wait until copying has started, then kill at a random point
+        # wait until copying has started and journalled a first batch (a folder target's
+        # files are journalled once their batch is durable), then kill at a random point
         deadline = time.time() + 30
-        while time.time() < deadline and not list((tmp_path / "state").glob("migrate-*.journal")):
+        while time.time() < deadline and not any(
+                "done\t" in j.read_text(errors="replace") for j in (tmp_path / "state").glob("migrate-*.journal")):
             time.sleep(0.01)
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
