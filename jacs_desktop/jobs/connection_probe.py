@@ -41,7 +41,7 @@ PROBE_OPTIONS: dict[str, dict[str, str]] = {
     "azure": {"connect_timeout": "3", "read_timeout": "10", "max_attempts": "2"},
 }
 _HEADLINES = {
-    "credentials": "The credentials were not accepted.",
+    "credentials": "The credentials are missing or were not accepted.",
     "unreachable": "The server cannot be reached.",
     "missing": "Not found.",
     "extra": "A part of JACS Desktop is not installed.",

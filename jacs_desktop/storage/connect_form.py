@@ -105,7 +105,7 @@ def missing_extra(kind: str) -> str | None:
     module, extra, name = _EXTRAS[kind]
     try:
         found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a parent package is missing, or the module was blocked
+    except Exception:  # a parent package missing or broken, the module blocked: it cannot be imported
         found = False
     if found:
         return None

@@ -106,7 +106,7 @@ def test_s3_wrong_secret_is_told_plainly(qtbot, dialog, seaweed):
     type_into(dialog, "s3", endpoint=seaweed, bucket="warmup", access_key=S3_KEY, secret_key="not-the-secret")
     r = run_test(qtbot, dialog)
     assert not r.ok and r.problem == "credentials"
-    assert dialog.result_label.toolTip().startswith("✗ The credentials were not accepted.")
+    assert dialog.result_label.toolTip().startswith("✗ The credentials are missing or were not accepted.")
     assert "access key and secret" in dialog.result_label.toolTip()
     type_into(dialog, "s3", secret_key=S3_SECRET)
     assert run_test(qtbot, dialog).ok
