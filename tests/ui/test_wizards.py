@@ -287,3 +287,30 @@ def test_backup_wizard_warns_and_restore_wizard_choices(qtbot, tmp_path, fixture
     done = _finish_run(qtbot, d)
     assert done.failed is None and flipped in done.result.left_out
     assert not (tmp_path / "partial" / flipped).exists() and (tmp_path / "partial" / TAMPERED).exists()
+
+
+def test_migrate_target_is_checked_when_its_page_is_left(qtbot, tmp_path):
+    src = open_store(str(FIXTURE))
+    wiz = MigrateWizard(source=str(FIXTURE), source_store=src)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "target")
+    tgt = wiz.page_named("target")
+    # an endpoint nobody listens on: the page says so and stays, long before any job runs
+    tgt.picker.setText("s3://bucket/x?endpoint_url=http://127.0.0.1:9")
+    wiz.next()
+    assert wiz.current_name() == "target" and "Checking" in tgt.error_label.text()
+    qtbot.waitUntil(lambda: "cannot be used as the target" in tgt.error_label.text(), timeout=30000)
+    assert wiz.current_name() == "target"
+    # an existing, writable folder passes (the check leaves nothing in it) and the wizard goes on
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    tgt.picker.setText(str(folder))
+    wiz.next()
+    qtbot.waitUntil(lambda: wiz.current_name() == "what", timeout=30000)
+    assert list(folder.iterdir()) == []
+    # a new store that the job will create is not checked
+    wiz.back()
+    tgt.picker.setText(str(tmp_path / "new-store"))
+    wiz.next()
+    assert wiz.current_name() == "what"

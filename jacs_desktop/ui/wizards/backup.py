@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit
 
 from ...jobs.flows.backup import BackupFlow
+from ..theme import caution_style
 from .base import FlowPage, FlowWizard, PathField, RunPage, tr
 from .migrate import describe_migration
 from .pages import ReviewPage, StorePicker, UrlPage, checked, radios
@@ -79,7 +80,7 @@ class _BackupOptionsPage(FlowPage):
         self.private_warn = QLabel(tr("⚠ Anyone with this archive and the key password can sign as your agents. "
                                       "Keep it as safe as the keys themselves."), self)
         self.private_warn.setWordWrap(True)
-        self.private_warn.setStyleSheet("color: #b26a00")
+        self.private_warn.setStyleSheet(caution_style())
         self.private_ack = QCheckBox(tr("I understand"), self)
         for w in (self.private, self.private_warn, self.private_ack):
             self.body.addWidget(w)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from ..theme import error_style
 from ..workers import WorkerPool
 
 __all__ = ["FlowWizard", "FlowPage", "RunPage", "PathField", "tr"]
@@ -53,7 +54,7 @@ class FlowPage(QWizardPage):
         self.body = QVBoxLayout(self)
         self.error_label = QLabel("", self)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.setStyleSheet(error_style())
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QSpinBox
 
 from ...jobs.flows.migrate import MigrateFlow
+from ..theme import caution_style
 from .base import FlowPage, FlowWizard, RunPage, tr
 from .pages import FileAndSecretPage, ReviewPage, UrlPage, checked, radios
 
@@ -48,7 +49,7 @@ class _ModePage(FlowPage):
         self.warning = QLabel(tr("⚠ Re-signing changes the signer of every copied document. The copies no "
                                  "longer carry the original signatures."), self)
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #b26a00")
+        self.warning.setStyleSheet(caution_style())
         self.body.addWidget(self.warning)
         self.ack = QCheckBox(tr("I understand: the copies will be signed by a different agent"), self)
         self.body.addWidget(self.ack)
@@ -135,7 +136,7 @@ class MigrateWizard(FlowWizard):
         super().__init__(flow, parent, workers)
         self.add(UrlPage(self, "source", tr("The store to copy from. It is only read."), recent))
         self.add(UrlPage(self, "target", tr("The store to copy to: any backend, or a new empty store."),
-                          recent, create_box=True))
+                          recent, create_box=True, check_store=True))
         self.add(_WhatPage(self))
         self.add(_ModePage(self))
         self.add(_identity_page(self))

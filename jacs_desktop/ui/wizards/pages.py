@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from ..theme import error_style
 from .base import FlowPage, PathField, tr
 
 __all__ = ["StorePicker", "UrlPage", "ReviewPage", "FileAndSecretPage", "radios", "checked"]
@@ -79,8 +80,13 @@ class StorePicker(QWidget):
 class UrlPage(FlowPage):
     """A page that names a store; the page's name is the state key it fills."""
 
-    def __init__(self, wiz, name, subtitle, recent=(), create_box=False):
+    def __init__(self, wiz, name, subtitle, recent=(), create_box=False, check_store=False):
         super().__init__(wiz, name, subtitle=subtitle)
+        #: check the store (write a scratch record, read it, remove it) before the page is left, so
+        #: an unreachable or read-only target is found here and not when the job fails
+        self.check_store = check_store
+        self._checked = ""  # the URL that passed the check
+        self._checking = False
         self.picker = StorePicker(self, recent)
         form = QFormLayout()
         form.addRow(tr("Store:"), self.picker)
@@ -101,6 +107,47 @@ class UrlPage(FlowPage):
         self.state[self.name] = self.picker.text()
         if self.create_box:
             self.state["create_target"] = self.create_box.isChecked()
+
+    def validatePage(self) -> bool:
+        if not super().validatePage():
+            return False
+        if not self.check_store:
+            return True
+        url = str(self.state[self.name]).strip()
+        if url == self._checked:
+            return True
+        if self._checking:
+            return False
+        if self._will_be_created(url):
+            return True  # a new local store: nothing to check yet, the job makes it
+        from ...jobs.connection_probe import probe_connection
+
+        self._checking = True
+        self.error_label.setStyleSheet("")
+        self.error_label.setText(tr("Checking {0}: writing, reading and removing a test record…").format(url))
+        self.wiz.workers.run(probe_connection, url, on_result=lambda res: self._check_done(url, res),
+                             on_error=lambda msg: self._check_done(url, None, msg), name="check target")
+        return False
+
+    def _will_be_created(self, url: str) -> bool:
+        from pathlib import Path
+
+        if "://" in url and not url.startswith(("file://", "sqlite://", "jsonl://")):
+            return False
+        path = Path(url.split("://", 1)[1] if "://" in url else url).expanduser()
+        return not path.exists() and bool(self.create_box is None or self.create_box.isChecked())
+
+    def _check_done(self, url: str, result, error: str = "") -> None:
+        self._checking = False
+        self.error_label.setStyleSheet(error_style())
+        if result is not None and result.ok:
+            self._checked = url
+            self.error_label.setText("")
+            if self.wiz.currentPage() is self and str(self.state[self.name]).strip() == url:
+                self.wiz.next()
+            return
+        self.error_label.setText(tr("This store cannot be used as the target: {0}").format(
+            result.message if result is not None else error))
 
 
 def radios(page: FlowPage, options: list[tuple[str, str]]) -> dict[str, QRadioButton]:
