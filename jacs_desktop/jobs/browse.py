@@ -369,6 +369,8 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Snapshot:
     """Read each version's summary (cached) and fill titles, types, dates, signers."""
     store = snapshot.store
+    if cache is not None and not snapshot.paged:
+        cache.preload()  # one query for every entry, not one per document
     # paged tables come with their summaries (from the database's own index)
     doc_rows: list[DocRow] = [] if snapshot.paged else [*snapshot.documents, *snapshot.archived]
     total = sum(len(r.refs) for r in doc_rows) + len(snapshot.agents)

@@ -45,6 +45,9 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+_TITLE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
 def _title(doc: dict[str, Any]) -> str | None:
     for path in (("title",), ("name",), ("jacsDocument", "content", "title"), ("content", "title"),
                  ("jacsDocument", "filename"), ("jacsDocument", "content", "name"), ("content", "content", "title")):
@@ -63,7 +66,16 @@ def _title(doc: dict[str, Any]) -> str | None:
     if isinstance(content, str) and content.strip():
         return content.strip().splitlines()[0][:200]
     if isinstance(content, (dict, list)) and content:
-        text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+        # only the first 81 characters are needed: encoded lazily, stopped there (a large
+        # content is not encoded whole for its title); the same text json.dumps gives
+        parts: list[str] = []
+        n = 0
+        for chunk in _TITLE_ENCODER.iterencode(content):
+            parts.append(chunk)
+            n += len(chunk)
+            if n > 80:
+                break
+        text = "".join(parts)
         return text if len(text) <= 80 else text[:79] + "…"
     return None
 
@@ -103,8 +115,11 @@ class IndexCache:
     BATCH_S = 0.5
 
     def __init__(self, store_url: str, directory: Path | None = None) -> None:
-        self._pending = 0
+        #: the batch not written yet: key -> (stamp, summary JSON)
+        self._buf: dict[str, tuple[str, str]] = {}
         self._since = 0.0
+        #: every entry, once ``preload`` read them
+        self._mem: dict[str, tuple[str, str]] | None = None
         d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
@@ -139,9 +154,21 @@ class IndexCache:
     def _stamp(ref: Ref) -> str:
         return f"{ref.size}|{ref.mtime or ''}"
 
+    def preload(self) -> None:
+        """Read every entry into memory at once (one query instead of one per document,
+        for filling a whole table of summaries)."""
+        with self._lock:
+            self._commit()
+            self._mem = {k: (st, sm) for k, st, sm in self._db.execute("SELECT key, stamp, summary FROM entry")}
+
     def get(self, ref: Ref) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
+            row = self._buf.get(ref.key)
+            if row is None:
+                if self._mem is not None:
+                    row = self._mem.get(ref.key)
+                else:
+                    row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
         if row is None or (ref.size and row[0] != self._stamp(ref)):
             return None
         try:
@@ -152,19 +179,28 @@ class IndexCache:
 
     def put(self, ref: Ref, summary: dict[str, Any]) -> None:
         with self._lock:
-            if not self._db.in_transaction:
-                self._db.execute("BEGIN")
-                self._since, self._pending = time.monotonic(), 0
-            self._db.execute("INSERT OR REPLACE INTO entry VALUES (?,?,?)",
-                             (ref.key, self._stamp(ref), json.dumps(summary)))
-            self._pending += 1
-            if self._pending >= self.BATCH or time.monotonic() - self._since >= self.BATCH_S:
+            if not self._buf:
+                self._since = time.monotonic()
+            entry = (self._stamp(ref), json.dumps(summary))
+            self._buf[ref.key] = entry
+            if self._mem is not None:
+                self._mem[ref.key] = entry
+            if len(self._buf) >= self.BATCH or time.monotonic() - self._since >= self.BATCH_S:
                 self._commit()
 
     def _commit(self) -> None:
-        if self._db.in_transaction:
+        """The batch in one transaction (all of it or, after a crash, none of it)."""
+        if not self._buf:
+            return
+        rows = [(k, st, sm) for k, (st, sm) in self._buf.items()]
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO entry VALUES (?,?,?)", rows)
             self._db.execute("COMMIT")
-        self._pending = 0
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._buf.clear()
 
     def flush(self) -> None:
         """Write the open batch now."""
@@ -191,8 +227,10 @@ class IndexCache:
                 cancel: CancelFlag | None = None) -> int:
         """Drop everything and summarize *refs* again; returns how many were indexed."""
         with self._lock:
-            self._commit()
+            self._buf.clear()
             self._db.execute("DELETE FROM entry")
+            if self._mem is not None:
+                self._mem = {}
         n = 0
         for i, ref in enumerate(refs):
             if cancel is not None and cancel.is_set():
@@ -206,9 +244,13 @@ class IndexCache:
 
     def prune(self, live_keys: set[str]) -> None:
         with self._lock:
+            self._commit()
             keys = [r[0] for r in self._db.execute("SELECT key FROM entry")]
             gone = [k for k in keys if k not in live_keys]
             self._db.executemany("DELETE FROM entry WHERE key=?", [(k,) for k in gone])
+            if self._mem is not None:
+                for k in gone:
+                    self._mem.pop(k, None)
 
     def close(self) -> None:
         with self._lock:

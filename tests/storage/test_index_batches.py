@@ -47,3 +47,32 @@ def test_a_process_killed_with_a_batch_open_leaves_a_usable_cache(tmp_path):
     cache.put(_ref(2500), {"title": "again"})
     cache.close()
     assert IndexCache("memory://killed", tmp_path).get(_ref(2500)) == {"title": "again"}
+
+
+def test_a_content_title_is_the_start_of_its_json(tmp_path):
+    """The title of a structured content is encoded only as far as it is shown: the same text
+    as the whole json.dumps cut at 80 characters (seeded random contents, non-ASCII keys)."""
+    import json
+    import random
+
+    from jacs_desktop.storage.index import summarize
+
+    rnd = random.Random(5)
+
+    def val(d=0):
+        r = rnd.random()
+        if d > 3 or r < 0.3:
+            return rnd.choice([1, 2.5, "x" * rnd.randint(0, 50), "é🎉", None, True])
+        if r < 0.6:
+            return [val(d + 1) for _ in range(rnd.randint(1, 4))]
+        return {rnd.choice("abcdeé🎉") * rnd.randint(1, 5): val(d + 1) for _ in range(rnd.randint(1, 4))}
+
+    checked = 0
+    for _ in range(3000):
+        c = val()
+        if isinstance(c, (dict, list)) and c:
+            text = json.dumps(c, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+            assert summarize({"jacsDocument": {"content": c}})["title"] == (
+                text if len(text) <= 80 else text[:79] + "…")
+            checked += 1
+    assert checked > 1000
