@@ -20,7 +20,6 @@ order is the same as sorting every row by (verdict key, id).
 from __future__ import annotations
 
 import bisect
-import re
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -147,11 +146,15 @@ class SearchCorpus:
         if "\x00" in needle:
             return set()
         found: set[int] = set()
-        for m in re.finditer(re.escape(needle), self.text):
-            i = bisect.bisect_right(self.starts, m.start()) - 1
+        text, find, starts = self.text, self.text.find, self.starts
+        pos = find(needle) if needle else -1
+        while pos >= 0:  # str.find: the C fast search, several times faster than a regex here
+            i = bisect.bisect_right(starts, pos) - 1
             found.add(self.rowids[i])
             if len(found) > cap:
                 return None
+            nxt = starts[i + 1] if i + 1 < len(starts) else len(text)  # on to the next row
+            pos = find(needle, nxt)
         return found
 
 

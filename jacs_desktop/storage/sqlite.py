@@ -117,6 +117,7 @@ class SqliteStore(ObjectStore):
         try:
             conn = self._conn()
             conn.executescript(_SCHEMA + pages.SCHEMA)
+            pages.ensure_counts(conn)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
 

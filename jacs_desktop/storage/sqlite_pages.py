@@ -28,7 +28,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .index import summarize
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS jd_doc (
     search TEXT NOT NULL,
     PRIMARY KEY (removed, jacs_id)
 );
+CREATE TABLE IF NOT EXISTS jd_count (removed INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS jd_doc_title ON jd_doc(removed, title_key, jacs_id);
 CREATE INDEX IF NOT EXISTS jd_doc_type ON jd_doc(removed, type_key, jacs_id);
 CREATE INDEX IF NOT EXISTS jd_doc_date ON jd_doc(removed, date_key, jacs_id);
@@ -116,10 +117,31 @@ def save_versions(c: sqlite3.Connection, rows: Iterable[VersionTuple]) -> None:
                   "date, signer, attachments) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
 
+_COUNT_IDS = ("SELECT removed, count(*) FROM jd_doc WHERE removed IN (0, 1) AND jacs_id IN "
+              "(SELECT jacs_id FROM temp.jd_ids) GROUP BY removed")
+
+
+def ensure_counts(c: sqlite3.Connection) -> None:
+    """``jd_count`` (documents per table, kept by ``refresh_docs``) filled once when missing."""
+    if c.execute("SELECT count(*) FROM jd_count").fetchone()[0] == 2:
+        return
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        c.execute("DELETE FROM jd_count")
+        c.execute("INSERT INTO jd_count(removed, n) SELECT removed, count(*) FROM jd_doc GROUP BY removed")
+        c.execute("INSERT OR IGNORE INTO jd_count(removed, n) VALUES (0, 0), (1, 0)")
+        c.execute("COMMIT")
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
+
+
 def refresh_docs(c: sqlite3.Connection, ids: Iterable[str]) -> None:
-    """Recompute the ``jd_doc`` rows of *ids* from their versions (inside the caller's transaction)."""
+    """Recompute the ``jd_doc`` rows of *ids* from their versions, and the counts
+    (inside the caller's transaction)."""
     c.execute("DELETE FROM temp.jd_ids")
     c.executemany("INSERT OR IGNORE INTO temp.jd_ids VALUES (?)", ((i,) for i in ids))
+    before = dict(c.execute(_COUNT_IDS).fetchall())
     c.execute("DELETE FROM jd_doc WHERE removed IN (0, 1) AND jacs_id IN (SELECT jacs_id FROM temp.jd_ids)")
     # the latest version: the greatest (date, key) as the window picks it; with one max() the other
     # columns come from that row (SQLite's documented bare-column rule)
@@ -131,6 +153,12 @@ def refresh_docs(c: sqlite3.Connection, ids: Iterable[str]) -> None:
         " SELECT removed, jacs_id, count(*) AS n, max(coalesce(date, '') || char(31) || jacs_version || '.json'),"
         " jacs_version, title, type, date, signer, attachments FROM jd_version"
         " WHERE jacs_id IN (SELECT jacs_id FROM temp.jd_ids) GROUP BY removed, jacs_id)")
+    after = dict(c.execute(_COUNT_IDS).fetchall())
+    for removed in (0, 1):
+        delta = after.get(removed, 0) - before.get(removed, 0)
+        if delta:
+            c.execute("INSERT INTO jd_count(removed, n) VALUES (?, ?) "
+                      "ON CONFLICT(removed) DO UPDATE SET n = n + excluded.n", (removed, delta))
     c.execute("DELETE FROM temp.jd_ids")
 
 
@@ -311,6 +339,16 @@ _DOC_COLUMNS = "jacs_id, versions, latest, title, type, date, signer, attachment
 
 
 def count(c: sqlite3.Connection, q: DocQuery) -> int:
+    if q.exclude_temp:  # all of them but the excluded ones (found by key, not by a scan of every row)
+        plain = replace(q, exclude_temp=False)
+        where, params = plain.where()
+        left: int = c.execute(f"SELECT count(*) FROM {plain.table()} WHERE {where} AND jacs_id IN "
+                              f"(SELECT jacs_id FROM temp.jd_ids)", params).fetchone()[0]
+        return count(c, plain) - left
+    if not (q.text or q.ids is not None or q.only_temp_rows):
+        got = c.execute("SELECT n FROM jd_count WHERE removed = ?", (int(q.archived),)).fetchone()
+        if got is not None:
+            return int(got[0])
     where, params = q.where()
     n: int = c.execute(f"SELECT count(*) FROM {q.table()} WHERE {where}", params).fetchone()[0]
     return n
@@ -337,6 +375,14 @@ def position(c: sqlite3.Connection, q: DocQuery, doc_id: str) -> int:
     else:
         before = f"({col}, jacs_id) {op} (?, ?)"
         extra = [got[0], doc_id]
+    if q.exclude_temp:  # the rows before it, less the excluded ones among them
+        plain = replace(q, exclude_temp=False)
+        pw, pp = plain.where()
+        total: int = c.execute(f"SELECT count(*) FROM {plain.table()} WHERE {pw} AND {before}",
+                               [*pp, *extra]).fetchone()[0]
+        left: int = c.execute(f"SELECT count(*) FROM {plain.table()} WHERE {pw} AND {before} AND jacs_id IN "
+                              f"(SELECT jacs_id FROM temp.jd_ids)", [*pp, *extra]).fetchone()[0]
+        return total - left
     n: int = c.execute(f"SELECT count(*) FROM {q.table()} WHERE {where} AND {before}", [*params, *extra]).fetchone()[0]
     return n
 
