@@ -40,13 +40,14 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_backup import make_store  # noqa: E402
+from s3servers import S3_KEY, S3_SECRET, rclone_bin, rclone_serve_s3, seaweedfs  # noqa: E402
+
 from jacs_desktop.core.identity import create_agent  # noqa: E402
 from jacs_desktop.jobs.migrate import MigrateOptions, migrate  # noqa: E402
 from jacs_desktop.storage.fs import FsStore  # noqa: E402
 from jacs_desktop.storage.memory import MemoryStore  # noqa: E402
 from jacs_desktop.storage.s3 import S3Store  # noqa: E402
 from jacs_desktop.storage.store import Store  # noqa: E402
-from s3servers import S3_KEY, S3_SECRET, rclone_bin, rclone_serve_s3, seaweedfs  # noqa: E402
 
 
 def _rclone(args: list[str], env: dict | None = None) -> None:
