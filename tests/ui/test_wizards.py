@@ -53,15 +53,14 @@ def test_sign_wizard_pages_validation_and_store(qtbot, agent_dir, tmp_path):
     assert wiz.current_name() == "signer" and "jacs.config.json" in signer.error_label.text()
     signer.config.setText(str(agent_dir / "jacs.config.json"))
     signer.password.setText("not the password!")
-    _next(qtbot, wiz, "review")
-    review = wiz.page_named("review")
-    qtbot.waitUntil(lambda: not review.busy, timeout=30000)
-    assert not review.isComplete() and review.error_label.text()  # wrong password: clear error, nothing signed
-    wiz.back()
+    wiz.next()  # a wrong password is reported here, on the signer page
+    assert wiz.current_name() == "signer" and "does not unlock" in signer.error_label.text()
     signer.password.setText(PASSWORD)
     _next(qtbot, wiz, "review")
+    review = wiz.page_named("review")
     qtbot.waitUntil(lambda: review.isComplete(), timeout=30000)
     assert "jacsSha256" in review.info.text() and "title" in review.info.text()
+    assert "Stored in" in review.info.text() and store.objects.url in review.info.text()
     doc = wiz.flow.state["prepared"]
     assert store.refs() == []  # nothing stored before the commit button
     _next(qtbot, wiz, "run")
@@ -314,3 +313,40 @@ def test_migrate_target_is_checked_when_its_page_is_left(qtbot, tmp_path):
     tgt.picker.setText(str(tmp_path / "new-store"))
     wiz.next()
     assert wiz.current_name() == "what"
+
+
+def test_new_version_fills_the_title_lists_kept_attachments_and_asks_the_password_once(qtbot, agent_dir):
+    from jacs_desktop.core.identity import Identity
+    from jacs_desktop.core.sign import make_attachment
+
+    store = Store(MemoryStore())
+    ident = Identity.load(agent_dir / "jacs.config.json")
+    att = make_attachment(b"a,b\n1,2\n", "files/data.csv", embed=True)
+    first = ident.unlock(PASSWORD).new_document({"title": "Quarterly numbers", "n": 1}, attachments=[att])
+    store.put_document(first, pretty_json(first))
+    config = str(agent_dir / "jacs.config.json")
+
+    wiz = SignWizard(store, previous=first, config_path=config)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    content = wiz.page_named("content")
+    assert content.title_edit.text() == "Quarterly numbers"
+    assert json.loads(content.editor.toPlainText()) == {"n": 1}
+    _next(qtbot, wiz, "attachments")
+    kept = wiz.page_named("attachments").inherited
+    assert kept.isVisible() and "files/data.csv" in kept.text() and "embedded" in kept.text()
+    _next(qtbot, wiz, "signer")
+    wiz.page_named("signer").password.setText(PASSWORD)
+    _next(qtbot, wiz, "review")
+    qtbot.waitUntil(lambda: wiz.page_named("review").isComplete(), timeout=30000)
+    _next(qtbot, wiz, "run")
+    _finish_run(qtbot, wiz)
+    second = wiz.flow.state["prepared"]
+    assert second["title"] == "Quarterly numbers" and [f["path"] for f in second["jacsFiles"]] == ["files/data.csv"]
+    # the next wizard in this run does not ask again: the password is filled in (memory only)
+    again = SignWizard(store, previous=second, config_path=config)
+    qtbot.addWidget(again)
+    again.show()
+    _next(qtbot, again, "attachments")
+    _next(qtbot, again, "signer")
+    assert again.page_named("signer").password.text() == PASSWORD

@@ -97,8 +97,18 @@ class SignFlow(Flow):
         super().__init__(**state)
         prev = self.state.get("previous")
         if prev is not None and not self.state.get("content_text"):
-            self.state["content_text"] = json.dumps(content_of(prev), indent=2, ensure_ascii=False)
+            content = content_of(prev)
+            # the title goes to the Title field (parse_content puts it back in front)
+            if isinstance(content.get("title"), str) and not self.state.get("title"):
+                self.state["title"] = content.pop("title")
+            self.state["content_text"] = json.dumps(content, indent=2, ensure_ascii=False)
             self.title = "New version"
+
+    def inherited_attachments(self) -> list[dict[str, Any]]:
+        """The previous version's attachments (``jacsFiles``), which a new version keeps."""
+        prev = self.state.get("previous")
+        files = prev.get("jacsFiles") if isinstance(prev, dict) else None
+        return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
 
     def defaults(self) -> State:
         return {"store": None, "previous": None, "title": "", "content_text": "", "form_mode": False, "form": [],
@@ -128,7 +138,11 @@ class SignFlow(Flow):
 
         problems: list[str] = []
         names: set[str] = set()
+        kept = {str(f.get("path")) for f in self.inherited_attachments()}
         for a in s.get("attachments") or []:
+            if self.attachment_name(a) in kept:
+                problems.append(f"{Path(a['path']).name!r} is already attached to the previous version (kept as "
+                                f"{self.attachment_name(a)}); rename the new file or leave it out")
             p = Path(a["path"])
             name = self.attachment_name(a)
             if name in names:
@@ -187,7 +201,23 @@ class SignFlow(Flow):
                                 f"{ident.agent_id}. Only the original signer may make a new version")
         if not ident.unlocked and not s.get("password"):
             problems.append("Enter the agent's password")
+        elif not ident.unlocked:
+            # a wrong password is reported here, on the signer page, not after Review
+            try:
+                ident.unlock(s["password"])
+            except JacsError as exc:
+                problems.append(f"The password does not unlock this agent's key: {exc}")
+            else:
+                self.keep_for_this_run(ident.agent_id, s["password"])
         return problems
+
+    @staticmethod
+    def keep_for_this_run(agent_id: str, password: str) -> None:
+        """The password is asked once per run: kept in memory only (never written) for the next
+        wizard that signs as this agent."""
+        from ...storage.secrets import SESSION
+
+        SESSION.set(f"agent:{agent_id}:password", password)
 
     def _check_review(self, s: State) -> list[str]:
         return [] if s.get("prepared") is not None else ["The document has not been signed yet"]
@@ -204,10 +234,12 @@ class SignFlow(Flow):
         return ident
 
     def remembered_password(self) -> str | None:
+        """The password given earlier in this run (memory only), else the one in the keyring."""
         try:
-            from ...storage.secrets import default_secrets
+            from ...storage.secrets import SESSION, default_secrets
 
-            return default_secrets().get(f"agent:{self.identity().agent_id}:password")
+            name = f"agent:{self.identity().agent_id}:password"
+            return SESSION.get(name) or default_secrets().get(name)
         except Exception:  # nothing remembered is not an error
             return None
 
@@ -230,6 +262,7 @@ class SignFlow(Flow):
         else:
             ident = self.identity()
         signer = ident.unlock(s["password"])
+        self.keep_for_this_run(ident.agent_id, s["password"])
         if s.get("remember"):
             from ...storage.secrets import default_secrets
 

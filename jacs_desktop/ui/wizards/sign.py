@@ -133,6 +133,11 @@ class AttachmentsPage(FlowPage):
         self.view.setModel(self.model)
         self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        #: a new version keeps the previous version's attachments: named here
+        self.inherited = QLabel("", self)
+        self.inherited.setWordWrap(True)
+        self.inherited.hide()
+        self.body.addWidget(self.inherited)
         self.body.addWidget(self.view, 1)
         row = QHBoxLayout()
         add = QPushButton(tr("Add files…"), self)
@@ -189,6 +194,13 @@ class AttachmentsPage(FlowPage):
         event.acceptProposedAction()
 
     def load(self) -> None:
+        kept = self.flow.inherited_attachments()
+        if kept:
+            lines = [f"{f.get('path')} ({f.get('mimetype') or '?'}, "
+                     f"{tr('embedded') if f.get('embed') else tr('external')})" for f in kept]
+            self.inherited.setText(tr("Kept from the previous version ({0}):").format(len(kept)) + "\n  "
+                                   + "\n  ".join(lines))
+        self.inherited.setVisible(bool(kept))
         if self.model.rowCount() == 0 and self.state["attachments"]:
             self.add_paths([a["path"] for a in self.state["attachments"]])
             for r, a in enumerate(self.state["attachments"]):
@@ -335,9 +347,12 @@ class ReviewPage(FlowPage):
         self.busy = False
         fields = self.flow.signed_fields()
         sig = doc.get("jacsSignature") or {}
-        self.info.setText(tr("<b>Signer</b> {0} ({1})<br><b>jacsSha256</b> {2}<br><b>Signed fields</b> ({3}): {4}")
+        store = self.state.get("store")
+        where = getattr(getattr(store, "objects", None), "url", "") or tr("the open store")
+        self.info.setText(tr("<b>Stored in</b> {5}<br><b>Signer</b> {0} ({1})<br><b>jacsSha256</b> {2}<br>"
+                             "<b>Signed fields</b> ({3}): {4}")
                           .format(sig.get("agentID"), sig.get("signingAlgorithm"), doc.get("jacsSha256"),
-                                  len(fields), ", ".join(fields)))
+                                  len(fields), ", ".join(fields), html.escape(str(where))))
         notes = self.state.get("attachment_notes") or []
         if notes:  # an external attachment the library would reject, embedded instead
             self.info.setText(self.info.text() + "<br><b>" + tr("Attachments") + "</b> "
