@@ -229,8 +229,9 @@ def build(kind: str, fields: Mapping[str, object]) -> ConnectSpec:
         pairs = [(k, v) for k, v in (("endpoint_url", endpoint), ("region", _text(fields, "region")),
                                      ("profile", _text(fields, "profile")), ("sse", str(fields.get("sse") or "")))
                  if v]
-        path_style = _flag(fields, "path_style")
-        if endpoint and not path_style:  # a custom endpoint is addressed path-style unless told
+        # not given: the backend's default (path-style on a custom endpoint, AWS's own choice without)
+        path_style = None if fields.get("path_style") is None else _flag(fields, "path_style")
+        if endpoint and path_style is False:
             pairs.append(("addressing_style", "virtual"))
         elif path_style and not endpoint:
             pairs.append(("addressing_style", "path"))

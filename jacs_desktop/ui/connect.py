@@ -119,7 +119,23 @@ class ConnectDialog(QDialog):
         self.kind = kind if kind in cf.KINDS else "s3"
         if name:
             self.save_as.setText(name)
+            if url:
+                self._fill_saved_secret(name)
         self._refresh()
+
+    def _fill_saved_secret(self, name: str) -> None:
+        """Editing a saved connection: its secret, when this run can read it, goes into the secret
+        field (shown as dots), so it need not be typed again; otherwise the field asks for it."""
+        from ..storage.connections import Connections
+
+        try:
+            secret = Connections().get(name).resolve_secrets().get("secret_key")
+        except StorageError:
+            return
+        field = {"s3": "secret_key", "azure": "account_key"}.get(self.kind)
+        w = self._widgets[self.kind].get(field or "")
+        if secret and isinstance(w, QLineEdit) and not w.text():
+            w.setText(secret)
 
     # ------------------------------------------------------------------ building the pages
     def _page(self, kind: str) -> QWidget:

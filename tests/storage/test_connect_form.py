@@ -36,6 +36,7 @@ def test_s3_fields_make_the_url_and_keep_the_secret_out_of_it():
     # a custom endpoint is path-style by default; unticked, the URL says virtual-hosted
     virtual = cf.build("s3", {"endpoint": "https://s3.example.com", "bucket": "jacs", "path_style": False})
     assert parse_url(virtual.url)["options"]["addressing_style"] == "virtual"
+    assert "addressing_style" not in cf.build("s3", {"endpoint": "https://s3.example.com", "bucket": "jacs"}).url
     # AWS itself: no endpoint, nothing but the bucket; ticking path-style says so
     assert cf.build("s3", {"bucket": "jacs"}).url == "s3://jacs"
     assert cf.build("s3", {"bucket": "jacs", "path_style": True}).url == "s3://jacs?addressing_style=path"

@@ -357,3 +357,27 @@ def test_a_missing_extra_is_said_under_the_chooser(qtbot, dialog, monkeypatch):
     assert dialog.kind_row.error.isVisible()
     type_into(dialog, "s3")
     assert dialog.error_text("s3", "kind") == "" and not dialog.kind_row.error.isVisible()
+
+
+def test_editing_a_saved_connection_keeps_its_secret(qtbot, no_aws_env, tmp_path):
+    from jacs_desktop.storage.secrets import Secrets
+
+    spec = cf.build("s3", {"bucket": "jacs", "endpoint": "http://127.0.0.1:9000", "access_key": "AK",
+                           "secret_key": "the-secret"})
+    cf.save_connection(spec, "prod", remember=False, secrets=Secrets("session"))
+    saved = Connections().get("prod")
+    d = ConnectDialog(url=saved.url, access_key=saved.access_key, name="prod")
+    qtbot.addWidget(d)
+    assert d.values()["secret_key"] == "the-secret" and d.widget("s3", "secret_key").echoMode() != 0
+    type_into(d, "s3", prefix="moved/here")
+    d.connect_button.click()
+    assert d.url == "profile:prod"
+    again = Connections().get("prod")
+    assert again.url == "s3://jacs/moved/here?endpoint_url=http://127.0.0.1:9000"
+    assert again.resolve_secrets() == {"access_key": "AK", "secret_key": "the-secret"}
+    SESSION.clear()  # a new run: the secret was not remembered, so the field asks for it
+    d2 = ConnectDialog(url=again.url, access_key="AK", name="prod")
+    qtbot.addWidget(d2)
+    assert d2.values()["secret_key"] == ""
+    d2.connect_button.click()
+    assert d2.error_text("s3", "secret_key") == "The access key needs its secret key"
