@@ -16,7 +16,7 @@ from ...storage.base import UnsafeName, validate_key
 from ..common import CancelToken, ProgressFn, is_cancelled
 from .base import CHUNK, MAGIC, MANIFEST_NAME, MAX_RATIO, ZSTD_MAGIC, BackupError, _Readable, _Refused
 from .crypto import _DecryptReader
-from .tarread import TarMembers
+from .tarread import Prefetch, TarMembers
 
 if TYPE_CHECKING:
     pass
@@ -257,8 +257,9 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
             raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
         root_s = str(root)
         writer = _FileWriter()
+        ahead = Prefetch(stream)  # decryption and decompression on a thread of their own
         try:
-            members = TarMembers(stream, _BoundedTarInfo)
+            members = TarMembers(ahead, _BoundedTarInfo)
             try:
                 _read_members(members, out, writer, named, root_s, limit, progress, cancel, case_insensitive, f,
                               size)
@@ -284,6 +285,8 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
                 raise BackupError(msg) from None
             out.stream_error = msg
             return out
+        finally:
+            ahead.close()
     out.broken_entry = None
     return out
 

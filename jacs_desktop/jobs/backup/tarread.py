@@ -12,14 +12,16 @@ a header ``tarfile`` would call invalid ends the members after the first one, as
 
 from __future__ import annotations
 
+import queue
 import tarfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, cast
 
 from .base import CHUNK, _Readable
 
-__all__ = ["Member", "TarMembers"]
+__all__ = ["Member", "TarMembers", "Prefetch"]
 
 _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
@@ -215,3 +217,70 @@ class TarMembers:
         if self.tar is not None and self.tar.fileobj is not None:
             return cast(_Readable, self.tar.fileobj)
         return self.buf
+
+
+class Prefetch:
+    """The stream read ahead on a thread of its own, a few ``CHUNK`` pieces at a time: zlib,
+    zstandard and AES-GCM release the GIL, so decompressing overlaps unpacking. Errors reach
+    the reader in order, after the bytes read before them. :meth:`close` stops the thread."""
+
+    def __init__(self, src: _Readable, depth: int = 4):
+        self.q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.buf, self.off = b"", 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.t = threading.Thread(target=self._run, args=(src,), daemon=True)
+        self.t.start()
+
+    def _run(self, src: _Readable) -> None:
+        try:
+            while not self.stop.is_set():
+                piece = src.read(CHUNK)
+                if not self._put(piece or None) or not piece:
+                    return
+        except BaseException as exc:  # given to the reader, in order
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(self, n: int | None = -1) -> bytes:
+        if self.error is not None:
+            raise self.error
+        want = 1 << 62 if n is None or n < 0 else n
+        parts: list[bytes] = []
+        while want > 0:
+            if self.off >= len(self.buf):
+                if self.done:
+                    break
+                item = self.q.get()
+                if item is None:
+                    self.done = True
+                    break
+                if isinstance(item, BaseException):
+                    self.done, self.error = True, item
+                    if parts:  # the bytes before the error first; the next read raises it
+                        break
+                    raise item
+                self.buf, self.off = item, 0
+            piece = self.buf[self.off:self.off + want]
+            self.off += len(piece)
+            want -= len(piece)
+            parts.append(piece)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.stop.set()
+        try:
+            while True:
+                self.q.get_nowait()
+        except queue.Empty:
+            pass
+        self.t.join()
