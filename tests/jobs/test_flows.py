@@ -61,13 +61,14 @@ def test_sign_flow_pages_and_store(agent_dir, tmp_path):
     f.state["config_path"] = str(agent_dir / "jacs.config.json")
     assert f.errors() == ["Enter the agent's password"]
     f.state["password"] = "wrong password!"
-    assert f.advance() == "review"
-    from jacs_desktop.core.errors import JacsError
-
-    with pytest.raises(JacsError):
-        f.prepare()  # wrong password: clear error, nothing signed
-    assert f.errors() == ["The document has not been signed yet"]
+    # a wrong password is found on the signer page (the key is unlocked there), nothing is signed
+    [problem] = f.errors()
+    assert problem.startswith("The password does not unlock this agent's key")
+    with pytest.raises(FlowError):
+        f.advance()
     f.state["password"] = PASSWORD
+    assert f.advance() == "review"
+    assert f.errors() == ["The document has not been signed yet"]
     doc = f.prepare()
     assert f.signed_fields() == doc["jacsSignature"]["fields"] and "title" in f.signed_fields()
     assert f.advance() == "run" and f.is_last()
