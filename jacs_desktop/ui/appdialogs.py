@@ -68,7 +68,8 @@ class WelcomeDialog(QDialog):
         self.buttons: dict[str, QPushButton] = {}
         for key, label, tip in (
             ("folder", tr("Open a folder…"), tr("A JACS storage folder (jacs.config.json, jacs_data/…)")),
-            ("s3", tr("Connect to S3…"), tr("AWS S3, MinIO, SeaweedFS, R2 or another S3-compatible service")),
+            ("s3", tr("Connect to a store…"), tr("S3 (AWS, MinIO, SeaweedFS, R2), Google Cloud Storage, Azure Blob, "
+                                                 "or a JSONL or SQLite file")),
             ("new", tr("New store with a new agent…"), tr("Create an agent identity and an empty store for it")),
             ("demo", tr("Open a demo store"), tr("Made now with a throwaway identity; clearly marked as demo data")),
         ):
