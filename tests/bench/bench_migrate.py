@@ -17,7 +17,8 @@ alternating), and prints min and median of each and the ratio of the medians:
 
 S3 targets go through S3Store as the application uses it, so the figures follow its data path.
 
-    .venv/bin/python tests/bench/bench_migrate.py [--docs N] [--rounds R] [--only fs,seaweedfs,rclone,juicefs,azure]
+    .venv/bin/python tests/bench/bench_migrate.py [--docs N] [--rounds R] [--slow-docs M]
+        [--only fs,seaweedfs,rclone,juicefs,azure,resign]
 """
 
 import argparse
@@ -166,6 +167,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16, help="transfers at once to servers, ours and rclone's")
     ap.add_argument("--fs-concurrency", type=int, default=4, help="transfers at once folder to folder")
     ap.add_argument("--only", default="fs,seaweedfs,rclone,juicefs,azure,resign")
+    ap.add_argument("--slow-docs", type=int, default=None,
+                    help="documents for the slow servers (JuiceFS gateway, Azurite); default --docs")
     args = ap.parse_args()
     only = set(args.only.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="jd-bench-migrate-"))
@@ -183,6 +186,11 @@ def main() -> None:
         if "rclone" in only:
             with rclone_serve_s3(tmp / "rclone-serve", buckets=["bench"]) as endpoint:
                 bench_s3("folder -> rclone serve s3", endpoint, "bench", src, args, 1.0)
+        slow = src
+        if args.slow_docs is not None and args.slow_docs != args.docs and only & {"juicefs", "azure"}:
+            slow = tmp / "store-slow"
+            make_store(slow, args.slow_docs)
+            print(f"made {args.slow_docs} signed documents for the JuiceFS gateway and Azurite", flush=True)
         if "juicefs" in only:
             try:
                 from juicefs import Volume
@@ -192,9 +200,9 @@ def main() -> None:
                 print(f"folder -> JuiceFS gateway: not run ({exc})")
             else:
                 with volume.gateway() as endpoint:
-                    bench_s3("folder -> JuiceFS gateway", endpoint, "bench", src, args, 1.0)
+                    bench_s3("folder -> JuiceFS gateway", endpoint, "bench", slow, args, 1.0)
         if "azure" in only:
-            bench_azure(src, tmp, args)
+            bench_azure(slow, tmp, args)
         if "resign" in only:
             bench_resign(Store(FsStore(src)), tmp)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
