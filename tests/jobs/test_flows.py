@@ -187,7 +187,8 @@ def test_backup_and_restore_flows(tmp_path, session_secrets):
     prof = BackupProfiles().get("nightly")
     assert prof.encrypt and BackupProfiles().passphrase(prof) == "a good passphrase"
     report = b.run()
-    assert report.ok and report.path.endswith(".tar.zst") and "{date}" not in report.path
+    # encrypted: its own extension, after the one that says how it is compressed
+    assert report.ok and report.path.endswith(".tar.zst.jdbackup") and "{date}" not in report.path
 
     r = RestoreFlow(archive=report.path)
     assert "encrypted" in r.errors()[0]

@@ -202,6 +202,8 @@ def test_backup_and_restore_wizards(qtbot, tmp_path, monkeypatch):
     assert "cron" in run.summary.toPlainText()
     archive = run.result.path
     assert run.result.ok and "{date}" not in archive
+    # an encrypted archive is not a tar file: its name says so, and says how it is compressed inside
+    assert archive.endswith(".tar.gz.jdbackup") and ".tar.gz.jdbackup" in text
 
     r = RestoreWizard(archive=archive)
     qtbot.addWidget(r)
@@ -226,6 +228,11 @@ def test_backup_and_restore_wizards(qtbot, tmp_path, monkeypatch):
     restored = open_store(str(target))
     assert sum(1 for x in restored.refs() if x.kind == "document") == 13
     assert r.button(QWizard.WizardButton.FinishButton).isVisible()
+    # and it offers to open what was restored
+    assert r.open_button.isVisible()
+    with qtbot.waitSignal(r.open_requested, timeout=5000) as opened:
+        r.open_button.click()
+    assert opened.args == [str(target)]
 
 
 def test_backup_wizard_warns_and_restore_wizard_choices(qtbot, tmp_path, fixture_copy):

@@ -79,7 +79,8 @@ def backup(src: Store, dest: str | os.PathLike[str], *, passphrase: str | None =
     buf: _GzipPipe | None = None
     try:
         sink: _EncryptingSink | IO[bytes] = _EncryptingSink(f, passphrase) if passphrase else f
-        buf = _GzipPipe("zstd" if dest.name.lower().endswith(".tar.zst") else "gzip", sink)
+        # ".tar.zst" anywhere in the name: also "x.tar.zst.jdbackup" (encrypted)
+        buf = _GzipPipe("zstd" if ".tar.zst" in dest.name.lower() else "gzip", sink)
         entries = _write_tar(src, buf, infos, get_mt, report, include_private_keys, progress, cancel,
                              verify_versions)
         buf.finish()

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["BackupFlow", "RestoreFlow", "default_archive_name"]
 
 
+#: an encrypted archive's name ends with this (after .tar.gz or .tar.zst, which say how it is compressed)
+ENCRYPTED_SUFFIX = ".jdbackup"
+
+
 class BackupFlow(Flow):
     """source -> destination -> options -> review -> run."""
 
@@ -45,8 +49,14 @@ class BackupFlow(Flow):
         }
 
     def destination(self) -> str:
+        """Where the backup goes. An encrypted archive is named ``….jdbackup`` (added to the chosen
+        name): it is not a tar file that other tools can open, and the name says so."""
         chosen: str = self.state["archive"] if self.state["kind"] == "archive" else self.state["target"]
-        return chosen.strip()
+        chosen = chosen.strip()
+        if self.state["kind"] == "archive" and self.state.get("encrypt") and chosen \
+                and not chosen.lower().endswith(ENCRYPTED_SUFFIX):
+            chosen += ENCRYPTED_SUFFIX
+        return chosen
 
     def _check_destination(self, s: State) -> list[str]:
         from ..profiles import ARCHIVE_SUFFIXES, is_archive_name
@@ -57,7 +67,8 @@ class BackupFlow(Flow):
                 return ["Choose the archive file"]
             if not is_archive_name(a):
                 return [f"The archive name must end with one of {', '.join(ARCHIVE_SUFFIXES[:3])}"]
-            p = Path(a).expanduser()
+            p = Path(a + ENCRYPTED_SUFFIX if s.get("encrypt") and not a.lower().endswith(ENCRYPTED_SUFFIX)
+                     else a).expanduser()
             if "{" not in a and p.exists():
                 return [f"{p} already exists; choose a new name (or use {{date}} in the name)"]
             if not p.parent.is_dir():

@@ -809,6 +809,7 @@ class BrowserWindow(QMainWindow):
 
         wiz = RestoreWizard(self, target=self.url or "", recent=self.sources_panel.recent(), workers=self.workers)
         wiz.run_page.job_done.connect(lambda _r: self.refresh())
+        wiz.open_requested.connect(self.open_url)
         self._show_wizard(wiz)
 
     # ------------------------------------------------------------------ jobs
@@ -862,6 +863,7 @@ class BrowserWindow(QMainWindow):
         elif rec.kind == "restore":
             wiz = RestoreWizard(self, target=rec.target, archive=rec.source, recent=recent, workers=self.workers)
             wiz.run_page.job_done.connect(lambda _r: self.refresh())
+            wiz.open_requested.connect(self.open_url)
         else:
             return
         for key in ("source_store", "selected"):

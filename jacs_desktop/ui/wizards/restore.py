@@ -3,7 +3,8 @@ archive is verified before anything is written."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QWizard
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QPushButton, QWizard
 
 from ...jobs.flows.backup import RestoreFlow
 from .backup import describe_archive
@@ -129,3 +130,20 @@ class RestoreWizard(FlowWizard):
         self.add(UrlPage(self, "target", tr("The store to restore into (created if missing)."), recent))
         self.add(_PolicyPage(self))
         self.run_page = self.add(RunPage(self, flow.run, describe_archive, tr("Restoring")))
+        # when it is done: open what was restored, in the window
+        self.open_button = QPushButton(tr("Open the Restored Store"), self.run_page)
+        self.open_button.hide()
+        self.open_button.clicked.connect(self._open_restored)
+        self.run_page.body.addWidget(self.open_button)
+        self.run_page.job_done.connect(self._restored)
+
+    #: the restored store's location, when the user asks to open it
+    open_requested = Signal(str)
+
+    def _restored(self, result) -> None:
+        self.open_button.setVisible(result is not None and not self.run_page.cancelled and bool(
+            str(self.flow.state.get("target") or "").strip()))
+
+    def _open_restored(self) -> None:
+        self.open_requested.emit(str(self.flow.state["target"]).strip())
+        self.accept()
