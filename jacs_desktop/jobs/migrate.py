@@ -11,6 +11,19 @@
 * a journal in the platformdirs state dir lets an interrupted run continue; re-running
   never duplicates (versions are created with put-if-absent) and never loses.
 
+Speed without giving up crash safety:
+
+* a folder target's files are written whole-or-not-at-all (temp name, then a hard link)
+  but not fsynced one by one: a background thread makes each batch durable (the files'
+  fsyncs at once, then each folder once) and only then journals it. A kill -9 leaves no
+  partial file; a machine crash can only cost files of batches not yet journalled, which
+  the next run finds and checks by their bytes (damage is repaired, as below);
+* other targets are listed once up front: what is there is judged without a request per
+  object, and on servers that ignore If-None-Match (``rclone serve s3``, the JuiceFS
+  gateway) a key the listing shows absent is written with one PUT instead of a HEAD and
+  a PUT. (A key another writer creates between the listing and that PUT is the one case
+  such a server cannot guard; the HEAD-first way only narrowed that window.)
+
 What is already on the target is classified, never trusted:
 
 * the same bytes, or the same version written differently (it hashes to the same
@@ -23,10 +36,12 @@ What is already on the target is classified, never trusted:
 * a *different valid* version under the same name: a conflict, never overwritten
   (versions are immutable).
 
-A folder source can be rewritten while it is read: a copy only counts when the bytes
-prove themselves whole (a document hashing to its ``jacsSha256``, a key to its name)
-or two reads some milliseconds apart agree; a source that keeps changing is reported
-and skipped. Names that cannot be carried over (not UTF-8, control characters, a
+A folder source can be rewritten while it is read: a copy only counts when the file
+provably did not change around the read (on a local disk: its change time, set by the
+kernel on every write, at least 2 s old and the same after the read), the bytes prove
+themselves whole (a document hashing to its ``jacsSha256``, a key to its name), or
+reads some milliseconds apart agree; a source that keeps changing is reported and skipped.
+Names that cannot be carried over (not UTF-8, control characters, a
 backslash, direction controls) are reported and skipped; the rest goes on.
 
 The source is only read.

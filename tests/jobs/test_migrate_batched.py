@@ -186,3 +186,20 @@ def test_target_ignoring_if_none_match_is_listed_once_and_never_overwritten(tmp_
         assert s3.get(other) == planted and s3.get(same) == src.objects.get(same)
         for key in report.copied:
             assert s3.get(key) == src.objects.get(key)
+
+
+def test_a_folder_file_is_taken_at_once_only_when_its_change_time_shows_no_recent_write(tmp_path, monkeypatch):
+    import time
+
+    import jacs_desktop.jobs.migrate as m
+
+    monkeypatch.setattr(m, "_QUIET_SECONDS", 0.3)
+    store = open_store(str(tmp_path / "s"), create=True)
+    assert store.objects.on_local_disk()  # the test folders are on a local disk
+    store.objects.put("documents/a:b.json", b'{"x": 1}')
+    item = m._Item("document", "documents/a:b.json", "documents/a:b.json", "a", "b")
+    assert m._read_quiet(store, item) is None  # just written: not provably quiet
+    time.sleep(0.4)
+    assert m._read_quiet(store, item) == b'{"x": 1}'
+    store.objects.put("documents/a:b.json", b'{"x": 2}')  # rewritten: its change time is new again
+    assert m._read_quiet(store, item) is None
