@@ -33,7 +33,7 @@ from .base import StorageError
 from .settings import load_settings
 
 __all__ = ["default_secrets", "Secrets", "SecretStore", "SecretsUnavailable", "KeyringStatus", "keyring_status",
-           "SERVICE", "SessionSecrets", "SESSION", "set_master_password", "secrets_file"]
+           "SERVICE", "SessionSecrets", "SESSION", "set_master_password", "secrets_file", "remember_status"]
 
 SERVICE = "jacs-desktop"
 _BACKENDS = ("auto", "keyring", "file", "session")
@@ -323,3 +323,20 @@ def set_master_password(password: str, session: SessionSecrets | None = None) ->
     """The master password of the encrypted secrets file, given once per run by the GUI."""
     (SESSION if session is None else session).master_password = password
 
+
+
+def remember_status() -> tuple[str, str]:
+    """Where a secret the user asks to remember goes: ``("keyring" | "file", "")`` when it can be
+    remembered (the OS keyring, or the encrypted secrets file the Settings chose), else
+    ``("", why not)`` in words. Never raises."""
+    try:
+        store = default_secrets()
+    except SecretsUnavailable as exc:
+        return "", str(exc).rstrip(".")
+    except Exception as exc:  # a broken settings file must not break a dialog
+        return "", f"the secrets store could not be opened ({exc})"
+    if store.persistent:
+        return store.backend, ""
+    if store.requested == "auto":
+        return "", keyring_status().reason.rstrip(".")
+    return "", "the Settings say secrets are kept for this session only"

@@ -113,3 +113,14 @@ def test_encrypted_file(tmp_path):
     path.write_text("{broken")
     with pytest.raises(SecretsUnavailable, match="damaged"):
         Secrets("file", file_path=path, master_password="master-Passw0rd!")
+
+
+def test_remember_status_names_where_a_secret_goes_or_why_not(monkeypatch, tmp_path):
+    from jacs_desktop.storage.secrets import remember_status
+
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "session")
+    where, why = remember_status()
+    assert where == "" and "session" in why
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "file")
+    monkeypatch.setenv("JACS_DESKTOP_MASTER_PASSWORD", "a master password for tests")
+    assert remember_status() == ("file", "")

@@ -357,3 +357,16 @@ def test_new_version_fills_the_title_lists_kept_attachments_and_asks_the_passwor
     _next(qtbot, again, "attachments")
     _next(qtbot, again, "signer")
     assert again.page_named("signer").password.text() == PASSWORD
+
+
+def test_remember_is_disabled_with_the_reason_where_nothing_can_remember(qtbot, monkeypatch):
+    monkeypatch.setenv("JACS_DESKTOP_SECRETS", "session")
+    wiz = BackupWizard(source=str(FIXTURE))
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "destination")
+    _next(qtbot, wiz, "options")
+    opts = wiz.page_named("options")
+    opts.encrypt.setChecked(True)
+    assert not opts.remember.isEnabled() and not opts.remember.isChecked()
+    assert opts.keyring_note.isVisible() and "cannot be remembered" in opts.keyring_note.text()

@@ -76,6 +76,10 @@ class _BackupOptionsPage(FlowPage):
         self.body.addLayout(form)
         self.remember = QCheckBox(tr("Remember the passphrase in the keyring (needed for scheduled runs)"), self)
         self.body.addWidget(self.remember)
+        self.keyring_note = QLabel("", self)  # why Remember is off, where no secure keyring exists
+        self.keyring_note.setWordWrap(True)
+        self.keyring_note.hide()
+        self.body.addWidget(self.keyring_note)
         self.private = QCheckBox(tr("Include private keys"), self)
         self.private_warn = QLabel(tr("⚠ Anyone with this archive and the key password can sign as your agents. "
                                       "Keep it as safe as the keys themselves."), self)
@@ -95,8 +99,19 @@ class _BackupOptionsPage(FlowPage):
 
     def _sync(self) -> None:
         on = self.encrypt.isChecked() and self.state["kind"] == "archive"
-        for w in (self.pass1, self.pass2, self.remember):
+        for w in (self.pass1, self.pass2):
             w.setEnabled(on)
+        from ...storage.secrets import remember_status
+
+        where, why = remember_status()
+        self.remember.setEnabled(on and bool(where))
+        if not where:
+            self.remember.setChecked(False)
+            self.keyring_note.setText(tr("The passphrase cannot be remembered: {0}.").format(why))
+        elif where == "file":
+            self.remember.setText(tr("Remember the passphrase in the encrypted secrets file (needed for scheduled "
+                                     "runs)"))
+        self.keyring_note.setVisible(not where)
         self.private_warn.setVisible(self.private.isChecked())
         self.private_ack.setVisible(self.private.isChecked())
 
@@ -117,7 +132,7 @@ class _BackupOptionsPage(FlowPage):
         s["encrypt"] = self.encrypt.isChecked() and s["kind"] == "archive"
         s["passphrase"] = self.pass1.text()
         s["passphrase2"] = self.pass2.text()
-        s["remember"] = self.remember.isChecked()
+        s["remember"] = self.remember.isChecked() and self.remember.isEnabled()
         s["include_private_keys"] = self.private.isChecked()
         s["private_ack"] = self.private_ack.isChecked()
         s["profile_name"] = self.profile.text()

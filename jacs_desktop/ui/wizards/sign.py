@@ -293,13 +293,15 @@ class SignerPage(FlowPage):
         self.algorithm.setCurrentIndex(max(0, self.algorithm.findData(s["algorithm"])))
         self.password.setText(s["password"])
         self.remember.setChecked(bool(s["remember"]))
-        from ...storage.secrets import keyring_status
+        from ...storage.secrets import remember_status
 
-        st = keyring_status()
-        if not st.secure:
+        where, why = remember_status()
+        if not where:
             self.remember.setChecked(False)
             self.remember.setEnabled(False)
-            self.keyring_note.setText(tr("The password cannot be remembered: {0}.").format(st.reason))
+            self.keyring_note.setText(tr("The password cannot be remembered: {0}.").format(why))
+        elif where == "file":
+            self.remember.setText(tr("Remember the password in the encrypted secrets file"))
         self._mode()
         if s["config_path"]:
             self._fill_remembered()
