@@ -53,3 +53,17 @@ def test_no_matches_says_what_next_and_escape_clears_the_filter(qtbot, tmp_path)
     qtbot.keyClicks(d.search, "report")
     assert d.docs_model.rowCount() == 1 and not d.no_match_label.isVisible()
     w.close()
+
+
+def test_a_cancelled_listing_says_the_store_is_shown_in_part(qtbot, tmp_path) -> None:
+    w = BrowserWindow(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), watch=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_url(str(FIXTURE))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    w.session.stop_listing = lambda: True  # as if Cancel came while it was still listing
+    w.cancel_clicked()
+    assert w.banner.isVisible() and w.banner.kind == "info"
+    assert "shown only in part (7 documents listed so far)" in w.banner.text()
+    assert "listing cancelled" in w.count_label.text()
+    w.close()

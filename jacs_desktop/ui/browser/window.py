@@ -627,6 +627,10 @@ class BrowserWindow(QMainWindow):
         self.cancel_tasks()
         if self.session is not None and self.session.stop_listing():
             self._verify_note = tr("listing cancelled")  # what it found so far is what is shown
+            n = self.documents.docs_model.rowCount()
+            self.documents.show_banner(tr("Listing cancelled: the store is shown only in part ({0} listed so far). "
+                                          "Refresh (F5) lists all of it.").format(plural(n, "{0} document",
+                                                                                         "{0} documents")), "info")
             self.live.listing_cancelled()
         elif self._verifying:
             self._verifying = False
