@@ -114,11 +114,11 @@ def test_a_header_broken_after_the_fast_ones_is_damage_not_a_crash(archive, tmp_
 def test_write_failure_on_the_writer_thread_leaves_nothing(archive, tmp_path, monkeypatch):
     real, calls = read._write_file, []
 
-    def failing(dest, data):
+    def failing(dest, data, *dir_fd):
         calls.append(dest)
         if len(calls) == 7:
             raise OSError(28, "No space left on device")
-        real(dest, data)
+        real(dest, data, *dir_fd)
 
     monkeypatch.setattr(read, "_write_file", failing)
     r = restore(archive, open_store(str(tmp_path / "t"), create=True))

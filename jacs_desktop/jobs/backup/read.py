@@ -373,14 +373,30 @@ class _FileWriter:
         self.t.start()
 
     def _run(self) -> None:
-        while (batch := self.q.get()) is not None:
-            for dest, data in batch:
-                if self.error is not None:
-                    break
-                try:
-                    _write_file(dest, data)
-                except OSError as exc:
-                    self.error = f"Cannot write the temporary copy in {os.path.dirname(dest)}: {exc.strerror or exc}"
+        # files are made relative to their folder's descriptor, as tar does: no walk down the
+        # whole path (through a busy /tmp, say) for every file
+        folders: dict[str, int] = {}
+        relative = os.open in os.supports_dir_fd
+        try:
+            while (batch := self.q.get()) is not None:
+                for dest, data in batch:
+                    if self.error is not None:
+                        break
+                    try:
+                        if relative:
+                            folder, name = dest.rsplit("/", 1)
+                            fd = folders.get(folder)
+                            if fd is None:
+                                fd = folders[folder] = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                            _write_file(name, data, fd)
+                        else:
+                            _write_file(dest, data)
+                    except OSError as exc:
+                        self.error = (f"Cannot write the temporary copy in {os.path.dirname(dest)}: "
+                                      f"{exc.strerror or exc}")
+        finally:
+            for fd in folders.values():
+                os.close(fd)
 
     def add(self, dest: str, data: bytes) -> None:
         if self.error is not None:
@@ -401,16 +417,17 @@ class _FileWriter:
         return self.error
 
 
-def _write_file(dest: str, data: bytes) -> None:
-    """A new file *dest* holding *data* (removed again when it cannot be written whole)."""
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+def _write_file(dest: str, data: bytes, dir_fd: int | None = None) -> None:
+    """A new file *dest* (in the folder *dir_fd*, when given) holding *data* (removed again
+    when it cannot be written whole)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600, dir_fd=dir_fd)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
     except OSError:
         os.close(fd)
-        os.unlink(dest)
+        os.unlink(dest, dir_fd=dir_fd)
         raise
     os.close(fd)
 
