@@ -67,3 +67,19 @@ def test_a_cancelled_listing_says_the_store_is_shown_in_part(qtbot, tmp_path) ->
     assert "shown only in part (7 documents listed so far)" in w.banner.text()
     assert "listing cancelled" in w.count_label.text()
     w.close()
+
+
+def test_a_failed_connect_comes_back_to_the_store_that_was_open(qtbot, tmp_path) -> None:
+    w = BrowserWindow(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), watch=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_url(str(FIXTURE))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    with qtbot.waitSignal(w.load_failed, timeout=30000):
+        w.open_url("s3://bucket?endpoint_url=http://127.0.0.1:9&max_attempts=1&connect_timeout=1",
+                   secrets={"access_key": "a", "secret_key": "b"})
+    qtbot.waitUntil(lambda: w.url == str(FIXTURE) and w.snapshot is not None and w.docs_model.rowCount() == 7,
+                    timeout=60000)
+    assert w.banner.isVisible() and w.banner.kind == "error"
+    assert "Cannot open s3://bucket" in w.banner.text() and f"{FIXTURE} is shown again" in w.banner.text()
+    w.close()

@@ -459,9 +459,12 @@ def test_failed_open_clears_the_panes_and_the_old_store(qtbot, window, tmp_path)
     _select_attached_with_preview(qtbot, w)
     with qtbot.waitSignal(w.load_failed, timeout=10000):
         w.open_url(str(tmp_path / "missing"))
-    assert _panes_empty(w) and w.snapshot is None and w.docs_model.rowCount() == 0
-    w.verify_all()  # nothing of the last store is verified in its place
-    assert w.workers.active == 0 and not w.act_new_version.isEnabled()
+    # nothing of the last store stays in the panes; it is listed again under its own name (a
+    # failed connect does not leave an empty window), never shown as the store that failed
+    assert _panes_empty(w) and not w.act_new_version.isEnabled()
+    assert w.url == str(FIXTURE) and "missing" in w.banner.text() and "is shown again" in w.banner.text()
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    assert w.snapshot.store.objects.url.rstrip("/").endswith("fixture") and w.docs_model.rowCount() == 7
 
 
 def test_filter_hiding_the_selected_document_clears_the_panes(qtbot, window):

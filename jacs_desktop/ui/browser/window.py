@@ -72,6 +72,7 @@ class BrowserWindow(QMainWindow):
         self._secret_prompted: str | None = None
         self._verify_after_load = False  # the sidebar asked to verify the store being opened
         self._view_after_load: tuple[int, dict[str, int]] | None = None  # a refresh keeps tab and scroll
+        self._previous: tuple[str, dict | None] | None = None  # the store to come back to if a connect fails
         self.dropped: list = []
         self._build()
         self.live = LiveUpdates(self, enabled=watch, settle_ms=self.SETTLE_MS, max_lag_ms=self.MAX_LAG_MS,
@@ -110,6 +111,7 @@ class BrowserWindow(QMainWindow):
         self.act_agreements = self.menu_tools.addAction(tr("Agreements…"), self.show_agreements)
         self.act_agreements.setShortcut("Ctrl+Shift+A")
         self.act_checkpoints = self.menu_tools.addAction(tr("Store checkpoints…"), self.show_checkpoints)
+        self.act_attestations = self.menu_tools.addAction(tr("Attestations…"), self.show_attestations)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setObjectName("main")
         self.sources_panel = SourcesPanel(self.settings, splitter)
@@ -394,6 +396,9 @@ class BrowserWindow(QMainWindow):
         if not url:
             return
         self.runner.cancel_all()
+        if self.session is not None and self.snapshot is not None and self.session.url != url:
+            # a failed connect comes back to this store instead of leaving an empty window
+            self._previous = (self.session.url, self.session.secrets)
         old, session = self.session, StoreSession(self.runner, url, secrets=secrets,
                                                   cache_bytes=int(self.prefs.cache_mb) << 20, parent=self)
         self.session, self.url = session, url
@@ -448,14 +453,21 @@ class BrowserWindow(QMainWindow):
         session.close()
         self.documents.clear()
         self.selection.clear()
-        self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
         self.status.set_text("")
         self.sources_panel.set_status(url, "error", msg)
+        previous, self._previous = self._previous, None
+        if previous is not None and previous[0] != url:
+            # back to the store that was open: it is listed again, and the banner says what failed
+            self.open_url(previous[0], secrets=previous[1])
+            self.show_error(tr("Cannot open {0}: {1}. {2} is shown again.").format(url, msg.rstrip("."), previous[0]))
+        else:
+            self.show_error(tr("Cannot open {0}: {1}").format(url, msg))
         self.load_failed.emit(msg)
 
     def _listed(self, session: StoreSession, snap: Snapshot) -> None:
         url = session.url
         self._secret_prompted = None
+        self._previous = None
         self.sources_panel.remember(url)
         self.sources_panel.set_status(url, "connected")
         self.documents.set_layout_name(snap.store)
@@ -732,6 +744,17 @@ class BrowserWindow(QMainWindow):
         self.checkpoints_window = CheckpointsWindow(self._store, self.workers, self._last_identity(), parent=self)
         self.checkpoints_window.show()
         self.checkpoints_window.load()
+
+    def show_attestations(self) -> None:
+        """Tools → Attestations: claims, evidence and derivation chains, checked as jacs's full tier."""
+        if self._store is None:
+            self.show_error(tr("Open a store first: the attestations are read from the open store."))
+            return
+        from .attestations import AttestationsWindow
+
+        self.attestations_window = AttestationsWindow(self._store, self.workers, parent=self)
+        self.attestations_window.show()
+        self.attestations_window.load()
 
     def _last_identity(self) -> str:
         return str(self.settings.value("last_identity", "") or "")
