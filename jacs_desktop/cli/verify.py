@@ -63,7 +63,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def verdict_json(v: Verdict) -> str:
     """One result of the JSON report (compact: one line)."""
-    return _ENCODE(v.to_dict())
+    return _encode_line(v.to_dict())
 
 
 def verdict_text(v: Verdict, verbose: bool = False) -> str:
@@ -82,7 +82,16 @@ def verdict_text(v: Verdict, verbose: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+try:  # the C encoder, made once (JSONEncoder.encode makes one per call): one result per line
+    _C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+except (AttributeError, TypeError):
+    _C_ENCODE = None
+
+
+def _encode_line(value: Any) -> str:
+    return "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _ENCODER.encode(value)
 
 
 class _Streamed:
