@@ -2,6 +2,7 @@
 resources/screenshots/. Run: .venv/bin/python packaging/make_screenshots.py"""
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,7 +23,15 @@ def main() -> None:
     fixture = Path(os.environ.get("JACS_FORMAT_DIR", REPO.parent / "shared" / "jacs-format")) / "fixture"
     out = REPO / "resources" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp())
+    # neutral paths in the pictures (no folder of the machine that made them): the store is a copy
+    # of the fixture in a fresh folder, and the trust store is beside it
+    tmp = Path(tempfile.gettempdir()) / "jacs-screenshots"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    shutil.copytree(fixture, tmp / "example-store")
+    fixture = tmp / "example-store"
+    os.environ["JACS_TRUST_STORE_DIR"] = str(tmp / "trusted_agents")
+    os.environ["JACS_DESKTOP_STATE_DIR"] = str(tmp / "state")
     os.environ["JACS_DESKTOP_CONFIG_DIR"] = str(tmp / "cfg")
     os.environ["JACS_DESKTOP_CACHE_DIR"] = str(tmp / "cache")
     app = QApplication([])
@@ -49,6 +58,7 @@ def main() -> None:
         w.grab().save(str(path))
         print(path.relative_to(REPO))
         if theme == "light":
+            laptop(app, w, out)
             extra(app, w, out, tmp)
         w.close()
 
@@ -58,6 +68,43 @@ def _settle(app, seconds=0.6):
     while time.time() < end:
         app.processEvents()
         time.sleep(0.02)
+
+
+def laptop(app, w, out) -> None:
+    """The window on a 1366 x 768 laptop screen, the Jobs panel after Verify all, and the stores
+    sidebar's context menu (drawn onto the window where it pops up)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    w.resize(1366, 768)
+    _settle(app)
+    w.grab().save(str(out / "main-1366x768.png"))
+    print("resources/screenshots/main-1366x768.png")
+    w.act_verify.trigger()  # the user's Verify all: the Jobs panel opens with it
+    end = time.time() + 60
+    while time.time() < end and (not w.jobs_tracker.history.records
+                                 or w.jobs_tracker.history.records[0].state == "running"):
+        _settle(app, 0.1)
+    w.jobs_panel.view.selectRow(0)
+    _settle(app)
+    w.grab().save(str(out / "jobs-panel.png"))
+    print("resources/screenshots/jobs-panel.png")
+    w.jobs_panel.hide()
+    sp = w.sources_panel
+    item = sp.list.item(0)
+    rect = sp.list.visualItemRect(item)
+    menu = sp.menu_for(item.data(0x0100))
+    at = sp.list.viewport().mapTo(w, rect.center())
+    menu.popup(w.mapToGlobal(at))
+    _settle(app)
+    shot = w.grab()
+    painter = QPainter(shot)
+    painter.drawPixmap(QPoint(at.x(), at.y()), menu.grab())
+    painter.end()
+    shot.save(str(out / "context-menu.png"))
+    print("resources/screenshots/context-menu.png")
+    menu.close()
+    w.resize(1400, 860)
 
 
 def extra(app, w, out, tmp) -> None:
