@@ -78,13 +78,13 @@ def test_index_cache_is_private(tmp_path, umask022, monkeypatch):
     assert any(n.endswith("-wal") for n in names)  # WAL mode: its side files too
     assert_private_tree(tmp_path / "new")
     # a cache an older version left 0644 is tightened when it is opened
-    ic._db.close()
+    ic.close()  # writes the open batch, then closes
     for p in cache.iterdir():
         p.chmod(0o644)
     again = IndexCache("file:///some/store")
     assert again.get(ref)["title"] == "Salary review for Alice"
     assert_private_tree(cache)
-    again._db.close()
+    again.close()
 
 
 def test_qsettings_file_is_private(qapp, tmp_path, umask022):
