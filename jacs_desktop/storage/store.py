@@ -306,14 +306,17 @@ class Store:
         return sorted(self.iter_refs(details=details, unique=unique), key=lambda r: (r.kind, r.id, r.version, r.key))
 
     def iter_refs(self, *, details: bool = False, infos: Iterable[ObjectInfo] | None = None,
-                  unique: bool = True) -> Iterator[Ref]:
+                  unique: bool = True, only: str | None = None) -> Iterator[Ref]:
         """Like :meth:`refs`, but as the names are found (any order): for showing
         rows while a large store is still being listed. *infos*: a listing the
-        caller already has (no second listing)."""
+        caller already has (no second listing). *only*: list just the folders that
+        hold that kind (the agents, without the documents; it may yield others)."""
         seen: set[tuple[str, str, str] | str] = set()
         jacs = isinstance(self.layout, JacsLayout)
         parse = self.layout.parse
         for prefix, kind in self.layout.list_prefixes():
+            if only is not None and kind != only and not (only == "archived" and kind == "document"):
+                continue
             n = len(prefix)
             found = (self.objects.list(prefix, details=details, ordered=False) if infos is None
                      else (i for i in infos if i.key.startswith(prefix)))
@@ -331,7 +334,8 @@ class Store:
 
     def _grouped(self, kind: str) -> dict[str, list[Ref]]:
         out: dict[str, list[Ref]] = {}
-        for r in self.refs():
+        # (only that kind's folders: the agents of a 100,000-document store without its documents)
+        for r in sorted(self.iter_refs(only=kind), key=lambda r: (r.kind, r.id, r.version, r.key)):
             if r.kind == kind:
                 out.setdefault(r.id, []).append(r)
         return out

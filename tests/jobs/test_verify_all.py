@@ -81,6 +81,9 @@ def test_auto_picks_the_pool_for_a_large_folder_only(big_store, monkeypatch):
 
     store = Store(FsStore(big_store))
     monkeypatch.setattr(verify_all, "worker_count", lambda: 2)
+    monkeypatch.setattr(verify_all.threading, "active_count", lambda: 3)  # a GUI, a test server…
+    assert verify_all._pool_size(store, verify_all.MIN_PARALLEL, None) == 1  # no fork beside other threads
+    monkeypatch.setattr(verify_all.threading, "active_count", lambda: 1)
     assert verify_all._pool_size(store, verify_all.MIN_PARALLEL, None) == 2
     assert verify_all._pool_size(store, verify_all.MIN_PARALLEL - 1, None) == 1
     assert verify_all._pool_size(Store(MemoryStore()), 10_000, None) == 1  # not a folder: this process
