@@ -52,3 +52,18 @@ def create_jacs_agent(root: Path, name: str, algorithm: str, password: str, desc
         config_path=str(config), agent_type="ai", description=description, domain="", default_storage="fs",
     )
     return config
+
+
+def create_jacs_agent_here(root: Path, name: str, algorithm: str, password: str, description: str = "interop") -> Path:
+    """Like :func:`create_jacs_agent`, with the data and key folders relative to the config (run it inside
+    :func:`library` for *root*): the store is self-contained (a copy of it works the same), and jacs
+    writes nothing outside it (with absolute folders its create_agreement wrote to /documents)."""
+    from jacs import SimpleAgent
+
+    assert Path.cwd().resolve() == root.resolve(), "run inside library(root, ...)"
+    SimpleAgent.create_agent(
+        name=name, password=password, algorithm=algorithm, data_directory="jacs_data",
+        key_directory=f"keys/{name}", config_path=f"{name}.config.json", agent_type="ai",
+        description=description, domain="", default_storage="fs",
+    )
+    return root / f"{name}.config.json"

@@ -21,7 +21,7 @@ from jacs_desktop.core.identity import Identity  # noqa: E402
 from jacs_desktop.jobs import agreements as ag  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Board!Agree#2026xyz"
@@ -32,7 +32,7 @@ def made(tmp_path_factory):
     """The store as jacs left it (copied per test that writes)."""
     root = tmp_path_factory.mktemp("board")
     with env(JACS_TRUST_STORE_DIR=str(root / "trust")), library(root, PASSWORD):
-        cfg = {n: create_jacs_agent(root, n, "ring-Ed25519", PASSWORD) for n in ("alice", "bob", "wendy")}
+        cfg = {n: create_jacs_agent_here(root, n, "ring-Ed25519", PASSWORD) for n in ("alice", "bob", "wendy")}
         agents = {n: SimpleAgent.load(str(c)) for n, c in cfg.items()}
         ids = {n: a.get_agent_id() for n, a in agents.items()}
         client = JacsClient(str(cfg["alice"]))

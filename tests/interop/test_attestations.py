@@ -17,7 +17,7 @@ from jacs_desktop.cli.app import main as cli  # noqa: E402
 from jacs_desktop.jobs import attestations as at  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Attest!Full#2026xyz"
@@ -39,7 +39,7 @@ def made(tmp_path_factory):
     claims = [{"name": "reviewed", "value": True, "confidence": 0.9}]
     docs = {}
     with env(JACS_TRUST_STORE_DIR=str(root / "trust")), library(root, PASSWORD):
-        agent = SimpleAgent.load(str(create_jacs_agent(root, "auditor", "ring-Ed25519", PASSWORD)))
+        agent = SimpleAgent.load(str(create_jacs_agent_here(root, "auditor", "ring-Ed25519", PASSWORD)))
 
         def make(name, evidence, **extra):
             params = {"subject": subject, "claims": claims, "evidence": evidence,

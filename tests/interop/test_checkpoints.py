@@ -16,7 +16,7 @@ from jacs_desktop.core.identity import Identity  # noqa: E402
 from jacs_desktop.jobs import checkpoints as cp  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Checkpoint!Store#2026"
@@ -48,7 +48,7 @@ def world(tmp_path):
     root = tmp_path / "store"
     root.mkdir()
     with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(root, PASSWORD):
-        cfg = create_jacs_agent(root, "keeper", "ring-Ed25519", PASSWORD)
+        cfg = create_jacs_agent_here(root, "keeper", "ring-Ed25519", PASSWORD)
         client = JacsClient(str(cfg))
         docs = [json.loads(client.sign_message({"n": i}).raw_json) for i in range(3)]
     return {"root": root, "cfg": cfg, "docs": docs, "trust": tmp_path / "trust"}

@@ -28,7 +28,7 @@ from jacs_desktop.jobs import identity as idn  # noqa: E402
 from jacs_desktop.jobs import trust as tr  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Trust!Identity#2026x"
@@ -49,9 +49,9 @@ def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("identity")
     trust = root / "alice-trust"
     with env(JACS_TRUST_STORE_DIR=str(trust)), library(root, PASSWORD):
-        cfg_alice = create_jacs_agent(root, "alice", "ring-Ed25519", PASSWORD)
-        cfg_rory = create_jacs_agent(root, "rory", "ring-Ed25519", PASSWORD)
-        cfg_victor = create_jacs_agent(root, "victor", "ring-Ed25519", PASSWORD)  # verifies Alice's documents
+        cfg_alice = create_jacs_agent_here(root, "alice", "ring-Ed25519", PASSWORD)
+        cfg_rory = create_jacs_agent_here(root, "rory", "ring-Ed25519", PASSWORD)
+        cfg_victor = create_jacs_agent_here(root, "victor", "ring-Ed25519", PASSWORD)  # verifies Alice's documents
         alice, rory = JacsClient(str(cfg_alice)), JacsClient(str(cfg_rory))
         before = json.loads(rory.sign_message({"n": 1}).raw_json)
         alice.trust_agent_with_key(rory.export_agent(), rory.get_public_key())  # the library's own enrolment

@@ -15,7 +15,7 @@ from jacs_desktop.cli.app import main as cli  # noqa: E402
 from jacs_desktop.core import mediasig  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Image!Signatures#2026"
@@ -54,8 +54,8 @@ def made(tmp_path_factory):
     img.fill(QColor("#2f6fb5"))
     cases = {}
     with env(JACS_TRUST_STORE_DIR=str(root / "trust")), library(root, PASSWORD):
-        a = SimpleAgent.load(str(create_jacs_agent(root, "alice", "ring-Ed25519", PASSWORD)))
-        b = SimpleAgent.load(str(create_jacs_agent(root, "bob", "pq2025", PASSWORD)))
+        a = SimpleAgent.load(str(create_jacs_agent_here(root, "alice", "ring-Ed25519", PASSWORD)))
+        b = SimpleAgent.load(str(create_jacs_agent_here(root, "bob", "pq2025", PASSWORD)))
         keydir = root / "keydir"
         keydir.mkdir()
         for agent in (a, b):

@@ -14,7 +14,7 @@ from jacs_desktop.core.errors import JacsError, KeyDecryptionError  # noqa: E402
 from jacs_desktop.core.identity import Identity  # noqa: E402
 from jacs_desktop.jobs.keymgmt import change_key_password  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 OLD, NEW = "Old!Password#2026ab", "New!Password#2027cd"
@@ -23,7 +23,7 @@ OLD, NEW = "Old!Password#2026ab", "New!Password#2027cd"
 @pytest.mark.parametrize("algorithm", ["ring-Ed25519", "pq2025"])
 def test_new_password_works_in_jacs(tmp_path, algorithm):
     with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(tmp_path, OLD):
-        cfg = create_jacs_agent(tmp_path, "kim", algorithm, OLD)
+        cfg = create_jacs_agent_here(tmp_path, "kim", algorithm, OLD)
     ident = Identity.load(cfg)
     key = ident.config.private_key_file
     before = key.read_bytes()

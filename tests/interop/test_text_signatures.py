@@ -16,7 +16,7 @@ from jacs_desktop.core import textsig  # noqa: E402
 from jacs_desktop.jobs.media import verify_text_file  # noqa: E402
 from jacs_desktop.storage.opener import open_store  # noqa: E402
 
-from ._library import create_jacs_agent, env, library  # noqa: E402
+from ._library import create_jacs_agent_here, env, library  # noqa: E402
 
 pytestmark = pytest.mark.interop
 PASSWORD = "Text!Signatures#2026"
@@ -27,8 +27,8 @@ def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("textsig")
     files = {}
     with env(JACS_TRUST_STORE_DIR=str(root / "trust")), library(root, PASSWORD):
-        a = SimpleAgent.load(str(create_jacs_agent(root, "alice", "ring-Ed25519", PASSWORD)))
-        b = SimpleAgent.load(str(create_jacs_agent(root, "bob", "pq2025", PASSWORD)))
+        a = SimpleAgent.load(str(create_jacs_agent_here(root, "alice", "ring-Ed25519", PASSWORD)))
+        b = SimpleAgent.load(str(create_jacs_agent_here(root, "bob", "pq2025", PASSWORD)))
         two = root / "two.md"
         two.write_bytes(b"# Minutes\r\n\r\nWe agreed.  \r\n\r\n")
         a.sign_text(str(two), no_backup=True)

@@ -13,7 +13,7 @@ from conftest import FIXTURE
 from PySide6.QtCore import QSettings
 
 jacs = pytest.importorskip("jacs", reason="the jacs test extra is not installed")
-from interop._library import create_jacs_agent, env, library  # noqa: E402
+from interop._library import create_jacs_agent_here, env, library  # noqa: E402
 from jacs import SimpleAgent  # noqa: E402
 from jacs.client import JacsClient  # noqa: E402
 
@@ -37,7 +37,7 @@ def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui_identity")
     trust = root / "alice-trust"
     with env(JACS_TRUST_STORE_DIR=str(trust)), library(root, PASSWORD):
-        cfg = {n: create_jacs_agent(root, n, "ring-Ed25519", PASSWORD) for n in ("alice", "bob", "rory")}
+        cfg = {n: create_jacs_agent_here(root, n, "ring-Ed25519", PASSWORD) for n in ("alice", "bob", "rory")}
         agents = {n: SimpleAgent.load(str(c)) for n, c in cfg.items()}
         ids = {n: a.get_agent_id() for n, a in agents.items()}
         alice, rory = JacsClient(str(cfg["alice"])), JacsClient(str(cfg["rory"]))
@@ -214,7 +214,7 @@ def test_checkpoints_window(qtbot, world, workers):
     store.close()
 
 
-def test_dropped_signed_text_and_image_are_verified(qtbot, world, tmp_path, monkeypatch):
+def test_dropped_signed_text_and_image_are_verified(qtbot, tmp_path, monkeypatch):
     """Files signed by jacs sign_text / sign_image dropped on the window: verified with the store's keys."""
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QColor, QDropEvent, QImage
@@ -224,8 +224,11 @@ def test_dropped_signed_text_and_image_are_verified(qtbot, world, tmp_path, monk
     img = QImage(8, 8, QImage.Format.Format_RGB32)
     img.fill(QColor("#336699"))
     assert img.save(str(tmp_path / "raw.png"), "PNG")
-    with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(world["root"], PASSWORD):
-        agent = SimpleAgent.load(str(world["cfg"]["bob"]))
+    # a store of its own (jacs stores what it signs there; the copied store's configs point elsewhere)
+    root = tmp_path / "signer"
+    root.mkdir()
+    with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(root, PASSWORD):
+        agent = SimpleAgent.load(str(create_jacs_agent_here(root, "scribe", "ring-Ed25519", PASSWORD)))
         agent.sign_text(str(note), no_backup=True)
         agent.sign_image(str(tmp_path / "raw.png"), str(pic))
     edited = tmp_path / "edited.md"
@@ -234,7 +237,7 @@ def test_dropped_signed_text_and_image_are_verified(qtbot, world, tmp_path, monk
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = BrowserWindow(None, settings=settings, watch=False)
     qtbot.addWidget(w)
-    w.open_url(str(world["root"]))
+    w.open_url(str(root))
     qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (note, pic, edited)])
@@ -247,3 +250,44 @@ def test_dropped_signed_text_and_image_are_verified(qtbot, world, tmp_path, monk
     assert got["edited.md"].status == "invalid" and "hash_mismatch" in got["edited.md"].checks[0].reason
     assert getattr(w, "active_wizard", None) is None  # signed files are verified, not offered for signing
     w.close()
+
+
+def test_attestations_window(qtbot, workers, tmp_path):
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+
+    from jacs_desktop.ui.browser.attestations import AttestationsWindow
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def params(collected, subject_id):
+        data = b"build log"
+        return json.dumps({
+            "subject": {"type": "artifact", "id": subject_id, "digests": {"sha256": hashlib.sha256(b"x").hexdigest()}},
+            "claims": [{"name": "tests-pass", "value": True, "confidence": 0.95}],
+            "evidence": [{"kind": "custom", "digests": {"sha256": hashlib.sha256(data).hexdigest()}, "embedded": True,
+                          "embeddedData": base64.b64encode(data).decode(), "collectedAt": collected,
+                          "verifier": {"name": "ci", "version": "1"}}],
+            "policyContext": {"maxEvidenceAge": "P1D"}})
+
+    root = tmp_path / "attest"
+    root.mkdir()
+    with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(root, PASSWORD):
+        agent = SimpleAgent.load(str(create_jacs_agent_here(root, "ci", "ring-Ed25519", PASSWORD)))
+        agent.create_attestation(params(now, "release-1.0"))
+        agent.create_attestation(params("2020-01-01T00:00:00Z", "release-0.9"))
+    store = open_store(str(root))
+    w = AttestationsWindow(store, workers)
+    qtbot.addWidget(w)
+    w.show()
+    w.load()
+    qtbot.waitUntil(lambda: "attestations," in w.status.text() or "Reading" not in w.status.text(), timeout=30000)
+    assert len(w.rows) == 2, w.status.text()
+    tops = {w.tree.topLevelItem(i).text(0) for i in range(2)}
+    assert tops == {"✓ release-1.0", "✗ release-0.9"}
+    stale = next(w.tree.topLevelItem(i) for i in range(2) if "0.9" in w.tree.topLevelItem(i).text(0))
+    texts = [stale.child(i).text(0) + " " + stale.child(i).text(1) for i in range(stale.childCount())]
+    assert any("is stale" in t for t in texts) and any(t.startswith("claims (1)") for t in texts)
+    assert "1 failing" in w.status.text()
+    store.close()
