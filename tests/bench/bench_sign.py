@@ -8,6 +8,7 @@ with the pure-Python fallback (dilithium-py), which is what signed before the co
 """
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="jacs-bench-sign-"))
+    try:
+        _bench(root, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _bench(root: Path, args: argparse.Namespace) -> None:
     signers = {alg: create_agent(root / alg, "bench", PASSWORD, algorithm=alg).signer
                for alg in ("ring-Ed25519", "pq2025")}
     stores = {alg: open_store(str(root / alg)) for alg in signers}
