@@ -260,6 +260,13 @@ def main() -> None:
             print("load average:", Path("/proc/loadavg").read_text().split()[:3])
         if not args.skip_startup:
             startup(tmp)
+            if shutil.which("Xvfb") and shutil.which("xwininfo"):  # the real window on a real X server
+                sys.path.insert(0, str(Path(__file__).resolve().parent))
+                import bench_start_x11
+
+                bench_start_x11.run(rounds=5)
+            else:
+                print("start-up on Xvfb: skipped (Xvfb / xwininfo not installed: packaging/install-system-deps.sh)")
         if args.sqlite_docs:
             db = data / f"bench-{args.sqlite_docs}.sqlite3"
             if not db.exists():
