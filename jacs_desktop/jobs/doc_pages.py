@@ -15,6 +15,9 @@ Verdicts live only in memory. Sorted by verdict, the rows with a verdict
 (worse than pending, or valid) are put in order in memory, and the rows still
 pending (most of a big store) come from the database between them, by id: the
 order is the same as sorting every row by (verdict key, id).
+
+Size: the two pagers answer one interface and must give the same order and filter (a test
+compares them); keeping them side by side keeps that rule visible.
 """
 
 from __future__ import annotations
