@@ -70,6 +70,8 @@ from ..core.sign import AgentSigner, pretty_json
 from ..core.verify import VALID, parse_document
 from ..paths import private_dir, private_file, state_dir
 from ..storage.base import AccessDenied, ObjectInfo, StorageError, Unreachable
+from ..storage.fs import FsStore
+from ..storage.fs_deferred import DeferredWrites
 from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import Cancelled, CancelToken, ProgressFn, is_cancelled
@@ -557,8 +559,7 @@ def migrate(
     quiet_ok = bool(on_local_disk()) if on_local_disk is not None else False
     # folder targets: files written without an fsync each, made durable batch by batch,
     # and journalled only after their batch is
-    make_deferred = getattr(dst.objects, "deferred_writes", None)
-    deferred = make_deferred() if make_deferred is not None and not opts.dry_run else None
+    deferred = DeferredWrites(dst.objects) if isinstance(dst.objects, FsStore) and not opts.dry_run else None
     pending: list[tuple[str, int]] = []  # (key, bytes): written and checked, not yet durable
     pending_since = [0.0]
     settle_lock = threading.Lock()

@@ -23,7 +23,8 @@ from jacs_desktop.core.canonical import jacs_sha256
 from jacs_desktop.core.sign import pretty_json
 from jacs_desktop.jobs.migrate import MigrateOptions, _creates_honoured, migrate
 from jacs_desktop.storage.base import StorageError
-from jacs_desktop.storage.fs import DeferredWrites, FsStore
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.fs_deferred import DeferredWrites
 from jacs_desktop.storage.s3 import S3Store
 from jacs_desktop.storage.store import Store
 from jacs_desktop.storage.urls import open_store
@@ -59,7 +60,7 @@ def _journal_keys(state: Path) -> list[str]:
 _KILLER = """
 import os, signal, sys, threading, time
 import jacs_desktop.jobs.migrate as m
-from jacs_desktop.storage.fs import DeferredWrites
+from jacs_desktop.storage.fs_deferred import DeferredWrites
 from jacs_desktop.storage.urls import open_store
 m._BATCH, m._BATCH_AGE = 40, 1e9  # batches by count only
 real_sync, syncs, stuck = DeferredWrites.sync, [], threading.Event()
