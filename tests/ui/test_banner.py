@@ -83,3 +83,32 @@ def test_a_failed_connect_comes_back_to_the_store_that_was_open(qtbot, tmp_path)
     assert w.banner.isVisible() and w.banner.kind == "error"
     assert "Cannot open s3://bucket" in w.banner.text() and f"{FIXTURE} is shown again" in w.banner.text()
     w.close()
+
+
+def test_a_failed_refresh_keeps_the_last_listing_marked_stale(qtbot, tmp_path) -> None:
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(FIXTURE, store)
+    w = BrowserWindow(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), watch=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_url(str(store))
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    store.rename(tmp_path / "gone-for-now")  # the store cannot be read for a while
+    with qtbot.waitSignal(w.load_failed, timeout=30000):
+        w.refresh()
+    assert w.docs_model.rowCount() == 7 and w.banner.kind == "error"
+    assert "Cannot refresh" in w.banner.text() and "may be out of date" in w.banner.text()
+    assert w.count_label.text().startswith("Stale: listed at")
+    # a stale row is shown, not read: selecting it reads nothing and raises nothing
+    w.tabs.setCurrentIndex(1)
+    w.docs_view.selectRow(0)
+    qtbot.wait(100)
+    assert w.versions_model.rowCount() == 0
+    # the store is back: a refresh lists it, the banner goes
+    (tmp_path / "gone-for-now").rename(store)
+    w.refresh()
+    qtbot.waitUntil(lambda: w.snapshot is not None and w.workers.active == 0, timeout=60000)
+    assert not w.banner.isVisible() and not w.count_label.text().startswith("Stale")
+    w.close()

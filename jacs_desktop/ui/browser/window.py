@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
@@ -73,6 +74,8 @@ class BrowserWindow(QMainWindow):
         self._verify_after_load = False  # the sidebar asked to verify the store being opened
         self._view_after_load: tuple[int, dict[str, int]] | None = None  # a refresh keeps tab and scroll
         self._previous: tuple[str, dict | None] | None = None  # the store to come back to if a connect fails
+        #: a refresh's last good listing (url, snapshot, time read): shown, marked stale, if the refresh fails
+        self._stale: tuple[str, Snapshot, str] | None = None
         self.dropped: list = []
         self._build()
         self.live = LiveUpdates(self, enabled=watch, settle_ms=self.SETTLE_MS, max_lag_ms=self.MAX_LAG_MS,
@@ -396,6 +399,8 @@ class BrowserWindow(QMainWindow):
         if not url:
             return
         self.runner.cancel_all()
+        if self._stale is not None and self._stale[0] != url:
+            self._stale = None  # another store: the last listing of this one is not kept
         if self.session is not None and self.snapshot is not None and self.session.url != url:
             # a failed connect comes back to this store instead of leaving an empty window
             self._previous = (self.session.url, self.session.secrets)
@@ -456,7 +461,16 @@ class BrowserWindow(QMainWindow):
         self.status.set_text("")
         self.sources_panel.set_status(url, "error", msg)
         previous, self._previous = self._previous, None
-        if previous is not None and previous[0] != url:
+        stale, self._stale = self._stale, None
+        if stale is not None and stale[0] == url and isinstance(stale[1].documents, list):
+            # a refresh that failed: the last good listing stays, marked stale (its rows cannot be opened:
+            # nothing is read from a store that cannot be read)
+            self.documents.set_snapshot(stale[1])
+            self.show_error(tr("Cannot refresh {0}: {1}. The list is the one read at {2} and may be out of date; "
+                               "its documents open again once the store can be read. Refresh (F5) tries again.")
+                            .format(url, msg.rstrip("."), stale[2]))
+            self.status.set_text(tr("Stale: listed at {0}, not refreshed").format(stale[2]))
+        elif previous is not None and previous[0] != url:
             # back to the store that was open: it is listed again, and the banner says what failed
             self.open_url(previous[0], secrets=previous[1])
             self.show_error(tr("Cannot open {0}: {1}. {2} is shown again.").format(url, msg.rstrip("."), previous[0]))
@@ -468,6 +482,7 @@ class BrowserWindow(QMainWindow):
         url = session.url
         self._secret_prompted = None
         self._previous = None
+        self._stale = None
         self.sources_panel.remember(url)
         self.sources_panel.set_status(url, "connected")
         self.documents.set_layout_name(snap.store)
@@ -611,6 +626,8 @@ class BrowserWindow(QMainWindow):
         self._view_after_load = (d.tabs.currentIndex(), {name: getattr(d, name).verticalScrollBar().value()
                                                          for name in ("agents_view", "docs_view", "archived_view")})
         secrets = self.session.secrets if self.session is not None and self.session.url == self.url else None
+        if self.snapshot is not None:
+            self._stale = (self.url, self.snapshot, time.strftime("%H:%M"))
         self.open_url(self.url, secrets=secrets)
 
     def _gentle_refresh(self) -> None:
