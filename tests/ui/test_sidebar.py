@@ -108,3 +108,30 @@ def test_verify_this_on_a_closed_store_opens_and_verifies_it(qtbot, w, tmp_path)
                     and w.jobs_tracker.history.records[0].state == "done", timeout=60000)
     rec = w.jobs_tracker.history.records[0]
     assert rec.kind == "verify" and rec.done == rec.total > 0
+
+
+def test_row_context_menu_copies_ids_and_reveals(qtbot, w) -> None:
+    _open(qtbot, w, FIXTURE)
+    row = next(r for r in w.snapshot.documents if r.signer)
+    menu = w.row_menu(row)
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts[-3:] == ["Copy ID", "Copy Signer ID", "Reveal in Folder"]
+    next(a for a in menu.actions() if a.text() == "Copy ID").trigger()
+    assert QGuiApplication.clipboard().text() == row.id
+    next(a for a in menu.actions() if a.text() == "Copy Signer ID").trigger()
+    assert QGuiApplication.clipboard().text() == row.signer
+
+
+def test_every_wizard_has_the_same_style_and_size(qtbot) -> None:
+    from PySide6.QtWidgets import QWizard
+
+    from jacs_desktop.storage.memory import MemoryStore
+    from jacs_desktop.storage.store import Store
+    from jacs_desktop.ui.wizards import BackupWizard, MigrateWizard, RestoreWizard, SignWizard
+
+    wizards = [SignWizard(Store(MemoryStore())), MigrateWizard(source=str(FIXTURE)), BackupWizard(source=str(FIXTURE)),
+               RestoreWizard()]
+    for wiz in wizards:
+        qtbot.addWidget(wiz)
+    assert {wiz.wizardStyle() for wiz in wizards} == {QWizard.WizardStyle.ClassicStyle}
+    assert len({(wiz.width(), wiz.height()) for wiz in wizards}) == 1

@@ -570,6 +570,14 @@ class BrowserWindow(QMainWindow):
         retry.triggered.connect(lambda: self.selection.retry_row(row))
         if isinstance(row, DocRow) and not row.archived:
             menu.addAction(self.actions_.act_new_version)
+        menu.addSeparator()
+        menu.addAction(tr("Copy ID"), lambda: QApplication.clipboard().setText(row.id))
+        signer = row.signer if isinstance(row, DocRow) else None
+        if signer:
+            menu.addAction(tr("Copy Signer ID"), lambda: QApplication.clipboard().setText(str(signer)))
+        snap = self.snapshot
+        if snap is not None and getattr(snap.store.objects, "root", None) is not None:  # a folder store
+            menu.addAction(self.actions_.act_reveal)
         return menu
 
     def _update_counts(self) -> None:
