@@ -511,8 +511,7 @@ def _listing(dst: Store) -> _Listing | None:
 def _creates_honoured(objects: object) -> bool:
     """Does the target refuse a second create of the same key (If-None-Match: *)? True
     when it cannot say (then every create is a conditional one)."""
-    probe = getattr(objects, "conditional_create_honoured", None) or getattr(
-        objects, "_conditional_put_honoured", None)
+    probe = getattr(objects, "conditional_create_honoured", None)
     if probe is None:
         return True
     try:

@@ -440,6 +440,11 @@ class S3Store(ObjectStore):
         except Exception as exc:
             raise self._describe(exc, key) from None
 
+    def conditional_create_honoured(self) -> bool:
+        """Public: does the server refuse a second create of the same key? (the migration lists an
+        ignoring server's target once up front instead of checking before each write)"""
+        return self._conditional_put_honoured()
+
     def _conditional_put_honoured(self) -> bool:
         """Does this server refuse a second If-None-Match: * create? Probed once with a
         scratch object; servers that ignore the header (``rclone serve s3``, the JuiceFS
