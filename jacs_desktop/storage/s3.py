@@ -151,8 +151,8 @@ class S3Store(ObjectStore):
             config["endpoint"] = self.endpoint.rstrip("/")
             client["allow_http"] = self.endpoint.lower().startswith("http://")
             config["virtual_hosted_style_request"] = self.options.get("addressing_style", "path") == "virtual"
-        else:
-            config["virtual_hosted_style_request"] = True
+        else:  # AWS: virtual-hosted names unless the URL asks for path-style (dotted bucket names need it)
+            config["virtual_hosted_style_request"] = self.options.get("addressing_style", "virtual") != "path"
         if self.sse:
             config["server_side_encryption"] = self.sse
         # one DELETE per key (we delete one at a time): every S3-compatible server has it,

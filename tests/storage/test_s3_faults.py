@@ -396,3 +396,15 @@ def test_a_create_whose_answer_was_lost_is_known_as_ours(moto_endpoint):
         assert len(lost) == 1 and s.retries == 1
         assert s.put_if_absent("documents/a:b.json", b'{"a": 2}') is False
     assert direct.get("documents/a:b.json") == b'{"a": 1}'
+
+
+def test_path_style_is_honoured_on_aws_too(monkeypatch):
+    """addressing_style=path (dotted bucket names need it) is kept without an endpoint as well."""
+    from jacs_desktop.storage.s3 import S3Store
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+    virtual = S3Store("my.bucket", region="eu-west-1")._make_obstore()
+    path = S3Store("my.bucket", region="eu-west-1", addressing_style="path")._make_obstore()
+    assert str(virtual.config.get("virtual_hosted_style_request")).lower() == "true"
+    assert str(path.config.get("virtual_hosted_style_request")).lower() == "false"
