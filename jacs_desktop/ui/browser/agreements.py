@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.agreements import SIGNING_ROLES, Agreement, Board, pending_roles, waiting_for
+from ..theme import verdict_color
 from ..workers import message_of
 
 __all__ = ["AgreementBoardWindow"]
 
-STATE_COLORS = {"signed": "#1b7f3b", "invalid": "#b3261e", "pending": "#9a6700"}
-STATUS_COLORS = {"final": "#1b7f3b", "complete": "#1b7f3b", "invalid": "#b3261e", "expired": "#b3261e",
-                 "disputed": "#b3261e"}
+#: a party's state and an agreement's status, drawn in the theme's verdict colours (light and dark)
+STATE_VERDICTS = {"signed": "valid", "invalid": "invalid", "pending": "warning"}
+STATUS_VERDICTS = {"final": "valid", "complete": "valid", "invalid": "invalid", "expired": "invalid",
+                   "disputed": "invalid"}
 STATE_MARKS = {"signed": "✓", "invalid": "✗", "pending": "…"}
 
 
@@ -144,14 +146,13 @@ class AgreementBoardWindow(QWidget):
                                     ag.quorum + (" ✓" if ag.quorum_met else ""), ag.effective_from or "",
                                     ag.expires_at or "", f"{ag.versions}{forks}"])
             item.setData(0, Qt.ItemDataRole.UserRole, ag.id)
-            color = STATUS_COLORS.get(ag.status)
-            if color:
-                item.setForeground(2, QBrush(QColor(color)))
+            if ag.status in STATUS_VERDICTS:
+                item.setForeground(2, QBrush(QColor(verdict_color(STATUS_VERDICTS[ag.status]))))
             for p in ag.parties:
                 who = f"{p.name}  ({p.agent})" if p.name else p.agent
                 child = QTreeWidgetItem([f"{STATE_MARKS.get(p.state, '')} {who}", "", tr(p.state), tr(p.role)])
-                child.setForeground(2, QBrush(QColor(STATE_COLORS.get(p.state, "#444444"))))
-                child.setForeground(0, QBrush(QColor(STATE_COLORS.get(p.state, "#444444"))))
+                child.setForeground(2, QBrush(QColor(verdict_color(STATE_VERDICTS.get(p.state)))))
+                child.setForeground(0, QBrush(QColor(verdict_color(STATE_VERDICTS.get(p.state)))))
                 if p.reason and p.state == "invalid":
                     child.setToolTip(0, p.reason)
                 item.addChild(child)

@@ -10,11 +10,14 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from ..theme import verdict_color
 from ..workers import message_of
 
 __all__ = ["AttestationsWindow"]
 
-OK_COLOR, BAD_COLOR = "#1b7f3b", "#b3261e"
+def _colour(ok: bool) -> str:
+    """Valid / invalid in the theme's verdict colours (light and dark)."""
+    return verdict_color("valid" if ok else "invalid")
 
 
 def tr(text: str) -> str:
@@ -52,7 +55,7 @@ class AttestationsWindow(QWidget):
     def _add(self, parent: QTreeWidgetItem, label: str, detail: str = "", ok: bool | None = None) -> QTreeWidgetItem:
         item = QTreeWidgetItem([label, detail])
         if ok is not None:
-            item.setForeground(0, QBrush(QColor(OK_COLOR if ok else BAD_COLOR)))
+            item.setForeground(0, QBrush(QColor(_colour(ok))))
         parent.addChild(item)
         return item
 
@@ -63,7 +66,7 @@ class AttestationsWindow(QWidget):
             rep = r.report
             subject = r.subject.get("id") or r.subject.get("type") or "?"
             top = QTreeWidgetItem([f"{'✓' if rep.valid else '✗'} {subject}", f"{r.id}:{r.version}"])
-            top.setForeground(0, QBrush(QColor(OK_COLOR if rep.valid else BAD_COLOR)))
+            top.setForeground(0, QBrush(QColor(_colour(rep.valid))))
             self.tree.addTopLevelItem(top)
             crypto = rep.crypto
             self._add(top, tr("signed by"), f"{crypto['signerId']} ({crypto['algorithm']})",

@@ -84,7 +84,8 @@ def trust_html(verdict) -> str:
     from ...jobs.trust import TRUSTED, TrustStore, trust_line
 
     line = trust_line(TrustStore(), verdict.signer, verdict.public_key_hash)
-    color = "#1b7f3b" if line.state == TRUSTED else "#b3261e" if line.state != "not in trust store" else "#666666"
+    color = verdict_color("valid" if line.state == TRUSTED else None if line.state == "not in trust store"
+                          else "invalid")
     return (f"<br><span style='color:{color}'>{tr('Trust')}: {html.escape(tr(line.state))}</span>"
             + (f" <small>{html.escape(line.reason)}</small>" if line.state != TRUSTED else ""))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,12 +23,17 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.identity import AgentTimeline
+from ..theme import verdict_color
 from ..workers import message_of
 
 __all__ = ["IdentityWindow"]
 
-TRUST_COLORS = {"trusted": "#1b7f3b", "pin conflict": "#b3261e", "distrusted": "#b3261e",
-                "not in trust store": "#555555"}
+#: a trust state in the theme's verdict colours (light and dark; "not in trust store" is neutral)
+TRUST_VERDICTS = {"trusted": "valid", "pin conflict": "invalid", "distrusted": "invalid"}
+
+
+def trust_colour(state: str) -> str:
+    return verdict_color(TRUST_VERDICTS.get(state))
 
 
 def tr(text: str) -> str:
@@ -89,9 +94,10 @@ class TimelineStrip(QWidget):
 
         flagged = {d for f in tl.flags for d in f.documents}
         lane_of = {e.key_hash: i for i, e in enumerate(tl.epochs)}
+        ink = self.palette().color(QPalette.ColorRole.WindowText)  # the theme's text colour (light or dark)
         for i, e in enumerate(tl.epochs):
             y = 22.0 + self.LANE * i + self.LANE / 2
-            color = QColor(ALG_COLORS.get(e.algorithm or "", "#777777") if e.own else "#b3261e")
+            color = QColor(ALG_COLORS.get(e.algorithm or "", "#777777") if e.own else verdict_color("invalid"))
             p.setPen(QPen(color))
             name = f"{e.algorithm or '?'} {e.key_hash[:8]}" if e.own else tr("foreign key {0}").format(e.key_hash[:8])
             p.drawText(QRectF(0, y - 9, label_w, 18), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
@@ -107,7 +113,7 @@ class TimelineStrip(QWidget):
                 p.drawLine(QPointF(left, y), QPointF(right, y))
             for d in e.documents:
                 dx = x(d.time_ns)
-                p.setPen(QPen(QColor("#b3261e" if d.label in flagged or not e.own else "#222222"), 2))
+                p.setPen(QPen(QColor(verdict_color("invalid")) if d.label in flagged or not e.own else ink, 2))
                 p.drawLine(QPointF(dx, y - 14), QPointF(dx, y - 6))
         for v in tl.versions:
             lane = lane_of.get(v.key_hash or "", 0)
@@ -115,12 +121,12 @@ class TimelineStrip(QWidget):
             vx = x(rfc3339_ns(v.date))
             ok = v.rotation in ("", "ok") and v.in_chain
             p.setPen(QPen(QColor("#ffffff"), 2))
-            p.setBrush(QBrush(QColor("#1b7f3b" if ok else "#b3261e")))
+            p.setBrush(QBrush(QColor(verdict_color("valid" if ok else "invalid"))))
             p.drawEllipse(QPointF(vx, y), 6, 6)
-            p.setPen(QPen(QColor("#222222")))
+            p.setPen(QPen(ink))
             text = v.version[:8] + (" ↻" if v.rotation else "")
             p.drawText(QPointF(min(max(vx + 9, left), right - 70), y + 15), text)
-        p.setPen(QPen(QColor("#666666")))
+        p.setPen(QPen(self.palette().color(QPalette.ColorRole.PlaceholderText)))
         p.drawText(QPointF(left, 14), _when(tl.versions[0].date))
         p.drawText(QRectF(right - 200, 2, 200, 16), int(Qt.AlignmentFlag.AlignRight), tr("now"))
         p.end()
@@ -206,7 +212,7 @@ class IdentityWindow(QWidget):
             mark = "⚠ " if tl.flags else ""
             item = QListWidgetItem(f"{mark}{tl.name or tl.agent_id[:8]}\n{tl.agent_id}")
             if tl.trust:
-                item.setForeground(QBrush(QColor(TRUST_COLORS.get(tl.trust[0], "#000000"))))
+                item.setForeground(QBrush(QColor(trust_colour(tl.trust[0]))))
             self.agents.addItem(item)
         rows = [i for i, tl in enumerate(tls) if tl.agent_id == keep]
         self.agents.setCurrentRow(rows[0] if rows else (0 if tls else -1))
@@ -234,7 +240,7 @@ class IdentityWindow(QWidget):
         state, reason = tl.trust or ("", "")
         self.trust_label.setText(tr("Trust: {0}. {1}").format(tr(state), reason[:1].upper() + reason[1:])
                                  if state else "")
-        self.trust_label.setStyleSheet(f"color: {TRUST_COLORS.get(state, '#000000')}")
+        self.trust_label.setStyleSheet(f"color: {trust_colour(state)}")
         self.trust_button.setEnabled(state == "not in trust store" and any(v.in_chain for v in tl.versions))
         self.untrust_button.setEnabled(state in ("trusted", "pin conflict"))
         self.repin_button.setEnabled(tl.repin_to is not None)
