@@ -32,6 +32,7 @@ def main() -> None:
     fixture = tmp / "example-store"
     os.environ["JACS_TRUST_STORE_DIR"] = str(tmp / "trusted_agents")
     os.environ["JACS_DESKTOP_STATE_DIR"] = str(tmp / "state")
+    os.environ["XDG_DATA_HOME"] = str(tmp / "xdg-data")  # the welcome's menu-entry offer writes here
     os.environ["JACS_DESKTOP_CONFIG_DIR"] = str(tmp / "cfg")
     os.environ["JACS_DESKTOP_CACHE_DIR"] = str(tmp / "cache")
     app = QApplication([])
@@ -139,17 +140,20 @@ def extra(app, w, out, tmp) -> None:
     wiz.grab().save(str(out / "wizard-sign-review.png"))
     print("resources/screenshots/wizard-sign-review.png")
     wiz.close()
+    backups = tmp / "backups"
+    backups.mkdir(exist_ok=True)
+    archive = str(backups / "jacs-{date}-{time}.tar.zst")
     bw = BackupWizard(w, source=w.url, source_store=w.snapshot.store, workers=w.workers)
     bw.show()
     bw.next()
-    bw.page_named("destination").archive.setText("/backups/jacs-{date}-{time}.tar.zst")
+    bw.page_named("destination").archive.setText(archive)
     bw.next()
     opts = bw.page_named("options")
     opts.encrypt.setChecked(True)
     opts.pass1.setText("correct horse battery staple")
     opts.pass2.setText("correct horse battery staple")
     opts.profile.setText("nightly")
-    bw.flow.state["archive"] = "/backups/jacs-{date}-{time}.tar.zst"
+    bw.flow.state["archive"] = archive
     opts.store()
     _settle(app)
     bw.grab().save(str(out / "wizard-backup-options.png"))

@@ -72,10 +72,11 @@ def fixture_ring():
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path, monkeypatch):
-    """No test reads or writes the user's real settings, journals, caches or jacs trust store."""
+    """No test reads or writes the user's real settings, journals, caches, jacs trust store or XDG data
+    folder (where the desktop entry is installed)."""
     for var, sub in (("JACS_DESKTOP_CONFIG_DIR", "cfg"), ("JACS_DESKTOP_STATE_DIR", "state"),
                      ("JACS_DESKTOP_CACHE_DIR", "cache"), ("JACS_DESKTOP_LOG_DIR", "log"),
-                     ("JACS_TRUST_STORE_DIR", "jacs-trust")):
+                     ("JACS_TRUST_STORE_DIR", "jacs-trust"), ("XDG_DATA_HOME", "xdg-data")):
         if var not in os.environ or not os.environ[var].startswith(str(tmp_path)):
             monkeypatch.setenv(var, str(tmp_path / "_dirs" / sub))
     from jacs_desktop.storage.secrets import SESSION
