@@ -36,7 +36,13 @@ def test_bundle_opens_the_fixture_store(bundle, tmp_path):
                        text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2 agents, 7 documents, verdicts {'valid': 7}" in p.stdout
-    assert (bundle / "_internal" / "resources" / "icons" / "jacs-desktop-256.png").is_file()
+    assert (bundle / "_internal" / "jacs_desktop" / "data" / "icons" / "jacs-desktop-256.png").is_file()
+    # the bundle installs its own menu entry, pointing at itself
+    p = subprocess.run([str(exe), "--install-desktop-entry"], env=_env(tmp_path), capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    entry = (tmp_path / "xdgdata" / "applications" / "org.jacsdesktop.JacsDesktop.desktop").read_text()
+    assert f"Exec={exe} %F" in entry or f'Exec="{exe}" %F' in entry, entry
 
 
 def test_bundled_cli_verifies_and_knows_s3(bundle, tmp_path):
