@@ -370,3 +370,19 @@ def test_remember_is_disabled_with_the_reason_where_nothing_can_remember(qtbot, 
     opts.encrypt.setChecked(True)
     assert not opts.remember.isEnabled() and not opts.remember.isChecked()
     assert opts.keyring_note.isVisible() and "cannot be remembered" in opts.keyring_note.text()
+
+
+def test_a_refusal_does_not_outlive_the_fix(qtbot):
+    wiz = BackupWizard(source=str(FIXTURE))
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _next(qtbot, wiz, "destination")
+    _next(qtbot, wiz, "options")
+    opts = wiz.page_named("options")
+    opts.encrypt.setChecked(True)
+    wiz.next()
+    assert wiz.current_name() == "options" and "passphrase" in opts.error_label.text()
+    qtbot.keyClicks(opts.pass1, "x")  # the first edit takes the message away; Next checks again
+    assert opts.error_label.text() == ""
+    wiz.next()
+    assert "passphrase" in opts.error_label.text()

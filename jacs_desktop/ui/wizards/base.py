@@ -18,6 +18,8 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -84,7 +86,30 @@ class FlowPage(QWizardPage):
         self.store()
         errs = self.flow.errors(self.name)
         self.error_label.setText("\n".join(errs))
+        if errs:
+            self._clear_on_edit()
         return not errs
+
+    def _clear_on_edit(self) -> None:
+        """A message does not outlive the fix: the first edit on the page after a refusal takes it
+        away (Next checks again; the checks can be slow, e.g. unlocking a key, so not on every key)."""
+        if getattr(self, "_clearing", False):
+            return
+        self._clearing = True
+
+        def clear(*_args: object) -> None:
+            if not getattr(self, "_checking", False):  # a check still running keeps its "Checking…" line
+                self.error_label.setText("")
+
+        for edit in self.findChildren(QLineEdit):
+            edit.textEdited.connect(clear)
+        for text in self.findChildren(QPlainTextEdit):
+            text.textChanged.connect(clear)
+        for button in self.findChildren(QAbstractButton):
+            if button.isCheckable():
+                button.toggled.connect(clear)
+        for combo in self.findChildren(QComboBox):
+            combo.currentIndexChanged.connect(clear)
 
     def nextId(self) -> int:
         self.store()
