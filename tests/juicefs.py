@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from s3servers import S3_KEY, S3_SECRET, free_port
 
@@ -57,6 +58,23 @@ def unavailable() -> str | None:
     if not os.path.exists("/dev/fuse"):
         return "/dev/fuse is missing: FUSE mounts cannot run here"
     return None
+
+
+def cannot_run(why: str) -> NoReturn:
+    """JuiceFS cannot run here: skip with the reason, or fail where the run requires JuiceFS
+    (``JACS_REQUIRE_JUICEFS=1``, as CI sets)."""
+    import pytest
+
+    if REQUIRED:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def require() -> None:
+    """Skip (or fail, see :func:`cannot_run`) when JuiceFS is not usable here."""
+    why = unavailable()
+    if why is not None:
+        cannot_run(why)
 
 
 def is_mounted(path: Path) -> bool:

@@ -3,14 +3,41 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout
+from typing import TYPE_CHECKING
 
-__all__ = ["PasswordDialog"]  # and, loaded on first use, ConnectDialog (S3Dialog: its old name)
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from ..core.identity import Identity
+
+__all__ = ["PasswordDialog", "choose_identity_file", "load_identity_or_say"]
+# and, loaded on first use, ConnectDialog (S3Dialog: its old name)
 
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("Dialogs", text)
+
+
+def choose_identity_file(parent: QWidget) -> str:
+    """Ask for an agent's jacs.config.json; "" when none was chosen."""
+    from PySide6.QtWidgets import QFileDialog
+
+    path, _f = QFileDialog.getOpenFileName(parent, tr("Agent config (jacs.config.json)"), "",
+                                           tr("JACS config (*.json)"))
+    return path
+
+
+def load_identity_or_say(config_path: str, status: QLabel) -> Identity | None:
+    """The identity of *config_path*, or None with the reason written in *status*."""
+    from ..core.errors import JacsError
+    from ..core.identity import Identity
+
+    try:
+        return Identity.load(config_path)
+    except JacsError as exc:
+        status.setText(tr("Could not load the identity: {0}").format(exc))
+        return None
 
 
 class PasswordDialog(QDialog):

@@ -684,17 +684,13 @@ def test_backup_of_a_juicefs_mount_root(tmp_path):
     .accesslog, .stats, .config and .trash are left out and reported; the rest is archived."""
     import juicefs
 
-    why = juicefs.unavailable()
-    if why is not None:
-        if juicefs.REQUIRED:
-            pytest.fail(why)
-        pytest.skip(why)
+    juicefs.require()
     volume = juicefs.Volume(tmp_path / "volume").format()
     try:
         with volume.mounted(tmp_path / "mnt") as mnt:
             _back_up_the_mount_root(mnt, tmp_path)
     except juicefs.JuiceFSUnavailable as exc:  # FUSE refused here for an environmental reason
-        pytest.skip(str(exc))
+        juicefs.cannot_run(str(exc))
 
 
 def _back_up_the_mount_root(mnt, tmp_path):

@@ -19,11 +19,7 @@ import pytest
 def juicefs_volume(tmp_path_factory):
     """A formatted JuiceFS volume (``.meta``: its metadata URL); skipped with the reason
     when JuiceFS cannot run here."""
-    why = _jfs.unavailable()
-    if why:
-        if _jfs.REQUIRED:
-            pytest.fail(why)
-        pytest.skip(why)
+    _jfs.require()
     return _jfs.Volume(tmp_path_factory.mktemp("juicefs")).format()
 
 
@@ -35,7 +31,7 @@ def juicefs_mount(juicefs_volume, tmp_path_factory):
     try:
         juicefs_volume.mount(mnt)
     except _jfs.JuiceFSUnavailable as exc:
-        pytest.skip(str(exc))
+        _jfs.cannot_run(str(exc))
     try:
         yield mnt
     finally:

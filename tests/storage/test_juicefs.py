@@ -83,17 +83,13 @@ def second_mount(juicefs_volume, juicefs_mount, tmp_path_factory):
 def root_mount(tmp_path_factory):
     """A volume of its own with the fixture store at its mount root, beside .accesslog,
     .stats, .config and .trash."""
-    why = jfs.unavailable()
-    if why:
-        if jfs.REQUIRED:
-            pytest.fail(why)
-        pytest.skip(why)
+    jfs.require()
     vol = jfs.Volume(tmp_path_factory.mktemp("juicefs-root"), "jd-root").format()
     mnt = tmp_path_factory.mktemp("jfs-root-mnt")
     try:
         vol.mount(mnt)
     except jfs.JuiceFSUnavailable as exc:
-        pytest.skip(str(exc))
+        jfs.cannot_run(str(exc))
     try:
         yield _copy_fixture(mnt)
     finally:

@@ -10,7 +10,6 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.agreements import SIGNING_ROLES, Agreement, Board, pending_roles, waiting_for
+from ..dialogs import choose_identity_file, load_identity_or_say
 from ..theme import verdict_color
 from ..workers import message_of
 
@@ -93,20 +93,15 @@ class AgreementBoardWindow(QWidget):
 
     # -- identity -------------------------------------------------------------------------
     def _choose_identity(self) -> None:
-        path, _f = QFileDialog.getOpenFileName(self, tr("Agent config (jacs.config.json)"), "",
-                                               tr("JACS config (*.json)"))
+        path = choose_identity_file(self)
         if path:
             self.load_identity(path)
 
     def load_identity(self, config_path: str) -> bool:
-        from ...core.errors import JacsError
-        from ...core.identity import Identity
-
-        try:
-            self.identity = Identity.load(config_path)
-        except JacsError as exc:
-            self.status.setText(tr("Could not load the identity: {0}").format(exc))
+        ident = load_identity_or_say(config_path, self.status)
+        if ident is None:
             return False
+        self.identity = ident
         name = ""
         directory = self.store.agent_directory() if hasattr(self.store, "agent_directory") else None
         rec = directory.agent(self.identity.agent_id) if directory is not None else None

@@ -7,18 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ...jobs.checkpoints import Checkpoint, Comparison
+from ..dialogs import choose_identity_file, load_identity_or_say
 from ..workers import message_of
 
 __all__ = ["CheckpointsWindow"]
@@ -70,20 +62,15 @@ class CheckpointsWindow(QWidget):
             self.load_identity(config_path)
 
     def _choose_identity(self) -> None:
-        path, _f = QFileDialog.getOpenFileName(self, tr("Agent config (jacs.config.json)"), "",
-                                               tr("JACS config (*.json)"))
+        path = choose_identity_file(self)
         if path:
             self.load_identity(path)
 
     def load_identity(self, config_path: str) -> bool:
-        from ...core.errors import JacsError
-        from ...core.identity import Identity
-
-        try:
-            self.identity = Identity.load(config_path)
-        except JacsError as exc:
-            self.status.setText(tr("Could not load the identity: {0}").format(exc))
+        ident = load_identity_or_say(config_path, self.status)
+        if ident is None:
             return False
+        self.identity = ident
         self.identity_label.setText(tr("Identity: {0}").format(self.identity.agent_id))
         self.create_button.setEnabled(True)
         return True

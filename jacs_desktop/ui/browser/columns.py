@@ -202,9 +202,13 @@ def make_table(model: RowTableModel, parent: QWidget, sortable: bool = True) -> 
     return v
 
 
+#: a view property: set when the user's widths were restored, so fit_columns leaves them alone
+KEEP_WIDTHS = "jacs_keep_widths"
+
+
 def fit_columns(view: QTableView, cap: int = 300) -> None:
     """Columns as wide as their contents (at most ``cap``), unless the user's widths were restored."""
-    if view.property("jacs_keep_widths"):
+    if view.property(KEEP_WIDTHS):
         return
     view.resizeColumnsToContents()
     header = view.horizontalHeader()

@@ -132,14 +132,12 @@ class SourcesPanel(QWidget):
 
     def rename_connection(self, old: str, new: str) -> str:
         """Rename a saved connection (its secret key moves with it); returns the new name."""
-        conns = self._connections()
-        c = conns.rename(old, new)
-        for was, now in ((f"profile:{old}", f"profile:{c.name}"),):
-            if self.current == was:
-                self.current = now
-            rec = [now if u == was else u for u in self.recent()]
-            self.settings.setValue("recent", rec)
-            self._order = [now if u == was else u for u in self._order]
+        c = self._connections().rename(old, new)
+        was, now = f"profile:{old}", f"profile:{c.name}"
+        if self.current == was:
+            self.current = now
+        self.settings.setValue("recent", [now if u == was else u for u in self.recent()])
+        self._order = [now if u == was else u for u in self._order]
         self.reload()
         return c.name
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTableView, QWidget
 
+from .columns import KEEP_WIDTHS
+
 __all__ = ["KEEP_WIDTHS", "TABLES", "fit_to_screen", "restore_window_state", "save_window_state"]
 
 #: the tables whose widths and sort order are kept
 TABLES = ("agents_view", "docs_view", "archived_view", "versions_view", "attachments_view", "checks_view")
-#: a view property: set when the user's widths were restored, so fit_columns leaves them alone
-KEEP_WIDTHS = "jacs_keep_widths"
 PREFERRED = (1400, 860)
 
 
