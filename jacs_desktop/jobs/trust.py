@@ -34,7 +34,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.agents import AgentDirectory
 from ..core.checks import OK, VALID
@@ -45,8 +45,12 @@ from ..core.pubkey import pseudo_pem, public_key_hash
 from ..core.sign import rfc3339_now
 from ..core.verify import KeyRing, Verdict, verify_document
 
+if TYPE_CHECKING:
+    from ..storage.store import Store
+
 __all__ = ["TrustStore", "TrustedAgent", "TrustLine", "TrustError", "default_trust_dir", "trust_line",
-           "apply_trust", "TRUSTED", "NOT_TRUSTED", "PIN_CONFLICT", "DISTRUSTED", "CONFLICT_TEXT"]
+           "apply_trust", "TRUSTED", "NOT_TRUSTED", "PIN_CONFLICT", "DISTRUSTED", "CONFLICT_TEXT", "RepinPlan",
+           "RepinStep", "plan_repin"]
 
 TRUSTED, NOT_TRUSTED, PIN_CONFLICT, DISTRUSTED = "trusted", "not in trust store", "pin conflict", "distrusted"
 #: the library's words for a pin conflict
@@ -364,3 +368,65 @@ def apply_trust(verdict: Verdict, store: TrustStore, directory: AgentDirectory |
     line = trust_line(store, verdict.signer, verdict.public_key_hash, directory)
     verdict.trust, verdict.trust_reason = line.state, line.reason
     return line
+
+
+@dataclass
+class RepinStep:
+    """One agent version on the rotation chain: the key it moved to, proven by the key before it."""
+    version: str
+    date: str
+    algorithm: str | None
+    key_hash: str
+
+
+@dataclass
+class RepinPlan:
+    """What a re-pin would do, checked: move *agent_id*'s pin from *old_key* to *new_key* along *chain*."""
+    agent_id: str
+    name: str | None
+    old_key: str
+    new_key: str
+    chain: list[RepinStep]
+    public_key: bytes = field(repr=False)
+    algorithm: str = ""
+
+    def apply(self, trust: TrustStore, store: Store) -> list[str]:
+        """Re-pin (the chain is checked again as it is written)."""
+        directory = store.agent_directory()
+        if directory is None:
+            raise TrustError("the store's agent documents cannot be listed")
+        return trust.repin(self.agent_id, directory, self.new_key, self.public_key, self.algorithm)
+
+
+def plan_repin(trust: TrustStore, store: Store, agent_id: str, new_key: str) -> RepinPlan:
+    """Check that *agent_id*'s pin can move to *new_key* along a verified rotation chain in *store*
+    (the same rules as :meth:`TrustStore.repin`); raises TrustError with the reason when not."""
+    aid = _id_part(agent_id.split(":", 1)[0], "agent id")
+    if trust.distrusted(aid) is not None:
+        raise TrustError(f"agent {aid} was untrusted; jacs keeps that decision")
+    pinned = trust.pin(aid)
+    if pinned is None:
+        raise TrustError(f"agent {aid} is not in the trust store {trust.root}")
+    if pinned == new_key:
+        raise TrustError(f"agent {aid} is already pinned to key {new_key[:16]}…")
+    directory = store.agent_directory()
+    if directory is None:
+        raise TrustError("the store's agent documents cannot be listed")
+    path = trust.repin_path(aid, directory, new_key)
+    record = directory.agent(aid)
+    by_version = {v.version: v for v in record.versions} if record is not None else {}
+    chain = []
+    for ver in path:
+        v = by_version[ver]
+        sig = v.doc.get("jacsSignature")
+        alg = sig.get("signingAlgorithm") if isinstance(sig, dict) else None
+        chain.append(RepinStep(ver, v.date, alg if isinstance(alg, str) else None, v.key_hash or ""))
+    pk = store.keys().resolve(new_key)
+    if pk is None:
+        raise TrustError(f"the new public key {new_key[:16]}… is not in the store")
+    algorithm = pk.algorithm or (chain[-1].algorithm if chain else None)
+    if not algorithm:
+        raise TrustError("the new key's algorithm is not known")
+    if not any(e.key_hash == pinned and not e.problem for e in trust.for_agent(aid)):
+        raise TrustError(f"the trust store has no record of agent {aid} with its pinned key")
+    return RepinPlan(aid, record.name if record is not None else None, pinned, new_key, chain, pk.key, algorithm)

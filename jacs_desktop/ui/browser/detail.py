@@ -78,16 +78,24 @@ def utf16_positions(text: str) -> list[int] | None:
     return out
 
 
-def trust_html(verdict) -> str:
-    """The trust line of *verdict* (trusted / not in trust store / pin conflict / distrusted), read from
-    the jacs trust store now; it never changes the verdict."""
-    from ...jobs.trust import TRUSTED, TrustStore, trust_line
+def trust_of(verdict):
+    """The jacs trust store's word on *verdict*'s signer and key, read now (a ``jobs.trust.TrustLine``)."""
+    from ...jobs.trust import TrustStore, trust_line
 
-    line = trust_line(TrustStore(), verdict.signer, verdict.public_key_hash)
+    return trust_line(TrustStore(), verdict.signer, verdict.public_key_hash)
+
+
+def trust_html(verdict, line=None) -> str:
+    """The trust line of *verdict* (trusted / not in trust store / pin conflict / distrusted), read from
+    the jacs trust store now; it never changes the verdict. A pin conflict is explained under it
+    (``DetailPanel.trust_note``)."""
+    from ...jobs.trust import PIN_CONFLICT, TRUSTED
+
+    line = line if line is not None else trust_of(verdict)
     color = verdict_color("valid" if line.state == TRUSTED else None if line.state == "not in trust store"
                           else "invalid")
     return (f"<br><span style='color:{color}'>{tr('Trust')}: {html.escape(tr(line.state))}</span>"
-            + (f" <small>{html.escape(line.reason)}</small>" if line.state != TRUSTED else ""))
+            + (f" <small>{html.escape(line.reason)}</small>" if line.state not in (TRUSTED, PIN_CONFLICT) else ""))
 
 
 def version_label(i: int, v) -> str:
@@ -114,6 +122,8 @@ class DetailPanel(QTabWidget):
     retry_requested = Signal()
     #: the diff's From or To changed: (old key, new key)
     diff_requested = Signal(str, str)
+    #: Re-pin… clicked on a pin conflict: (agent id, the key to pin); see repin.RepinOffer
+    repin_requested = Signal(str, str)
 
     EMPTY = "Select an agent or a document."
 
@@ -134,6 +144,25 @@ class DetailPanel(QTabWidget):
         retry_row.addWidget(self.retry_button)
         retry_row.addStretch(1)
         vl.addLayout(retry_row)
+        # a pin conflict in plain words, and the offer to re-pin (issue 15)
+        self.trust_note = QLabel("", vpage)
+        self.trust_note.setWordWrap(True)
+        self.trust_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust_note.hide()
+        vl.addWidget(self.trust_note)
+        self.repin_button = QPushButton(tr("Re-pin along the verified rotation chain…"), vpage)
+        self.repin_button.setToolTip(tr("Move your trust to the new key, if this store holds the agent's key "
+                                        "change signed with its old key"))
+        self.repin_button.clicked.connect(self._repin_clicked)
+        self.repin_button.hide()
+        repin_row = QHBoxLayout()
+        repin_row.addWidget(self.repin_button)
+        repin_row.addStretch(1)
+        vl.addLayout(repin_row)
+        #: what render_verdict showed last (key, verdict, overall): refresh_trust shows it again
+        self._shown: tuple | None = None
+        #: (agent id, key hash) the Re-pin button is for
+        self._conflict: tuple[str, str] | None = None
         self.checks_view = make_table(self.checks_model, self, sortable=False)
         self.checks_view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.checks_view.setWordWrap(True)
@@ -194,6 +223,8 @@ class DetailPanel(QTabWidget):
         self.set_versions([])
         self.verdict_label.setText(tr("Select an agent or a document."))
         self.retry_button.hide()
+        self._shown = None
+        self._show_conflict(None, None)
 
     def clear_diff(self) -> None:
         self.diff_model.clear()
@@ -215,7 +246,10 @@ class DetailPanel(QTabWidget):
         it, and Retry after a read error."""
         self.retry_button.setVisible(verdict is not None and verdict.status == "error")
         self.retry_button.setEnabled(True)
+        self._shown = (key, verdict, overall)
+        line = None
         if verdict is None:
+            self._show_conflict(None, None)
             self.verdict_label.setText(tr("<b>{0}</b><br>Not verified yet…").format(html.escape(key)) + overall)
             self.checks_model.clear()
             return
@@ -225,15 +259,57 @@ class DetailPanel(QTabWidget):
         if verdict.public_key_hash:
             who += f"<br>{tr('Key hash')}: <code>{html.escape(verdict.public_key_hash[:32])}…</code>"
         if verdict.signer and verdict.kind != "config":  # issue 15: the jacs trust store's word, beside the verdict
-            who += trust_html(verdict)
+            line = trust_of(verdict)
+            who += trust_html(verdict, line)
         if verdict.status == "error":
-            who = ""  # nothing was read, so nothing is known about the signer
+            who, line = "", None  # nothing was read, so nothing is known about the signer
+        self._show_conflict(verdict, line)
         reason = "" if verdict.status == "valid" else f"<br><b>{html.escape(reason_of(verdict))}</b>"
         name = f"{verdict.id}:{verdict.version}" if verdict.id else key
         text = f"{head}&nbsp; {html.escape(name)}{who}{reason}{overall}"
         if self.verdict_label.text() != text:
             self.verdict_label.setText(text)
         self._set_checks(verdict.checks)
+
+    def _show_conflict(self, verdict, line) -> None:
+        """Under a pin conflict: what it means in plain words, and Re-pin…; hidden otherwise."""
+        from ...jobs.trust import PIN_CONFLICT
+        from .repin import conflict_words
+
+        if verdict is None or line is None or line.state != PIN_CONFLICT or not verdict.public_key_hash:
+            if self._conflict is not None or self.trust_note.isVisible():
+                self.trust_note.hide()
+                self.repin_button.hide()
+            self._conflict = None
+            return
+        aid = verdict.signer.split(":", 1)[0]
+        conflict = (aid, verdict.public_key_hash)
+        if conflict != self._conflict:  # a new conflict: its explanation (not the last re-pin's outcome)
+            self._conflict = conflict
+            self.trust_note.setStyleSheet("")
+            self.trust_note.setText(conflict_words(verdict))
+        self.trust_note.show()
+        self.repin_button.show()
+        self.repin_button.setEnabled(True)
+
+    def _repin_clicked(self) -> None:
+        if self._conflict is not None:
+            self.repin_button.setEnabled(False)
+            self.repin_requested.emit(*self._conflict)
+
+    def trust_message(self, text: str, failed: bool = False) -> None:
+        """The outcome of Re-pin… (refused or done), under the trust line."""
+        self.trust_note.setText(text)
+        self.trust_note.setStyleSheet(f"color: {verdict_color('invalid')}" if failed else "")
+        self.trust_note.show()
+        self.repin_button.setEnabled(self._conflict is not None)
+
+    def refresh_trust(self) -> None:
+        """The trust store changed: the shown verdict's trust line is read again (the verdict is not)."""
+        if self._shown is not None:
+            key, verdict, overall = self._shown
+            self.verdict_label.setText("")  # render again even when the text would be the same
+            self.render_verdict(key, verdict, overall)
 
     def _set_checks(self, checks) -> None:
         if self.checks_model.all_rows == checks:

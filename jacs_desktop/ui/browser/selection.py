@@ -55,6 +55,10 @@ class Selection(QObject):
         documents.version_selected.connect(self.version_selected)
         detail.retry_requested.connect(self.retry_shown)
         detail.diff_requested.connect(self._diff)
+        from .repin import RepinOffer
+
+        #: the detail pane's Re-pin… on a pin conflict (issue 15)
+        self.repin = RepinOffer(detail, lambda: self.session, self)
 
     @property
     def row(self):
