@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                          "JACS_PRIVATE_KEY_PASSWORD or a prompt; new one: JACS_NEW_PRIVATE_KEY_PASSWORD or a prompt)")
     pw.add_argument("--config", required=True, help="the agent's jacs.config.json")
     pw.set_defaults(func=cmd_change_password)
+    from .keymgmt import add_rotate_parser  # identity rotate-keys (cli/keymgmt.py)
+
+    add_rotate_parser(acts)
 
 
 def _new_password() -> str:
