@@ -35,7 +35,7 @@ from ..storage.store import Store
 from .common import Cancelled, CancelToken, ProgressFn, is_cancelled
 
 __all__ = ["FORMAT", "TREE", "Comparison", "CheckpointError", "store_entries", "merkle_root", "make_checkpoint",
-           "checkpoints", "compare", "compare_entries", "signed_diff", "checkpoint_of"]
+           "checkpoints", "compare", "compare_entries", "signed_diff", "checkpoint_of", "DiffRow", "diff_rows"]
 
 FORMAT = "jacs-desktop-checkpoint/1"
 DIFF_FORMAT = "jacs-desktop-checkpoint-diff/1"
@@ -244,6 +244,25 @@ def compare(store: Store, checkpoint_id: str | None = None, progress: ProgressFn
             c.appeared.remove(key)
             c.new_checkpoints.append(key)
     return c
+
+
+@dataclass
+class DiffRow:
+    """One object that appeared, vanished or changed between two checkpoints."""
+    change: str  # "appeared", "vanished" or "changed"
+    key: str
+    #: the jacsSha256 it claimed in the older / newer checkpoint ("" where it was not there or claimed none)
+    before: str
+    after: str
+
+
+def diff_rows(a: Checkpoint, b: Checkpoint) -> list[DiffRow]:
+    """What differs from checkpoint *a* to *b*, row by row (the lists :func:`signed_diff` signs)."""
+    c = compare_entries(a.entries, b.entries, _base(a))
+    then, now = dict(a.entries), dict(b.entries)
+    return ([DiffRow("vanished", k, then[k], "") for k in c.vanished]
+            + [DiffRow("changed", k, then[k], now[k]) for k in c.changed]
+            + [DiffRow("appeared", k, "", now[k]) for k in c.appeared])
 
 
 def signed_diff(store: Store, from_id: str, to_id: str, signer: AgentSigner) -> JSONObject:

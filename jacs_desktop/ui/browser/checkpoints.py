@@ -41,10 +41,13 @@ class CheckpointsWindow(QWidget):
         self.create_button.clicked.connect(self.create_checkpoint)
         self.compare_button = QPushButton(tr("Compare with the selected one"), self)
         self.compare_button.clicked.connect(self.compare_selected)
+        self.diff_button = QPushButton(tr("Diff two checkpoints…"), self)
+        self.diff_button.setToolTip(tr("What appeared, vanished or changed between two checkpoints; sign it"))
+        self.diff_button.clicked.connect(self.show_diff)
         for w in (self.identity_label, self.load_identity_button):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (self.create_button, self.compare_button):
+        for w in (self.create_button, self.compare_button, self.diff_button):
             top.addWidget(w)
         lay.addLayout(top)
         self.list = QTreeWidget(self)
@@ -127,6 +130,15 @@ class CheckpointsWindow(QWidget):
 
         self.workers.run(work, on_result=done, on_failure=lambda exc: self.status.setText(
             tr("No checkpoint made: {0}").format(message_of(exc))), name="checkpoint")
+
+    def show_diff(self) -> None:
+        """The checkpoint diff window (ui/browser/checkpoint_diff.py) over the checkpoints listed here."""
+        from .checkpoint_diff import CheckpointDiffWindow
+
+        self.diff_window = CheckpointDiffWindow(self.store, self.workers, parent=self, ask_password=self._ask_password,
+                                                rows=self.rows, identity=self.identity)
+        self.diff_window.signed.connect(lambda _label: self.load())
+        self.diff_window.show()
 
     def compare_selected(self) -> None:
         items = self.list.selectedItems()
