@@ -61,6 +61,7 @@ def main() -> None:
         if theme == "light":
             laptop(app, w, out)
             extra(app, w, out, tmp)
+            repin_and_checkpoints(app, out, tmp, fixture)
         w.close()
 
 
@@ -159,6 +160,66 @@ def extra(app, w, out, tmp) -> None:
     bw.grab().save(str(out / "wizard-backup-options.png"))
     print("resources/screenshots/wizard-backup-options.png")
     bw.close()
+
+
+def repin_and_checkpoints(app, out, tmp, fixture) -> None:
+    """The detail pane's re-pin offer (an agent trusted, then rotated to pq2025, signs again) and
+    the checkpoint diff window (two checkpoints of a copy of the fixture, a document signed between)."""
+    import json
+
+    from PySide6.QtCore import QSettings
+
+    from jacs_desktop.core.identity import create_agent
+    from jacs_desktop.jobs.checkpoints import checkpoints, make_checkpoint, store_entries
+    from jacs_desktop.jobs.keymgmt import rotate_keys
+    from jacs_desktop.jobs.trust import TrustStore
+    from jacs_desktop.storage.opener import open_store
+    from jacs_desktop.ui.browser import BrowserWindow
+    from jacs_desktop.ui.browser.checkpoint_diff import CheckpointDiffWindow
+
+    pw = "Screenshot!Rotate#2026"
+    root = tmp / "rotated-agent"
+    rory = create_agent(root, "rory", pw)
+    TrustStore().add(json.loads(rory.config.agent_file.read_text()), rory.public_key, rory.algorithm)
+    rotated = rotate_keys(rory, pw, "pq2025").identity
+    store = open_store(str(root))
+    store.put_document(rotated.unlock(pw).new_document({"jacsDocument": {"type": "report", "quarter": "Q4"}}))
+    store.close()
+    w = BrowserWindow(None, settings=QSettings(str(tmp / "repin.ini"), QSettings.Format.IniFormat), watch=False)
+    w.resize(1400, 860)
+    w.show()
+    w.open_url(str(root))
+    end = time.time() + 60
+    while time.time() < end and not (w.snapshot and w.docs_model.rowCount() and w.workers.active == 0
+                                     and all(r.verdict for r in w.snapshot.documents)):
+        _settle(app, 0.1)
+    w.docs_view.selectRow(0)
+    _settle(app, 1.0)
+    w.grab().save(str(out / "repin-offer.png"))
+    print("resources/screenshots/repin-offer.png")
+    w.close()
+
+    cstore = tmp / "checkpointed-store"
+    shutil.copytree(fixture, cstore)
+    keeper = create_agent(tmp / "keeper", "keeper", pw)
+    store = open_store(str(cstore))
+    store.put_agent(json.loads(keeper.config.agent_file.read_text()))  # the store knows who signs
+    store.put_public_key(keeper.public_key, keeper.algorithm)
+    signer = keeper.unlock(pw)
+    make_checkpoint(store, signer)
+    # between the checkpoints: a version removed, one added
+    (cstore / next(key for key, _sha in store_entries(store)[0] if key.startswith("documents/"))).unlink()
+    store.invalidate()
+    store.put_document(signer.new_document({"jacsDocument": {"type": "report", "quarter": "Q4"}}))
+    make_checkpoint(store, signer)
+    dw = CheckpointDiffWindow(store, w.workers, identity=keeper, rows=checkpoints(store))
+    dw.resize(1150, 560)
+    dw.show()
+    _settle(app)
+    dw.grab().save(str(out / "checkpoint-diff.png"))
+    print("resources/screenshots/checkpoint-diff.png")
+    dw.close()
+    store.close()
 
 
 if __name__ == "__main__":
