@@ -115,6 +115,7 @@ class BrowserWindow(QMainWindow):
         self.act_agreements.setShortcut("Ctrl+Shift+A")
         self.act_checkpoints = self.menu_tools.addAction(tr("Store checkpoints…"), self.show_checkpoints)
         self.act_attestations = self.menu_tools.addAction(tr("Attestations…"), self.show_attestations)
+        self.act_keys = self.menu_tools.addAction(tr("Key management…"), self.show_key_management)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setObjectName("main")
         self.sources_panel = SourcesPanel(self.settings, splitter)
@@ -780,6 +781,14 @@ class BrowserWindow(QMainWindow):
         self.attestations_window = AttestationsWindow(self._store, self.workers, parent=self)
         self.attestations_window.show()
         self.attestations_window.load()
+
+    def show_key_management(self) -> None:
+        """Tools → Key management: change the loaded identity's password, rotate its keys (ui/browser/keymgmt.py)."""
+        from .keymgmt import KeyManagementWindow
+
+        self.key_window = KeyManagementWindow(self.workers, self._last_identity(), parent=self)
+        self.key_window.rotated.connect(lambda _label: self.refresh() if self._store is not None else None)
+        self.key_window.show()
 
     def _last_identity(self) -> str:
         return str(self.settings.value("last_identity", "") or "")
