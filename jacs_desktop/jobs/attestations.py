@@ -15,10 +15,21 @@ item's ``collectedAt`` must be that recent; confidential evidence that is embedd
 (but does not make the report invalid); every ``derivation.inputs[].id`` must be a stored
 document that verifies, recursively, at most ``JACS_MAX_DERIVATION_DEPTH`` (10) deep.
 
+Embedded bytes, as jacs 0.15 reads them (checked against the library): a string is base64-decoded
+when it is canonical standard base64 (padded, no stray bits: ``YWJ=`` is text), else taken as UTF-8
+text; any other JSON value is serialised as serde_json does (compact, keys sorted, floats in Rust's
+shortest form: ``1e-7``, ``0.00001``, ``1000000000000000.0``).
+
+``a2a`` and ``email`` evidence goes through the library's adapters, which are *digest only* (their
+details say so: the A2A protocol signature and signer trust, or the email signature and sender
+identity, are not verified, and no network is used): the a2a adapter reads the bytes as above; the
+email adapter only decodes a base64 string, and takes anything else (text, a JSON value) as no bytes
+at all, so such an item holds exactly when its digest is the SHA-256 of nothing.  Referenced a2a and
+email evidence fails with the adapter's words, not "without fetching".
+
 One difference, on purpose: jacs checks an attestation's signature with the *verifying* agent's own
 key (so it can only verify its own); here the signer's key is found in the store by its
-``publicKeyHash``.  The adapters jacs has for ``a2a`` and ``email`` evidence are not reproduced:
-for those kinds only the digest is checked, and the detail says so.
+``publicKeyHash``.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -39,7 +51,8 @@ from ..core.verify import Verdict
 from ..storage.base import StorageError
 from ..storage.store import Store
 
-__all__ = ["AttestationReport", "attestations", "verify_attestation_full", "iso_duration_seconds"]
+__all__ = ["AttestationReport", "attestations", "verify_attestation_full", "iso_duration_seconds", "check_evidence",
+           "serde_json_compact", "rust_float"]
 
 _KINDS = ("a2a", "email", "jwt", "tlsnotary", "custom")
 _B64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
@@ -97,15 +110,100 @@ class AttestationReport:
                 "errors": self.errors}
 
 
-def _evidence_bytes(data: Any) -> bytes:
-    if isinstance(data, str):
-        if _B64.match(data):
-            try:
-                return base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                pass
-        return data.encode("utf-8")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def _canonical_b64(text: str) -> bytes | None:
+    """The bytes of *text* when it is canonical padded standard base64 (as Rust's ``STANDARD`` engine
+    decodes: non-zero trailing bits are refused), else None."""
+    if not _B64.match(text):
+        return None
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if base64.b64encode(data).decode("ascii") == text else None
+
+
+def rust_float(x: float) -> str:
+    """*x* as serde_json writes an f64 (ryu's shortest digits, its choice of plain or exponent form)."""
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    if not math.isfinite(x):
+        raise ValueError("not a JSON number")
+    mant, _, exp = repr(abs(x)).partition("e")
+    ip, _, fp = mant.partition(".")
+    digits = (ip + fp).lstrip("0")
+    k = (int(exp) if exp else 0) - len(fp)
+    stripped = digits.rstrip("0")
+    k += len(digits) - len(stripped)
+    digits, n = stripped, len(stripped)
+    kk = n + k  # 10^(kk-1) <= |x| < 10^kk
+    if k >= 0 and kk <= 16:
+        out = digits + "0" * k + ".0"
+    elif 0 < kk <= 16:
+        out = f"{digits[:kk]}.{digits[kk:]}"
+    elif -5 < kk <= 0:
+        out = "0." + "0" * -kk + digits
+    elif n == 1:
+        out = f"{digits}e{kk - 1}"
+    else:
+        out = f"{digits[0]}.{digits[1:]}e{kk - 1}"
+    return ("-" if x < 0 else "") + out
+
+
+def serde_json_compact(value: Any) -> str:
+    """*value* as ``serde_json::to_string`` writes a parsed ``Value`` (keys sorted: no preserve_order)."""
+    if value is None or isinstance(value, bool):
+        return "true" if value is True else "false" if value is False else "null"
+    if isinstance(value, int):
+        return str(value) if -(2**63) <= value < 2**64 else rust_float(float(value))
+    if isinstance(value, float):
+        return rust_float(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(serde_json_compact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + serde_json_compact(value[k])
+                              for k in sorted(value)) + "}"
+    raise ValueError(f"not a JSON value: {type(value).__name__}")
+
+
+def _evidence_bytes(kind: str, data: Any) -> bytes | None:
+    """The bytes the library hashes for embedded evidence of *kind* (None: none it could read)."""
+    try:
+        if isinstance(data, str):
+            decoded = _canonical_b64(data)
+            if decoded is not None:
+                return decoded
+            return b"" if kind == "email" else data.encode("utf-8")
+        if kind == "email":
+            return b""
+        return serde_json_compact(data).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):  # a lone surrogate: jacs cannot read it either
+        return None
+
+
+#: (verified, not verified) details of the library's digest-only adapters
+_ADAPTER_DETAILS = {
+    "a2a": ("Embedded A2A evidence bytes match the recorded digest; A2A protocol signature and signer trust "
+            "were not verified",
+            "A2A evidence digest could not be verified; A2A protocol signature and signer trust were not verified"),
+    "email": ("Embedded email evidence bytes match the recorded digest; email signature and sender identity "
+              "were not verified",
+              "Email evidence digest could not be verified; email signature and sender identity were not verified"),
+}
+
+
+def check_evidence(e: JSONObject) -> tuple[bool, str]:
+    """(digest valid, detail) of one evidence item, as the library's full tier words it."""
+    kind = str(e.get("kind"))
+    data = e.get("embeddedData")
+    raw = _evidence_bytes(kind, data) if data is not None else None
+    ok = raw is not None and hashlib.sha256(raw).hexdigest() == e["digests"]["sha256"]
+    if kind in _ADAPTER_DETAILS:
+        return ok, _ADAPTER_DETAILS[kind][0 if ok else 1]
+    if data is None:
+        return False, "Cannot verify referenced evidence without fetching"
+    return ok, "Evidence digest verified" if ok else "Evidence digest mismatch"
 
 
 def _evidence_ok(e: Any) -> bool:
@@ -201,13 +299,7 @@ def verify_attestation_full(store: Store, doc: JSONObject, verdict: Verdict, *,
         if not _evidence_ok(e):
             continue
         kind = e["kind"]
-        if "embeddedData" in e and e["embeddedData"] is not None:
-            digest_ok = hashlib.sha256(_evidence_bytes(e["embeddedData"])).hexdigest() == e["digests"]["sha256"]
-            detail = "Evidence digest verified" if digest_ok else "Evidence digest mismatch"
-        else:
-            digest_ok, detail = False, "Cannot verify referenced evidence without fetching"
-        if kind in ("a2a", "email"):
-            detail += f" (jacs also runs its {kind} adapter; only the digest is checked here)"
+        digest_ok, detail = check_evidence(e)
         item: JSONObject = {"kind": kind, "digestValid": digest_ok, "freshnessValid": True, "detail": detail}
         if max_age is not None:
             try:
