@@ -7,30 +7,33 @@ the library does not ask for when it loads the agent and signs.  The same is don
 decrypted with the old password, encrypted with the new one in the library's envelope (Argon2id +
 AES-256-GCM), checked to decrypt again, and written in place atomically (0600).
 
-**Rotation** writes what the library's ``rotate_with_mutex`` writes, in an order that a crash cannot
-break:
+**Rotation** writes what the library's ``rotate_with_mutex`` writes, in an order a crash cannot break:
 
 1. the old key pair archived as ``jacs.private.{oldVersion}.pem.enc`` / ``jacs.public.{oldVersion}.pem``
-   with the ``.obsolete.json`` note; the new public key in ``public_keys/``; the new agent version
-   ``agent/{id}:{newVersion}.json`` (``jacsPreviousVersion`` = the old one, ``jacsKeyRotationProof``
-   signed by the old key, the version signed by the new key; as jacs does, its signature names the
-   old version); the new key pair staged under hidden names.  Until here the agent is unchanged.
+   with the ``.obsolete.json`` note; the new public key in ``public_keys/``; staged under hidden names
+   (which jacs does not read): the new key pair and the new agent version (``jacsPreviousVersion`` =
+   the old one, ``jacsKeyRotationProof`` signed by the old key, the version signed by the new key; as
+   jacs does, its signature names the old version).  Until here the agent is unchanged, and a later
+   rotation drops what an attempt stopped here left staged.
 2. the library's rotation journal ``{key folder}/.jacs_rotation_journal.json`` at stage
-   ``agent_saved`` (the fields jacs writes: stage, timestamp, agent_id, old_version, old_key_hash,
-   algorithm, config_path);
-3. the staged keys renamed into ``jacs.private.pem.enc`` / ``jacs.public.pem``;
-4. the config re-signed by the new key as a new config version naming ``{id}:{newVersion}`` (and
-   the new algorithm); then the journal is removed.
+   ``agent_saved``, with the fields jacs writes (stage, timestamp, agent_id, old_version,
+   old_key_hash, algorithm, config_path);
+3. the staged agent version renamed to ``agent/{id}:{newVersion}.json``, the staged keys to
+   ``jacs.private.pem.enc`` / ``jacs.public.pem``;
+4. the config signed again by the new key, as a new config version naming ``{id}:{newVersion}``
+   (and the new algorithm); then the journal is removed.
 
-Interrupted after 2, the agent is still loadable by jacs: it finds the journal, checks the new
-version's rotation proof and re-signs the config itself; :func:`finish_rotation` does the same
-here (and is what :func:`rotate_keys` does first when it finds a journal).
+Interrupted after 3, jacs still loads the agent: it finds the journal, checks the new version and
+its rotation proof against the old key, and signs the config itself.  Interrupted during 3 (three
+renames), only :func:`finish_rotation` completes it; :func:`rotate_keys` calls it first whenever a
+journal is left.
 
-Why the app writes the config itself: jacs 0.15's Python ``rotate_keys`` does not know the config's
-path, so it deletes its journal without re-signing the config, and afterwards refuses to load the
+Why the app signs the config itself: after jacs 0.15's Python ``rotate_keys`` the config is
+unchanged and the journal deleted (``rotate_with_mutex`` signs the config only when it is given the
+config's path, which the Python binding evidently does not pass), and jacs then refuses to load the
 agent ("Config is signed by historical key … but no rotation journal is present").
-:func:`finish_rotation` repairs such an agent too (the config still names the old version, whose
-child version carries a rotation proof for the current key).
+:func:`finish_rotation` repairs such an agent too: the config still names the old version, and the
+child version signed by the current key carries a rotation proof signed by the old key.
 
 The password stays the same (jacs encrypts the new key with the password it was given); the
 archived key keeps the old envelope.  The target algorithm is the current one or ``pq2025``; a
@@ -63,6 +66,7 @@ __all__ = ["change_key_password", "rotate_keys", "finish_rotation", "RotationRes
 JOURNAL_NAME = ".jacs_rotation_journal.json"
 _STAGED_PRIVATE = ".jacs.rotation.private.pem.enc"
 _STAGED_PUBLIC = ".jacs.rotation.public.pem"
+_STAGED_AGENT = ".rotation."  # + "{id}:{version}.json" in the agent folder: jacs lists only "{id}:" names
 _OBSOLETE_WARNING = ("This archived private key is OBSOLETE: it was superseded by a newer agent version's key "
                      "during rotation. It is retained for audit/recovery but is still decryptable with the OLD "
                      "password. Do not sign new documents with it; securely delete it if this rotation was "
@@ -241,19 +245,21 @@ def rotate_keys(identity: Identity, password: str, algorithm: str | None = None,
 
     step(3, "writing the new agent version")
     kd, old_v = config.key_dir, config.agent_version
+    _drop_abandoned(config)
     archived = kd / f"jacs.private.{old_v}.pem.enc"
-    for p in (archived, kd / f"jacs.public.{old_v}.pem"):
-        if p.exists():
+    for p, content in ((archived, old_enc), (kd / f"jacs.public.{old_v}.pem", old_pub)):
+        if p.exists() and _read(p, "the archived key") != content:
             raise IdentityError(f"{p} already exists: this agent version was rotated before; nothing was changed")
-    write_file_atomic(archived, old_enc, 0o600, exclusive=True)
-    write_file_atomic(kd / f"jacs.public.{old_v}.pem", old_pub, 0o600, exclusive=True)
+        write_file_atomic(p, content, 0o600)  # (the same bytes again after an attempt that stopped early)
     note = {"archivedPrivateKey": str(archived), "jacsKeyObsolescence": "v1", "obsoletedAtVersion": old_v,
             "reason": "superseded-by-rotation", "rotatedAt": stamp, "warning": _OBSOLETE_WARNING}
     write_file_atomic(kd / f"{archived.name}.obsolete.json", json.dumps(note, indent=2).encode("utf-8"), 0o600)
     write_file_atomic(config.public_keys_dir / f"{new_hash}.pem", new_pub, 0o644)
     write_file_atomic(config.public_keys_dir / f"{new_hash}.enc_type", target.encode("ascii"), 0o644)
     agent_file = config.data_dir / "agent" / f"{config.agent_id}:{new_version}.json"
-    write_file_atomic(agent_file, pretty_json(new_doc), 0o644, exclusive=True)
+    if agent_file.exists():  # never: a fresh version id
+        raise IdentityError(f"{agent_file} already exists; nothing was changed")
+    write_file_atomic(agent_file.with_name(_STAGED_AGENT + agent_file.name), pretty_json(new_doc), 0o644)
     write_file_atomic(kd / _STAGED_PRIVATE, new_enc, 0o600)
     write_file_atomic(kd / _STAGED_PUBLIC, new_pub, 0o600)
 
@@ -271,8 +277,25 @@ def rotate_keys(identity: Identity, password: str, algorithm: str | None = None,
                           Identity.load(config.path))
 
 
+def _staged_agents(config: AgentConfig) -> list[Path]:
+    try:
+        return sorted((config.data_dir / "agent").glob(f"{_STAGED_AGENT}{config.agent_id}:*.json"))
+    except OSError:
+        return []
+
+
+def _drop_abandoned(config: AgentConfig) -> None:
+    """Staged files of an attempt that stopped before its journal was written (nothing used them)."""
+    for p in [config.key_dir / _STAGED_PRIVATE, config.key_dir / _STAGED_PUBLIC, *_staged_agents(config)]:
+        p.unlink(missing_ok=True)
+
+
 def _swap_staged(config: AgentConfig) -> None:
+    """Move the staged agent version and key pair into place (the journal is on disk)."""
     kd = config.key_dir
+    for p in _staged_agents(config):
+        os.replace(p, p.with_name(p.name[len(_STAGED_AGENT):]))
+    fsync_dir(config.data_dir / "agent")
     for staged, final in ((kd / _STAGED_PRIVATE, config.private_key_file), (kd / _STAGED_PUBLIC,
                                                                              config.public_key_file)):
         if staged.exists():

@@ -151,6 +151,31 @@ def test_interrupted_rotation_is_finished_by_jacs_and_by_us(tmp_path, monkeypatc
     assert _jacs_sign(c, c / cfg.name, {"n": 1})["jacsSignature"]["publicKeyHash"] == res_c.new_key_hash
 
 
+def test_an_attempt_stopped_before_the_journal_leaves_the_agent_as_it_was(tmp_path, monkeypatch):
+    cfg = _make(tmp_path, "ring-Ed25519")
+    ident = Identity.load(cfg)
+    real = keymgmt.write_file_atomic
+
+    def no_journal(path, *a, **k):
+        if Path(path).name == keymgmt.JOURNAL_NAME:
+            raise OSError("simulated crash")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(keymgmt, "write_file_atomic", no_journal)
+    with pytest.raises(OSError):
+        keymgmt.rotate_keys(ident, PW)
+    monkeypatch.undo()
+    agents = ident.config.data_dir / "agent"
+    # the new version is only staged under a hidden name, which jacs does not read
+    assert [p.name for p in agents.glob("*.json") if not p.name.startswith(".")] == [ident.config.agent_file.name]
+    assert _jacs_sign(tmp_path, cfg, {"n": 0})["jacsSignature"]["publicKeyHash"] == ident.public_key_hash
+    res = keymgmt.rotate_keys(Identity.load(cfg), PW)  # again: what was staged is dropped
+    assert sorted(p.name for p in agents.glob("*")) == sorted(
+        [ident.config.agent_file.name, res.agent_file.name])
+    assert not list(ident.config.key_dir.glob(".jacs.rotation.*"))
+    assert _jacs_sign(tmp_path, cfg, {"n": 1})["jacsSignature"]["publicKeyHash"] == res.new_key_hash
+
+
 def test_a_forged_rotation_proof_is_refused_by_jacs_and_by_us(tmp_path, monkeypatch):
     cfg = _make(tmp_path, "ring-Ed25519")
     ident = Identity.load(cfg)
