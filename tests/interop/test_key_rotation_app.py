@@ -96,6 +96,8 @@ def test_rotated_agent_loads_and_signs_in_jacs(tmp_path, first, target):
     for doc in (before, after, ours_after):
         assert _jacs_valid(tmp_path, cfg, doc), doc["jacsSignature"]["publicKeyHash"]
         assert _ours_valid(tmp_path, doc)
+    # the new agent version we wrote is a document jacs verifies (signed by the new key)
+    assert _jacs_valid(tmp_path, cfg, json.loads(res.agent_file.read_text()))
 
     # the timeline shows two versions, the proof verified with the old key, no flags
     store = open_store(str(tmp_path))
