@@ -23,15 +23,13 @@ silently overwrites there), found out once per store with a scratch object; retr
 is seen); ``sse=AES256``; connect/read timeouts; no checksum headers (obstore sends none, so
 servers that reject boto3's CRC32 are fine); errors in words (:mod:`.s3_errors`).
 
-Size: one backend class: the data path with its retry loop, the listing (string prefixes on
-top of obstore's folder-wise paths, the parallel listing for AWS, the boto3 fallback) and
-the conditional writes with their fallbacks. The boto3 side is in s3_boto.py, the error
-wording in s3_errors.py; the listing could go to a module of its own next.
+Size: one backend class: the data path with its retry loop and the conditional writes with
+their fallbacks. The listing is in s3_list.py, the boto3 side in s3_boto.py, the error
+wording in s3_errors.py.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import random
 import threading
@@ -44,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
 from .s3_boto import BotoCredentials, boto_client, boto_session, bucket_region, check_endpoint, ensure_bucket
 from .s3_errors import NO_CREDENTIALS, Failure, describe, describe_boto
+from .s3_list import etag_of, info_of, list_objects
 
 if TYPE_CHECKING:
     import obstore.store
@@ -54,28 +53,22 @@ _T = TypeVar("_T")
 
 #: bodies above this go up in parts of this size (S3's minimum part is 5 MiB)
 MULTIPART_BYTES = 8 << 20
-_TOP = "\U0010ffff"  # the highest code point: S3 orders keys by UTF-8 bytes, i.e. by code point
+#: key ranges a large listing is split into: AWS (each request waits on the network) and
+#: other servers (where listing costs the server CPU, often on this same machine)
+AWS_LIST_RANGES = 16
+SERVER_LIST_RANGES = 4
 
 
-def _just_below(full: str) -> str | None:
-    """A name below every key that starts with *full* and above nearly all others (obstore's
-    listing offset is exclusive, and must be a valid path); None when there is none."""
-    c = chr(ord(full[-1]) - 1)
-    if c == "/":
-        c = "."  # only names with an empty part ('a//b') sort between: obstore cannot list them anyway
-    if c < " " or c == "\x7f":
-        return None
-    return full[:-1] + c + _TOP
-
-
-def _etag(raw: str | None) -> str | None:
-    return (raw or "").strip('"') or None
-
-
-def _info(meta: Any, skip: int) -> ObjectInfo:
-    modified = meta.get("last_modified")
-    return ObjectInfo(meta["path"][skip:], int(meta.get("size") or 0),
-                      modified.timestamp() if modified is not None else None, _etag(meta.get("e_tag")))
+def _list_ranges(option: str, on_aws: bool) -> int:
+    """The ``parallel_list`` option: yes/no, or a number of key ranges (2 or more); unset or
+    yes, by the server."""
+    if option in ("0", "false", "no"):
+        return 1
+    if option.isdigit() and int(option) >= 2:
+        return min(64, int(option))
+    if option not in ("", "1", "true", "yes"):
+        raise StorageError(f"parallel_list={option!r}: use yes, no or a number of key ranges")
+    return AWS_LIST_RANGES if on_aws else SERVER_LIST_RANGES
 
 
 class S3Store(ObjectStore):
@@ -101,10 +94,8 @@ class S3Store(ObjectStore):
         self.sse = options.get("sse") or None
         if self.sse not in (None, "AES256", "aws:kms"):
             raise StorageError(f"Unknown server-side encryption {self.sse!r} (use AES256)")
-        pl = str(options.get("parallel_list", "")).lower()
-        # on AWS each listing request has real latency, so parts are listed at once; on
-        # SeaweedFS every prefix request rescans the folder and that is slower (measured)
-        self.parallel_list = (pl in ("1", "true", "yes")) if pl else self.endpoint is None
+        self.list_ranges = _list_ranges(str(options.get("parallel_list", "")).lower(), self.endpoint is None)
+        self._start_after_ignored = False  # set by a listing that got keys from before its start
         self._session = boto_session(self.profile, options)
         # custom endpoints sign for us-east-1 unless told (a profile's AWS region means nothing there)
         self.region = region or ("us-east-1" if self.endpoint else self._session.region_name or "us-east-1")
@@ -274,67 +265,26 @@ class S3Store(ObjectStore):
             raise describe_boto(exc, f"bucket {self.bucket}") from None
 
     # -- listing ------------------------------------------------------------------------------
+    @property
+    def parallel_list(self) -> bool:
+        """Is a large listing split into key ranges listed at once? (see :mod:`.s3_list`)"""
+        return self.list_ranges > 1
+
+    @parallel_list.setter
+    def parallel_list(self, on: bool) -> None:
+        self.list_ranges = _list_ranges("yes" if on else "no", self.endpoint is None)
+
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
              ordered: bool = True) -> Iterator[ObjectInfo]:
-        """Paged listing in key order. With ``parallel_list`` the listing is split by the next
-        character of the key (hex digits first: JACS names are UUIDs) and the parts are listed
-        at once (AWS, where each request has real latency)."""
-        full = self.prefix + prefix
-        if self.parallel_list:
-            yield from self._parallel(full, page_size)
-        else:
-            yield from self._range(full, None, None, page_size)
+        """Paged listing in key order; after a full first page, in contiguous key ranges
+        listed at once (:mod:`.s3_list`)."""
+        ranges = 1 if self._start_after_ignored else self.list_ranges
+        return list_objects(self, self.prefix + prefix, page_size, ranges)
 
-    def _range(self, full: str, start_after: str | None, stop: str | None,
-               page_size: int) -> Iterator[ObjectInfo]:
-        """Objects whose bucket key starts with *full*, start_after < key < stop, in order.
-
-        obstore lists folder-wise (``a/b`` lists ``a/b/…``), so a prefix that ends inside a
-        name is listed from its folder, starting just below it. A failed page is asked for
-        again from the last key seen; a name obstore refuses hands the rest to boto3."""
-        from obstore import list as ob_list
-        from obstore.exceptions import InvalidPathError
-
-        self._store()  # no credentials: say so before anything else
-        folder = full[: full.rfind("/") + 1]
-        offset = start_after
-        if full != folder:
-            low = _just_below(full)
-            if low is not None and (offset is None or offset < low):
-                offset = low
-        skip = len(self.prefix)
-        failures = 0
-        while True:
-            try:
-                stream = ob_list(self._store(), folder.rstrip("/") or None, offset=offset, chunk_size=max(1, page_size))
-                for chunk in stream:
-                    with self._stats_lock:
-                        self.requests += 1
-                    for meta in chunk:
-                        key: str = meta["path"]
-                        if not key.startswith(full):
-                            if key > full:
-                                return  # past the range: S3 lists in order
-                            continue
-                        if stop is not None and key >= stop:
-                            return
-                        offset = key
-                        if not meta.get("size") and self._folder_marker(key):
-                            continue
-                        yield _info(meta, skip)
-                        failures = 0
-                return
-            except InvalidPathError:
-                # a name obstore's paths refuse (written by another tool): boto3 lists on
-                yield from self._boto_range(full, offset, stop, page_size)
-                return
-            except Exception as exc:
-                if self._region_moved(exc):
-                    continue
-                failures += 1
-                if failures >= self.max_attempts or not self._transient(exc):
-                    raise self._describe(exc, f"listing s3://{self.bucket}/{full}") from None
-                self._wait_before_retry(failures)
+    def any_key(self, prefix: str) -> str | None:
+        for info in list_objects(self, self.prefix + prefix, 1, 1):
+            return info.key
+        return None
 
     def _folder_marker(self, key: str) -> bool:
         """Is this empty entry a console "folder" (``a/b/``, which obstore lists as ``a/b``)?
@@ -348,51 +298,6 @@ class S3Store(ObjectStore):
         except Exception:  # a real empty object that cannot be looked at: list it, reading will say
             return False
         return False
-
-    def _boto_range(self, full: str, start_after: str | None, stop: str | None,
-                    page_size: int) -> Iterator[ObjectInfo]:
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": max(1, min(page_size, 1000))}
-        if start_after:
-            kwargs["StartAfter"] = start_after
-        skip = len(self.prefix)
-        try:
-            while True:
-                page = self.client.list_objects_v2(**kwargs)
-                contents = page.get("Contents", ())
-                for o in contents:
-                    if stop is not None and o["Key"] >= stop:
-                        return
-                    modified = o.get("LastModified")
-                    yield ObjectInfo(o["Key"][skip:], int(o.get("Size", 0)),
-                                     modified.timestamp() if modified is not None else None, _etag(o.get("ETag")))
-                if not page.get("IsTruncated") or not contents:
-                    return
-                kwargs.pop("StartAfter", None)
-                kwargs["ContinuationToken"] = page["NextContinuationToken"]
-        except Exception as exc:
-            raise describe_boto(exc, f"listing s3://{self.bucket}/{full}") from None
-
-    # builtins.list: inside the class, `list` is the listing method
-    def _parallel(self, full: str, page_size: int) -> builtins.list[ObjectInfo]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        hexdigits = "0123456789abcdef"
-        # keys whose next character is a hex digit, then the gaps around them
-        jobs: builtins.list[tuple[str, str | None, str | None]] = [(full + c, None, None) for c in hexdigits]
-        jobs.append((full, None, full + "0"))  # next character below '0'
-        jobs.append((full, full + "9" + _TOP, full + "a"))  # between '9' and 'a'
-        jobs.append((full, full + "f" + _TOP, None))  # above 'f'
-        with ThreadPoolExecutor(max_workers=8) as ex:
-            parts = builtins.list(ex.map(lambda j: builtins.list(self._range(j[0], j[1], j[2], page_size)), jobs))
-        seen: set[str] = set()
-        merged: builtins.list[ObjectInfo] = []
-        for part in parts:
-            for o in part:
-                if o.key not in seen:
-                    seen.add(o.key)
-                    merged.append(o)
-        merged.sort(key=lambda o: o.key)
-        return merged
 
     # -- objects --------------------------------------------------------------------------------
     def get(self, key: str) -> bytes:
@@ -431,7 +336,7 @@ class S3Store(ObjectStore):
         multipart = mode == "overwrite" and len(data) > MULTIPART_BYTES
         r = self._call(lambda: put(self._store(), k, data, mode=mode, use_multipart=multipart,
                                    chunk_size=MULTIPART_BYTES))
-        self._remember_etag(key, _etag(r.get("e_tag")) or "")
+        self._remember_etag(key, etag_of(r.get("e_tag")) or "")
 
     def put(self, key: str, data: bytes) -> None:
         self._k(key)
@@ -562,7 +467,7 @@ class S3Store(ObjectStore):
             if isinstance(err, NotFound):
                 return None
             raise err from None
-        return _info(meta, len(self.prefix))
+        return info_of(meta, len(self.prefix))
 
     def delete(self, key: str) -> None:
         from obstore import delete
