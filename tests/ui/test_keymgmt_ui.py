@@ -87,3 +87,24 @@ def test_finish_a_rotation_jacs_left_unfinished(qtbot, workers, tmp_path):
     qtbot.waitUntil(lambda: "Finished the rotation" in w.status.text() and not w.busy, timeout=30000)
     assert w.fields["version"].text() == rot["new_version"] and w.rotate_button.text() == "Rotate keys"
     assert _sign(tmp_path, cfg, PW)["publicKeyHash"] == rot["new_public_key_hash"]
+
+
+def test_tools_menu_opens_it_with_the_last_identity(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from jacs_desktop.ui.browser import BrowserWindow
+
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / "cache"))
+    with env(JACS_TRUST_STORE_DIR=str(tmp_path / "trust")), library(tmp_path, PW):
+        cfg = create_jacs_agent_here(tmp_path, "kai", "pq2025", PW)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("last_identity", str(cfg))
+    w = BrowserWindow(None, settings=settings, watch=False)
+    qtbot.addWidget(w)
+    assert w.act_keys.text() == "Key management…"
+    w.act_keys.trigger()  # no store needed: it manages the identity's own files
+    assert w.key_window.isVisible() and w.key_window.fields["algorithm"].text() == "pq2025"
+    assert [w.key_window.algorithm.itemText(i) for i in range(w.key_window.algorithm.count())] == ["Keep pq2025"]
+    w.key_window.close()
+    w.close()
