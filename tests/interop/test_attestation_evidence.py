@@ -86,7 +86,7 @@ def made(tmp_path_factory):
         agent = SimpleAgent.load(str(create_jacs_agent_here(root, "courier", "ring-Ed25519", PASSWORD)))
         for seed in SEEDS:
             rng = random.Random(seed)
-            for kind in ("a2a", "email", "custom"):
+            for kind in ("a2a", "email", "custom", "jwt", "tlsnotary"):  # the last three: no adapter
                 items = []
                 for data, digest in _variants(rng, now):
                     e = {"kind": kind, "digests": {"sha256": digest}, "embedded": data is not None,
