@@ -7,7 +7,10 @@ implementations answer it:
 
 - ``SqlPager`` over ``PagedDocuments``, for the SQLite backend: counts and pages
   come from the database's indexes (``storage.sqlite_pages``), rows are made
-  only for the pages shown (and kept, with their verdicts, once made);
+  only for the pages shown (and kept, with their verdicts, once made); a filter
+  of three characters or more is looked up in the database's trigram index (up
+  to ``MATCH_CAP`` matches: counted and sorted at once), a shorter one or one
+  matching more rows is matched by scanning, a page at a time;
 - ``ListPager``, the generic fallback: the same order and filter, in memory,
   over a list of rows (what the window does for every other backend).
 
@@ -22,10 +25,9 @@ compares them); keeping them side by side keeps that rule visible.
 
 from __future__ import annotations
 
-import bisect
+import sqlite3
 import threading
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..storage import sqlite_pages as sp
@@ -35,14 +37,17 @@ from .browse import BADNESS, PENDING, DocRow, rank
 from .common import CancelToken
 
 __all__ = ["DocPager", "SqlPager", "ListPager", "PagedDocuments", "paged_tables", "SORT_NAMES", "PAGE",
-           "SearchCorpus", "sort_key"]
+           "MATCH_CAP", "sort_key"]
 
 #: rows fetched at once
 PAGE = 256
 #: the documents table's columns, in order, by the sort they ask for
 SORT_NAMES = ("verdict", "title", "type", "id", "date", "versions", "signer", "attachments")
 #: a filter matching more rows than this is not counted up front: pages are loaded as the table scrolls
-CORPUS_CAP = 20_000
+#: (in the chosen order, the first page found soon among so many)
+MATCH_CAP = 20_000
+#: the shortest filter the search index answers (a trigram); shorter ones are matched by scanning
+MATCH_MIN = 3
 
 _PENDING_KEY = (len(BADNESS) - rank(PENDING), 0, PENDING)
 
@@ -126,45 +131,6 @@ class ListPager:
         self.refresh()
 
 
-class SearchCorpus:
-    """Every row's search text in one UTF-8 byte string, so a filter finds its rows with
-    one C-speed search instead of a scan of the table; rows given as database rowids.
-    Bytes, not str: one byte per ASCII character whatever else the texts hold (a str with
-    one emoji takes four bytes for every character), and a UTF-8 needle matches only at
-    character boundaries, so the matches are the same."""
-
-    def __init__(self, items: Iterable[tuple[int, str]]):
-        self.rowids = array("q")
-        self.starts = array("q")
-        parts: list[bytes] = []
-        pos = 0
-        for rowid, text in items:
-            data = text.replace("\x00", " ").encode("utf-8")
-            self.rowids.append(rowid)
-            self.starts.append(pos)
-            parts.append(data)
-            pos += len(data) + 1
-        self.text = b"\x00".join(parts)
-
-    def rows(self, needle: str, cap: int | None = None) -> set[int] | None:
-        """rowids whose text contains *needle*; None when more than *cap* (``CORPUS_CAP``) do."""
-        cap = CORPUS_CAP if cap is None else cap
-        if "\x00" in needle:
-            return set()
-        want = needle.encode("utf-8")
-        found: set[int] = set()
-        text, find, starts = self.text, self.text.find, self.starts
-        pos = find(want) if want else -1
-        while pos >= 0:
-            i = bisect.bisect_right(starts, pos) - 1
-            found.add(self.rowids[i])
-            if len(found) > cap:
-                return None
-            nxt = starts[i + 1] if i + 1 < len(starts) else len(text)  # on to the next row
-            pos = find(want, nxt)
-        return found
-
-
 def paged_tables(store: Store) -> tuple[PagedDocuments, PagedDocuments] | None:
     """(live, archived) documents of *store* read a page at a time, when its backend
     answers indexed queries (SQLite) and names its documents as jacs does; else None."""
@@ -199,8 +165,7 @@ class PagedDocuments:
         self._len: int | None = None
         self._versions: int | None = None
         self._counts: dict[tuple[str, tuple[str, ...], frozenset[str] | None], int] = {}
-        self.corpus: SearchCorpus | None = None
-        self.generation = 0
+        self._indexed = False
 
     # -- the Sequence part ------------------------------------------------------
     def __len__(self) -> int:
@@ -239,11 +204,9 @@ class PagedDocuments:
         return got
 
     def invalidate(self) -> None:
-        """The database changed (a sync, a write): counts and the filter's corpus are read again."""
+        """The database changed (a sync, a write): counts are read again."""
         self._counts.clear()
         self._len = self._versions = None
-        self.corpus = None
-        self.generation += 1
 
     # -- rows -----------------------------------------------------------------
     def rows_for(self, recs: Sequence[sp.DocRecord]) -> list[DocRow]:
@@ -322,17 +285,25 @@ class PagedDocuments:
             counts[PENDING] = counts.get(PENDING, 0) + total - seen
         return total, counts
 
-    def build_corpus(self, cancel: CancelToken | None = None) -> None:
-        """Read every row's search text once (on a worker), for fast filters."""
-        gen = self.generation
-        conn = self.objects.reader()
+    def search_ready(self) -> bool:
+        """The filter's search index covers every row (once true, the triggers keep it so)."""
+        if not self._indexed:
+            with self.lock:
+                self._indexed = sp.search_index_ready(self.conn)
+        return self._indexed
+
+    def match(self, text: str) -> bool:
+        """Put the rows whose search text contains *text* into the connection's
+        ``temp.jd_rows`` through the search index (under ``lock``). False when the index
+        cannot answer (not built yet, a text under ``MATCH_MIN`` characters) or more than
+        ``MATCH_CAP`` rows match: then the rows are found by scanning, a page at a time."""
+        if len(text) < MATCH_MIN or "\x00" in text or not self.search_ready():
+            return False
         try:
-            cur = conn.execute("SELECT rowid, search FROM jd_doc WHERE removed = ?", (int(self.archived),))
-            corpus = SearchCorpus((r[0], r[1]) for r in cur)
-        finally:
-            conn.close()
-        if gen == self.generation and not (cancel is not None and cancel.is_set()):
-            self.corpus = corpus
+            return sp.match_rows(self.conn, self.archived, text, MATCH_CAP) is not None
+        except sqlite3.OperationalError:  # an index this SQLite cannot read: scan
+            self._indexed = False
+            return False
 
 
 class SqlPager:
@@ -371,16 +342,12 @@ class SqlPager:
         c = d.conn
         with d.lock:
             self._rows_set = False
-            if self._text and d.corpus is not None:
-                found = d.corpus.rows(self._text)
-                if found is not None:
-                    c.execute("DELETE FROM temp.jd_rows")
-                    c.executemany("INSERT INTO temp.jd_rows VALUES (?)", ((r,) for r in found))
-                    signers = self._query().signers
-                    if signers:  # the signer's name is searched too
-                        c.execute(f"INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE removed = ? "
-                                  f"AND signer IN ({','.join('?' * len(signers))})", [int(d.archived), *signers])
-                    self._rows_set = True
+            if self._text and d.match(self._text):
+                signers = self._query().signers
+                if signers:  # the signer's name is searched too
+                    c.execute(f"INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE removed = ? "
+                              f"AND signer IN ({','.join('?' * len(signers))})", [int(d.archived), *signers])
+                self._rows_set = True
             if self._sort == "verdict":
                 decided = [r for r in list(d.made.values())
                            if r.verdicts and r.aggregate().sort_key != _PENDING_KEY
@@ -506,8 +473,9 @@ class SqlPager:
 def sync_paged(store: Store, tables: tuple[PagedDocuments, PagedDocuments], changed: Callable[[], None],
                cancel: CancelToken | None = None) -> None:
     """Summarize what another program wrote to the database since (batches, each
-    committed; ``changed()`` after each, twice a second at most), then read the
-    filter's search texts. A store that cannot be written to keeps what it has."""
+    committed; ``changed()`` after each, twice a second at most), then index for the
+    filter the rows not indexed yet (batches too). A store that cannot be written to
+    keeps what it has (its filter scans)."""
     import logging
 
     from ..storage.base import StorageError
@@ -524,5 +492,7 @@ def sync_paged(store: Store, tables: tuple[PagedDocuments, PagedDocuments], chan
         n = 0
     if n:
         batch(n)
-    for t in tables:
-        t.build_corpus(cancel)
+    try:
+        store.objects.build_search_index(cancel=cancel)  # type: ignore[attr-defined]
+    except StorageError as exc:
+        logging.getLogger(__name__).warning("%s", exc)

@@ -118,6 +118,7 @@ class SqliteStore(ObjectStore):
             conn = self._conn()
             conn.executescript(_SCHEMA + pages.SCHEMA)
             pages.ensure_counts(conn)
+            pages.migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
 
@@ -151,6 +152,13 @@ class SqliteStore(ObjectStore):
             return pages.sync(self._conn(), progress, cancel, on_batch=on_batch, batch=batch)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path}: the document summaries could not be updated: {exc}") from None
+
+    def build_search_index(self, cancel: Any = None) -> int:
+        """Index the rows the filter's search index lacks (``sqlite_pages.build_search_index``)."""
+        try:
+            return pages.build_search_index(self._conn(), cancel)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path}: the search index could not be updated: {exc}") from None
 
     def close(self) -> None:
         with self._conns_lock:

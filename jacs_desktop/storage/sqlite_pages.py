@@ -19,6 +19,9 @@ Our own writes keep both up to date in the same transaction. Rows another
 program wrote (jacs itself) are found by ``sync`` and summarized in batches,
 one transaction per batch, so an interrupted sync loses nothing and the next
 one carries on.
+
+The filter box's text is found through a trigram index over ``jd_doc.search``
+(``sqlite_search``, re-exported here).
 """
 
 from __future__ import annotations
@@ -32,10 +35,20 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .index import summarize
+from .sqlite_search import (
+    SUMMARY_VERSION,
+    build_search_index,
+    fts_phrase,
+    match_rows,
+    migrate,
+    pause_search_index,
+    search_index_ready,
+)
 
 __all__ = ["SCHEMA", "SORTS", "DocQuery", "DocRecord", "VersionRecord", "register_functions", "summary_row",
            "save_versions", "refresh_docs", "sync", "count", "page", "position", "versions_of", "versions_total",
-           "fold", "search_text", "CancelFlag"]
+           "fold", "search_text", "CancelFlag", "migrate", "build_search_index", "search_index_ready",
+           "match_rows", "fts_phrase", "SUMMARY_VERSION"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jd_version (
@@ -207,6 +220,7 @@ def sync(c: sqlite3.Connection, progress: Callable[[int, int], None] | None = No
     todo = _missing(c)
     big = len(todo) > bulk
     if big:
+        pause_search_index(c)
         for name in _SECONDARY:
             c.execute(f"DROP INDEX IF EXISTS {name}")
     done, last = 0, time.monotonic()

@@ -128,18 +128,19 @@ def test_paged_rows_have_the_summaries_the_full_listing_reads(stores):
     assert count_versions(paged.documents) == count_versions(classic.documents)
 
 
-@pytest.mark.parametrize("corpus", [False, True], ids=["sql-scan", "corpus"])
-def test_paged_order_and_filter_match_the_generic_fallback(stores, corpus, monkeypatch):
+@pytest.mark.parametrize("index", [False, True], ids=["sql-scan", "trigram-index"])
+def test_paged_order_and_filter_match_the_generic_fallback(stores, index, monkeypatch):
     _objects, classic, paged = stores
     monkeypatch.setattr(doc_pages, "PAGE", 7)  # many pages, and page edges, on a small store
+    assert paged.documents.search_ready() and paged.archived.search_ready()
+    if not index:  # every filter matched by scanning
+        monkeypatch.setattr(doc_pages, "MATCH_MIN", 10**6)
     rnd = random.Random(11)
     _give_verdicts(rnd, classic.documents, paged.documents)
     _give_verdicts(rnd, classic.archived, paged.archived)
     some = classic.documents[5]
     filters = ["", "invoice", "ties", "straße", "🎉", "4242", some.id[:6], "mallory", "no such text", "i"]
     for table, rows in ((paged.documents, classic.documents), (paged.archived, classic.archived)):
-        if corpus:
-            table.build_corpus()
         for text in filters:
             for sort in SORT_NAMES:
                 for desc in (False, True):
@@ -168,8 +169,7 @@ def test_lazy_filter_counts_by_pages(stores, monkeypatch):
     """A filter matching many rows is not counted up front: pages until the end, then exact."""
     _objects, classic, paged = stores
     monkeypatch.setattr(doc_pages, "PAGE", 10)
-    monkeypatch.setattr(doc_pages, "CORPUS_CAP", 5)
-    paged.documents.build_corpus()
+    monkeypatch.setattr(doc_pages, "MATCH_CAP", 5)
     want = [r for r in classic.documents if "e" in r.search_text()]
     pager = SqlPager(paged.documents)
     pager.set_filter("e")
@@ -179,6 +179,12 @@ def test_lazy_filter_counts_by_pages(stores, monkeypatch):
     pager.accept(rows)
     assert pager.count() == 20
     assert len(_ids(pager)) == len(want) and not pager.more()
+    # through the search index too: more matches than the cap, so by pages
+    want = [r for r in classic.documents if "ies" in r.search_text()]
+    assert len(want) > 10
+    pager.set_filter("ies")
+    assert pager.more() and pager.count() == 10
+    assert _ids(pager) == sorted(r.id for r in want) and not pager.more()
 
 
 def test_writes_and_other_programs_changes_are_followed(stores, tmp_path):

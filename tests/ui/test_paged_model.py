@@ -113,8 +113,8 @@ def test_verdicts_repaint_their_row_and_sort_by_verdict(qtbot, big):
 
 
 def test_a_filter_matching_many_rows_grows_by_pages(qtbot, big, monkeypatch):
-    monkeypatch.setattr(doc_pages, "CORPUS_CAP", 100)
-    big.build_corpus()
+    monkeypatch.setattr(doc_pages, "MATCH_CAP", 100)
+    assert big.search_ready()
     model, _view, _tester = _model(qtbot, big)
     model.set_filter(lambda r: "document" in r.search_text(), text="document")
     assert model.rowCount() == doc_pages.PAGE and model.canFetchMore()
