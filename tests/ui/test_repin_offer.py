@@ -136,3 +136,122 @@ def test_repin_refused_when_no_chain_verifies(qtbot, made, window):
     assert "Not re-pinned" in refused[0] and "no verified rotation" in refused[0]
     assert "no verified rotation" in d.trust_note.text() and d.repin_button.isEnabled()
     assert ts.pin(aid) == old_key and "Trust: pin conflict" in w.verdict_label.text()
+
+
+# -- the identities window's re-pin: the same check, question and refusal as the detail pane ---------------
+
+@pytest.fixture
+def identities(made, qtbot, tmp_path):
+    """The identities window on a copy of the store and of Alice's trust store, and plan_repin's
+    own question for Rory (what both windows must ask)."""
+    from jacs_desktop.ui.browser.identity import IdentityWindow
+    from jacs_desktop.ui.browser.repin import confirm_text
+    from jacs_desktop.ui.workers import WorkerPool
+
+    root, trust = tmp_path / "store", tmp_path / "trusted_agents"
+    shutil.copytree(made["root"], root)
+    shutil.copytree(made["trust"], trust)
+    store, ts, pool = open_store(str(root)), tr.TrustStore(trust), WorkerPool()
+    aid, new_key = made["rot"]["jacs_id"], made["rot"]["new_public_key_hash"]
+    expected = confirm_text(tr.plan_repin(ts, store, aid, new_key))
+    asked: list[str] = []
+    w = IdentityWindow(store, pool, ts, confirm=lambda text: asked.append(text) or False)
+    w.repin.inform = lambda text: pytest.fail(f"refused: {text}")
+    qtbot.addWidget(w)
+    w.show()
+    w.load()
+    qtbot.waitUntil(lambda: any(t.agent_id == aid for t in w.timelines), timeout=30000)
+    w.select(aid)
+    assert "pin conflict" in w.trust_label.text() and w.repin_button.isEnabled()
+    yield {"w": w, "store": store, "trust": ts, "root": root, "aid": aid, "new_key": new_key, "asked": asked,
+           "expected": expected}
+    pool.pool.waitForDone(10000)
+    store.close()
+
+
+def test_identity_window_repin_asks_the_detail_panes_question(qtbot, made, identities):
+    i = identities
+    w, ts, aid = i["w"], i["trust"], i["aid"]
+    old_key = ts.pin(aid)
+    w.repin_button.click()  # cancelled: nothing changes
+    qtbot.waitUntil(lambda: bool(i["asked"]) and "cancelled" in w.trust_note.text(), timeout=30000)
+    assert i["asked"] == [i["expected"]]  # plan_repin's question, word for word
+    assert old_key in i["asked"][0] and i["new_key"] in i["asked"][0] and made["rot"]["new_version"] in i["asked"][0]
+    assert ts.pin(aid) == old_key and "pin conflict" in w.trust_label.text() and w.repin_button.isEnabled()
+
+    w.repin.confirm = lambda text: i["asked"].append(text) or True
+    w.repin_button.click()
+    qtbot.waitUntil(lambda: "Trust: trusted" in w.trust_label.text(), timeout=30000)
+    assert i["asked"][1] == i["expected"] and ts.pin(aid) == i["new_key"]
+    assert "Re-pinned rory" in w.trust_note.text() and made["rot"]["new_version"] in w.trust_note.text()
+    assert w.trust_note.isVisible() and not w.repin_button.isEnabled()
+    # the library agrees: Rory's new document verifies with this trust store
+    with env(JACS_TRUST_STORE_DIR=str(ts.root)), library(made["root"], PASSWORD):
+        assert JacsClient(str(made["cfg"]["alice"])).verify(json.dumps(made["after"])).valid
+
+
+def test_identity_window_repin_refused_when_no_chain_verifies(qtbot, made, identities):
+    """The store lost Rory's rotated agent version after the window read it: the chain no longer
+    verifies, and the re-pin is refused with the detail pane's words, before any question."""
+    i = identities
+    w, ts, aid = i["w"], i["trust"], i["aid"]
+    old_key = ts.pin(aid)
+    (i["root"] / "jacs_data" / "agent" / f"{aid}:{made['rot']['new_version']}.json").unlink()
+    i["store"].invalidate()
+    refused: list[str] = []
+    w.repin.inform = refused.append
+    w.repin_button.click()
+    qtbot.waitUntil(lambda: bool(refused), timeout=30000)
+    assert i["asked"] == []  # a chain that does not verify is never offered
+    assert refused[0].startswith("Not re-pinned:") and "no verified rotation" in refused[0]
+    assert refused[0].endswith("The trust store is unchanged.")
+    assert w.trust_note.text() == refused[0] and w.trust_note.isVisible()
+    assert ts.pin(aid) == old_key
+
+
+# -- one "trust store changed" notification: the detail pane and the identities window follow each other ---
+
+def _open_identities(qtbot, w, aid):
+    w.act_identities.trigger()
+    iw = w.identity_window
+    qtbot.waitUntil(lambda: any(t.agent_id == aid for t in iw.timelines), timeout=30000)
+    iw.select(aid)
+    return iw
+
+
+def test_detail_pane_repin_refreshes_the_open_identities_window(qtbot, made, window):
+    w, ts = window
+    aid = made["rot"]["jacs_id"]
+    _show(qtbot, w, made["after"])
+    iw = _open_identities(qtbot, w, aid)
+    assert iw.events is w.trust_events and "pin conflict" in iw.trust_label.text()
+    w.selection.repin.confirm = lambda text: True
+    w.selection.repin.inform = lambda text: pytest.fail(f"refused: {text}")
+    w.detail.repin_button.click()
+    qtbot.waitUntil(lambda: "Trust: trusted" in w.verdict_label.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "Trust: trusted" in iw.trust_label.text(), timeout=30000)  # read again
+    assert not iw.repin_button.isEnabled() and ts.pin(aid) == made["rot"]["new_public_key_hash"]
+    iw.close()
+
+
+def test_identities_window_repin_refreshes_the_detail_pane(qtbot, made, window):
+    w, ts = window
+    aid = made["rot"]["jacs_id"]
+    _show(qtbot, w, made["after"])
+    assert "Trust: pin conflict" in w.verdict_label.text() and w.detail.repin_button.isVisible()
+    iw = _open_identities(qtbot, w, aid)
+    heard: list[str] = []
+    w.trust_events.changed.connect(heard.append)
+    iw.repin.confirm = lambda text: True
+    iw.repin.inform = lambda text: pytest.fail(f"refused: {text}")
+    iw.repin_button.click()
+    qtbot.waitUntil(lambda: "Trust: trusted" in w.verdict_label.text(), timeout=30000)
+    assert heard == [aid] and ts.pin(aid) == made["rot"]["new_public_key_hash"]
+    assert "✓ valid" in w.verdict_label.text() and not w.detail.repin_button.isVisible()
+    qtbot.waitUntil(lambda: "Trust: trusted" in iw.trust_label.text(), timeout=30000)
+    # and Untrust there: the detail pane's trust line follows (distrusted)
+    iw._confirm = lambda text: True
+    iw.untrust_current()
+    qtbot.waitUntil(lambda: "Trust: distrusted" in w.verdict_label.text(), timeout=30000)
+    assert heard == [aid, aid] and "✓ valid" in w.verdict_label.text()  # the verdict never changes
+    iw.close()

@@ -1,12 +1,18 @@
 """The identities window: each agent's timeline (versions, keys, rotations, key epochs, flags)
 and its standing in the jacs trust store, with Trust / Untrust / Re-pin (a thin view over
-:mod:`jacs_desktop.jobs.identity` and :mod:`jacs_desktop.jobs.trust`)."""
+:mod:`jacs_desktop.jobs.identity` and :mod:`jacs_desktop.jobs.trust`).
+
+*Re-pin to the new key* is the detail pane's re-pin (:class:`.repin.RepinOffer`: the chain checked
+by ``plan_repin``, the same question, the same refusal).  Every change of the trust store made
+here is said on a :class:`.repin.TrustEvents` (the main window's, when it opened this one), and
+the window reads the trust store again whenever that says the trust store changed, wherever the
+change was made (the detail pane's re-pin too)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -23,8 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.identity import AgentTimeline
-from ..theme import verdict_color
+from ..theme import error_style, verdict_color
 from ..workers import message_of
+from .repin import RepinOffer, TrustEvents, WorkersSession
 
 __all__ = ["IdentityWindow"]
 
@@ -95,10 +102,12 @@ class TimelineStrip(QWidget):
         flagged = {d for f in tl.flags for d in f.documents}
         lane_of = {e.key_hash: i for i, e in enumerate(tl.epochs)}
         ink = self.palette().color(QPalette.ColorRole.WindowText)  # the theme's text colour (light or dark)
+        base = self.palette().color(QPalette.ColorRole.Base)
         for i, e in enumerate(tl.epochs):
             y = 22.0 + self.LANE * i + self.LANE / 2
             color = QColor(ALG_COLORS.get(e.algorithm or "", "#777777") if e.own else verdict_color("invalid"))
-            p.setPen(QPen(color))
+            # the lane's name in text colours (an algorithm's bar colour is no text colour in dark mode)
+            p.setPen(QPen(ink if e.own else color))
             name = f"{e.algorithm or '?'} {e.key_hash[:8]}" if e.own else tr("foreign key {0}").format(e.key_hash[:8])
             p.drawText(QRectF(0, y - 9, label_w, 18), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                        name)
@@ -120,7 +129,7 @@ class TimelineStrip(QWidget):
             y = 22.0 + self.LANE * lane + self.LANE / 2
             vx = x(rfc3339_ns(v.date))
             ok = v.rotation in ("", "ok") and v.in_chain
-            p.setPen(QPen(QColor("#ffffff"), 2))
+            p.setPen(QPen(base, 2))
             p.setBrush(QBrush(QColor(verdict_color("valid" if ok else "invalid"))))
             p.drawEllipse(QPointF(vx, y), 6, 6)
             p.setPen(QPen(ink))
@@ -133,10 +142,18 @@ class TimelineStrip(QWidget):
 
 
 class IdentityWindow(QWidget):
-    """``load()`` builds every timeline on a worker; the buttons change the trust store and reload."""
+    """``load()`` builds every timeline on a worker; the buttons change the trust store, say so on
+    *events* (a :class:`.repin.TrustEvents`; the window's own when none is given) and every view
+    listening there, this window included, reads the trust store again.
+
+    *confirm* (text → bool) replaces the questions in tests (Untrust, Re-pin); ``repin.inform``
+    replaces the refusal's message box."""
+
+    #: Re-pin to the new key clicked: (agent id, the key to pin); answered by ``self.repin``
+    repin_requested = Signal(str, str)
 
     def __init__(self, store: Any, workers: Any, trust_store: Any = None, parent: QWidget | None = None,
-                 confirm: Any = None):
+                 confirm: Any = None, events: TrustEvents | None = None):
         super().__init__(parent, Qt.WindowType.Window)
         from ...jobs.trust import TrustStore
 
@@ -146,6 +163,18 @@ class IdentityWindow(QWidget):
         self.trust = trust_store if trust_store is not None else TrustStore()
         self._confirm = confirm
         self.timelines: list[AgentTimeline] = []
+        #: "the trust store changed": said here after a change, listened to for every change
+        self.events = events if events is not None else TrustEvents(self)
+        self.events.changed.connect(self.trust_changed)
+        #: the agent the outcome under the buttons is about (it goes when another agent is shown)
+        self._note_agent: str | None = None
+        #: a trust change arrived while hidden: read again when shown
+        self._stale = False
+        #: the detail pane's re-pin: plan_repin, the same question and refusal
+        self.repin = RepinOffer(self, lambda: WorkersSession(self.store, self.workers), self)
+        self.repin.trust_store = self.trust
+        self.repin.confirm = confirm
+        self.repin.repinned.connect(self.events.changed)
         lay = QVBoxLayout(self)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         self.agents = QListWidget(split)
@@ -170,6 +199,11 @@ class IdentityWindow(QWidget):
         for b in (self.trust_button, self.untrust_button, self.repin_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        #: the outcome of Trust / Untrust / Re-pin (or why not), under the buttons
+        self.trust_note = QLabel("", right)
+        self.trust_note.setWordWrap(True)
+        self.trust_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust_note.hide()
         self.strip = TimelineStrip(right)
         self.versions = QTreeWidget(right)
         self.versions.setHeaderLabels([tr("Agent version"), tr("Date"), tr("Algorithm"), tr("Key"),
@@ -182,6 +216,7 @@ class IdentityWindow(QWidget):
         for w in (self.title, self.trust_label):
             rl.addWidget(w)
         rl.addLayout(buttons)
+        rl.addWidget(self.trust_note)
         rl.addWidget(self.strip)
         rl.addWidget(QLabel(tr("Versions and key rotations"), right))
         rl.addWidget(self.versions, 2)
@@ -198,6 +233,7 @@ class IdentityWindow(QWidget):
     def load(self) -> None:
         from ...jobs.identity import timelines
 
+        self._stale = False
         store, trust = self.store, self.trust
         self.status.setText(tr("Reading agents and signatures…"))
         self.workers.run(lambda: timelines(store, trust=trust), on_result=self.set_timelines,
@@ -207,6 +243,7 @@ class IdentityWindow(QWidget):
         current = self.current()
         keep = current.agent_id if current is not None else None
         self.timelines = tls
+        self.agents.blockSignals(True)  # no "nothing selected" in between: a trust action's outcome stays
         self.agents.clear()
         for tl in tls:
             mark = "⚠ " if tl.flags else ""
@@ -214,8 +251,11 @@ class IdentityWindow(QWidget):
             if tl.trust:
                 item.setForeground(QBrush(QColor(trust_colour(tl.trust[0]))))
             self.agents.addItem(item)
+        self.agents.blockSignals(False)
         rows = [i for i, tl in enumerate(tls) if tl.agent_id == keep]
         self.agents.setCurrentRow(rows[0] if rows else (0 if tls else -1))
+        if self.agents.currentRow() < 0:
+            self._show()  # (no row: nothing was emitted)
         self.status.setText(tr("{0} agents; trust store: {1}").format(len(tls), self.trust.root))
 
     def current(self) -> AgentTimeline | None:
@@ -227,8 +267,23 @@ class IdentityWindow(QWidget):
             if tl.agent_id == agent_id:
                 self.agents.setCurrentRow(i)
 
+    def trust_changed(self, _agent_id: str = "") -> None:
+        """The trust store changed (here, in the detail pane, …): every agent's trust is read again."""
+        if self.isVisible():
+            self.load()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.load()
+
     def _show(self) -> None:
         tl = self.current()
+        if tl is None or tl.agent_id != self._note_agent:
+            self.trust_note.hide()
+            self._note_agent = None
         for w in (self.versions, self.epochs, self.flags):
             w.clear()
         self.strip.set_timeline(tl)
@@ -251,24 +306,24 @@ class IdentityWindow(QWidget):
                                     _short(v.key_hash), proof, _when(v.rotated_at)])
             item.setToolTip(4, v.rotation_reason or v.problem)
             if not v.in_chain:
-                item.setForeground(0, QBrush(QColor("#b3261e")))
+                item.setForeground(0, QBrush(QColor(verdict_color("invalid"))))
             if v.rotation == "failed":
-                item.setForeground(4, QBrush(QColor("#b3261e")))
+                item.setForeground(4, QBrush(QColor(verdict_color("invalid"))))
             elif v.rotation == "ok":
-                item.setForeground(4, QBrush(QColor("#1b7f3b")))
+                item.setForeground(4, QBrush(QColor(verdict_color("valid"))))
             self.versions.addTopLevelItem(item)
         for e in tl.epochs:
             item = QTreeWidgetItem([_short(e.key_hash) + ("" if e.own else tr("  (not the agent's key)")),
                                     e.algorithm or "?", _when(e.since), _when(e.until) or tr("current"),
                                     str(len(e.documents))])
             if not e.own:
-                item.setForeground(0, QBrush(QColor("#b3261e")))
+                item.setForeground(0, QBrush(QColor(verdict_color("invalid"))))
             for d in e.documents:
                 item.addChild(QTreeWidgetItem([d.label, "", _when(d.date)]))
             self.epochs.addTopLevelItem(item)
         for fl in tl.flags:
             item = QTreeWidgetItem([f"⚠ {tr(fl.kind)}", fl.text])
-            item.setForeground(0, QBrush(QColor("#b3261e")))
+            item.setForeground(0, QBrush(QColor(verdict_color("invalid"))))
             for doc_key in fl.documents:
                 item.addChild(QTreeWidgetItem(["", doc_key]))
             self.flags.addTopLevelItem(item)
@@ -286,13 +341,22 @@ class IdentityWindow(QWidget):
             return ok
         return QMessageBox.question(self, tr("Trust store"), text) == QMessageBox.StandardButton.Yes
 
-    def _run(self, fn: Any, done_text: str) -> None:
-        def done(_r: Any) -> None:
-            self.status.setText(done_text)
-            self.load()
+    def trust_message(self, text: str, failed: bool = False) -> None:
+        """The outcome of a trust action (or why not), under the buttons; the re-pin's too."""
+        tl = self.current()
+        self._note_agent = tl.agent_id if tl is not None else None
+        self.trust_note.setText(text)
+        self.trust_note.setStyleSheet(error_style() if failed else "")
+        self.trust_note.show()
+        self.repin_button.setEnabled(tl is not None and tl.repin_to is not None)
 
-        self.workers.run(fn, on_result=done, on_failure=lambda exc: self.status.setText(
-            tr("Trust store not changed: {0}").format(message_of(exc))), name="trust")
+    def _run(self, fn: Any, agent_id: str, done_text: str) -> None:
+        def done(_r: Any) -> None:
+            self.events.changed.emit(agent_id)  # every view showing trust reads it again, this one too
+            self.trust_message(done_text)
+
+        self.workers.run(fn, on_result=done, on_failure=lambda exc: self.trust_message(
+            tr("Trust store not changed: {0}").format(message_of(exc)), failed=True), name="trust")
 
     def trust_current(self) -> None:
         tl = self.current()
@@ -315,7 +379,7 @@ class IdentityWindow(QWidget):
             raw = store.read(store.layout.agent_key(aid, chain[0].version))
             return trust.add(chain[0].doc, pk.key, pk.algorithm or sig.get("signingAlgorithm", ""), raw=raw)
 
-        self._run(work, tr("Trusted {0}").format(tl.name or aid))
+        self._run(work, aid, tr("Trusted {0}").format(tl.name or aid))
 
     def untrust_current(self) -> None:
         tl = self.current()
@@ -323,23 +387,12 @@ class IdentityWindow(QWidget):
                                           "agent signs and will not trust it again.").format(tl.name or tl.agent_id)):
             return
         trust, aid = self.trust, tl.agent_id
-        self._run(lambda: trust.remove(aid), tr("Untrusted {0}").format(tl.name or aid))
+        self._run(lambda: trust.remove(aid), aid, tr("Untrusted {0}").format(tl.name or aid))
 
     def repin_current(self) -> None:
+        """Re-pin the shown agent to its new key: checked, asked and refused as in the detail pane."""
         tl = self.current()
-        if tl is None:
+        if tl is None or tl.repin_to is None:
             return
-        if tl.repin_to is None:
-            return
-        new_key = tl.repin_to
-        store, trust, aid = self.store, self.trust, tl.agent_id
-
-        def work() -> Any:
-            from ...jobs.trust import TrustError
-
-            pk = store.keys().resolve(new_key)
-            if pk is None or not pk.algorithm:
-                raise TrustError(tr("the new public key (or its algorithm) is not in the store"))
-            return trust.repin(aid, store.agent_directory(), new_key, pk.key, pk.algorithm)
-
-        self._run(work, tr("Re-pinned {0} to key {1}").format(tl.name or aid, _short(new_key)))
+        self.repin_button.setEnabled(False)
+        self.repin_requested.emit(tl.agent_id, tl.repin_to)

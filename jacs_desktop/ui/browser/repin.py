@@ -4,7 +4,12 @@ rotated its key, so jacs fails what it signs afterwards), the pane explains it a
 (:func:`jacs_desktop.jobs.trust.plan_repin`, the rules of the identities window and of
 ``jacs-desktop-cli trust repin``); a confirmation names the agent, the old and the new key and
 every step of the chain; a chain that does not verify is refused with the reason.  The trust
-line is read again afterwards; the cryptographic verdict is never changed."""
+line is read again afterwards; the cryptographic verdict is never changed.
+
+The identities window's *Re-pin to the new key* goes through the same :class:`RepinOffer` (the
+same check, question and refusal).  After a re-pin the offer emits ``repinned``; the main window
+relays it, and every other change of the trust store, as one :class:`TrustEvents` notification
+that the detail pane and the identities window both listen to."""
 
 from __future__ import annotations
 
@@ -12,13 +17,13 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ...jobs.trust import CONFLICT_TEXT, RepinPlan, TrustStore
 from ..workers import message_of
 
-__all__ = ["RepinOffer", "conflict_words", "confirm_text"]
+__all__ = ["RepinOffer", "TrustEvents", "WorkersSession", "conflict_words", "confirm_text"]
 
 
 def tr(text: str) -> str:
@@ -68,12 +73,37 @@ def confirm_text(plan: RepinPlan) -> str:
               "old key (\"{4}\").").format(who, plan.old_key, plan.new_key, steps, CONFLICT_TEXT)
 
 
-class RepinOffer(QObject):
-    """Answers the detail pane's ``repin_requested``: check the chain, confirm, re-pin, refresh.
+class TrustEvents(QObject):
+    """One notification for "the jacs trust store changed" (the agent id whose trust changed),
+    shared by every view that shows trust: the detail pane's trust line, the identities window."""
 
-    *session_of* gives the open ``StoreSession`` (its store and its workers).  ``confirm`` and
-    ``inform`` (text → bool / None) replace the message boxes in tests; ``trust_store``
-    replaces the library's default trust store."""
+    changed = Signal(str)
+
+
+class WorkersSession:
+    """A store and a ``WorkerPool`` in the shape of a ``StoreSession`` (``store``, ``run``), for a
+    window that has no session of its own (the identities window)."""
+
+    def __init__(self, store: Any, workers: Any):
+        self.store, self.workers = store, workers
+
+    def run(self, fn: Callable[[], Any], label: str, on_result: Any = None, on_failure: Any = None,
+            quiet: bool = False) -> Any:
+        return self.workers.run(fn, on_result=on_result, on_failure=on_failure, name=label)
+
+
+class RepinOffer(QObject):
+    """Answers a view's ``repin_requested`` (agent id, new key): check the chain, confirm, re-pin,
+    emit ``repinned`` (agent id).  The view (the detail pane, the identities window) has
+    ``repin_requested`` and ``trust_message(text, failed=False)``; it is refreshed by whoever
+    listens to ``repinned`` (``TrustEvents``).
+
+    *session_of* gives the open ``StoreSession`` (or a ``WorkersSession``: a store and workers).
+    ``confirm`` and ``inform`` (text → bool / None) replace the message boxes in tests;
+    ``trust_store`` replaces the library's default trust store."""
+
+    #: a re-pin was written to the trust store: the agent id
+    repinned = Signal(str)
 
     def __init__(self, detail: Any, session_of: Callable[[], Any], parent: QObject | None = None):
         super().__init__(parent)
@@ -123,7 +153,7 @@ class RepinOffer(QObject):
                     on_result=lambda _path: self._repinned(plan), on_failure=self._refused, quiet=True)
 
     def _repinned(self, plan: RepinPlan) -> None:
-        self.detail.refresh_trust()
+        self.repinned.emit(plan.agent_id)  # the views showing trust read it again (then the outcome is said)
         self.detail.trust_message(tr("Re-pinned {0} to key {1} along agent version(s) {2}: jacs now accepts what "
                                      "it signs with the new key.").format(
             plan.name or plan.agent_id, _short(plan.new_key), ", ".join(s.version for s in plan.chain)))

@@ -145,6 +145,13 @@ class BrowserWindow(QMainWindow):
         self.selection.changed.connect(self._update_actions)
         self.selection.counts_changed.connect(self._update_counts)
         self.selection.error.connect(self.show_error)
+        # issue 15: "the trust store changed", one notification for every view that shows trust
+        # (the detail pane's trust line, the identities window); ui/browser/repin.py
+        from .repin import TrustEvents
+
+        self.trust_events = TrustEvents(self)
+        self.selection.repin.repinned.connect(self.trust_events.changed)
+        self.trust_events.changed.connect(lambda _agent: self.detail.refresh_trust())
         d = self.documents
         d.filtered.connect(self._after_filter)
         d.full_text_requested.connect(lambda _text: self.full_text_search())
@@ -744,7 +751,11 @@ class BrowserWindow(QMainWindow):
             return
         from .identity import IdentityWindow
 
-        self.identity_window = IdentityWindow(self._store, self.workers, parent=self)
+        old = getattr(self, "identity_window", None)
+        if old is not None:  # one identities window: the old one stops listening to trust changes
+            old.close()
+            old.deleteLater()
+        self.identity_window = IdentityWindow(self._store, self.workers, parent=self, events=self.trust_events)
         self.identity_window.show()
         self.identity_window.load()
 
