@@ -207,11 +207,25 @@ def check_evidence(e: JSONObject) -> tuple[bool, str]:
 
 
 def _evidence_ok(e: Any) -> bool:
-    """Whether *e* reads as the library's EvidenceRef (items that do not are skipped, as jacs does)."""
-    return (isinstance(e, dict) and e.get("kind") in _KINDS and isinstance(e.get("digests"), dict)
-            and isinstance(e["digests"].get("sha256"), str) and isinstance(e.get("collectedAt"), str)
-            and isinstance(e.get("verifier"), dict) and e.get("sensitivity", "public") in
-            ("public", "restricted", "confidential"))
+    """Whether *e* reads as the library's ``EvidenceRef`` (serde's rules: items that do not are skipped,
+    as jacs skips them): a known kind; ``digests.sha256`` a string, ``sha512`` a string or null, any
+    other digest a string; ``collectedAt`` a string; ``uri`` / ``resolvedAt`` strings or null;
+    ``embedded`` a boolean when present; ``sensitivity`` one of three words when present; ``verifier``
+    with string ``name`` and ``version``.  Other fields are ignored."""
+    if not isinstance(e, dict) or e.get("kind") not in _KINDS or not isinstance(e.get("collectedAt"), str):
+        return False
+    digests, verifier = e.get("digests"), e.get("verifier")
+    if not isinstance(digests, dict) or not isinstance(digests.get("sha256"), str) or not all(
+            isinstance(v, str) or (k == "sha512" and v is None) for k, v in digests.items()):
+        return False
+    if not isinstance(verifier, dict) or not isinstance(verifier.get("name"), str) or \
+            not isinstance(verifier.get("version"), str):
+        return False
+    if any(k in e and e[k] is not None and not isinstance(e[k], str) for k in ("uri", "resolvedAt")):
+        return False
+    if "embedded" in e and not isinstance(e["embedded"], bool):
+        return False
+    return "sensitivity" not in e or e["sensitivity"] in ("public", "restricted", "confidential")
 
 
 def _crypto(verdict: Verdict) -> tuple[bool, bool]:
