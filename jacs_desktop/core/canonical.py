@@ -28,8 +28,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from .jsontypes import JSONObject
 
 __all__ = [
@@ -57,6 +55,63 @@ except (AttributeError, TypeError):  # no C speedups (another Python): the pure-
     _c_encoder = None
 
 
+try:  # orjson writes the same bytes about four times faster (property tests: tests/core/test_canonical*.py)
+    import orjson as _orjson
+
+    _ORJSON_SORTED: int = _orjson.OPT_SORT_KEYS
+    _Fragment: Any = _orjson.Fragment
+    _OrjsonError: Any = _orjson.JSONEncodeError
+except ImportError:  # (a dependency; the C json encoder alone is exact too, only slower)
+    _orjson = None  # type: ignore[assignment]
+    _Fragment = None
+    _OrjsonError = TypeError
+#: :func:`canonical_bytes` writes a whole object of a parsed tree in one pass (orjson is there)
+ONE_PASS = _orjson is not None
+
+
+def _encode_fast(value: Any) -> bytes | None:
+    """The UTF-8 bytes of :func:`_encode` (sorted keys, compact) by orjson, for values whose keys
+    sort the same by code point and by UTF-16 and whose floats need no help (orjson sorts and
+    writes the safe floats as ``repr``, escapes as RFC 8785 does); None when orjson is missing
+    or refuses the value (a lone surrogate, a huge integer: the general path decides)."""
+    if _orjson is None:
+        return None
+    try:
+        return _orjson.dumps(value, option=_ORJSON_SORTED)
+    except _OrjsonError:
+        return None
+
+
+def _utf16_sorted(value: Any) -> Any:
+    """A copy of *value* whose objects hold their members in RFC 8785 order (by UTF-16 code unit),
+    for orjson without its sort (it keeps the order it is given); parts without objects are shared."""
+    t = type(value)
+    if t is dict:
+        keys = list(value)
+        if not "".join(keys).isascii() and _order_differs(keys):
+            keys.sort(key=_utf16_units)
+        else:
+            keys.sort()
+        return {k: _utf16_sorted(value[k]) for k in keys}
+    if t is list or t is tuple:
+        return [_utf16_sorted(v) for v in value]
+    return value
+
+
+def _utf16_units(k: str) -> bytes:
+    return k.encode("utf-16-be", "surrogatepass")
+
+
+def _encode_utf16_order(value: Any) -> bytes | None:
+    """:func:`_encode_fast` for a value whose keys may sort differently by UTF-16 (None as it)."""
+    if _orjson is None:
+        return None
+    try:
+        return _orjson.dumps(_utf16_sorted(value))
+    except (_OrjsonError, RecursionError):
+        return None
+
+
 def _encode(value: Any) -> str:
     """Compact JSON with sorted keys, no ASCII escaping, NaN refused (the C encoder, one pass)."""
     if type(value) is str:
@@ -71,7 +126,10 @@ class CanonicalizationError(ValueError):
 
 
 def canonicalize_reference(value: Any) -> bytes:
-    """Canonical JSON by the reference ``rfc8785`` package (slow, exact)."""
+    """Canonical JSON by the reference ``rfc8785`` package (slow, exact; imported when first needed:
+    only values JCS refuses come here)."""
+    import rfc8785
+
     try:
         return rfc8785.dumps(value)
     except RecursionError as exc:
@@ -150,6 +208,7 @@ def _scan(value: Any) -> int:
 
 
 _INF = float("inf")
+_MISSING: Any = object()
 # a lone surrogate cannot be in a value that is canonicalized (the reference refuses it), so a
 # string made of them and a number is a marker no value can hold
 _MARK = "\udbff"
@@ -246,6 +305,10 @@ def canonicalize(value: Any) -> bytes:
         kind = _scan(value)
         if kind == _REFUSE:
             return canonicalize_reference(value)  # raises the reference's error (or agrees with it)
+        if kind == _PLAIN:
+            fast = _encode_fast(value)
+            if fast is not None:
+                return fast
         text = _encode(value) if kind == _PLAIN else _encode_fixed(value)
     except RecursionError as exc:
         raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
@@ -387,12 +450,29 @@ class Parsed:
     #: some number is an :class:`IntegralFloat`
     integral_floats: bool
     #: the value for canonical JSON (:func:`canonical_bytes`): *value* itself when it is safe, else
-    #: the same text parsed again with the floats the C encoder writes differently as markers
+    #: the same text parsed again with the floats the encoder writes differently as orjson
+    #: fragments of their ECMAScript text (or, without orjson or when some keys need the UTF-16
+    #: order, as markers)
     tree: Any = None
     #: the ECMAScript text of each marker in *tree*
     marks: tuple[str, ...] = ()
     #: some object's keys sort differently by UTF-16 code unit than by code point (None: not known)
     key_order: bool | None = None
+
+
+def _fragment_tree(text: str) -> Any:
+    """*text* (already parsed strictly) parsed again for orjson: floats that ``repr`` does not write
+    as ECMAScript become fragments of their ECMAScript text (written as they are)."""
+
+    def number(t: str) -> Any:
+        v = float(t)
+        if _float_ok(v):
+            return v
+        if v == int(v) and abs(v) <= 2**53:
+            return int(v)
+        return _Fragment(es_number(v).encode("ascii"))
+
+    return json.loads(text, parse_float=number)
 
 
 def _marked_tree(text: str) -> tuple[Any, tuple[str, ...]]:
@@ -412,11 +492,34 @@ def _marked_tree(text: str) -> tuple[Any, tuple[str, ...]]:
     return json.loads(text, parse_float=number), tuple(marks)
 
 
-def canonical_bytes(tree: Any, marks: tuple[str, ...] = (), key_order: bool | None = None) -> bytes:
-    """Canonical JSON of (a part of) a :attr:`Parsed.tree`: one C-encoder pass; markers are replaced.
+def canonical_fast(tree: Any, key_order: bool | None) -> bytes | None:
+    """Canonical JSON of (a part of) a :attr:`Parsed.tree` without markers in one orjson pass, or
+    None when that cannot be done (no orjson, nesting deeper than its limit): then
+    :func:`canonical_bytes` or :func:`canonicalize`. *key_order* as for :func:`canonical_bytes`."""
+    if _orjson is None:
+        return None
+    if not key_order:
+        out = _encode_fast(tree)
+        if out is None or key_order is False or _BMP_HIGH_UTF8.search(out) is None \
+                or _ASTRAL_UTF8.search(out) is None:
+            return out
+    return _encode_utf16_order(tree)  # (both kinds of high characters: some keys may need UTF-16 order)
+
+
+def canonical_bytes(tree: Any, marks: tuple[str, ...] = (), key_order: bool | None = None,
+                    value: Any = _MISSING) -> bytes:
+    """Canonical JSON of (a part of) a :attr:`Parsed.tree`: one encoder pass; markers are replaced.
 
     *key_order* (:attr:`Parsed.key_order`): whether some object's keys need the UTF-16 sort; when
-    not known (None), only a text with both kinds of high characters is sorted again."""
+    not known (None), only a text with both kinds of high characters is sorted again. *value*: the
+    same part of :attr:`Parsed.value`, canonicalized the general way (:func:`canonicalize`) when
+    orjson refuses a tree of fragments (nesting deeper than its limit)."""
+    if not marks and _orjson is not None:
+        out = canonical_fast(tree, key_order)
+        if out is not None:
+            return out
+        if value is not _MISSING:
+            return canonicalize(value)
     try:
         text = _encode(tree)
         if key_order is None:
@@ -426,6 +529,8 @@ def canonical_bytes(tree: Any, marks: tuple[str, ...] = (), key_order: bool | No
             text = _encode(_rebuild(tree, []))  # (the tree's floats are all safe: only keys change)
     except RecursionError as exc:
         raise CanonicalizationError("JSON nesting is too deep to canonicalize") from exc
+    except TypeError as exc:  # an orjson fragment without its value: not a tree this module made so
+        raise CanonicalizationError(f"not a canonical JSON tree: {exc}") from exc
     if marks and _MARK in text:
         text = _MARKED.sub(lambda m: marks[int(m.group(1))], text)
     try:
@@ -434,23 +539,29 @@ def canonical_bytes(tree: Any, marks: tuple[str, ...] = (), key_order: bool | No
         return canonicalize_reference(tree)
 
 
-def loads_strict(text: str) -> Parsed:
+def loads_strict(text: str, raw: bytes | None = None) -> Parsed:
     """Parse JSON as strictly as the JACS library (SPEC 12.1); raises ``ValueError`` with a reason.
 
     Refused: duplicate member names anywhere, NaN/Infinity, integral numbers
     outside +-(2^53-1) (also when written as floats: ``1e16``), lone
-    surrogates.  Integral floats come back as :class:`IntegralFloat`.
+    surrogates.  Integral floats come back as :class:`IntegralFloat`. *raw*: the UTF-8 bytes
+    *text* was decoded from, when the caller has them (searched for escapes instead of the text:
+    much faster when the text holds characters above U+FFFF).
     """
     if text.startswith("\ufeff"):  # (as json.loads)
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     scan = _scan_for_thread()
     value = scan.decoder.decode(text)
     # (str.find first: a regex over a long non-ASCII text costs more than the parse)
-    if ("\\ud" in text or "\\uD" in text) and _SURROGATE_ESCAPE.search(text) is not None \
+    # (escapes are ASCII: written the same in the bytes and the text)
+    escaped = (b"\\ud" in raw or b"\\uD" in raw) if raw is not None else ("\\ud" in text or "\\uD" in text)
+    if escaped and _SURROGATE_ESCAPE.search(text) is not None \
             and _lone_surrogate(value) is not None:
         raise StrictJSONError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
     if scan.safe:
         return Parsed(value, True, scan.integral_floats, value, (), scan.key_order)
+    if _Fragment is not None:
+        return Parsed(value, False, scan.integral_floats, _fragment_tree(text), (), scan.key_order)
     tree, marks = _marked_tree(text)
     return Parsed(value, False, scan.integral_floats, tree, marks, scan.key_order)
 

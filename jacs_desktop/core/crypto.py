@@ -1,6 +1,9 @@
 """Signature primitives for the JACS algorithms (SPEC section 4.3).
 
-Verification uses ``cryptography`` (Ed25519 and ML-DSA-87). Signing uses
+Verification uses libsodium (PyNaCl) for Ed25519, with ``cryptography`` having the
+last word on what libsodium refuses, and ``cryptography`` for ML-DSA-87; ``cryptography``
+and :mod:`.mldsa` are imported when first needed (a verifier that meets only valid
+Ed25519 signatures does not load them: start-up time of the command line). Signing uses
 ``cryptography`` for Ed25519 and :mod:`.mldsa` for ML-DSA-87 (compiled ``pqcrypto``,
 ``dilithium-py`` as the fallback), because JACS stores the 4896-byte FIPS 204
 *expanded* secret key, which ``cryptography`` cannot import.
@@ -13,13 +16,12 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
-
-from . import mldsa as mldsa87
 from .errors import KeyFormatError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 
 __all__ = [
     "ED25519_PUBLIC_LEN",
@@ -60,6 +62,9 @@ def _ed25519_seed(der: bytes) -> bytes:
         return der[16:48]
     if len(der) == 32:
         return der
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     try:
         key = serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError) as exc:
@@ -78,11 +83,15 @@ except ImportError:  # PyNaCl is a dependency, but stay correct without it
 
 @functools.lru_cache(maxsize=256)
 def _ed25519_key(public_key: bytes) -> ed25519.Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
 
 
 @functools.lru_cache(maxsize=64)
 def _mldsa87_key(public_key: bytes) -> mldsa.MLDSA87PublicKey:
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
     return mldsa.MLDSA87PublicKey.from_public_bytes(public_key)
 
 
@@ -97,6 +106,8 @@ def verify_signature(family: str, public_key: bytes, message: bytes, signature: 
                 return True, "Ed25519 signature is valid"
             except Exception:
                 pass  # libsodium is stricter on edge cases: OpenSSL has the last word
+        from cryptography.exceptions import InvalidSignature
+
         try:
             _ed25519_key(public_key).verify(signature, message)
         except InvalidSignature:
@@ -109,6 +120,8 @@ def verify_signature(family: str, public_key: bytes, message: bytes, signature: 
             return False, f"ML-DSA-87 public key must be 2592 bytes, got {len(public_key)}"
         if len(signature) != MLDSA87_SIGNATURE_LEN:
             return False, f"ML-DSA-87 signature must be 4627 bytes, got {len(signature)}"
+        from cryptography.exceptions import InvalidSignature
+
         try:
             _mldsa87_key(public_key).verify(signature, message)
         except InvalidSignature:
@@ -136,6 +149,8 @@ class Ed25519Signer(Signer):
     algorithm = "ring-Ed25519"
 
     def __init__(self, seed: bytes):
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         self._key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         self.public_key = self._key.public_key().public_bytes_raw()
 
@@ -157,6 +172,8 @@ class MLDSA87Signer(Signer):
             )
         self._sk = bytes(expanded_secret)
         if public_key is None:
+            from . import mldsa as mldsa87
+
             public_key = mldsa87.public_from_secret(self._sk)
         elif hashlib.shake_256(public_key).digest(64) != self._sk[64:128]:
             # FIPS 204 secret keys carry tr = H(pk); a mismatch means another key pair
@@ -165,6 +182,8 @@ class MLDSA87Signer(Signer):
 
     def sign(self, message: bytes) -> bytes:
         # FIPS 204 pure mode, empty context, hedged randomness (like the library).
+        from . import mldsa as mldsa87
+
         return mldsa87.sign(self._sk, self.public_key, message)
 
     def secret_bytes(self) -> bytes:
@@ -188,10 +207,14 @@ def signer_from_private_material(family: str, material: bytes, public_key: bytes
 def generate_private_material(family: str) -> tuple[bytes, bytes]:
     """New key pair: (private material as JACS stores it, raw public key)."""
     if family == "ed25519":
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         seed = os.urandom(32)
         key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         pub = key.public_key().public_bytes_raw()
         return ed25519_pkcs8_v2(seed, pub), pub
     if family == "pq2025":
+        from . import mldsa as mldsa87
+
         return mldsa87.keygen()
     raise KeyFormatError(f"Unsupported key algorithm {family!r}")

@@ -28,11 +28,13 @@ from typing import Any, Protocol, TypeGuard
 from . import agreement as _agreement
 from .agreement import agreement_fields, agreement_hash
 from .canonical import (
+    ONE_PASS,
     CanonicalizationError,
     Parsed,
     StrictJSONError,
     _fast_ok,
     canonical_bytes,
+    canonical_fast,
     canonicalize,
     loads_strict,
 )
@@ -230,17 +232,24 @@ class _Canon:
         self.tree: Any = tree if tree is not None else doc
         self.marks = marks
         self.key_order = key_order
+        #: a whole object of the tree takes one encoder pass (orjson; no markers to replace)
+        self.one_pass = ONE_PASS and fast and not marks
         self._cache: dict[str, bytes] = {}
 
     def value(self, name: str) -> bytes:
         c = self._cache.get(name)
         if c is None:
-            c = (canonical_bytes(self.tree[name], self.marks, self.key_order) if self.fast
+            c = (canonical_bytes(self.tree[name], self.marks, self.key_order, self.doc[name]) if self.fast
                  else canonicalize(self.doc[name]))
             self._cache[name] = c
         return c
 
     def object(self, names: Iterable[str]) -> bytes:
+        if self.one_pass:  # one pass over the members (sorted by the encoder), not one per member
+            tree = self.tree
+            out = canonical_fast({n: tree[n] for n in names}, self.key_order)
+            if out is not None:
+                return out
         value = self.value
         names = sorted(names)
         if not "".join(names).isascii():  # (ASCII names sort the same by code point and by UTF-16)
@@ -258,10 +267,19 @@ def signature_payload(doc: JSONObject, sig: JSONObject, placement: str, canon: _
     """The exact bytes a v2 signature covers (SPEC 4.2)."""
     canon = canon or _Canon(doc)
     fields = sig["fields"]
+    if canon.one_pass and canon.doc.get(placement) is sig:  # the whole payload in one encoder pass
+        tree, tree_sig = canon.tree, canon.tree[placement]
+        payload = {"domain": "jacs.signature.v2", "fields": [{"name": f, "value": tree[f]} for f in fields],
+                   "placementKey": placement,
+                   "signatureMetadata": {k: v for k, v in tree_sig.items() if k != "signature"}}
+        out = canonical_fast(payload, canon.key_order)
+        if out is not None:
+            return out
     items = [b'{"name":' + _key_bytes(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
     if canon.fast and canon.doc.get(placement) is sig:  # the signature's own copy in the canonical tree
         tree_sig = canon.tree[placement]
-        meta = canonical_bytes({k: v for k, v in tree_sig.items() if k != "signature"}, canon.marks, canon.key_order)
+        meta = canonical_bytes({k: v for k, v in tree_sig.items() if k != "signature"}, canon.marks, canon.key_order,
+                               {k: v for k, v in sig.items() if k != "signature"})
     else:
         meta = canonicalize({k: v for k, v in sig.items() if k != "signature"})
     return (
@@ -351,12 +369,10 @@ def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None
         if isinstance(data, bytes):
             if data.startswith(b"\xef\xbb\xbf"):
                 return None, "document starts with a UTF-8 byte-order mark, which JSON forbids and the library refuses"
-            text = data.decode("utf-8")
-        else:
-            text = data
-            if text.startswith("\ufeff"):
-                return None, "document starts with a byte-order mark, which JSON forbids and the library refuses"
-        return loads_strict(text), None
+            return loads_strict(data.decode("utf-8"), data), None
+        if data.startswith("\ufeff"):
+            return None, "document starts with a byte-order mark, which JSON forbids and the library refuses"
+        return loads_strict(data), None
     except UnicodeDecodeError as exc:
         return None, f"document is not valid UTF-8 ({exc.reason} at byte {exc.start})"
     except RecursionError:

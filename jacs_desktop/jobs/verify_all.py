@@ -6,14 +6,21 @@ archived documents; keys and attachments are looked up through the
 :class:`~jacs_desktop.storage.store.Store`. Something that cannot be read is
 ``error`` ("not checked"), never ``invalid``.
 
-A folder store is verified by a pool of processes (one per core): each reads
-and verifies a slice of the versions with its own view of the same folder,
-and the verdicts come back in the listing's order, a few slices ahead at
-most, so memory stays flat in the store's size when the caller does not keep
-them (``keep=False`` with ``on_result``: the CLI writes each one as it comes).
-Other backends, small stores and callers on a thread of a larger program are
-verified in this process (a client connection or a Qt thread must not be
-copied into another process).
+Both cores: a store on a folder, SQLite, JSON Lines or memory is verified by a
+pool of processes (one per core). A folder's workers read their slices of the
+versions themselves, each with its own view of the same folder; for the other
+backends this process reads the bytes and hands them to the workers (each has
+its own read-only view of the store for keys, agents and attachments: a new
+SQLite connection, the inherited JSON Lines file, a copy of the memory). The
+verdicts come back in the listing's order, a few slices ahead at most, so
+memory stays flat in the store's size when the caller does not keep them
+(``keep=False`` with ``on_result``; :func:`stream_store`: the CLI writes each
+one as it comes). Network stores, small stores and callers on a thread of a
+larger program are verified in this process (a client connection or a Qt
+thread must not be copied into another process).
+
+:func:`verify_items` verifies (name, bytes) items that are not in the store
+yet (a restore reading an archive) on the same pool, results in order.
 """
 
 from __future__ import annotations
@@ -25,18 +32,21 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.checks import FAILED, MAX_DOCUMENT_BYTES, Check
 from ..core.verify import ERROR, INVALID, LEGACY, UNVERIFIABLE, VALID, Verdict
-from ..storage.base import StorageError
+from ..storage.base import ObjectStore, StorageError
 from ..storage.fs import FsStore
 from ..storage.layout import Ref
-from ..storage.store import Store
+from ..storage.memory import MemoryStore
+from ..storage.store import Store, read_error_verdict
 from .common import Cancelled, CancelToken, ProgressFn
 
-__all__ = ["VerifyReport", "verify_store", "stream_store", "worker_count", "Cancelled", "ProgressFn", "CancelToken"]
+__all__ = ["VerifyReport", "verify_store", "stream_store", "verify_items", "worker_count", "Cancelled", "ProgressFn",
+           "CancelToken"]
 
 #: versions per task sent to a worker process, and how many tasks may be out at once per worker
 CHUNK = 48
@@ -121,7 +131,7 @@ def verify_store(
     refs = list(_listing(store, report, ordered=True))
     total = len(refs)
     n = _pool_size(store, total, workers)
-    results = _in_pool(store, iter(refs), n, None, cancel) if n > 1 else ((None, store.verify(r)) for r in refs)
+    results = _verified(store, _jobs(iter(refs)), n, None, cancel)
     try:
         for i, ref in enumerate(refs):
             if cancel is not None and cancel.is_set():
@@ -160,9 +170,7 @@ def stream_store(
     refs = _listing(store, report, ordered=False)
     head = list(itertools.islice(refs, MIN_PARALLEL))
     n = _pool_size(store, len(head), workers)  # (a pool once the listing has MIN_PARALLEL versions)
-    everything = itertools.chain(head, refs)
-    results = (_in_pool(store, everything, n, render, cancel) if n > 1
-               else ((v.status, render(v)) for v in map(store.verify, everything)))
+    results = _verified(store, _jobs(itertools.chain(head, refs)), n, render, cancel)
     counts = report.streamed
     try:
         for status, text in results:
@@ -197,12 +205,51 @@ def _listing(store: Store, report: VerifyReport, ordered: bool) -> Iterator[Ref]
         report.errors.append(f"the store could not be listed: {exc}")
 
 
+def verify_items(
+    store: Store,
+    items: Iterable[tuple[str, bytes]],
+    *,
+    kind: str = "document",
+    render: Callable[[Verdict], Any] | None = None,
+    workers: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[tuple[str, Any], None, None]:
+    """Verify documents given as (name, bytes) with *store*'s keys, agents and attachments, on the
+    pool: yields ``(status, verdict)`` (or ``(status, render(verdict))``) for each item, in the
+    order of *items*, while they are read (at most ``workers * AHEAD`` slices ahead).
+
+    Each item is checked as ``store.verify_data(data, path=name, kind=kind)`` would check it
+    (*name* becomes the verdict's ``path``); *render* must be a module-level function when a
+    pool is used. *workers*: None picks one process per core when fork is safe (Linux, no
+    other thread running) and there are enough items; 0 or 1: this process. For a restore:
+    hand it the documents read from the archive, before they are stored. Raises
+    :class:`Cancelled` (with no report) once *cancel* is set. Close the generator (or run it
+    to the end) to stop the workers.
+    """
+    it = iter(items)
+    head = list(itertools.islice(it, MIN_PARALLEL))
+    n = _pool_size(store, len(head), workers, fork_only=True)
+    jobs = ((kind, None, None, name, data) for name, data in itertools.chain(head, it))
+    yield from _verified(store, jobs, n, render, cancel)
+
+
 # ------------------------------------------------------------------ the process pool
 
-def _pool_size(store: Store, total: int, workers: int | None) -> int:
+#: a version to verify, as sent to a worker: (kind, id, version, key, data); id and version are
+#: None for :func:`verify_items` (no file-name check); data is None when the worker reads the key
+#: itself (a folder), bytes, or the message of a read that failed here
+_Job = tuple[str, "str | None", "str | None", str, "bytes | str | None"]
+
+
+def _jobs(refs: Iterator[Ref]) -> Iterator[_Job]:
+    return ((r.kind, r.id, r.version, r.key, None) for r in refs)
+
+
+def _pool_size(store: Store, total: int, workers: int | None, fork_only: bool = False) -> int:
+    how = _worker_view(store.objects, "fork" if fork_only else _start_method())
     if workers is not None:
-        return min(workers, max(1, total)) if type(store.objects) is FsStore else 1
-    if total < MIN_PARALLEL or type(store.objects) is not FsStore:
+        return min(workers, max(1, total)) if how is not None else 1
+    if total < MIN_PARALLEL or how is None:
         return 1
     if threading.active_count() > 1 and _start_method() == "fork":
         return 1  # forking a process that runs other threads (a GUI, a server) is not safe
@@ -215,48 +262,136 @@ def _start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+def _worker_view(objects: ObjectStore, method: str) -> tuple[Any, ...] | None:
+    """How a worker sees the store: ("fs", root, max read) opens the folder again (any start
+    method); with fork, ("sqlite", path) a new connection to the same file, ("inherit",) the
+    objects copied by the fork (memory, a JSON Lines file read with pread); None: not in a pool
+    (network clients must not be copied into another process)."""
+    if type(objects) is FsStore:
+        return ("fs", str(objects.root), objects.max_read_bytes)
+    if method != "fork":
+        return None
+    if type(objects) is MemoryStore:
+        return ("inherit",)
+    # (compared by class only when the module is loaded: a folder store does not import them)
+    sqlite = sys.modules.get("jacs_desktop.storage.sqlite")
+    if sqlite is not None and type(objects) is sqlite.SqliteStore:
+        return ("sqlite", str(objects.path))  # type: ignore[attr-defined]
+    jsonl = sys.modules.get("jacs_desktop.storage.jsonl")
+    if jsonl is not None and type(objects) is jsonl.JsonlStore:
+        return ("inherit",)
+    return None
+
+
 _WORKER_STORE: Store | None = None
+#: the store of the process that forks the pool (the workers' "inherit" view starts from it)
+_PARENT_STORE: Store | None = None
 #: each worker reads every version once: a small read cache (earlier versions for agreements), not 64 MiB
 WORKER_CACHE_BYTES = 4 * 1024 * 1024
 
 
-def _init_worker(recipe: tuple[str, Any, int]) -> None:
+def _init_worker(view: tuple[Any, ...], layout: Any) -> None:
     global _WORKER_STORE
     import gc
 
-    root, layout, max_read = recipe
-    _WORKER_STORE = Store(FsStore(root, max_read_bytes=max_read), layout, cache_bytes=WORKER_CACHE_BYTES)
+    objects: ObjectStore
+    if view[0] == "fs":
+        objects = FsStore(view[1], max_read_bytes=view[2])
+    elif view[0] == "sqlite":
+        from ..storage.sqlite import SqliteStore
+
+        objects = SqliteStore(view[1], create=False)
+    else:
+        assert _PARENT_STORE is not None
+        objects = _PARENT_STORE.objects
+    _WORKER_STORE = Store(objects, layout, cache_bytes=WORKER_CACHE_BYTES)
     # parsed documents hold no reference cycles: collect rarely (the pool's work is short-lived objects)
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
 
-def _verify_chunk(refs: list[Ref], render: Callable[[Verdict], str] | None) -> list[tuple[str, Any]]:
+def _verify_job(store: Store, job: _Job) -> Verdict:
+    kind, jid, version, key, data = job
+    if data is None:
+        return store.verify(Ref(kind, jid or "", version or "", key))
+    if isinstance(data, str):  # the read failed in the process that lists the store
+        return read_error_verdict(kind, jid, version, key, StorageError(data))
+    v = store.verify_data(data, path=key, kind=kind)
+    if jid is not None and kind != "config" and v.id is not None and (v.id != jid or v.version != version):
+        # (as Store.verify: the name the store lists it under must be the document's)
+        v.checks.append(Check("file name", FAILED,
+                              f"file name says {jid}:{version} but the document is {v.id}:{v.version}"))
+        v.status = INVALID
+    return v
+
+
+def _verify_chunk(jobs: list[_Job], render: Callable[[Verdict], Any] | None) -> tuple[list[str], list[Any]]:
+    """A worker's task: the statuses and the verdicts (or their renderings) of a slice, in order."""
     store = _WORKER_STORE
     assert store is not None
-    out: list[tuple[str, Any]] = []
-    for r in refs:
-        v = store.verify(r)
-        out.append((v.status, render(v) if render is not None else v))
-    return out
+    statuses: list[str] = []
+    out: list[Any] = []
+    for job in jobs:
+        v = _verify_job(store, job)
+        statuses.append(v.status)
+        out.append(render(v) if render is not None else v)
+    return statuses, out
 
 
-def _in_pool(store: Store, refs: Iterator[Ref], n: int, render: Callable[[Verdict], str] | None,
+def _verified(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdict], Any] | None,
+              cancel: CancelToken | None) -> Generator[tuple[str, Any], None, None]:
+    """(status, verdict or its rendering) of *jobs* in order: in this process when *n* is 1,
+    else by *n* worker processes."""
+    if n <= 1:
+        for job in jobs:
+            v = _verify_job(store, job)
+            yield v.status, (render(v) if render is not None else v)
+        return
+    yield from _in_pool(store, jobs, n, render, cancel)
+
+
+def _warm(store: Store) -> None:
+    """What every worker needs, made once before the fork: the schema validators (module caches
+    the workers inherit; each worker builds its store's agent directory and key cache itself)."""
+    from ..core.schema import validate_document
+
+    validate_document({})
+
+
+def _in_pool(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdict], Any] | None,
              cancel: CancelToken | None) -> Generator[tuple[str, Any], None, None]:
-    """(status, verdict or its rendering) of *refs* in order, verified by *n* processes, at most
+    """(status, verdict or its rendering) of *jobs* in order, verified by *n* processes, at most
     ``n * AHEAD`` slices ahead of the caller."""
+    global _PARENT_STORE
     method = _start_method()
-    objects = store.objects
-    assert isinstance(objects, FsStore)
-    # the same folder and layout, opened again in each worker (nothing of this process is shared)
-    recipe = (str(objects.root), store.layout, objects.max_read_bytes)
+    view = _worker_view(store.objects, method)
+    if view is None:  # (verify_items on a platform without fork)
+        method = "fork"
+        view = _worker_view(store.objects, method)
+    assert view is not None
+    read_here = view[0] != "fs"  # (a folder's workers read the files themselves)
+    _warm(store)
+    _PARENT_STORE = store
     ctx = multiprocessing.get_context(method)
-    pool = ctx.Pool(n, initializer=_init_worker, initargs=(recipe,))
+    pool = ctx.Pool(n, initializer=_init_worker, initargs=(view, store.layout))
+    _PARENT_STORE = None  # (the workers have their copy; nothing here keeps the store alive)
+    objects = store.objects
     try:
         pending: collections.deque[Any] = collections.deque()
 
+        def read(job: _Job) -> _Job:
+            kind, jid, version, key, data = job
+            if data is not None:
+                return job
+            try:
+                return kind, jid, version, key, objects.get_limited(key, MAX_DOCUMENT_BYTES)
+            except StorageError as exc:
+                return kind, jid, version, key, str(exc)
+
         def submit() -> bool:
-            chunk = list(itertools.islice(refs, CHUNK))
+            chunk = list(itertools.islice(jobs, CHUNK))
+            if read_here:
+                chunk = [read(j) for j in chunk]
             if chunk:
                 pending.append(pool.apply_async(_verify_chunk, (chunk, render)))
             return bool(chunk)
@@ -267,13 +402,13 @@ def _in_pool(store: Store, refs: Iterator[Ref], n: int, render: Callable[[Verdic
             first = pending.popleft()
             while True:  # wait in short steps, so a cancel is seen while a slice is verified
                 try:
-                    results = first.get(timeout=0.2)
+                    statuses, outs = first.get(timeout=0.2)
                     break
                 except multiprocessing.TimeoutError:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(None) from None
             submit()
-            yield from results
+            yield from zip(statuses, outs, strict=True)
     finally:
         pool.terminate()
         pool.join()

@@ -76,8 +76,12 @@ def test_a_cancel_stops_the_pool_with_the_results_so_far(big_store):
     assert multiprocessing.active_children() == []
 
 
-def test_auto_picks_the_pool_for_a_large_folder_only(big_store, monkeypatch):
+def test_auto_picks_the_pool_for_a_large_local_store_only(big_store, monkeypatch):
+    from jacs_desktop.storage.base import ObjectStore
     from jacs_desktop.storage.memory import MemoryStore
+
+    class Remote(MemoryStore):  # any other backend (S3, GCS, Azure: a client that must not be forked)
+        pass
 
     store = Store(FsStore(big_store))
     monkeypatch.setattr(verify_all, "worker_count", lambda: 2)
@@ -86,8 +90,13 @@ def test_auto_picks_the_pool_for_a_large_folder_only(big_store, monkeypatch):
     monkeypatch.setattr(verify_all.threading, "active_count", lambda: 1)
     assert verify_all._pool_size(store, verify_all.MIN_PARALLEL, None) == 2
     assert verify_all._pool_size(store, verify_all.MIN_PARALLEL - 1, None) == 1
-    assert verify_all._pool_size(Store(MemoryStore()), 10_000, None) == 1  # not a folder: this process
-    assert verify_all._pool_size(Store(MemoryStore()), 10_000, 2) == 1
+    assert verify_all._pool_size(Store(MemoryStore()), 10_000, None) == 2  # memory: a forked copy
+    assert issubclass(Remote, ObjectStore)
+    assert verify_all._pool_size(Store(Remote()), 10_000, None) == 1  # a network store: this process
+    assert verify_all._pool_size(Store(Remote()), 10_000, 2) == 1
+    monkeypatch.setattr(verify_all, "_start_method", lambda: "spawn")  # no fork: only a folder can be opened again
+    assert verify_all._pool_size(Store(MemoryStore()), 10_000, None) == 1
+    assert verify_all._pool_size(store, verify_all.MIN_PARALLEL, None) == 2
 
 
 def test_cli_json_report_is_streamed_and_complete(big_store):
@@ -141,4 +150,54 @@ def test_spawned_workers_open_the_folder_again(big_store, monkeypatch):
     one = verify_store(Store(FsStore(big_store)), workers=1)
     two = verify_store(Store(FsStore(big_store)), workers=2)
     assert _shape(one) == _shape(two)
+    assert multiprocessing.active_children() == []
+
+
+def _copy(src: Store, objects):
+    for info in src.objects.list(""):
+        objects.put(info.key, src.objects.get(info.key))
+    return Store(objects)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "jsonl", "memory"])
+def test_the_pool_on_sqlite_jsonl_and_memory_gives_the_verdicts_of_one_process(big_store, tmp_path, backend,
+                                                                                 monkeypatch):
+    """This process reads the bytes and hands them to the workers (a new SQLite connection each, the
+    inherited JSON Lines file, a copy of the memory for keys and agents): the same verdicts, in order."""
+    from jacs_desktop.cli.verify import verdict_json
+    from jacs_desktop.storage.jsonl import JsonlStore
+    from jacs_desktop.storage.memory import MemoryStore
+    from jacs_desktop.storage.sqlite import SqliteStore
+
+    objects = {"sqlite": lambda: SqliteStore(tmp_path / "s.db"), "jsonl": lambda: JsonlStore(tmp_path / "s.jsonl"),
+               "memory": MemoryStore}[backend]()
+    store = _copy(Store(FsStore(big_store)), objects)
+    one = verify_store(store, workers=1)
+    calls: list[int] = []
+    real = verify_all._in_pool
+    monkeypatch.setattr(verify_all, "_in_pool", lambda *a: calls.append(a[2]) or real(*a))
+    two = verify_store(store, workers=2)
+    assert calls == [2] and _shape(one) == _shape(two) and one.summary["total"] == N + 3
+    lines: list[str] = []
+    monkeypatch.setattr(verify_all, "MIN_PARALLEL", 50)
+    r = verify_all.stream_store(store, verdict_json, lines.append)
+    assert [json.loads(line) for line in lines] == [v.to_dict() for v in one.results]
+    assert r.summary == {**one.summary, "seconds": r.summary["seconds"]}
+    assert multiprocessing.active_children() == []
+
+
+def test_verify_items_checks_bytes_on_the_pool_in_order(big_store):
+    """verify_items: (name, bytes) items not in the store (a restore), verified with the store's keys on
+    the pool, in the items' order, with the verdicts store.verify_data gives; stopping early stops it."""
+    store = Store(FsStore(big_store))
+    docs = sorted((big_store / "jacs_data" / "documents").iterdir())
+    items = [(f"restored/{p.name}", p.read_bytes()) for p in docs]
+    items.insert(3, ("restored/broken.json", b'{"jacsId": "x", "jacsId": "y"}'))  # a duplicate key: invalid
+    expected = [store.verify_data(data, path=name) for name, data in items]
+    got = list(verify_all.verify_items(store, items, workers=2))
+    assert [(s, v.to_dict()) for s, v in got] == [(v.status, v.to_dict()) for v in expected]
+    assert got[3][0] == "invalid" and sum(s == "invalid" for s, _ in got) == 2 + len(range(5, N, 37))
+    gen = verify_all.verify_items(store, items, workers=2)
+    assert next(gen)[1].path == items[0][0]
+    gen.close()
     assert multiprocessing.active_children() == []
