@@ -1,7 +1,11 @@
 """The checkpoint diff window: pick two of the store's checkpoints, see what appeared, vanished
 and changed between them (counts, filter, copy), whether each checkpoint holds (its signature,
 by whom, its Merkle root), and *Sign this diff…* as the loaded identity, stored as
-``jacs-desktop-cli checkpoint diff`` stores it (a thin view over :mod:`jacs_desktop.jobs.checkpoints`)."""
+``jacs-desktop-cli checkpoint diff`` stores it (a thin view over :mod:`jacs_desktop.jobs.checkpoints`).
+
+Agents are named as the versions table names signers: the name beside the id only when the
+store's agent documents prove the key is that agent's (:func:`signer_label`, :func:`show_identity`),
+never a name a document merely claims."""
 
 from __future__ import annotations
 
@@ -25,11 +29,12 @@ from PySide6.QtWidgets import (
 from ...jobs.checkpoints import Checkpoint, DiffRow, diff_rows
 from ..dialogs import choose_identity_file, load_identity_or_say
 from ..models import Column, RowTableModel
-from ..theme import verdict_color
+from ..theme import error_style, verdict_color
 from ..workers import message_of
 from .columns import make_table
 
-__all__ = ["CheckpointDiffWindow", "checkpoint_label", "verification_text"]
+__all__ = ["CheckpointDiffWindow", "checkpoint_label", "verification_text", "signer_label", "identity_name",
+           "show_identity", "who", "say"]
 
 CHANGES = ("appeared", "vanished", "changed")
 #: each change in the theme's verdict colours (appeared is neutral: new is not wrong in itself)
@@ -45,6 +50,62 @@ def tr(text: str) -> str:
 
 def _when(ts: str) -> str:
     return ts[:19].replace("T", " ")
+
+
+def say(label: QLabel, text: str, failed: bool = False) -> None:
+    """A window's status line: *text*, in the theme's error colour when something *failed*."""
+    label.setText(text)
+    label.setStyleSheet(error_style() if failed else "")
+
+
+def who(agent_id: str, name: str | None) -> str:
+    """An agent in words: 'keeper (1f2e…-…)' when its name is known, else its id."""
+    return f"{name} ({agent_id})" if name else agent_id
+
+
+def signer_label(c: Checkpoint) -> str:
+    """Who signed checkpoint *c*, for a table cell: 'keeper (1f2e3d4c…)' once its verdict proves the
+    key is that agent's; 'unknown key claiming 1f2e3d4c…' for a key that is none of the agent's;
+    else the claimed id (the versions table's rules)."""
+    from ...jobs.browse import unknown_signing_key
+
+    v = c.verdict
+    sid = (v.signer if v is not None else None) or c.signer or "?"
+    short = f"{sid[:8]}…" if len(sid) > 12 else sid
+    if v is not None and v.signer_name:
+        return f"{v.signer_name} ({short})"
+    if v is not None and v.signer and unknown_signing_key(v):
+        return tr("unknown key claiming {0}").format(short)
+    return short
+
+
+def identity_name(store: Any, identity: Any) -> str | None:
+    """The loaded identity's name as the store proves it (its key is one of the agent's keys in the
+    store's agent documents); None when the store does not hold the agent, or cannot tell."""
+    directory = store.agent_directory()
+    rec = directory.agent(identity.agent_id) if directory is not None else None
+    if rec is None or rec.contested or identity.public_key_hash not in rec.keys:
+        return None
+    name: str | None = rec.name
+    return name
+
+
+def show_identity(window: Any, label: QLabel) -> None:
+    """'Identity: <id>' on *label* at once, then 'Identity: <name> (<id>)' once the store's agent
+    documents (read on a worker: a remote store may take a while) prove the name. Sets
+    ``window.identity_name``."""
+    ident = window.identity
+    window.identity_name = None
+    label.setText(tr("Identity: {0}").format(ident.agent_id))
+    store = window.store
+
+    def named(name: str | None) -> None:
+        if window.identity is ident and name:
+            window.identity_name = name
+            label.setText(tr("Identity: {0}").format(who(ident.agent_id, name)))
+
+    window.workers.run(lambda: identity_name(store, ident), on_result=named, on_failure=lambda _exc: None,
+                       name="identity name")
 
 
 def checkpoint_label(c: Checkpoint) -> str:
@@ -79,6 +140,8 @@ class CheckpointDiffWindow(QWidget):
         self.resize(1100, 680)
         self.store, self.workers = store, workers
         self.identity: Any = identity
+        #: the loaded identity's name, when the store proves it (show_identity)
+        self.identity_name: str | None = None
         self._ask_password = ask_password
         self.rows: list[Checkpoint] = []
         self.diff: list[DiffRow] = []
@@ -163,22 +226,23 @@ class CheckpointDiffWindow(QWidget):
     def load_identity(self, config_path: str) -> bool:
         ident = load_identity_or_say(config_path, self.status)
         if ident is None:
+            self.status.setStyleSheet(error_style())
             return False
         self.identity = ident
         self._identity_loaded()
         return True
 
     def _identity_loaded(self) -> None:
-        self.identity_label.setText(tr("Identity: {0}").format(self.identity.agent_id))
+        show_identity(self, self.identity_label)
 
     # -- checkpoints ----------------------------------------------------------------------
     def load(self) -> None:
         from ...jobs.checkpoints import checkpoints
 
         store = self.store
-        self.status.setText(tr("Reading the store's checkpoints…"))
+        say(self.status, tr("Reading the store's checkpoints…"))
         self.workers.run(lambda: checkpoints(store), on_result=self.set_checkpoints,
-                         on_failure=lambda exc: self.status.setText(message_of(exc)), name="checkpoints")
+                         on_failure=lambda exc: say(self.status, message_of(exc), failed=True), name="checkpoints")
 
     def set_checkpoints(self, rows: list[Checkpoint]) -> None:
         """The store's checkpoints, oldest first: From the one before the latest, To the latest."""
@@ -216,16 +280,16 @@ class CheckpointDiffWindow(QWidget):
         self.to_check.setText(verification_text(tr("To"), p[1]) if p else "")
         if p is None:
             self.diff = []
-            self.status.setText(tr("The store has no checkpoint yet: make one in the checkpoints window")
-                                if not self.rows else "")
+            say(self.status, tr("The store has no checkpoint yet: make one in the checkpoints window")
+                if not self.rows else "")
         elif p[0] is p[1]:
             self.diff = []
-            self.status.setText(tr("Pick two different checkpoints"))
+            say(self.status, tr("Pick two different checkpoints"))
         else:
             self.diff = diff_rows(*p)
             later = p[0].date > p[1].date
-            self.status.setText(tr("{0} objects differ").format(len(self.diff))
-                                + (tr(" (From is the newer one: the diff reads backwards)") if later else ""))
+            say(self.status, tr("{0} objects differ").format(len(self.diff))
+                + (tr(" (From is the newer one: the diff reads backwards)") if later else ""))
         self.model.set_rows(self.diff)
         self._count_toggles()
         self._apply_filter()
@@ -255,7 +319,7 @@ class CheckpointDiffWindow(QWidget):
         text = "\n".join(["change\tobject\tjacsSha256 before\tjacsSha256 after",
                           *(f"{r.change}\t{r.key}\t{r.before}\t{r.after}" for r in rows)]) + "\n"
         QGuiApplication.clipboard().setText(text)
-        self.status.setText(tr("Copied {0} row(s)").format(len(rows)))
+        say(self.status, tr("Copied {0} row(s)").format(len(rows)))
         return text
 
     # -- signing --------------------------------------------------------------------------
@@ -272,22 +336,22 @@ class CheckpointDiffWindow(QWidget):
     def sign_diff(self) -> None:
         p = self.pair()
         if p is None or p[0] is p[1]:
-            self.status.setText(tr("Not signed: pick two different checkpoints"))
+            say(self.status, tr("Not signed: pick two different checkpoints"), failed=True)
             return
         bad = [c for c in p if c.problem]
         if bad:
-            self.status.setText(tr("Not signed: checkpoint {0} cannot be relied on: {1}").format(
-                f"{bad[0].id}:{bad[0].version}", bad[0].problem))
+            say(self.status, tr("Not signed: checkpoint {0} cannot be relied on: {1}").format(
+                f"{bad[0].id}:{bad[0].version}", bad[0].problem), failed=True)
             return
         if self.identity is None:
             self._choose_identity()
             if self.identity is None:
-                self.status.setText(tr("Not signed: load the identity that signs the diff first"))
+                say(self.status, tr("Not signed: load the identity that signs the diff first"), failed=True)
                 return
         password = self._password()
         if password is None:
             return
-        store, identity = self.store, self.identity
+        store, identity, signer = self.store, self.identity, who(self.identity.agent_id, self.identity_name)
         a, b = (f"{c.id}:{c.version}" for c in p)
 
         def work() -> dict[str, Any]:
@@ -300,11 +364,10 @@ class CheckpointDiffWindow(QWidget):
 
             self.last_signed = doc
             d, label = doc[DIFF_FIELD], f"{doc['jacsId']}:{doc['jacsVersion']}"
-            self.status.setText(tr("Diff {0} signed by {1} and stored: {2} appeared, {3} vanished, {4} changed")
-                                .format(label, identity.agent_id, len(d["appeared"]), len(d["vanished"]),
-                                        len(d["changed"])))
+            say(self.status, tr("Diff {0} signed by {1} and stored: {2} appeared, {3} vanished, {4} changed")
+                .format(label, signer, len(d["appeared"]), len(d["vanished"]), len(d["changed"])))
             self.signed.emit(label)
 
-        self.status.setText(tr("Signing the diff…"))
-        self.workers.run(work, on_result=done, on_failure=lambda exc: self.status.setText(
-            tr("Not signed: {0}").format(message_of(exc))), name="sign checkpoint diff")
+        say(self.status, tr("Signing the diff…"))
+        self.workers.run(work, on_result=done, on_failure=lambda exc: say(
+            self.status, tr("Not signed: {0}").format(message_of(exc)), failed=True), name="sign checkpoint diff")

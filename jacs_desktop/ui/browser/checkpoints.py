@@ -1,5 +1,10 @@
 """The checkpoints window: the store's signed checkpoints, *Checkpoint now* (signed by the loaded
-identity) and *Compare with the selected one* (a thin view over :mod:`jacs_desktop.jobs.checkpoints`)."""
+identity) and *Compare with the selected one* (a thin view over :mod:`jacs_desktop.jobs.checkpoints`).
+
+Colours are the theme's (light and dark, checked for WCAG AA in ``tests/ui/test_theme.py``): a
+checkpoint that holds or not in the verdict colours, what vanished, changed or appeared in the
+checkpoint diff window's colours for the same changes, failures in the error colour.  Signers and
+the loaded identity are named as the versions table names signers (checkpoint_diff.signer_label)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTr
 
 from ...jobs.checkpoints import Checkpoint, Comparison
 from ..dialogs import choose_identity_file, load_identity_or_say
+from ..theme import error_style, verdict_color
 from ..workers import message_of
+from .checkpoint_diff import CHANGE_STATUS, say, show_identity, signer_label, who
 
 __all__ = ["CheckpointsWindow"]
 
@@ -28,6 +35,10 @@ class CheckpointsWindow(QWidget):
         self.resize(1000, 600)
         self.store, self.workers = store, workers
         self.identity: Any = None
+        #: the loaded identity's name, when the store proves it (checkpoint_diff.show_identity)
+        self.identity_name: str | None = None
+        #: said before the count once the list is read again ("Checkpoint … signed … and stored")
+        self._note = ""
         self._ask_password = ask_password
         self.rows: list[Checkpoint] = []
         self.comparison: Comparison | None = None
@@ -54,6 +65,7 @@ class CheckpointsWindow(QWidget):
         self.list.setHeaderLabels([tr("Date"), tr("Checkpoint"), tr("Versions"), tr("Merkle root"), tr("Signed by"),
                                    tr("Holds")])
         self.list.setRootIsDecorated(False)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long id:version keeps both ends
         lay.addWidget(self.list, 1)
         self.result = QTreeWidget(self)
         self.result.setHeaderLabels([tr("Since the checkpoint"), tr("Object")])
@@ -72,9 +84,10 @@ class CheckpointsWindow(QWidget):
     def load_identity(self, config_path: str) -> bool:
         ident = load_identity_or_say(config_path, self.status)
         if ident is None:
+            self.status.setStyleSheet(error_style())
             return False
         self.identity = ident
-        self.identity_label.setText(tr("Identity: {0}").format(self.identity.agent_id))
+        show_identity(self, self.identity_label)
         self.create_button.setEnabled(True)
         return True
 
@@ -83,23 +96,29 @@ class CheckpointsWindow(QWidget):
 
         store = self.store
         self.workers.run(lambda: checkpoints(store), on_result=self.set_rows,
-                         on_failure=lambda exc: self.status.setText(message_of(exc)), name="checkpoints")
+                         on_failure=lambda exc: say(self.status, message_of(exc), failed=True), name="checkpoints")
 
     def set_rows(self, rows: list[Checkpoint]) -> None:
         self.rows = rows
         self.list.clear()
         for c in rows:
             item = QTreeWidgetItem([c.date[:19].replace("T", " "), f"{c.id}:{c.version}", str(c.count),
-                                    c.root[:16] + "…", c.signer or "?", "✓" if not c.problem else f"✗ {c.problem}"])
-            if c.problem:
-                item.setForeground(5, QBrush(QColor("#b3261e")))
+                                    c.root[:16] + "…", signer_label(c), "✓" if not c.problem else f"✗ {c.problem}"])
+            item.setToolTip(1, f"{c.id}:{c.version}")
+            item.setToolTip(4, c.signer or "")
+            item.setToolTip(5, c.problem or tr("Its signature holds and its Merkle root matches its entries"))
+            item.setForeground(5, QBrush(QColor(verdict_color("invalid" if c.problem else "valid"))))
             self.list.addTopLevelItem(item)
         last = self.list.topLevelItem(len(rows) - 1) if rows else None
         if last is not None:
             self.list.setCurrentItem(last)
         for col in range(self.list.columnCount()):
             self.list.resizeColumnToContents(col)
-        self.status.setText(tr("{0} checkpoints").format(len(rows)))
+        # the checkpoint's id:version (73 characters) leaves room for why a checkpoint does not hold
+        self.list.setColumnWidth(1, min(self.list.columnWidth(1), 320))
+        count = tr("{0} checkpoints").format(len(rows))
+        say(self.status, f"{self._note}. {count}" if self._note else count)
+        self._note = ""
 
     def _password(self) -> str | None:
         if self._ask_password is not None:
@@ -124,12 +143,15 @@ class CheckpointsWindow(QWidget):
 
             return make_checkpoint(store, identity.unlock(password))
 
+        signer = who(identity.agent_id, self.identity_name)
+
         def done(doc: dict[str, Any]) -> None:
-            self.status.setText(tr("Checkpoint {0} signed and stored").format(doc["jacsId"]))
+            self._note = tr("Checkpoint {0} signed by {1} and stored").format(doc["jacsId"], signer)
+            say(self.status, self._note)
             self.load()
 
-        self.workers.run(work, on_result=done, on_failure=lambda exc: self.status.setText(
-            tr("No checkpoint made: {0}").format(message_of(exc))), name="checkpoint")
+        self.workers.run(work, on_result=done, on_failure=lambda exc: say(
+            self.status, tr("No checkpoint made: {0}").format(message_of(exc)), failed=True), name="checkpoint")
 
     def show_diff(self) -> None:
         """The checkpoint diff window (ui/browser/checkpoint_diff.py) over the checkpoints listed here."""
@@ -150,23 +172,28 @@ class CheckpointsWindow(QWidget):
 
             return compare(store, cid)
 
-        self.workers.run(work, on_result=self.show_comparison, on_failure=lambda exc: self.status.setText(
-            tr("Not compared: {0}").format(message_of(exc))), name="compare checkpoint")
+        self.workers.run(work, on_result=self.show_comparison, on_failure=lambda exc: say(
+            self.status, tr("Not compared: {0}").format(message_of(exc)), failed=True), name="compare checkpoint")
 
     def show_comparison(self, c: Comparison) -> None:
         self.comparison = c
         self.result.clear()
-        groups = ((tr("vanished"), c.vanished, "#b3261e"), (tr("changed"), c.changed, "#b3261e"),
-                  (tr("appeared"), c.appeared, "#1b5fa0"), (tr("new checkpoints"), c.new_checkpoints, "#666666"))
-        for label, keys, color in groups:
+        # the checkpoint diff window's colours for the same changes (a new checkpoint is neutral)
+        groups = ((tr("vanished"), c.vanished, CHANGE_STATUS["vanished"]),
+                  (tr("changed"), c.changed, CHANGE_STATUS["changed"]),
+                  (tr("appeared"), c.appeared, CHANGE_STATUS["appeared"]),
+                  (tr("new checkpoints"), c.new_checkpoints, None))
+        for label, keys, status in groups:
             head = QTreeWidgetItem([f"{label} ({len(keys)})", ""])
-            head.setForeground(0, QBrush(QColor(color)))
+            head.setForeground(0, QBrush(QColor(verdict_color(status))))
             for k in keys:
                 head.addChild(QTreeWidgetItem(["", k]))
             self.result.addTopLevelItem(head)
             head.setExpanded(bool(keys))
         for e in c.errors:
-            self.result.addTopLevelItem(QTreeWidgetItem([tr("not read"), e]))
+            item = QTreeWidgetItem([tr("not read"), e])
+            item.setForeground(0, QBrush(QColor(verdict_color("error"))))
+            self.result.addTopLevelItem(item)
         self.result.resizeColumnToContents(0)
-        self.status.setText(tr("Nothing appeared, vanished or changed since {0}").format(c.base["id"])
-                            if c.unchanged else tr("Compared with checkpoint {0}").format(c.base["id"]))
+        say(self.status, tr("Nothing appeared, vanished or changed since {0}").format(c.base["id"])
+            if c.unchanged else tr("Compared with checkpoint {0}").format(c.base["id"]))
