@@ -11,6 +11,7 @@ from jacs_desktop.core.sign import pretty_json
 
 NOT_FOR_A_FOLDER = [
     "boto3", "botocore", "obstore", "google", "azure", "sqlite3", "PySide6", "jsonschema", "rfc8785", "cryptography",
+    "multiprocessing",
     "jacs_desktop.storage.s3", "jacs_desktop.storage.gcs", "jacs_desktop.storage.azure", "jacs_desktop.storage.sqlite",
     "jacs_desktop.storage.jsonl", "jacs_desktop.storage.connections", "jacs_desktop.storage.secrets",
 ]

@@ -3,6 +3,7 @@ cancellable, with progress; the CLI's JSON report written as it goes is one vali
 
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -37,6 +38,16 @@ def big_store(tmp_path_factory):
     return root
 
 
+def _no_workers_left() -> bool:
+    """No child process of this one is left (the forked workers are reaped), and none of multiprocessing's."""
+    from multiprocessing import resource_tracker
+
+    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
+        mine = set(f.read().split())
+    mine.discard(str(getattr(resource_tracker._resource_tracker, "_pid", None)))  # (spawn's, for the process' life)
+    return not mine and multiprocessing.active_children() == []
+
+
 def _shape(report):
     return [(v.path, v.status, v.kind, v.signer, [c.to_dict() for c in v.checks]) for v in report.results]
 
@@ -49,7 +60,7 @@ def test_the_pool_gives_the_verdicts_of_one_process_in_the_same_order(big_store)
     assert one.summary["invalid"] == 1 + len([i for i in range(N) if i % 37 == 5])
     assert one.summary["valid"] == one.summary["total"] - one.summary["invalid"]
     assert one.exit_code == two.exit_code == 2
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
 
 
 def test_streamed_results_keep_only_counts(big_store):
@@ -73,7 +84,7 @@ def test_a_cancel_stops_the_pool_with_the_results_so_far(big_store):
         verify_store(Store(FsStore(big_store)), progress, cancel, workers=2)
     report = info.value.report
     assert isinstance(report, verify_all.VerifyReport) and 100 <= report.total < N
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
 
 
 def test_auto_picks_the_pool_for_a_large_local_store_only(big_store, monkeypatch):
@@ -126,7 +137,7 @@ def test_stream_store_renders_in_the_workers_and_keeps_only_counts(big_store, mo
     got = [json.loads(line) for line in lines]
     assert sorted(g["path"] for g in got) == sorted(by_path)
     assert all(g == by_path[g["path"]] for g in got)
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
 
 
 def test_stream_store_cancels(big_store):
@@ -140,7 +151,7 @@ def test_stream_store_cancels(big_store):
 
     with pytest.raises(Cancelled) as info:
         verify_all.stream_store(Store(FsStore(big_store)), repr, write, cancel, workers=2)
-    assert 60 <= info.value.report.total < N and multiprocessing.active_children() == []
+    assert 60 <= info.value.report.total < N and _no_workers_left()
 
 
 def test_spawned_workers_open_the_folder_again(big_store, monkeypatch):
@@ -150,7 +161,7 @@ def test_spawned_workers_open_the_folder_again(big_store, monkeypatch):
     one = verify_store(Store(FsStore(big_store)), workers=1)
     two = verify_store(Store(FsStore(big_store)), workers=2)
     assert _shape(one) == _shape(two)
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
 
 
 def _copy(src: Store, objects):
@@ -183,7 +194,7 @@ def test_the_pool_on_sqlite_jsonl_and_memory_gives_the_verdicts_of_one_process(b
     r = verify_all.stream_store(store, verdict_json, lines.append)
     assert [json.loads(line) for line in lines] == [v.to_dict() for v in one.results]
     assert r.summary == {**one.summary, "seconds": r.summary["seconds"]}
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
 
 
 def test_verify_items_checks_bytes_on_the_pool_in_order(big_store):
@@ -200,4 +211,40 @@ def test_verify_items_checks_bytes_on_the_pool_in_order(big_store):
     gen = verify_all.verify_items(store, items, workers=2)
     assert next(gen)[1].path == items[0][0]
     gen.close()
-    assert multiprocessing.active_children() == []
+    assert _no_workers_left()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(big_store, monkeypatch):
+    """A worker killed mid-run (out of memory, a signal) or failing ends the run with an error
+    naming it, with no worker left behind; never a hang or a partial "valid" report."""
+    monkeypatch.setattr(verify_all, "_verify_chunk", lambda jobs, render: os._exit(3))
+    with pytest.raises(verify_all.WorkerFailed, match="stopped unexpectedly"):
+        verify_store(Store(FsStore(big_store)), workers=2)
+    assert _no_workers_left()
+
+    def broken(jobs, render):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(verify_all, "_verify_chunk", broken)
+    with pytest.raises(verify_all.WorkerFailed, match="RuntimeError: a bug"):
+        list(verify_all.verify_items(Store(FsStore(big_store)), [("a", b"{}")] * 10, workers=2))
+    assert _no_workers_left()
+
+
+def test_cli_json_report_from_the_pool_is_the_report_of_one_process(big_store, monkeypatch, capsys):
+    from jacs_desktop.cli.app import main
+
+    assert main(["verify", "--json", str(big_store)]) == 2  # (240 versions: this process)
+    one = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(verify_all, "MIN_PARALLEL", 50)
+    monkeypatch.setattr(verify_all.threading, "active_count", lambda: 1)  # (whatever the test runner runs)
+    used: list[int] = []
+    real = verify_all._in_pool
+    monkeypatch.setattr(verify_all, "_in_pool", lambda *a: used.append(a[2]) or real(*a))
+    assert main(["verify", "--json", str(big_store)]) == 2
+    two = json.loads(capsys.readouterr().out)
+    assert used == [verify_all.worker_count()] and used[0] > 1
+    for report in (one, two):
+        report["summary"].pop("seconds")
+    assert two == one and len(one["results"]) == N + 3
+    assert _no_workers_left()
