@@ -102,6 +102,23 @@ def _utf16_units(k: str) -> bytes:
     return k.encode("utf-16-be", "surrogatepass")
 
 
+def utf16_ordered(value: Any) -> Any:
+    """*value* (a parsed tree) with every object's members in RFC 8785 order, for
+    :func:`dumps_in_order` (made once per document when its keys need the UTF-16 order)."""
+    return _utf16_sorted(value)
+
+
+def dumps_in_order(value: Any) -> bytes | None:
+    """Compact JSON of a value whose objects are already in RFC 8785 order (orjson keeps the
+    order it is given); None when orjson is missing or refuses it."""
+    if _orjson is None:
+        return None
+    try:
+        return _orjson.dumps(value)
+    except _OrjsonError:
+        return None
+
+
 def _encode_utf16_order(value: Any) -> bytes | None:
     """:func:`_encode_fast` for a value whose keys may sort differently by UTF-16 (None as it)."""
     if _orjson is None:

@@ -36,7 +36,9 @@ from .canonical import (
     canonical_bytes,
     canonical_fast,
     canonicalize,
+    dumps_in_order,
     loads_strict,
+    utf16_ordered,
 )
 from .checks import (
     ERROR,
@@ -235,6 +237,14 @@ class _Canon:
         #: a whole object of the tree takes one encoder pass (orjson; no markers to replace)
         self.one_pass = ONE_PASS and fast and not marks
         self._cache: dict[str, bytes] = {}
+        self._ordered: Any = None
+
+    def ordered(self) -> Any:
+        """The tree with every object in RFC 8785 order (made once: the hash and the signature
+        payload both need it when some keys sort differently by UTF-16)."""
+        if self._ordered is None:
+            self._ordered = utf16_ordered(self.tree)
+        return self._ordered
 
     def value(self, name: str) -> bytes:
         c = self._cache.get(name)
@@ -246,8 +256,12 @@ class _Canon:
 
     def object(self, names: Iterable[str]) -> bytes:
         if self.one_pass:  # one pass over the members (sorted by the encoder), not one per member
-            tree = self.tree
-            out = canonical_fast({n: tree[n] for n in names}, self.key_order)
+            if self.key_order:
+                ordered = self.ordered()
+                out = dumps_in_order({n: ordered[n] for n in sorted(names, key=_utf16_key)})
+            else:
+                tree = self.tree
+                out = canonical_fast({n: tree[n] for n in names}, self.key_order)
             if out is not None:
                 return out
         value = self.value
@@ -268,11 +282,13 @@ def signature_payload(doc: JSONObject, sig: JSONObject, placement: str, canon: _
     canon = canon or _Canon(doc)
     fields = sig["fields"]
     if canon.one_pass and canon.doc.get(placement) is sig:  # the whole payload in one encoder pass
-        tree, tree_sig = canon.tree, canon.tree[placement]
+        tree = canon.ordered() if canon.key_order else canon.tree
+        tree_sig = tree[placement]
+        # (the members in RFC 8785 order, so an ordered tree needs no sorting)
         payload = {"domain": "jacs.signature.v2", "fields": [{"name": f, "value": tree[f]} for f in fields],
                    "placementKey": placement,
                    "signatureMetadata": {k: v for k, v in tree_sig.items() if k != "signature"}}
-        out = canonical_fast(payload, canon.key_order)
+        out = dumps_in_order(payload) if canon.key_order else canonical_fast(payload, canon.key_order)
         if out is not None:
             return out
     items = [b'{"name":' + _key_bytes(f) + b',"value":' + canon.value(f) + b"}" for f in fields]
