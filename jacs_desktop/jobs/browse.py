@@ -19,6 +19,7 @@ from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 from .common import CancelToken, ProgressFn, is_cancelled
+from .summaries import batches
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "stream_refs", "fill_summaries",
            "verify_rows",
@@ -366,8 +367,11 @@ def reconcile(store: Store, shown: frozenset[Identity], cancel: CancelToken | No
 
 
 def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
-                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Snapshot:
-    """Read each version's summary (cached) and fill titles, types, dates, signers."""
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                   on_rows: Callable[[Sequence[DocRow]], None] | None = None) -> Snapshot:
+    """Read each version's summary (cached) and fill titles, types, dates, signers;
+    ``on_rows(rows)`` after each batch of document rows is filled (``summaries.batches``:
+    a big folder's missing summaries are read on every core)."""
     store = snapshot.store
     if cache is not None and not snapshot.paged:
         cache.preload()  # one query for every entry, not one per document
@@ -406,30 +410,39 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
         set_names = getattr(table, "set_names", None)
         if set_names is not None:
             set_names(names)
-    for row in doc_rows:
-        if cancel is not None and cancel.is_set():
-            return snapshot
-        best: tuple[str, str] | None = None
-        for ref in row.refs:
-            s = summary(ref)
-            row.summaries[ref.version] = s
-            key = (s.get("date") or "", ref.key)
-            if best is None or key > best:
-                best = key
-            done += 1
-        if best:
-            row.latest_key = best[1]
-            s = row.summaries[row.latest_ref().version]
-            row.title, row.type, row.date = s.get("title"), s.get("type"), s.get("date")
-            row.signer, row.attachments = s.get("signer"), s.get("attachments")
-            row.signer_name = names.get(row.signer or "")
-            row._search = None
-            row.search_text()  # built here, on the worker, so the first filter is only the matching
-        if progress and done % 200 == 0:
-            progress(done, total, "reading documents")
+    for batch in batches(store, cache, doc_rows, cancel):
+        for row in batch:
+            if cancel is not None and cancel.is_set():
+                return snapshot
+            done = _fill_row(row, summary, names, done)
+            if progress and done % 200 == 0:
+                progress(done, total, "reading documents")
+        if on_rows is not None:
+            on_rows(batch)
     if progress:
         progress(total, total, "read")
     return snapshot
+
+
+def _fill_row(row: DocRow, summary: Callable[[Ref], dict[str, Any]], names: dict[str, str], done: int) -> int:
+    """Fill *row* from its versions' summaries (its latest version's); returns *done* plus its versions."""
+    best: tuple[str, str] | None = None
+    for ref in row.refs:
+        s = summary(ref)
+        row.summaries[ref.version] = s
+        key = (s.get("date") or "", ref.key)
+        if best is None or key > best:
+            best = key
+        done += 1
+    if best:
+        row.latest_key = best[1]
+        s = row.summaries[row.latest_ref().version]
+        row.title, row.type, row.date = s.get("title"), s.get("type"), s.get("date")
+        row.signer, row.attachments = s.get("signer"), s.get("attachments")
+        row.signer_name = names.get(row.signer or "")
+        row._search = None
+        row.search_text()  # built here, on the worker, so the first filter is only the matching
+    return done
 
 
 def read_error_verdict(ref: Ref, what: object) -> Verdict:

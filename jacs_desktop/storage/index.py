@@ -9,6 +9,10 @@ Entries are written in batches: one transaction per ``BATCH`` entries or
 ``BATCH_S`` seconds (and at ``flush``/``close``), not one commit per document.
 A crash loses at most the open batch, which is read again next time; SQLite's
 transaction keeps the file whole either way.
+
+A summary is what the window shows (title, signer...), never a verdict: it is read
+leniently (``summary_of_bytes``: the fastest JSON parser at hand), and every verdict
+is computed from the body itself, elsewhere.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ from ..paths import cache_dir, private_dir, private_file
 from .base import StorageError
 from .layout import Ref
 
-__all__ = ["IndexCache", "summarize", "cache_dir", "JsonReader", "CancelFlag"]
+__all__ = ["IndexCache", "summarize", "summary_of_bytes", "summary_json", "parse_summaries", "cache_dir", "JsonReader",
+           "CancelFlag"]
+
+try:  # several times faster than json on documents; the same values for valid JSON
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson = None  # type: ignore[assignment]
 
 INDEX_VERSION = 1
 
@@ -108,11 +118,62 @@ def summarize(doc: Any) -> dict[str, Any]:
     }
 
 
+def _loads(data: bytes | str) -> Any:
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except (_orjson.JSONDecodeError, RecursionError):
+            pass  # what orjson refuses and json reads (NaN, integers over 64 bits), or an error message
+    return json.loads(data)
+
+
+def summary_of_bytes(key: str, data: bytes) -> dict[str, Any]:
+    """The summary of the body *data* of *key*, or ``{"error": why}`` (the texts
+    ``Store.read_json`` gives for a body that is not a JSON object)."""
+    try:
+        doc = _loads(data)
+    except (ValueError, RecursionError) as exc:
+        return {"error": f"{key} is not valid JSON: {exc}"}
+    if not isinstance(doc, dict):
+        return {"error": f"{key} is not a JSON object"}
+    return summarize(doc)
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """*summary* as the JSON text the cache keeps."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(summary).decode()
+        except TypeError:  # (an integer over 64 bits)
+            pass
+    return json.dumps(summary)
+
+
+def parse_summaries(texts: list[str]) -> list[Any]:
+    """The JSON *texts* (summaries written by ``put``) parsed in one pass (one call for
+    all of them, not one per text); a text that is not JSON gives None."""
+    if not texts:
+        return []
+    try:
+        got = _loads("[" + ",".join(texts) + "]")
+        if isinstance(got, list) and len(got) == len(texts):
+            return got
+    except (ValueError, RecursionError):
+        pass
+    out: list[Any] = []
+    for t in texts:  # one of them is damaged: each on its own
+        try:
+            out.append(_loads(t))
+        except (ValueError, RecursionError):
+            out.append(None)
+    return out
+
+
 class IndexCache:
     #: entries per transaction at most
-    BATCH = 2000
+    BATCH = 20_000
     #: seconds a transaction stays open at most
-    BATCH_S = 0.5
+    BATCH_S = 2.0
 
     def __init__(self, store_url: str, directory: Path | None = None) -> None:
         #: the batch not written yet: key -> (stamp, summary JSON)
@@ -120,6 +181,8 @@ class IndexCache:
         self._since = 0.0
         #: every entry, once ``preload`` read them
         self._mem: dict[str, tuple[str, str]] | None = None
+        #: summaries already parsed (by ``preload``, or given to ``put``): key -> (stamp, summary)
+        self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
         d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
@@ -156,13 +219,32 @@ class IndexCache:
 
     def preload(self) -> None:
         """Read every entry into memory at once (one query instead of one per document,
-        for filling a whole table of summaries)."""
+        for filling a whole table of summaries), the summaries parsed in one pass."""
         with self._lock:
             self._commit()
-            self._mem = {k: (st, sm) for k, st, sm in self._db.execute("SELECT key, stamp, summary FROM entry")}
+            rows = self._db.execute("SELECT key, stamp, summary FROM entry").fetchall()
+            self._mem = {k: (st, sm) for k, st, sm in rows}
+            for (k, st, _sm), parsed in zip(rows, parse_summaries([r[2] for r in rows]), strict=True):
+                if isinstance(parsed, dict):
+                    self._parsed[k] = (st, parsed)
+
+    def fresh(self, ref: Ref) -> bool:
+        """Whether an entry for *ref* is there and current (nothing parsed)."""
+        with self._lock:
+            row = self._buf.get(ref.key)
+            if row is None:
+                if self._mem is not None:
+                    row = self._mem.get(ref.key)
+                else:
+                    row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
+        return row is not None and not (ref.size and row[0] != self._stamp(ref))
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
+        """The cached summary of *ref* while it is current (the same dict each time: not to be changed)."""
         with self._lock:
+            parsed = self._parsed.get(ref.key)
+            if parsed is not None and not (ref.size and parsed[0] != self._stamp(ref)):
+                return parsed[1]
             row = self._buf.get(ref.key)
             if row is None:
                 if self._mem is not None:
@@ -177,16 +259,23 @@ class IndexCache:
             return None
         return summary
 
-    def put(self, ref: Ref, summary: dict[str, Any]) -> None:
+    def put(self, ref: Ref, summary: dict[str, Any], text: str | None = None) -> None:
+        """Cache *summary* of *ref* (*text*: its JSON, when the caller has it already)."""
+        self.put_many([(ref, summary, summary_json(summary) if text is None else text)])
+
+    def put_many(self, items: list[tuple[Ref, dict[str, Any], str]]) -> None:
+        """Cache (ref, summary, its JSON) for each of *items*."""
         with self._lock:
-            if not self._buf:
-                self._since = time.monotonic()
-            entry = (self._stamp(ref), json.dumps(summary))
-            self._buf[ref.key] = entry
-            if self._mem is not None:
-                self._mem[ref.key] = entry
-            if len(self._buf) >= self.BATCH or time.monotonic() - self._since >= self.BATCH_S:
-                self._commit()
+            for ref, summary, text in items:
+                if not self._buf:
+                    self._since = time.monotonic()
+                entry = (self._stamp(ref), text)
+                self._buf[ref.key] = entry
+                self._parsed[ref.key] = (entry[0], summary)
+                if self._mem is not None:
+                    self._mem[ref.key] = entry
+                if len(self._buf) >= self.BATCH or time.monotonic() - self._since >= self.BATCH_S:
+                    self._commit()
 
     def _commit(self) -> None:
         """The batch in one transaction (all of it or, after a crash, none of it)."""
@@ -229,6 +318,7 @@ class IndexCache:
         with self._lock:
             self._buf.clear()
             self._db.execute("DELETE FROM entry")
+            self._parsed.clear()
             if self._mem is not None:
                 self._mem = {}
         n = 0
@@ -248,6 +338,8 @@ class IndexCache:
             keys = [r[0] for r in self._db.execute("SELECT key FROM entry")]
             gone = [k for k in keys if k not in live_keys]
             self._db.executemany("DELETE FROM entry WHERE key=?", [(k,) for k in gone])
+            for k in gone:
+                self._parsed.pop(k, None)
             if self._mem is not None:
                 for k in gone:
                     self._mem.pop(k, None)

@@ -15,6 +15,7 @@ def _ref(i):
 
 def test_entries_are_committed_in_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(IndexCache, "BATCH_S", 3600.0)  # by count only here
+    monkeypatch.setattr(IndexCache, "BATCH", 2000)  # (the first open writes 20,000 at once)
     cache = IndexCache("memory://batches", tmp_path)
     commits = []
     cache._db.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
@@ -36,6 +37,7 @@ def test_a_process_killed_with_a_batch_open_leaves_a_usable_cache(tmp_path):
         from jacs_desktop.storage.layout import Ref
         c = IndexCache("memory://killed", {str(tmp_path)!r})
         c.BATCH_S = 3600.0
+        c.BATCH = 2000
         for i in range(3000):
             c.put(Ref("document", f"id{{i}}", "v1", f"documents/id{{i}}:v1.json", 100 + i, 1.0), {{"title": str(i)}})
         os._exit(9)  # no close, no flush: the last 1000 are in an open transaction

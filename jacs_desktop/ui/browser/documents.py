@@ -189,6 +189,13 @@ class DocumentsPanel(QWidget):
         if self.no_match_label.isVisible() or self.search.text().strip():
             self.update_no_match()
 
+    def summaries_landed(self) -> None:
+        """A batch of document rows got their titles and signers: repainted (sorted and
+        filtered again once every batch is in, ``summaries_read``)."""
+        for m in (self.docs_model, self.archived_model):
+            if m.pager is None and m.rowCount():
+                m.dataChanged.emit(m.index(0, 0), m.index(m.rowCount() - 1, m.columnCount() - 1))
+
     def summaries_read(self) -> None:
         for m in self.row_models:
             if m.pager is not None:

@@ -226,12 +226,13 @@ class StoreSession(QObject):
         self.run(lambda: store.read_attachment(path), _tr("Reading"), on_result=then, on_failure=on_failure,
                  quiet=True)
 
-    def read_summaries(self, then) -> None:
+    def read_summaries(self, then, on_rows=None) -> None:
+        """Titles, types, signers of every row; ``on_rows(rows)`` as each batch of rows is filled."""
         snap = self.snapshot
         if snap is None:  # nothing listed: nothing to summarise
             return
 
-        def summaries(progress, cancel):
+        def summaries(progress, cancel, partial):
             from ...storage.index import IndexCache
 
             try:
@@ -239,12 +240,12 @@ class StoreSession(QObject):
             except Exception:
                 cache = None
             try:
-                return fill_summaries(snap, cache, progress=progress, cancel=cancel)
+                return fill_summaries(snap, cache, progress=progress, cancel=cancel, on_rows=partial)
             finally:
                 if cache is not None:
                     cache.close()
 
-        self.run(summaries, _tr("Reading"), on_result=then)
+        self.run(summaries, _tr("Reading"), on_result=then, on_partial=on_rows)
 
     def search(self, text: str, then) -> None:
         store = self.store

@@ -1,0 +1,141 @@
+"""The summaries of many versions of a local folder store, read on every core.
+
+The first open of a big folder store reads every version's body for its title and
+signer. ``batches`` hands the rows to ``fill_summaries`` a batch at a time; when many
+summaries are missing from the index cache and the store is a folder on this machine,
+a pool of processes (forked: they start at once, with the store already open) reads,
+parses and summarizes the files of the batches ahead, and each batch comes back, in
+order, with its summaries in the cache, so the window fills as they land.
+
+A summary is what the window shows, never a verdict: every verdict is computed from
+the body by the verifier. Whatever goes wrong with the pool (no fork on this system,
+a worker killed), the batches left are summarized here, one by one, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol
+
+from ..core.checks import MAX_DOCUMENT_BYTES
+from ..storage.base import StorageError
+from ..storage.fs import FsStore
+from ..storage.index import IndexCache, parse_summaries, summary_json, summary_of_bytes
+from ..storage.layout import Ref
+from ..storage.store import Store
+from .common import CancelToken
+
+__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok"]
+
+#: rows per batch handed back (and per task of the pool)
+BATCH = 1000
+#: fewer missing summaries than this: read here (starting processes would cost more)
+PARALLEL_MIN = 2000
+#: tasks given to the pool ahead of the batch handed back, per process
+AHEAD = 3
+
+_log = logging.getLogger(__name__)
+
+
+class _HasRefs(Protocol):
+    refs: list[Ref]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parallel_ok(store: Store) -> bool:
+    """A folder on this machine, on a system that forks safely here (Linux), with more than one core."""
+    return (isinstance(store.objects, FsStore) and sys.platform.startswith("linux")
+            and "fork" in multiprocessing.get_all_start_methods() and _cores() > 1)
+
+
+_objects: FsStore | None = None
+
+
+def _init(objects: FsStore) -> None:
+    global _objects
+    _objects = objects  # inherited through fork, not pickled
+
+
+def _summarize_keys(keys: list[str]) -> list[str]:
+    """In a worker: the JSON of each key's summary (an error summary for a body that cannot be read)."""
+    assert _objects is not None
+    out = []
+    for key in keys:
+        try:
+            s = summary_of_bytes(key, _objects.get_limited(key, MAX_DOCUMENT_BYTES))
+        except StorageError as exc:
+            s = {"error": str(exc)}
+        out.append(summary_json(s))
+    return out
+
+
+def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
+            cancel: CancelToken | None = None) -> Iterator[Sequence[Any]]:
+    """*rows* (with ``refs``) in batches of ``BATCH``; each batch's missing summaries are in
+    *cache* once it is handed back when a pool could read them (else the caller reads them)."""
+    chunks = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
+    if cache is None or not parallel_ok(store):
+        yield from chunks
+        return
+    missing = [[r for row in chunk for r in row.refs if not cache.fresh(r)] for chunk in chunks]
+    if sum(len(m) for m in missing) < PARALLEL_MIN:
+        yield from chunks
+        return
+    n = _cores()
+    objects = store.objects
+    assert isinstance(objects, FsStore)  # (parallel_ok)
+    try:
+        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_init,
+                                   initargs=(objects,))
+    except (OSError, ValueError) as exc:
+        _log.warning("summaries read in one process: %s", exc)
+        yield from chunks
+        return
+    pending: deque[Future[list[str]] | None] = deque()
+    broken = False
+    try:
+        ahead = 0
+
+        def submit() -> None:
+            nonlocal ahead
+            while ahead < len(chunks) and len(pending) < n * AHEAD:
+                refs = missing[ahead]
+                pending.append(pool.submit(_summarize_keys, [r.key for r in refs]) if refs and not broken else None)
+                ahead += 1
+
+        submit()
+        for i, chunk in enumerate(chunks):
+            if cancel is not None and cancel.is_set():
+                return
+            fut = pending.popleft()
+            if fut is not None and not broken:
+                try:
+                    texts = fut.result()
+                except Exception as exc:  # a worker died (killed, out of memory): the rest read here
+                    _log.warning("summaries read in one process from now on: %s", exc)
+                    broken = True
+                else:
+                    refs = missing[i]
+                    for r in refs:
+                        store.invalidate(r.key)  # a body read before may have changed
+                    cache.put_many([(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
+                                    for r, s, t in zip(refs, parse_summaries(texts), texts, strict=True)])
+            submit()
+            yield chunk
+    finally:
+        for fut in pending:
+            if fut is not None:
+                fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,149 @@
+"""A big folder store's summaries read on every core (jobs/summaries, issue 14): the rows get
+exactly the titles, signers and error texts the one-process path gives them, bodies that are
+not JSON objects and bodies only the standard json module reads included; the rows come back
+in batches, in order; a worker that dies costs nothing but time; the cache written that way
+serves the next open."""
+
+import json
+import os
+
+import pytest
+
+from jacs_desktop.jobs import summaries
+from jacs_desktop.jobs.browse import SnapshotBuilder, fill_summaries, stream_refs
+from jacs_desktop.storage.fs import FsStore
+from jacs_desktop.storage.index import IndexCache
+from jacs_desktop.storage.store import Store
+
+pytestmark = pytest.mark.skipif(not summaries.parallel_ok(Store(FsStore(os.getcwd()))),
+                                reason="no fork on this system, or one core")
+
+AGENT = "a1a1a1a1-0000-4000-8000-000000000001"
+ODD = [
+    b"{not json",
+    b"[1, 2, 3]",
+    b'"just a string"',
+    b'{"title": NaN, "jacsType": "header"}',  # json reads it, orjson does not
+    b'{"title": "big", "n": 123456789012345678901234567890}',  # over 64 bits
+    b'{"title": "lone \\ud800 surrogate"}',
+    b'{"jacsDocument": {"content": {"amount": 1, "emoji \xf0\x9f\x8e\x89": [1.5, true]}}}',
+    b'{"title": "\xc3\x84rger", "jacsSignature": {"agentID": "' + AGENT.encode() + b'"}}',
+]
+
+
+def _store(root, n=90):
+    docs = root / "documents"
+    docs.mkdir(parents=True)
+    for i in range(n):
+        jid = f"{i:08d}-0000-4000-8000-000000000000"
+        for v in range(1 + i % 3):
+            ver = f"{v:08d}-1111-4000-8000-000000000000"
+            if i < len(ODD) and v == 0:
+                body = ODD[i]
+            else:
+                body = json.dumps({"jacsId": jid, "jacsVersion": ver, "title": f"doc {i} v{v} 🎉",
+                                   "jacsVersionDate": f"2025-01-0{v + 1}T00:00:00Z", "jacsType": "header",
+                                   "jacsSignature": {"agentID": AGENT}, "jacsFiles": [{}] * (i % 2)}).encode()
+            (docs / f"{jid}:{ver}.json").write_bytes(body)
+    (root.parent / "outside.json").write_text('{"title": "outside"}')
+    (docs / "99999999-0000-4000-8000-000000000000:v1.json").symlink_to(root.parent / "outside.json")
+    return Store(FsStore(root))
+
+
+def _snapshot(store):
+    b = SnapshotBuilder(store)
+    stream_refs(store, b.add)
+    return b.snapshot()
+
+
+def _shown(snap):
+    return {r.id: (r.title, r.type, r.date, r.signer, r.attachments, r.latest_key, r.search_text(),
+                   {k: dict(v) for k, v in r.summaries.items()}) for r in snap.documents}
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(summaries, "BATCH", 7)
+    monkeypatch.setattr(summaries, "PARALLEL_MIN", 10)
+
+
+def _fill(store, cache_dir, on_rows=None):
+    snap = _snapshot(store)
+    cache = IndexCache(store.url, cache_dir)
+    try:
+        fill_summaries(snap, cache, on_rows=on_rows)
+    finally:
+        cache.close()
+    return snap
+
+
+def _one_process(store, tmp_path, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(summaries, "parallel_ok", lambda _store: False)
+        return _fill(store, tmp_path / "one")
+
+
+_SPY = {}
+
+
+def _spy(keys):
+    """The pool's task, recording the process that ran it (the workers are forked: they see _SPY)."""
+    if _SPY["die_at"] in keys:
+        os._exit(3)
+    (_SPY["dir"] / str(os.getpid())).touch()
+    return _SPY["real"](keys)
+
+
+def _pids(tmp_path, monkeypatch, die_at=None):
+    seen = tmp_path / "pids"
+    seen.mkdir()
+    monkeypatch.setitem(_SPY, "real", summaries._summarize_keys)
+    monkeypatch.setitem(_SPY, "dir", seen)
+    monkeypatch.setitem(_SPY, "die_at", die_at)
+    monkeypatch.setattr(summaries, "_summarize_keys", _spy)
+    return seen
+
+
+def test_parallel_summaries_are_the_one_process_ones(tmp_path, monkeypatch, small_batches):
+    store = _store(tmp_path / "store")
+    want = _shown(_one_process(store, tmp_path, monkeypatch))
+    seen = _pids(tmp_path, monkeypatch)
+    batches = []
+    snap = _fill(store, tmp_path / "par", on_rows=lambda rows: batches.append([r.id for r in rows]))
+    assert _shown(snap) == want
+    workers = {int(p.name) for p in seen.iterdir()}
+    assert workers and os.getpid() not in workers  # read by the pool, not here
+    # in batches, in the table's order, every row once
+    assert [i for b in batches for i in b] == [r.id for r in snap.documents]
+    assert len(batches) == -(-len(snap.documents) // summaries.BATCH)
+    odd = {r.id: r for r in snap.documents}
+    assert "not valid JSON" in odd["00000000-0000-4000-8000-000000000000"].summaries[
+        "00000000-1111-4000-8000-000000000000"]["error"]
+    assert odd["00000003-0000-4000-8000-000000000000"].summaries[
+        "00000000-1111-4000-8000-000000000000"]["type"] == "header"  # NaN: read by json
+    link = odd["99999999-0000-4000-8000-000000000000"].summaries["v1"]
+    assert "error" in link and "title" not in link  # a link out of the store is not read
+    # opened again: every summary from the cache, the same rows
+    for p in seen.iterdir():
+        p.unlink()
+    again = _fill(store, tmp_path / "par")
+    assert _shown(again) == want
+    assert not list(seen.iterdir())  # nothing to read: no pool
+
+
+def test_a_worker_that_dies_costs_only_time(tmp_path, monkeypatch, small_batches, caplog):
+    store = _store(tmp_path / "store")
+    want = _shown(_one_process(store, tmp_path, monkeypatch))
+    snap = _snapshot(store)
+    victim = snap.documents[30].refs[0].key
+    _pids(tmp_path, monkeypatch, die_at=victim)
+    assert _shown(_fill(store, tmp_path / "par")) == want
+    assert "read in one process from now on" in caplog.text
+
+
+def test_few_missing_summaries_are_read_here(tmp_path, monkeypatch):
+    store = _store(tmp_path / "store", n=20)
+    seen = _pids(tmp_path, monkeypatch)
+    snap = _fill(store, tmp_path / "c")  # fewer than PARALLEL_MIN
+    assert all(r.title or r.summaries for r in snap.documents)
+    assert not list(seen.iterdir())
