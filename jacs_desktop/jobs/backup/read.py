@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn, cast
 
 from ...storage.base import UnsafeName, validate_key
-from ..common import CancelToken, ProgressFn, is_cancelled
+from ..common import CancelToken, ProgressFn
 from .base import CHUNK, MAGIC, MANIFEST_NAME, MAX_RATIO, ZSTD_MAGIC, BackupError, _Readable, _Refused
 from .crypto import _DecryptReader
 from .tarread import Prefetch, TarMembers
@@ -238,13 +238,14 @@ CACHE_BUDGET = 64 << 20
 
 def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            case_insensitive: bool = False) -> _Unpacked:
+            case_insensitive: bool = False, keep: bool = True) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty): under their own names when *named*, else numbered. Raises
     :class:`BackupError` when the archive cannot be used at all: unreadable, wrong
     passphrase, links, devices, unsafe or duplicate names, bombs. A stream that breaks
     off after some entries is not raised: it is recorded. Nothing is synced to disk here:
-    the caller makes the finished folder durable in one step."""
+    the caller makes the finished folder durable in one step. *keep*: small entries' bytes
+    are kept for the signature checks (False when they are not checked)."""
     try:
         # opened apart from the with below (which closes it) so that a failure is worded as reading it
         f = open(path, "rb")  # noqa: SIM115
@@ -265,7 +266,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
             members = TarMembers(ahead, _BoundedTarInfo)
             try:
                 _read_members(members, out, writer, named, root_s, limit, progress, cancel, case_insensitive, f,
-                              size)
+                              size, keep)
             finally:
                 failed = writer.close()  # every entry read is on disk (or this machine could not write it)
                 if failed is not None:
@@ -296,64 +297,77 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
 
 def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, named: bool, root_s: str, limit: int,
                   progress: ProgressFn | None, cancel: CancelToken | None, case_insensitive: bool,
-                  f: IO[bytes], size: int) -> None:
-    """Every member into *out*; ``out.broken_entry`` names the one being read when it fails."""
+                  f: IO[bytes], size: int, keep: bool = True) -> None:
+    """Every member into *out*; ``out.broken_entry`` names the one being read when it fails.
+    *keep*: small entries' bytes are kept in ``out.cache`` (for the signature checks)."""
     total = cached = 0
     folders: set[str] = set()  # every folder the entries' names imply
     folded: dict[str, str] = {}  # files and folders by their case-folded name
     made: set[str] = set()  # folders made under root (named layout)
+    entries, cache = out.entries, out.cache
     sha256 = hashlib.sha256
+    last_parent: str | None = None  # the folder of the entry before, when its checks found nothing
     for m in members:
         out.broken_entry = None
-        if is_cancelled(cancel):
+        if cancel is not None and cancel.is_set():
             raise _Refused("cancelled")
         name, kind = m.name, m.kind
-        if kind in ("sym", "lnk"):
-            raise _Refused(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
-        if kind == "dev":
-            raise _Refused(f"Refused: the archive holds a device or pipe ({name!r})")
-        if kind == "dir":
-            continue
         if kind != "reg":
+            if kind in ("sym", "lnk"):
+                raise _Refused(f"Refused: the archive holds a link ({name!r} -> {m.linkname!r})")
+            if kind == "dev":
+                raise _Refused(f"Refused: the archive holds a device or pipe ({name!r})")
+            if kind == "dir":
+                continue
             raise _Refused(f"Refused: {name!r} is not a regular file")
         clean = name[2:] if name.startswith("./") else name
         try:
             validate_key(clean)
         except UnsafeName as exc:
             raise _Refused(f"Refused: unsafe name in the archive: {exc}") from None
-        if clean in out.entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
+        if clean in entries or (clean == MANIFEST_NAME and out.manifest_data is not None):
             raise _Refused(f"Refused: the name {clean!r} appears twice in the archive")
-        _check_file_folder(clean, out, folders)
-        _check_case(clean, out, folded, case_insensitive)
-        total += m.size
+        slash = clean.rfind("/")
+        parent = clean[:slash] if slash > 0 else ""
+        key = clean.lower() if clean.isascii() else _fold(clean)
+        if parent and parent == last_parent and clean not in folders and key not in folded:
+            folded[key] = clean  # its folders were checked with the entry before (found sound)
+        else:
+            clashes = len(out.case_clashes)
+            _check_file_folder(clean, out, folders)
+            _check_case(clean, out, folded, case_insensitive)
+            last_parent = parent if len(out.case_clashes) == clashes else None
+        n = m.size
+        total += n
         if total > limit:
             raise _Refused("Refused: the archive unpacks to far more than its size (a decompression bomb?)")
         out.broken_entry = clean
         if clean == MANIFEST_NAME:
-            if m.size > MAX_MANIFEST_BYTES:
-                raise _Refused(f"Refused: the manifest is {m.size:,} bytes, more than any backup needs")
+            if n > MAX_MANIFEST_BYTES:
+                raise _Refused(f"Refused: the manifest is {n:,} bytes, more than any backup needs")
             out.manifest_data = b"".join(members.chunks(m))
         else:
             if named:
-                slash = clean.rfind("/")
-                if slash > 0:
-                    _make_folders(root_s, clean[:slash], made)
-                dest = f"{root_s}/{clean}"
+                if parent and parent not in made:
+                    _make_folders(root_s, parent, made)
+                folder, leaf = (f"{root_s}/{parent}", clean[slash + 1:]) if parent else (root_s, clean)
             else:
-                dest = f"{root_s}/{len(out.entries):08d}"
-            keep = m.size <= CACHE_ENTRY and cached + m.size <= CACHE_BUDGET
-            if m.size <= CHUNK:  # one piece: hashed here, written by the writer thread
+                folder, leaf = root_s, f"{len(entries):08d}"
+            kept: bytes | None
+            data = m.data
+            if data is None and n <= CHUNK:
                 data = b"".join(members.chunks(m))
-                writer.add(dest, data)
-                out.entries[clean] = (dest, len(data), sha256(data).hexdigest())
-                kept = data if keep else None
+            if data is not None:  # one piece: hashed here, written by the writer thread
+                writer.add(folder, leaf, data)
+                entries[clean] = (f"{folder}/{leaf}", len(data), sha256(data).hexdigest())
+                kept = data
             else:
-                out.entries[clean], kept = _write_entry(dest, members.chunks(m), keep)
-            if kept is not None:
-                out.cache[clean] = kept
-                cached += len(kept)
+                entries[clean], kept = _write_entry(f"{folder}/{leaf}", members.chunks(m), keep)
+            if keep and kept is not None and n <= CACHE_ENTRY and cached + n <= CACHE_BUDGET:
+                cache[clean] = kept
+                cached += n
         out.broken_entry = None
-        if progress and (len(out.entries) % 100 == 0 or m.size >= CHUNK):
+        if progress and (len(entries) % 100 == 0 or n >= CHUNK):
             progress(min(f.tell(), size), size, clean)
 
 
@@ -362,14 +376,14 @@ class _FileWriter:
     the GIL, so creating the files overlaps reading the next members. Memory stays bounded
     (a few batches of at most ``BATCH_BYTES`` wait)."""
 
-    BATCH, BATCH_BYTES = 64, 4 << 20
+    BATCH, BATCH_BYTES = 256, 4 << 20
 
     def __init__(self) -> None:
         import queue
         import threading
 
-        self.q: queue.Queue[list[tuple[str, bytes]] | None] = queue.Queue(maxsize=4)
-        self.batch: list[tuple[str, bytes]] = []
+        self.q: queue.Queue[list[tuple[str, str, bytes]] | None] = queue.Queue(maxsize=4)
+        self.batch: list[tuple[str, str, bytes]] = []
         self.batch_bytes = 0
         self.error: str | None = None
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -382,32 +396,37 @@ class _FileWriter:
         relative = os.open in os.supports_dir_fd
         try:
             while (batch := self.q.get()) is not None:
-                for dest, data in batch:
-                    if self.error is not None:
-                        break
+                if self.error is not None:
+                    continue  # (the reader stops at its next add)
+                folder = ""
+                fd = -1
+                for where, name, data in batch:
                     try:
-                        if relative:
-                            folder, name = dest.rsplit("/", 1)
-                            fd = folders.get(folder)
-                            if fd is None:
-                                fd = folders[folder] = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-                            _write_file(name, data, fd)
-                        else:
-                            _write_file(dest, data)
+                        if not relative:
+                            _write_file(f"{where}/{name}", data)
+                            continue
+                        if where != folder:
+                            folder = where
+                            got = folders.get(where)
+                            if got is None:
+                                got = folders[where] = os.open(where, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                            fd = got
+                        _write_file(name, data, fd)
                     except OSError as exc:
-                        self.error = (f"Cannot write the temporary copy in {os.path.dirname(dest)}: "
-                                      f"{exc.strerror or exc}")
+                        self.error = f"Cannot write the temporary copy in {where}: {exc.strerror or exc}"
+                        break
         finally:
-            for fd in folders.values():
-                os.close(fd)
+            for d in folders.values():
+                os.close(d)
 
-    def add(self, dest: str, data: bytes) -> None:
-        if self.error is not None:
-            raise _LocalError(self.error)
-        self.batch.append((dest, data))
+    def add(self, folder: str, name: str, data: bytes) -> None:
+        batch = self.batch
+        batch.append((folder, name, data))
         self.batch_bytes += len(data)
-        if len(self.batch) >= self.BATCH or self.batch_bytes >= self.BATCH_BYTES:
-            self.q.put(self.batch)
+        if len(batch) >= self.BATCH or self.batch_bytes >= self.BATCH_BYTES:
+            if self.error is not None:
+                raise _LocalError(self.error)
+            self.q.put(batch)
             self.batch, self.batch_bytes = [], 0
 
     def close(self) -> str | None:
@@ -420,14 +439,19 @@ class _FileWriter:
         return self.error
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _write_file(dest: str, data: bytes, dir_fd: int | None = None) -> None:
     """A new file *dest* (in the folder *dir_fd*, when given) holding *data* (removed again
-    when it cannot be written whole)."""
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600, dir_fd=dir_fd)
+    when it cannot be written whole): one open, one write, one close."""
+    fd = os.open(dest, _NEW_FILE, 0o600, dir_fd=dir_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        done = os.write(fd, data) if data else 0
+        if done < len(data):  # a short write (a full disk says so on the next one)
+            view = memoryview(data)[done:]
+            while view:
+                view = view[os.write(fd, view):]
     except OSError:
         os.close(fd)
         os.unlink(dest, dir_fd=dir_fd)
@@ -471,6 +495,8 @@ def _check_file_folder(name: str, out: _Unpacked, folders: set[str]) -> None:
 
 
 def _fold(name: str) -> str:
+    if name.isascii():  # NFC leaves ASCII as it is; casefold is lower there
+        return name.lower()
     import unicodedata
 
     return unicodedata.normalize("NFC", name).casefold()

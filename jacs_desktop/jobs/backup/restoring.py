@@ -79,7 +79,7 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveRepor
     """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
     try:
         u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
-                    case_insensitive=case_insensitive)
+                    case_insensitive=case_insensitive, keep=verify_versions)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"
         report.errors.append(str(exc))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import tarfile
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, cast
@@ -29,6 +30,18 @@ _GNU_MAGIC = b"ustar  \x00"
 #: (mode, uid, gid; mtime; devmajor, devminor); the groups differ in length, so one set holds all
 _NUMERIC = (((100, 108), (108, 116), (116, 124)), ((136, 148),), ((329, 337), (337, 345)))
 _NO_PREFIX = bytes(155)
+#: members up to this size come with their bytes (``Member.data``) from the fast path
+INLINE = 1 << 16
+#: distinct values of the numeric header fields remembered as well formed (then forgotten:
+#: memory stays flat however many members have a time of their own)
+KNOWN_FIELDS = 4096
+_adler32 = zlib.adler32
+
+
+def _byte_sum(h: bytes) -> int:
+    """The sum of a 512-byte header's bytes, in C: adler32's low half is 1 + the sum of the
+    bytes modulo 65521, exact for 256 bytes (at most 65,280)."""
+    return (_adler32(h[:256]) & 0xFFFF) + (_adler32(h[256:]) & 0xFFFF) - 2
 
 
 @dataclass(slots=True)
@@ -40,6 +53,11 @@ class Member:
     kind: str
     linkname: str = ""
     info: tarfile.TarInfo | None = None
+    #: a small regular member's bytes, when the fast path had them whole in its buffer (else
+    #: read them with :meth:`TarMembers.chunks`)
+    data: bytes | None = None
+    #: why the fast path could not read those bytes (raised when they are read)
+    error: BaseException | None = None
 
 
 def _number(field: bytes) -> int | None:
@@ -112,7 +130,7 @@ class TarMembers:
                 or h[345:500] != _NO_PREFIX:
             return None
         stored = _number(h[148:156])
-        if stored is None or stored != sum(h) - sum(h[148:156]) + 256:
+        if stored is None or stored != _byte_sum(h) - sum(h[148:156]) + 256:
             return None
         size = _number(h[124:136])
         if size is None or size < 0:
@@ -123,6 +141,8 @@ class TarMembers:
             if f not in known:
                 if any(_number(h[a:b]) is None for a, b in group):
                     return None
+                if len(known) >= KNOWN_FIELDS:
+                    known.clear()
                 known.add(f)
         raw = h[:100]
         p = raw.find(b"\0")
@@ -151,7 +171,20 @@ class TarMembers:
             buf.i += 512
             self.fast += 1
             if m.kind == "reg":
-                self.fast_unread = m.size + (-m.size % 512)
+                size = m.size
+                padded = size + (-size % 512)
+                whole = False
+                if size <= INLINE:  # the bytes come with the member
+                    try:
+                        whole = buf.fill(padded)
+                    except Exception as exc:  # raised when the member's bytes are read, as they would be
+                        m.error = exc
+                if whole:
+                    i = buf.i
+                    m.data = buf.b[i:i + size]
+                    buf.i = i + padded
+                else:
+                    self.fast_unread = padded
             yield m
         if self.fast_unread:
             buf.take(self.fast_unread)
@@ -190,6 +223,12 @@ class TarMembers:
 
     def chunks(self, m: Member) -> Iterator[bytes]:
         """The member's bytes in pieces of at most ``CHUNK``; tarfile.ReadError when short."""
+        if m.data is not None:
+            if m.data:
+                yield m.data
+            return
+        if m.error is not None:
+            raise m.error
         left = m.size
         if m.info is not None:
             assert self.tar is not None
