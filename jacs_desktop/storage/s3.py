@@ -329,10 +329,10 @@ class S3Store(ObjectStore):
 
     def _put(self, key: str, data: bytes, mode: Any = "overwrite") -> None:
         """One PUT (in parts above MULTIPART_BYTES when overwriting), retried; the ETag the
-        server answered is kept for :meth:`written_etag`."""
+        server answered is kept for :meth:`written_etag`. *key* was checked by the caller."""
         from obstore import put
 
-        k = self._k(key)
+        k = self.prefix + key
         multipart = mode == "overwrite" and len(data) > MULTIPART_BYTES
         r = self._call(lambda: put(self._store(), k, data, mode=mode, use_multipart=multipart,
                                    chunk_size=MULTIPART_BYTES))
