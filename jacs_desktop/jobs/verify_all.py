@@ -457,6 +457,7 @@ class _ForkPool:
 
     def __init__(self, n: int, initargs: tuple[Any, ...]) -> None:
         import queue
+        import signal
 
         self._pids: list[int] = []
         self._tasks: list[int] = []  # write ends
@@ -469,6 +470,7 @@ class _ForkPool:
                 if pid == 0:  # the worker
                     code = 0
                     try:
+                        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (whatever handler the parent set)
                         for fd in (task_w, result_r, *self._tasks, *self._results):
                             os.close(fd)
                         _init_worker(*initargs)
@@ -521,22 +523,27 @@ class _ForkPool:
         return out
 
     def close(self) -> None:
+        """Stop the workers (a slice in progress is abandoned), then the feeder, then close the
+        task pipes (not before: the feeder must never write to a number that was reused)."""
         import signal
 
-        for pid in self._pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        for fd in self._tasks + self._results:
+        for fd in self._results:
             with contextlib.suppress(OSError):
                 os.close(fd)
         for pid in self._pids:
             with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in self._pids:
+            with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
-        self._pids, self._tasks, self._results = [], [], []
         feeder = getattr(self, "_feeder", None)
-        if feeder is not None:
+        if feeder is not None:  # (its writes to the stopped workers fail at once)
             self._queue.put(None)
             feeder.join()
+        for fd in self._tasks:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._pids, self._tasks, self._results = [], [], []
 
 
 def _frame(value: Any) -> bytes:
