@@ -8,6 +8,7 @@ verdicts, reconcile, diff); it is Qt-free so all of it is tested without a windo
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class Aggregate:
             return f"{self.total - n} of {self.total} versions checked"
         return f"{n} of {self.total} versions {self.status}"
 
-    @property
+    @functools.cached_property  # (asked once per row at every sort of a big table)
     def sort_key(self) -> tuple[int, int, str]:
         """Larger is worse: in descending order (a header's first click) the worst rows come
         first, the rows with more bad versions before those with fewer."""

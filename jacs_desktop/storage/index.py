@@ -58,7 +58,12 @@ class CancelFlag(Protocol):
 _TITLE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
 
-def _title(doc: dict[str, Any]) -> str | None:
+#: a body at most this big has its structured content encoded whole for its title (the C encoder,
+#: in one call); a bigger one lazily, as far as the title goes
+WHOLE_TITLE_BYTES = 256 * 1024
+
+
+def _title(doc: dict[str, Any], size: int | None = None) -> str | None:
     for path in (("title",), ("name",), ("jacsDocument", "content", "title"), ("content", "title"),
                  ("jacsDocument", "filename"), ("jacsDocument", "content", "name"), ("content", "content", "title")):
         v: Any = doc
@@ -76,6 +81,9 @@ def _title(doc: dict[str, Any]) -> str | None:
     if isinstance(content, str) and content.strip():
         return content.strip().splitlines()[0][:200]
     if isinstance(content, (dict, list)) and content:
+        if size is not None and size <= WHOLE_TITLE_BYTES:  # small: one call of the C encoder
+            text = _TITLE_ENCODER.encode(content)
+            return text if len(text) <= 80 else text[:79] + "…"
         # only the first 81 characters are needed: encoded lazily, stopped there (a large
         # content is not encoded whole for its title); the same text json.dumps gives
         parts: list[str] = []
@@ -90,8 +98,8 @@ def _title(doc: dict[str, Any]) -> str | None:
     return None
 
 
-def summarize(doc: Any) -> dict[str, Any]:
-    """What the browser shows for one version, from its body."""
+def summarize(doc: Any, size: int | None = None) -> dict[str, Any]:
+    """What the browser shows for one version, from its body (*size*: the body's bytes, when known)."""
     if not isinstance(doc, dict):
         return {"error": "not a JSON object"}
     raw_sig = doc.get("jacsSignature")
@@ -103,7 +111,7 @@ def summarize(doc: Any) -> dict[str, Any]:
         return v if isinstance(v, str) else None
 
     return {
-        "title": _title(doc),
+        "title": _title(doc, size),
         "type": s(doc.get("jacsType")),
         "level": s(doc.get("jacsLevel")),
         "date": s(doc.get("jacsVersionDate")),
@@ -136,7 +144,7 @@ def summary_of_bytes(key: str, data: bytes) -> dict[str, Any]:
         return {"error": f"{key} is not valid JSON: {exc}"}
     if not isinstance(doc, dict):
         return {"error": f"{key} is not a JSON object"}
-    return summarize(doc)
+    return summarize(doc, len(data))
 
 
 def summary_json(summary: dict[str, Any]) -> str:

@@ -120,7 +120,7 @@ VersionTuple = tuple[str, str, int, int, str | None, str | None, str | None, str
 
 def summary_row(jid: str, ver: str, removed: int, size: int, created: str | None, doc: Any) -> VersionTuple:
     """A ``jd_version`` row from a parsed body."""
-    s = summarize(doc)
+    s = summarize(doc, size)
     return (jid, ver, removed, size, created, s.get("title"), s.get("type"), s.get("date"), s.get("signer"),
             int(s.get("attachments") or 0))
 

@@ -74,7 +74,8 @@ def test_a_content_title_is_the_start_of_its_json(tmp_path):
         c = val()
         if isinstance(c, (dict, list)) and c:
             text = json.dumps(c, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-            assert summarize({"jacsDocument": {"content": c}})["title"] == (
-                text if len(text) <= 80 else text[:79] + "…")
+            want = text if len(text) <= 80 else text[:79] + "…"
+            assert summarize({"jacsDocument": {"content": c}})["title"] == want  # encoded lazily
+            assert summarize({"jacsDocument": {"content": c}}, size=len(text))["title"] == want  # whole
             checked += 1
     assert checked > 1000
