@@ -21,6 +21,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.checks import MAX_DOCUMENT_BYTES
@@ -68,17 +69,20 @@ def _init(objects: FsStore) -> None:
     _objects = objects  # inherited through fork, not pickled
 
 
-def _summarize_keys(keys: list[str]) -> list[str]:
-    """In a worker: the JSON of each key's summary (an error summary for a body that cannot be read)."""
+def _summarize_keys(items: list[tuple[str, str]], cache_file: Path) -> tuple[list[str], bool]:
+    """In a worker: the JSON of the summary of each (key, stamp) of *items* (an error summary
+    for a body that cannot be read), and whether they are written to the cache file (one
+    transaction; the main process is spared the writing)."""
     assert _objects is not None
     out = []
-    for key in keys:
+    for key, _stamp in items:
         try:
             s = summary_of_bytes(key, _objects.get_limited(key, MAX_DOCUMENT_BYTES))
         except StorageError as exc:
             s = {"error": str(exc)}
         out.append(summary_json(s))
-    return out
+    written = IndexCache.write_entries(cache_file, [(k, st, t) for (k, st), t in zip(items, out, strict=True)])
+    return out, written
 
 
 def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
@@ -103,16 +107,24 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
         _log.warning("summaries read in one process: %s", exc)
         yield from chunks
         return
-    pending: deque[Future[list[str]] | None] = deque()
+    pending: deque[Future[tuple[list[str], bool]] | None] = deque()
     broken = False
     try:
         ahead = 0
 
         def submit() -> None:
-            nonlocal ahead
+            nonlocal ahead, broken
             while ahead < len(chunks) and len(pending) < n * AHEAD:
                 refs = missing[ahead]
-                pending.append(pool.submit(_summarize_keys, [r.key for r in refs]) if refs and not broken else None)
+                fut = None
+                if refs and not broken:
+                    try:
+                        fut = pool.submit(_summarize_keys, [(r.key, IndexCache.stamp_of(r)) for r in refs],
+                                          cache.path)
+                    except Exception as exc:  # the pool broke (a worker died) before its result was asked for
+                        _log.warning("summaries read in one process from now on: %s", exc)
+                        broken = True
+                pending.append(fut)
                 ahead += 1
 
         submit()
@@ -122,7 +134,7 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
             fut = pending.popleft()
             if fut is not None and not broken:
                 try:
-                    texts = fut.result()
+                    texts, written = fut.result()
                 except Exception as exc:  # a worker died (killed, out of memory): the rest read here
                     _log.warning("summaries read in one process from now on: %s", exc)
                     broken = True
@@ -130,8 +142,9 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
                     refs = missing[i]
                     for r in refs:
                         store.invalidate(r.key)  # a body read before may have changed
-                    cache.put_many([(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
-                                    for r, s, t in zip(refs, parse_summaries(texts), texts, strict=True)])
+                    items = [(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
+                             for r, s, t in zip(refs, parse_summaries(texts), texts, strict=True)]
+                    (cache.remember if written else cache.put_many)(items)
             submit()
             yield chunk
     finally:

@@ -177,6 +177,10 @@ def parse_summaries(texts: list[str]) -> list[Any]:
     return out
 
 
+#: a process's own connection for ``IndexCache.write_entries``: (path, connection)
+_writer: tuple[Path, sqlite3.Connection] | None = None
+
+
 class IndexCache:
     #: entries per transaction at most
     BATCH = 20_000
@@ -266,6 +270,44 @@ class IndexCache:
         except ValueError:
             return None
         return summary
+
+    def remember(self, items: list[tuple[Ref, dict[str, Any], str]]) -> None:
+        """(ref, summary, its JSON) for each of *items*, already written to the file by
+        ``write_entries`` (another process): kept in memory only."""
+        with self._lock:
+            for ref, summary, text in items:
+                stamp = self._stamp(ref)
+                self._parsed[ref.key] = (stamp, summary)
+                self._buf.pop(ref.key, None)
+                if self._mem is not None:
+                    self._mem[ref.key] = (stamp, text)
+
+    @staticmethod
+    def write_entries(path: Path, rows: list[tuple[str, str, str]]) -> bool:
+        """(key, stamp, summary JSON) rows written to the cache file *path* in one transaction,
+        from any process (a connection of its own, kept for the next call); False when the
+        file cannot be written (then the caller keeps them)."""
+        global _writer
+        try:
+            if _writer is None or _writer[0] != path:
+                _writer = (path, sqlite3.connect(path, isolation_level=None, timeout=30))
+                _writer[1].execute("PRAGMA synchronous=NORMAL")
+            db = _writer[1]
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO entry VALUES (?,?,?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            return False
+        return True
+
+    @classmethod
+    def stamp_of(cls, ref: Ref) -> str:
+        """What an entry of *ref* is checked against (its size and modification time)."""
+        return cls._stamp(ref)
 
     def put(self, ref: Ref, summary: dict[str, Any], text: str | None = None) -> None:
         """Cache *summary* of *ref* (*text*: its JSON, when the caller has it already)."""
