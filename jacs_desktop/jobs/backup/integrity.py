@@ -19,7 +19,7 @@ from .base import FORMAT_VERSION, MANIFEST_NAME, ArchiveReport, BackupError
 from .read import _Unpacked
 
 if TYPE_CHECKING:
-    pass
+    from .verifying import VersionPool
 
 
 
@@ -145,10 +145,10 @@ def _manifest_entries(data: bytes, checked: Container[str] = ()) -> dict[str, di
 
 
 def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = None,
-           cancel: CancelToken | None = None, *, verify_versions: bool = True) -> None:
+           cancel: CancelToken | None = None, *, verify_versions: bool = True, pool: VersionPool | None = None) -> None:
     """Archive integrity (every entry against the manifest), then every JACS signature
-    of what is intact (unless not *verify_versions*). Fills *report*; the verdict is
-    ``report.exit_code``."""
+    of what is intact (unless not *verify_versions*; on *pool*'s workers when given, the
+    same verdicts). Fills *report*; the verdict is ``report.exit_code``."""
     report.entries = len(u.entries)
     report.bytes = sum(e[1] for e in u.entries.values())
     if u.stream_error:
@@ -194,25 +194,46 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
     store = Store(_TempObjects(intact, u.cache), layout=every.layout)
     refs = every.refs()
     keys, files = store.keys(), store.read_attachment
+    checked: dict[str, tuple[str, str]] = {}
+    if pool is not None:
+        from .verifying import PoolError
+
+        try:
+            checked = pool.verdicts(refs, intact, u.cache, every.layout, keys, files, cancel)
+        except PoolError as exc:
+            report.errors.append(str(exc))
+            report.problems.insert(0, str(exc))
+            return
+        except BackupError:  # cancelled while the workers checked
+            _cancelled(report)
+            return
     for i, ref in enumerate(refs):
         if is_cancelled(cancel):
-            report.cancelled = True
-            report.errors.append("cancelled")
-            report.problems.insert(0, "cancelled")
+            _cancelled(report)
             return
         if ref.key in report.damaged:
-            v = _read_error(ref, f"the archive entry is damaged: {report.damaged[ref.key]}")
+            status, reason = ERROR, f"the archive entry is damaged: {report.damaged[ref.key]}"
         else:
-            v = _verify_entry(store, ref, intact[ref.key][1], keys, files)
-            if v.status == ERROR:  # a read failed: nothing is known (never "invalid"), the entry is kept
-                report.not_checked[ref.key] = v.reason
-                report.problems.append(f"{ref.key}: not checked: {v.reason}")
-        report.verdicts[v.status] = report.verdicts.get(v.status, 0) + 1
-        if v.status == INVALID:
-            report.invalid[ref.key] = v.reason
-            report.problems.append(f"{ref.key}: does not verify: {v.reason}")
+            verdict = checked.get(ref.key)
+            if verdict is None:
+                v = _verify_entry(store, ref, intact[ref.key][1], keys, files)
+                verdict = v.status, v.reason
+            status, reason = verdict
+            if status == ERROR:  # a read failed: nothing is known (never "invalid"), the entry is kept
+                report.not_checked[ref.key] = reason
+                report.problems.append(f"{ref.key}: not checked: {reason}")
+        report.verdicts[status] = report.verdicts.get(status, 0) + 1
+        if status == INVALID:
+            report.invalid[ref.key] = reason
+            report.problems.append(f"{ref.key}: does not verify: {reason}")
         if progress and (i % 100 == 0 or i == len(refs) - 1):
             progress(i + 1, len(refs), ref.key)
+
+
+def _cancelled(report: ArchiveReport) -> None:
+    report.cancelled = True
+    report.errors.append("cancelled")
+    report.problems.insert(0, "cancelled")
 
 
 def _verify_entry(store: Store, ref: Ref, size: int, keys: KeyResolver | None, files: FileResolver | None) -> Verdict:

@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn, cast
@@ -231,6 +231,9 @@ class _Unpacked:
     cache: dict[str, bytes] = field(default_factory=dict)
 
 
+#: told of each entry as it is read: (name, its bytes when they came in one piece, size, cancel)
+OnEntry = Callable[[str, "bytes | None", int, "CancelToken | None"], None]
+
 #: entries up to this size are kept in memory for the signature checks, up to CACHE_BUDGET in all
 CACHE_ENTRY = 1 << 20
 CACHE_BUDGET = 64 << 20
@@ -238,14 +241,15 @@ CACHE_BUDGET = 64 << 20
 
 def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            case_insensitive: bool = False, keep: bool = True) -> _Unpacked:
+            case_insensitive: bool = False, keep: bool = True, on_entry: OnEntry | None = None) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty): under their own names when *named*, else numbered. Raises
     :class:`BackupError` when the archive cannot be used at all: unreadable, wrong
     passphrase, links, devices, unsafe or duplicate names, bombs. A stream that breaks
     off after some entries is not raised: it is recorded. Nothing is synced to disk here:
     the caller makes the finished folder durable in one step. *keep*: small entries' bytes
-    are kept for the signature checks (False when they are not checked)."""
+    are kept for the signature checks (False when they are not checked). *on_entry* is told of
+    every entry as it is read: (name, its bytes when small, size, cancel)."""
     try:
         # opened apart from the with below (which closes it) so that a failure is worded as reading it
         f = open(path, "rb")  # noqa: SIM115
@@ -266,7 +270,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
             members = TarMembers(ahead, _BoundedTarInfo)
             try:
                 _read_members(members, out, writer, named, root_s, limit, progress, cancel, case_insensitive, f,
-                              size, keep)
+                              size, keep, on_entry)
             finally:
                 failed = writer.close()  # every entry read is on disk (or this machine could not write it)
                 if failed is not None:
@@ -297,7 +301,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
 
 def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, named: bool, root_s: str, limit: int,
                   progress: ProgressFn | None, cancel: CancelToken | None, case_insensitive: bool,
-                  f: IO[bytes], size: int, keep: bool = True) -> None:
+                  f: IO[bytes], size: int, keep: bool = True, on_entry: OnEntry | None = None) -> None:
     """Every member into *out*; ``out.broken_entry`` names the one being read when it fails.
     *keep*: small entries' bytes are kept in ``out.cache`` (for the signature checks)."""
     total = cached = 0
@@ -366,6 +370,8 @@ def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, name
             if keep and kept is not None and n <= CACHE_ENTRY and cached + n <= CACHE_BUDGET:
                 cache[clean] = kept
                 cached += n
+            if on_entry is not None:
+                on_entry(clean, kept, n, cancel)
         out.broken_entry = None
         if progress and (len(entries) % 100 == 0 or n >= CHUNK):
             progress(min(f.tell(), size), size, clean)

@@ -15,6 +15,7 @@ from .base import ArchiveReport, BackupError
 from .integrity import _judge
 from .place import _place_all
 from .read import _unpack, _Unpacked
+from .verifying import pool_for
 
 if TYPE_CHECKING:
     from ...storage.fs import FsStore
@@ -75,22 +76,37 @@ def _remove_tree(root: Path) -> None:
 
 def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveReport, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            case_insensitive: bool = False, verify_versions: bool = True) -> _Unpacked | None:
-    """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run."""
+            case_insensitive: bool = False, verify_versions: bool = True,
+            workers: int | None = None) -> _Unpacked | None:
+    """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run. The
+    signatures are checked on a pool of *workers* processes (None: one per core for a large
+    archive, when this process may fork) while the archive is read."""
+    pool = None
     try:
+        if verify_versions:
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                size = 0  # _unpack says why it cannot be read
+            pool = pool_for(size, workers)  # before any thread of the restore starts (forked)
         u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
-                    case_insensitive=case_insensitive, keep=verify_versions)
+                    case_insensitive=case_insensitive, keep=verify_versions,
+                    on_entry=pool.entry if pool is not None else None)
+        _judge(u, report, progress, cancel, verify_versions=verify_versions, pool=pool)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"
         report.errors.append(str(exc))
         report.problems.insert(0, str(exc))
         return None
-    _judge(u, report, progress, cancel, verify_versions=verify_versions)
+    finally:
+        if pool is not None:
+            pool.close()
     return u
 
 
 def verify_archive(path: str | os.PathLike[str], *, passphrase: str | None = None,
-                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                   workers: int | None = None) -> ArchiveReport:
     """Every entry against the manifest, then every JACS signature. The verdict is
     ``report.exit_code``: 0 all intact and valid, 2 documents that do not verify,
     1 the archive or some entries are damaged or unreadable."""
@@ -99,7 +115,7 @@ def verify_archive(path: str | os.PathLike[str], *, passphrase: str | None = Non
     report = ArchiveReport(str(path))
     root = _temp_root(None)
     try:
-        u = _assess(path, passphrase, root, report, progress=progress, cancel=cancel)
+        u = _assess(path, passphrase, root, report, progress=progress, cancel=cancel, workers=workers)
     finally:
         _remove_tree(root)
     if u is not None and u.case_clashes:
@@ -139,7 +155,8 @@ def _near_target(dst: Store) -> Path | None:
 
 def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None = None, policy: str = "skip",
             partial: bool = False, skip_invalid: bool = False, verify_versions: bool = True,
-            progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> ArchiveReport:
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+            workers: int | None = None) -> ArchiveReport:
     """Stream the archive into a temporary folder beside the target (each entry's size
     and SHA-256 checked against the manifest as it arrives), verify every signature,
     then move the entries into *dst*, byte for byte.
@@ -159,7 +176,11 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
 
     *verify_versions* False skips the JACS signature checks (the archive's integrity is
     still checked entry by entry against the manifest): for a restore of an archive already
-    checked, as ``backup(verify_versions=False)``."""
+    checked, as ``backup(verify_versions=False)``.
+
+    The signatures are checked on *workers* processes while the archive is read (None: one
+    per core for an archive over a megabyte, when this process runs no other thread; 0 or 1:
+    in this process); the verdicts are the same."""
     if policy not in ("skip", "keep-both", "overwrite-identical"):
         raise BackupError(f"Unknown conflict policy {policy!r}")
     start = time.perf_counter()
@@ -169,7 +190,7 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
     beside = fs is not None and root.parent == fs.root.parent  # the same file system, almost always
     try:
         u = _assess(Path(path), passphrase, root, report, named=beside and os.name != "nt", progress=progress,
-                    cancel=cancel, verify_versions=verify_versions,
+                    cancel=cancel, verify_versions=verify_versions, workers=workers,
                     case_insensitive=fs is not None and _case_insensitive(root if beside else fs.root))
         if u is None or report.errors:
             report.problems.insert(0, "The archive cannot be restored; nothing was restored")

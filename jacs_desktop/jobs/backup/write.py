@@ -232,6 +232,10 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
+#: names of the key material a restore needs first (configs, public keys, their algorithms)
+_KEY_MATERIAL = (".json", ".pem", ".enc_type")
+
+
 def _write_tar(src: Store, buf: _GzipPipe, infos: list[ObjectInfo], get_mt: Callable[[str], tuple[bytes, float]] | None,
                report: ArchiveReport, include_private_keys: bool, progress: ProgressFn | None,
                cancel: CancelToken | None, verify_versions: bool = True) -> list[dict[str, Any]]:
@@ -241,6 +245,12 @@ def _write_tar(src: Store, buf: _GzipPipe, infos: list[ObjectInfo], get_mt: Call
     # every version is verified from the bytes being archived (no second read), so the
     # backup says up front what a restore will report
     refs = {r.key: r for r in src.iter_refs(infos=infos)}
+    # the key material (configs, public keys and their algorithm files) goes first: a restore
+    # checks the versions' signatures with it while the rest of the archive is still being read
+    head = tuple(src.layout.public_keys_prefixes())
+    first = [i.key not in refs and (i.key.endswith(_KEY_MATERIAL) or i.key.startswith(head)) for i in infos]
+    infos = [i for i, f in zip(infos, first, strict=True) if f] + [i for i, f in zip(infos, first, strict=True)
+                                                                   if not f]
     checker = _VersionChecker(src, report) if verify_versions else None
     try:
         return _write_tar_entries(src, buf, infos, get_mt, report, include_private_keys, progress, cancel, refs,
