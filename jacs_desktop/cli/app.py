@@ -1,45 +1,50 @@
-"""The ``jacs-desktop-cli`` parser and entry point: one sub-command module per command group."""
+"""The ``jacs-desktop-cli`` parser and entry point: one sub-command module per command group.
+
+:func:`main` builds only the parser of the command it is given (building all of them costs
+more start-up time than verifying a small store); ``--help``, ``--version`` or an unknown
+command get the whole parser, so their messages list every command.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+from typing import Any
 
 from .. import __version__
-from . import (
-    agreements,
-    attestations,
-    backup,
-    checkpoint,
-    connections,
-    doctor,
-    identity,
-    media,
-    migrate,
-    sign,
-    trust,
-    verify,
-)
 from .output import EXIT_ERROR, PROG, err, safe_streams
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "COMMANDS"]
+
+#: each command → the module (in this package) that adds its parser, in the order of the help
+COMMANDS: dict[str, str] = {
+    "verify": "verify",
+    "sign": "sign",
+    "doctor": "doctor",
+    "migrate": "migrate",
+    "backup": "backup",  # backup (with its verify and profiles) and restore
+    "restore": "backup",
+    "connections": "connections",
+    "agreements": "agreements",
+    "identity": "identity",
+    "trust": "trust",
+    "checkpoint": "checkpoint",
+    "verify-text": "media",
+    "verify-image": "media",
+    "attestations": "attestations",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (*command*) one with only the sub-commands of that command's module."""
     p = argparse.ArgumentParser(prog=PROG, description="Verify and sign JACS data.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    verify.add_parser(sub)
-    sign.add_parser(sub)
-    doctor.add_parser(sub)
-    migrate.add_parser(sub)
-    backup.add_parsers(sub)  # backup (with its verify and profiles) and restore
-    connections.add_parser(sub)
-    agreements.add_parser(sub)
-    identity.add_parser(sub)
-    trust.add_parser(sub)
-    checkpoint.add_parser(sub)
-    media.add_parser(sub)
-    attestations.add_parser(sub)
+    names = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in names:
+        module: Any = importlib.import_module(f".{name}", __package__)
+        (module.add_parsers if hasattr(module, "add_parsers") else module.add_parser)(sub)
     return p
 
 
@@ -57,7 +62,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
 
 def main(argv: list[str] | None = None) -> int:
     safe_streams()
-    args = parse_args(build_parser(), argv)
+    line = sys.argv[1:] if argv is None else argv
+    args = parse_args(build_parser(line[0] if line else None), argv)
     try:
         code: int = args.func(args)
         return code

@@ -52,3 +52,20 @@ def test_a_sqlite_url_loads_its_backend(tmp_path):
     got = json.loads(p.stdout)
     assert got["code"] == 1 and "no JACS data found" in p.stderr  # an empty store
     assert got["loaded"] == ["jacs_desktop.storage.sqlite"]
+
+
+def test_the_command_table_names_every_command_of_the_parser():
+    """main builds only the parser of the command given (app.COMMANDS): the table must name every
+    command of the whole parser, each with the module that adds it."""
+    import argparse
+
+    from jacs_desktop.cli import app
+
+    def choices(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    whole = choices(app.build_parser())
+    assert list(whole) == list(app.COMMANDS)
+    for command, module in app.COMMANDS.items():
+        only = choices(app.build_parser(command))
+        assert command in only and set(only) == {c for c, m in app.COMMANDS.items() if m == module}
