@@ -67,7 +67,10 @@ def migrate(c: sqlite3.Connection) -> int:
     c.execute(_FTS_DDL[0])
     if version() >= SUMMARY_VERSION:
         return version()
-    c.execute("BEGIN IMMEDIATE")
+    try:
+        c.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # read-only, or busy: left as it is (the filter scans)
+        return version()
     try:
         if version() < SUMMARY_VERSION:  # not done by another program in between
             for ddl in _FTS_DDL[1:]:
@@ -96,6 +99,9 @@ def search_index_ready(c: sqlite3.Connection) -> bool:
 def build_search_index(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int = 20_000) -> int:
     """Add the rows not indexed yet to the search index, *batch* rows per transaction (by
     rowid: the triggers keep the ones done in step meanwhile). Returns how many it added."""
+    if search_index_ready(c) or c.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'jd_fts_upto'").fetchone() is None:
+        return 0  # complete (nothing written), or no index (summary version 1)
     done = 0
     while not (cancel is not None and cancel.is_set()):
         c.execute("BEGIN IMMEDIATE")

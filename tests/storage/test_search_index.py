@@ -200,3 +200,17 @@ def test_a_big_sync_leaves_its_rows_to_the_batches(store):
 
 def test_a_new_empty_store_is_indexed_at_once(store):
     assert sp.search_index_ready(store._conn())
+
+
+def test_a_read_only_older_database_is_left_as_it_is(tmp_path):
+    """Opened where it cannot be written: not migrated, no error; nothing to build either."""
+    path = tmp_path / "ro.sqlite3"
+    objects = SqliteStore(path)
+    _put(objects, random.Random(3))
+    objects.close()
+    _downgrade(path)
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    assert sp.migrate(ro) == 1
+    assert not sp.search_index_ready(ro)
+    assert sp.build_search_index(ro) == 0
+    ro.close()
