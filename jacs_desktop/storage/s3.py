@@ -56,7 +56,7 @@ MULTIPART_BYTES = 8 << 20
 #: key ranges a large listing is split into: AWS (each request waits on the network) and
 #: other servers (where listing costs the server CPU, often on this same machine)
 AWS_LIST_RANGES = 16
-SERVER_LIST_RANGES = 4
+SERVER_LIST_RANGES = 3
 
 
 def _list_ranges(option: str, on_aws: bool) -> int:

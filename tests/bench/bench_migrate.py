@@ -66,6 +66,7 @@ def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int],
     """Time ours and the peer, interleaved (the order alternating), and print both and the ratio."""
     t_ours: list[float] = []
     t_theirs: list[float] = []
+    load = [os.getloadavg()[0]]
     for r in range(rounds):
         order = [(ours, t_ours), (theirs, t_theirs)]
         for fn, times in order if r % 2 == 0 else order[::-1]:
@@ -73,11 +74,13 @@ def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int],
             t = time.perf_counter()
             fn(r)
             times.append(time.perf_counter() - t)
+        load.append(os.getloadavg()[0])
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     goal = f" (target <= {target})" if target is not None else ""
     met = "" if target is None else ("  met" if mo / mt <= target else "  NOT met")
     print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s | {peer} min {min(t_theirs):.2f}s "
-          f"median {mt:.2f}s | ratio {mo / mt:.2f}{goal}{met}  [{rounds} rounds]", flush=True)
+          f"median {mt:.2f}s | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}  "
+          f"[{rounds} rounds, load average {min(load):.1f}-{max(load):.1f}]", flush=True)
 
 
 def _migrate_to(source: Store, objects, concurrency: int) -> None:
@@ -104,7 +107,7 @@ def bench_s3(name: str, endpoint: str, bucket: str, src: Path, args, target: flo
 
     def ours(r: int) -> None:
         s3 = S3Store(bucket, f"ours-{r}-{uuid.uuid4().hex[:6]}", endpoint_url=endpoint, access_key=S3_KEY,
-                     secret_key=S3_SECRET, max_pool_connections=args.concurrency * 2)
+                     secret_key=S3_SECRET)
         _migrate_to(source, s3, args.concurrency)
 
     def theirs(r: int) -> None:
