@@ -162,3 +162,18 @@ def test_no_pool_for_a_small_archive_or_with_other_threads(tampered):
     finally:
         stop.set()
         t.join()
+
+
+def test_without_isal_zlib_decompresses_the_same(tampered, tmp_path, monkeypatch):
+    import sys
+
+    with_isal = restore(tampered, open_store(str(tmp_path / "i"), create=True), workers=1)
+    monkeypatch.setitem(sys.modules, "isal", None)  # import isal fails: zlib does the work
+    r = restore(tampered, open_store(str(tmp_path / "t"), create=True), workers=1)
+    _same(r, with_isal)
+    broken = tmp_path / "broken.tar.gz"
+    raw = bytearray(tampered.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    broken.write_bytes(bytes(raw))
+    v = verify_archive(broken, workers=1)
+    assert v.exit_code == 1 and "The archive is damaged" in (v.stream_error or v.errors[0])

@@ -13,7 +13,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn, cast
+from typing import IO, TYPE_CHECKING, NoReturn, Protocol, cast
 
 from ...storage.base import UnsafeName, validate_key
 from ..common import CancelToken, ProgressFn
@@ -102,19 +102,41 @@ class _BoundedTarInfo(tarfile.TarInfo):
     _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _no_sparse
 
 
+class _Inflater(Protocol):
+    """zlib's and ISA-L's decompression objects."""
+
+    eof: bool
+    unused_data: bytes
+    unconsumed_tail: bytes
+
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
 class _Gunzip:
-    """gzip members (one or more, back to back) decompressed in bounded pieces."""
+    """gzip members (one or more, back to back) decompressed in bounded pieces: by ISA-L
+    (``isal``, two to three times zlib's speed) where it is installed, else by zlib."""
 
     def __init__(self, src: _Readable):
         import zlib
 
-        self.zlib = zlib
+        # (typeshed gives zlib's the optional dictionary as a second argument)
+        self.new: Callable[[int], _Inflater] = cast(Callable[[int], _Inflater], zlib.decompressobj)
+        self.errors: tuple[type[Exception], ...] = (zlib.error,)
+        try:
+            from isal import isal_zlib
+
+            # (its stub calls the error an instance)
+            self.new = cast(Callable[[int], _Inflater], isal_zlib.decompressobj)
+            self.errors = (cast(type[Exception], isal_zlib.error), zlib.error)
+        except ImportError:  # pragma: no cover - isal is a dependency; zlib does the same, slower
+            pass
         self.src = src
-        self.z = zlib.decompressobj(31)
+        self.z = self.new(31)
         self.finished = False
 
     def read(self, n: int | None = -1) -> bytes:
-        zlib = self.zlib
         n = CHUNK if n is None or n <= 0 else n
         try:
             while not self.finished:
@@ -123,7 +145,7 @@ class _Gunzip:
                     if not rest:
                         self.finished = True
                         break
-                    self.z = zlib.decompressobj(31)
+                    self.z = self.new(31)
                     data = rest
                 else:
                     data = self.z.unconsumed_tail or self.src.read(CHUNK)
@@ -135,7 +157,7 @@ class _Gunzip:
                 out = self.z.decompress(data, n)
                 if out:
                     return out
-        except zlib.error as exc:
+        except self.errors as exc:
             raise BackupError(f"The archive is damaged: {exc}") from None
         return b""
 

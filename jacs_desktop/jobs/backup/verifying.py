@@ -157,6 +157,15 @@ def _ready() -> int:
     return os.getpid()
 
 
+def _init_worker() -> None:
+    import gc
+
+    # what the fork copied is never freed here: keep the collector off it (no copy-on-write of
+    # the whole heap); parsed documents hold no reference cycles, so collect rarely
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 # -- in this process ---------------------------------------------------------------------------
 
 def pool_for(archive_size: int, workers: int | None) -> VersionPool | None:
@@ -183,7 +192,8 @@ class VersionPool:
     def __init__(self, workers: int):
         # fork: the workers start at once with everything imported; they are made now, before the
         # restore starts its reading and writing threads
-        self.ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self.ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                      initializer=_init_worker)
         self.workers = workers
         try:
             for f in [self.ex.submit(_ready) for _ in range(workers)]:
