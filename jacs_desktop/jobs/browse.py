@@ -265,8 +265,9 @@ class EveryRow:
 
 def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None = None,
                 first_batch: int = 500, batch: int = 5000, *, documents: bool = True) -> int:
-    """Hand the store's version names to *partial* in batches as they are found,
-    so a large store shows rows before its listing ends. Returns the count.
+    """Hand the store's version names to *partial* in batches as they are found (*first_batch*,
+    then *batch*, doubling up to 8 × *batch*), so a large store shows rows before its listing
+    ends. Returns the count.
     ``documents=False``: agents only (the documents are read a page at a time)."""
     buf: list[Ref] = []
     size, n = first_batch, 0
@@ -282,7 +283,8 @@ def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: Canc
             if is_cancelled(cancel):
                 return n
             partial(buf)
-            buf, size = [], batch
+            # then growing batches (each one sorts the window's table again): 5,000, 10,000, ... 40,000
+            buf, size = [], batch if size < batch else min(size * 2, batch * 8)
     if buf:
         partial(buf)
     return n
