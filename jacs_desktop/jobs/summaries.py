@@ -93,7 +93,7 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
     if cache is None or not parallel_ok(store):
         yield from chunks
         return
-    missing = [[r for row in chunk for r in row.refs if not cache.fresh(r)] for chunk in chunks]
+    missing = [cache.missing([r for row in chunk for r in row.refs]) for chunk in chunks]
     if sum(len(m) for m in missing) < PARALLEL_MIN:
         yield from chunks
         return

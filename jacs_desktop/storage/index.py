@@ -240,16 +240,33 @@ class IndexCache:
                 if isinstance(parsed, dict):
                     self._parsed[k] = (st, parsed)
 
+    def missing(self, refs: list[Ref]) -> list[Ref]:
+        """The refs of *refs* without a current entry (after ``preload``: one pass in memory)."""
+        with self._lock:
+            mem = self._mem
+            if mem is None or self._buf:
+                return [r for r in refs if not self._fresh(r)]
+            stamp = self._stamp
+            out = []
+            for r in refs:
+                row = mem.get(r.key)
+                if row is None or (r.size and row[0] != stamp(r)):
+                    out.append(r)
+            return out
+
+    def _fresh(self, ref: Ref) -> bool:
+        row = self._buf.get(ref.key)
+        if row is None:
+            if self._mem is not None:
+                row = self._mem.get(ref.key)
+            else:
+                row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
+        return row is not None and not (ref.size and row[0] != self._stamp(ref))
+
     def fresh(self, ref: Ref) -> bool:
         """Whether an entry for *ref* is there and current (nothing parsed)."""
         with self._lock:
-            row = self._buf.get(ref.key)
-            if row is None:
-                if self._mem is not None:
-                    row = self._mem.get(ref.key)
-                else:
-                    row = self._db.execute("SELECT stamp, summary FROM entry WHERE key=?", (ref.key,)).fetchone()
-        return row is not None and not (ref.size and row[0] != self._stamp(ref))
+            return self._fresh(ref)
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The cached summary of *ref* while it is current (the same dict each time: not to be changed)."""

@@ -147,3 +147,23 @@ def test_few_missing_summaries_are_read_here(tmp_path, monkeypatch):
     snap = _fill(store, tmp_path / "c")  # fewer than PARALLEL_MIN
     assert all(r.title or r.summaries for r in snap.documents)
     assert not list(seen.iterdir())
+
+
+def test_missing_summaries_are_those_without_a_current_entry(tmp_path):
+    """By size and modification time when the listing gives them (a folder listing without
+    them: the entry stands; the verdict is computed from the body either way)."""
+    from dataclasses import replace
+
+    from jacs_desktop.storage.layout import Ref
+
+    refs = [Ref("document", f"id{i}", "v1", f"documents/id{i}:v1.json", 100 + i, 5.0) for i in range(6)]
+    cache = IndexCache("memory://missing", tmp_path)
+    for r in refs[:4]:
+        cache.put(r, {"title": r.id})
+    cache.flush()
+    cache.preload()
+    changed = replace(refs[1], size=999)
+    asked = [refs[0], changed, refs[2], refs[4], replace(refs[3], size=0, mtime=None)]
+    assert cache.missing(asked) == [changed, refs[4]]
+    assert [r for r in asked if not cache.fresh(r)] == [changed, refs[4]]
+    cache.close()
