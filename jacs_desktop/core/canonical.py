@@ -17,6 +17,14 @@ Where Python's ``json`` and JCS disagree:
   by UTF-16 (:class:`_U16Key`); emoji keys alone keep the encoder's order;
 * integers outside +-(2^53-1), non-finite floats, lone surrogates and non-JSON
   types are refused by the reference with its own error.
+
+A parsed document takes one orjson pass per object hashed or signed (:func:`canonical_fast`):
+the strict parse notes whether any object's keys need the UTF-16 order, and floats that
+``repr`` writes differently are parsed again as orjson fragments of their ECMAScript text.
+
+Size: the canonical writer and the strict parser that feeds it share the number and
+key-order rules (float text, UTF-16 order, markers and fragments, integral floats), so they
+sit in one module a reviewer can hold against RFC 8785 at once.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ archived documents; keys and attachments are looked up through the
 ``error`` ("not checked"), never ``invalid``.
 
 Both cores: a store on a folder, SQLite, JSON Lines or memory is verified by a
-pool of processes (one per core). A folder's workers read their slices of the
+pool of processes (one per core; :mod:`.workers`). A folder's workers read their slices of the
 versions themselves, each with its own view of the same folder; for the other
 backends this process reads the bytes and hands them to the workers (each has
 its own read-only view of the store for keys, agents and attachments: a new
@@ -25,10 +25,8 @@ yet (a restore reading an archive) on the same pool, results in order.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import pickle
 import sys
 import threading
 import time
@@ -37,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.checks import FAILED, MAX_DOCUMENT_BYTES, Check
-from ..core.errors import JacsError
 from ..core.verify import ERROR, INVALID, LEGACY, UNVERIFIABLE, VALID, Verdict
 from ..storage.base import ObjectStore, StorageError
 from ..storage.fs import FsStore
@@ -45,9 +42,10 @@ from ..storage.layout import Ref
 from ..storage.memory import MemoryStore
 from ..storage.store import Store, read_error_verdict
 from .common import Cancelled, CancelToken, ProgressFn
+from .workers import ForkPool, SpawnPool, WorkerFailed
 
 __all__ = ["VerifyReport", "verify_store", "stream_store", "verify_items", "worker_count", "Cancelled", "ProgressFn",
-           "CancelToken"]
+           "CancelToken", "WorkerFailed"]
 
 #: versions per task sent to a worker process, and how many tasks may be out at once per worker
 CHUNK = 48
@@ -390,17 +388,19 @@ def _in_pool(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdi
             yield [read(j) for j in chunk] if read_here else chunk
 
     _warm(store)
-    pool: _ForkPool | _SpawnPool
+    pool: ForkPool | SpawnPool
     _PARENT_STORE = store
     try:
-        pool = _ForkPool(n, (view, store.layout)) if method == "fork" else _SpawnPool(n, (view, store.layout), method)
+        initargs = (view, store.layout)
+        pool = (ForkPool(n, _init_worker, initargs, _verify_chunk) if method == "fork"
+                else SpawnPool(n, _init_worker, initargs, _verify_chunk, method))
     finally:
         _PARENT_STORE = None  # (the workers have their copy; nothing here keeps the store alive)
     try:
         todo = chunks()
         sent = 0
         for chunk in itertools.islice(todo, n * AHEAD):
-            pool.submit(sent, chunk, render)
+            pool.submit(sent, (chunk, render))
             sent += 1
         done = 0
         while done < sent:
@@ -408,176 +408,8 @@ def _in_pool(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdi
             done += 1
             nxt = next(todo, None)
             if nxt is not None:
-                pool.submit(sent, nxt, render)
+                pool.submit(sent, (nxt, render))
                 sent += 1
             yield from zip(statuses, outs, strict=True)
     finally:
         pool.close()
-
-
-class _SpawnPool:
-    """Where fork is not the safe default (macOS, Windows): a ``multiprocessing`` pool of new
-    interpreters (each opens the folder again)."""
-
-    def __init__(self, n: int, initargs: tuple[Any, ...], method: str) -> None:
-        import multiprocessing
-
-        self._timeout = multiprocessing.TimeoutError
-        self._pool = multiprocessing.get_context(method).Pool(n, initializer=_init_worker, initargs=initargs)
-        self._pending: dict[int, Any] = {}
-
-    def submit(self, i: int, chunk: list[_Job], render: Callable[[Verdict], Any] | None) -> None:
-        self._pending[i] = self._pool.apply_async(_verify_chunk, (chunk, render))
-
-    def result(self, i: int, cancel: CancelToken | None) -> tuple[list[str], list[Any]]:
-        pending = self._pending.pop(i)
-        while True:  # wait in short steps, so a cancel is seen while a slice is verified
-            try:
-                out: tuple[list[str], list[Any]] = pending.get(timeout=0.2)
-                return out
-            except self._timeout:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled(None) from None
-
-    def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
-
-
-class WorkerFailed(JacsError):
-    """A verification worker process stopped before it answered (killed, out of memory)."""
-
-
-class _ForkPool:
-    """*n* forked workers (Linux), without the ``multiprocessing`` machinery (its import and its
-    queues cost more start-up time than a small store's whole verification): each worker has a
-    pipe for its tasks and one for its results; task *i* goes to worker ``i % n``, so the results
-    are read back in order from the worker that has each. A feeder thread writes the tasks (a
-    task of documents may be larger than a pipe holds while its worker writes a result)."""
-
-    def __init__(self, n: int, initargs: tuple[Any, ...]) -> None:
-        import queue
-        import signal
-
-        self._pids: list[int] = []
-        self._tasks: list[int] = []  # write ends
-        self._results: list[int] = []  # read ends
-        try:
-            for _ in range(n):
-                task_r, task_w = os.pipe()
-                result_r, result_w = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # the worker
-                    code = 0
-                    try:
-                        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (whatever handler the parent set)
-                        for fd in (task_w, result_r, *self._tasks, *self._results):
-                            os.close(fd)
-                        _init_worker(*initargs)
-                        _serve(task_r, result_w)
-                    except BaseException:  # (nothing may escape a forked child)
-                        code = 1
-                    finally:
-                        os._exit(code)
-                os.close(task_r)
-                os.close(result_w)
-                self._pids.append(pid)
-                self._tasks.append(task_w)
-                self._results.append(result_r)
-        except BaseException:
-            self.close()
-            raise
-        self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
-        self._feeder = threading.Thread(target=self._feed, name="verify-feeder", daemon=True)
-        self._feeder.start()
-
-    def _feed(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            fd, data = item
-            try:
-                _write_all(fd, data)
-            except OSError:  # the worker is gone: its reader sees that
-                continue
-
-    def submit(self, i: int, chunk: list[_Job], render: Callable[[Verdict], Any] | None) -> None:
-        self._queue.put((self._tasks[i % len(self._tasks)], _frame((chunk, render))))
-
-    def result(self, i: int, cancel: CancelToken | None) -> tuple[list[str], list[Any]]:
-        import select
-
-        fd = self._results[i % len(self._results)]
-        while not select.select([fd], [], [], 0.2)[0]:  # short steps, so a cancel is seen
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(None)
-        head = _read_exact(fd, 8)
-        body = _read_exact(fd, int.from_bytes(head, "little")) if len(head) == 8 else b""
-        if not body:
-            raise WorkerFailed("a verification worker process stopped unexpectedly (killed or out of memory?)")
-        ok, value = pickle.loads(body)
-        if not ok:
-            raise WorkerFailed(f"a verification worker failed: {value}")
-        out: tuple[list[str], list[Any]] = value
-        return out
-
-    def close(self) -> None:
-        """Stop the workers (a slice in progress is abandoned), then the feeder, then close the
-        task pipes (not before: the feeder must never write to a number that was reused)."""
-        import signal
-
-        for fd in self._results:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        for pid in self._pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in self._pids:
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
-        feeder = getattr(self, "_feeder", None)
-        if feeder is not None:  # (its writes to the stopped workers fail at once)
-            self._queue.put(None)
-            feeder.join()
-        for fd in self._tasks:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._pids, self._tasks, self._results = [], [], []
-
-
-def _frame(value: Any) -> bytes:
-    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    return len(data).to_bytes(8, "little") + data
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    """*n* bytes from *fd*, fewer only at its end."""
-    parts: list[bytes] = []
-    while n:
-        part = os.read(fd, min(n, 1 << 20))
-        if not part:
-            break
-        parts.append(part)
-        n -= len(part)
-    return b"".join(parts)
-
-
-def _serve(task_fd: int, result_fd: int) -> None:
-    """A forked worker's loop: read a task, verify it, write the result, until the pipe closes."""
-    while True:
-        head = _read_exact(task_fd, 8)
-        if len(head) < 8:
-            return
-        jobs, render = pickle.loads(_read_exact(task_fd, int.from_bytes(head, "little")))
-        try:
-            answer: tuple[bool, Any] = (True, _verify_chunk(jobs, render))
-        except Exception as exc:  # a bug must reach the parent as an error, not as a hang
-            answer = (False, f"{type(exc).__name__}: {exc}")
-        _write_all(result_fd, _frame(answer))
