@@ -8,7 +8,8 @@ alternating), and prints min and median of each and the ratio of the medians:
   appear whole or not at all, made durable a batch at a time before they are journalled);
   rclone does not fsync at all;
 * folder -> SeaweedFS S3, every copy checked (ETag = MD5 of the bytes), peer ``rclone copy``
-  (target <= 0.6 x);
+  (target <= 0.6 x), both at our default number of transfers (4, rclone's default too) unless
+  --concurrency says otherwise;
 * folder -> ``rclone serve s3`` and -> the JuiceFS gateway, servers that ignore If-None-Match,
   peer ``rclone copy`` (target <= 1.0 x): ours lists the target once, then one PUT per object;
 * folder -> Azurite (when Node.js and tests/azurite are installed), peer: the azure client
@@ -167,7 +168,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--concurrency", type=int, default=16, help="transfers at once to servers, ours and rclone's")
+    ap.add_argument("--concurrency", type=int, default=MigrateOptions().concurrency,
+                    help="transfers at once to servers, ours and rclone's (--transfers, --checkers); default: "
+                         "our default, which is rclone's default --transfers too")
     ap.add_argument("--fs-concurrency", type=int, default=4, help="transfers at once folder to folder")
     ap.add_argument("--only", default="fs,seaweedfs,rclone,juicefs,azure,resign")
     ap.add_argument("--slow-docs", type=int, default=None,
