@@ -8,7 +8,9 @@
    SQLite's figures from the issue (first page of a 1M-row table in 0.45-0.56 s, 163 MiB;
    measured too when ``sqlitebrowser`` is installed), and the ``sqlite3`` shell's first page.
 3. A 100,000-document folder store: titles and signers filled (target < 5 s), first rows,
-   sorts, filter, peak memory.
+   sorts, filter, peak memory; on the first open (no index cache) and opened again.
+
+``--rounds N`` measures the stores in N interleaved rounds and prints min and median.
 
 Each store is measured in a fresh process (its peak memory is its own), after generating it:
 
@@ -17,8 +19,10 @@ Each store is measured in a fresh process (its peak memory is its own), after ge
   full-text search is not measured), as jacs itself would write them; the bodies are the real
   signed Ed25519 documents of the format fixture, cycled, under fresh random (id, version)
   names, so verification would flag the name mismatch (not measured here). Then the backend's
-  own ``sync_summaries`` summarizes them, as on the first open of a store jacs wrote (its time
-  is printed: a one-time cost; our own writes keep the summaries current).
+  own ``sync_summaries`` summarizes them, as on the first open of a store jacs wrote, and
+  ``build_search_index`` puts them in the filter's trigram index (both times printed: one-time
+  costs; our own writes keep the summaries and the index current). The filters measured: a
+  rare and a common text (the index), and a two-character one (scanned: shorter than a trigram).
 - Folder: the same fixture bodies written as ``documents/{id}:{version}.json`` files.
 
     .venv/bin/python tests/bench/bench_gui.py [--sqlite-docs N] [--folder-docs N] [--keep DIR] [--rounds N]
