@@ -100,7 +100,12 @@ def bench_restore(tmp: Path, src: Path, rounds: int) -> None:
     backup(Store(FsStore(src)), arc, verify_versions=False)
     full, plain, theirs = [], [], []
     full_c, plain_c, theirs_c = [], [], []
-    print(_load())
+    from jacs_desktop.jobs.backup.verifying import pool_for
+
+    pool = pool_for(arc.stat().st_size, None)  # what restore() will use
+    print(_load() + f"; signatures checked on {pool.workers if pool else 'no'} worker processes")
+    if pool is not None:
+        pool.close()
     for i in range(rounds):  # interleaved: ours with signatures, ours archive only, tar
         r = _timed(lambda i=i: restore(arc, Store(FsStore(tmp / f"full-{i}", create=True))), full, full_c)
         assert r.exit_code == 0 and len(r.restored) == r.entries, r.problems[:5]

@@ -112,6 +112,28 @@ def test_an_early_verdict_is_not_used_when_its_key_turns_out_damaged(tampered, t
     assert r.exit_code == 1 and not r.restored and list((tmp_path / "t").iterdir()) == []
 
 
+def test_a_long_head_is_not_kept_for_early_checks(tampered, tmp_path, monkeypatch):
+    """Hundreds of entries before the first version (not how a backup starts): nothing is held for
+    early checks, every version is checked at the end, the same verdicts."""
+    import io
+
+    with tarfile.open(tampered) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers()]
+    odd = tmp_path / "long-head.tar.gz"
+    with tarfile.open(odd, "w:gz") as t:
+        for i in range(verifying.MAX_CONTEXT_ENTRIES + 10):
+            ti = tarfile.TarInfo(f"notes/{i}.txt")
+            ti.size = 2
+            t.addfile(ti, io.BytesIO(b"hi"))
+        for m, data in members:
+            t.addfile(m, io.BytesIO(data))
+    seen = _early(monkeypatch)
+    pooled = verify_archive(odd, workers=2)
+    assert seen["early"] == 0 and seen["again"] == 15
+    _same(pooled, verify_archive(odd, workers=1))
+    assert pooled.exit_code == 1 and len(pooled.damaged) == verifying.MAX_CONTEXT_ENTRIES + 10  # not in the manifest
+
+
 def test_damaged_documents_are_still_refused(tampered, tmp_path):
     bad = tmp_path / "flipped.tar.gz"
     flipped = _flip_entry(tampered, bad)
@@ -130,7 +152,8 @@ def test_a_worker_that_dies_is_a_clear_error_and_nothing_is_written(tampered, tm
     target = tmp_path / "t"
     r = restore(tampered, open_store(str(target), create=True), workers=2)
     assert r.exit_code == 1 and not r.restored and not r.cancelled
-    assert "worker process ended unexpectedly" in r.errors[0] and "nothing was restored" in r.problems[0]
+    assert "worker process checking them ended unexpectedly" in r.errors[0]
+    assert "nothing was restored" in r.problems[0]
     assert list(target.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["t"]
     assert not multiprocessing.active_children()
 

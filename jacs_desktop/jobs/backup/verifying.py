@@ -46,8 +46,10 @@ POOL_MIN_BYTES = 1 << 20
 BATCH = 64
 #: tasks waiting per worker; the reader waits beyond that (memory stays bounded)
 AHEAD = 3
-#: key material larger than this is not sent with the early checks (they wait for the end)
+#: key material larger than this, or in more entries, is not sent with the early checks (they
+#: wait for the end)
 MAX_CONTEXT_BYTES = 8 << 20
+MAX_CONTEXT_ENTRIES = 512
 
 #: what a lookup found, comparable across processes: ("key", bytes, algorithm, source),
 #: ("file", SHA-256 or None), ("none",), ("raised", type name, message)
@@ -59,8 +61,8 @@ class PoolError(_Refused):
 
 
 def _broken(exc: BaseException) -> PoolError:
-    return PoolError("The signature checks stopped: a worker process ended unexpectedly "
-                     f"({exc or 'it was killed'}); nothing was restored")
+    return PoolError("The signature checks stopped: a worker process checking them ended unexpectedly "
+                     "(killed, or out of memory); the archive was not judged")
 
 
 def ref_of(layout: Layout, key: str) -> Ref | None:
@@ -211,15 +213,21 @@ class VersionPool:
         self.head: dict[str, bytes | None] = {}
         self.head_bytes = 0
         self.early_ok = False
+        self.gave_up = False
 
     # while the archive is read
     def entry(self, name: str, data: bytes | None, size: int, cancel: CancelToken | None) -> None:
         """An entry as it is read (its bytes when small): versions go to the workers once the
         key material before them is known."""
         if self.layout is None:
+            if self.gave_up:
+                return
             if name not in self.head:
                 self.head[name] = data
                 self.head_bytes += size
+            if len(self.head) > MAX_CONTEXT_ENTRIES or self.head_bytes > MAX_CONTEXT_BYTES:
+                self.gave_up, self.head = True, {}  # not a backup's head: every version is checked at the end
+                return
             objects = _TempObjects({k: ("", len(v or b""), "") for k, v in self.head.items()},
                                    {k: v for k, v in self.head.items() if v is not None})
             layout = detect_layout(objects)
@@ -240,7 +248,7 @@ class VersionPool:
         """The first version: the entries before it are the context of the early checks."""
         self.layout = layout
         pem = any(k.endswith(".pem") for k in self.head)
-        if not pem or self.head_bytes > MAX_CONTEXT_BYTES or any(v is None for v in self.head.values()):
+        if not pem or any(v is None for v in self.head.values()):
             return  # the keys come later (an older backup): every version is checked at the end
         files = {k: ("", len(v or b""), "") for k, v in self.head.items()}
         self._context(layout, files, {k: v for k, v in self.head.items() if v is not None})
