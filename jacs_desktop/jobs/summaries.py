@@ -14,6 +14,7 @@ a worker killed), the batches left are summarized here, one by one, as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,9 @@ BATCH = 1000
 PARALLEL_MIN = 2000
 #: tasks given to the pool ahead of the batch handed back, per process
 AHEAD = 3
+#: seconds a batch may take in a worker before the pool is given up (a worker stuck on a lock
+#: the fork copied held: the window's process has other threads); the rest are read here
+STUCK_S = 120.0
 
 _log = logging.getLogger(__name__)
 
@@ -109,11 +113,18 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
         return
     pending: deque[Future[tuple[list[str], bool]] | None] = deque()
     broken = False
+
+    def give_up(exc: BaseException) -> None:
+        nonlocal broken
+        _log.warning("summaries read in one process from now on: %s", exc or type(exc).__name__)
+        broken = True
+        _kill(pool)  # a stuck worker is not waited for; the others' work is not needed any more
+
     try:
         ahead = 0
 
         def submit() -> None:
-            nonlocal ahead, broken
+            nonlocal ahead
             while ahead < len(chunks) and len(pending) < n * AHEAD:
                 refs = missing[ahead]
                 fut = None
@@ -122,8 +133,7 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
                         fut = pool.submit(_summarize_keys, [(r.key, IndexCache.stamp_of(r)) for r in refs],
                                           cache.path)
                     except Exception as exc:  # the pool broke (a worker died) before its result was asked for
-                        _log.warning("summaries read in one process from now on: %s", exc)
-                        broken = True
+                        give_up(exc)
                 pending.append(fut)
                 ahead += 1
 
@@ -134,10 +144,9 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
             fut = pending.popleft()
             if fut is not None and not broken:
                 try:
-                    texts, written = fut.result()
-                except Exception as exc:  # a worker died (killed, out of memory): the rest read here
-                    _log.warning("summaries read in one process from now on: %s", exc)
-                    broken = True
+                    texts, written = fut.result(timeout=STUCK_S)
+                except Exception as exc:  # a worker died (killed, out of memory) or is stuck: the rest read here
+                    give_up(exc)
                 else:
                     refs = missing[i]
                     for r in refs:
@@ -151,4 +160,12 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
         for fut in pending:
             if fut is not None:
                 fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not broken, cancel_futures=True)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (``shutdown`` would wait for a stuck one)."""
+    procs: dict[int, Any] = getattr(pool, "_processes", None) or {}
+    for proc in list(procs.values()):
+        with contextlib.suppress(Exception):
+            proc.kill()

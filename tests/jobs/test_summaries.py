@@ -6,6 +6,7 @@ serves the next open."""
 
 import json
 import os
+import time
 
 import pytest
 
@@ -90,6 +91,8 @@ def _spy(items, cache_file):
     """The pool's task, recording the process that ran it (the workers are forked: they see _SPY)."""
     if any(key == _SPY["die_at"] for key, _stamp in items):
         os._exit(3)
+    if any(key == _SPY.get("stuck_at") for key, _stamp in items):
+        time.sleep(3600)  # as if stuck on a lock the fork copied held
     (_SPY["dir"] / str(os.getpid())).touch()
     return _SPY["real"](items, cache_file)
 
@@ -139,6 +142,18 @@ def test_a_worker_that_dies_costs_only_time(tmp_path, monkeypatch, small_batches
     _pids(tmp_path, monkeypatch, die_at=victim)
     assert _shown(_fill(store, tmp_path / "par")) == want
     assert "read in one process from now on" in caplog.text
+
+
+def test_a_stuck_worker_is_given_up(tmp_path, monkeypatch, small_batches, caplog):
+    store = _store(tmp_path / "store")
+    want = _shown(_one_process(store, tmp_path, monkeypatch))
+    victim = _snapshot(store).documents[40].refs[0].key
+    _pids(tmp_path, monkeypatch)
+    monkeypatch.setitem(_SPY, "stuck_at", victim)
+    monkeypatch.setattr(summaries, "STUCK_S", 1.0)
+    t = time.monotonic()
+    assert _shown(_fill(store, tmp_path / "par")) == want
+    assert time.monotonic() - t < 30 and "from now on" in caplog.text
 
 
 def test_few_missing_summaries_are_read_here(tmp_path, monkeypatch):
