@@ -30,15 +30,33 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .base import ObjectInfo
+from .base import ObjectInfo, StorageError
 from .s3_errors import describe_boto
 
-if TYPE_CHECKING:
-    from .s3 import S3Store
-
 __all__ = ["list_objects", "range_bounds"]
+
+class S3Store(Protocol):
+    """What the listing needs of :class:`.s3.S3Store` (named so here; not imported, which
+    would make an import circle)."""
+
+    prefix: str
+    bucket: str
+    max_attempts: int
+    requests: int
+    _stats_lock: threading.Lock
+    _start_after_ignored: bool
+
+    @property
+    def client(self) -> Any: ...
+    def _store(self) -> Any: ...
+    def _folder_marker(self, key: str) -> bool: ...
+    def _region_moved(self, exc: BaseException) -> bool: ...
+    def _transient(self, exc: BaseException) -> bool: ...
+    def _wait_before_retry(self, attempt: int) -> None: ...
+    def _describe(self, exc: BaseException, what: str) -> StorageError: ...
+
 
 HEX = "0123456789abcdef"
 _TOP = "\U0010ffff"  # the highest code point: S3 orders keys by UTF-8 bytes, i.e. by code point
