@@ -106,19 +106,31 @@ def bench_restore(tmp: Path, src: Path, rounds: int) -> None:
     print(_load() + f"; signatures checked on {pool.workers if pool else 'no'} worker processes")
     if pool is not None:
         pool.close()
-    for i in range(rounds):  # interleaved: ours with signatures, ours archive only, tar
-        r = _timed(lambda i=i: restore(arc, Store(FsStore(tmp / f"full-{i}", create=True))), full, full_c)
+    def ours_full(i: int) -> None:
+        r = _timed(lambda: restore(arc, Store(FsStore(tmp / f"full-{i}", create=True))), full, full_c)
         assert r.exit_code == 0 and len(r.restored) == r.entries, r.problems[:5]
-        r = _timed(lambda i=i: restore(arc, Store(FsStore(tmp / f"plain-r-{i}", create=True)),
-                                       verify_versions=False), plain, plain_c)
+
+    def ours_plain(i: int) -> None:
+        r = _timed(lambda: restore(arc, Store(FsStore(tmp / f"plain-r-{i}", create=True)), verify_versions=False),
+                   plain, plain_c)
         assert r.exit_code == 0 and len(r.restored) == r.entries, r.problems[:5]
+
+    def tar(i: int) -> None:
         (tmp / f"tar-x-{i}").mkdir()
-        _timed(lambda i=i: subprocess.run(["tar", "-xzf", str(arc), "-C", str(tmp / f"tar-x-{i}")], check=True),
+        _timed(lambda: subprocess.run(["tar", "-xzf", str(arc), "-C", str(tmp / f"tar-x-{i}")], check=True),
                theirs, theirs_c)
+
+    runs = [ours_full, ours_plain, tar]
+    for i in range(rounds):  # interleaved, each round starting with the next one (the first after a cleanup)
+        for run in runs[i % 3:] + runs[:i % 3]:
+            run(i)
         for d in (f"full-{i}", f"plain-r-{i}", f"tar-x-{i}"):
             shutil.rmtree(tmp / d)
+        subprocess.run(["sync"], check=True)  # the next round starts with nothing left to write back
     n, sig = signature_cpu(src)
     print(_load())
+    for label, xs in (("with signatures", full), ("archive only", plain), ("tar -xzf", theirs)):
+        print(f"  rounds, {label}: " + " ".join(f"{x:.2f}" for x in xs))
     print(f"restore, with signatures:       {_stats(full)}; CPU {_stats(full_c)} ({arc.stat().st_size:,} B archive)")
     print(f"restore, archive only:          {_stats(plain)}; CPU {_stats(plain_c)}")
     print(f"tar -xzf:                       {_stats(theirs)}; CPU {_stats(theirs_c)}")
