@@ -200,3 +200,14 @@ def test_without_isal_zlib_decompresses_the_same(tampered, tmp_path, monkeypatch
     broken.write_bytes(bytes(raw))
     v = verify_archive(broken, workers=1)
     assert v.exit_code == 1 and "The archive is damaged" in (v.stream_error or v.errors[0])
+
+
+def test_no_worker_can_start_the_check_runs_here(tampered, tmp_path, monkeypatch):
+    class NoProcesses(verifying.ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(verifying, "ProcessPoolExecutor", NoProcesses)
+    assert verifying.pool_for(10 << 20, 2) is None
+    r = restore(tampered, open_store(str(tmp_path / "t"), create=True), workers=2)
+    assert r.exit_code == 2 and TAMPERED in r.invalid and len(r.restored) == r.entries

@@ -174,17 +174,21 @@ def pool_for(archive_size: int, workers: int | None) -> VersionPool | None:
     """A pool for an archive of *archive_size* bytes, or None (check in this process): small
     archives, one core, or a process that runs other threads (forking it is not safe) when
     *workers* is not given."""
-    if workers is not None:
-        return VersionPool(workers) if workers > 1 else None
-    if archive_size < POOL_MIN_BYTES or not sys.platform.startswith("linux"):
-        return None
-    if threading.active_count() > 1:  # a GUI, a server: forking would copy their locks
+    if workers is None:
+        if archive_size < POOL_MIN_BYTES or not sys.platform.startswith("linux"):
+            return None
+        if threading.active_count() > 1:  # a GUI, a server: forking would copy their locks
+            return None
+        try:
+            workers = min(len(os.sched_getaffinity(0)), 8)
+        except (AttributeError, OSError):
+            workers = min(os.cpu_count() or 1, 8)
+    if workers <= 1:
         return None
     try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return VersionPool(min(n, 8)) if n > 1 else None
+        return VersionPool(workers)
+    except (OSError, PoolError):  # no process could be started (limits, memory): checked here instead
+        return None
 
 
 class VersionPool:
@@ -203,6 +207,9 @@ class VersionPool:
         except BrokenProcessPool as exc:
             self.close()
             raise _broken(exc) from None
+        except OSError:
+            self.close()
+            raise
         self.pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
         self.batch: list[tuple[Ref, bytes | str]] = []
         self.early: dict[str, tuple[Any, ...]] = {}  # key -> what the early check found
