@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
 from .s3_boto import BotoCredentials, boto_client, boto_session, bucket_region, check_endpoint, ensure_bucket
 from .s3_errors import NO_CREDENTIALS, Failure, describe, describe_boto
-from .s3_list import etag_of, info_of, list_objects
+from .s3_list import etag_of, info_of, list_objects, server_software
 
 if TYPE_CHECKING:
     import obstore.store
@@ -53,22 +53,26 @@ _T = TypeVar("_T")
 
 #: bodies above this go up in parts of this size (S3's minimum part is 5 MiB)
 MULTIPART_BYTES = 8 << 20
-#: key ranges a large listing is split into: AWS (each request waits on the network) and
-#: other servers (where listing costs the server CPU, often on this same machine)
+#: key ranges a large listing is split into: on AWS (each request waits on the network) and on
+#: SeaweedFS (listing costs its CPU, often on this same machine: few ranges). Other servers
+#: list in one sequence unless told: on the folder-backed gateways (JuiceFS, rclone serve s3)
+#: every page re-reads the folder, and ranges made a listing twice as slow (measured)
 AWS_LIST_RANGES = 16
 SERVER_LIST_RANGES = 3
 
 
-def _list_ranges(option: str, on_aws: bool) -> int:
-    """The ``parallel_list`` option: yes/no, or a number of key ranges (2 or more); unset or
-    yes, by the server."""
+def _list_ranges(option: str, on_aws: bool) -> int | None:
+    """The ``parallel_list`` option: yes/no, or a number of key ranges (2 or more). Unset:
+    AWS's, or None (found out from the server at the first listing of more than a page)."""
     if option in ("0", "false", "no"):
         return 1
     if option.isdigit() and int(option) >= 2:
         return min(64, int(option))
     if option not in ("", "1", "true", "yes"):
         raise StorageError(f"parallel_list={option!r}: use yes, no or a number of key ranges")
-    return AWS_LIST_RANGES if on_aws else SERVER_LIST_RANGES
+    if on_aws:
+        return AWS_LIST_RANGES
+    return SERVER_LIST_RANGES if option else None
 
 
 class S3Store(ObjectStore):
@@ -268,7 +272,7 @@ class S3Store(ObjectStore):
     @property
     def parallel_list(self) -> bool:
         """Is a large listing split into key ranges listed at once? (see :mod:`.s3_list`)"""
-        return self.list_ranges > 1
+        return self._ranges() > 1
 
     @parallel_list.setter
     def parallel_list(self, on: bool) -> None:
@@ -278,11 +282,20 @@ class S3Store(ObjectStore):
              ordered: bool = True) -> Iterator[ObjectInfo]:
         """Paged listing in key order; after a full first page, in contiguous key ranges
         listed at once (:mod:`.s3_list`)."""
-        ranges = 1 if self._start_after_ignored else self.list_ranges
-        return list_objects(self, self.prefix + prefix, page_size, ranges)
+        return list_objects(self, self.prefix + prefix, page_size, self._ranges)
+
+    def _ranges(self) -> int:
+        """Key ranges for a listing of more than a page: the option's, else by the server
+        (its ``Server`` answer, asked once)."""
+        if self._start_after_ignored:
+            return 1
+        if self.list_ranges is None:
+            software = server_software(self.endpoint or "", self.connect_timeout)
+            self.list_ranges = SERVER_LIST_RANGES if software.lower().startswith("seaweedfs") else 1
+        return self.list_ranges
 
     def any_key(self, prefix: str) -> str | None:
-        for info in list_objects(self, self.prefix + prefix, 1, 1):
+        for info in list_objects(self, self.prefix + prefix, 1, lambda: 1):
             return info.key
         return None
 

@@ -15,7 +15,9 @@ construction. The caller's thread lists the first range and yields it as it come
 others are listed by threads into queues and yielded after it, in order. Each range but
 the last reads at most one page past its end (S3 has no "stop at" parameter), which is
 why a server where listing costs CPU (SeaweedFS on the same machine) gets few ranges and
-AWS, where each request waits on the network, gets many.
+AWS, where each request waits on the network, gets many; other servers list in one
+sequence unless told (the folder-backed gateways re-read the whole folder for every page:
+see :data:`.s3.SERVER_LIST_RANGES`).
 
 A server that does not honour ``start-after`` (a range then gets keys from before its
 start) is caught: those keys are dropped, and the store lists sequentially from then on.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -105,6 +107,23 @@ _fast_ok = (tuple(getattr(ObjectInfo, "__dataclass_fields__", ())) == _FIELDS
             and not hasattr(ObjectInfo, "__slots__") and not hasattr(ObjectInfo, "__post_init__"))
 #: one listed object's ObjectInfo, from obstore's dict (*skip*: the store prefix's length)
 info_of = _info_fast if _fast_ok else _info_slow
+
+
+def server_software(endpoint: str, timeout: float) -> str:
+    """What the S3 server at *endpoint* calls itself (its ``Server`` header, e.g. "SeaweedFS
+    8000GB 4.48"), from one anonymous request; "" when it does not say or cannot be asked."""
+    import urllib.error
+    import urllib.request
+
+    if not endpoint.lower().startswith(("http://", "https://")):
+        return ""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/", timeout=timeout) as r:
+            return str(r.headers.get("Server", ""))
+    except urllib.error.HTTPError as exc:  # the usual answer: 403 for an anonymous request
+        return str(exc.headers.get("Server", ""))
+    except Exception:
+        return ""
 
 
 def range_bounds(full: str, last_key: str, ranges: int) -> list[str]:
@@ -220,9 +239,9 @@ def _boto_keys(store: S3Store, full: str, after: str | None, last: str | None,
         raise describe_boto(exc, f"listing s3://{store.bucket}/{full}") from None
 
 
-def list_objects(store: S3Store, full: str, page_size: int, ranges: int) -> Iterator[ObjectInfo]:
+def list_objects(store: S3Store, full: str, page_size: int, ranges: Callable[[], int]) -> Iterator[ObjectInfo]:
     """The objects whose bucket key starts with *full*, in key order; after a full first
-    page in up to *ranges* ranges at once (see the module text)."""
+    page in up to ``ranges()`` ranges at once (see the module text)."""
     store._store()  # no credentials: say so before anything else
     folder = full[: full.rfind("/") + 1]
     after = None
@@ -234,8 +253,8 @@ def list_objects(store: S3Store, full: str, page_size: int, ranges: int) -> Iter
         head = chunk
         break
     bounds: list[str] = []
-    if ranges > 1 and len(head) >= page_size and not store._start_after_ignored:
-        bounds = range_bounds(full, store.prefix + head[-1].key, ranges)
+    if len(head) >= page_size and not store._start_after_ignored:
+        bounds = range_bounds(full, store.prefix + head[-1].key, ranges())
     if not bounds:
         yield from head
         for chunk in first:

@@ -116,6 +116,18 @@ def test_pages_past_a_thousand_in_every_range(seaweed_endpoint):
     assert listed == keys == _boto_keys(s, "documents/")
     assert range_bounds("documents/", max(k for k in keys if k < "documents/1"), 2) == ["documents/8"]
     assert len([o for o in s.list("documents/", page_size=100)]) == len(keys)
+    # by default SeaweedFS (which says so in its Server header) gets ranges, moto does not
+    auto = _store(seaweed_endpoint, s.bucket)
+    assert auto.list_ranges is None
+    assert [o.key for o in auto.list("documents/")] == keys
+    assert auto.list_ranges == 3
+
+
+def test_other_servers_list_in_one_sequence_by_default(moto_endpoint):
+    s = _store(moto_endpoint)
+    put_all(s, ((f"documents/{i:04x}.json", b"{}") for i in range(30)))
+    assert [o.key for o in s.list("documents/", page_size=10)] == [f"documents/{i:04x}.json" for i in range(30)]
+    assert s.list_ranges == 1 and not s.parallel_list
 
 
 def test_a_failing_range_fails_the_listing_and_a_transient_one_is_retried(moto_endpoint):
@@ -206,7 +218,10 @@ def test_an_abandoned_listing_stops_its_threads(moto_endpoint):
 
 def test_parallel_list_option():
     s = S3Store("b", endpoint_url="http://127.0.0.1:9", access_key="a", secret_key="b")
-    assert s.list_ranges >= 2 and s.parallel_list
+    assert s.list_ranges is None  # found out from the server when a listing needs it
+    assert S3Store("b", access_key="a", secret_key="b").list_ranges == 16  # AWS
+    assert S3Store("b", endpoint_url="http://127.0.0.1:9", access_key="a", secret_key="b",
+                   parallel_list="yes").list_ranges == 3
     assert S3Store("b", endpoint_url="http://127.0.0.1:9", access_key="a", secret_key="b",
                    parallel_list="no").list_ranges == 1
     assert S3Store("b", endpoint_url="http://127.0.0.1:9", access_key="a", secret_key="b",
