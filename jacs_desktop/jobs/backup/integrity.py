@@ -144,6 +144,25 @@ def _manifest_entries(data: bytes, checked: Container[str] = ()) -> dict[str, di
     return listed
 
 
+def _manifest_check(data: bytes, entries: dict[str, tuple[str, int, str]]) -> dict[str, dict[str, Any]] | BackupError:
+    """The manifest's entries, or what is wrong with it (for ``_unpack(on_manifest=...)``)."""
+    try:
+        return _manifest_entries(data, entries)
+    except BackupError as exc:
+        return exc
+
+
+def _checked_manifest(u: _Unpacked) -> dict[str, dict[str, Any]]:
+    """The manifest's entries: as checked while the archive was read, else checked now."""
+    got = u.manifest_check
+    if got is None:
+        got = _manifest_check(u.manifest_data or b"", u.entries)
+    if isinstance(got, BackupError):
+        raise got
+    assert isinstance(got, dict)
+    return got
+
+
 def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = None,
            cancel: CancelToken | None = None, *, verify_versions: bool = True, pool: VersionPool | None = None) -> None:
     """Archive integrity (every entry against the manifest), then every JACS signature
@@ -165,7 +184,7 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
                                "no entry could be checked against it")
     else:
         try:
-            listed = _manifest_entries(u.manifest_data, u.entries)
+            listed = _checked_manifest(u)
         except BackupError as exc:
             report.errors.append(str(exc))
         if report.errors:

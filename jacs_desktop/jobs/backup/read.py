@@ -251,6 +251,8 @@ class _Unpacked:
     named: bool = False
     #: the bytes of small entries, kept from the one read of the archive for the signature checks
     cache: dict[str, bytes] = field(default_factory=dict)
+    #: what *on_manifest* made of the manifest (checked while the last files were still being written)
+    manifest_check: object = None
 
 
 #: told of each entry as it is read: (name, its bytes when they came in one piece, size, cancel)
@@ -263,7 +265,8 @@ CACHE_BUDGET = 64 << 20
 
 def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            case_insensitive: bool = False, keep: bool = True, on_entry: OnEntry | None = None) -> _Unpacked:
+            case_insensitive: bool = False, keep: bool = True, on_entry: OnEntry | None = None,
+            on_manifest: Callable[[bytes, dict[str, tuple[str, int, str]]], object] | None = None) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty): under their own names when *named*, else numbered. Raises
     :class:`BackupError` when the archive cannot be used at all: unreadable, wrong
@@ -271,7 +274,9 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
     off after some entries is not raised: it is recorded. Nothing is synced to disk here:
     the caller makes the finished folder durable in one step. *keep*: small entries' bytes
     are kept for the signature checks (False when they are not checked). *on_entry* is told of
-    every entry as it is read: (name, its bytes when small, size, cancel)."""
+    every entry as it is read: (name, its bytes when small, size, cancel); *on_manifest* is given
+    the manifest and the entries once all are read, while the writer thread finishes (its answer
+    is ``manifest_check``)."""
     try:
         # opened apart from the with below (which closes it) so that a failure is worded as reading it
         f = open(path, "rb")  # noqa: SIM115
@@ -293,6 +298,8 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
             try:
                 _read_members(members, out, writer, named, root_s, limit, progress, cancel, case_insensitive, f,
                               size, keep, on_entry)
+                if on_manifest is not None and out.manifest_data is not None:
+                    out.manifest_check = on_manifest(out.manifest_data, out.entries)
             finally:
                 failed = writer.close()  # every entry read is on disk (or this machine could not write it)
                 if failed is not None:

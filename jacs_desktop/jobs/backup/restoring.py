@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ...storage.store import Store
 from ..common import CancelToken, ProgressFn
 from .base import ArchiveReport, BackupError
-from .integrity import _judge
+from .integrity import _judge, _manifest_check
 from .place import _place_all
 from .read import _unpack, _Unpacked
 from .verifying import pool_for
@@ -91,7 +91,7 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveRepor
             pool = pool_for(size, workers)  # before any thread of the restore starts (forked)
         u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
                     case_insensitive=case_insensitive, keep=verify_versions,
-                    on_entry=pool.entry if pool is not None else None)
+                    on_entry=pool.entry if pool is not None else None, on_manifest=_manifest_check)
         _judge(u, report, progress, cancel, verify_versions=verify_versions, pool=pool)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"
