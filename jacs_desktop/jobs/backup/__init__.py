@@ -27,8 +27,9 @@ traceback.
 
 The parts: ``base`` (format constants, errors, the report), ``crypto`` (encryption),
 ``tarwrite`` and ``write`` (making an archive), ``read`` (the bounded streaming reader),
-``integrity`` (the manifest and the signatures judged), ``restoring`` (verify and restore;
-not named ``restore``, which is the function).
+``integrity`` (the manifest and the signatures judged), ``verifying`` (the signatures checked
+on worker processes while the archive is read), ``restoring`` (verify and restore; not named
+``restore``, which is the function).
 """
 
 from .base import CHUNK as CHUNK
