@@ -3,13 +3,20 @@
 The first open of a big folder store reads every version's body for its title and
 signer. ``batches`` hands the rows to ``fill_summaries`` a batch at a time; when many
 summaries are missing from the index cache and the store is a folder on this machine,
-a pool of processes (forked: they start at once, with the store already open) reads,
-parses and summarizes the files of the batches ahead, and each batch comes back, in
-order, with its summaries in the cache, so the window fills as they land.
+a pool of processes reads, parses and summarizes the files of the batches ahead, and each
+batch comes back, in order, with its summaries in the cache, so the window fills as they land.
+
+The workers are forked from a *fork server* (``multiprocessing``'s ``forkserver``): a fresh
+process, started once, that has imported this module and runs no other thread. They are never
+forked from the window's process itself, whose other threads (Qt's, the job pool's) may hold a
+lock (malloc, logging, imports, sqlite) at the moment of a fork, which the child would then
+wait for forever. Measured on two busy cores: the server starts in about 0.6 s (once; see
+``prestart``), a pool of two workers from it in 0.07 s, like a fork; a pool of new interpreters
+(``spawn``) costs 1 s on every open.
 
 A summary is what the window shows, never a verdict: every verdict is computed from
-the body by the verifier. Whatever goes wrong with the pool (no fork on this system,
-a worker killed), the batches left are summarized here, one by one, as before.
+the body by the verifier. Whatever goes wrong with the pool (no fork server on this system,
+a worker killed or stuck), the batches left are summarized here, one by one, as before.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import CancelToken
 
-__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok"]
+__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok", "prestart"]
 
 #: rows per batch handed back (and per task of the pool)
 BATCH = 1000
@@ -41,9 +48,10 @@ BATCH = 1000
 PARALLEL_MIN = 2000
 #: tasks given to the pool ahead of the batch handed back, per process
 AHEAD = 3
-#: seconds a batch may take in a worker before the pool is given up (a worker stuck on a lock
-#: the fork copied held: the window's process has other threads); the rest are read here
-STUCK_S = 120.0
+#: seconds the batch handed back next may keep the window waiting for a worker before the pool
+#: is given up (a worker stuck: a hung disk or network mount); the rest are read here. A batch
+#: takes a worker well under a second on a local disk.
+STUCK_S = 8.0
 
 _log = logging.getLogger(__name__)
 
@@ -60,9 +68,32 @@ def _cores() -> int:
 
 
 def parallel_ok(store: Store) -> bool:
-    """A folder on this machine, on a system that forks safely here (Linux), with more than one core."""
+    """A folder on this machine, on a system with a fork server (Linux), with more than one core."""
     return (isinstance(store.objects, FsStore) and sys.platform.startswith("linux")
-            and "fork" in multiprocessing.get_all_start_methods() and _cores() > 1)
+            and "forkserver" in multiprocessing.get_all_start_methods() and _cores() > 1)
+
+
+def _context() -> Any:
+    ctx = multiprocessing.get_context("forkserver")
+    # the server imports the main module once (else each worker would run it again: the
+    # window's imports Qt) and this module (each worker then starts with it imported)
+    ctx.set_forkserver_preload(["__main__", __name__])
+    return ctx
+
+
+def prestart() -> None:
+    """Start the fork server now, so the first big folder opened does not wait for it (it is
+    ready half a second later; this returns at once). Safe from any thread: the server is a
+    new interpreter that runs nothing else. An error only means the pool is not used."""
+    if not (sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()):
+        return
+    from multiprocessing import forkserver
+
+    _context()
+    try:
+        forkserver.ensure_running()
+    except (OSError, ValueError) as exc:
+        _log.warning("no fork server for the summaries: %s", exc)
 
 
 _objects: FsStore | None = None
@@ -70,7 +101,7 @@ _objects: FsStore | None = None
 
 def _init(objects: FsStore) -> None:
     global _objects
-    _objects = objects  # inherited through fork, not pickled
+    _objects = objects
 
 
 def _summarize_keys(items: list[tuple[str, str]], cache_file: Path) -> tuple[list[str], bool]:
@@ -105,12 +136,12 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
     objects = store.objects
     assert isinstance(objects, FsStore)  # (parallel_ok)
     try:
-        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_init,
-                                   initargs=(objects,))
+        pool = ProcessPoolExecutor(n, mp_context=_context(), initializer=_init, initargs=(objects,))
     except (OSError, ValueError) as exc:
         _log.warning("summaries read in one process: %s", exc)
         yield from chunks
         return
+    task = _summarize_keys  # (looked up here: a test puts a slow or dying task in its place)
     pending: deque[Future[tuple[list[str], bool]] | None] = deque()
     broken = False
 
@@ -130,7 +161,7 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
                 fut = None
                 if refs and not broken:
                     try:
-                        fut = pool.submit(_summarize_keys, [(r.key, IndexCache.stamp_of(r)) for r in refs],
+                        fut = pool.submit(task, [(r.key, IndexCache.stamp_of(r)) for r in refs],
                                           cache.path)
                     except Exception as exc:  # the pool broke (a worker died) before its result was asked for
                         give_up(exc)

@@ -7,6 +7,7 @@ serves the next open."""
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,9 @@ def small_batches(monkeypatch):
 
 def _fill(store, cache_dir, on_rows=None):
     snap = _snapshot(store)
+    if _SPY:  # the workers come from a fork server: they learn what to do from a file
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        (cache_dir / "spy.json").write_text(json.dumps(_SPY))
     cache = IndexCache(store.url, cache_dir)
     try:
         fill_summaries(snap, cache, on_rows=on_rows)
@@ -87,23 +91,24 @@ def _one_process(store, tmp_path, monkeypatch):
 _SPY = {}
 
 
-def _spy(items, cache_file):
-    """The pool's task, recording the process that ran it (the workers are forked: they see _SPY)."""
-    if any(key == _SPY["die_at"] for key, _stamp in items):
+def spy_task(items, cache_file):
+    """The pool's task in a worker, recording the process that ran it; told by spy.json beside
+    the cache file to end its process or to hang at a key (a real worker that dies or hangs)."""
+    spy = json.loads((cache_file.parent / "spy.json").read_text())
+    if any(key == spy.get("die_at") for key, _stamp in items):
         os._exit(3)
-    if any(key == _SPY.get("stuck_at") for key, _stamp in items):
-        time.sleep(3600)  # as if stuck on a lock the fork copied held
-    (_SPY["dir"] / str(os.getpid())).touch()
-    return _SPY["real"](items, cache_file)
+    if any(key == spy.get("stuck_at") for key, _stamp in items):
+        time.sleep(3600)  # as if stuck on a hung disk
+    (Path(spy["dir"]) / str(os.getpid())).write_text(str(os.getppid()))
+    return summaries._summarize_keys(items, cache_file)  # (the worker's own module: the real task)
 
 
 def _pids(tmp_path, monkeypatch, die_at=None):
     seen = tmp_path / "pids"
     seen.mkdir()
-    monkeypatch.setitem(_SPY, "real", summaries._summarize_keys)
-    monkeypatch.setitem(_SPY, "dir", seen)
+    monkeypatch.setitem(_SPY, "dir", str(seen))
     monkeypatch.setitem(_SPY, "die_at", die_at)
-    monkeypatch.setattr(summaries, "_summarize_keys", _spy)
+    monkeypatch.setattr(summaries, "_summarize_keys", spy_task)
     return seen
 
 
@@ -154,6 +159,26 @@ def test_a_stuck_worker_is_given_up(tmp_path, monkeypatch, small_batches, caplog
     t = time.monotonic()
     assert _shown(_fill(store, tmp_path / "par")) == want
     assert time.monotonic() - t < 30 and "from now on" in caplog.text
+
+
+def test_the_workers_are_not_forked_from_this_process(tmp_path, monkeypatch, small_batches):
+    """This process runs other threads (as the window's does): its workers come from the fork
+    server, whose parent is not this process."""
+    import threading
+
+    store = _store(tmp_path / "store")
+    seen = _pids(tmp_path, monkeypatch)
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)
+    busy.start()
+    try:
+        _fill(store, tmp_path / "par")
+    finally:
+        stop.set()
+        busy.join()
+    parents = {int(p.read_text()) for p in seen.iterdir()}
+    assert parents and os.getpid() not in parents
+    assert summaries.STUCK_S <= 10  # a user waits no longer than that for a stuck worker
 
 
 def test_few_missing_summaries_are_read_here(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
 """The window on a folder store whose summaries are read by the process pool (issue 14): the
 documents table is repainted as each batch of rows lands, before the last one, and every
-row ends with the title its body gives; opened again, the titles come from the cache."""
+row ends with the title its body gives; opened again, the titles come from the cache; a
+worker that hangs or dies costs the window nothing but a short wait for the rows left."""
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -49,4 +51,58 @@ def test_rows_land_in_batches_and_get_their_titles(qtbot, tmp_path, monkeypatch)
         assert len(landed) == -(-N // 8)  # one repaint per batch
         titles = {w.docs_model.row_object(r).title for r in range(w.docs_model.rowCount())}
         assert titles == {f"title {i}" for i in range(N)}
+        w.close()
+
+
+def hang_task(items, cache_file):
+    """The pool's task in a worker that hangs on the batch with document 20 (a hung disk)."""
+    import time
+
+    if any("00000020-" in key for key, _stamp in items):
+        time.sleep(3600)
+    return summaries._summarize_keys(items, cache_file)
+
+
+def die_task(items, cache_file):
+    """The pool's task in a worker that ends its process on the batch with document 20."""
+    import os
+
+    if any("00000020-" in key for key, _stamp in items):
+        os._exit(3)
+    return summaries._summarize_keys(items, cache_file)
+
+
+def test_a_hung_or_dead_worker_leaves_the_window_usable(qtbot, tmp_path, monkeypatch, caplog):
+    """A worker that hangs (or dies) on one batch: the window keeps answering (its event loop
+    never waits), the rows before land, and after the stuck limit the rest are read in the
+    window's process: every row gets its title."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setattr(summaries, "BATCH", 8)
+    monkeypatch.setattr(summaries, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(summaries, "STUCK_S", 1.0)
+    root = tmp_path / "store"
+    _folder(root)
+    for name, task in (("hang", hang_task), ("die", die_task)):
+        monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / f"cache-{name}"))
+        monkeypatch.setattr(summaries, "_summarize_keys", task)
+        caplog.clear()
+        ticks = []
+        timer = QTimer()
+        timer.timeout.connect(lambda ticks=ticks: ticks.append(time.monotonic()))
+        timer.start(20)
+        t0 = time.monotonic()
+        w, landed = _open(qtbot, tmp_path, root)
+        took = time.monotonic() - t0
+        timer.stop()
+        titles = {w.docs_model.row_object(r).title for r in range(w.docs_model.rowCount())}
+        assert titles == {f"title {i}" for i in range(N)}, name
+        assert len(landed) == -(-N // 8), name
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        assert ticks and max(gaps) < 0.8, (name, max(gaps))  # never stalled (for STUCK_S, 1 s, say)
+        assert "read in one process from now on" in caplog.text, name
+        assert took < 20, (name, took)
         w.close()

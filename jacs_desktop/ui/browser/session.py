@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ...jobs import summaries
 from ...jobs.browse import Snapshot, SnapshotBuilder, fill_summaries, reconcile, stream_refs, verify_ref, verify_rows
 from ...jobs.doc_pages import paged_tables, sync_paged
 from ..workers import Task, WorkerPool
@@ -146,6 +147,8 @@ class StoreSession(QObject):
                 if check:
                     check()
                 partial(("store", store))
+                if summaries.parallel_ok(store):  # the pool's fork server starts while the folder is listed
+                    summaries.prestart()
                 tables = paged_tables(store)
                 if tables is None:
                     stream_refs(store, lambda batch: partial(("refs", batch)), cancel)
