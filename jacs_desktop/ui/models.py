@@ -11,6 +11,12 @@ rows are asked for as they are shown, a filter whose total is not counted yet
 grows by pages (``canFetchMore``/``fetchMore``). Changes of order keep the
 selection (persistent indexes are moved); a change in the number of rows is a
 reset, never thousands of row inserts.
+
+Each row's sort key is computed once per column and kept (until the row is said to
+have changed: ``row_changed``, ``rows_changed``, ``resort``), so sorting again by a
+column compares the kept keys, and a batch of rows appended to a sorted table is
+sorted on its own and merged into the sorted rows (each new row's place found by
+binary search) instead of sorting every row again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
+from .sorted_rows import merge_sorted
 from .theme import VERDICT_COLORS
 
 __all__ = ["Column", "RowTableModel", "VERDICT_COLORS", "VERDICT_MARKS", "verdict_badge"]
@@ -98,6 +105,10 @@ class RowTableModel(QAbstractTableModel):
         self._filter: Callable[[Any], bool] | None = None
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._pos: dict[int, int] | None = None
+        #: each column's kept sort keys, by id() of the row (the rows are held in _all)
+        self._keys: dict[int, dict[int, Any]] = {}
+        #: the sort keys of _all, in its order, while _all is sorted by them (else None)
+        self._all_keys: list[Any] | None = None
         #: optional: rows -> QMimeData, to drag rows out (attachments to the file manager)
         self.mime_provider: Callable[[list[Any]], Any] | None = None
         #: optional: whether a row may be dragged out (default: every row)
@@ -243,14 +254,46 @@ class RowTableModel(QAbstractTableModel):
         return self.mime_provider([self._row_at(r) for r in rows])
 
     # -- sorting and filtering, in the model ------------------------------------
+    def _key_fn(self, column: int) -> Callable[[Any], Any]:
+        col = self._columns[column]
+        if col.sort_key is not None:
+            return col.sort_key
+        getter = col.getter
+        return lambda r: _default_key(getter(r))
+
+    def _keys_of(self, column: int, rows: Sequence[Any]) -> list[Any]:
+        """The sort keys of *rows* by *column*: the kept ones, the others computed and kept."""
+        kept = self._keys.setdefault(column, {})
+        ids = [id(r) for r in rows]
+        if len(kept) < len(ids) or not all(i in kept for i in ids):
+            fn = self._key_fn(column)
+            for i, r in zip(ids, rows, strict=True):
+                if i not in kept:
+                    kept[i] = fn(r)
+        return [kept[i] for i in ids]
+
+    def _forget_keys(self) -> None:
+        self._keys.clear()
+        self._all_keys = None
+
     def _sort_all(self) -> None:
         if self._sort is None:
+            self._all_keys = None
             return
         column, order = self._sort
-        col = self._columns[column]
-        getter = col.getter
-        key: Callable[[Any], Any] = col.sort_key or (lambda r: _default_key(getter(r)))
-        self._all.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+        keys = self._keys_of(column, self._all)
+        # (stable, and in reverse as list.sort(reverse=True): rows with equal keys keep their order)
+        order_ = sorted(range(len(keys)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        rows = self._all
+        self._all = [rows[i] for i in order_]
+        self._all_keys = [keys[i] for i in order_]
+
+    def _merge(self, new: Sequence[Any]) -> None:
+        """Merge *new* into the sorted _all, each row where sorting them all would put it."""
+        assert self._sort is not None and self._all_keys is not None
+        column, order = self._sort
+        self._all, self._all_keys = merge_sorted(self._all, self._all_keys, new, self._keys_of(column, new),
+                                                 order == Qt.SortOrder.DescendingOrder)
 
     def _apply(self) -> None:
         f = self._filter
@@ -282,6 +325,7 @@ class RowTableModel(QAbstractTableModel):
         if self._pager is not None:
             self._pager_relayout(lambda: self._pager.refresh())
             return
+        self._forget_keys()
         if self._filter is not None:
             f = self._filter
             if sum(1 for r in self._all if f(r)) != len(self._rows) or any(not f(r) for r in self._rows):
@@ -326,10 +370,29 @@ class RowTableModel(QAbstractTableModel):
         if not rows or self._pager is not None:
             return
         if self._sort is not None or self._filter is not None:
-            # keep the chosen order and filter: merge, then one reset
-            self.beginResetModel()
-            self._all.extend(rows)
-            self._sort_all()
+            # keep the chosen order and filter: the batch merged into the sorted rows; one
+            # insert when it all goes after them and nothing is filtered (one per batch, as
+            # unsorted: PySide6 6.12 fails after thousands of inserts), else one reset
+            if self._sort is not None and self._all_keys is not None:
+                column, order = self._sort
+                new_keys = self._keys_of(column, rows)
+                last = self._all_keys[-1] if self._all_keys else None
+                desc = order == Qt.SortOrder.DescendingOrder
+                at_end = self._filter is None and (last is None or (
+                    not (last < max(new_keys)) if desc else not (min(new_keys) < last)))
+                if at_end:
+                    first = len(self._rows)
+                    self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+                    self._merge(rows)
+                    self._apply()
+                    self.endInsertRows()
+                    return
+                self.beginResetModel()
+                self._merge(rows)
+            else:
+                self.beginResetModel()
+                self._all.extend(rows)
+                self._sort_all()
             self._apply()
             self.endResetModel()
             return
@@ -343,6 +406,7 @@ class RowTableModel(QAbstractTableModel):
     def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
         self._pager = None
+        self._forget_keys()
         self._all = list(rows)
         self._sort_all()
         self._apply()
@@ -358,6 +422,9 @@ class RowTableModel(QAbstractTableModel):
             if j is not None:
                 self.dataChanged.emit(self.index(j, 0), self.index(j, len(self._columns) - 1))
             return
+        for kept in self._keys.values():  # its keys are computed again when asked for
+            kept.pop(id(row_obj), None)
+        self._all_keys = None  # (the order stands until it is sorted again: no row moves here)
         if self._pos is None:
             self._pos = {id(r): i for i, r in enumerate(self._rows)}
         i = self._pos.get(id(row_obj))
@@ -373,6 +440,7 @@ class RowTableModel(QAbstractTableModel):
             if n:
                 self.dataChanged.emit(self.index(0, 0), self.index(n - 1, len(self._columns) - 1))
             return
+        self._forget_keys()
         if self._filter is not None or self._sort is not None:
             self.resort()
             if self._rows:

@@ -191,6 +191,9 @@ for col in range(w.docs_model.columnCount()):
         app.processEvents()
         times[(col, order.name)] = time.perf_counter() - t
 worst = max(times, key=times.get)
+print("sorts", " ".join(f"{w.docs_model.headerData(c, Qt.Orientation.Horizontal).replace(' ', '_')}/{o[0]}="
+                        f"{1000 * t:.0f}"
+                        for (c, o), t in times.items()), flush=True)
 print(f"sort {times[worst]:.4f} {w.docs_model.headerData(worst[0], Qt.Orientation.Horizontal)}/{worst[1]}", flush=True)
 w.docs_view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
 app.processEvents()
@@ -244,6 +247,13 @@ def report(kind: str, n: int, gots: list[dict], with_fill: bool) -> None:
               f"rows another program wrote summarized and indexed for the filter)")
     print(f"  sort, worst column:  {_spread([float(g['sort'][0]) for g in gots], 1000, 'ms', 0)}  "
           f"(target < 300 ms; {got['sort'][1]})")
+    per: dict[str, list[float]] = {}
+    for g in gots:
+        for tok in g.get("sorts", []):
+            name, _, ms = tok.rpartition("=")
+            per.setdefault(name.replace("_", " "), []).append(float(ms))
+    for name, vals in per.items():
+        print(f"    sort by {name:18} {_spread(vals, 1, 'ms', 0)}")
     for label in ("rare", "common", "short"):
         if f"filter-{label}" not in got:
             continue
