@@ -86,6 +86,10 @@ def aggregate(verdicts: list[Verdict | None]) -> Aggregate:
     return Aggregate(status, len(verdicts), counts, worst)
 
 
+#: the aggregate of n versions none of which is checked yet, by n (never changed: shared)
+_UNCHECKED: dict[int, Aggregate] = {}
+
+
 class _Versioned:
     """What agent and document rows share: their versions and their verdicts,
     one per version (keyed by object key), filled in as they are checked."""
@@ -123,6 +127,11 @@ class _Versioned:
             self.set_verdict(key, v)
 
     def aggregate(self) -> Aggregate:
+        if not self.verdicts:  # none checked yet (a big table's first sort by verdict): one shared per count
+            agg = _UNCHECKED.get(len(self.refs))
+            if agg is None:
+                agg = _UNCHECKED[len(self.refs)] = aggregate([None] * len(self.refs))
+            return agg
         rev, n, cached = self._rev, len(self.verdicts), self._agg_cache
         if cached is not None and cached[0] == rev and cached[1] == n and cached[2] == len(self.refs):
             return cached[3]

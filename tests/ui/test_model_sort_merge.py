@@ -107,3 +107,33 @@ def test_a_batch_after_the_rows_shown_is_one_insert_and_keeps_the_selection(qtbo
     assert p.isValid() and p.row() == 1
     m.append_rows([Row(2, "z")])  # goes between: one reset
     assert resets == [True] and [r.n for r in _shown(m)] == [1, 2, 3, 5, 5, 7, 9]
+
+
+def test_the_documents_table_sorted_by_verdict_as_verdicts_arrive(qtbot):
+    """The real Verdict column: unchecked rows (one shared aggregate per number of versions)
+    and checked ones sort by how bad they are; a verdict that arrives moves its row once the
+    table is sorted again (``resort``), the kept keys being forgotten."""
+    from jacs_desktop.core.verify import Verdict
+    from jacs_desktop.jobs.browse import DocRow
+    from jacs_desktop.storage.layout import Ref
+    from jacs_desktop.ui.browser.columns import document_columns
+
+    def row(i, versions):
+        refs = [Ref("document", f"d{i}", f"v{v}", f"documents/d{i}:v{v}.json", 10, 1.0) for v in range(versions)]
+        return DocRow(f"d{i}", refs, title=f"t{i}")
+
+    rows = [row(i, 1 + i % 2) for i in range(6)]
+    rows[1].set_verdict(rows[1].refs[0].key, Verdict("invalid"))
+    rows[2].set_verdict(rows[2].refs[0].key, Verdict("valid"))
+    assert rows[0].aggregate() is rows[4].aggregate() and rows[0].status == "pending"
+    assert rows[1].status == "invalid" and rows[3].aggregate().total == 2
+    m = RowTableModel(document_columns())
+    QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    m.sort(0, DESC)  # the worst first
+    m.append_rows(rows[:3])
+    m.append_rows(rows[3:])
+    assert _shown(m)[0] is rows[1] and _shown(m)[-1] is rows[2]
+    rows[5].set_verdict(rows[5].refs[0].key, Verdict("invalid"))
+    rows[5].set_verdict(rows[5].refs[1].key, Verdict("invalid"))
+    m.resort()
+    assert _shown(m)[0] is rows[5] and _shown(m)[1] is rows[1]  # two bad versions before one
