@@ -164,6 +164,8 @@ w = BrowserWindow(None, settings=QSettings(sys.argv[4], QSettings.Format.IniForm
                   prefs=Settings(verify_on_open=False))
 w.show()
 app.processEvents()
+if os.environ.get("JD_BENCH_SORTED_OPEN"):  # as when the window remembers a sort by Title
+    w.docs_view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
 t0 = time.perf_counter()
 w.open_url(url)
 while w.docs_model.rowCount() == 0:
@@ -287,7 +289,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="generate the stores here and keep them (reused when present)")
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds of the store measurements")
+    ap.add_argument("--sorted-open", action="store_true", help="the table sorted by Title before the store opens")
     args = ap.parse_args()
+    if args.sorted_open:
+        os.environ["JD_BENCH_SORTED_OPEN"] = "1"
     tmp = Path(tempfile.mkdtemp(prefix="jd-bench-gui-"))
     data = args.keep or tmp
     data.mkdir(parents=True, exist_ok=True)
