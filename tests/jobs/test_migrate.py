@@ -216,13 +216,13 @@ def test_kill_9_mid_migration_then_rerun(tmp_path, target):
             time.sleep(0.01)
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL
+        assert proc.wait() == -signal.SIGKILL, f"the migration ended by itself ({proc.returncode}) before the kill"
         partial_counts.append(len([r for r in open_store(url).refs() if r.kind == "document"]))
-    assert 0 < partial_counts[0] < n  # the kill really interrupted a running copy
+    assert 0 < partial_counts[0] < n, partial_counts  # the kill really interrupted a running copy
     out = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
-    assert report["summary"]["failed"] == 0 and report["summary"]["resumed_from_journal"] > 0
+    assert report["summary"]["failed"] == 0 and report["summary"]["resumed_from_journal"] > 0, report["summary"]
     target_store = open_store(url)
     refs = target_store.refs()
     assert len([r for r in refs if r.kind == "document"]) == n and len(refs) == n + 1
@@ -235,7 +235,8 @@ def test_kill_9_mid_migration_then_rerun(tmp_path, target):
                            "FROM jacs_document").fetchone() == (n, n)
         con.close()
     else:  # no half-written or temporary files left behind
-        assert not [p for p in (tmp_path / "dst").rglob(".*") if p.is_file()]
+        left = [p.name for p in (tmp_path / "dst").rglob(".*") if p.is_file()]
+        assert not left, left
     assert tree_hash(src) == before
 
 

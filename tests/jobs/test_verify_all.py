@@ -38,12 +38,26 @@ def big_store(tmp_path_factory):
     return root
 
 
+def _children() -> set[str]:
+    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
+        return set(f.read().split())
+
+
+_BEFORE: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_before_the_test():
+    """Child processes that were already there (servers other tests' session fixtures started) are not workers."""
+    _BEFORE.clear()
+    _BEFORE.update(_children())
+
+
 def _no_workers_left() -> bool:
-    """No child process of this one is left (the forked workers are reaped), and none of multiprocessing's."""
+    """No child process this test started is left (the forked workers are reaped), and none of multiprocessing's."""
     from multiprocessing import resource_tracker
 
-    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
-        mine = set(f.read().split())
+    mine = _children() - _BEFORE
     mine.discard(str(getattr(resource_tracker._resource_tracker, "_pid", None)))  # (spawn's, for the process' life)
     return not mine and multiprocessing.active_children() == []
 
