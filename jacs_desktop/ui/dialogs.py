@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QLin
 if TYPE_CHECKING:
     from ..core.identity import Identity
 
-__all__ = ["PasswordDialog", "choose_identity_file", "load_identity_or_say"]
+__all__ = ["IdentityLoading", "PasswordDialog", "choose_identity_file", "load_identity_or_say"]
 # and, loaded on first use, ConnectDialog (S3Dialog: its old name)
 
 
@@ -38,6 +38,47 @@ def load_identity_or_say(config_path: str, status: QLabel) -> Identity | None:
     except JacsError as exc:
         status.setText(tr("Could not load the identity: {0}").format(exc))
         return None
+
+
+class IdentityLoading:
+    """Mixin for a window that acts as one agent: choose and load its jacs.config.json, ask for its key's
+    password. The window (a QWidget) has ``status`` (a QLabel), ``identity`` and ``_ask_password`` (a
+    callable for tests, or None to ask with :class:`PasswordDialog`), and implements ``_identity_loaded``."""
+
+    status: QLabel
+    identity: Any
+    _ask_password: Any
+
+    def _choose_identity(self) -> None:
+        path = choose_identity_file(cast("QWidget", self))
+        if path:
+            self.load_identity(path)
+
+    def load_identity(self, config_path: str) -> bool:
+        """Load the identity of *config_path*; on failure say why in ``status`` (error style) and keep the
+        current identity."""
+        from .theme import error_style
+
+        ident = load_identity_or_say(config_path, self.status)
+        if ident is None:
+            self.status.setStyleSheet(error_style())
+            return False
+        self.identity = ident
+        self._identity_loaded()
+        return True
+
+    def _identity_loaded(self) -> None:
+        """Show the newly loaded ``self.identity`` (each window its own way)."""
+        raise NotImplementedError
+
+    def _password(self) -> str | None:
+        if self._ask_password is not None:
+            pw: str | None = self._ask_password(self.identity)
+            return pw
+        dlg = PasswordDialog(cast("QWidget", self),
+                             tr("Password of the private key of {0}").format(self.identity.agent_id),
+                             f"agent:{self.identity.agent_id}:password")
+        return dlg.password if dlg.exec() else None
 
 
 class PasswordDialog(QDialog):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.agreements import SIGNING_ROLES, Agreement, Board, pending_roles, waiting_for
-from ..dialogs import choose_identity_file, load_identity_or_say
+from ..dialogs import IdentityLoading
 from ..theme import verdict_color
 from ..workers import message_of
 
@@ -37,7 +37,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("AgreementBoard", text)
 
 
-class AgreementBoardWindow(QWidget):
+class AgreementBoardWindow(IdentityLoading, QWidget):
     """``load()`` reads the board on a worker; *Sign…* signs the selected agreement as the loaded
     identity and stores the new version (checked before it is stored)."""
 
@@ -92,16 +92,7 @@ class AgreementBoardWindow(QWidget):
             self.load_identity(config_path)
 
     # -- identity -------------------------------------------------------------------------
-    def _choose_identity(self) -> None:
-        path = choose_identity_file(self)
-        if path:
-            self.load_identity(path)
-
-    def load_identity(self, config_path: str) -> bool:
-        ident = load_identity_or_say(config_path, self.status)
-        if ident is None:
-            return False
-        self.identity = ident
+    def _identity_loaded(self) -> None:
         name = ""
         directory = self.store.agent_directory() if hasattr(self.store, "agent_directory") else None
         rec = directory.agent(self.identity.agent_id) if directory is not None else None
@@ -110,7 +101,6 @@ class AgreementBoardWindow(QWidget):
         self.identity_label.setText(tr("Identity: {0}").format(f"{name} {self.identity.agent_id}".strip()))
         self.waiting.setEnabled(True)
         self._fill()
-        return True
 
     # -- board ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -189,16 +179,6 @@ class AgreementBoardWindow(QWidget):
         self.role.setEnabled(ag.kind == "v2" and bool(roles))
 
     # -- signing --------------------------------------------------------------------------
-    def _password(self) -> str | None:
-        if self._ask_password is not None:
-            pw: str | None = self._ask_password(self.identity)
-            return pw
-        from ..dialogs import PasswordDialog
-
-        dlg = PasswordDialog(self, tr("Password of the private key of {0}").format(self.identity.agent_id),
-                             f"agent:{self.identity.agent_id}:password")
-        return dlg.password if dlg.exec() else None
-
     def sign_selected(self) -> None:
         ag = self.selected()
         if ag is None or self.identity is None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.checkpoints import Checkpoint, DiffRow, diff_rows
-from ..dialogs import choose_identity_file, load_identity_or_say
+from ..dialogs import IdentityLoading
 from ..models import Column, RowTableModel
 from ..theme import error_style, verdict_color
 from ..workers import message_of
@@ -129,7 +129,7 @@ def verification_text(side: str, c: Checkpoint) -> str:
                                                c.root[:16]))
 
 
-class CheckpointDiffWindow(QWidget):
+class CheckpointDiffWindow(IdentityLoading, QWidget):
     #: a diff was signed and stored: "id:version"
     signed = Signal(str)
 
@@ -218,20 +218,6 @@ class CheckpointDiffWindow(QWidget):
             self.set_checkpoints(rows)
 
     # -- identity -------------------------------------------------------------------------
-    def _choose_identity(self) -> None:
-        path = choose_identity_file(self)
-        if path:
-            self.load_identity(path)
-
-    def load_identity(self, config_path: str) -> bool:
-        ident = load_identity_or_say(config_path, self.status)
-        if ident is None:
-            self.status.setStyleSheet(error_style())
-            return False
-        self.identity = ident
-        self._identity_loaded()
-        return True
-
     def _identity_loaded(self) -> None:
         show_identity(self, self.identity_label)
 
@@ -323,16 +309,6 @@ class CheckpointDiffWindow(QWidget):
         return text
 
     # -- signing --------------------------------------------------------------------------
-    def _password(self) -> str | None:
-        if self._ask_password is not None:
-            pw: str | None = self._ask_password(self.identity)
-            return pw
-        from ..dialogs import PasswordDialog
-
-        dlg = PasswordDialog(self, tr("Password of the private key of {0}").format(self.identity.agent_id),
-                             f"agent:{self.identity.agent_id}:password")
-        return dlg.password if dlg.exec() else None
-
     def sign_diff(self) -> None:
         p = self.pair()
         if p is None or p[0] is p[1]:

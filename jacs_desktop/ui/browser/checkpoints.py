@@ -15,8 +15,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ...jobs.checkpoints import Checkpoint, Comparison
-from ..dialogs import choose_identity_file, load_identity_or_say
-from ..theme import error_style, verdict_color
+from ..dialogs import IdentityLoading
+from ..theme import verdict_color
 from ..workers import message_of
 from .checkpoint_diff import CHANGE_STATUS, say, show_identity, signer_label, who
 
@@ -27,7 +27,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("CheckpointsWindow", text)
 
 
-class CheckpointsWindow(QWidget):
+class CheckpointsWindow(IdentityLoading, QWidget):
     def __init__(self, store: Any, workers: Any, config_path: str = "", parent: QWidget | None = None,
                  ask_password: Any = None):
         super().__init__(parent, Qt.WindowType.Window)
@@ -76,20 +76,9 @@ class CheckpointsWindow(QWidget):
         if config_path:
             self.load_identity(config_path)
 
-    def _choose_identity(self) -> None:
-        path = choose_identity_file(self)
-        if path:
-            self.load_identity(path)
-
-    def load_identity(self, config_path: str) -> bool:
-        ident = load_identity_or_say(config_path, self.status)
-        if ident is None:
-            self.status.setStyleSheet(error_style())
-            return False
-        self.identity = ident
+    def _identity_loaded(self) -> None:
         show_identity(self, self.identity_label)
         self.create_button.setEnabled(True)
-        return True
 
     def load(self) -> None:
         from ...jobs.checkpoints import checkpoints
@@ -119,16 +108,6 @@ class CheckpointsWindow(QWidget):
         count = tr("{0} checkpoints").format(len(rows))
         say(self.status, f"{self._note}. {count}" if self._note else count)
         self._note = ""
-
-    def _password(self) -> str | None:
-        if self._ask_password is not None:
-            pw: str | None = self._ask_password(self.identity)
-            return pw
-        from ..dialogs import PasswordDialog
-
-        dlg = PasswordDialog(self, tr("Password of the private key of {0}").format(self.identity.agent_id),
-                             f"agent:{self.identity.agent_id}:password")
-        return dlg.password if dlg.exec() else None
 
     def create_checkpoint(self) -> None:  # (not create(): that is QWidget.create())
         if self.identity is None:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..dialogs import choose_identity_file, load_identity_or_say
+from ..dialogs import IdentityLoading
 from ..workers import message_of
 
 __all__ = ["KeyManagementWindow"]
@@ -49,7 +49,7 @@ def _needs_finishing(identity: Any) -> bool:
     return isinstance(sig, dict) and sig.get("publicKeyHash") != identity.public_key_hash
 
 
-class KeyManagementWindow(QWidget):
+class KeyManagementWindow(IdentityLoading, QWidget):
     #: the agent's new version (``id:version``) after a rotation: the store listing changed
     rotated = Signal(str)
 
@@ -123,20 +123,7 @@ class KeyManagementWindow(QWidget):
             self.load_identity(config_path)
 
     # ------------------------------------------------------------------ identity
-    def _choose_identity(self) -> None:
-        path = choose_identity_file(self)
-        if path:
-            self.load_identity(path)
-
-    def load_identity(self, config_path: str) -> bool:
-        ident = load_identity_or_say(config_path, self.status)
-        if ident is None:
-            return False
-        self.identity = ident
-        self._show_identity()
-        return True
-
-    def _show_identity(self) -> None:
+    def _identity_loaded(self) -> None:
         ident = self.identity
         self.identity_label.setText(tr("Identity: {0}").format(ident.agent_id))
         self.fields["agent"].setText(ident.agent_id)
@@ -187,15 +174,6 @@ class KeyManagementWindow(QWidget):
 
         self._run(work, done, tr("The password was not changed: {0}"), "change password")
 
-    def _password(self) -> str | None:
-        if self._ask_password is not None:
-            return self._ask_password(self.identity)
-        from ..dialogs import PasswordDialog
-
-        dlg = PasswordDialog(self, tr("Password of the private key of {0}").format(self.identity.agent_id),
-                             f"agent:{self.identity.agent_id}:password")
-        return dlg.password if dlg.exec() else None
-
     def _confirmed(self, text: str) -> bool:
         if self._confirm is not None:
             return self._confirm(text)
@@ -225,7 +203,7 @@ class KeyManagementWindow(QWidget):
 
         def done(result: Any) -> None:
             self.identity = result.identity
-            self._show_identity()
+            self._identity_loaded()
             what = tr("Finished the rotation") if result.finished_interrupted else tr("Rotated the keys")
             self.status.setText(tr("{0}: agent version {1} → {2}, key {3}… → {4}… ({5}).").format(
                 what, result.old_version, result.new_version, result.old_key_hash[:16], result.new_key_hash[:16],
