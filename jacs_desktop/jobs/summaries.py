@@ -67,10 +67,16 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _fork_server_usable() -> bool:
+    """Linux with multiprocessing's fork server, and not a frozen bundle: there the fork server
+    would start the bundle's own program (``sys.executable``), which is the app, not Python."""
+    return (sys.platform.startswith("linux") and not getattr(sys, "frozen", False)
+            and "forkserver" in multiprocessing.get_all_start_methods())
+
+
 def parallel_ok(store: Store) -> bool:
-    """A folder on this machine, on a system with a fork server (Linux), with more than one core."""
-    return (isinstance(store.objects, FsStore) and sys.platform.startswith("linux")
-            and "forkserver" in multiprocessing.get_all_start_methods() and _cores() > 1)
+    """A folder on this machine, on a system with a usable fork server, with more than one core."""
+    return isinstance(store.objects, FsStore) and _fork_server_usable() and _cores() > 1
 
 
 def _context() -> Any:
@@ -85,7 +91,7 @@ def prestart() -> None:
     """Start the fork server now, so the first big folder opened does not wait for it (it is
     ready half a second later; this returns at once). Safe from any thread: the server is a
     new interpreter that runs nothing else. An error only means the pool is not used."""
-    if not (sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()):
+    if not _fork_server_usable():
         return
     from multiprocessing import forkserver
 

@@ -207,3 +207,21 @@ def test_missing_summaries_are_those_without_a_current_entry(tmp_path):
     assert cache.missing(asked) == [changed, refs[4]]
     assert [r for r in asked if not cache.fresh(r)] == [changed, refs[4]]
     cache.close()
+
+
+def test_no_fork_server_in_a_frozen_bundle(tmp_path, monkeypatch):
+    """In a PyInstaller bundle ``sys.executable`` is the app itself: a fork server would start a
+    second app (which held the smoke test's pipes open until its timeout). The summaries are
+    then read in this process, and prestart starts nothing."""
+    import multiprocessing.forkserver as fs
+    import sys
+
+    store = Store(FsStore(tmp_path))
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    assert summaries._fork_server_usable() == (sys.platform.startswith("linux"))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert not summaries.parallel_ok(store)
+    started = []
+    monkeypatch.setattr(fs, "ensure_running", lambda: started.append(1))
+    summaries.prestart()
+    assert started == []
