@@ -485,17 +485,24 @@ class Parsed:
     key_order: bool | None = None
 
 
+def _encodable_float(t: str) -> tuple[Any, str | None]:
+    """The JSON float *t* as the encoders may write it (a float ``repr`` writes as ECMAScript, or
+    the integer an integral one canonicalizes as) and None; else None and its ECMAScript text."""
+    v = float(t)
+    if _float_ok(v):
+        return v, None
+    if v == int(v) and abs(v) <= 2**53:
+        return int(v), None
+    return None, es_number(v)
+
+
 def _fragment_tree(text: str) -> Any:
     """*text* (already parsed strictly) parsed again for orjson: floats that ``repr`` does not write
     as ECMAScript become fragments of their ECMAScript text (written as they are)."""
 
     def number(t: str) -> Any:
-        v = float(t)
-        if _float_ok(v):
-            return v
-        if v == int(v) and abs(v) <= 2**53:
-            return int(v)
-        return _Fragment(es_number(v).encode("ascii"))
+        v, es = _encodable_float(t)
+        return v if es is None else _Fragment(es.encode("ascii"))
 
     return json.loads(text, parse_float=number)
 
@@ -506,12 +513,10 @@ def _marked_tree(text: str) -> tuple[Any, tuple[str, ...]]:
     marks: list[str] = []
 
     def number(t: str) -> Any:
-        v = float(t)
-        if _float_ok(v):
+        v, es = _encodable_float(t)
+        if es is None:
             return v
-        if v == int(v) and abs(v) <= 2**53:
-            return int(v)
-        marks.append(es_number(v))
+        marks.append(es)
         return f"{_MARK}{len(marks) - 1}{_MARK}"
 
     return json.loads(text, parse_float=number), tuple(marks)
