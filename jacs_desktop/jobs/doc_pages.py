@@ -8,8 +8,8 @@ implementations answer it:
 - ``SqlPager`` over ``PagedDocuments``, for the SQLite backend: counts and pages
   come from the database's indexes (``storage.sqlite_pages``), rows are made
   only for the pages shown (and kept, with their verdicts, once made); a filter
-  of three characters or more is looked up in the database's trigram index (up
-  to ``MATCH_CAP`` matches: counted and sorted at once), a shorter one or one
+  is looked up in the database's search index (trigrams; one or two characters:
+  ``sqlite_grams``) (up to ``MATCH_CAP`` matches: counted and sorted at once), one
   matching more rows is matched by scanning, a page at a time;
 - ``ListPager``, the generic fallback: the same order and filter, in memory,
   over a list of rows (what the window does for every other backend).
@@ -46,8 +46,8 @@ SORT_NAMES = ("verdict", "title", "type", "id", "date", "versions", "signer", "a
 #: a filter matching more rows than this is not counted up front: pages are loaded as the table scrolls
 #: (in the chosen order, the first page found soon among so many)
 MATCH_CAP = 20_000
-#: the shortest filter the search index answers (a trigram); shorter ones are matched by scanning
-MATCH_MIN = 3
+#: the shortest filter the search index answers (one character: ``sqlite_grams``)
+MATCH_MIN = 1
 
 _PENDING_KEY = (len(BADNESS) - rank(PENDING), 0, PENDING)
 
@@ -295,7 +295,7 @@ class PagedDocuments:
     def match(self, text: str) -> bool:
         """Put the rows whose search text contains *text* into the connection's
         ``temp.jd_rows`` through the search index (under ``lock``). False when the index
-        cannot answer (not built yet, a text under ``MATCH_MIN`` characters) or more than
+        cannot answer (not built yet, a text of one or two characters found in many rows) or more than
         ``MATCH_CAP`` rows match: then the rows are found by scanning, a page at a time."""
         if len(text) < MATCH_MIN or "\x00" in text or not self.search_ready():
             return False
@@ -345,8 +345,10 @@ class SqlPager:
             if self._text and d.match(self._text):
                 signers = self._query().signers
                 if signers:  # the signer's name is searched too
+                    marks = ",".join("?" * len(signers))  # through the signer sort's index (its key is fold)
                     c.execute(f"INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE removed = ? "
-                              f"AND signer IN ({','.join('?' * len(signers))})", [int(d.archived), *signers])
+                              f"AND signer_key IN ({marks}) AND signer IN ({marks})",
+                              [int(d.archived), *(sp.fold(s) for s in signers), *signers])
                 self._rows_set = True
             if self._sort == "verdict":
                 decided = [r for r in list(d.made.values())

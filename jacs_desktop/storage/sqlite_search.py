@@ -2,14 +2,17 @@
 
 ``jd_doc_fts`` is an FTS5 index of trigrams over ``jd_doc.search`` (SQLite 3.34 or
 later), external content (the text is not stored twice): a filter of three characters
-or more is an index lookup, not a scan of every row (shorter ones scan, as before).
+or more is an index lookup, not a scan of every row. A filter of one or two characters
+goes to ``sqlite_grams`` (summary schema 3): the distinct one- and two-character texts
+with their row counts, and the rows of the rare ones.
 
-The index covers the ``jd_doc`` rows up to the rowid in ``jd_fts_upto``: triggers keep
-those in step with every write, and ``build_search_index`` adds the rest in batches
-(an existing database, or the rows a big ``sync`` added), so it can be built while the
-window is open and an interrupted build carries on next time. It is never trusted
-over ``jd_doc``: a match is checked with ``instr`` as the plain filter does. The
-summary schema's version is ``jd_meta``'s ``summary_version`` (``migrate``).
+The index covers the ``jd_doc`` rows up to the rowid in ``jd_fts_upto`` (``jd_gram_upto``
+for the short texts): triggers keep those in step with every write, and
+``build_search_index`` adds the rest in batches (an existing database, or the rows a big
+``sync`` added), so it can be built while the window is open and an interrupted build
+carries on next time. It is never trusted over ``jd_doc``: a match is checked with
+``instr`` as the plain filter does. The summary schema's version is ``jd_meta``'s
+``summary_version`` (``migrate``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from typing import Protocol
+
+from . import sqlite_grams
 
 __all__ = ["SUMMARY_VERSION", "INDEXED_ALL", "migrate", "search_index_ready", "build_search_index", "fts_phrase",
            "pause_search_index", "match_rows"]
@@ -26,8 +31,9 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-#: the summary tables' schema (``jd_meta`` ``summary_version``): 1 without the search index, 2 with it
-SUMMARY_VERSION = 2
+#: the summary tables' schema (``jd_meta`` ``summary_version``): 1 without the search index, 2 with the
+#: trigram index, 3 with the index of one- and two-character texts too (``sqlite_grams``)
+SUMMARY_VERSION = 3
 #: ``jd_fts_upto.upto`` once every row is in the search index (rows added later are indexed by the triggers)
 INDEXED_ALL = 2**63 - 1
 
@@ -57,38 +63,47 @@ END""",
 
 def migrate(c: sqlite3.Connection) -> int:
     """Bring the summary schema of an existing database to ``SUMMARY_VERSION`` (outside a
-    transaction); returns the version it has now. 1 → 2: the search index, empty, its rows
+    transaction), one step per transaction; returns the version it has now. 1 → 2: the
+    trigram index; 2 → 3: the index of short texts (``sqlite_grams``); each empty, its rows
     left to ``build_search_index`` (none for an empty store: complete at once). An SQLite
-    without FTS5's trigram tokenizer stays at 1 (the filter scans, as before)."""
+    that cannot make a step stays where it is (without FTS5's trigram tokenizer at 1: the
+    filter scans, as before)."""
     def version() -> int:
         got = c.execute("SELECT value FROM jd_meta WHERE name = 'summary_version'").fetchone()
         return int(got[0]) if got is not None and str(got[0]).isdigit() else 1
 
     c.execute(_FTS_DDL[0])
-    if version() >= SUMMARY_VERSION:
-        return version()
-    try:
-        c.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:  # read-only, or busy: left as it is (the filter scans)
-        return version()
-    try:
-        if version() < SUMMARY_VERSION:  # not done by another program in between
-            for ddl in _FTS_DDL[1:]:
-                c.execute(ddl)
-            c.execute("INSERT INTO jd_doc_fts(jd_doc_fts) VALUES ('delete-all')")
-            c.execute("DELETE FROM jd_fts_upto")
-            c.execute("INSERT INTO jd_fts_upto(upto) SELECT CASE WHEN EXISTS (SELECT 1 FROM jd_doc) THEN 0 "
-                      "ELSE ? END", (INDEXED_ALL,))
-            c.execute("INSERT OR REPLACE INTO jd_meta(name, value) VALUES ('summary_version', ?)",
-                      (str(SUMMARY_VERSION),))
-        c.execute("COMMIT")
-    except sqlite3.OperationalError:  # no FTS5 or no trigram tokenizer (SQLite < 3.34)
-        c.execute("ROLLBACK")
+    for step in (2, 3):
+        if version() >= step:
+            continue
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # read-only, or busy: left as it is (the filter scans)
+            break
+        try:
+            if version() < step:  # not done by another program in between
+                if step == 2:
+                    for ddl in _FTS_DDL[1:]:
+                        c.execute(ddl)
+                    c.execute("INSERT INTO jd_doc_fts(jd_doc_fts) VALUES ('delete-all')")
+                    c.execute("DELETE FROM jd_fts_upto")
+                    c.execute("INSERT INTO jd_fts_upto(upto) SELECT CASE WHEN EXISTS (SELECT 1 FROM jd_doc) THEN 0 "
+                              "ELSE ? END", (INDEXED_ALL,))
+                else:
+                    for ddl in sqlite_grams.DDL:
+                        c.execute(ddl)
+                    sqlite_grams.reset(c)
+                c.execute("INSERT OR REPLACE INTO jd_meta(name, value) VALUES ('summary_version', ?)", (str(step),))
+            c.execute("COMMIT")
+        except sqlite3.OperationalError:  # no FTS5, no trigram tokenizer (SQLite < 3.34), ...
+            c.execute("ROLLBACK")
+            break
     return version()
 
 
 def search_index_ready(c: sqlite3.Connection) -> bool:
-    """Every ``jd_doc`` row is in the search index."""
+    """Every ``jd_doc`` row is in the trigram index (``sqlite_grams.ready``: in the index of
+    short texts)."""
     try:
         got = c.execute("SELECT upto FROM jd_fts_upto").fetchone()
     except sqlite3.OperationalError:  # a database of summary version 1
@@ -96,12 +111,15 @@ def search_index_ready(c: sqlite3.Connection) -> bool:
     return got is not None and got[0] >= INDEXED_ALL
 
 
-def build_search_index(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int = 20_000) -> int:
+def build_search_index(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int = 20_000,
+                       gram_batch: int = 5000) -> int:
     """Add the rows not indexed yet to the search index, *batch* rows per transaction (by
-    rowid: the triggers keep the ones done in step meanwhile). Returns how many it added."""
+    rowid: the triggers keep the ones done in step meanwhile), then to the index of short
+    texts (*gram_batch* rows per transaction). Returns how many rows it added to either."""
     if search_index_ready(c) or c.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'jd_fts_upto'").fetchone() is None:
-        return 0  # complete (nothing written), or no index (summary version 1)
+        # complete (nothing written), or no index (summary version 1)
+        return sqlite_grams.build(c, cancel, batch=gram_batch)
     done = 0
     while not (cancel is not None and cancel.is_set()):
         c.execute("BEGIN IMMEDIATE")
@@ -121,7 +139,7 @@ def build_search_index(c: sqlite3.Connection, cancel: CancelFlag | None = None, 
         except BaseException:
             c.execute("ROLLBACK")
             raise
-    return done
+    return done + sqlite_grams.build(c, cancel, batch=gram_batch)
 
 
 def pause_search_index(c: sqlite3.Connection) -> None:
@@ -130,6 +148,7 @@ def pause_search_index(c: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.OperationalError):  # no search index (summary version 1)
         c.execute("UPDATE jd_fts_upto SET upto = (SELECT coalesce(max(rowid), 0) FROM jd_doc) "
                   "WHERE upto > (SELECT coalesce(max(rowid), 0) FROM jd_doc)")
+    sqlite_grams.pause(c)
 
 
 def fts_phrase(text: str) -> str:
@@ -139,13 +158,13 @@ def fts_phrase(text: str) -> str:
 
 def match_rows(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | None:
     """Put the rowids of the live (or archived) ``jd_doc`` rows whose search text contains
-    *text* (three characters or more) into ``temp.jd_rows``, through the search index;
-    returns how many, or None when the index holds more than *cap* matches (live and archived)
-    or *text* is shorter than a trigram (then ``temp.jd_rows`` is left empty: scan). The index
-    finds them; ``instr`` says yes, as the plain filter does."""
-    c.execute("DELETE FROM temp.jd_rows")
+    *text* into ``temp.jd_rows``, through the search index (one or two characters:
+    ``sqlite_grams.match``); returns how many, or None when the index holds more than *cap*
+    matches (live and archived) or cannot say (then ``temp.jd_rows`` is left empty: scan).
+    The index finds them; ``instr`` says yes, as the plain filter does."""
     if len(text) < 3:
-        return None
+        return sqlite_grams.match(c, archived, text, cap)
+    c.execute("DELETE FROM temp.jd_rows")
     phrase = fts_phrase(text)
     # counted in the index alone first (live and archived): a common text is not looked up row by row
     hits: int = c.execute("SELECT count(*) FROM (SELECT rowid FROM jd_doc_fts WHERE jd_doc_fts MATCH ? LIMIT ?)",

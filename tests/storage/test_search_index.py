@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from jacs_desktop.storage import sqlite_grams
 from jacs_desktop.storage import sqlite_pages as sp
 from jacs_desktop.storage.sqlite import SqliteStore
 
@@ -64,9 +65,65 @@ def _index_only(c, text):
     return {r[0] for r in c.execute("SELECT rowid FROM jd_doc_fts WHERE jd_doc_fts MATCH ?", (sp.fts_phrase(text),))}
 
 
+def short_needles(rnd, texts, n=60):
+    """Substrings of one or two characters of the rows' texts, the same upper-cased, pieces cut
+    short and texts no row has."""
+    pool = [t for _r, t in texts.values()]
+    out = []
+    for _ in range(n):
+        t = rnd.choice(pool)
+        k = rnd.randint(1, 2)
+        i = rnd.randint(0, max(0, len(t) - k))
+        out.append(t[i:i + k])
+    out += [x.upper() for x in out[:10]]
+    out += [rnd.choice(PIECES)[:rnd.randint(1, 2)] for _ in range(20)]
+    out += ["zq", "\u02ac", "🎈", "\t\t", "ﬃ"]
+    return [x.lower() for x in out if 0 < len(x.lower()) < 3]
+
+
+def check_short(c, rnd, n=60):
+    """Filters of one or two characters: exactly the plain filter's rows, or None (a gram in
+    more rows than ``posted_max``: the caller scans); and the index's tables are exactly what
+    the rows say."""
+    texts = _texts(c)
+    assert sqlite_grams.ready(c)
+    most = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
+    for low in short_needles(rnd, texts, n):
+        for archived in (0, 1):
+            want = {rowid for rowid, (a, t) in texts.items() if a == archived and low in t}
+            got = sp.match_rows(c, bool(archived), low, cap=10**6)
+            rows = {r[0] for r in c.execute("SELECT rowid FROM temp.jd_rows")}
+            if got is None:  # a common gram: in more rows than posted_max once
+                assert sum(low in t for _a, t in texts.values()) > 0 and not rows, low
+                assert c.execute("SELECT posted FROM jd_gram WHERE gram = ?", (low,)).fetchone() == (0,)
+            else:
+                assert (got, rows) == (len(want), want), low
+    check_gram_tables(c, texts, most)
+
+
+def check_gram_tables(c, texts, most):
+    want = {}
+    for rowid, (removed, t) in texts.items():
+        for g in sqlite_grams.grams(t):
+            w = want.setdefault(g, [0, 0, set()])
+            w[0 if removed == 0 else 1] += 1
+            w[2].add(rowid)
+    got = {g: (n0, n1, posted) for g, n0, n1, posted in c.execute("SELECT gram, n0, n1, posted FROM jd_gram")}
+    assert {g: (n0, n1) for g, (n0, n1, _p) in got.items()} == {g: (w[0], w[1]) for g, w in want.items()}
+    posts = {}
+    for g, doc in c.execute("SELECT gram, doc FROM jd_gram_row"):
+        posts.setdefault(g, set()).add(doc)
+    assert set(posts) <= {g for g, (_a, _b, posted) in got.items() if posted}  # none for a common gram
+    for g, (n0, n1, posted) in got.items():
+        if posted:
+            assert posts.get(g, set()) == want[g][2], g  # every row that has it, no other
+            assert g == "" or n0 + n1 <= most
+
+
 def _check_exact(c, rnd, n=60):
     texts = _texts(c)
     assert sp.search_index_ready(c)
+    check_short(c, rnd, n)
     for needle in _needles(rnd, texts, n):
         low = needle.lower()  # what the window's filter box hands over
         want_any = {rowid for rowid, (_a, t) in texts.items() if low in t}
@@ -103,7 +160,6 @@ def test_the_index_finds_exactly_what_the_plain_filter_finds(store):
     # more than the cap: nothing left in temp.jd_rows, the caller scans instead
     assert sp.match_rows(c, False, "hea", cap=5) is None  # "header"
     assert c.execute("SELECT count(*) FROM temp.jd_rows").fetchone()[0] == 0
-    assert sp.match_rows(c, False, "-4", cap=10**6) is None  # shorter than a trigram: not the index's
 
 
 def test_the_index_follows_deletes_archiving_and_other_programs(store):
@@ -130,8 +186,11 @@ def test_the_index_follows_deletes_archiving_and_other_programs(store):
 def _downgrade(path):
     """The database as the version before the search index left it (summary version 1)."""
     raw = sqlite3.connect(path, isolation_level=None)
-    for name in ("jd_doc_fts_ai", "jd_doc_fts_ad", "jd_doc_fts_au"):
+    for name in ("jd_doc_fts_ai", "jd_doc_fts_ad", "jd_doc_fts_au", "jd_doc_gram_ai", "jd_doc_gram_ad",
+                 "jd_doc_gram_au"):
         raw.execute(f"DROP TRIGGER {name}")
+    for name in ("jd_gram", "jd_gram_row", "jd_gram_upto"):
+        raw.execute(f"DROP TABLE {name}")
     raw.execute("DROP TABLE jd_doc_fts")
     raw.execute("DROP TABLE jd_fts_upto")
     raw.execute("DELETE FROM jd_meta WHERE name = 'summary_version'")
@@ -159,12 +218,12 @@ def test_an_older_database_is_migrated_and_indexed_in_batches_while_written(tmp_
     objects = SqliteStore(path)  # opened by this version: migrated, the index empty
     try:
         c = objects._conn()
-        assert c.execute("SELECT value FROM jd_meta WHERE name = 'summary_version'").fetchone()[0] == "2"
+        assert c.execute("SELECT value FROM jd_meta WHERE name = 'summary_version'").fetchone()[0] == str(sp.SUMMARY_VERSION)
         assert not sp.search_index_ready(c)
         assert sp.migrate(c) == sp.SUMMARY_VERSION  # twice: nothing more
         batches = 0
-        while not sp.search_index_ready(c):
-            sp.build_search_index(c, _Once(), batch=16)
+        while not (sp.search_index_ready(c) and sqlite_grams.ready(c)):
+            sp.build_search_index(c, _Once(), batch=16, gram_batch=16)
             batches += 1
             # writes between batches: rows already indexed and rows not yet, changed and deleted
             _put(objects, rnd, rnd.choice(ids))  # a new version: its row made again (a new rowid)
@@ -172,7 +231,7 @@ def test_an_older_database_is_migrated_and_indexed_in_batches_while_written(tmp_
             victim = rnd.choice(ids)
             for info in list(objects.list(f"documents/{victim}:")):
                 objects.delete(info.key)
-        assert batches >= 150 // 16
+        assert batches >= 2 * 150 // 16  # the trigrams, then the short texts
         _check_exact(c, rnd)
         assert objects.build_search_index() == 0  # done: nothing to add
     finally:
@@ -194,7 +253,7 @@ def test_a_big_sync_leaves_its_rows_to_the_batches(store):
     c = store._conn()
     assert sp.sync(c, bulk=10, batch=25) == 60
     assert not sp.search_index_ready(c)
-    assert store.build_search_index() == 60
+    assert store.build_search_index() == 2 * 60  # to each index
     _check_exact(c, rnd, n=30)
 
 

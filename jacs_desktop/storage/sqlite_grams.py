@@ -1,0 +1,203 @@
+"""The filter's index of one- and two-character texts over ``jd_doc.search`` (summary
+schema 3), for the filters shorter than a trigram (``sqlite_search`` has the rest).
+
+- ``jd_gram``: every distinct text of one or two characters found in some row's search
+  text, with how many live (``n0``) and archived (``n1``) rows contain it. A filter that
+  is not there matches no row, answered at once instead of by a scan of every row.
+- ``jd_gram_row``: the rows (``doc``: a ``jd_doc`` rowid) of each *rare* gram (``posted = 1``:
+  at most ``jd_gram_upto.posted_max`` rows contain it, ``POSTED_MAX`` unless a test says
+  otherwise), so its matches are looked up, not scanned for. A gram found in more rows is
+  *common*: its postings are dropped for good (until the index is made again) and the filter
+  walks the chosen order with a LIMIT instead, which finds a page soon when one row in fifty
+  or more matches.
+- The pseudo-gram ``''`` lists the rows whose search text has a NUL character in it (SQLite's
+  ``substr`` and ``length`` stop there, ``instr`` does not): every short filter checks them.
+
+Triggers keep both tables in step with the ``jd_doc`` rows up to ``jd_gram_upto.upto`` (plain
+SQL: other programs writing the file need none of our functions); ``build`` adds the rest in
+batches, grams computed in Python by the same rule. Never trusted over ``jd_doc``: every
+match is checked with ``instr``, as the plain filter does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import Counter
+from typing import Protocol
+
+__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "reset", "match"]
+
+#: a gram in more rows than this keeps no postings (its filter walks the chosen order instead)
+POSTED_MAX = 20_000
+#: ``jd_gram_upto.upto`` once every row is in the index
+_ALL = 2**63 - 1
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def grams(text: str) -> set[str]:
+    """The grams of a search text, as the triggers find them: every substring of one or two
+    characters up to the first NUL, and ``''`` when there is a NUL."""
+    head, nul, _ = text.partition("\x00")
+    out = set(head)
+    out.update(head[i:i + 2] for i in range(len(head) - 1))
+    if nul:
+        out.add("")
+    return out
+
+
+def _grams_sql(x: str) -> str:
+    """The SQL rows ``g`` of ``grams(x)``."""
+    return (f"WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < length({x})) "
+            f"SELECT substr({x}, i, 1) AS g FROM k WHERE i <= length({x}) "
+            f"UNION SELECT substr({x}, i, 2) FROM k WHERE i < length({x}) "
+            f"UNION SELECT '' WHERE instr({x}, char(0)) > 0")
+
+
+_UPTO = "(SELECT upto FROM jd_gram_upto)"
+_MAX = "(SELECT posted_max FROM jd_gram_upto)"
+
+
+def _add(r: str, cond: str) -> str:
+    """Statements that add row *r* (``new``) to the index, when *cond*."""
+    g = f"(SELECT g FROM ({_grams_sql(f'{r}.search')}))"
+    return f"""
+    INSERT INTO jd_gram(gram, n0, n1, posted) SELECT g, {r}.removed = 0, {r}.removed != 0, 1
+        FROM ({_grams_sql(f'{r}.search')}) WHERE {cond}
+        ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1;
+    DELETE FROM jd_gram_row WHERE {cond} AND gram IN (SELECT gram FROM jd_gram WHERE posted = 1 AND gram != ''
+        AND n0 + n1 > {_MAX} AND gram IN {g});
+    UPDATE jd_gram SET posted = 0 WHERE {cond} AND posted = 1 AND gram != '' AND n0 + n1 > {_MAX}
+        AND gram IN {g};
+    INSERT OR IGNORE INTO jd_gram_row(gram, doc) SELECT gram, {r}.rowid FROM jd_gram
+        WHERE {cond} AND posted = 1 AND gram IN {g};"""
+
+
+def _remove(r: str, cond: str) -> str:
+    """Statements that take row *r* (``old``) out of the index, when *cond*."""
+    g = f"(SELECT g FROM ({_grams_sql(f'{r}.search')}))"
+    return f"""
+    UPDATE jd_gram SET n0 = n0 - ({r}.removed = 0), n1 = n1 - ({r}.removed != 0) WHERE {cond} AND gram IN {g};
+    DELETE FROM jd_gram_row WHERE {cond} AND doc = {r}.rowid AND gram IN {g};
+    DELETE FROM jd_gram WHERE {cond} AND n0 + n1 <= 0 AND gram IN {g};"""
+
+
+#: the tables and the triggers (after ``sqlite_search``'s, in the same migration step to schema 3)
+DDL = (
+    "CREATE TABLE IF NOT EXISTS jd_gram (gram TEXT PRIMARY KEY, n0 INTEGER NOT NULL, n1 INTEGER NOT NULL, "
+    "posted INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS jd_gram_row (gram TEXT NOT NULL, doc INTEGER NOT NULL, "
+    "PRIMARY KEY (gram, doc)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS jd_gram_upto (upto INTEGER NOT NULL, posted_max INTEGER NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS jd_doc_gram_ai AFTER INSERT ON jd_doc WHEN new.rowid <= {_UPTO} BEGIN"
+    f"{_add('new', '1')}\nEND",
+    f"CREATE TRIGGER IF NOT EXISTS jd_doc_gram_ad AFTER DELETE ON jd_doc WHEN old.rowid <= {_UPTO} BEGIN"
+    f"{_remove('old', '1')}\nEND",
+    "CREATE TRIGGER IF NOT EXISTS jd_doc_gram_au AFTER UPDATE ON jd_doc "
+    "WHEN old.search IS NOT new.search OR old.rowid != new.rowid OR old.removed IS NOT new.removed BEGIN"
+    f"{_remove('old', f'old.rowid <= {_UPTO}')}{_add('new', f'new.rowid <= {_UPTO}')}\nEND",
+)
+
+
+def reset(c: sqlite3.Connection, posted_max: int = POSTED_MAX) -> None:
+    """Empty the index, its rows left to ``build`` (none for an empty store: complete at
+    once), grams in more than *posted_max* rows common; inside the caller's transaction,
+    after ``DDL``."""
+    c.execute("DELETE FROM jd_gram")
+    c.execute("DELETE FROM jd_gram_row")
+    c.execute("DELETE FROM jd_gram_upto")
+    c.execute("INSERT INTO jd_gram_upto(upto, posted_max) SELECT CASE WHEN EXISTS (SELECT 1 FROM jd_doc) THEN 0 "
+              "ELSE ? END, ?", (_ALL, posted_max))
+
+
+def ready(c: sqlite3.Connection) -> bool:
+    """Every ``jd_doc`` row is in the index."""
+    try:
+        got = c.execute("SELECT upto FROM jd_gram_upto").fetchone()
+    except sqlite3.OperationalError:  # a database of summary version 1 or 2
+        return False
+    return got is not None and got[0] >= _ALL
+
+
+def pause(c: sqlite3.Connection) -> None:
+    """Rows added from now on are left to ``build`` (``sqlite_search.pause_search_index``)."""
+    with contextlib.suppress(sqlite3.OperationalError):  # no such index (summary version 1 or 2)
+        c.execute("UPDATE jd_gram_upto SET upto = (SELECT coalesce(max(rowid), 0) FROM jd_doc) "
+                  "WHERE upto > (SELECT coalesce(max(rowid), 0) FROM jd_doc)")
+
+
+def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int = 5000) -> int:
+    """Add the rows not indexed yet, *batch* rows per transaction (by rowid: the triggers
+    keep the ones done in step meanwhile). Returns how many it added."""
+    if ready(c) or c.execute("SELECT 1 FROM sqlite_master WHERE name = 'jd_gram_upto'").fetchone() is None:
+        return 0
+    c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER)")
+    done = 0
+    while not (cancel is not None and cancel.is_set()):
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            got = c.execute("SELECT upto FROM jd_gram_upto").fetchone()
+            if got is None or got[0] >= _ALL:
+                c.execute("COMMIT")
+                break
+            upto = got[0]
+            rows = c.execute("SELECT rowid, removed, search FROM jd_doc WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                             (upto, batch)).fetchall()
+            last = _ALL if len(rows) < batch else rows[-1][0]
+            _add_rows(c, rows)
+            done += len(rows)
+            c.execute("UPDATE jd_gram_upto SET upto = ?", (last,))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+    return done
+
+
+def _add_rows(c: sqlite3.Connection, rows: list[tuple[int, int, str]]) -> None:
+    """What the insert trigger does for each of *rows*, for a batch at once."""
+    common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
+    most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
+    live: Counter[str] = Counter()
+    archived: Counter[str] = Counter()
+    posts: dict[str, list[int]] = {}
+    for rowid, removed, search in rows:
+        gs = grams(search or "")
+        (live if removed == 0 else archived).update(gs)
+        for g in gs - common:
+            posts.setdefault(g, []).append(rowid)
+    c.execute("DELETE FROM temp.jd_gram_batch")
+    c.executemany("INSERT INTO temp.jd_gram_batch(gram, n0, n1) VALUES (?, ?, ?)",
+                  ((g, live[g], archived[g]) for g in live.keys() | archived.keys()))
+    c.execute("INSERT INTO jd_gram(gram, n0, n1, posted) SELECT gram, n0, n1, 1 FROM temp.jd_gram_batch WHERE 1 "
+              "ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1")
+    crossed = f"posted = 1 AND gram != '' AND n0 + n1 > {most:d} AND gram IN (SELECT gram FROM temp.jd_gram_batch)"
+    c.execute(f"DELETE FROM jd_gram_row WHERE gram IN (SELECT gram FROM jd_gram WHERE {crossed})")
+    c.execute(f"UPDATE jd_gram SET posted = 0 WHERE {crossed}")
+    kept = [g for (g,) in c.execute(
+        "SELECT gram FROM jd_gram WHERE posted = 1 AND gram IN (SELECT gram FROM temp.jd_gram_batch)")]
+    c.executemany("INSERT OR IGNORE INTO jd_gram_row(gram, doc) VALUES (?, ?)",
+                  ((g, r) for g in sorted(kept) for r in posts.get(g, ())))
+    c.execute("DELETE FROM temp.jd_gram_batch")
+
+
+def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | None:
+    """Put the rowids of the live (or archived) rows whose search text contains *text* (one
+    or two characters) into ``temp.jd_rows``; returns how many, or None when the index cannot
+    say (not complete, a common gram, more than *cap* matches, a NUL in *text*): then
+    ``temp.jd_rows`` is left empty and the caller scans."""
+    c.execute("DELETE FROM temp.jd_rows")
+    if not 0 < len(text) < 3 or "\x00" in text or not ready(c):
+        return None
+    got = c.execute("SELECT n0, n1, posted FROM jd_gram WHERE gram = ?", (text,)).fetchone()
+    if got is not None and (not got[2] or got[1 if archived else 0] > cap):
+        return None
+    # the gram's rows (none when no row has it) and the rows with a NUL, each checked as the plain filter does
+    n: int = c.execute(
+        "INSERT OR IGNORE INTO temp.jd_rows SELECT d.rowid FROM jd_gram_row p CROSS JOIN jd_doc d "
+        "ON d.rowid = p.doc WHERE p.gram IN (?, '') AND d.removed = ? AND instr(d.search, ?) > 0",
+        (text, int(archived), text)).rowcount
+    return n

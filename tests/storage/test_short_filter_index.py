@@ -1,0 +1,152 @@
+"""The index of one- and two-character filters over the SQLite store's document summaries
+(storage/sqlite_grams, summary schema 3, issue 14): the triggers' SQL finds the same grams as
+the batches' Python; with a small ``posted_max`` (so that grams turn common) it still gives
+exactly the plain filter's rows or says it cannot (the caller scans), through our writes,
+deletes, archiving, rows another program wrote and a build in batches with writes between;
+a schema-2 database is migrated without losing its trigram index; a read-only one is left
+as it is."""
+
+import json
+import random
+import sqlite3
+
+import pytest
+
+from jacs_desktop.storage import sqlite_grams
+from jacs_desktop.storage import sqlite_pages as sp
+from jacs_desktop.storage.sqlite import SqliteStore
+
+from .test_search_index import PIECES, _check_exact, _Once, _put, check_short
+
+
+def test_the_triggers_find_the_same_grams_as_the_batches():
+    rnd = random.Random(3)
+    c = sqlite3.connect(":memory:")
+    sql = f"SELECT g FROM ({sqlite_grams._grams_sql(':s')})"
+    texts = ["", "a", "ab", "a\x00", "\x00", "x\x00yz", "🎉👍🏽", "e\u0301", "Σσς  \t"]
+    texts += ["".join(rnd.choice([*PIECES, "\x00"]) for _ in range(rnd.randint(0, 8))) for _ in range(200)]
+    for text in texts:
+        assert {r[0] for r in c.execute(sql, {"s": text})} == sqlite_grams.grams(text), repr(text)
+
+
+def _small(objects, most):
+    """Grams in more than *most* rows turn common (set before any row is indexed)."""
+    c = objects._conn()
+    c.execute("UPDATE jd_gram_upto SET posted_max = ?", (most,))
+    return c
+
+
+def _nul_row(objects, jid):
+    """A document whose title has a NUL in it (SQLite's substr stops there, instr does not)."""
+    body = json.dumps({"jacsId": jid, "jacsVersion": "v1", "title": "nul\x00after ÿq"})
+    objects.put(f"documents/{jid}:v1.json", body.encode())
+
+
+def test_common_and_rare_grams_follow_our_writes_and_other_programs(tmp_path):
+    objects = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        rnd = random.Random(21)
+        c = _small(objects, 12)
+        ids = [_put(objects, rnd) for _ in range(120)]
+        for _ in range(30):
+            _put(objects, rnd, archived=True)
+        _nul_row(objects, "nul-doc")
+        for jid in rnd.sample(ids, 30):  # newer versions: rows made again
+            _put(objects, rnd, jid)
+        for jid in ids[:10]:  # archived (the removed flag flips) and deleted
+            key = next(i.key for i in objects.list(f"documents/{jid}:"))
+            objects.move(key, key.replace("documents/", "documents/archive/"))
+        for jid in ids[10:20]:
+            for info in list(objects.list(f"documents/{jid}:")):
+                objects.delete(info.key)
+        raw = sqlite3.connect(objects.path, isolation_level=None)  # jacs writing the same file
+        for i in range(10):
+            body = json.dumps({"jacsId": f"ext-{i}", "title": f"ĳ{i} from jacs"}, ensure_ascii=False)
+            raw.execute("INSERT INTO jacs_document(jacs_id, jacs_version, jacs_type, raw_contents, file_contents) "
+                        "VALUES (?, 'v1', 'header', ?, '{}')", (f"ext-{i}", body))
+        raw.close()
+        assert objects.sync_summaries() == 10
+        posted = dict(c.execute("SELECT gram, posted FROM jd_gram"))
+        assert 0 in posted.values() and 1 in posted.values()  # both kinds
+        assert "ÿq" not in posted and posted[""] == 1  # after the NUL: found through the NUL rows
+        assert sp.match_rows(c, False, "ÿq", cap=100) == 1
+        assert sp.match_rows(c, False, "ĳ", cap=100) == 10
+        assert sp.match_rows(c, False, "e", cap=10**6) is None  # common: the caller walks its order
+        assert sp.match_rows(c, False, "ĳ", cap=5) is None  # more than the caller's cap: scan
+        assert sp.match_rows(c, True, "ĳ", cap=5) == 0  # none archived
+        assert sp.match_rows(c, False, "zq", cap=100) == 0  # in no row: answered at once
+        check_short(c, rnd, 120)
+    finally:
+        objects.close()
+
+
+def _to_schema_2(path):
+    """The database as the version before this index left it (summary version 2)."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    for name in ("jd_doc_gram_ai", "jd_doc_gram_ad", "jd_doc_gram_au"):
+        raw.execute(f"DROP TRIGGER {name}")
+    for name in ("jd_gram", "jd_gram_row", "jd_gram_upto"):
+        raw.execute(f"DROP TABLE {name}")
+    raw.execute("UPDATE jd_meta SET value = '2' WHERE name = 'summary_version'")
+    raw.close()
+
+
+def test_a_schema_2_database_is_migrated_and_built_in_batches_while_written(tmp_path):
+    rnd = random.Random(8)
+    path = tmp_path / "v2.sqlite3"
+    objects = SqliteStore(path)
+    ids = [_put(objects, rnd, archived=rnd.random() < 0.1) for _ in range(160)]
+    _nul_row(objects, "nul-doc")
+    objects.close()
+    _to_schema_2(path)
+    objects = SqliteStore(path)
+    try:
+        c = objects._conn()
+        assert sp.migrate(c) == sp.SUMMARY_VERSION == 3
+        assert sp.search_index_ready(c)  # the trigram index kept: not made again
+        assert not sqlite_grams.ready(c)
+        assert sp.match_rows(c, False, "a", cap=10**6) is None  # not built yet: the caller scans
+        c.execute("UPDATE jd_gram_upto SET posted_max = 10")
+        batches = 0
+        while not sqlite_grams.ready(c):
+            assert sp.build_search_index(c, _Once(), gram_batch=15) <= 15
+            batches += 1
+            _put(objects, rnd, rnd.choice(ids))  # rows indexed already and not yet, changed and deleted
+            _put(objects, rnd)
+            victim = rnd.choice(ids)
+            for info in list(objects.list(f"documents/{victim}:")):
+                objects.delete(info.key)
+        assert batches >= 160 // 15
+        assert objects.build_search_index() == 0
+        _check_exact(c, rnd)
+        check_short(c, rnd, 120)
+    finally:
+        objects.close()
+
+
+def test_a_read_only_schema_2_database_is_left_as_it_is(tmp_path):
+    path = tmp_path / "ro.sqlite3"
+    objects = SqliteStore(path)
+    _put(objects, random.Random(4))
+    objects.close()
+    _to_schema_2(path)
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    sp.register_functions(ro)
+    assert sp.migrate(ro) == 2
+    assert sp.search_index_ready(ro) and not sqlite_grams.ready(ro)
+    assert sp.build_search_index(ro) == 0
+    assert sp.match_rows(ro, False, "a", cap=10) is None  # scanned, as before
+    assert sp.match_rows(ro, False, "hea", cap=10**6) is not None  # the trigram index still answers
+    ro.close()
+
+
+@pytest.mark.parametrize("text", ["", "abc", "a\x00"])
+def test_only_short_texts_without_nul(tmp_path, text):
+    objects = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        c = objects._conn()
+        _put(objects, random.Random(1))
+        assert sqlite_grams.match(c, False, text, cap=10) is None
+    finally:
+        objects.close()
+
