@@ -40,7 +40,8 @@ from ..core.verify import (
 from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id
 from .layout import ConfigFile, JacsLayout, Layout, Ref, detect_layout, find_configs
 
-__all__ = ["Store", "HistoryNode", "StoreKeys", "KeyLookupError", "public_key_files", "read_error_verdict"]
+__all__ = ["Store", "HistoryNode", "StoreKeys", "KeyLookupError", "public_key_files", "read_error_verdict",
+           "ref_of"]
 
 #: public key files larger than this are cut (no real key is near it)
 MAX_KEY_BYTES = 1 << 16
@@ -265,6 +266,28 @@ class _Watch:
             raise
 
 
+def _ref_under(layout: Layout, jacs: bool, kind: str, at: int, key: str, size: int = 0,
+               mtime: float | None = None) -> Ref | None:
+    """The version *key* names when listed under a folder of *kind* whose name ends at *at*
+    (*jacs*: *layout* is the JACS layout, where ``archive/`` under the documents holds the
+    archived ones), or None: the one naming rule of :meth:`Store.iter_refs` and :func:`ref_of`."""
+    k = "archived" if jacs and kind == "document" and key.startswith("archive/", at) else kind
+    ids = layout.parse(key, "document" if k == "archived" else k)
+    return None if ids is None else Ref(k, ids[0], ids[1], key, size, mtime)
+
+
+def ref_of(layout: Layout, key: str) -> Ref | None:
+    """The version *key* names under *layout*, as :meth:`Store.iter_refs` finds it (the first of
+    the layout's folders that holds it), or None."""
+    jacs = isinstance(layout, JacsLayout)
+    for prefix, kind in layout.list_prefixes():
+        if key.startswith(prefix):
+            r = _ref_under(layout, jacs, kind, len(prefix), key)
+            if r is not None:
+                return r
+    return None
+
+
 class Store:
     #: external attachments larger than this are refused (a storage error naming the file)
     max_attachment_bytes = MAX_ATTACHMENT_BYTES
@@ -312,25 +335,22 @@ class Store:
         caller already has (no second listing). *only*: list just the folders that
         hold that kind (the agents, without the documents; it may yield others)."""
         seen: set[tuple[str, str, str] | str] = set()
-        jacs = isinstance(self.layout, JacsLayout)
-        parse = self.layout.parse
-        for prefix, kind in self.layout.list_prefixes():
+        layout = self.layout
+        jacs = isinstance(layout, JacsLayout)
+        for prefix, kind in layout.list_prefixes():
             if only is not None and kind != only and not (only == "archived" and kind == "document"):
                 continue
             n = len(prefix)
             found = (self.objects.list(prefix, details=details, ordered=False) if infos is None
                      else (i for i in infos if i.key.startswith(prefix)))
             for info in found:
-                k = kind
-                if jacs and kind == "document" and info.key.startswith("archive/", n):
-                    k = "archived"
-                ids = parse(info.key, "document" if k == "archived" else k)
-                if ids is None:
+                r = _ref_under(layout, jacs, kind, n, info.key, info.size, info.mtime)
+                if r is None:
                     continue
-                ident: tuple[str, str, str] | str = (k, ids[0], ids[1]) if unique else info.key
+                ident: tuple[str, str, str] | str = (r.kind, r.id, r.version) if unique else info.key
                 if ident not in seen:
                     seen.add(ident)
-                    yield Ref(k, ids[0], ids[1], info.key, info.size, info.mtime)
+                    yield r
 
     def _grouped(self, kind: str) -> dict[str, list[Ref]]:
         out: dict[str, list[Ref]] = {}

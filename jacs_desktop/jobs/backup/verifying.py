@@ -18,27 +18,23 @@ written into the target; Cancel stops the workers.
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import multiprocessing
 import os
 import pickle
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ...core.checks import ERROR, MAX_DOCUMENT_BYTES
 from ...core.verify import FileResolver, KeyResolver, PublicKey
-from ...storage.layout import JacsLayout, Layout, Ref, detect_layout
-from ...storage.store import Store
-from ..common import CancelToken
+from ...storage.layout import Layout, Ref, detect_layout
+from ...storage.store import Store, ref_of
+from ..common import Cancelled, CancelToken
+from ..workers import ForkPool, WorkerFailed
 from .base import _Refused
 from .integrity import _check_version, _TempObjects
 
-__all__ = ["VersionPool", "pool_for", "ref_of"]
+__all__ = ["VersionPool", "pool_for"]
 
 #: archives smaller than this are checked in this process (starting workers costs more)
 POOL_MIN_BYTES = 1 << 20
@@ -60,22 +56,8 @@ class PoolError(_Refused):
     """The workers cannot go on (one died): the archive is not judged, nothing is restored."""
 
 
-def _broken(exc: BaseException) -> PoolError:
-    return PoolError("The signature checks stopped: a worker process checking them ended unexpectedly "
-                     "(killed, or out of memory); the archive was not judged")
-
-
-def ref_of(layout: Layout, key: str) -> Ref | None:
-    """The version *key* names under *layout* (as ``Store.iter_refs`` finds it), or None."""
-    jacs = isinstance(layout, JacsLayout)
-    for prefix, kind in layout.list_prefixes():
-        if not key.startswith(prefix):
-            continue
-        k = "archived" if jacs and kind == "document" and key.startswith("archive/", len(prefix)) else kind
-        ids = layout.parse(key, "document" if k == "archived" else k)
-        if ids is not None:
-            return Ref(k, ids[0], ids[1], key)
-    return None
+def _broken(exc: WorkerFailed) -> PoolError:
+    return PoolError(f"The signatures could not all be checked: {exc}; the archive was not judged")
 
 
 def _same_ref(a: Ref, b: Ref) -> bool:
@@ -155,10 +137,6 @@ def _check_batch(ctx_id: int, blob: bytes, items: list[tuple[Ref, bytes | str]])
     return out
 
 
-def _ready() -> int:
-    return os.getpid()
-
-
 def _init_worker() -> None:
     import gc
 
@@ -187,30 +165,21 @@ def pool_for(archive_size: int, workers: int | None) -> VersionPool | None:
         return None
     try:
         return VersionPool(workers)
-    except (OSError, PoolError):  # no process could be started (limits, memory): checked here instead
+    except OSError:  # no process could be started (limits, memory): checked here instead
         return None
 
 
 class VersionPool:
-    """Worker processes that check versions; :meth:`head_entry` / :meth:`version` while the
-    archive is read, :meth:`verdicts` once it is judged, :meth:`close` always."""
+    """Worker processes (a :class:`~jacs_desktop.jobs.workers.ForkPool`) that check versions:
+    :meth:`entry` while the archive is read, :meth:`verdicts` once it is judged, :meth:`close`
+    always."""
 
     def __init__(self, workers: int):
-        # fork: the workers start at once with everything imported; they are made now, before the
-        # restore starts its reading and writing threads
-        self.ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                      initializer=_init_worker)
+        # forked now, before the restore starts its reading and writing threads: the workers start
+        # at once with everything imported (OSError when no process can be started)
+        self.pool = ForkPool(workers, _init_worker, (), _check_batch)
         self.workers = workers
-        try:
-            for f in [self.ex.submit(_ready) for _ in range(workers)]:
-                f.result()
-        except BrokenProcessPool as exc:
-            self.close()
-            raise _broken(exc) from None
-        except OSError:
-            self.close()
-            raise
-        self.pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+        self.sent = self.done = 0  # tasks given to the pool, answers read back (in that order)
         self.batch: list[tuple[Ref, bytes | str]] = []
         self.early: dict[str, tuple[Any, ...]] = {}  # key -> what the early check found
         self.ctx_id = 0
@@ -267,24 +236,20 @@ class VersionPool:
 
     def _send(self, cancel: CancelToken | None) -> None:
         batch, self.batch = self.batch, []
-        while len(self.pending) >= self.workers * AHEAD:
+        while self.sent - self.done >= self.workers * AHEAD:
             self._collect_first(cancel)
-        try:
-            self.pending.append(self.ex.submit(_check_batch, self.ctx_id, self.blob, batch))
-        except BrokenProcessPool as exc:
-            raise _broken(exc) from None
+        self.pool.submit(self.sent, (self.ctx_id, self.blob, batch))
+        self.sent += 1
 
     def _collect_first(self, cancel: CancelToken | None) -> list[tuple[Any, ...]]:
-        first = self.pending.popleft()
-        while True:  # in short waits, so that Cancel is seen while a batch is checked
-            try:
-                got = first.result(timeout=0.2)
-                break
-            except FutureTimeout:
-                if cancel is not None and cancel.is_set():
-                    raise _Refused("cancelled") from None
-            except BrokenProcessPool as exc:
-                raise _broken(exc) from None
+        """The answer to the oldest task still out (Cancel is seen while it is checked)."""
+        try:
+            got: list[tuple[Any, ...]] = self.pool.result(self.done, cancel)
+        except Cancelled:
+            raise _Refused("cancelled") from None
+        except WorkerFailed as exc:
+            raise _broken(exc) from None
+        self.done += 1
         for r in got:
             self.early[r[0].key] = r
         return got
@@ -293,7 +258,7 @@ class VersionPool:
         """The archive is read: the last early batch goes, every early check is waited for."""
         if self.batch:
             self._send(cancel)
-        while self.pending:
+        while self.done < self.sent:
             self._collect_first(cancel)
 
     # once the archive is judged
@@ -336,7 +301,7 @@ class VersionPool:
         for i in range(0, len(todo), BATCH):
             self.batch = todo[i:i + BATCH]
             self._send(cancel)
-        while self.pending:
+        while self.done < self.sent:
             for r in self._collect_first(cancel):
                 accept(r, wanted[r[0].key])
         self.early.clear()
@@ -344,13 +309,7 @@ class VersionPool:
 
     def close(self) -> None:
         """Stop the workers (also in the middle of a batch)."""
-        procs = list(getattr(self.ex, "_processes", {}).values())
-        self.ex.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(5)
+        self.pool.close()
 
 
 def _lookup_key(keys: KeyResolver, key_hash: str, memo: dict[str, Found]) -> Found:
