@@ -305,6 +305,15 @@ class PagedDocuments:
             self._indexed = False
             return False
 
+    def spans(self, text: str, sort: str) -> tuple[tuple[Any, Any], ...] | None:
+        """The parts of sort *sort*'s order that can hold a row containing *text* (under
+        ``lock``; ``sqlite_pages.spans``), None: all of it."""
+        try:
+            got = sp.spans(self.conn, text, sp.SORTS[sort])
+        except sqlite3.OperationalError:  # an index this SQLite cannot read: walk all of it
+            return None
+        return None if got is None else tuple(got)
+
 
 class SqlPager:
     """Pages of ``PagedDocuments`` in the chosen order and filter, from indexed SQL."""
@@ -320,6 +329,7 @@ class SqlPager:
         self._pages: dict[int, list[DocRow]] = {}
         self._where: dict[int, int] = {}
         self._rows_set = False
+        self._spans: tuple[tuple[Any, Any], ...] | None = None
         self._loaded: list[DocRow] | None = None
         self._pending: tuple[list[DocRow], bool] | None = None
         self.refresh()
@@ -331,7 +341,7 @@ class SqlPager:
             signers = tuple(sorted(a for a, n in self.docs.names.items() if self._text in n.lower()))
         return sp.DocQuery(archived=self.docs.archived, sort="id" if self._sort == "verdict" else self._sort,
                            descending=self._desc, text=self._text, signers=signers, ids=self._ids,
-                           exclude_temp=self._sort == "verdict", only_temp_rows=self._rows_set)
+                           exclude_temp=self._sort == "verdict", only_temp_rows=self._rows_set, spans=self._spans)
 
     def refresh(self) -> None:
         """Read the order again (rows added, verdicts changed)."""
@@ -362,8 +372,11 @@ class SqlPager:
                 better = sorted((r for r in decided if r.aggregate().sort_key < _PENDING_KEY), key=key,
                                 reverse=self._desc)
                 self._head, self._tail = (worse, better) if self._desc else (better, worse)
-            q = self._query()
+            self._spans = None
             self._lazy = bool(self._text) and not self._rows_set and self._ids is None
+            if self._lazy and not self._query().signers:  # the blocks of the order that can hold a match
+                self._spans = d.spans(self._text, self._query().sort)
+            q = self._query()
             self._loaded, self._pending = None, None
             if self._lazy:
                 self._loaded = d.rows_for(sp.page(c, q, 0, PAGE))

@@ -22,11 +22,15 @@ match is checked with ``instr``, as the plain filter does.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import sqlite3
 from collections import Counter
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "reset", "match"]
+from . import sqlite_zones
+
+__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "reset", "match", "spans"]
 
 #: a gram in more rows than this keeps no postings (its filter walks the chosen order instead)
 POSTED_MAX = 20_000
@@ -40,13 +44,29 @@ class CancelFlag(Protocol):
 
 def grams(text: str) -> set[str]:
     """The grams of a search text, as the triggers find them: every substring of one or two
-    characters up to the first NUL, and ``''`` when there is a NUL."""
+    characters up to the first NUL, and ``''`` when there is a NUL. The part after the first
+    space (title, type, signer: often the same in many rows) is worked out once."""
     head, nul, _ = text.partition("\x00")
-    out = set(head)
-    out.update(head[i:i + 2] for i in range(len(head) - 1))
+    first, space, rest = head.partition(" ")
+    out = _plain(first)
+    if space:
+        out |= _after_space(rest)
+        if first:
+            out.add(first[-1] + " ")
     if nul:
         out.add("")
     return out
+
+
+def _plain(text: str) -> set[str]:
+    out = set(text)
+    out.update(map(operator.add, text, text[1:]))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _after_space(rest: str) -> frozenset[str]:
+    return frozenset(_plain(" " + rest))
 
 
 def _grams_sql(x: str) -> str:
@@ -64,16 +84,17 @@ _MAX = "(SELECT posted_max FROM jd_gram_upto)"
 def _add(r: str, cond: str) -> str:
     """Statements that add row *r* (``new``) to the index, when *cond*."""
     g = f"(SELECT g FROM ({_grams_sql(f'{r}.search')}))"
+    crossing = f"(SELECT gram FROM jd_gram WHERE posted = 1 AND gram != '' AND n0 + n1 > {_MAX} AND gram IN {g})"
+    zones = "".join(f"\n    {sql} AND {cond};" for sql in sqlite_zones.crossed_sql(crossing))
     return f"""
     INSERT INTO jd_gram(gram, n0, n1, posted) SELECT g, {r}.removed = 0, {r}.removed != 0, 1
         FROM ({_grams_sql(f'{r}.search')}) WHERE {cond}
-        ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1;
-    DELETE FROM jd_gram_row WHERE {cond} AND gram IN (SELECT gram FROM jd_gram WHERE posted = 1 AND gram != ''
-        AND n0 + n1 > {_MAX} AND gram IN {g});
+        ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1;{zones}
+    DELETE FROM jd_gram_row WHERE {cond} AND gram IN {crossing};
     UPDATE jd_gram SET posted = 0 WHERE {cond} AND posted = 1 AND gram != '' AND n0 + n1 > {_MAX}
         AND gram IN {g};
     INSERT OR IGNORE INTO jd_gram_row(gram, doc) SELECT gram, {r}.rowid FROM jd_gram
-        WHERE {cond} AND posted = 1 AND gram IN {g};"""
+        WHERE {cond} AND posted = 1 AND gram IN {g};{sqlite_zones.add_sql(r, cond, g)}"""
 
 
 def _remove(r: str, cond: str) -> str:
@@ -99,6 +120,7 @@ DDL = (
     "CREATE TRIGGER IF NOT EXISTS jd_doc_gram_au AFTER UPDATE ON jd_doc "
     "WHEN old.search IS NOT new.search OR old.rowid != new.rowid OR old.removed IS NOT new.removed BEGIN"
     f"{_remove('old', f'old.rowid <= {_UPTO}')}{_add('new', f'new.rowid <= {_UPTO}')}\nEND",
+    *sqlite_zones.DDL,
 )
 
 
@@ -109,6 +131,7 @@ def reset(c: sqlite3.Connection, posted_max: int = POSTED_MAX) -> None:
     c.execute("DELETE FROM jd_gram")
     c.execute("DELETE FROM jd_gram_row")
     c.execute("DELETE FROM jd_gram_upto")
+    sqlite_zones.reset(c)
     c.execute("INSERT INTO jd_gram_upto(upto, posted_max) SELECT CASE WHEN EXISTS (SELECT 1 FROM jd_doc) THEN 0 "
               "ELSE ? END, ?", (_ALL, posted_max))
 
@@ -135,6 +158,7 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     if ready(c) or c.execute("SELECT 1 FROM sqlite_master WHERE name = 'jd_gram_upto'").fetchone() is None:
         return 0
     c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER)")
+    sqlite_zones.make_blocks(c)  # the sort orders cut into blocks, once there are rows enough
     done = 0
     while not (cancel is not None and cancel.is_set()):
         c.execute("BEGIN IMMEDIATE")
@@ -144,8 +168,8 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
                 c.execute("COMMIT")
                 break
             upto = got[0]
-            rows = c.execute("SELECT rowid, removed, search FROM jd_doc WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                             (upto, batch)).fetchall()
+            rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
+                             f"WHERE rowid > ? ORDER BY rowid LIMIT ?", (upto, batch)).fetchall()
             last = _ALL if len(rows) < batch else rows[-1][0]
             _add_rows(c, rows)
             done += len(rows)
@@ -157,15 +181,18 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     return done
 
 
-def _add_rows(c: sqlite3.Connection, rows: list[tuple[int, int, str]]) -> None:
-    """What the insert trigger does for each of *rows*, for a batch at once."""
+def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """What the insert trigger does for each of *rows* (rowid, removed, search, the sort
+    columns), for a batch at once."""
     common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
     most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
     live: Counter[str] = Counter()
     archived: Counter[str] = Counter()
     posts: dict[str, list[int]] = {}
-    for rowid, removed, search in rows:
+    row_grams = []
+    for rowid, removed, search, *_keys in rows:
         gs = grams(search or "")
+        row_grams.append(gs)
         (live if removed == 0 else archived).update(gs)
         for g in gs - common:
             posts.setdefault(g, []).append(rowid)
@@ -175,8 +202,14 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[int, int, str]]) -> None:
     c.execute("INSERT INTO jd_gram(gram, n0, n1, posted) SELECT gram, n0, n1, 1 FROM temp.jd_gram_batch WHERE 1 "
               "ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1")
     crossed = f"posted = 1 AND gram != '' AND n0 + n1 > {most:d} AND gram IN (SELECT gram FROM temp.jd_gram_batch)"
+    for sql in sqlite_zones.crossed_sql(f"(SELECT gram FROM jd_gram WHERE {crossed})"):
+        c.execute(sql)
+    common |= {g for (g,) in c.execute(f"SELECT gram FROM jd_gram WHERE {crossed}")}
     c.execute(f"DELETE FROM jd_gram_row WHERE gram IN (SELECT gram FROM jd_gram WHERE {crossed})")
     c.execute(f"UPDATE jd_gram SET posted = 0 WHERE {crossed}")
+    names = ("removed", *sqlite_zones.COLUMNS)
+    sqlite_zones.add_rows(c, ((dict(zip(names, (r[1], *r[3:]), strict=True)), (gs & common) | (gs & {""}))
+                              for r, gs in zip(rows, row_grams, strict=True)))
     kept = [g for (g,) in c.execute(
         "SELECT gram FROM jd_gram WHERE posted = 1 AND gram IN (SELECT gram FROM temp.jd_gram_batch)")]
     c.executemany("INSERT OR IGNORE INTO jd_gram_row(gram, doc) VALUES (?, ?)",
@@ -201,3 +234,16 @@ def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | N
         "ON d.rowid = p.doc WHERE p.gram IN (?, '') AND d.removed = ? AND instr(d.search, ?) > 0",
         (text, int(archived), text)).rowcount
     return n
+
+
+def spans(c: sqlite3.Connection, text: str, col: str) -> list[tuple[Any, Any]] | None:
+    """Where in sort *col* (a ``sqlite_zones.COLUMNS``) the rows containing *text* can be
+    (``sqlite_zones.ranges``): through its common grams (its one- or two-character texts);
+    None: anywhere (index not complete, no block cut, no common gram in *text*)."""
+    if not text or "\x00" in text or not ready(c):
+        return None
+    gs = {text} if len(text) < 3 else {text[i:i + 2] for i in range(len(text) - 1)}
+    posted = {g for (g,) in c.execute(
+        f"SELECT gram FROM jd_gram WHERE posted = 1 AND gram IN ({','.join('?' * len(gs))})", sorted(gs))}
+    common = sorted(gs - posted)  # a gram in no row has no block either: only the rows with a NUL are left
+    return sqlite_zones.ranges(c, col, common) if common else None

@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from . import sqlite_zones
 from .index import summarize
+from .sqlite_grams import spans
 from .sqlite_search import (
     SUMMARY_VERSION,
     build_search_index,
@@ -48,7 +50,7 @@ from .sqlite_search import (
 __all__ = ["SCHEMA", "SORTS", "DocQuery", "DocRecord", "VersionRecord", "register_functions", "summary_row",
            "save_versions", "refresh_docs", "sync", "count", "page", "position", "versions_of", "versions_total",
            "fold", "search_text", "CancelFlag", "migrate", "build_search_index", "search_index_ready",
-           "match_rows", "fts_phrase", "SUMMARY_VERSION"]
+           "match_rows", "fts_phrase", "SUMMARY_VERSION", "spans"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jd_version (
@@ -278,7 +280,9 @@ class DocQuery:
     row's search text contains, or a signer in *signers* (agents whose name
     contains it); *ids*: only these documents; *exclude_temp*: not the ids in the
     connection's ``temp.jd_ids`` table; *only_temp_rows*: only the rows whose rowid
-    is in ``temp.jd_rows`` (the filter's matches, found beforehand)."""
+    is in ``temp.jd_rows`` (the filter's matches, found beforehand); *spans*: the
+    only parts of the order that can hold a match (``sqlite_grams.spans``: pages walk
+    those alone)."""
 
     archived: bool = False
     sort: str = "id"
@@ -288,6 +292,7 @@ class DocQuery:
     ids: frozenset[str] | None = None
     exclude_temp: bool = False
     only_temp_rows: bool = False
+    spans: tuple[tuple[Any, Any], ...] | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         parts: list[str] = ["removed = ?"]
@@ -370,6 +375,14 @@ def count(c: sqlite3.Connection, q: DocQuery) -> int:
 
 def page(c: sqlite3.Connection, q: DocQuery, offset: int, limit: int) -> list[DocRecord]:
     where, params = q.where()
+    if q.spans is not None:  # only the parts of the order that can hold a match, in order
+        got: list[Any] = []
+        for cond, extra in sqlite_zones.walk(SORTS[q.sort], q.descending, int(q.archived), q.spans):
+            got += c.execute(f"SELECT {_DOC_COLUMNS} FROM {q.table()} WHERE {where} AND {cond} ORDER BY {q.order()} "
+                             f"LIMIT ?", [*params, *extra, offset + limit - len(got)]).fetchall()
+            if len(got) >= offset + limit:
+                break
+        return [DocRecord(*r) for r in got[offset:offset + limit]]
     rows = c.execute(f"SELECT {_DOC_COLUMNS} FROM {q.table()} WHERE {where} ORDER BY {q.order()} LIMIT ? OFFSET ?",
                      [*params, limit, offset]).fetchall()
     return [DocRecord(*r) for r in rows]

@@ -6,15 +6,19 @@ deletes, archiving, rows another program wrote and a build in batches with write
 a schema-2 database is migrated without losing its trigram index; a read-only one is left
 as it is."""
 
+import bisect
 import json
 import random
 import sqlite3
+import uuid
 
 import pytest
 
-from jacs_desktop.storage import sqlite_grams
+from jacs_desktop.jobs import doc_pages
+from jacs_desktop.storage import sqlite_grams, sqlite_zones
 from jacs_desktop.storage import sqlite_pages as sp
 from jacs_desktop.storage.sqlite import SqliteStore
+from jacs_desktop.storage.store import Store
 
 from .test_search_index import PIECES, _check_exact, _Once, _put, check_short
 
@@ -150,3 +154,103 @@ def test_only_short_texts_without_nul(tmp_path, text):
     finally:
         objects.close()
 
+
+
+def check_zones(c):
+    """Every row is entered in its block of every sort order for each of its common grams
+    (and ``''`` when its text has a NUL): the walk never skips a block holding a match."""
+    bounds = sqlite_zones._bounds(c)
+    zone = set(c.execute("SELECT sort, gram, block FROM jd_zone"))
+    common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
+    checked = 0
+    for removed, search, *keys in c.execute(f"SELECT removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc"):
+        row = dict(zip(sqlite_zones.COLUMNS, keys, strict=True))
+        gs = sqlite_grams.grams(search)
+        want = (gs & common) | (gs & {""})
+        for col in sqlite_zones.COLUMNS:
+            b = bisect.bisect_right(bounds[col], (removed, row[col], row["jacs_id"])) - 1
+            for g in want:
+                assert (col, g, b) in zone, (col, g, b, search)
+                checked += 1
+    return checked
+
+
+CLUSTERED = ["Alpha memo", "Beta memo", "Gamma report", "Zeta agreement ✓", "Omega agreement ✓"]
+
+
+def _clustered_store(tmp_path, monkeypatch, n=400):
+    """A migrated store of *n* documents whose titles come in runs (the sort orders cut into
+    blocks of 16 rows, grams in more than 40 rows common), indexed in batches."""
+    monkeypatch.setattr(sqlite_zones, "MIN_ROWS", 16)
+    rnd = random.Random(17)
+    path = tmp_path / "z.sqlite3"
+    objects = SqliteStore(path)
+    for i in range(n):
+        _put_titled(objects, rnd, CLUSTERED[i * len(CLUSTERED) // n], archived=rnd.random() < 0.1)
+    _nul_row(objects, "nul-doc")
+    objects.close()
+    _to_schema_2(path)
+    objects = SqliteStore(path)
+    c = objects._conn()
+    c.execute("UPDATE jd_gram_upto SET posted_max = 40")
+    while objects.build_search_index():
+        pass
+    assert c.execute("SELECT count(DISTINCT block) FROM jd_zone_block WHERE sort = 'title_key'").fetchone()[0] > 10
+    return objects, c, rnd
+
+
+def _put_titled(objects, rnd, title, jid=None, archived=False):
+    jid = jid or str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    ver = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    doc = {"jacsId": jid, "jacsVersion": ver, "jacsType": rnd.choice(["header", "note"]), "title": title,
+           "jacsVersionDate": f"2025-0{rnd.randint(1, 9)}-01T00:00:00Z"}
+    objects.put(f"documents/{'archive/' if archived else ''}{jid}:{ver}.json", json.dumps(doc).encode())
+    return jid
+
+
+def _all_ids(pager):
+    while pager.more():
+        pager.accept(pager.load_more())
+    return [pager.row(i).id for i in range(pager.count())]
+
+
+def test_the_walk_skips_blocks_without_a_match_and_loses_none(tmp_path, monkeypatch):
+    objects, c, rnd = _clustered_store(tmp_path, monkeypatch)
+    try:
+        assert check_zones(c) > 1000
+        # "ag" (agreement) is common and sits in the last two fifths of the title order: fewer blocks
+        spans = sp.spans(c, "ag", "title_key")
+        assert spans is not None and len(spans) < 5
+        total = c.execute("SELECT count(*) FROM jd_zone_block WHERE sort = 'title_key'").fetchone()[0]
+        walked = {b for (b,) in c.execute("SELECT block FROM jd_zone WHERE sort = 'title_key' AND gram = 'ag'")}
+        assert len(walked) < total * 0.7
+        # our writes after the cut: new rows placed in their blocks by the triggers
+        for _ in range(30):
+            _put_titled(objects, rnd, rnd.choice([*CLUSTERED, "Mu agreement"]))
+        jid = _put_titled(objects, rnd, "ĳssel")  # a rare gram turning common
+        for _ in range(45):
+            _put_titled(objects, rnd, f"ĳssel {rnd.randint(0, 9)}")
+        _put_titled(objects, rnd, "Beta agreement", jid)  # a new version: its row made again
+        assert c.execute("SELECT posted FROM jd_gram WHERE gram = 'ĳ'").fetchone() == (0,)
+        check_zones(c)
+        check_short(c, rnd, 80)
+        # the pager walks the spans: the same rows, in the same order, as sorting every match
+        monkeypatch.setattr(doc_pages, "PAGE", 7)
+        monkeypatch.setattr(doc_pages, "MATCH_CAP", 3)  # every filter found by walking the order
+        live, archived = doc_pages.paged_tables(Store(objects))
+        for table in (live, archived):
+            rows = {r[0]: r[1:] for r in c.execute(
+                f"SELECT jacs_id, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc WHERE removed = ?",
+                (int(table.archived),))}
+            for text in ["ag", "ĳ", "a", "ee", "agreement", "nul", "ÿq", "zq", "✓", "memo", "-4"]:
+                for sort, col in sp.SORTS.items():
+                    k = sqlite_zones.COLUMNS.index(col) + 1
+                    for desc in (False, True):
+                        want = sorted((i for i, r in rows.items() if text in r[0]), key=lambda i: (rows[i][k], i),
+                                      reverse=desc)
+                        pager = doc_pages.SqlPager(table)
+                        pager.set_order(sort, desc)
+                        pager.set_filter(text)
+                        assert _all_ids(pager) == want, (table.archived, text, sort, desc)
+    finally:
+        objects.close()
