@@ -294,6 +294,28 @@ class S3Store(ObjectStore):
             self.list_ranges = SERVER_LIST_RANGES if software.lower().startswith("seaweedfs") else 1
         return self.list_ranges
 
+    def list_children(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects directly under *prefix*, from a listing with a delimiter (the server
+        groups what is deeper: a store's top level is a page, not the whole store)."""
+        from obstore import list_with_delimiter
+        from obstore.exceptions import InvalidPathError
+
+        full = self.prefix + prefix
+        if full and not full.endswith("/"):
+            yield from super().list_children(prefix)
+            return
+        skip = len(self.prefix)
+        try:
+            found = self._call(lambda: list_with_delimiter(self._store(), full.rstrip("/") or None))
+        except InvalidPathError:  # a name obstore refuses, written by another tool
+            yield from super().list_children(prefix)
+            return
+        except Exception as exc:
+            raise self._describe(exc, f"listing s3://{self.bucket}/{full}") from None
+        for meta in found["objects"]:
+            if meta["path"].startswith(full) and (meta["size"] or not self._folder_marker(meta["path"])):
+                yield info_of(meta, skip)
+
     def any_key(self, prefix: str) -> str | None:
         for info in list_objects(self, self.prefix + prefix, 1, lambda: 1):
             return info.key

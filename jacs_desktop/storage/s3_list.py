@@ -141,11 +141,34 @@ def range_bounds(full: str, last_key: str, ranges: int) -> list[str]:
     return [full + digits[i] for i in picks]
 
 
+def _columns(batch: Any) -> tuple[list[str], list[Any], list[Any], list[Any]]:
+    """One listed page (an Arrow record batch from obstore) as Python lists: paths, sizes,
+    modification times (microseconds since the epoch, or None) and ETags (quoted)."""
+    from arro3.core import DataType
+
+    return (batch.column("path").to_pylist(), batch.column("size").to_pylist(),
+            batch.column("last_modified").cast(DataType.int64()).to_pylist(), batch.column("e_tag").to_pylist())
+
+
+def _info(key: str, size: Any, micros: Any, etag: Any) -> ObjectInfo:
+    """An ObjectInfo from one row of :func:`_columns` (*key* without the store prefix), at
+    :func:`_info_fast`'s cost, under the same condition."""
+    if not _fast_ok:
+        return ObjectInfo(key, int(size or 0), micros / 1e6 if micros is not None else None, etag_of(etag))
+    o = _new(ObjectInfo)
+    o.__dict__.update(key=key, size=size or 0, mtime=micros / 1e6 if micros is not None else None,
+                      etag=(etag or "").strip('"') or None, problem=None, no_content=False)
+    return o
+
+
 def _keys_in(store: S3Store, folder: str, full: str, after: str | None, last: str | None,
              page_size: int) -> Generator[list[ObjectInfo], None, None]:
     """Chunks of the objects whose bucket key starts with *full*, after < key <= last, in
     order. A failed page is asked for again from the last key seen; a name obstore refuses
-    hands the rest to boto3."""
+    hands the rest to boto3.
+
+    obstore hands each page over as Arrow columns (``return_arrow``): no Python dict and
+    datetime per object, only the lists made here (a listing is bound by per-object work)."""
     from obstore import list as ob_list
     from obstore.exceptions import InvalidPathError
 
@@ -154,28 +177,29 @@ def _keys_in(store: S3Store, folder: str, full: str, after: str | None, last: st
     failures = 0
     while True:
         try:
-            stream = ob_list(store._store(), folder.rstrip("/") or None, offset=offset, chunk_size=max(1, page_size))
-            for chunk in stream:
+            stream = ob_list(store._store(), folder.rstrip("/") or None, offset=offset,
+                             chunk_size=max(1, page_size), return_arrow=True)
+            for batch in stream:
                 with store._stats_lock:
                     store.requests += 1
-                if not chunk:
+                if not batch.num_rows:
                     continue
-                first: str = chunk[0]["path"]
-                end: str = chunk[-1]["path"]
+                paths, sizes, times, etags = _columns(batch)
+                first: str = paths[0]
+                end: str = paths[-1]
                 if (first.startswith(full) and end.startswith(full) and (last is None or end <= last)
                         and (offset is None or first > offset)):
                     # the whole chunk is in the range (keys with one prefix sort together)
-                    out = [info_of(m, skip) for m in chunk]
+                    out = [_info(k[skip:], z, t, e) for k, z, t, e in zip(paths, sizes, times, etags, strict=True)]
                     offset = end
                     failures = 0
-                    if any(o.size == 0 for o in out):
+                    if 0 in sizes or None in sizes:
                         out = [o for o in out if o.size or not store._folder_marker(store.prefix + o.key)]
                     if out:
                         yield out
                     continue
                 out = []
-                for meta in chunk:
-                    key: str = meta["path"]
+                for key, z, t, e in zip(paths, sizes, times, etags, strict=True):
                     if offset is not None and key <= offset:
                         store._start_after_ignored = True  # the server sent keys from before the start
                         continue
@@ -190,9 +214,9 @@ def _keys_in(store: S3Store, folder: str, full: str, after: str | None, last: st
                             yield out
                         return
                     offset = key
-                    if not meta.get("size") and store._folder_marker(key):
+                    if not z and store._folder_marker(key):
                         continue
-                    out.append(info_of(meta, skip))
+                    out.append(_info(key[skip:], z, t, e))
                 failures = 0
                 if out:
                     yield out

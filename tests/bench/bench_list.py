@@ -11,7 +11,9 @@
    on top of it, and what listing key ranges at once gains). The names are as JACS makes
    them (random UUID v4 ids and versions, 4 versions per id); --sequential-ids gives the
    ids 00000000-...-000000000001 upwards instead (all under one first digit: the key
-   ranges cannot help there, the listing is one sequential listing).
+   ranges cannot help there, the listing is one sequential listing). CPU seconds are printed
+   beside the times (medians): the client's (ours: this process; rclone: its process) and,
+   on SeaweedFS, the server's (the weed process), as the machine may be shared.
 
     .venv/bin/python tests/bench/bench_list.py [--fs-docs N] [--s3-objects N] [--rounds R]
         [--server seaweedfs|moto|juicefs] [--sequential-ids]
@@ -35,6 +37,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1]))
+
+from cpu import Meter  # noqa: E402
 
 from jacs_desktop.storage.fs import FsStore  # noqa: E402
 from jacs_desktop.storage.layout import JacsLayout  # noqa: E402
@@ -82,11 +86,12 @@ def bench_fs(n: int) -> None:
 
 @contextlib.contextmanager
 def s3_server(kind: str, tmp: Path):
+    """(endpoint, bucket, server pid or None) of a server for the benchmark."""
     from s3servers import moto_server, seaweedfs
 
-    if kind == "moto":
+    if kind == "moto":  # in this process: its CPU is in ours
         with moto_server() as endpoint:
-            yield endpoint, "benchlist"
+            yield endpoint, "benchlist", None
     elif kind == "juicefs":
         import juicefs
 
@@ -95,10 +100,10 @@ def s3_server(kind: str, tmp: Path):
             raise SystemExit(f"juicefs: {why}")
         vol = juicefs.Volume(tmp, "benchlist").format()
         with vol.gateway() as endpoint:
-            yield endpoint, vol.name
+            yield endpoint, vol.name, None
     else:
         with seaweedfs(tmp) as endpoint:
-            yield endpoint, "benchlist"
+            yield endpoint, "benchlist", seaweedfs.last_process.pid
 
 
 def _s3_keys(n: int, sequential: bool) -> list[str]:
@@ -113,15 +118,20 @@ def _s3_keys(n: int, sequential: bool) -> list[str]:
     return [f"documents/{ids[i // 4]}:{v4()}.json" for i in range(n)]
 
 
-def _stats(xs: list[float]) -> str:
-    return f"min {min(xs):.2f}s median {statistics.median(xs):.2f}s"
+def _stats(runs: list[Meter]) -> str:
+    xs = [m.wall for m in runs]
+    out = f"min {min(xs):.2f}s median {statistics.median(xs):.2f}s (cpu: client {statistics.median(m.client for m in runs):.2f}s"
+    servers = [m.server for m in runs if m.server is not None]
+    if servers:
+        out += f", server {statistics.median(servers):.2f}s"
+    return out + ")"
 
 
 def bench_s3(n: int, server: str, rounds: int, sequential: bool) -> None:
     from s3servers import S3_KEY, S3_SECRET
 
     tmp = Path(tempfile.mkdtemp(prefix="jd-bench-s3-"))
-    with s3_server(server, tmp) as (endpoint, bucket):
+    with s3_server(server, tmp) as (endpoint, bucket, server_pid):
         s = S3Store(bucket, endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
         keys = _s3_keys(n, sequential)
         t = time.perf_counter()
@@ -136,38 +146,39 @@ def bench_s3(n: int, server: str, rounds: int, sequential: bool) -> None:
         import obstore
 
         want = sorted(k for k in set(keys))
-        ours: list[float] = []
-        theirs: list[float] = []
-        bare: list[float] = []
+        ours: list[Meter] = []
+        theirs: list[Meter] = []
+        bare: list[Meter] = []
         load = [os.getloadavg()[0]]
         for r in range(rounds):  # interleaved, the order turning, so all see the same machine load
             def run_ours() -> None:
-                t = time.perf_counter()
-                refs = store.refs()
-                ours.append(time.perf_counter() - t)
+                with Meter(server_pid) as m:
+                    refs = store.refs()
+                ours.append(m)
                 assert sorted(x.key for x in refs) == want, len(refs)
 
             def run_bare() -> None:
-                t = time.perf_counter()
-                got = obstore.list(s._store(), "documents", chunk_size=1000).collect()
-                bare.append(time.perf_counter() - t)
+                with Meter(server_pid) as m:
+                    got = obstore.list(s._store(), "documents", chunk_size=1000).collect()
+                bare.append(m)
                 assert len(got) == n, len(got)
 
             def run_rclone() -> None:
-                t = time.perf_counter()
-                out = subprocess.run([rclone, "lsf", "-R", "--files-only", f"B:{bucket}/documents"], env=env,
-                                     capture_output=True, text=True, check=True)
-                theirs.append(time.perf_counter() - t)
+                with Meter(server_pid) as m:
+                    out = subprocess.run([rclone, "lsf", "-R", "--files-only", f"B:{bucket}/documents"], env=env,
+                                         capture_output=True, text=True, check=True)
+                theirs.append(m)
                 assert len(out.stdout.splitlines()) == n
 
             order = [run_ours, run_rclone, run_bare]
             for fn in order if r % 2 == 0 else order[::-1]:
                 fn()
             load.append(os.getloadavg()[0])
-        ratio = statistics.median(ours) / statistics.median(theirs)
+        wall_ours, wall_theirs = [m.wall for m in ours], [m.wall for m in theirs]
+        ratio = statistics.median(wall_ours) / statistics.median(wall_theirs)
         print(f"s3 ({server}, {'sequential' if sequential else 'random v4'} ids): ours (Store.refs) {_stats(ours)} "
               f"| rclone lsf -R {_stats(theirs)} | ratio of medians {ratio:.2f}, of minima "
-              f"{min(ours) / min(theirs):.2f} (target <= 0.5{'' if ratio <= 0.5 else ', NOT met'}) | obstore's "
+              f"{min(wall_ours) / min(wall_theirs):.2f} (target <= 0.5{'' if ratio <= 0.5 else ', NOT met'}) | obstore's "
               f"bare single listing {_stats(bare)} | {s.list_ranges} key ranges | {rounds} rounds, "
               f"load average {min(load):.1f}-{max(load):.1f}")
     shutil.rmtree(tmp, ignore_errors=True)

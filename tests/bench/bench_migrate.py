@@ -2,7 +2,9 @@
 
 Each case copies the same folder store (N signed documents, N = --docs, 10,000 by default) to a
 fresh place on the target, ours and the peer interleaved over --rounds rounds (the order
-alternating), and prints min and median of each and the ratio of the medians:
+alternating), and prints min and median of each and the ratio of the medians, with the
+median CPU seconds of each client (ours: this process; the peer: its processes) and, on
+SeaweedFS, of the server (the weed process) during each side's runs:
 
 * folder -> folder, peer ``rclone copy`` (target: ours <= 1.0 x); ours keeps crash safety (files
   appear whole or not at all, made durable a batch at a time before they are journalled);
@@ -19,7 +21,7 @@ alternating), and prints min and median of each and the ratio of the medians:
 S3 targets go through S3Store as the application uses it, so the figures follow its data path.
 
     .venv/bin/python tests/bench/bench_migrate.py [--docs N] [--rounds R] [--slow-docs M]
-        [--only fs,seaweedfs,rclone,juicefs,azure,resign]
+        [--concurrency N] [--peer-concurrency N] [--only fs,seaweedfs,rclone,juicefs,azure,resign]
 """
 
 import argparse
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_backup import make_store  # noqa: E402
+from cpu import Meter  # noqa: E402
 from s3servers import S3_KEY, S3_SECRET, rclone_bin, rclone_serve_s3, seaweedfs  # noqa: E402
 
 from jacs_desktop.core.identity import create_agent  # noqa: E402
@@ -62,25 +65,32 @@ def _s3_env(endpoint: str) -> dict:
                 RCLONE_CONFIG_B_SECRET_ACCESS_KEY=S3_SECRET, RCLONE_CONFIG_B_FORCE_PATH_STYLE="true")
 
 
+def _cpu(runs: list[Meter]) -> str:
+    out = f"cpu: client {statistics.median(m.client for m in runs):.2f}s"
+    servers = [m.server for m in runs if m.server is not None]
+    return out + (f", server {statistics.median(servers):.2f}s" if servers else "")
+
+
 def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int], None], peer: str, rounds: int,
-                 target: float | None) -> None:
+                 target: float | None, server_pid: int | None = None) -> None:
     """Time ours and the peer, interleaved (the order alternating), and print both and the ratio."""
-    t_ours: list[float] = []
-    t_theirs: list[float] = []
+    m_ours: list[Meter] = []
+    m_theirs: list[Meter] = []
     load = [os.getloadavg()[0]]
     for r in range(rounds):
-        order = [(ours, t_ours), (theirs, t_theirs)]
-        for fn, times in order if r % 2 == 0 else order[::-1]:
+        order = [(ours, m_ours), (theirs, m_theirs)]
+        for fn, meters in order if r % 2 == 0 else order[::-1]:
             subprocess.run(["sync"], check=False)
-            t = time.perf_counter()
-            fn(r)
-            times.append(time.perf_counter() - t)
+            with Meter(server_pid) as m:
+                fn(r)
+            meters.append(m)
         load.append(os.getloadavg()[0])
+    t_ours, t_theirs = [m.wall for m in m_ours], [m.wall for m in m_theirs]
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     goal = f" (target <= {target})" if target is not None else ""
     met = "" if target is None else ("  met" if mo / mt <= target else "  NOT met")
-    print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s | {peer} min {min(t_theirs):.2f}s "
-          f"median {mt:.2f}s | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}  "
+    print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s ({_cpu(m_ours)}) | {peer} min "
+          f"{min(t_theirs):.2f}s median {mt:.2f}s ({_cpu(m_theirs)}) | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}  "
           f"[{rounds} rounds, load average {min(load):.1f}-{max(load):.1f}]", flush=True)
 
 
@@ -102,7 +112,8 @@ def bench_fs(src: Path, tmp: Path, args) -> None:
     side_by_side("folder -> folder", ours, theirs, "rclone copy", args.rounds, 1.0)
 
 
-def bench_s3(name: str, endpoint: str, bucket: str, src: Path, args, target: float | None) -> None:
+def bench_s3(name: str, endpoint: str, bucket: str, src: Path, args, target: float | None,
+             server_pid: int | None = None) -> None:
     source = Store(FsStore(src))
     env = _s3_env(endpoint)
 
@@ -112,10 +123,11 @@ def bench_s3(name: str, endpoint: str, bucket: str, src: Path, args, target: flo
         _migrate_to(source, s3, args.concurrency)
 
     def theirs(r: int) -> None:
-        _rclone(["copy", str(src), f"B:{bucket}/theirs-{r}-{uuid.uuid4().hex[:6]}", "--transfers",
-                 str(args.concurrency), "--checkers", str(args.concurrency)], env)
+        n = args.peer_concurrency or args.concurrency
+        _rclone(["copy", str(src), f"B:{bucket}/theirs-{r}-{uuid.uuid4().hex[:6]}", "--transfers", str(n),
+                 "--checkers", str(n)], env)
 
-    side_by_side(name, ours, theirs, "rclone copy", args.rounds, target)
+    side_by_side(name, ours, theirs, "rclone copy", args.rounds, target, server_pid)
 
 
 def bench_azure(src: Path, tmp: Path, args) -> None:
@@ -171,6 +183,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=MigrateOptions().concurrency,
                     help="transfers at once to servers, ours and rclone's (--transfers, --checkers); default: "
                          "our default, which is rclone's default --transfers too")
+    ap.add_argument("--peer-concurrency", type=int, default=None,
+                    help="rclone's --transfers and --checkers to servers, when not --concurrency's")
     ap.add_argument("--fs-concurrency", type=int, default=4, help="transfers at once folder to folder")
     ap.add_argument("--only", default="fs,seaweedfs,rclone,juicefs,azure,resign")
     ap.add_argument("--slow-docs", type=int, default=None,
@@ -188,7 +202,7 @@ def main() -> None:
         if "seaweedfs" in only:
             with seaweedfs(tmp / "weed") as endpoint:
                 S3Store("bench", endpoint_url=endpoint, access_key=S3_KEY, secret_key=S3_SECRET, create_bucket=True)
-                bench_s3("folder -> SeaweedFS", endpoint, "bench", src, args, 0.6)
+                bench_s3("folder -> SeaweedFS", endpoint, "bench", src, args, 0.6, seaweedfs.last_process.pid)
         if "rclone" in only:
             with rclone_serve_s3(tmp / "rclone-serve", buckets=["bench"]) as endpoint:
                 bench_s3("folder -> rclone serve s3", endpoint, "bench", src, args, 1.0)

@@ -18,7 +18,7 @@ from s3servers import S3_KEY, S3_SECRET, fault_proxy, put_all
 from jacs_desktop.storage.base import AccessDenied, ObjectInfo
 from jacs_desktop.storage.layout import JacsLayout
 from jacs_desktop.storage.s3 import S3Store
-from jacs_desktop.storage.s3_list import _info_fast, _info_slow, range_bounds
+from jacs_desktop.storage.s3_list import _info, _info_fast, _info_slow, range_bounds
 from jacs_desktop.storage.store import Store
 
 
@@ -60,6 +60,11 @@ def test_fast_object_info_is_the_plain_one():
         assert isinstance(fast, ObjectInfo)
         with pytest.raises(AttributeError):
             fast.size = 5  # still frozen
+    # one row of a listed page's Arrow columns (microseconds, a quoted ETag)
+    for row, plain in ((("a", 3, 1_767_312_000_250_000, '"ab"'), ObjectInfo("a", 3, 1_767_312_000.25, "ab")),
+                       (("b", 0, None, None), ObjectInfo("b", 0, None, None))):
+        got = _info(*row)
+        assert got == plain and hash(got) == hash(plain) and repr(got) == repr(plain)
 
 
 def test_ranges_list_every_name_once_in_order(moto_endpoint):
@@ -90,6 +95,26 @@ def test_ranges_list_every_name_once_in_order(moto_endpoint):
     # details survive the fast path
     infos = list(s.list("documents/", page_size=10))
     assert all(o.size == 2 and o.mtime and o.etag == "99914b932bd37a50b983c5e7c90ae93b" for o in infos)
+    st = s.stat(infos[0].key)
+    assert st is not None and abs(infos[0].mtime - st.mtime) < 1.5  # seconds since the epoch, as HEAD says
+
+
+def test_top_level_children_in_one_listing(moto_endpoint):
+    """list_children asks the server with a delimiter: the store's top level comes back in one
+    request however much is below it, console folder markers and deeper names left out."""
+    s = _store(moto_endpoint)
+    s.client.put_object(Bucket=s.bucket, Key="folder/", Body=b"")  # a console "folder"
+    put_all(s, ((f"documents/{i:04d}.json", b"{}") for i in range(1100)))
+    put_all(s, ((k, b"{}") for k in ("jacs.config.json", "a.txt", "jacs_data/agent/x:y.json")))
+    s.put("empty.json", b"")
+    before = s.requests
+    assert [(o.key, o.size) for o in s.list_children("")] == [("a.txt", 2), ("empty.json", 0),
+                                                                ("jacs.config.json", 2)]
+    assert s.requests - before <= 2  # one listing (a HEAD for the empty object), not 1,100 names
+    assert [o.key for o in s.list_children("jacs_data/agent/")] == ["jacs_data/agent/x:y.json"]
+    sub = S3Store(s.bucket, "jacs_data", endpoint_url=moto_endpoint, access_key=S3_KEY, secret_key=S3_SECRET)
+    assert [o.key for o in sub.list_children("")] == []  # only deeper names there
+    assert [o.key for o in sub.list_children("agent/")] == ["agent/x:y.json"]
 
 
 def test_empty_ranges_and_a_store_of_agents_only(moto_endpoint):
