@@ -8,8 +8,11 @@ verdicts, reconcile, diff); it is Qt-free so all of it is tested without a windo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +23,16 @@ from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 from .common import CancelToken, ProgressFn, is_cancelled
-from .summaries import batches
+from .summaries import Reader, batches
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "stream_refs", "fill_summaries",
            "verify_rows",
            "json_diff", "DiffLine", "display_json", "VersionRow", "PENDING", "BADNESS", "Aggregate", "aggregate",
            "verify_ref", "read_error_verdict", "reason_of", "count_versions", "new_version_refusal",
            "attachment_warning", "Drift", "Identity", "shown_identities", "reconcile"]
+
+#: seconds between two progress steps of ``fill_summaries`` at least
+PROGRESS_S = 0.1
 
 #: not verified yet
 PENDING = "pending"
@@ -272,12 +278,34 @@ class EveryRow:
         return sum(p.versions() if hasattr(p, "versions") else sum(len(r.refs) for r in p) for p in self.parts)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (when it was on; another thread that
+    paused it first turns it on again). A big store's listing and summaries make hundreds of
+    thousands of objects that all stay (rows, names, summaries), none in a cycle; the collector
+    walked them again and again while they were made (a third of the summaries' time)."""
+    was = gc.isenabled()
+    if was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None = None,
                 first_batch: int = 500, batch: int = 5000, *, documents: bool = True) -> int:
     """Hand the store's version names to *partial* in batches as they are found (*first_batch*,
     then *batch*, doubling up to 8 × *batch*), so a large store shows rows before its listing
     ends. Returns the count.
     ``documents=False``: agents only (the documents are read a page at a time)."""
+    with collector_paused():
+        return _stream_refs(store, partial, cancel, first_batch, batch, documents)
+
+
+def _stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None,
+                 first_batch: int, batch: int, documents: bool) -> int:
     buf: list[Ref] = []
     size, n = first_batch, 0
     refs = store.iter_refs()
@@ -380,12 +408,24 @@ def reconcile(store: Store, shown: frozenset[Identity], cancel: CancelToken | No
 
 def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                   on_rows: Callable[[Sequence[DocRow]], None] | None = None) -> Snapshot:
+                   on_rows: Callable[[Sequence[DocRow]], None] | None = None,
+                   reader: Reader | None = None) -> Snapshot:
     """Read each version's summary (cached) and fill titles, types, dates, signers;
     ``on_rows(rows)`` after each batch of document rows is filled (``summaries.batches``:
-    a big folder's missing summaries are read on every core)."""
+    a big folder's missing summaries are read on every core). *reader*: the
+    ``summaries.Reader`` the listing fed (it started reading them; *cache* is its cache)."""
+    with collector_paused():
+        return _fill_summaries(snapshot, cache, progress, cancel, on_rows, reader)
+
+
+def _fill_summaries(snapshot: Snapshot, cache: IndexCache | None, progress: ProgressFn | None,
+                    cancel: CancelToken | None, on_rows: Callable[[Sequence[DocRow]], None] | None,
+                    reader: Reader | None) -> Snapshot:
     store = snapshot.store
-    if cache is not None and not snapshot.paged:
+    if reader is not None:
+        cache = reader.cache
+        reader.flush()  # (it read the cache in already)
+    if cache is not None and not snapshot.paged and not cache.preloaded:
         cache.preload()  # one query for every entry, not one per document
     # paged tables come with their summaries (from the database's own index)
     doc_rows: list[DocRow] = [] if snapshot.paged else [*snapshot.documents, *snapshot.archived]
@@ -400,6 +440,7 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
         except Exception as exc:  # shown as the row's error
             return {"error": str(exc)}
 
+    shown = 0.0
     names: dict[str, str] = {}
     for a in snapshot.agents:
         if cancel is not None and cancel.is_set():
@@ -422,12 +463,14 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
         set_names = getattr(table, "set_names", None)
         if set_names is not None:
             set_names(names)
-    for batch in batches(store, cache, doc_rows, cancel):
+    for batch in batches(store, cache, doc_rows, cancel, reader):
         for row in batch:
             if cancel is not None and cancel.is_set():
                 return snapshot
             done = _fill_row(row, summary, names, done)
-            if progress and done % 200 == 0:
+            # (at most ten times a second: each step repaints the window's progress bar at once)
+            if progress and done % 200 == 0 and (now := time.monotonic()) - shown >= PROGRESS_S:
+                shown = now
                 progress(done, total, "reading documents")
         if on_rows is not None:
             on_rows(batch)

@@ -3,8 +3,14 @@
 The first open of a big folder store reads every version's body for its title and
 signer. ``batches`` hands the rows to ``fill_summaries`` a batch at a time; when many
 summaries are missing from the index cache and the store is a folder on this machine,
-a pool of processes reads, parses and summarizes the files of the batches ahead, and each
-batch comes back, in order, with its summaries in the cache, so the window fills as they land.
+a pool of processes reads, parses and summarizes the files, and each batch comes back,
+in order, with its summaries in the cache, so the window fills as they land.
+
+A :class:`Reader` starts that work while the folder is still being listed: the listing
+hands it each batch of names (``feed``), a thread of its own finds which have no summary
+in the cache and gives them to the pool, so the bodies are read on the other core while
+the names are still coming, not only once the listing is done. ``batches`` then waits
+only for the work of the rows it hands back (``Reader.wait_for``).
 
 The workers are forked from a *fork server* (``multiprocessing``'s ``forkserver``): a fresh
 process, started once, that has imported this module and runs no other thread. They are never
@@ -12,11 +18,13 @@ forked from the window's process itself, whose other threads (Qt's, the job pool
 lock (malloc, logging, imports, sqlite) at the moment of a fork, which the child would then
 wait for forever. Measured on two busy cores: the server starts in about 0.6 s (once; see
 ``prestart``), a pool of two workers from it in 0.07 s, like a fork; a pool of new interpreters
-(``spawn``) costs 1 s on every open.
+(``spawn``) costs 1 s on every open. Each worker writes its batch to the cache file in one
+transaction, one worker at a time (a lock shared by the pool: without it a worker waiting for
+SQLite's write lock slept in steps of up to 100 ms, half of a worker's time on two cores).
 
 A summary is what the window shows, never a verdict: every verdict is computed from
 the body by the verifier. Whatever goes wrong with the pool (no fork server on this system,
-a worker killed or stuck), the batches left are summarized here, one by one, as before.
+a worker killed or stuck), the summaries left are read here, one by one, as before.
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import sys
-from collections import deque
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,14 +49,12 @@ from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import CancelToken
 
-__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok", "prestart"]
+__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok", "prestart", "Reader"]
 
-#: rows per batch handed back (and per task of the pool)
+#: rows per batch handed back, and names per task of the pool
 BATCH = 1000
 #: fewer missing summaries than this: read here (starting processes would cost more)
 PARALLEL_MIN = 2000
-#: tasks given to the pool ahead of the batch handed back, per process
-AHEAD = 3
 #: seconds the batch handed back next may keep the window waiting for a worker before the pool
 #: is given up (a worker stuck: a hung disk or network mount); the rest are read here. A batch
 #: takes a worker well under a second on a local disk.
@@ -103,101 +110,249 @@ def prestart() -> None:
 
 
 _objects: FsStore | None = None
+_write_lock: Any = None
 
 
-def _init(objects: FsStore) -> None:
-    global _objects
+def _init(objects: FsStore, lock: Any = None) -> None:
+    global _objects, _write_lock
     _objects = objects
+    _write_lock = lock
 
 
 def _summarize_keys(items: list[tuple[str, str]], cache_file: Path) -> tuple[list[str], bool]:
     """In a worker: the JSON of the summary of each (key, stamp) of *items* (an error summary
     for a body that cannot be read), and whether they are written to the cache file (one
-    transaction; the main process is spared the writing)."""
+    transaction, one worker at a time; the main process is spared the writing)."""
     assert _objects is not None
     out = []
+    get = _objects.get_limited
     for key, _stamp in items:
         try:
-            s = summary_of_bytes(key, _objects.get_limited(key, MAX_DOCUMENT_BYTES))
+            s = summary_of_bytes(key, get(key, MAX_DOCUMENT_BYTES))
         except StorageError as exc:
             s = {"error": str(exc)}
         out.append(summary_json(s))
-    written = IndexCache.write_entries(cache_file, [(k, st, t) for (k, st), t in zip(items, out, strict=True)])
+    rows = [(k, st, t) for (k, st), t in zip(items, out, strict=True)]
+    lock = _write_lock
+    # (a worker killed while it held the lock: the others wait STUCK_S, then SQLite's own wait)
+    held = lock is not None and lock.acquire(timeout=STUCK_S)
+    try:
+        written = IndexCache.write_entries(cache_file, rows)
+    finally:
+        if held:
+            lock.release()
     return out, written
 
 
+_DONE = object()
+
+
+class Reader:
+    """The pool's work on a folder store's missing summaries, started as the names are listed.
+
+    ``feed(refs)`` (from the listing, any thread: it only queues them) hands over names; a
+    thread of the reader reads the cache (once), keeps the names without a current entry and,
+    once there are ``PARALLEL_MIN`` of them, starts the pool and gives it every ``BATCH`` of
+    them. ``flush()`` (the listing is done) gives it the rest. ``wait_for(refs)`` waits for the
+    tasks that read *refs* and puts their summaries in the cache; it returns False once the pool
+    is given up (a worker died, or kept the window waiting ``STUCK_S``): the caller reads what
+    is missing itself. ``close()`` ends the pool without waiting for it."""
+
+    def __init__(self, store: Store, cache: IndexCache) -> None:
+        self.store, self.cache = store, cache
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: missing names not given to the pool yet
+        self._wanted: list[Ref] = []
+        #: each task's refs and future (None: it could not be submitted)
+        self._tasks: list[tuple[list[Ref], Future[tuple[list[str], bool]] | None]] = []
+        self._task_of: dict[str, int] = {}
+        self._applied: set[int] = set()
+        self._pool: ProcessPoolExecutor | None = None
+        self._task = _summarize_keys  # (looked up here: a test puts a slow or dying task in its place)
+        #: the pool was given up, or the reader closed: nothing more is submitted
+        self.broken = False
+        self.closed = False
+
+    @classmethod
+    def start(cls, store: Store) -> Reader | None:
+        """A reader for *store* with a cache of its own, or None (not a local folder, no fork
+        server, one core, or no cache): then ``fill_summaries`` reads as before."""
+        if not parallel_ok(store):
+            return None
+        prestart()
+        try:
+            cache = IndexCache(store.url)
+        except Exception as exc:  # a cache that cannot be opened: read without one, as before
+            _log.warning("no index cache: %s", exc)
+            return None
+        return cls(store, cache)
+
+    # -- the listing's side ------------------------------------------------------------
+    def feed(self, refs: Iterable[Ref]) -> None:
+        """Names just listed (any thread; returns at once)."""
+        if self.closed:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="summaries-reader", daemon=True)
+                self._thread.start()
+        self._queue.put(list(refs))
+
+    def flush(self, timeout: float = STUCK_S) -> None:
+        """Every name fed is looked at and the missing ones given to the pool (when it runs)."""
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            self._preload()
+            return
+        self._queue.put(_DONE)
+        thread.join(timeout)
+        if thread.is_alive():  # (the fork server does not answer)
+            self._give_up(TimeoutError("the summaries' pool did not start"))
+
+    def _preload(self) -> None:
+        if not self.cache.preloaded:
+            self.cache.preload()
+
+    def _run(self) -> None:
+        try:
+            self._preload()
+            while True:
+                item = self._queue.get()
+                if item is _DONE or self.closed:
+                    break
+                self._take(item)
+            self._submit(final=True)
+        except Exception as exc:  # (the cache could not be read: the caller reads everything)
+            self._give_up(exc)
+
+    def _take(self, refs: list[Ref]) -> None:
+        missing = self.cache.missing(refs)
+        if not missing:
+            return
+        self._wanted += missing
+        self._submit(final=False)
+
+    def _submit(self, final: bool) -> None:
+        with self._lock:
+            if self.broken or self.closed:
+                return
+            if self._pool is None:
+                pending = len(self._wanted) + sum(len(r) for r, _f in self._tasks)
+                if pending < PARALLEL_MIN:
+                    return  # few: read by the caller, here
+                objects = self.store.objects
+                assert isinstance(objects, FsStore)  # (parallel_ok)
+                try:
+                    ctx = _context()
+                    self._pool = ProcessPoolExecutor(_cores(), mp_context=ctx, initializer=_init,
+                                                     initargs=(objects, ctx.Lock()))
+                except (OSError, ValueError) as exc:
+                    self._give_up_locked(exc)
+                    return
+            while len(self._wanted) >= BATCH or (final and self._wanted):
+                refs, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
+                fut = None
+                try:
+                    fut = self._pool.submit(self._task, [(r.key, IndexCache.stamp_of(r)) for r in refs],
+                                            self.cache.path)
+                except Exception as exc:  # the pool broke (a worker died) before its result was asked for
+                    self._give_up_locked(exc)
+                i = len(self._tasks)
+                self._tasks.append((refs, fut))
+                for r in refs:
+                    self._task_of[r.key] = i
+                if fut is None:
+                    return
+
+    # -- the reading side ----------------------------------------------------------------
+    def wait_for(self, refs: Sequence[Ref]) -> bool:
+        """The tasks that read *refs* waited for, their summaries put in the cache. False: the
+        pool is given up (the refs still missing are the caller's to read)."""
+        wanted = sorted({i for r in refs if (i := self._task_of.get(r.key)) is not None} - self._applied)
+        for i in wanted:
+            if self.broken:
+                return False
+            task_refs, fut = self._tasks[i]
+            if fut is None:
+                return False
+            try:
+                texts, written = fut.result(timeout=STUCK_S)
+            except Exception as exc:  # a worker died (killed, out of memory) or is stuck: the rest read here
+                if not self.closed:
+                    self._give_up(exc)
+                return False
+            self._applied.add(i)
+            for r in task_refs:
+                self.store.invalidate(r.key)  # a body read before may have changed
+            items = [(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
+                     for r, s, t in zip(task_refs, parse_summaries(texts), texts, strict=True)]
+            (self.cache.remember if written else self.cache.put_many)(items)
+        return not self.broken
+
+    @property
+    def pooled(self) -> bool:
+        """A pool was started (and not given up)."""
+        return self._pool is not None and not self.broken
+
+    def _give_up(self, exc: BaseException) -> None:
+        with self._lock:
+            self._give_up_locked(exc)
+
+    def _give_up_locked(self, exc: BaseException) -> None:
+        if not self.broken:
+            _log.warning("summaries read in one process from now on: %s", exc or type(exc).__name__)
+        self.broken = True
+        self._end_pool(kill=True)  # a stuck worker is not waited for; the others' work is not needed any more
+
+    def _end_pool(self, kill: bool, wait: bool = False) -> None:
+        pool = self._pool
+        if pool is None:
+            return
+        for _refs, fut in self._tasks:
+            if fut is not None:
+                fut.cancel()
+        if kill:
+            _kill(pool)
+        pool.shutdown(wait=wait and not kill, cancel_futures=True)
+
+    def close(self, wait: bool = False) -> None:
+        """The pool ended; *wait*: for the tasks running (a summary a worker writes is valid
+        either way: each batch is one transaction). The cache stays open (its owner closes it)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._end_pool(kill=self.broken, wait=wait)
+        self._queue.put(_DONE)
+
+
 def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
-            cancel: CancelToken | None = None) -> Iterator[Sequence[Any]]:
+            cancel: CancelToken | None = None, reader: Reader | None = None) -> Iterator[Sequence[Any]]:
     """*rows* (with ``refs``) in batches of ``BATCH``; each batch's missing summaries are in
-    *cache* once it is handed back when a pool could read them (else the caller reads them)."""
+    *cache* once it is handed back when a pool could read them (else the caller reads them).
+    *reader*: the one the listing fed (its cache is *cache*), else one is made here."""
     chunks = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
     if cache is None or not parallel_ok(store):
         yield from chunks
         return
-    missing = [cache.missing([r for row in chunk for r in row.refs]) for chunk in chunks]
-    if sum(len(m) for m in missing) < PARALLEL_MIN:
-        yield from chunks
-        return
-    n = _cores()
-    objects = store.objects
-    assert isinstance(objects, FsStore)  # (parallel_ok)
+    if reader is None:
+        reader = Reader(store, cache)
+        reader.feed([r for row in rows for r in row.refs])
     try:
-        pool = ProcessPoolExecutor(n, mp_context=_context(), initializer=_init, initargs=(objects,))
-    except (OSError, ValueError) as exc:
-        _log.warning("summaries read in one process: %s", exc)
-        yield from chunks
-        return
-    task = _summarize_keys  # (looked up here: a test puts a slow or dying task in its place)
-    pending: deque[Future[tuple[list[str], bool]] | None] = deque()
-    broken = False
-
-    def give_up(exc: BaseException) -> None:
-        nonlocal broken
-        _log.warning("summaries read in one process from now on: %s", exc or type(exc).__name__)
-        broken = True
-        _kill(pool)  # a stuck worker is not waited for; the others' work is not needed any more
-
-    try:
-        ahead = 0
-
-        def submit() -> None:
-            nonlocal ahead
-            while ahead < len(chunks) and len(pending) < n * AHEAD:
-                refs = missing[ahead]
-                fut = None
-                if refs and not broken:
-                    try:
-                        fut = pool.submit(task, [(r.key, IndexCache.stamp_of(r)) for r in refs],
-                                          cache.path)
-                    except Exception as exc:  # the pool broke (a worker died) before its result was asked for
-                        give_up(exc)
-                pending.append(fut)
-                ahead += 1
-
-        submit()
-        for i, chunk in enumerate(chunks):
+        reader.flush()
+        if not reader.pooled:
+            yield from chunks
+            return
+        for chunk in chunks:
             if cancel is not None and cancel.is_set():
                 return
-            fut = pending.popleft()
-            if fut is not None and not broken:
-                try:
-                    texts, written = fut.result(timeout=STUCK_S)
-                except Exception as exc:  # a worker died (killed, out of memory) or is stuck: the rest read here
-                    give_up(exc)
-                else:
-                    refs = missing[i]
-                    for r in refs:
-                        store.invalidate(r.key)  # a body read before may have changed
-                    items = [(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
-                             for r, s, t in zip(refs, parse_summaries(texts), texts, strict=True)]
-                    (cache.remember if written else cache.put_many)(items)
-            submit()
+            reader.wait_for([r for row in chunk for r in row.refs])
             yield chunk
     finally:
-        for fut in pending:
-            if fut is not None:
-                fut.cancel()
-        pool.shutdown(wait=not broken, cancel_futures=True)
+        reader.close(wait=True)  # every task's result was taken: the workers end at once
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

@@ -225,3 +225,66 @@ def test_no_fork_server_in_a_frozen_bundle(tmp_path, monkeypatch):
     monkeypatch.setattr(fs, "ensure_running", lambda: started.append(1))
     summaries.prestart()
     assert started == []
+
+
+def test_the_pool_reads_while_the_folder_is_listed(tmp_path, monkeypatch, small_batches):
+    """The reader the listing feeds (as the window's session does) gives the pool each batch of
+    missing names as they are listed: by the end of the listing every one is handed out, and the
+    rows get what the one-process path gives them; opened again, nothing is read."""
+    store = _store(tmp_path / "store")
+    want = _shown(_one_process(store, tmp_path, monkeypatch))
+    seen = _pids(tmp_path, monkeypatch)
+    cache_dir = tmp_path / "listed"
+    cache_dir.mkdir()
+    (cache_dir / "spy.json").write_text(json.dumps(_SPY))
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(cache_dir))
+    reader = summaries.Reader.start(store)
+    assert reader is not None and reader.cache.path.parent == cache_dir
+    b = SnapshotBuilder(store)
+    listed = []
+
+    def batch(refs):
+        reader.feed(refs)
+        b.add(refs)
+        listed.append(len(refs))
+
+    stream_refs(store, batch, first_batch=10, batch=20)
+    assert len(listed) > 2  # fed batch by batch
+    reader.flush()
+    versions = sum(len(r.refs) for r in b.snapshot().documents)
+    assert reader.pooled and len(reader._tasks) == -(-versions // summaries.BATCH)
+    snap = fill_summaries(b.snapshot(), reader=reader)
+    reader.close()
+    reader.cache.close()
+    assert _shown(snap) == want
+    assert {int(p.name) for p in seen.iterdir()}  # read by the pool
+    for p in seen.iterdir():
+        p.unlink()
+    again = summaries.Reader.start(store)
+    assert again is not None
+    snap = _snapshot(store)
+    again.feed([r for row in snap.documents for r in row.refs])
+    assert _shown(fill_summaries(snap, reader=again)) == want
+    assert not again.pooled and not list(seen.iterdir())  # every summary was in the cache
+    again.close()
+    again.cache.close()
+
+
+def test_a_reader_closed_before_the_rows_are_filled_leaves_no_worker(tmp_path, monkeypatch, small_batches):
+    """A store closed while it is listed: its reader's pool ends at once (nothing waits for it)."""
+    store = _store(tmp_path / "store")
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / "c"))
+    reader = summaries.Reader.start(store)
+    assert reader is not None
+    reader.feed(store.iter_refs())
+    reader.flush()
+    assert reader.pooled
+    procs = list(reader._pool._processes.values())
+    assert procs
+    t = time.monotonic()
+    reader.close()
+    reader.cache.close()
+    assert time.monotonic() - t < 1.0
+    for p in procs:
+        p.join(10)
+    assert not [p for p in procs if p.is_alive()]

@@ -79,3 +79,37 @@ def test_a_content_title_is_the_start_of_its_json(tmp_path):
             assert summarize({"jacsDocument": {"content": c}}, size=len(text))["title"] == want  # whole
             checked += 1
     assert checked > 1000
+
+
+def test_an_entry_written_again_is_the_one_read(tmp_path):
+    """Entries are appended (no index on the key): the last one written for a key is its entry,
+    before and after ``preload``, in this process and the next; stale copies that piled up are
+    dropped when the cache is read in."""
+    import sqlite3
+    from dataclasses import replace
+
+    cache = IndexCache("memory://again", tmp_path)
+    refs = [_ref(i) for i in range(3000)]
+    for r in refs:
+        cache.put(r, {"title": "old"})
+    cache.flush()
+    changed = [replace(r, size=r.size + 1) for r in refs]  # every file changed: written again
+    for r in changed:
+        cache.put(r, {"title": "new"})
+    cache.close()
+    rows = sqlite3.connect(cache.path).execute("SELECT COUNT(*) FROM entry").fetchone()[0]
+    assert rows == 6000
+    other = IndexCache("memory://again", tmp_path)
+    assert other.get(changed[7]) == {"title": "new"} and other.get(refs[7]) is None  # (one by one: the last)
+    other.preload()
+    assert other.get(changed[2999]) == {"title": "new"} and other.missing(refs) == refs
+    assert other.missing(changed) == []
+    other.close()
+    rows = sqlite3.connect(cache.path).execute("SELECT COUNT(*) FROM entry").fetchone()[0]
+    assert rows == 3000  # the stale copies dropped
+    again = IndexCache("memory://again", tmp_path)
+    again.preload()
+    assert again.get(changed[0]) == {"title": "new"}
+    again.prune({r.key for r in refs[:10]})
+    again.close()
+    assert sqlite3.connect(cache.path).execute("SELECT COUNT(*) FROM entry").fetchone()[0] == 10

@@ -198,6 +198,9 @@ def make_table(model: RowTableModel, parent: QWidget, sortable: bool = True) -> 
     v.verticalHeader().setDefaultSectionSize(22)
     v.horizontalHeader().setStretchLastSection(True)
     v.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    # columns fitted to the rows shown and 100 more (Qt's default, 1,000, asked a 100,000-row
+    # table for 30,000 cells: a second with the window frozen once the titles were read)
+    v.horizontalHeader().setResizeContentsPrecision(100)
     v.setDragEnabled(True)
     return v
 

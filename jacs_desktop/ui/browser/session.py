@@ -92,6 +92,9 @@ class StoreSession(QObject):
         self.closed = False
         self.listing = False
         self._tasks: list[Task] = []
+        #: a folder's summaries read by the pool while it is listed (``summaries.Reader``), until
+        #: ``read_summaries`` takes it
+        self._reader: summaries.Reader | None = None
 
     # ------------------------------------------------------------------ life
     @property
@@ -110,11 +113,20 @@ class StoreSession(QObject):
         for t in self._tasks:
             t.cancel()
         self._tasks.clear()
+        self._drop_reader()
         stores = [x.store for x in (self.snapshot, self.builder) if x is not None]
         self.snapshot = self.builder = None
         for store in {id(st): st for st in stores}.values():
             with contextlib.suppress(Exception):
                 store.close()
+
+    def _drop_reader(self) -> None:
+        """The listing's reader, not taken by ``read_summaries``: its pool and cache closed."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+            with contextlib.suppress(Exception):
+                reader.cache.close()
 
     def _guard(self, fn):
         return None if fn is None else (lambda value: None if self.closed else fn(value))
@@ -147,19 +159,30 @@ class StoreSession(QObject):
                 if check:
                     check()
                 partial(("store", store))
-                if summaries.parallel_ok(store):  # the pool's fork server starts while the folder is listed
-                    summaries.prestart()
                 tables = paged_tables(store)
                 if tables is None:
-                    stream_refs(store, lambda batch: partial(("refs", batch)), cancel)
+                    # a folder's bodies are read by the pool while it is listed (its fork server starts now)
+                    reader = self._reader = summaries.Reader.start(store)
+                    if self.closed:
+                        self._drop_reader()
+                        reader = None
+
+                    def batch_listed(batch) -> None:
+                        if reader is not None:
+                            reader.feed(batch)
+                        partial(("refs", batch))
+
+                    stream_refs(store, batch_listed, cancel)
                 else:  # SQLite: the documents are read a page at a time, by index
                     partial(("paged", tables))
                     stream_refs(store, lambda batch: partial(("refs", batch)), cancel, documents=False)
                     sync_paged(store, tables, lambda: partial(("synced", None)), cancel)
             except BaseException:
+                self._drop_reader()
                 store.close()
                 raise
             if self.closed:  # closed while listing: the store it opened is closed here
+                self._drop_reader()
                 store.close()
             return store
 
@@ -235,16 +258,26 @@ class StoreSession(QObject):
         if snap is None:  # nothing listed: nothing to summarise
             return
 
+        reader, self._reader = self._reader, None  # (its pool read the bodies while the folder was listed)
+        if reader is not None and reader.store is not snap.store:
+            reader.close()
+            reader.cache.close()
+            reader = None
+
         def summaries(progress, cancel, partial):
             from ...storage.index import IndexCache
 
+            cache = reader.cache if reader is not None else None
             try:
-                cache = IndexCache(snap.store.url)
+                if cache is None:
+                    cache = IndexCache(snap.store.url)
             except Exception:
                 cache = None
             try:
-                return fill_summaries(snap, cache, progress=progress, cancel=cancel, on_rows=partial)
+                return fill_summaries(snap, cache, progress=progress, cancel=cancel, on_rows=partial, reader=reader)
             finally:
+                if reader is not None:
+                    reader.close()
                 if cache is not None:
                     cache.close()
 
