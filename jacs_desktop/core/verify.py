@@ -61,6 +61,7 @@ from .jacsgzip import exact_available, exact_unavailable_reason, external_digest
 from .jsontypes import JSONObject
 from .pubkey import normalize_algorithm, public_key_hash
 from .schema import validate_document
+from .strict_fast import parse_fast
 
 __all__ = [
     "Check",
@@ -374,7 +375,10 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> tu
     return (parsed.value if parsed else None), err
 
 
-def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None]:
+def _parse(data: bytes | str, max_bytes: int, compiled: bool = True) -> tuple[Parsed | None, str | None]:
+    """The strict parse (or the reason it fails). Bytes take the compiled parse
+    (core/strict_fast.py) when it can decide, else :func:`loads_strict`, the reference, which
+    words every refusal; *compiled* False: the reference alone (the tests compare the two)."""
     size = len(data)
     if size > max_bytes:
         return None, (
@@ -385,6 +389,9 @@ def _parse(data: bytes | str, max_bytes: int) -> tuple[Parsed | None, str | None
         if isinstance(data, bytes):
             if data.startswith(b"\xef\xbb\xbf"):
                 return None, "document starts with a UTF-8 byte-order mark, which JSON forbids and the library refuses"
+            fast = parse_fast(data) if compiled else None  # (None: loads_strict decides)
+            if fast is not None:
+                return fast, None
             return loads_strict(data.decode("utf-8"), data), None
         if data.startswith("\ufeff"):
             return None, "document starts with a byte-order mark, which JSON forbids and the library refuses"

@@ -1,0 +1,178 @@
+"""The strict JSON parse of :func:`~.canonical.loads_strict`, compiled where it can decide exactly.
+
+:func:`parse_fast` parses a document's UTF-8 bytes with ``jiter`` (pydantic's Rust JSON parser:
+duplicate member names refused, NaN and Infinity refused, strict UTF-8, lone surrogates refused),
+then walks the tree once in Python for what jiter does not tell: integral floats (``5.0``, which
+must come back as :class:`~.canonical.IntegralFloat`), floats that Python's ``repr`` writes
+differently from ECMAScript (the canonical tree needs their ECMAScript text), integers outside
++-(2^53-1), and whether some object's keys sort differently by UTF-16 than by code point.
+
+It answers only when its answer is the one ``loads_strict`` gives: the same value (types
+included), flags and canonical tree. Everything else returns None and the caller runs
+``loads_strict``, which stays the reference and words every refusal: any text jiter refuses
+(malformed JSON, a duplicate key, NaN, nesting deeper than jiter's limit of 200), an escaped
+UTF-16 surrogate anywhere (lone or paired), a number the library refuses, a top-level value that
+is not an object or an array. So a refused document gets the same reason from either path, and
+tests/core/test_strict_fast.py holds the two paths to the same results on varied and hostile
+text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import canonical as _canonical
+from .canonical import _MAX_SAFE, IntegralFloat, Parsed, _float_ok, _order_differs, es_number
+
+_from_json: Any
+try:  # (a dependency; without it every document takes loads_strict)
+    from jiter import from_json as _from_json
+except ImportError:  # pragma: no cover - jiter is installed with the package
+    _from_json = None
+
+__all__ = ["parse_fast", "AVAILABLE"]
+
+#: the compiled parser is there (else :func:`parse_fast` always returns None; so it does without
+#: orjson, whose fragments the canonical tree needs: canonical._Fragment, looked up at each call)
+AVAILABLE: bool = _from_json is not None and _canonical._Fragment is not None
+
+# an escaped UTF-16 surrogate (lone or in a pair): the reference decides those documents
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# a character in U+E000..U+FFFF (UTF-8 lead bytes EE, EF, or escaped), and one above U+FFFF (lead
+# bytes F0-F4; escaped ones are surrogate pairs, left to the reference): an object's keys can
+# sort differently by UTF-16 only when the text has both
+_BMP_HIGH_ESCAPE = re.compile(rb"\\u[eEfF]")
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+
+
+def _keys_may_need_utf16(raw: bytes) -> bool:
+    """False when no object of *raw* can have keys whose UTF-16 order differs (the text lacks
+    characters above U+FFFF or ones in U+E000..U+FFFF); bytes.find runs at memchr speed."""
+    if not any(lead in raw for lead in _ASTRAL_LEADS):
+        return False
+    return b"\xee" in raw or b"\xef" in raw or (b"\\u" in raw and _BMP_HIGH_ESCAPE.search(raw) is not None)
+
+
+_FLOAT, _INT, _STR, _DICT, _LIST = float, int, str, dict, list
+
+
+class _Refused(Exception):
+    """A number the library refuses: the reference words the reason."""
+
+
+def _number(x: float) -> float | IntegralFloat | None:
+    """None for a float the C encoder writes as JCS; else the IntegralFloat to put in its place, or
+    the float itself when it needs its ECMAScript text (the tree then needs fragments). Raises
+    :class:`_Refused` for one the library refuses. (The rules of ``_NumberScan.parse_float`` on
+    jiter's value, which is ``float(text)`` exactly.)"""
+    a = abs(x)
+    if 1e-4 <= a < 1e16 and x != int(x):
+        return None
+    if a == float("inf"):
+        raise _Refused
+    if x == int(x):
+        if a > _MAX_SAFE:
+            raise _Refused
+        return IntegralFloat(int(x))
+    return x
+
+
+def _walk(value: Any, keys: bool) -> tuple[bool, bool, bool]:
+    """Check every number of *value* (a jiter tree) and put an IntegralFloat in place of each
+    integral float; returns (safe, integral_floats, key_order) as ``_NumberScan`` notes them
+    (*keys*: look at the keys' order at all). Raises :class:`_Refused`."""
+    safe, integral, order = True, False, False
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v = pop()
+        if type(v) is _DICT:
+            for k, x in v.items():
+                t = type(x)
+                if t is _STR:
+                    continue
+                if t is _FLOAT:
+                    if 1e-4 <= abs(x) < 1e16 and x != int(x):  # (the common case, inline)
+                        continue
+                elif t is _INT:
+                    if -_MAX_SAFE <= x <= _MAX_SAFE:
+                        continue
+                    raise _Refused
+                else:
+                    if t is _DICT or t is _LIST:
+                        push(x)
+                    continue
+                n = _number(x)
+                if type(n) is IntegralFloat:
+                    v[k] = n  # (a value replaced in place: the dict's size does not change)
+                    integral = True
+                else:
+                    safe = False
+            if keys and not order and len(v) > 1 and not "".join(v).isascii() and _order_differs(v):
+                order = True
+        else:
+            for i, x in enumerate(v):
+                t = type(x)
+                if t is _STR:
+                    continue
+                if t is _FLOAT:
+                    if 1e-4 <= abs(x) < 1e16 and x != int(x):
+                        continue
+                elif t is _INT:
+                    if -_MAX_SAFE <= x <= _MAX_SAFE:
+                        continue
+                    raise _Refused
+                else:
+                    if t is _DICT or t is _LIST:
+                        push(x)
+                    continue
+                n = _number(x)
+                if type(n) is IntegralFloat:
+                    v[i] = n
+                    integral = True
+                else:
+                    safe = False
+    return safe, integral, order
+
+
+def _fragment_tree(value: Any) -> Any:
+    """The canonical tree of ``canonical._fragment_tree`` made from the parsed value instead of a
+    second parse: integral floats as plain integers, floats ``repr`` writes differently as orjson
+    fragments of their ECMAScript text, the rest shared."""
+    t = type(value)
+    if t is _DICT:
+        return {k: _fragment_tree(x) for k, x in value.items()}
+    if t is _LIST:
+        return [_fragment_tree(x) for x in value]
+    if t is IntegralFloat:
+        return int(value)
+    if t is _FLOAT:  # (as canonical._encodable_float; integral ones are IntegralFloat by now, or refused)
+        return value if _float_ok(value) else _canonical._Fragment(es_number(value).encode("ascii"))
+    return value
+
+
+def parse_fast(raw: bytes) -> Parsed | None:
+    """``loads_strict(raw.decode("utf-8"), raw)`` when this path can decide it exactly, else None
+    (the caller then runs ``loads_strict``, which gives the value or the reason it is refused).
+    *raw*: a document's bytes (the caller has already refused a byte-order mark and a size
+    over the limit)."""
+    if _from_json is None or _canonical._Fragment is None:
+        return None
+    if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATE_ESCAPE.search(raw) is not None:
+        return None
+    try:
+        value = _from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="none",
+                           float_mode="float")
+    except Exception:  # (malformed, a duplicate, NaN, too deep: the reference words why)
+        return None
+    if type(value) is not _DICT and type(value) is not _LIST:
+        return None
+    keys = _keys_may_need_utf16(raw)
+    try:
+        safe, integral, order = _walk(value, keys)
+    except _Refused:
+        return None
+    if safe:
+        return Parsed(value, True, integral, value, (), order)
+    return Parsed(value, False, integral, _fragment_tree(value), (), order)
