@@ -94,6 +94,50 @@ def test_fast_reader_and_tarfile_give_the_same_members(tmp_path):
     assert r.ok and _tree(tmp_path / "t") == files
 
 
+def _respelled(header: bytes, fields: dict) -> bytes:
+    """*header* with some numeric fields written another way (offset -> bytes), its checksum made again."""
+    h = bytearray(header)
+    for at, value in fields.items():
+        h[at:at + len(value)] = value
+    if 148 not in fields:
+        h[148:156] = b" " * 8
+        h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h)
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # as tarfile writes it: the one-step reading of the numbers
+    {124: b"       1750 "},  # the size in spaces, no NUL
+    {100: b"   600 \0", 108: b"     0 \0", 136: b"  14524770400"},  # old GNU spellings
+    {124: b"0000001_750\0"},  # int() reads the underscore: so does tarfile
+    {124: b"\x80" + (1000).to_bytes(11, "big")},  # base-256: left to tarfile
+    {148: b"0000000\0"},  # a wrong checksum: tarfile judges (the members end)
+])
+def test_numbers_spelled_otherwise_are_read_as_tarfile_reads_them(tmp_path, fields):
+    import gzip
+
+    arc = _archive(tmp_path / "plain.tar.gz", {"documents/a.json": b"x" * 1000, "documents/b.json": b"y" * 1000})
+    raw = bytearray(gzip.decompress(arc.read_bytes()))
+    raw[:512] = _respelled(bytes(raw[:512]), fields)
+
+    def by_tarfile():
+        with tarfile.open(fileobj=io.BytesIO(bytes(raw)), mode="r:") as t:
+            return [(m.name, m.size, t.extractfile(m).read()) for m in t.getmembers()]
+
+    def by_ours():
+        members = TarMembers(io.BytesIO(bytes(raw)), read._BoundedTarInfo)
+        return [(m.name, m.size, b"".join(members.chunks(m))) for m in members]
+
+    def outcome(read_it):
+        try:
+            return read_it()
+        except tarfile.TarError as exc:
+            return type(exc).__name__
+    want = outcome(by_tarfile)
+    assert outcome(by_ours) == want
+    assert want == "ReadError" if 148 in fields else want[0][1] == 1000 and len(want) == 3
+
+
 def test_a_header_broken_after_the_fast_ones_is_damage_not_a_crash(archive, tmp_path):
     import gzip
 

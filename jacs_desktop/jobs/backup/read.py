@@ -266,7 +266,8 @@ CACHE_BUDGET = 64 << 20
 def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
             case_insensitive: bool = False, keep: bool = True, on_entry: OnEntry | None = None,
-            on_manifest: Callable[[bytes, dict[str, tuple[str, int, str]]], object] | None = None) -> _Unpacked:
+            on_manifest: Callable[[bytes, dict[str, tuple[str, int, str]]], object] | None = None,
+            writer_process: bool = False) -> _Unpacked:
     """Stream the archive's entries into files under *root* (which must exist and be
     empty): under their own names when *named*, else numbered. Raises
     :class:`BackupError` when the archive cannot be used at all: unreadable, wrong
@@ -276,7 +277,8 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
     are kept for the signature checks (False when they are not checked). *on_entry* is told of
     every entry as it is read: (name, its bytes when small, size, cancel); *on_manifest* is given
     the manifest and the entries once all are read, while the writer thread finishes (its answer
-    is ``manifest_check``)."""
+    is ``manifest_check``). *writer_process*: the small entries are written by a forked process
+    (``writeproc``; ask ``writer_process_ok`` before any thread starts), else by a thread."""
     try:
         # opened apart from the with below (which closes it) so that a failure is worded as reading it
         f = open(path, "rb")  # noqa: SIM115
@@ -291,7 +293,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
         except OSError as exc:
             raise BackupError(f"Cannot read {path}: {exc.strerror or exc}") from None
         root_s = str(root)
-        writer = _FileWriter()
+        writer = _new_writer(writer_process)
         ahead = Prefetch(stream)  # decryption and decompression on a thread of their own
         try:
             members = TarMembers(ahead, _BoundedTarInfo)
@@ -328,7 +330,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
     return out
 
 
-def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, named: bool, root_s: str, limit: int,
+def _read_members(members: TarMembers, out: _Unpacked, writer: _Writer, named: bool, root_s: str, limit: int,
                   progress: ProgressFn | None, cancel: CancelToken | None, case_insensitive: bool,
                   f: IO[bytes], size: int, keep: bool = True, on_entry: OnEntry | None = None) -> None:
     """Every member into *out*; ``out.broken_entry`` names the one being read when it fails.
@@ -404,6 +406,25 @@ def _read_members(members: TarMembers, out: _Unpacked, writer: _FileWriter, name
         out.broken_entry = None
         if progress and (len(entries) % 100 == 0 or n >= CHUNK):
             progress(min(f.tell(), size), size, clean)
+
+
+class _Writer(Protocol):
+    """Writes small entries while the archive is read: ``_FileWriter`` or ``writeproc.ProcessWriter``."""
+
+    def add(self, folder: str, name: str, data: bytes) -> None: ...
+
+    def close(self) -> str | None: ...
+
+
+def _new_writer(process: bool) -> _Writer:
+    if process:
+        from .writeproc import ProcessWriter
+
+        try:
+            return ProcessWriter()
+        except OSError:  # no process could be started (limits, memory): a thread writes them
+            pass
+    return _FileWriter()
 
 
 class _FileWriter:

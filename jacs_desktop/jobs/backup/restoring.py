@@ -16,6 +16,7 @@ from .integrity import _judge, _manifest_check
 from .place import _place_all
 from .read import _unpack, _Unpacked
 from .verifying import pool_for
+from .writeproc import writer_process_ok
 
 if TYPE_CHECKING:
     from ...storage.fs import FsStore
@@ -83,15 +84,20 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveRepor
     archive, when this process may fork) while the archive is read."""
     pool = None
     try:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0  # _unpack says why it cannot be read
+        # both decided before any thread of the restore starts (their processes are forked); a
+        # process writes the files only when no pool checks signatures (the pool has the cores)
+        writer_process = writer_process_ok(size)
         if verify_versions:
-            try:
-                size = os.stat(path).st_size
-            except OSError:
-                size = 0  # _unpack says why it cannot be read
-            pool = pool_for(size, workers)  # before any thread of the restore starts (forked)
+            pool = pool_for(size, workers)
+        writer_process = writer_process and pool is None
         u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
                     case_insensitive=case_insensitive, keep=verify_versions,
-                    on_entry=pool.entry if pool is not None else None, on_manifest=_manifest_check)
+                    on_entry=pool.entry if pool is not None else None, on_manifest=_manifest_check,
+                    writer_process=writer_process)
         _judge(u, report, progress, cancel, verify_versions=verify_versions, pool=pool)
     except BackupError as exc:
         report.cancelled = str(exc) == "cancelled"

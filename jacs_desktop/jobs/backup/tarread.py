@@ -13,6 +13,7 @@ a header ``tarfile`` would call invalid ends the members after the first one, as
 from __future__ import annotations
 
 import queue
+import re
 import tarfile
 import threading
 import zlib
@@ -28,8 +29,15 @@ _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
 #: the numeric fields tarfile parses in every header besides the size and checksum, in groups
 #: (mode, uid, gid; mtime; devmajor, devminor); the groups differ in length, so one set holds all
-_NUMERIC = (((100, 108), (108, 116), (116, 124)), ((136, 148),), ((329, 337), (337, 345)))
+_NUMERIC: tuple[tuple[tuple[int, int], ...], ...] = (((100, 108), (108, 116), (116, 124)), ((136, 148),),
+                                                      ((329, 337), (337, 345)))
 _NO_PREFIX = bytes(155)
+#: mode, uid, gid, size, mtime and checksum (bytes 100 to 156) as tarfile, GNU tar and the backup
+#: write them: octal digits, each field ended by a NUL (the checksum by a NUL and a space). What
+#: matches is a number ``nti`` reads the same; anything else is read field by field as before
+_STANDARD = re.compile(rb"[0-7]{7}\x00[0-7]{7}\x00[0-7]{7}\x00([0-7]{11})\x00[0-7]{11}\x00([0-7]{6})\x00 ")
+#: the fields _STANDARD leaves to check: devmajor, devminor
+_DEVICES: tuple[tuple[tuple[int, int], ...], ...] = (((329, 337), (337, 345)),)
 #: members up to this size come with their bytes (``Member.data``) from the fast path
 INLINE = 1 << 16
 #: distinct values of the numeric header fields remembered as well formed (then forgotten:
@@ -129,14 +137,18 @@ class TarMembers:
         if kind not in (0x30, 0x00, 0x35) or h[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC) \
                 or h[345:500] != _NO_PREFIX:
             return None
-        stored = _number(h[148:156])
-        if stored is None or stored != _byte_sum(h) - sum(h[148:156]) + 256:
-            return None
-        size = _number(h[124:136])
-        if size is None or size < 0:
+        std = _STANDARD.fullmatch(h, 100, 156)  # the usual spelling of its numbers, in one step
+        if std is not None:
+            stored, size, groups = int(std[2], 8), int(std[1], 8), _DEVICES
+        else:
+            got, size_or_none = _number(h[148:156]), _number(h[124:136])
+            if got is None or size_or_none is None or size_or_none < 0:
+                return None
+            stored, size, groups = got, size_or_none, _NUMERIC
+        if stored != _byte_sum(h) - sum(h[148:156]) + 256:
             return None
         known = self.known  # each group of fields is checked once per distinct value
-        for group in _NUMERIC:
+        for group in groups:
             f = h[group[0][0]:group[-1][1]]
             if f not in known:
                 if any(_number(h[a:b]) is None for a, b in group):
