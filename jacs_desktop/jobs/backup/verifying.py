@@ -60,8 +60,13 @@ def _broken(exc: WorkerFailed) -> PoolError:
     return PoolError(f"The signatures could not all be checked: {exc}; the archive was not judged")
 
 
-def _same_ref(a: Ref, b: Ref) -> bool:
-    return (a.kind, a.id, a.version, a.key) == (b.kind, b.id, b.version, b.key)
+#: a version as it travels to a worker and back: (kind, id, version, key). A plain tuple: pickling
+#: a Ref (a dataclass) both ways cost more than a tenth of a signature check
+Named = tuple[str, str, str, str]
+
+
+def _named(ref: Ref) -> Named:
+    return (ref.kind, ref.id, ref.version, ref.key)
 
 
 # -- in the workers ------------------------------------------------------------------------------
@@ -117,23 +122,23 @@ def _context_store(ctx_id: int, blob: bytes) -> Store:
     return _CONTEXT[1]
 
 
-def _check_batch(ctx_id: int, blob: bytes, items: list[tuple[Ref, bytes | str]]) -> list[tuple[Any, ...]]:
-    """Each (ref, bytes or the temporary file holding them): (ref, status, reason, keys looked up,
-    attachments looked up)."""
+def _check_batch(ctx_id: int, blob: bytes, items: list[tuple[Named, bytes | str]]) -> list[tuple[Any, ...]]:
+    """Each (version, bytes or the temporary file holding them): (version, status, reason, keys
+    looked up, attachments looked up)."""
     store = _context_store(ctx_id, blob)
     keys, files = store.keys(), store.read_attachment
     out: list[tuple[Any, ...]] = []
-    for ref, data in items:
+    for named, data in items:
         if isinstance(data, str):
             try:
                 with open(data, "rb") as f:
                     data = f.read()
             except OSError as exc:
-                out.append((ref, ERROR, f"the unpacked copy cannot be read back: {exc.strerror or exc}", [], []))
+                out.append((named, ERROR, f"the unpacked copy cannot be read back: {exc.strerror or exc}", [], []))
                 continue
         rk, rf = _RecordingKeys(keys), _RecordingFiles(files)
-        v = _check_version(data, ref, rk, rf)
-        out.append((ref, v.status, v.reason, rk.seen, rf.seen))
+        v = _check_version(data, Ref(*named), rk, rf)
+        out.append((named, v.status, v.reason, rk.seen, rf.seen))
     return out
 
 
@@ -180,7 +185,7 @@ class VersionPool:
         self.pool = ForkPool(workers, _init_worker, (), _check_batch)
         self.workers = workers
         self.sent = self.done = 0  # tasks given to the pool, answers read back (in that order)
-        self.batch: list[tuple[Ref, bytes | str]] = []
+        self.batch: list[tuple[Named, bytes | str]] = []
         self.early: dict[str, tuple[Any, ...]] = {}  # key -> what the early check found
         self.ctx_id = 0
         self.blob = b""
@@ -216,7 +221,7 @@ class VersionPool:
         ref = ref_of(self.layout, name)  # type: ignore[arg-type]  # (set just above)
         if ref is None:
             return
-        self.batch.append((ref, data))
+        self.batch.append((_named(ref), data))
         if len(self.batch) >= BATCH:
             self._send(cancel)
 
@@ -251,7 +256,7 @@ class VersionPool:
             raise _broken(exc) from None
         self.done += 1
         for r in got:
-            self.early[r[0].key] = r
+            self.early[r[0][3]] = r
         return got
 
     def flush(self, cancel: CancelToken | None) -> None:
@@ -275,7 +280,7 @@ class VersionPool:
         found_files: dict[str, Found] = {}
 
         def accept(got: tuple[Any, ...] | None, ref: Ref) -> bool:
-            if got is None or not _same_ref(got[0], ref) or got[1] == ERROR:
+            if got is None or got[0] != _named(ref) or got[1] == ERROR:
                 return False
             if not all(_lookup_key(keys, h, found_keys) == f for h, f in got[3]):
                 return False
@@ -284,26 +289,26 @@ class VersionPool:
             out[ref.key] = (got[1], got[2])
             return True
 
-        todo: list[tuple[Ref, bytes | str]] = []
+        todo: list[tuple[Named, bytes | str]] = []
         for ref in refs:
             e = intact.get(ref.key)
             if e is None or e[1] > MAX_DOCUMENT_BYTES:
                 continue
             if not accept(self.early.pop(ref.key, None), ref):
-                todo.append((ref, cache.get(ref.key) or e[0]))
+                todo.append((_named(ref), cache.get(ref.key) or e[0]))
         self.early.clear()
         if not todo:
             return out
         versions = {r.key for r in refs}
         head = {k: v for k, v in intact.items() if k not in versions and ref_of(layout, k) is None}
         self._context(layout, head, {k: cache[k] for k in head if k in cache})
-        wanted = {ref.key: ref for ref, _ in todo}
+        wanted = {r.key: r for r in refs}
         for i in range(0, len(todo), BATCH):
             self.batch = todo[i:i + BATCH]
             self._send(cancel)
         while self.done < self.sent:
             for r in self._collect_first(cancel):
-                accept(r, wanted[r[0].key])
+                accept(r, wanted[r[0][3]])
         self.early.clear()
         return out
 
