@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     safe_streams()
     line = sys.argv[1:] if argv is None else argv
     args = parse_args(build_parser(line[0] if line else None), argv)
+    args.whole_process = argv is None  # (the program's own command line: see cli/verify.py's end_process)
     try:
         code: int = args.func(args)
         return code

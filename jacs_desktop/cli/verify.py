@@ -34,6 +34,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """A folder, a ``file://`` URL, s3://, sqlite://, memory:// or profile:NAME all go
     through the same store opener and the same verifier; a single file is checked
     with the store around it (or --keys/--files)."""
+    try:
+        code = _verify(args)
+    except BrokenPipeError:  # the reader of the output went away (``| head``): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no second error at exit)
+        return EXIT_ERROR
+    if getattr(args, "whole_process", False):
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """End the program now that the report is written: flush the output and exit without the
+    interpreter's teardown (freeing every object, after a fork every page copied back: 20-70 ms of
+    a small store's run). Only for the program's own command line (``main()`` without arguments);
+    nothing is left to clean up (the workers are stopped, the store closed). When the output
+    cannot be flushed (a closed pipe), the usual exit reports it."""
+    import logging
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def _verify(args: argparse.Namespace) -> int:
     from ..jobs.local_files import local_path, verify_file
     from ..jobs.verify_all import stream_store
     from ..storage.urls import open_store
