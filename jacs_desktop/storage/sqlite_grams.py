@@ -44,18 +44,24 @@ class CancelFlag(Protocol):
 
 def grams(text: str) -> set[str]:
     """The grams of a search text, as the triggers find them: every substring of one or two
-    characters up to the first NUL, and ``''`` when there is a NUL. The part after the first
-    space (title, type, signer: often the same in many rows) is worked out once."""
-    head, nul, _ = text.partition("\x00")
-    first, space, rest = head.partition(" ")
-    out = _plain(first)
-    if space:
-        out |= _after_space(rest)
-        if first:
-            out.add(first[-1] + " ")
+    characters up to the first NUL, and ``''`` when there is a NUL."""
+    first, rest, nul = _parts(text)
+    out = first | rest
     if nul:
         out.add("")
     return out
+
+
+def _parts(text: str) -> tuple[set[str], frozenset[str], bool]:
+    """``grams(text)`` in two parts, and whether there is a NUL: the grams up to the first
+    space (the document id; with the space after it) and the grams from that space on
+    (title, type, signer: often the same in many rows, worked out once)."""
+    head, nul, _ = text.partition("\x00")
+    first, space, rest = head.partition(" ")
+    out = _plain(first)
+    if space and first:
+        out.add(first[-1] + " ")
+    return out, _after_space(rest) if space else frozenset(), bool(nul)
 
 
 def _plain(text: str) -> set[str]:
@@ -157,8 +163,10 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     keep the ones done in step meanwhile). Returns how many it added."""
     if ready(c) or c.execute("SELECT 1 FROM sqlite_master WHERE name = 'jd_gram_upto'").fetchone() is None:
         return 0
-    c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER)")
+    c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER, "
+              "early INTEGER)")
     sqlite_zones.make_blocks(c)  # the sort orders cut into blocks, once there are rows enough
+    total = c.execute("SELECT count(*) FROM jd_doc WHERE rowid > (SELECT upto FROM jd_gram_upto)").fetchone()[0]
     done = 0
     while not (cancel is not None and cancel.is_set()):
         c.execute("BEGIN IMMEDIATE")
@@ -171,7 +179,7 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
             rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
                              f"WHERE rowid > ? ORDER BY rowid LIMIT ?", (upto, batch)).fetchall()
             last = _ALL if len(rows) < batch else rows[-1][0]
-            _add_rows(c, rows)
+            _add_rows(c, rows, max(total, len(rows)))
             done += len(rows)
             c.execute("UPDATE jd_gram_upto SET upto = ?", (last,))
             c.execute("COMMIT")
@@ -181,39 +189,44 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     return done
 
 
-def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], total: int) -> None:
     """What the insert trigger does for each of *rows* (rowid, removed, search, the sort
-    columns), for a batch at once."""
+    columns), for a batch at once, of about *total* rows to do. A gram in so many rows of
+    the batch that it will be in more than ``posted_max`` twice over is made common at once
+    (no postings written only to be dropped): a common gram with fewer rows is only walked
+    for, never wrong."""
     common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
     most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
     live: Counter[str] = Counter()
     archived: Counter[str] = Counter()
-    posts: dict[str, list[int]] = {}
-    row_grams = []
-    for rowid, removed, search, *_keys in rows:
-        gs = grams(search or "")
+    row_grams, row_parts = [], []
+    for _rowid, removed, search, *_keys in rows:
+        parts = _parts(search or "")
+        gs = parts[0] | parts[1]
+        if parts[2]:
+            gs.add("")
         row_grams.append(gs)
+        row_parts.append(parts)
         (live if removed == 0 else archived).update(gs)
-        for g in gs - common:
-            posts.setdefault(g, []).append(rowid)
+    batch = live + archived
+    early = {g for g, n in batch.items() if g and g not in common and n * total > 2 * most * len(rows)}
     c.execute("DELETE FROM temp.jd_gram_batch")
-    c.executemany("INSERT INTO temp.jd_gram_batch(gram, n0, n1) VALUES (?, ?, ?)",
-                  ((g, live[g], archived[g]) for g in live.keys() | archived.keys()))
+    c.executemany("INSERT INTO temp.jd_gram_batch(gram, n0, n1, early) VALUES (?, ?, ?, ?)",
+                  ((g, live[g], archived[g], g in early) for g in batch))
     c.execute("INSERT INTO jd_gram(gram, n0, n1, posted) SELECT gram, n0, n1, 1 FROM temp.jd_gram_batch WHERE 1 "
               "ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1")
-    crossed = f"posted = 1 AND gram != '' AND n0 + n1 > {most:d} AND gram IN (SELECT gram FROM temp.jd_gram_batch)"
-    for sql in sqlite_zones.crossed_sql(f"(SELECT gram FROM jd_gram WHERE {crossed})"):
-        c.execute(sql)
-    common |= {g for (g,) in c.execute(f"SELECT gram FROM jd_gram WHERE {crossed}")}
-    c.execute(f"DELETE FROM jd_gram_row WHERE gram IN (SELECT gram FROM jd_gram WHERE {crossed})")
-    c.execute(f"UPDATE jd_gram SET posted = 0 WHERE {crossed}")
-    names = ("removed", *sqlite_zones.COLUMNS)
-    sqlite_zones.add_rows(c, ((dict(zip(names, (r[1], *r[3:]), strict=True)), (gs & common) | (gs & {""}))
-                              for r, gs in zip(rows, row_grams, strict=True)))
-    kept = [g for (g,) in c.execute(
-        "SELECT gram FROM jd_gram WHERE posted = 1 AND gram IN (SELECT gram FROM temp.jd_gram_batch)")]
+    crossing = {g for (g,) in c.execute(
+        f"SELECT g.gram FROM jd_gram g JOIN temp.jd_gram_batch b ON b.gram = g.gram WHERE g.posted = 1 "
+        f"AND g.gram != '' AND (g.n0 + g.n1 > {most:d} OR b.early)")}
+    if crossing:  # their rows so far: from the postings into the blocks, then the postings dropped
+        c.executemany("UPDATE temp.jd_gram_batch SET early = 2 WHERE gram = ?", ((g,) for g in crossing))
+        sqlite_zones.add_posted(c, "(SELECT gram FROM temp.jd_gram_batch WHERE early = 2)")
+        c.execute("DELETE FROM jd_gram_row WHERE gram IN (SELECT gram FROM temp.jd_gram_batch WHERE early = 2)")
+        c.execute("UPDATE jd_gram SET posted = 0 WHERE gram IN (SELECT gram FROM temp.jd_gram_batch WHERE early = 2)")
+        common |= crossing
+    sqlite_zones.add_rows(c, ((r[1], r[3:], *parts) for r, parts in zip(rows, row_parts, strict=True)), common)
     c.executemany("INSERT OR IGNORE INTO jd_gram_row(gram, doc) VALUES (?, ?)",
-                  ((g, r) for g in sorted(kept) for r in posts.get(g, ())))
+                  sorted((g, r[0]) for r, gs in zip(rows, row_grams, strict=True) for g in gs - common))
     c.execute("DELETE FROM temp.jd_gram_batch")
 
 

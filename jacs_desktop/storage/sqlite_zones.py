@@ -6,8 +6,10 @@ order (every agreement titled alike, sorted by title descending), that walk read
 most of the table. So each sort order is cut into blocks by key at the first build
 (``jd_zone_block``: block *i* holds the rows from its (removed, key, id) up to the next
 block's; block -1 the ones before block 0), and ``jd_zone`` says which blocks have a
-row containing each *common* gram (``jd_gram.posted = 0``). The walk then skips the
-blocks that cannot match (``ranges``, ``page``).
+row containing each *common* gram (``jd_gram.posted = 0``), except the grams of
+document ids, random and so found in every block: ``jd_zone_all`` lists those (and any
+gram found in an id), never skipped for. The walk then skips the blocks that cannot
+match (``ranges``, ``walk``).
 
 ``jd_zone`` may say more than is true (nothing is taken out when a row goes: a block
 is only walked for nothing), never less: the rows of a gram turning common are
@@ -23,7 +25,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["COLUMNS", "DDL", "reset", "make_blocks", "add_sql", "crossed_sql", "add_rows", "ranges", "walk"]
+__all__ = ["COLUMNS", "DDL", "reset", "make_blocks", "add_sql", "crossed_sql", "add_rows", "add_posted", "ranges",
+           "walk"]
 
 #: the sort columns of ``jd_doc`` (``sqlite_pages.SORTS``), each with an index (removed, column, jacs_id)
 COLUMNS = ("jacs_id", "title_key", "type_key", "date_key", "versions", "signer_key", "attachments")
@@ -38,10 +41,12 @@ DDL = (
     "CREATE INDEX IF NOT EXISTS jd_zone_block_at ON jd_zone_block(sort, removed, k, id)",
     "CREATE TABLE IF NOT EXISTS jd_zone (sort TEXT NOT NULL, gram TEXT NOT NULL, block INTEGER NOT NULL, "
     "PRIMARY KEY (sort, gram, block)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS jd_zone_all (gram TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 
 
 def reset(c: sqlite3.Connection) -> None:
+    c.execute("DELETE FROM jd_zone_all")
     c.execute("DELETE FROM jd_zone")
     c.execute("DELETE FROM jd_zone_block")
 
@@ -111,19 +116,62 @@ def _bounds(c: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def add_rows(c: sqlite3.Connection, rows: Iterable[tuple[dict[str, Any], set[str]]]) -> None:
-    """What ``add_sql`` does, for a batch: *rows* are (the row's sort columns and
-    ``removed``, its common grams with ``''`` for a NUL)."""
-    bounds = _bounds(c)
-    zones: dict[tuple[str, int], set[str]] = {}
-    for row, gs in rows:
-        if not gs:
-            continue
-        for col in COLUMNS:
-            b = bisect.bisect_right(bounds[col], (row["removed"], row[col], row["jacs_id"])) - 1
-            zones.setdefault((col, b), set()).update(gs)
+def _blocks(bounds: dict[str, list[tuple[Any, ...]]], removed: int, keys: Sequence[Any]) -> list[tuple[str, int]]:
+    """(sort, block) of a row in each sort order (*keys*: its ``COLUMNS``)."""
+    jid = keys[0]
+    return [(col, bisect.bisect_right(bounds[col], (removed, k, jid)) - 1)
+            for col, k in zip(COLUMNS, keys, strict=True)]
+
+
+def _insert(c: sqlite3.Connection, zones: dict[tuple[str, int], set[str]]) -> None:
     c.executemany("INSERT OR IGNORE INTO jd_zone(sort, gram, block) VALUES (?, ?, ?)",
                   ((col, g, b) for (col, b), gs in sorted(zones.items()) for g in sorted(gs)))
+
+
+def add_rows(c: sqlite3.Connection, rows: Iterable[tuple[int, Sequence[Any], set[str], frozenset[str], bool]],
+             common: set[str]) -> None:
+    """What ``add_sql`` does, for a batch: *rows* are (removed, the sort ``COLUMNS``, the
+    grams of its id, the grams of the rest of its text, a NUL in it). The grams of ids
+    (random: found everywhere) go in ``jd_zone_all`` (any block may hold them) instead of
+    every block; the rest, for the *common* ones, in the row's blocks."""
+    bounds = _bounds(c)
+    zones: dict[tuple[str, int], set[str]] = {}
+    seen: dict[tuple[str, int], set[int]] = {}
+    anywhere: set[str] = set()
+    kept: dict[frozenset[str], frozenset[str]] = {}  # the common part of each distinct rest (alive: ids stay)
+    for removed, keys, first, rest, nul in rows:
+        anywhere |= first
+        mine = kept.get(rest)
+        if mine is None:
+            mine = kept[rest] = rest & common
+        if not (mine or nul):
+            continue
+        for key in _blocks(bounds, removed, keys):
+            if nul:
+                zones.setdefault(key, set()).update(mine | {""})
+                continue
+            done = seen.setdefault(key, set())
+            if id(mine) not in done:
+                done.add(id(mine))
+                zones.setdefault(key, set()).update(mine)
+    c.executemany("INSERT OR IGNORE INTO jd_zone_all(gram) VALUES (?)", ((g,) for g in sorted(anywhere)))
+    _insert(c, zones)
+
+
+def add_posted(c: sqlite3.Connection, crossing: str) -> None:
+    """What ``crossed_sql`` does, for a batch (each posted row's blocks found once)."""
+    bounds = _bounds(c)
+    zones: dict[tuple[str, int], set[str]] = {}
+    found: dict[int, list[tuple[str, int]]] = {}
+    for gram, doc, removed, *keys in c.execute(
+            f"SELECT p.gram, p.doc, d.removed, {', '.join('d.' + col for col in COLUMNS)} FROM jd_gram_row p "
+            f"JOIN jd_doc d ON d.rowid = p.doc WHERE p.gram IN {crossing}"):
+        blocks = found.get(doc)
+        if blocks is None:
+            blocks = found[doc] = _blocks(bounds, removed, keys)
+        for key in blocks:
+            zones.setdefault(key, set()).add(gram)
+    _insert(c, zones)
 
 
 Bound = tuple[Any, ...] | None
@@ -135,6 +183,9 @@ def ranges(c: sqlite3.Connection, col: str, common: Sequence[str]) -> list[tuple
     anywhere (no block cut, or no gram given)."""
     bounds = [tuple(r) for r in c.execute(
         "SELECT removed, k, id FROM jd_zone_block WHERE sort = ? ORDER BY block", (col,))]
+    anywhere = {g for (g,) in c.execute(
+        f"SELECT gram FROM jd_zone_all WHERE gram IN ({','.join('?' * len(common))})", list(common))}
+    common = [g for g in common if g not in anywhere]
     if not bounds or not common:
         return None
     blocks: set[int] | None = None

@@ -95,7 +95,8 @@ def _to_schema_2(path):
     raw.close()
 
 
-def test_a_schema_2_database_is_migrated_and_built_in_batches_while_written(tmp_path):
+def test_a_schema_2_database_is_migrated_and_built_in_batches_while_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_zones, "MIN_ROWS", 16)  # the sort orders cut into blocks at the first batch
     rnd = random.Random(8)
     path = tmp_path / "v2.sqlite3"
     objects = SqliteStore(path)
@@ -124,6 +125,8 @@ def test_a_schema_2_database_is_migrated_and_built_in_batches_while_written(tmp_
         assert objects.build_search_index() == 0
         _check_exact(c, rnd)
         check_short(c, rnd, 120)
+        assert c.execute("SELECT count(*) FROM jd_zone_block").fetchone()[0] > 7 * 5
+        assert check_zones(c) > 1000  # grams turned common between batches: their rows found through the postings
     finally:
         objects.close()
 
@@ -158,10 +161,12 @@ def test_only_short_texts_without_nul(tmp_path, text):
 
 def check_zones(c):
     """Every row is entered in its block of every sort order for each of its common grams
-    (and ``''`` when its text has a NUL): the walk never skips a block holding a match."""
+    (and ``''`` when its text has a NUL), unless the gram is one never skipped for (found in
+    an id): the walk never skips a block holding a match."""
     bounds = sqlite_zones._bounds(c)
     zone = set(c.execute("SELECT sort, gram, block FROM jd_zone"))
     common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
+    common -= {g for (g,) in c.execute("SELECT gram FROM jd_zone_all")}  # never skipped for
     checked = 0
     for removed, search, *keys in c.execute(f"SELECT removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc"):
         row = dict(zip(sqlite_zones.COLUMNS, keys, strict=True))
