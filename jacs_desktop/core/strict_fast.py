@@ -87,52 +87,30 @@ def _walk(value: Any, keys: bool) -> tuple[bool, bool, bool]:
     pop, push = stack.pop, stack.append
     while stack:
         v = pop()
-        if type(v) is _DICT:
-            for k, x in v.items():
-                t = type(x)
-                if t is _STR:
+        is_dict = type(v) is _DICT
+        fix = False
+        for x in v.values() if is_dict else v:
+            t = type(x)
+            if t is _STR:
+                continue
+            if t is _FLOAT:
+                if 1e-4 <= abs(x) < 1e16 and x != int(x):  # (the common case, inline)
                     continue
-                if t is _FLOAT:
-                    if 1e-4 <= abs(x) < 1e16 and x != int(x):  # (the common case, inline)
-                        continue
-                elif t is _INT:
-                    if -_MAX_SAFE <= x <= _MAX_SAFE:
-                        continue
-                    raise _Refused
-                else:
-                    if t is _DICT or t is _LIST:
-                        push(x)
-                    continue
-                n = _number(x)
-                if type(n) is IntegralFloat:
-                    v[k] = n  # (a value replaced in place: the dict's size does not change)
-                    integral = True
+                if type(_number(x)) is IntegralFloat:
+                    fix = integral = True
                 else:
                     safe = False
-            if keys and not order and len(v) > 1 and not "".join(v).isascii() and _order_differs(v):
-                order = True
-        else:
-            for i, x in enumerate(v):
-                t = type(x)
-                if t is _STR:
-                    continue
-                if t is _FLOAT:
-                    if 1e-4 <= abs(x) < 1e16 and x != int(x):
-                        continue
-                elif t is _INT:
-                    if -_MAX_SAFE <= x <= _MAX_SAFE:
-                        continue
+            elif t is _INT:
+                if not -_MAX_SAFE <= x <= _MAX_SAFE:
                     raise _Refused
-                else:
-                    if t is _DICT or t is _LIST:
-                        push(x)
-                    continue
-                n = _number(x)
-                if type(n) is IntegralFloat:
-                    v[i] = n
-                    integral = True
-                else:
-                    safe = False
+            elif t is _DICT or t is _LIST:
+                push(x)
+        if fix:  # (rare: a second pass puts the IntegralFloats in; the size does not change)
+            for k, x in v.items() if is_dict else enumerate(v):
+                if type(x) is _FLOAT and x == int(x):
+                    v[k] = IntegralFloat(int(x))
+        if is_dict and keys and not order and len(v) > 1 and not "".join(v).isascii() and _order_differs(v):
+            order = True
     return safe, integral, order
 
 
