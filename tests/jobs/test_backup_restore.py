@@ -192,3 +192,27 @@ def test_archive_only_restore_still_checks_every_entry(archive, tmp_path, fixtur
     backup(open_store(str(fixture_copy)), tmp_path / "tampered.tar.gz", verify_versions=False)
     full = restore(tmp_path / "tampered.tar.gz", open_store(str(tmp_path / "c"), create=True))
     assert full.exit_code == 2 and TAMPERED in full.invalid
+
+
+def test_the_disk_gets_a_head_start_and_the_last_sync_still_comes(tmp_path, monkeypatch):
+    """A syncfs while the archive is still read (a thread, joined), then the one that makes the restore
+    durable, before the folder is put in place."""
+    import threading
+
+    files = {f"documents/{i:04d}.json": b"x" * 600 for i in range(600)}
+    arc = _archive(tmp_path / "many.tar.gz", files)
+    target = tmp_path / "t"
+    calls = []
+    real = place._syncfs
+
+    def syncfs(folder):
+        calls.append((threading.current_thread().name, list(target.iterdir()) if target.exists() else None))
+        return real(folder)
+
+    monkeypatch.setattr(place, "_syncfs", syncfs)
+    threads = threading.active_count()
+    r = restore(arc, open_store(str(target), create=True))
+    assert r.ok and len(r.restored) == 600 and _tree(target) == files
+    assert [name for name, _ in calls] == ["restore-writeback", threading.current_thread().name]
+    assert calls[0][1] == calls[1][1] == []  # both before anything was put in place
+    assert threading.active_count() == threads

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,3 +227,27 @@ def _syncfs(folder: Path) -> bool:
         return bool(fn(fd) == 0)
     finally:
         os.close(fd)
+
+
+class EarlyWriteback:
+    """A head start for the disk: once most of the archive is read (*at*, a fraction of its
+    bytes), ``syncfs`` of the temporary folder's file system runs on a thread, so the first files
+    are written to disk while the last ones are still being made. Durability never rests on it:
+    :func:`_make_durable` still syncs everything once the archive is read; that sync then has
+    less left to write. :meth:`reading` wraps the unpacking's progress; :meth:`join` always."""
+
+    def __init__(self, root: Path, progress: ProgressFn | None, at: float = 0.6):
+        self.root, self.progress, self.at = root, progress, at
+        self.thread: threading.Thread | None = None
+
+    def reading(self, done: int, total: int, name: str) -> None:
+        if self.thread is None and total > 0 and done >= total * self.at and sys.platform.startswith("linux"):
+            self.thread = threading.Thread(target=_syncfs, args=(self.root,), name="restore-writeback", daemon=True)
+            self.thread.start()
+        if self.progress is not None:
+            self.progress(done, total, name)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None

@@ -13,7 +13,7 @@ from ...storage.store import Store
 from ..common import CancelToken, ProgressFn
 from .base import ArchiveReport, BackupError
 from .integrity import _judge, _manifest_check
-from .place import _place_all
+from .place import EarlyWriteback, _place_all
 from .read import _unpack, _Unpacked
 from .verifying import pool_for
 from .writeproc import writer_process_ok
@@ -78,7 +78,7 @@ def _remove_tree(root: Path) -> None:
 def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveReport, *, named: bool = False,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
             case_insensitive: bool = False, verify_versions: bool = True,
-            workers: int | None = None) -> _Unpacked | None:
+            workers: int | None = None, writeback: EarlyWriteback | None = None) -> _Unpacked | None:
     """Unpack and judge: the one check ``verify_archive`` and ``restore`` both run. The
     signatures are checked on a pool of *workers* processes (None: one per core for a large
     archive, when this process may fork) while the archive is read."""
@@ -94,7 +94,8 @@ def _assess(path: Path, passphrase: str | None, root: Path, report: ArchiveRepor
         if verify_versions:
             pool = pool_for(size, workers)
         writer_process = writer_process and pool is None
-        u = _unpack(path, passphrase, root, named=named, progress=progress, cancel=cancel,
+        u = _unpack(path, passphrase, root, named=named, cancel=cancel,
+                    progress=writeback.reading if writeback is not None else progress,
                     case_insensitive=case_insensitive, keep=verify_versions,
                     on_entry=pool.entry if pool is not None else None, on_manifest=_manifest_check,
                     writer_process=writer_process)
@@ -194,10 +195,13 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
     fs = _fs_objects(dst)
     root = _temp_root(_near_target(dst))
     beside = fs is not None and root.parent == fs.root.parent  # the same file system, almost always
+    writeback = EarlyWriteback(root, progress) if fs is not None else None
     try:
         u = _assess(Path(path), passphrase, root, report, named=beside and os.name != "nt", progress=progress,
-                    cancel=cancel, verify_versions=verify_versions, workers=workers,
+                    cancel=cancel, verify_versions=verify_versions, workers=workers, writeback=writeback,
                     case_insensitive=fs is not None and _case_insensitive(root if beside else fs.root))
+        if writeback is not None:
+            writeback.join()  # (the one sync that counts comes when the entries are placed)
         if u is None or report.errors:
             report.problems.insert(0, "The archive cannot be restored; nothing was restored")
         elif report.is_damaged and not partial:
@@ -208,6 +212,8 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
         else:
             _place_all(u, dst, fs, policy, skip_invalid, report, progress, cancel, durable=fs is not None)
     finally:
+        if writeback is not None:
+            writeback.join()
         _remove_tree(root)
         dst.invalidate()
     report.seconds = time.perf_counter() - start
