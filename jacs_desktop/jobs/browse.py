@@ -32,7 +32,7 @@ __all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "str
            "attachment_warning", "Drift", "Identity", "shown_identities", "reconcile"]
 
 #: seconds between two progress steps of ``fill_summaries`` at least
-PROGRESS_S = 0.1
+PROGRESS_S = 0.25
 
 #: not verified yet
 PENDING = "pending"
@@ -198,12 +198,13 @@ class DocRow(_Versioned):
     def signer_label(self) -> str | None:
         """The Signer column: the agent's name only once the latest version's verdict proves the key
         is that agent's; until then (or for a planted key) the claimed id, never a borrowed name."""
-        v = self.verdict
+        v = self.verdict if self.verdicts else None  # (none checked: no verdict to look for; a sort asks every row)
         if v is not None and v.signer_name:
             return v.signer_name
         if v is not None and v.signer and unknown_signing_key(v):
             return f"unknown key claiming {v.signer[:8]}…"
-        return self.signer[:8] + "…" if self.signer and len(self.signer) > 12 else self.signer
+        signer = self.signer
+        return signer[:8] + "…" if signer and len(signer) > 12 else signer
 
     _search: str | None = None
 
@@ -211,7 +212,7 @@ class DocRow(_Versioned):
         """What the filter box matches (cached; reset when the summary is filled)."""
         if self._search is None:
             self._search = " ".join(
-                x for x in (self.id, self.title, self.type, self.signer, self.signer_name) if x).lower()
+                [x for x in (self.id, self.title, self.type, self.signer, self.signer_name) if x]).lower()
         return self._search
 
 
@@ -434,7 +435,8 @@ def _fill_summaries(snapshot: Snapshot, cache: IndexCache | None, progress: Prog
 
     def summary(ref: Ref) -> dict[str, Any]:
         if cache is not None:
-            return cache.summary(store, ref)
+            got = cache.get(ref)  # (the usual: in memory)
+            return got if got is not None else cache.summary(store, ref)
         try:
             return summarize(store.read_json(ref.key))
         except Exception as exc:  # shown as the row's error
@@ -468,7 +470,7 @@ def _fill_summaries(snapshot: Snapshot, cache: IndexCache | None, progress: Prog
             if cancel is not None and cancel.is_set():
                 return snapshot
             done = _fill_row(row, summary, names, done)
-            # (at most ten times a second: each step repaints the window's progress bar at once)
+            # (at most four times a second: each step repaints the window's progress bar at once)
             if progress and done % 200 == 0 and (now := time.monotonic()) - shown >= PROGRESS_S:
                 shown = now
                 progress(done, total, "reading documents")
@@ -481,22 +483,30 @@ def _fill_summaries(snapshot: Snapshot, cache: IndexCache | None, progress: Prog
 
 def _fill_row(row: DocRow, summary: Callable[[Ref], dict[str, Any]], names: dict[str, str], done: int) -> int:
     """Fill *row* from its versions' summaries (its latest version's); returns *done* plus its versions."""
-    best: tuple[str, str] | None = None
-    for ref in row.refs:
-        s = summary(ref)
-        row.summaries[ref.version] = s
-        key = (s.get("date") or "", ref.key)
-        if best is None or key > best:
-            best = key
+    refs = row.refs
+    if len(refs) == 1:  # (most rows: one version, the latest)
+        ref = refs[0]
+        s = row.summaries[ref.version] = summary(ref)
+        row.latest_key = ref.key
         done += 1
-    if best:
+    else:
+        best: tuple[str, str] | None = None
+        for ref in refs:
+            s = summary(ref)
+            row.summaries[ref.version] = s
+            key = (s.get("date") or "", ref.key)
+            if best is None or key > best:
+                best = key
+            done += 1
+        if best is None:
+            return done
         row.latest_key = best[1]
         s = row.summaries[row.latest_ref().version]
-        row.title, row.type, row.date = s.get("title"), s.get("type"), s.get("date")
-        row.signer, row.attachments = s.get("signer"), s.get("attachments")
-        row.signer_name = names.get(row.signer or "")
-        row._search = None
-        row.search_text()  # built here, on the worker, so the first filter is only the matching
+    row.title, row.type, row.date = s.get("title"), s.get("type"), s.get("date")
+    row.signer, row.attachments = s.get("signer"), s.get("attachments")
+    row.signer_name = names.get(row.signer or "")
+    row._search = None
+    row.search_text()  # built here, on the worker, so the first filter is only the matching
     return done
 
 

@@ -69,20 +69,30 @@ WHOLE_TITLE_BYTES = 256 * 1024
 
 
 def _title(doc: dict[str, Any], size: int | None = None) -> str | None:
-    for path in (("title",), ("name",), ("jacsDocument", "content", "title"), ("content", "title"),
-                 ("jacsDocument", "filename"), ("jacsDocument", "content", "name"), ("content", "content", "title")):
-        v: Any = doc
-        for p in path:
-            v = v.get(p) if isinstance(v, dict) else None
+    # the first of title, name, jacsDocument.content.title, content.title, jacsDocument.filename,
+    # jacsDocument.content.name, content.content.title that is a string with more than blanks
+    # (looked up one by one, without a loop over paths: this runs for every body of a store)
+    get = doc.get
+    jd = get("jacsDocument")
+    jd = jd if isinstance(jd, dict) else None
+    jd_content = jd.get("content") if jd is not None else None
+    jdc = jd_content if isinstance(jd_content, dict) else None
+    c = get("content")
+    cd = c if isinstance(c, dict) else None
+    cc = cd.get("content") if cd is not None else None
+    ccd = cc if isinstance(cc, dict) else None
+    for v in (get("title"), get("name"), jdc.get("title") if jdc is not None else None,
+              cd.get("title") if cd is not None else None, jd.get("filename") if jd is not None else None,
+              jdc.get("name") if jdc is not None else None, ccd.get("title") if ccd is not None else None):
         if isinstance(v, str) and v.strip():
             return v.strip()[:200]
     agreement = doc.get("jacsAgreement")
     question = agreement.get("question") if isinstance(agreement, dict) else None
     if isinstance(question, str):
         return "Agreement: " + question[:180]
-    content = doc.get("jacsDocument", {}).get("content") if isinstance(doc.get("jacsDocument"), dict) else None
-    if content is None and isinstance(doc.get("content"), dict):
-        content = doc["content"].get("content", doc["content"])
+    content = jd_content
+    if content is None and cd is not None:
+        content = cd.get("content", cd)
     if isinstance(content, str) and content.strip():
         return content.strip().splitlines()[0][:200]
     if isinstance(content, (dict, list)) and content:
@@ -107,27 +117,28 @@ def summarize(doc: Any, size: int | None = None) -> dict[str, Any]:
     """What the browser shows for one version, from its body (*size*: the body's bytes, when known)."""
     if not isinstance(doc, dict):
         return {"error": "not a JSON object"}
-    raw_sig = doc.get("jacsSignature")
+    get = doc.get
+    raw_sig = get("jacsSignature")
     sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
-    raw_files = doc.get("jacsFiles")
-    files: list[Any] = raw_files if isinstance(raw_files, list) else []
-
-    def s(v: object) -> str | None:
-        return v if isinstance(v, str) else None
-
+    raw_files = get("jacsFiles")
+    # (each field: the string, else None; written out, this runs for every body of a store)
+    jtype, level, date = get("jacsType"), get("jacsLevel"), get("jacsVersionDate")
+    previous, original = get("jacsPreviousVersion"), get("jacsOriginalVersion")
+    signer, signer_version, algorithm = sig.get("agentID"), sig.get("agentVersion"), sig.get("signingAlgorithm")
+    name = get("name") if jtype == "agent" else None
     return {
         "title": _title(doc, size),
-        "type": s(doc.get("jacsType")),
-        "level": s(doc.get("jacsLevel")),
-        "date": s(doc.get("jacsVersionDate")),
-        "previous": s(doc.get("jacsPreviousVersion")),
-        "original": s(doc.get("jacsOriginalVersion")),
-        "signer": s(sig.get("agentID")),
-        "signer_version": s(sig.get("agentVersion")),
-        "algorithm": s(sig.get("signingAlgorithm")),
-        "attachments": len(files),
-        "agreement": isinstance(doc.get("jacsAgreement"), dict),
-        "agent_name": s(doc.get("name")) if doc.get("jacsType") == "agent" else None,
+        "type": jtype if isinstance(jtype, str) else None,
+        "level": level if isinstance(level, str) else None,
+        "date": date if isinstance(date, str) else None,
+        "previous": previous if isinstance(previous, str) else None,
+        "original": original if isinstance(original, str) else None,
+        "signer": signer if isinstance(signer, str) else None,
+        "signer_version": signer_version if isinstance(signer_version, str) else None,
+        "algorithm": algorithm if isinstance(algorithm, str) else None,
+        "attachments": len(raw_files) if isinstance(raw_files, list) else 0,
+        "agreement": isinstance(get("jacsAgreement"), dict),
+        "agent_name": name if isinstance(name, str) else None,
     }
 
 
@@ -312,13 +323,15 @@ class IndexCache:
     def remember(self, items: list[tuple[Ref, dict[str, Any], str]]) -> None:
         """(ref, summary, its JSON) for each of *items*, already written to the file by
         ``write_entries`` (another process): kept in memory only."""
+        stamp_of, parsed, buf, mem = self._stamp, self._parsed, self._buf, self._mem
         with self._lock:
             for ref, summary, text in items:
-                stamp = self._stamp(ref)
-                self._parsed[ref.key] = (stamp, summary)
-                self._buf.pop(ref.key, None)
-                if self._mem is not None:
-                    self._mem[ref.key] = (stamp, text)
+                stamp = stamp_of(ref)
+                parsed[ref.key] = (stamp, summary)
+                if buf:
+                    buf.pop(ref.key, None)
+                if mem is not None:
+                    mem[ref.key] = (stamp, text)
 
     @staticmethod
     def write_entries(path: Path, rows: list[tuple[str, str, str]]) -> bool:
