@@ -31,7 +31,7 @@ def _open(qtbot, tmp_path, root):
     qtbot.addWidget(w)
     w.show()
     landed = []
-    w.documents.summaries_landed = lambda: landed.append(w.documents.docs_model.rowCount())
+    w.documents.summaries_landed = lambda _rows: landed.append(w.documents.docs_model.rowCount())
     done = []
     w._summarized = lambda: done.append(True)
     w.open_url(str(root))
@@ -106,3 +106,32 @@ def test_a_hung_or_dead_worker_leaves_the_window_usable(qtbot, tmp_path, monkeyp
         assert "read in one process from now on" in caplog.text, name
         assert took < 20, (name, took)
         w.close()
+
+
+def test_a_batch_repaints_only_its_rows(qtbot, tmp_path, monkeypatch):
+    """Each batch that lands says which rows changed (their span), not the whole table: a batch of
+    rows scrolled out of sight repaints nothing."""
+    monkeypatch.setenv("JACS_DESKTOP_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("JACS_DESKTOP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(summaries, "BATCH", 8)
+    monkeypatch.setattr(summaries, "PARALLEL_MIN", 10)
+    root = tmp_path / "store"
+    _folder(root)
+    w = BrowserWindow(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), watch=False,
+                      prefs=replace(Settings(), verify_on_open=False, welcome_done=True))
+    qtbot.addWidget(w)
+    w.show()
+    spans = []
+    w.documents.docs_model.dataChanged.connect(lambda a, b, *_: spans.append((a.row(), b.row())))
+    done = []
+    real = w._summarized
+    w._summarized = lambda: (real(), done.append(True))
+    w.open_url(str(root))
+    qtbot.waitUntil(lambda: bool(done) and w.workers.active == 0, timeout=60000)
+    model = w.documents.docs_model
+    batches = [(a, b) for a, b in spans if b - a < 8]
+    covered = sorted(i for a, b in batches for i in range(a, b + 1))
+    assert covered == list(range(N))  # every row repainted once, by the batch it came in
+    assert len(batches) == -(-N // 8)
+    assert {model.row_object(r).title for r in range(model.rowCount())} == {f"title {i}" for i in range(N)}
+    w.close()

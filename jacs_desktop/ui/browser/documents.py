@@ -189,12 +189,15 @@ class DocumentsPanel(QWidget):
         if self.no_match_label.isVisible() or self.search.text().strip():
             self.update_no_match()
 
-    def summaries_landed(self) -> None:
-        """A batch of document rows got their titles and signers: repainted (sorted and
-        filtered again once every batch is in, ``summaries_read``)."""
+    def summaries_landed(self, rows=None) -> None:
+        """A batch of document *rows* got their titles and signers: the part of the table they
+        are in repainted (a batch of rows not shown repaints nothing; all rows when *rows* is
+        not given); sorted and filtered again once every batch is in, ``summaries_read``."""
         for m in (self.docs_model, self.archived_model):
             if m.pager is None and m.rowCount():
-                m.dataChanged.emit(m.index(0, 0), m.index(m.rowCount() - 1, m.columnCount() - 1))
+                where = [i for i in map(m.row_of, rows) if i >= 0] if rows is not None else [0, m.rowCount() - 1]
+                if where:
+                    m.dataChanged.emit(m.index(min(where), 0), m.index(max(where), m.columnCount() - 1))
 
     def summaries_read(self) -> None:
         for m in self.row_models:

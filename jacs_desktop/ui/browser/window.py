@@ -508,7 +508,7 @@ class BrowserWindow(QMainWindow):
                                           "an invalid verdict."), "info")
         self.live.listed(session)
         self.store_opened.emit(url)
-        session.read_summaries(lambda _s: self._summarized(), on_rows=lambda _rows: self.documents.summaries_landed())
+        session.read_summaries(lambda _s: self._summarized(), on_rows=self.documents.summaries_landed)
 
     def _summarized(self) -> None:
         self.documents.summaries_read()
