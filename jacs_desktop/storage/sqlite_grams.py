@@ -166,7 +166,7 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER, "
               "early INTEGER)")
     sqlite_zones.make_blocks(c)  # the sort orders cut into blocks, once there are rows enough
-    total = c.execute("SELECT count(*) FROM jd_doc WHERE rowid > (SELECT upto FROM jd_gram_upto)").fetchone()[0]
+    early = _surely_common(c)
     done = 0
     while not (cancel is not None and cancel.is_set()):
         c.execute("BEGIN IMMEDIATE")
@@ -179,7 +179,7 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
             rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
                              f"WHERE rowid > ? ORDER BY rowid LIMIT ?", (upto, batch)).fetchall()
             last = _ALL if len(rows) < batch else rows[-1][0]
-            _add_rows(c, rows, max(total, len(rows)))
+            _add_rows(c, rows, early)
             done += len(rows)
             c.execute("UPDATE jd_gram_upto SET upto = ?", (last,))
             c.execute("COMMIT")
@@ -189,12 +189,30 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     return done
 
 
-def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], total: int) -> None:
+def _surely_common(c: sqlite3.Connection, size: int = 2000) -> set[str]:
+    """The grams a sample of *size* rows spread over the table says are in more than
+    ``posted_max`` rows four times over (with a store of many rows to index: empty else)."""
+    todo, top = c.execute("SELECT count(*), max(rowid) FROM jd_doc WHERE rowid > "
+                          "(SELECT upto FROM jd_gram_upto)").fetchone()
+    most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
+    if todo <= 4 * most:
+        return set()
+    seen: Counter[str] = Counter()
+    n = 0
+    for k in range(size):
+        got = c.execute("SELECT search FROM jd_doc WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                        (1 + k * top // size,)).fetchone()
+        if got is not None:
+            seen.update(grams(got[0] or ""))
+            n += 1
+    return {g for g, m in seen.items() if g and m * todo > 4 * most * n}
+
+
+def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str]) -> None:
     """What the insert trigger does for each of *rows* (rowid, removed, search, the sort
-    columns), for a batch at once, of about *total* rows to do. A gram in so many rows of
-    the batch that it will be in more than ``posted_max`` twice over is made common at once
-    (no postings written only to be dropped): a common gram with fewer rows is only walked
-    for, never wrong."""
+    columns), for a batch at once. The grams in *early* (``_surely_common``) are made common
+    at once (no postings written only to be dropped): a common gram with fewer rows than
+    ``posted_max`` is only walked for, never wrong."""
     common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
     most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
     live: Counter[str] = Counter()
@@ -209,7 +227,6 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], total: int) ->
         row_parts.append(parts)
         (live if removed == 0 else archived).update(gs)
     batch = live + archived
-    early = {g for g, n in batch.items() if g and g not in common and n * total > 2 * most * len(rows)}
     c.execute("DELETE FROM temp.jd_gram_batch")
     c.executemany("INSERT INTO temp.jd_gram_batch(gram, n0, n1, early) VALUES (?, ?, ?, ?)",
                   ((g, live[g], archived[g], g in early) for g in batch))
