@@ -108,7 +108,10 @@ class RowTableModel(QAbstractTableModel):
         self._pos: dict[int, int] | None = None
         #: each column's kept sort keys, by id() of the row (the rows are held in _all)
         self._keys: dict[int, dict[int, Any]] = {}
-        #: the sort keys of _all, in its order, while _all is sorted by them (else None)
+        #: _all is in the order of the kept keys of the sort column (a row said to have changed
+        #: may be out of place until the next sort)
+        self._in_order = False
+        #: the sort keys of _all, in its order, once a merge asked for them (only while _in_order)
         self._all_keys: list[Any] | None = None
         #: optional: rows -> QMimeData, to drag rows out (attachments to the file manager)
         self.mime_provider: Callable[[list[Any]], Any] | None = None
@@ -265,38 +268,48 @@ class RowTableModel(QAbstractTableModel):
     def _keys_of(self, column: int, rows: Sequence[Any]) -> list[Any]:
         """The sort keys of *rows* by *column*: the kept ones, the others computed and kept."""
         kept = self._keys.setdefault(column, {})
-        ids = [id(r) for r in rows]
-        if len(kept) < len(ids) or not all(i in kept for i in ids):
-            fn = self._key_fn(column)
-            # (100,000 new keys, none in a cycle: without the collector, which would walk every
-            # object of the store's rows several times while they are made: 0.7 s of 1.4)
-            with _collector_paused(len(ids) > 10_000):
-                for i, r in zip(ids, rows, strict=True):
-                    if i not in kept:
-                        kept[i] = fn(r)
-        return [kept[i] for i in ids]
+        ids = list(map(id, rows))
+        if len(kept) >= len(ids):
+            with contextlib.suppress(KeyError):  # (the usual, sorting again: every key kept)
+                return list(map(kept.__getitem__, ids))
+        fn = self._key_fn(column)
+        # (100,000 new keys, none in a cycle: without the collector, which would walk every
+        # object of the store's rows several times while they are made: 0.7 s of 1.4)
+        with _collector_paused(len(ids) > 10_000):
+            for i, r in zip(ids, rows, strict=True):
+                if i not in kept:
+                    kept[i] = fn(r)
+        return list(map(kept.__getitem__, ids))
 
     def _forget_keys(self) -> None:
         self._keys.clear()
         self._all_keys = None
+        self._in_order = False
 
     def _sort_all(self) -> None:
+        self._all_keys = None
         if self._sort is None:
-            self._all_keys = None
+            self._in_order = False
             return
         column, order = self._sort
         keys = self._keys_of(column, self._all)
         # (stable, and in reverse as list.sort(reverse=True): rows with equal keys keep their order)
         order_ = sorted(range(len(keys)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
-        rows = self._all
-        self._all = [rows[i] for i in order_]
-        self._all_keys = [keys[i] for i in order_]
+        self._all = list(map(self._all.__getitem__, order_))
+        self._in_order = True  # (the keys in that order only when a merge needs them: a sort is not kept waiting)
+
+    def _sorted_keys(self) -> list[Any]:
+        """The sort keys of _all in its order (while _in_order)."""
+        assert self._sort is not None and self._in_order
+        if self._all_keys is None:
+            self._all_keys = self._keys_of(self._sort[0], self._all)
+        return self._all_keys
 
     def _merge(self, new: Sequence[Any]) -> None:
         """Merge *new* into the sorted _all, each row where sorting them all would put it."""
-        assert self._sort is not None and self._all_keys is not None
+        assert self._sort is not None
         column, order = self._sort
-        self._all, self._all_keys = merge_sorted(self._all, self._all_keys, new, self._keys_of(column, new),
+        self._all, self._all_keys = merge_sorted(self._all, self._sorted_keys(), new, self._keys_of(column, new),
                                                  order == Qt.SortOrder.DescendingOrder)
 
     def _apply(self) -> None:
@@ -377,10 +390,11 @@ class RowTableModel(QAbstractTableModel):
             # keep the chosen order and filter: the batch merged into the sorted rows; one
             # insert when it all goes after them and nothing is filtered (one per batch, as
             # unsorted: PySide6 6.12 fails after thousands of inserts), else one reset
-            if self._sort is not None and self._all_keys is not None:
+            if self._sort is not None and self._in_order:
                 column, order = self._sort
                 new_keys = self._keys_of(column, rows)
-                last = self._all_keys[-1] if self._all_keys else None
+                all_keys = self._sorted_keys()
+                last = all_keys[-1] if all_keys else None
                 desc = order == Qt.SortOrder.DescendingOrder
                 at_end = self._filter is None and (last is None or (
                     not (last < max(new_keys)) if desc else not (min(new_keys) < last)))
@@ -429,6 +443,7 @@ class RowTableModel(QAbstractTableModel):
         for kept in self._keys.values():  # its keys are computed again when asked for
             kept.pop(id(row_obj), None)
         self._all_keys = None  # (the order stands until it is sorted again: no row moves here)
+        self._in_order = False
         if self._pos is None:
             self._pos = {id(r): i for i, r in enumerate(self._rows)}
         i = self._pos.get(id(row_obj))
