@@ -209,7 +209,7 @@ class Reader:
             return
         self._queue.put(_DONE)
         thread.join(timeout)
-        if thread.is_alive():  # (the fork server does not answer)
+        if thread.is_alive():  # (the fork server does not answer: its thread is left to it)
             self._give_up(TimeoutError("the summaries' pool did not start"))
 
     def _preload(self) -> None:
@@ -236,36 +236,42 @@ class Reader:
         self._submit(final=False)
 
     def _submit(self, final: bool) -> None:
-        with self._lock:
-            if self.broken or self.closed:
+        """(On the reader's thread only. Nothing that may block, such as starting the workers,
+        is done holding the lock: ``close`` and ``flush`` never wait for it.)"""
+        if self.broken or self.closed:
+            return
+        pool = self._pool
+        if pool is None:
+            if len(self._wanted) < PARALLEL_MIN:
+                return  # few: read by the caller, here
+            objects = self.store.objects
+            assert isinstance(objects, FsStore)  # (parallel_ok)
+            try:
+                ctx = _context()
+                pool = ProcessPoolExecutor(_cores(), mp_context=ctx, initializer=_init,
+                                           initargs=(objects, ctx.Lock()))
+            except (OSError, ValueError) as exc:
+                self._give_up(exc)
                 return
-            if self._pool is None:
-                pending = len(self._wanted) + sum(len(r) for r, _f in self._tasks)
-                if pending < PARALLEL_MIN:
-                    return  # few: read by the caller, here
-                objects = self.store.objects
-                assert isinstance(objects, FsStore)  # (parallel_ok)
-                try:
-                    ctx = _context()
-                    self._pool = ProcessPoolExecutor(_cores(), mp_context=ctx, initializer=_init,
-                                                     initargs=(objects, ctx.Lock()))
-                except (OSError, ValueError) as exc:
-                    self._give_up_locked(exc)
+            with self._lock:
+                if self.broken or self.closed:
+                    pool.shutdown(wait=False, cancel_futures=True)
                     return
-            while len(self._wanted) >= BATCH or (final and self._wanted):
-                refs, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
-                fut = None
-                try:
-                    fut = self._pool.submit(self._task, [(r.key, IndexCache.stamp_of(r)) for r in refs],
-                                            self.cache.path)
-                except Exception as exc:  # the pool broke (a worker died) before its result was asked for
-                    self._give_up_locked(exc)
+                self._pool = pool
+        while len(self._wanted) >= BATCH or (final and self._wanted):
+            refs, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
+            fut = None
+            try:
+                fut = pool.submit(self._task, [(r.key, IndexCache.stamp_of(r)) for r in refs], self.cache.path)
+            except Exception as exc:  # the pool broke (a worker died), or was ended (closed)
+                self._give_up(exc)
+            with self._lock:
                 i = len(self._tasks)
                 self._tasks.append((refs, fut))
                 for r in refs:
                     self._task_of[r.key] = i
-                if fut is None:
-                    return
+            if fut is None or self.broken or self.closed:
+                return
 
     # -- the reading side ----------------------------------------------------------------
     def wait_for(self, refs: Sequence[Ref]) -> bool:
@@ -298,20 +304,17 @@ class Reader:
         return self._pool is not None and not self.broken
 
     def _give_up(self, exc: BaseException) -> None:
-        with self._lock:
-            self._give_up_locked(exc)
-
-    def _give_up_locked(self, exc: BaseException) -> None:
-        if not self.broken:
+        if not self.broken and not self.closed:
             _log.warning("summaries read in one process from now on: %s", exc or type(exc).__name__)
         self.broken = True
         self._end_pool(kill=True)  # a stuck worker is not waited for; the others' work is not needed any more
 
     def _end_pool(self, kill: bool, wait: bool = False) -> None:
-        pool = self._pool
+        with self._lock:
+            pool = self._pool
         if pool is None:
             return
-        for _refs, fut in self._tasks:
+        for _refs, fut in list(self._tasks):
             if fut is not None:
                 fut.cancel()
         if kill:
@@ -325,7 +328,7 @@ class Reader:
             if self.closed:
                 return
             self.closed = True
-            self._end_pool(kill=self.broken, wait=wait)
+        self._end_pool(kill=self.broken, wait=wait)
         self._queue.put(_DONE)
 
 

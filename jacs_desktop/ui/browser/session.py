@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,12 @@ from ..workers import Task, WorkerPool
 __all__ = ["TaskRunner", "StoreSession"]
 
 log = logging.getLogger(__name__)
+
+
+def _close_reader(reader: summaries.Reader) -> None:
+    reader.close()
+    with contextlib.suppress(Exception):
+        reader.cache.close()
 
 
 class TaskRunner(QObject):
@@ -123,10 +130,8 @@ class StoreSession(QObject):
     def _drop_reader(self) -> None:
         """The listing's reader, not taken by ``read_summaries``: its pool and cache closed."""
         reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
-            with contextlib.suppress(Exception):
-                reader.cache.close()
+        if reader is not None:  # (on a thread of its own: ending a pool never keeps the window waiting)
+            threading.Thread(target=_close_reader, args=(reader,), name="summaries-close", daemon=True).start()
 
     def _guard(self, fn):
         return None if fn is None else (lambda value: None if self.closed else fn(value))
@@ -260,8 +265,8 @@ class StoreSession(QObject):
 
         reader, self._reader = self._reader, None  # (its pool read the bodies while the folder was listed)
         if reader is not None and reader.store is not snap.store:
-            reader.close()
-            reader.cache.close()
+            self._reader = reader
+            self._drop_reader()
             reader = None
 
         def summaries(progress, cancel, partial):
