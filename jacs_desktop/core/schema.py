@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import jsonschema_rs
@@ -59,11 +59,23 @@ class SchemaProblem:
 @functools.lru_cache(maxsize=1)
 def _registry() -> tuple[Any, dict[str, JSONObject]]:
     schemas: dict[str, JSONObject] = {}
-    folder = resources.files(__package__) / "schemas"
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".json"):
-            continue
-        contents = json.loads(entry.read_text(encoding="utf-8"))
+    # the files beside this module (an installed wheel, the app bundle) are read directly:
+    # importing importlib.resources costs 3 ms of every start
+    folder = os.path.join(os.path.dirname(__file__), "schemas")
+    if os.path.isdir(folder):
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        texts = []
+        for n in names:
+            with open(os.path.join(folder, n), encoding="utf-8") as f:
+                texts.append(f.read())
+    else:  # pragma: no cover - packaged where files are not on disk (a zip)
+        from importlib import resources
+
+        entries = sorted((e for e in (resources.files(__package__) / "schemas").iterdir() if e.name.endswith(".json")),
+                         key=lambda e: e.name)
+        texts = [e.read_text(encoding="utf-8") for e in entries]
+    for text in texts:
+        contents = json.loads(text)
         schemas[contents["$id"]] = contents
     return jsonschema_rs.Registry(list(schemas.items())), schemas
 
