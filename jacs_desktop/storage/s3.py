@@ -281,8 +281,8 @@ class S3Store(ObjectStore):
     def list(self, prefix: str = "", *, page_size: int = 1000, details: bool = True,
              ordered: bool = True) -> Iterator[ObjectInfo]:
         """Paged listing in key order; after a full first page, in contiguous key ranges
-        listed at once (:mod:`.s3_list`)."""
-        return list_objects(self, self.prefix + prefix, page_size, self._ranges)
+        listed at once (:mod:`.s3_list`), whose pages come as they arrive when not *ordered*."""
+        return list_objects(self, self.prefix + prefix, page_size, self._ranges, ordered)
 
     def _ranges(self) -> int:
         """Key ranges for a listing of more than a page: the option's, else by the server

@@ -263,9 +263,12 @@ def _boto_keys(store: S3Store, full: str, after: str | None, last: str | None,
         raise describe_boto(exc, f"listing s3://{store.bucket}/{full}") from None
 
 
-def list_objects(store: S3Store, full: str, page_size: int, ranges: Callable[[], int]) -> Iterator[ObjectInfo]:
+def list_objects(store: S3Store, full: str, page_size: int, ranges: Callable[[], int],
+                 ordered: bool = True) -> Iterator[ObjectInfo]:
     """The objects whose bucket key starts with *full*, in key order; after a full first
-    page in up to ``ranges()`` ranges at once (see the module text)."""
+    page in up to ``ranges()`` ranges at once (see the module text). Not *ordered*: each
+    range's pages are yielded as they come, whichever range they are from (the caller's
+    work on them overlaps the listing instead of waiting for the first range to end)."""
     store._store()  # no credentials: say so before anything else
     folder = full[: full.rfind("/") + 1]
     after = None
@@ -285,7 +288,9 @@ def list_objects(store: S3Store, full: str, page_size: int, ranges: Callable[[],
             yield from chunk
         return
     stop = threading.Event()
-    queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in bounds]
+    # ordered: a queue per range, emptied in turn; not: one queue that all ranges fill
+    shared: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in bounds] if ordered else [shared] * len(bounds)
     highs: list[str | None] = [*bounds[1:], None]
 
     def work(i: int) -> None:
@@ -299,13 +304,45 @@ def list_objects(store: S3Store, full: str, page_size: int, ranges: Callable[[],
         except BaseException as exc:  # handed to the caller, who raises it in order
             q.put(exc)
 
-    pool = ThreadPoolExecutor(len(bounds), thread_name_prefix="s3-list")
+    # the first range: the first page's listing going on, up to the first boundary
+    upto = bounds[0][len(store.prefix):]
+
+    def work_first() -> None:
+        """The first range, by a thread into the shared queue (unordered listings)."""
+        q = shared
+        try:
+            for chunk in first:
+                if stop.is_set():
+                    return
+                if chunk and chunk[-1].key > upto:
+                    part = [o for o in chunk if o.key <= upto]
+                    if part:
+                        q.put(part)
+                    break
+                if chunk:
+                    q.put(chunk)
+            first.close()
+            q.put(_END)
+        except BaseException as exc:
+            q.put(exc)
+
+    pool = ThreadPoolExecutor(len(bounds) + (0 if ordered else 1), thread_name_prefix="s3-list")
     try:
         for i in range(len(bounds)):
             pool.submit(work, i)
         yield from head
-        # the first range: the first page's listing going on, up to the first boundary
-        upto = bounds[0][len(store.prefix):]
+        if not ordered:
+            pool.submit(work_first)
+            running = len(bounds) + 1
+            while running:
+                item = shared.get()
+                if item is _END:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield from item
+            return
         for chunk in first:
             if not chunk:
                 continue

@@ -88,6 +88,9 @@ def test_ranges_list_every_name_once_in_order(moto_endpoint):
     for ranges in (2, 16):
         s.list_ranges = ranges
         assert [o.key for o in s.list("documents/", page_size=20)] == want
+        # not ordered: the ranges' pages as they come, each name still exactly once
+        got = [o.key for o in s.list("documents/", page_size=20, ordered=False)]
+        assert len(got) == len(want) and sorted(got) == want
     # a prefix that ends inside a name
     under_f = [k for k in want if k.startswith("documents/f")]
     assert len(under_f) > 3 and "documents/f~" in under_f
@@ -139,6 +142,8 @@ def test_pages_past_a_thousand_in_every_range(seaweed_endpoint):
         list(ex.map(lambda k: s.put(k, b"1"), keys))
     listed = [o.key for o in s.list("documents/")]
     assert listed == keys == _boto_keys(s, "documents/")
+    unordered = [o.key for o in s.list("documents/", ordered=False)]
+    assert len(unordered) == len(keys) and sorted(unordered) == keys
     assert range_bounds("documents/", max(k for k in keys if k < "documents/1"), 2) == ["documents/8"]
     assert len([o for o in s.list("documents/", page_size=100)]) == len(keys)
     # by default SeaweedFS (which says so in its Server header) gets ranges, moto does not
@@ -165,10 +170,16 @@ def test_a_failing_range_fails_the_listing_and_a_transient_one_is_retried(moto_e
         s = _store(ep, direct.bucket, parallel_list="4")
         assert [o.key for o in s.list("documents/", page_size=10)] == keys
         assert left == [] and s.retries == 2
-    with fault_proxy(moto_endpoint, [(403, "AccessDenied")], match="start-after=documents%2F", method="GET") as (ep, _l):
+    with fault_proxy(moto_endpoint, [(503, "SlowDown")] * 2, match="start-after=documents%2F", method="GET") as (ep, left):
         s = _store(ep, direct.bucket, parallel_list="4")
-        with pytest.raises(AccessDenied):
-            list(s.list("documents/", page_size=10))
+        assert sorted(o.key for o in s.list("documents/", page_size=10, ordered=False)) == keys
+        assert left == [] and s.retries == 2
+    for ordered in (True, False):
+        with fault_proxy(moto_endpoint, [(403, "AccessDenied")], match="start-after=documents%2F",
+                         method="GET") as (ep, _l):
+            s = _store(ep, direct.bucket, parallel_list="4")
+            with pytest.raises(AccessDenied):
+                list(s.list("documents/", page_size=10, ordered=ordered))
 
 
 @contextlib.contextmanager
@@ -219,7 +230,7 @@ def test_a_server_that_ignores_start_after_still_lists_right(moto_endpoint):
     put_all(direct, ((k, b"{}") for k in keys))
     with _start_after_ignored(moto_endpoint) as ep:
         s = _store(ep, direct.bucket, parallel_list="4")
-        assert [o.key for o in s.list("documents/", page_size=10)] == keys
+        assert sorted(o.key for o in s.list("documents/", page_size=10, ordered=False)) == keys
         assert s._start_after_ignored  # found out: from now on one sequential listing
         assert [o.key for o in s.list("documents/", page_size=10)] == keys
         assert [o.key for o in s.list("documents/a", page_size=3)] == [k for k in keys if k.startswith("documents/a")]
@@ -230,14 +241,15 @@ def test_an_abandoned_listing_stops_its_threads(moto_endpoint):
     rng = random.Random(9)
     put_all(s, ((f"documents/{_uuid(rng)}.json", b"{}") for _ in range(200)))
     before = {t.ident for t in threading.enumerate()}
-    it = s.list("documents/", page_size=5)
-    first = [next(it) for _ in range(3)]
-    assert len(first) == 3 and any(t.name.startswith("s3-list") for t in threading.enumerate())
-    it.close()
-    deadline = time.monotonic() + 10
-    while any(t.name.startswith("s3-list") and t.ident not in before for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "listing threads still running"
-        time.sleep(0.05)
+    for ordered in (True, False):
+        it = s.list("documents/", page_size=5, ordered=ordered)
+        first = [next(it) for _ in range(3)]
+        assert len(first) == 3 and any(t.name.startswith("s3-list") for t in threading.enumerate())
+        it.close()
+        deadline = time.monotonic() + 10
+        while any(t.name.startswith("s3-list") and t.ident not in before for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "listing threads still running"
+            time.sleep(0.05)
     assert s.any_key("documents/") is not None
 
 
