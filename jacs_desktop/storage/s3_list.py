@@ -12,7 +12,10 @@ after its lower boundary and stops at the first key past its upper one, the firs
 being the first page's own listing going on and the last running to the end. So every
 key, whatever its name, is in exactly one range: complete and without repeats by
 construction. The caller's thread lists the first range and yields it as it comes; the
-others are listed by threads into queues and yielded after it, in order. Each range but
+others are listed by threads into queues and yielded after it, in order. A listing that
+need not be in order (``ordered=False``, as :meth:`.store.Store.iter_refs` asks) has every
+range listed by a thread into one queue, and yields pages as they arrive: the caller's
+work on the names overlaps the whole listing. Each range but
 the last reads at most one page past its end (S3 has no "stop at" parameter), which is
 why a server where listing costs CPU (SeaweedFS on the same machine) gets few ranges and
 AWS, where each request waits on the network, gets many; other servers list in one
