@@ -76,40 +76,57 @@ def _after_space(rest: str) -> frozenset[str]:
 
 
 def _grams_sql(x: str) -> str:
-    """The SQL rows ``g`` of ``grams(x)``."""
+    """The SQL rows ``g`` of ``grams(x)``, with ``f``: 1 for a gram of the part up to the
+    first space (and that space), as ``_parts`` has them (a gram may come twice: f 0 and 1)."""
+    q = f"coalesce(nullif(instr({x}, ' '), 0), length({x}) + 1)"
     return (f"WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < length({x})) "
-            f"SELECT substr({x}, i, 1) AS g FROM k WHERE i <= length({x}) "
-            f"UNION SELECT substr({x}, i, 2) FROM k WHERE i < length({x}) "
-            f"UNION SELECT '' WHERE instr({x}, char(0)) > 0")
+            f"SELECT substr({x}, i, 1) AS g, i < {q} AS f FROM k WHERE i <= length({x}) "
+            f"UNION SELECT substr({x}, i, 2), i + 1 <= {q} FROM k WHERE i < length({x}) "
+            f"UNION SELECT '', 0 WHERE instr({x}, char(0)) > 0")
 
 
 _UPTO = "(SELECT upto FROM jd_gram_upto)"
 _MAX = "(SELECT posted_max FROM jd_gram_upto)"
 
 
+_SCRATCH = "(SELECT gram FROM jd_gram_scratch)"
+
+
+def _fill(r: str, cond: str) -> str:
+    """Statements putting row *r*'s grams in ``jd_gram_scratch`` (worked out once per row,
+    not once per statement), when *cond*."""
+    return f"""
+    DELETE FROM jd_gram_scratch;
+    INSERT INTO jd_gram_scratch(gram, crossing, first) SELECT g, 0, max(f) FROM ({_grams_sql(f'{r}.search')})
+        WHERE {cond} GROUP BY g;"""
+
+
 def _add(r: str, cond: str) -> str:
     """Statements that add row *r* (``new``) to the index, when *cond*."""
-    g = f"(SELECT g FROM ({_grams_sql(f'{r}.search')}))"
-    crossing = f"(SELECT gram FROM jd_gram WHERE posted = 1 AND gram != '' AND n0 + n1 > {_MAX} AND gram IN {g})"
-    zones = "".join(f"\n    {sql} AND {cond};" for sql in sqlite_zones.crossed_sql(crossing))
-    return f"""
-    INSERT INTO jd_gram(gram, n0, n1, posted) SELECT g, {r}.removed = 0, {r}.removed != 0, 1
-        FROM ({_grams_sql(f'{r}.search')}) WHERE {cond}
-        ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1;{zones}
-    DELETE FROM jd_gram_row WHERE {cond} AND gram IN {crossing};
-    UPDATE jd_gram SET posted = 0 WHERE {cond} AND posted = 1 AND gram != '' AND n0 + n1 > {_MAX}
-        AND gram IN {g};
+    g = _SCRATCH
+    crossing = "(SELECT gram FROM jd_gram_scratch WHERE crossing = 1)"
+    zones = "".join(f"\n    {sql};" for sql in sqlite_zones.crossed_sql(crossing))
+    return f"""{_fill(r, cond)}
+    INSERT INTO jd_gram(gram, n0, n1, posted) SELECT gram, {r}.removed = 0, {r}.removed != 0, 1
+        FROM jd_gram_scratch WHERE 1
+        ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1;
+    UPDATE jd_gram_scratch SET crossing = 1 WHERE gram IN (SELECT gram FROM jd_gram WHERE posted = 1 AND gram != ''
+        AND n0 + n1 > {_MAX} AND gram IN {g});{zones}
+    DELETE FROM jd_gram_row WHERE gram IN {crossing};
+    UPDATE jd_gram SET posted = 0 WHERE gram IN {crossing};
     INSERT OR IGNORE INTO jd_gram_row(gram, doc) SELECT gram, {r}.rowid FROM jd_gram
-        WHERE {cond} AND posted = 1 AND gram IN {g};{sqlite_zones.add_sql(r, cond, g)}"""
+        WHERE posted = 1 AND gram IN {g};{sqlite_zones.add_sql(r, cond)}
+    DELETE FROM jd_gram_scratch;"""
 
 
 def _remove(r: str, cond: str) -> str:
     """Statements that take row *r* (``old``) out of the index, when *cond*."""
-    g = f"(SELECT g FROM ({_grams_sql(f'{r}.search')}))"
-    return f"""
-    UPDATE jd_gram SET n0 = n0 - ({r}.removed = 0), n1 = n1 - ({r}.removed != 0) WHERE {cond} AND gram IN {g};
-    DELETE FROM jd_gram_row WHERE {cond} AND doc = {r}.rowid AND gram IN {g};
-    DELETE FROM jd_gram WHERE {cond} AND n0 + n1 <= 0 AND gram IN {g};"""
+    g = _SCRATCH
+    return f"""{_fill(r, cond)}
+    UPDATE jd_gram SET n0 = n0 - ({r}.removed = 0), n1 = n1 - ({r}.removed != 0) WHERE gram IN {g};
+    DELETE FROM jd_gram_row WHERE doc = {r}.rowid AND gram IN {g};
+    DELETE FROM jd_gram WHERE n0 + n1 <= 0 AND gram IN {g};
+    DELETE FROM jd_gram_scratch;"""
 
 
 #: the tables and the triggers (after ``sqlite_search``'s, in the same migration step to schema 3)
@@ -119,6 +136,8 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS jd_gram_row (gram TEXT NOT NULL, doc INTEGER NOT NULL, "
     "PRIMARY KEY (gram, doc)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS jd_gram_upto (upto INTEGER NOT NULL, posted_max INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS jd_gram_scratch (gram TEXT PRIMARY KEY, crossing INTEGER NOT NULL, "
+    "first INTEGER NOT NULL) WITHOUT ROWID",
     f"CREATE TRIGGER IF NOT EXISTS jd_doc_gram_ai AFTER INSERT ON jd_doc WHEN new.rowid <= {_UPTO} BEGIN"
     f"{_add('new', '1')}\nEND",
     f"CREATE TRIGGER IF NOT EXISTS jd_doc_gram_ad AFTER DELETE ON jd_doc WHEN old.rowid <= {_UPTO} BEGIN"

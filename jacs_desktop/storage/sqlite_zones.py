@@ -42,6 +42,7 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS jd_zone (sort TEXT NOT NULL, gram TEXT NOT NULL, block INTEGER NOT NULL, "
     "PRIMARY KEY (sort, gram, block)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS jd_zone_all (gram TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS jd_zone_scratch (sort TEXT NOT NULL, block INTEGER NOT NULL)",
 )
 
 
@@ -62,14 +63,20 @@ def _block_sql(col: str, r: str) -> str:
             f"({_key(col, r)}) ORDER BY b.removed DESC, b.k DESC, b.id DESC LIMIT 1), -1)")
 
 
-def add_sql(r: str, cond: str, common: str) -> str:
-    """Statements entering row *r*'s blocks for its grams in the SQL list *common* (and
-    ``''`` for a NUL in its text), when *cond*."""
-    grams = (f"SELECT gram FROM jd_gram WHERE posted = 0 AND gram IN {common} "
-             f"UNION SELECT '' WHERE instr({r}.search, char(0)) > 0")
-    return "".join(
-        f"\n    INSERT OR IGNORE INTO jd_zone(sort, gram, block) SELECT '{col}', gram, {_block_sql(col, r)} "
-        f"FROM ({grams}) WHERE {cond};" for col in COLUMNS)
+def add_sql(r: str, cond: str) -> str:
+    """Statements entering row *r*'s blocks for its common grams (in ``jd_gram_scratch``;
+    ``''`` for a NUL in its text), when *cond*: the grams of its id (``first``) go in
+    ``jd_zone_all`` instead, and the ones there already are not entered again."""
+    blocks = " UNION ALL ".join(f"SELECT '{col}', {_block_sql(col, r)}" for col in COLUMNS)
+    return f"""
+    INSERT OR IGNORE INTO jd_zone_all(gram) SELECT gram FROM jd_gram_scratch WHERE first = 1;
+    DELETE FROM jd_zone_scratch;
+    INSERT INTO jd_zone_scratch(sort, block) SELECT * FROM ({blocks}) WHERE {cond};
+    INSERT OR IGNORE INTO jd_zone(sort, gram, block) SELECT z.sort, g.gram, z.block FROM jd_zone_scratch z,
+        (SELECT gram FROM jd_gram WHERE posted = 0 AND gram IN (SELECT gram FROM jd_gram_scratch WHERE first = 0)
+         AND gram NOT IN (SELECT gram FROM jd_zone_all)
+         UNION SELECT '' WHERE instr({r}.search, char(0)) > 0) g;
+    DELETE FROM jd_zone_scratch;"""
 
 
 def crossed_sql(crossing: str) -> list[str]:

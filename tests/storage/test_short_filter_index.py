@@ -26,11 +26,14 @@ from .test_search_index import PIECES, _check_exact, _Once, _put, check_short
 def test_the_triggers_find_the_same_grams_as_the_batches():
     rnd = random.Random(3)
     c = sqlite3.connect(":memory:")
-    sql = f"SELECT g FROM ({sqlite_grams._grams_sql(':s')})"
-    texts = ["", "a", "ab", "a\x00", "\x00", "x\x00yz", "🎉👍🏽", "e\u0301", "Σσς  \t"]
-    texts += ["".join(rnd.choice([*PIECES, "\x00"]) for _ in range(rnd.randint(0, 8))) for _ in range(200)]
+    sql = f"SELECT g, f FROM ({sqlite_grams._grams_sql(':s')})"
+    texts = ["", "a", "ab", "a\x00", "\x00", "x\x00yz", "🎉👍🏽", "e\u0301", "Σσς  \t", " a", "a ", "ab cd"]
+    texts += ["".join(rnd.choice([*PIECES, "\x00", " "]) for _ in range(rnd.randint(0, 8))) for _ in range(300)]
     for text in texts:
-        assert {r[0] for r in c.execute(sql, {"s": text})} == sqlite_grams.grams(text), repr(text)
+        got = c.execute(sql, {"s": text}).fetchall()
+        assert {g for g, _f in got} == sqlite_grams.grams(text), repr(text)
+        first, _rest, _nul = sqlite_grams._parts(text)
+        assert {g for g, f in got if f} == first, repr(text)  # the id's part: found anywhere
 
 
 def _small(objects, most):
