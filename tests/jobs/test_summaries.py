@@ -49,6 +49,7 @@ def _store(root, n=90):
             (docs / f"{jid}:{ver}.json").write_bytes(body)
     (root.parent / "outside.json").write_text('{"title": "outside"}')
     (docs / "99999999-0000-4000-8000-000000000000:v1.json").symlink_to(root.parent / "outside.json")
+    os.mkfifo(docs / "99999998-0000-4000-8000-000000000000:v1.json")  # opened, a FIFO would never end
     return Store(FsStore(root))
 
 
@@ -131,6 +132,8 @@ def test_parallel_summaries_are_the_one_process_ones(tmp_path, monkeypatch, smal
         "00000000-1111-4000-8000-000000000000"]["type"] == "header"  # NaN: read by json
     link = odd["99999999-0000-4000-8000-000000000000"].summaries["v1"]
     assert "error" in link and "title" not in link  # a link out of the store is not read
+    fifo = odd["99999998-0000-4000-8000-000000000000"].summaries["v1"]
+    assert "FIFO" in fifo["error"] and "title" not in fifo  # said, not waited for
     # opened again: every summary from the cache, the same rows
     for p in seen.iterdir():
         p.unlink()
