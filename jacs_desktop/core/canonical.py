@@ -100,10 +100,14 @@ def _utf16_sorted(value: Any) -> Any:
             keys.sort(key=_utf16_units)
         else:
             keys.sort()
-        return {k: _utf16_sorted(value[k]) for k in keys}
+        # (leaves are taken as they are, without a call each)
+        return {k: _utf16_sorted(value[k]) if type(value[k]) in _CONTAINERS else value[k] for k in keys}
     if t is list or t is tuple:
-        return [_utf16_sorted(v) for v in value]
+        return [_utf16_sorted(v) if type(v) in _CONTAINERS else v for v in value]
     return value
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def _utf16_units(k: str) -> bytes:
