@@ -137,3 +137,31 @@ def test_the_documents_table_sorted_by_verdict_as_verdicts_arrive(qtbot):
     rows[5].set_verdict(rows[5].refs[1].key, Verdict("invalid"))
     m.resort()
     assert _shown(m)[0] is rows[5] and _shown(m)[1] is rows[1]  # two bad versions before one
+
+
+def test_a_big_table_sorted_by_each_column_in_turn(qtbot):
+    """More than 10,000 rows (their keys are then made in the order the rows came, not the table's):
+    after sorts by one column and the other, rows that changed and batches merged in, each sort
+    gives the order sorting them all gives, and each key is made once until its row changes."""
+    calls = []
+    m = _model(calls)
+    rnd = random.Random(7)
+    rows = [Row(rnd.randrange(1000), f"n{rnd.randrange(10_000)}") for _ in range(12_000)]
+    m.set_rows(rows[:6000])
+    m.sort(1, DESC)
+    for i in range(6000, 12_000, 3000):
+        m.append_rows(rows[i:i + 3000])
+        assert _shown(m) == _expected(m.all_rows, 1, DESC)
+    for column, order in ((0, ASC), (1, ASC), (0, DESC)):  # (ties stay in the order they were in)
+        want = _expected(m.all_rows, column, order)
+        m.sort(column, order)
+        assert _shown(m) == want, (column, order)
+    assert len(calls) == 12_000
+    for r in rows[:50]:
+        r.n = rnd.randrange(1000)
+        m.row_changed(r)
+    for column, order in ((1, DESC), (0, ASC)):
+        want = _expected(m.all_rows, column, order)
+        m.sort(column, order)
+        assert _shown(m) == want, (column, order)
+    assert len(calls) == 12_050
