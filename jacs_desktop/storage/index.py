@@ -265,6 +265,8 @@ class IndexCache:
         with contextlib.suppress(sqlite3.Error):  # (another process writing: next time)
             self._db.execute("DELETE FROM entry WHERE rowid NOT IN (SELECT MAX(rowid) FROM entry GROUP BY key)")
 
+    #: one key's entry read from the file (a pass over the entries, there is no index on the
+    #: key: for more than a few lookups, ``preload`` first, as ``fill_summaries`` does)
     _LAST = "SELECT stamp, summary FROM entry WHERE key=? ORDER BY rowid DESC LIMIT 1"
 
     @property
