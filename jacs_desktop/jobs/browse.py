@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core.verify import ERROR, FAILED, INVALID, LEGACY, UNVERIFIABLE, VALID, Check, Verdict
 from ..storage.base import StorageError
+from ..storage.fs import FsStore
 from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
@@ -280,12 +281,13 @@ class EveryRow:
 
 
 @contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (when it was on; another thread that
-    paused it first turns it on again). A big store's listing and summaries make hundreds of
-    thousands of objects that all stay (rows, names, summaries), none in a cycle; the collector
-    walked them again and again while they were made (a third of the summaries' time)."""
-    was = gc.isenabled()
+def collector_paused(store: Store) -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, for a folder on this machine (when it
+    was on; another thread that paused it first turns it on again). A big folder's listing and
+    summaries make hundreds of thousands of objects that all stay (rows, names, summaries), none
+    in a cycle; the collector walked them again and again while they were made (a third of the
+    summaries' time). Not for stores read over the network: their listing can take minutes."""
+    was = isinstance(store.objects, FsStore) and gc.isenabled()
     if was:
         gc.disable()
     try:
@@ -301,7 +303,7 @@ def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: Canc
     then *batch*, doubling up to 8 × *batch*), so a large store shows rows before its listing
     ends. Returns the count.
     ``documents=False``: agents only (the documents are read a page at a time)."""
-    with collector_paused():
+    with collector_paused(store):
         return _stream_refs(store, partial, cancel, first_batch, batch, documents)
 
 
@@ -415,7 +417,7 @@ def fill_summaries(snapshot: Snapshot, cache: IndexCache | None = None,
     ``on_rows(rows)`` after each batch of document rows is filled (``summaries.batches``:
     a big folder's missing summaries are read on every core). *reader*: the
     ``summaries.Reader`` the listing fed (it started reading them; *cache* is its cache)."""
-    with collector_paused():
+    with collector_paused(snapshot.store):
         return _fill_summaries(snapshot, cache, progress, cancel, on_rows, reader)
 
 
