@@ -558,7 +558,8 @@ def migrate(
     quiet_ok = bool(on_local_disk()) if on_local_disk is not None else False
     # folder targets: files written without an fsync each, made durable batch by batch,
     # and journalled only after their batch is
-    deferred = DeferredWrites(dst.objects) if isinstance(dst.objects, FsStore) and not opts.dry_run else None
+    deferred = None if opts.dry_run else DeferredWrites(dst.objects) if isinstance(dst.objects, FsStore) else \
+        getattr(dst.objects, "deferred_writes", lambda: None)()  # SQLite: a batch per transaction
     pending: list[tuple[str, int]] = []  # (key, bytes): written and checked, not yet durable
     pending_since = [0.0]
     settle_lock = threading.Lock()

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import sqlite_grams as grams
 from . import sqlite_pages as pages
 from .base import NotFound, ObjectInfo, ObjectStore, StorageError, UnsafeName, validate_id, validate_key
 
@@ -272,6 +273,7 @@ class SqliteStore(ObjectStore):
             row, doc = self._doc_row(d[0], d[1], data)
             c.execute("BEGIN IMMEDIATE")
             try:
+                mark = grams.hold(c)
                 c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
                 c.execute(
                     "INSERT INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
@@ -279,6 +281,7 @@ class SqliteStore(ObjectStore):
                     (*row, int(d[2])),
                 )
                 self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
+                grams.catch_up(c, mark)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -290,6 +293,67 @@ class SqliteStore(ObjectStore):
             (key, sqlite3.Binary(data), time.time()),
         )
 
+    def put_many(self, items: builtins.list[tuple[str, bytes]], *, if_absent: bool = False,
+                 all_or_none: bool = False) -> builtins.list[bool]:
+        """Write many objects in one transaction: ``put`` (or ``put_if_absent``) of each, in
+        order; returns whether each was written. The filter's index of short texts is
+        brought up to date for the batch at once (``sqlite_grams.hold``/``catch_up``), in the
+        same transaction: the rows and the index commit together or not at all.
+        *all_or_none*: when one of them is there already, nothing is written (StorageError).
+        A body that is not a JSON document raises before anything is written."""
+        prepared = []
+        for key, data in items:
+            validate_key(key)
+            d = _split_doc_key(key)
+            prepared.append((key, data, d, self._doc_row(d[0], d[1], data) if d else None))
+        c = self._conn()
+        out: builtins.list[bool] = []
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            mark = grams.hold(c)
+            written: dict[tuple[str, str], tuple[int, int, Any]] = {}
+            for key, data, d, parsed in prepared:
+                if d is None or parsed is None:
+                    cur = c.execute(
+                        "INSERT OR IGNORE INTO jd_object(key, data, mtime) VALUES (?,?,?)" if if_absent else
+                        "INSERT INTO jd_object(key, data, mtime) VALUES (?,?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET data=excluded.data, mtime=excluded.mtime",
+                        (key, sqlite3.Binary(data), time.time()))
+                    out.append(cur.rowcount == 1)
+                else:
+                    if not if_absent:
+                        c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
+                    cur = c.execute(
+                        "INSERT OR IGNORE INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
+                        "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)", (*parsed[0], int(d[2])))
+                    out.append(cur.rowcount == 1)
+                    if cur.rowcount == 1:
+                        written[d[0], d[1]] = (int(d[2]), len(data), parsed[1])
+                if all_or_none and not out[-1]:
+                    raise StorageError(f"{key} was written by another program meanwhile: none of this batch "
+                                       f"of {len(prepared)} was written")
+            if written:
+                rows = []
+                for (jid, ver), (removed, size, doc) in written.items():
+                    got = c.execute("SELECT created_at FROM jacs_document WHERE jacs_id=? AND jacs_version=?",
+                                    (jid, ver)).fetchone()
+                    rows.append(pages.summary_row(jid, ver, removed, size, got[0] if got else None, doc))
+                pages.save_versions(c, rows)
+                pages.refresh_docs(c, {jid for jid, _ver in written})
+            grams.catch_up(c, mark)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return out
+
+    def deferred_writes(self) -> Any:
+        """Create-if-absent writes kept until a batch is written in one transaction
+        (``sqlite_batch.DeferredWrites``: what a migration uses)."""
+        from .sqlite_batch import DeferredWrites
+
+        return DeferredWrites(self)
+
     def put_if_absent(self, key: str, data: bytes) -> bool:
         validate_key(key)
         c = self._conn()
@@ -298,6 +362,7 @@ class SqliteStore(ObjectStore):
             row, doc = self._doc_row(d[0], d[1], data)
             c.execute("BEGIN IMMEDIATE")
             try:
+                mark = grams.hold(c)
                 cur = c.execute(
                     "INSERT OR IGNORE INTO jacs_document(jacs_id, jacs_version, agent_id, jacs_type, raw_contents, "
                     "file_contents, visibility, removed) VALUES (?,?,?,?,?,?,?,?)",
@@ -308,6 +373,7 @@ class SqliteStore(ObjectStore):
                 added = cur.rowcount == 1
                 if added:
                     self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
+                grams.catch_up(c, mark)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -340,11 +406,13 @@ class SqliteStore(ObjectStore):
         if d:
             c.execute("BEGIN IMMEDIATE")
             try:
+                mark = grams.hold(c)
                 cur = c.execute("DELETE FROM jacs_document WHERE jacs_id=? AND jacs_version=? AND removed=?",
                                 (d[0], d[1], int(d[2])))
                 if cur.rowcount:
                     c.execute("DELETE FROM jd_version WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
                     pages.refresh_docs(c, [d[0]])
+                grams.catch_up(c, mark)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -358,6 +426,7 @@ class SqliteStore(ObjectStore):
             c = self._conn()
             c.execute("BEGIN IMMEDIATE")
             try:
+                mark = grams.hold(c)
                 cur = c.execute(
                     "UPDATE jacs_document SET removed=? WHERE jacs_id=? AND jacs_version=? AND removed=?",
                     (int(d[2]), s[0], s[1], int(s[2])),
@@ -366,6 +435,7 @@ class SqliteStore(ObjectStore):
                     c.execute("UPDATE jd_version SET removed=? WHERE jacs_id=? AND jacs_version=?",
                               (int(d[2]), s[0], s[1]))
                     pages.refresh_docs(c, [s[0]])
+                grams.catch_up(c, mark)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

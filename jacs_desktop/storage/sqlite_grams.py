@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from . import sqlite_zones
 
-__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "reset", "match", "spans"]
+__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "hold", "catch_up", "reset", "match", "spans"]
 
 #: a gram in more rows than this keeps no postings (its filter walks the chosen order instead)
 POSTED_MAX = 20_000
@@ -208,6 +208,36 @@ def build(c: sqlite3.Connection, cancel: CancelFlag | None = None, *, batch: int
     return done
 
 
+def hold(c: sqlite3.Connection) -> int | None:
+    """Inside the caller's write transaction (one of ours, many rows or one): the insert
+    trigger leaves the rows added from now on to ``catch_up``, which enters them in Python
+    before the caller commits (the index and the rows commit together or not at all).
+    Returns the mark for ``catch_up``; None when the index is not complete (a build is
+    under way, or an older summary schema: the triggers and ``build`` go on as before).
+    Deletes and updates of the rows there already are still followed by the triggers."""
+    if not ready(c):
+        return None
+    top: int = c.execute("SELECT coalesce(max(rowid), 0) FROM jd_doc").fetchone()[0]
+    c.execute("UPDATE jd_gram_upto SET upto = ?", (top,))
+    return top
+
+
+def catch_up(c: sqlite3.Connection, mark: int | None) -> int:
+    """Enter the rows added since ``hold`` returned *mark* (what the insert trigger would
+    have done), and let the triggers cover every row again; inside the same transaction.
+    Returns how many rows it entered."""
+    if mark is None:
+        return 0
+    rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
+                     f"WHERE rowid > ? ORDER BY rowid", (mark,)).fetchall()
+    if rows:
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS jd_gram_batch (gram TEXT PRIMARY KEY, n0 INTEGER, n1 INTEGER, "
+                  "early INTEGER)")
+        _add_rows(c, rows, set())
+    c.execute("UPDATE jd_gram_upto SET upto = ?", (_ALL,))
+    return len(rows)
+
+
 def _surely_common(c: sqlite3.Connection, size: int = 2000) -> set[str]:
     """The grams a sample of *size* rows spread over the table says are in more than
     ``posted_max`` rows four times over (with a store of many rows to index: empty else)."""
@@ -232,7 +262,6 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str
     columns), for a batch at once. The grams in *early* (``_surely_common``) are made common
     at once (no postings written only to be dropped): a common gram with fewer rows than
     ``posted_max`` is only walked for, never wrong."""
-    common = {g for (g,) in c.execute("SELECT gram FROM jd_gram WHERE posted = 0")}
     most: int = c.execute("SELECT posted_max FROM jd_gram_upto").fetchone()[0]
     live: Counter[str] = Counter()
     archived: Counter[str] = Counter()
@@ -249,6 +278,9 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str
     c.execute("DELETE FROM temp.jd_gram_batch")
     c.executemany("INSERT INTO temp.jd_gram_batch(gram, n0, n1, early) VALUES (?, ?, ?, ?)",
                   ((g, live[g], archived[g], g in early) for g in batch))
+    # the common grams among the batch's (the others do not matter to it): the same before the upsert as after
+    common = {g for (g,) in c.execute(
+        "SELECT g.gram FROM temp.jd_gram_batch b CROSS JOIN jd_gram g ON g.gram = b.gram WHERE g.posted = 0")}
     c.execute("INSERT INTO jd_gram(gram, n0, n1, posted) SELECT gram, n0, n1, 1 FROM temp.jd_gram_batch WHERE 1 "
               "ON CONFLICT(gram) DO UPDATE SET n0 = n0 + excluded.n0, n1 = n1 + excluded.n1")
     crossing = {g for (g,) in c.execute(

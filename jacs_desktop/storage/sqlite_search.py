@@ -176,4 +176,26 @@ def match_rows(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> in
     n: int = c.execute(
         "INSERT INTO temp.jd_rows SELECT d.rowid FROM jd_doc_fts f CROSS JOIN jd_doc d ON d.rowid = f.rowid "
         "WHERE jd_doc_fts MATCH ? AND d.removed = ? AND instr(d.search, ?) > 0", (phrase, int(archived), text)).rowcount
+    return n + _nul_rows(c, archived, text)
+
+
+def _nul_rows(c: sqlite3.Connection, archived: bool, text: str) -> int:
+    """Add the rows whose search text has a NUL in it and contains *text* to ``temp.jd_rows``
+    (FTS5 reads a text up to a NUL): the ones ``sqlite_grams`` lists (``''``), and the rows
+    it does not cover yet looked at one by one (all of them without that index: summary
+    schema 2). Returns how many it added."""
+    try:
+        upto: int = c.execute("SELECT upto FROM jd_gram_upto").fetchone()[0]
+    except (sqlite3.OperationalError, TypeError):  # no index of short texts (summary version 2)
+        upto = 0
+    n = 0
+    if upto > 0:
+        n += c.execute(
+            "INSERT OR IGNORE INTO temp.jd_rows SELECT d.rowid FROM jd_gram_row p CROSS JOIN jd_doc d "
+            "ON d.rowid = p.doc WHERE p.gram = '' AND d.removed = ? AND instr(d.search, ?) > 0",
+            (int(archived), text)).rowcount
+    if upto < INDEXED_ALL:
+        n += c.execute(
+            "INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND removed = ? "
+            "AND instr(search, char(0)) > 0 AND instr(search, ?) > 0", (upto, int(archived), text)).rowcount
     return n

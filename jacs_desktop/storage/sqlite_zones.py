@@ -141,7 +141,7 @@ def add_rows(c: sqlite3.Connection, rows: Iterable[tuple[int, Sequence[Any], set
     grams of its id, the grams of the rest of its text, a NUL in it). The grams of ids
     (random: found everywhere) go in ``jd_zone_all`` (any block may hold them) instead of
     every block; the rest, for the *common* ones, in the row's blocks."""
-    bounds = _bounds(c)
+    bounds: dict[str, list[tuple[Any, ...]]] | None = None  # read when a row needs them (few: one-row writes)
     zones: dict[tuple[str, int], set[str]] = {}
     seen: dict[tuple[str, int], set[int]] = {}
     anywhere: set[str] = set()
@@ -153,6 +153,8 @@ def add_rows(c: sqlite3.Connection, rows: Iterable[tuple[int, Sequence[Any], set
             mine = kept[rest] = rest & common
         if not (mine or nul):
             continue
+        if bounds is None:
+            bounds = _bounds(c)
         for key in _blocks(bounds, removed, keys):
             if nul:
                 zones.setdefault(key, set()).update(mine | {""})
@@ -162,7 +164,8 @@ def add_rows(c: sqlite3.Connection, rows: Iterable[tuple[int, Sequence[Any], set
                 done.add(id(mine))
                 zones.setdefault(key, set()).update(mine)
     c.executemany("INSERT OR IGNORE INTO jd_zone_all(gram) VALUES (?)", ((g,) for g in sorted(anywhere)))
-    _insert(c, zones)
+    if zones:
+        _insert(c, zones)
 
 
 def add_posted(c: sqlite3.Connection, crossing: str) -> None:
