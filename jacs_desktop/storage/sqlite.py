@@ -347,6 +347,21 @@ class SqliteStore(ObjectStore):
             raise
         return out
 
+    def _doc_absent(self, key: str, data: bytes) -> bool | None:
+        """For ``sqlite_batch``: None when *key* names no document version; else whether
+        no version of that (id, version) is in the store (archived or not). A body the
+        store would refuse raises StorageError."""
+        d = _split_doc_key(key)
+        if d is None:
+            return None
+        self._doc_row(d[0], d[1], data)
+        try:
+            there = self._conn().execute("SELECT 1 FROM jacs_document WHERE jacs_id=? AND jacs_version=?",
+                                         (d[0], d[1])).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path}: {exc}") from None
+        return there is None
+
     def deferred_writes(self) -> Any:
         """Create-if-absent writes kept until a batch is written in one transaction
         (``sqlite_batch.DeferredWrites``: what a migration uses)."""

@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
+from typing import Protocol
 
 from .base import StorageError, validate_key
-from .sqlite import SqliteStore, _split_doc_key
 
 __all__ = ["DeferredWrites"]
+
+
+class SqliteStore(Protocol):
+    """What this needs of ``sqlite.SqliteStore`` (not imported: that module makes these)."""
+
+    path: Path
+
+    def put_if_absent(self, key: str, data: bytes) -> bool: ...
+
+    def put_many(self, items: list[tuple[str, bytes]], *, if_absent: bool = False,
+                 all_or_none: bool = False) -> list[bool]: ...
+
+    def _doc_absent(self, key: str, data: bytes) -> bool | None: ...
 
 
 class DeferredWrites:
@@ -35,21 +49,16 @@ class DeferredWrites:
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         validate_key(key)
-        d = _split_doc_key(key)
-        if d is None:
-            return self.store.put_if_absent(key, data)
-        self.store._doc_row(d[0], d[1], data)  # a body the store refuses: refused now, not the whole batch later
         with self._lock:
             held = key in self._pending
         if held:  # written once already: in the store first, so that the caller can read it
             self.sync()
             return False
-        try:
-            there = self.store._conn().execute(
-                "SELECT 1 FROM jacs_document WHERE jacs_id=? AND jacs_version=?", (d[0], d[1])).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{self.store.path}: {exc}") from None
-        if there is not None:
+        # a body the store refuses is refused now, not the whole batch later
+        absent = self.store._doc_absent(key, data)
+        if absent is None:  # not a document: written at once
+            return self.store.put_if_absent(key, data)
+        if not absent:
             return False
         with self._lock:
             if key in self._pending:
