@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,7 +22,7 @@ from ..storage.fs import FsStore
 from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
-from .common import CancelToken, ProgressFn, is_cancelled
+from .common import CancelToken, ProgressFn, gc_paused, is_cancelled
 from .summaries import Reader, batches
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "stream_refs", "fill_summaries",
@@ -280,21 +279,13 @@ class EveryRow:
         return sum(p.versions() if hasattr(p, "versions") else sum(len(r.refs) for r in p) for p in self.parts)
 
 
-@contextlib.contextmanager
-def collector_paused(store: Store) -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, for a folder on this machine (when it
-    was on; another thread that paused it first turns it on again). A big folder's listing and
-    summaries make hundreds of thousands of objects that all stay (rows, names, summaries), none
-    in a cycle; the collector walked them again and again while they were made (a third of the
-    summaries' time). Not for stores read over the network: their listing can take minutes."""
-    was = isinstance(store.objects, FsStore) and gc.isenabled()
-    if was:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+def collector_paused(store: Store) -> contextlib.AbstractContextManager[None]:
+    """Python's cyclic garbage collector off for the block, for a folder on this machine
+    (:func:`~.common.gc_paused`). A big folder's listing and summaries make hundreds of thousands
+    of objects that all stay (rows, names, summaries), none in a cycle; the collector walked them
+    again and again while they were made (a third of the summaries' time). Not for stores read
+    over the network: their listing can take minutes."""
+    return gc_paused(isinstance(store.objects, FsStore))
 
 
 def stream_refs(store: Store, partial: Callable[[list[Ref]], None], cancel: CancelToken | None = None,

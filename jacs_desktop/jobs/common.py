@@ -9,6 +9,9 @@ when it has one. The old import places (``jobs.migrate.Cancelled``, ``jobs.verif
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Generic, Protocol, TypeVar
 
 __all__ = ["ProgressFn", "CancelToken", "Cancelled", "is_cancelled"]
@@ -41,3 +44,18 @@ class Cancelled(Exception, Generic[R]):
 def is_cancelled(cancel: CancelToken | None) -> bool:
     """True when there is a token and it is set."""
     return cancel is not None and cancel.is_set()
+
+
+@contextlib.contextmanager
+def gc_paused(pause: bool) -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block when *pause* (and it was on; another
+    thread that paused it first turns it on again): for blocks that make very many objects that
+    all stay and form no cycle, which the collector would walk again and again."""
+    was = pause and gc.isenabled()
+    if was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -26,13 +26,13 @@ merge itself is in ``sorted_rows``.
 from __future__ import annotations
 
 import contextlib
-import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
+from ..jobs.common import gc_paused
 from .sorted_rows import merge_sorted
 from .theme import VERDICT_COLORS
 
@@ -285,7 +285,7 @@ class RowTableModel(QAbstractTableModel):
         source = self._arrival if many and rows is self._all and len(self._arrival) == len(rows) else rows
         # (100,000 new keys, none in a cycle: without the collector, which would walk every
         # object of the store's rows several times while they are made: 0.7 s of 1.4)
-        with _collector_paused(many):
+        with gc_paused(many):
             if not kept:  # (a column not sorted by yet: every key, without a loop in Python)
                 kept.update(zip(map(id, source), map(fn, source), strict=True))
             else:
@@ -504,19 +504,6 @@ class RowTableModel(QAbstractTableModel):
     @property
     def all_rows(self) -> list[Any]:
         return self.rows if self._pager is not None else list(self._all)
-
-
-@contextlib.contextmanager
-def _collector_paused(pause: bool) -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block when *pause* (and it was on)."""
-    was = pause and gc.isenabled()
-    if was:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _positions(rows: list, wanted: list) -> dict[int, int]:
