@@ -1,5 +1,6 @@
 """Placing the unpacked entries into the target: the whole folder in one rename when the
-target is an empty folder, else entry by entry (hard links where they can be made), with the
+target is an empty folder, else entry by entry (hard links where they can be made; into a
+store that writes many objects in one transaction, SQLite, a batch at a time), with the
 conflict policies; made durable in one step first."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +51,22 @@ def _place_new(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, pa
     except OSError as exc:
         raise StorageError(f"the unpacked copy cannot be read back: {exc.strerror or exc}") from None
     return objects.put_if_absent(key, data)
+
+
+#: entries written per transaction into a store that has ``put_many``
+BULK_BATCH = 256
+
+
+def _place_batch(bulk: Callable[..., list[bool]], u: _Unpacked, names: list[str]) -> set[str]:
+    """Create the entries *names* in one call of the store's ``put_many`` (never replacing an
+    object); the names written. When the batch cannot be written (an unpacked copy unreadable,
+    a body the store refuses), nothing of it is, and the one-by-one path says which and why."""
+    try:
+        items = [(n, Path(u.entries[n][0]).read_bytes()) for n in names]
+        done = bulk(items, if_absent=True)
+    except (StorageError, OSError):
+        return set()
+    return {n for n, ok in zip(names, done, strict=True) if ok}
 
 
 def _same(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, size: int) -> tuple[bool, bytes | None]:
@@ -99,16 +117,23 @@ def _place_all(u: _Unpacked, dst: Store, fs: FsStore | None, policy: str, skip_i
             progress(len(todo), len(todo), todo[-1])
         return
     parents: set[Path] = set()
+    # a store that writes many objects in one transaction (SQLite) gets them a batch at a time;
+    # what a batch did not write (there already, or a batch it refused) goes the one-by-one way
+    bulk = getattr(objects, "put_many", None) if fs is None else None
+    placed: set[str] = set()
     try:
         for i, name in enumerate(todo):
-            if is_cancelled(cancel):
+            at_batch = bulk is not None and i % BULK_BATCH == 0
+            if is_cancelled(cancel) and (bulk is None or at_batch):  # (never inside a written batch)
                 report.cancelled = True
                 report.problems.append(f"cancelled after {i} of {len(todo)} entries")
                 break
+            if bulk is not None and at_batch:
+                placed = _place_batch(bulk, u, todo[i:i + BULK_BATCH])
             src_s, size, _sha = u.entries[name]
             src = Path(src_s)
             try:
-                if _place_new(objects, fs, name, src, parents):
+                if name in placed or _place_new(objects, fs, name, src, parents):
                     report.restored.append(name)
                     continue
                 same, have = _same(objects, fs, name, src, size)
