@@ -383,6 +383,27 @@ class IntegralFloat(int):
         return f"{int(self)}.0"
 
 
+class UnsafeNumber(ValueError):
+    """A float the library refuses: infinite, or integral beyond +-(2^53-1)."""
+
+
+def float_kind(v: float) -> float | IntegralFloat | None:
+    """The strict parse's rule for a JSON float's value *v*: None when the C encoder writes it as
+    JCS does; the :class:`IntegralFloat` to put in its place when it is integral (``101.0`` is
+    written by JCS exactly like the integer, so the encoder gets the integer, marked as written
+    as a float); *v* itself when it needs its ECMAScript text. Raises :class:`UnsafeNumber`."""
+    a = abs(v)
+    if 1e-4 <= a < 1e16 and v != int(v):
+        return None
+    if a == float("inf"):
+        raise UnsafeNumber(v)
+    if v == int(v):
+        if a > _MAX_SAFE:
+            raise UnsafeNumber(v)
+        return IntegralFloat(int(v))
+    return v
+
+
 class _NumberScan:
     """json.loads hooks: refuse what the library refuses, note numbers the C encoder writes differently."""
 
@@ -405,18 +426,15 @@ class _NumberScan:
 
     def parse_float(self, text: str) -> float | int:
         v = float(text)
-        a = abs(v)
-        if 1e-4 <= a < 1e16 and v != int(v):
+        try:
+            kind = float_kind(v)
+        except UnsafeNumber:
+            raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range") from None
+        if kind is None:
             return v
-        if a == float("inf"):
-            raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range")
-        if v == int(v):
-            if a > _MAX_SAFE:
-                raise StrictJSONError(f"JSON integer {text} is outside the I-JSON safe integer range")
-            # an integral float (``101.0``) is written by JCS exactly like the
-            # integer, so hand the encoder the integer, marked as written as a float
+        if type(kind) is IntegralFloat:
             self.integral_floats = True
-            return IntegralFloat(int(v))
+            return kind
         self.safe = False
         return v
 

@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from . import canonical as _canonical
-from .canonical import _MAX_SAFE, IntegralFloat, Parsed, _float_ok, _order_differs, es_number
+from .canonical import _MAX_SAFE, IntegralFloat, Parsed, UnsafeNumber, _float_ok, _order_differs, es_number, float_kind
 
 _from_json: Any
 try:  # (a dependency; without it every document takes loads_strict)
@@ -57,31 +57,10 @@ def _keys_may_need_utf16(raw: bytes) -> bool:
 _FLOAT, _INT, _STR, _DICT, _LIST = float, int, str, dict, list
 
 
-class _Refused(Exception):
-    """A number the library refuses: the reference words the reason."""
-
-
-def _number(x: float) -> float | IntegralFloat | None:
-    """None for a float the C encoder writes as JCS; else the IntegralFloat to put in its place, or
-    the float itself when it needs its ECMAScript text (the tree then needs fragments). Raises
-    :class:`_Refused` for one the library refuses. (The rules of ``_NumberScan.parse_float`` on
-    jiter's value, which is ``float(text)`` exactly.)"""
-    a = abs(x)
-    if 1e-4 <= a < 1e16 and x != int(x):
-        return None
-    if a == float("inf"):
-        raise _Refused
-    if x == int(x):
-        if a > _MAX_SAFE:
-            raise _Refused
-        return IntegralFloat(int(x))
-    return x
-
-
 def _walk(value: Any, keys: bool) -> tuple[bool, bool, bool]:
     """Check every number of *value* (a jiter tree) and put an IntegralFloat in place of each
     integral float; returns (safe, integral_floats, key_order) as ``_NumberScan`` notes them
-    (*keys*: look at the keys' order at all). Raises :class:`_Refused`."""
+    (*keys*: look at the keys' order at all). Raises :class:`~.canonical.UnsafeNumber`."""
     safe, integral, order = True, False, False
     stack = [value]
     pop, push = stack.pop, stack.append
@@ -96,13 +75,13 @@ def _walk(value: Any, keys: bool) -> tuple[bool, bool, bool]:
             if t is _FLOAT:
                 if 1e-4 <= abs(x) < 1e16 and x != int(x):  # (the common case, inline)
                     continue
-                if type(_number(x)) is IntegralFloat:
+                if type(float_kind(x)) is IntegralFloat:
                     fix = integral = True
                 else:
                     safe = False
             elif t is _INT:
                 if not -_MAX_SAFE <= x <= _MAX_SAFE:
-                    raise _Refused
+                    raise UnsafeNumber(x)
             elif t is _DICT or t is _LIST:
                 push(x)
         if fix:  # (rare: a second pass puts the IntegralFloats in; the size does not change)
@@ -149,7 +128,7 @@ def parse_fast(raw: bytes) -> Parsed | None:
     keys = _keys_may_need_utf16(raw)
     try:
         safe, integral, order = _walk(value, keys)
-    except _Refused:
+    except UnsafeNumber:
         return None
     if safe:
         return Parsed(value, True, integral, value, (), order)
