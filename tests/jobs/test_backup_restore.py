@@ -195,8 +195,8 @@ def test_archive_only_restore_still_checks_every_entry(archive, tmp_path, fixtur
 
 
 def test_the_disk_gets_a_head_start_and_the_last_sync_still_comes(tmp_path, monkeypatch):
-    """A syncfs while the archive is still read (a thread, joined), then the one that makes the restore
-    durable, before the folder is put in place."""
+    """Syncs while the archive is still read (a thread, again and again until joined), then the one that
+    makes the restore durable, before the folder is put in place."""
     import threading
 
     files = {f"documents/{i:04d}.json": b"x" * 600 for i in range(600)}
@@ -213,6 +213,32 @@ def test_the_disk_gets_a_head_start_and_the_last_sync_still_comes(tmp_path, monk
     threads = threading.active_count()
     r = restore(arc, open_store(str(target), create=True))
     assert r.ok and len(r.restored) == 600 and _tree(target) == files
-    assert [name for name, _ in calls] == ["restore-writeback", threading.current_thread().name]
-    assert calls[0][1] == calls[1][1] == []  # both before anything was put in place
+    names = [name for name, _ in calls]
+    assert names[0] == "restore-writeback" and set(names[:-1]) == {"restore-writeback"}
+    assert names[-1] == threading.current_thread().name  # the last one, once the early ones have ended
+    assert all(seen == [] for _, seen in calls)  # every one before anything was put in place
     assert threading.active_count() == threads
+
+
+def test_the_early_syncs_repeat_until_joined(tmp_path, monkeypatch):
+    """Once the reading passes its mark the thread syncs again and again (the last files of each sync
+    get theirs sooner); after join() none runs, and before the mark none did."""
+    import threading
+    import time
+
+    calls = []
+    monkeypatch.setattr(place, "_syncfs", lambda folder: calls.append(folder) or True)
+    seen = []
+    wb = place.EarlyWriteback(tmp_path, lambda d, t, n: seen.append(d), at=0.5, every=0.001)
+    wb.reading(10, 100, "a")
+    time.sleep(0.05)
+    assert calls == [] and seen == [10]
+    wb.reading(60, 100, "b")
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    wb.join()
+    done = len(calls)
+    assert done >= 3 and set(calls) == {tmp_path} and seen == [10, 60]
+    time.sleep(0.05)
+    assert len(calls) == done and "restore-writeback" not in [t.name for t in threading.enumerate()]

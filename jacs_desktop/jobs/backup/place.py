@@ -255,24 +255,31 @@ def _syncfs(folder: Path) -> bool:
 
 
 class EarlyWriteback:
-    """A head start for the disk: once most of the archive is read (*at*, a fraction of its
-    bytes), ``syncfs`` of the temporary folder's file system runs on a thread, so the first files
-    are written to disk while the last ones are still being made. Durability never rests on it:
-    :func:`_make_durable` still syncs everything once the archive is read; that sync then has
-    less left to write. :meth:`reading` wraps the unpacking's progress; :meth:`join` always."""
+    """A head start for the disk: once part of the archive is read (*at*, a fraction of its
+    bytes), ``syncfs`` of the temporary folder's file system runs on a thread, again and again
+    (at most every *every* seconds) until :meth:`join`, so the files are written to disk while
+    the next ones are still being made. Durability never rests on it: :func:`_make_durable`
+    still syncs everything once the archive is read; that sync then has only the last files
+    left to write. :meth:`reading` wraps the unpacking's progress; :meth:`join` always."""
 
-    def __init__(self, root: Path, progress: ProgressFn | None, at: float = 0.6):
-        self.root, self.progress, self.at = root, progress, at
+    def __init__(self, root: Path, progress: ProgressFn | None, at: float = 0.3, every: float = 0.02):
+        self.root, self.progress, self.at, self.every = root, progress, at, every
         self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
 
     def reading(self, done: int, total: int, name: str) -> None:
         if self.thread is None and total > 0 and done >= total * self.at and sys.platform.startswith("linux"):
-            self.thread = threading.Thread(target=_syncfs, args=(self.root,), name="restore-writeback", daemon=True)
+            self.thread = threading.Thread(target=self._run, name="restore-writeback", daemon=True)
             self.thread.start()
         if self.progress is not None:
             self.progress(done, total, name)
 
+    def _run(self) -> None:
+        while not self.stop.is_set() and _syncfs(self.root):
+            self.stop.wait(self.every)
+
     def join(self) -> None:
+        self.stop.set()
         if self.thread is not None:
             self.thread.join()
             self.thread = None
