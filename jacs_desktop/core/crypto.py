@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -74,11 +75,36 @@ def _ed25519_seed(der: bytes) -> bytes:
     return key.private_bytes_raw()
 
 
-_sodium_open: Callable[[bytes, bytes], bytes] | None
+_sodium_open: Callable[[bytes, bytes], object] | None
 try:  # libsodium verifies Ed25519 about 2x faster than the OpenSSL build in cryptography
     from nacl.bindings import crypto_sign_open as _sodium_open
 except ImportError:  # PyNaCl is a dependency, but stay correct without it
     _sodium_open = None
+else:
+    try:  # the same libsodium call without the binding's per-call output buffer (zeroed, then copied out)
+        from nacl._sodium import ffi as _ffi  # type: ignore[import-not-found]
+        from nacl._sodium import lib as _lib
+
+        _sodium_lib_open = _lib.crypto_sign_open
+        _buffers = threading.local()
+
+        def _sodium_open_direct(signed: bytes, public_key: bytes) -> object:
+            """``nacl.bindings.crypto_sign_open`` into a buffer this thread keeps (the opened
+            message is not needed); raises ValueError when the signature does not hold."""
+            n = len(signed)
+            b = getattr(_buffers, "b", None)
+            if b is None or b[2] < n:
+                size = max(n, 1 << 16)
+                b = (_ffi.new("unsigned char[]", size), _ffi.new("unsigned long long *"), size)
+                if size <= 1 << 20:  # (a larger one is not kept)
+                    _buffers.b = b
+            if _sodium_lib_open(b[0], b[1], signed, n, public_key) != 0:
+                raise ValueError("Signature was forged or corrupt")
+            return None
+
+        _sodium_open = _sodium_open_direct
+    except (ImportError, AttributeError):  # (a PyNaCl without these internals: its public call)
+        pass
 
 
 @functools.lru_cache(maxsize=256)

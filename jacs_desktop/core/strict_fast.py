@@ -37,8 +37,10 @@ __all__ = ["parse_fast", "AVAILABLE"]
 #: orjson, whose fragments the canonical tree needs: canonical._Fragment, looked up at each call)
 AVAILABLE: bool = _from_json is not None and _canonical._Fragment is not None
 
-# an escaped UTF-16 surrogate (lone or in a pair): the reference decides those documents
+# an escaped UTF-16 surrogate (lone or in a pair): the reference decides those documents; the
+# regex engine finds its prefix faster than ``bytes.__contains__`` does (3.6 KB: 0.8 us vs 1.7 us)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ESCAPE = re.compile(rb"\\u")
 # a character in U+E000..U+FFFF (UTF-8 lead bytes EE, EF, or escaped), and one above U+FFFF (lead
 # bytes F0-F4; escaped ones are surrogate pairs, left to the reference): an object's keys can
 # sort differently by UTF-16 only when the text has both
@@ -116,10 +118,10 @@ def parse_fast(raw: bytes) -> Parsed | None:
     over the limit)."""
     if _from_json is None or _canonical._Fragment is None:
         return None
-    if (b"\\ud" in raw or b"\\uD" in raw) and _SURROGATE_ESCAPE.search(raw) is not None:
+    if _ESCAPE.search(raw) is not None and _SURROGATE_ESCAPE.search(raw) is not None:
         return None
     try:
-        value = _from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="none",
+        value = _from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="keys",
                            float_mode="float")
     except Exception:  # (malformed, a duplicate, NaN, too deep: the reference words why)
         return None

@@ -295,7 +295,7 @@ def _init_worker(view: tuple[Any, ...], layout: Any) -> None:
 
     objects: ObjectStore
     if view[0] == "fs":
-        objects = FsStore(view[1], max_read_bytes=view[2])
+        objects = FsStore(view[1], max_read_bytes=view[2], pin_folders=True)  # (a short-lived view)
     elif view[0] == "sqlite":
         from ..storage.sqlite import SqliteStore
 

@@ -27,6 +27,8 @@ _TMP_SUFFIX = ".jdtmp"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
+#: folders a ``pin_folders`` view keeps open at once
+_MAX_PINNED = 64
 _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 #: what one read may bring into memory unless the caller gives a limit (attachments,
 #: backups, copies); documents and keys are read with their own, smaller limits
@@ -101,7 +103,7 @@ class FsStore(ObjectStore):
     """Objects are files under *root*; keys are relative paths."""
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = False,
-                 max_read_bytes: int | None = None) -> None:
+                 max_read_bytes: int | None = None, pin_folders: bool = False) -> None:
         self.root = Path(root).expanduser().absolute()
         if create and not self.root.exists():
             try:
@@ -114,6 +116,13 @@ class FsStore(ObjectStore):
         self.colon_ok = not sys.platform.startswith("win")
         #: the largest file one read brings into memory unless the caller gives a limit
         self.max_read_bytes = DEFAULT_MAX_READ_BYTES if max_read_bytes is None else max_read_bytes
+        #: *pin_folders*: a short-lived view that reads many files of few folders (a verify worker).
+        #: Each folder is opened once and where it really is checked once; each file is then opened
+        #: relative to that descriptor (``openat``, the last part never followed), which saves the
+        #: check of every file's path. Folder -> descriptor, or -1 when the folder is read the usual
+        #: way (out of the store, missing: the usual way says why). None: every read checks its path.
+        self._pinned: dict[str, int] | None = (
+            {} if pin_folders and _HAS_PROC_FD and _NOFOLLOW and os.open in os.supports_dir_fd else None)
 
     # -- helpers ----------------------------------------------------------------
     @property
@@ -375,6 +384,49 @@ class FsStore(ObjectStore):
             raise Refused(self._refused_link(key) or f"{_show(key)} leads out of the store; not read")
         return fd
 
+    def _open_pinned(self, key: str, path: str, pinned: dict[str, int]) -> int:
+        """:meth:`_open` through the pinned descriptor of *key*'s folder (see ``pin_folders``)."""
+        folder, _, name = key.rpartition("/")
+        dfd = pinned.get(folder)
+        if dfd is None:
+            dfd = self._pin(folder, pinned)
+        if dfd < 0:
+            return self._open(key, path)
+        try:
+            return os.open(name, _READ_FLAGS, dir_fd=dfd)
+        except FileNotFoundError:
+            raise NotFound(f"{key} not found") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symbolic link: the usual way decides where it leads
+                return self._open(key, path)
+            raise self._open_error(key, exc) from None
+
+    def _pin(self, folder: str, pinned: dict[str, int]) -> int:
+        if len(pinned) >= _MAX_PINNED:  # (a view that wanders over many folders: start again)
+            self.close()
+        fd = -1
+        try:
+            fd = os.open(self._root_s + folder if folder else str(self.root),
+                         os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+            if not self._is_inside(os.readlink(f"{_PROC_FD}{fd}")):
+                os.close(fd)
+                fd = -1
+        except OSError:
+            if fd >= 0:
+                os.close(fd)
+            fd = -1
+        pinned[folder] = fd
+        return fd
+
+    def close(self) -> None:
+        pinned = self._pinned
+        if pinned:
+            for fd in pinned.values():
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            pinned.clear()
+
     @staticmethod
     def _open_error(key: str, exc: OSError) -> StorageError:
         if exc.errno == errno.ENXIO:  # a socket (or a device with nothing behind it)
@@ -395,7 +447,8 @@ class FsStore(ObjectStore):
         if why is not None:
             raise Refused(f"{_show(key)}: {why}")
         path = self._root_s + (key if os.sep == "/" else key.replace("/", os.sep))
-        fd = self._open(key, path)
+        pinned = self._pinned
+        fd = self._open(key, path) if pinned is None else self._open_pinned(key, path, pinned)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
