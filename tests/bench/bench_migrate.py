@@ -11,7 +11,9 @@ SeaweedFS, of the server (the weed process) during each side's runs:
   rclone does not fsync at all;
 * folder -> SeaweedFS S3, every copy checked (ETag = MD5 of the bytes), peer ``rclone copy``
   (target <= 0.6 x), both at our default number of transfers (4, rclone's default too) unless
-  --concurrency says otherwise;
+  --concurrency says otherwise; with the CPU per object and the least time our client's and the
+  server's CPU together take on this machine's cores (what they cost by request shape:
+  bench_s3_requests.py);
 * folder -> ``rclone serve s3`` and -> the JuiceFS gateway, servers that ignore If-None-Match,
   peer ``rclone copy`` (target <= 1.0 x): ours lists the target once, then one PUT per object;
 * folder -> Azurite (when Node.js and tests/azurite are installed), peer: the azure client
@@ -65,15 +67,33 @@ def _s3_env(endpoint: str) -> dict:
                 RCLONE_CONFIG_B_SECRET_ACCESS_KEY=S3_SECRET, RCLONE_CONFIG_B_FORCE_PATH_STYLE="true")
 
 
-def _cpu(runs: list[Meter]) -> str:
-    out = f"cpu: client {statistics.median(m.client for m in runs):.2f}s"
+def _cpu(runs: list[Meter], objects: int | None = None) -> str:
+    """Median CPU seconds of the client and (when known) the server; per object too when the
+    number of objects is given."""
+    client = statistics.median(m.client for m in runs)
     servers = [m.server for m in runs if m.server is not None]
-    return out + (f", server {statistics.median(servers):.2f}s" if servers else "")
+    server = statistics.median(servers) if servers else None
+    out = f"cpu: client {client:.2f}s" + (f", server {server:.2f}s" if server is not None else "")
+    if objects:
+        out += f"; per object: client {1000 * client / objects:.2f} ms" + (
+            f", server {1000 * server / objects:.2f} ms" if server is not None else "")
+    return out
+
+
+def _cpu_floor(runs: list[Meter]) -> float | None:
+    """The least wall time our runs' CPU (client and server, medians) could take on this machine's
+    cores when nothing else ran and nothing waited: where client and server share the cores, no
+    change in how we ask can go below it unless it costs one of them less CPU."""
+    servers = [m.server for m in runs if m.server is not None]
+    if not servers:
+        return None
+    return (statistics.median(m.client for m in runs) + statistics.median(servers)) / (os.cpu_count() or 1)
 
 
 def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int], None], peer: str, rounds: int,
-                 target: float | None, server_pid: int | None = None) -> None:
-    """Time ours and the peer, interleaved (the order alternating), and print both and the ratio."""
+                 target: float | None, server_pid: int | None = None, objects: int | None = None) -> None:
+    """Time ours and the peer, interleaved (the order alternating), and print both and the ratio
+    (with a server on this machine: also what our CPU alone leaves as the best ratio)."""
     m_ours: list[Meter] = []
     m_theirs: list[Meter] = []
     load = [os.getloadavg()[0]]
@@ -89,8 +109,11 @@ def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int],
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     goal = f" (target <= {target})" if target is not None else ""
     met = "" if target is None else ("  met" if mo / mt <= target else "  NOT met")
-    print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s ({_cpu(m_ours)}) | {peer} min "
-          f"{min(t_theirs):.2f}s median {mt:.2f}s ({_cpu(m_theirs)}) | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}  "
+    floor = _cpu_floor(m_ours)
+    best = (f" | our CPU on {os.cpu_count()} cores takes at least {floor:.2f}s: {floor / mt:.2f} x the peer's median"
+            if floor is not None else "")
+    print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s ({_cpu(m_ours, objects)}) | {peer} min "
+          f"{min(t_theirs):.2f}s median {mt:.2f}s ({_cpu(m_theirs, objects)}) | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}{best}  "
           f"[{rounds} rounds, load average {min(load):.1f}-{max(load):.1f}]", flush=True)
 
 
@@ -127,7 +150,8 @@ def bench_s3(name: str, endpoint: str, bucket: str, src: Path, args, target: flo
         _rclone(["copy", str(src), f"B:{bucket}/theirs-{r}-{uuid.uuid4().hex[:6]}", "--transfers", str(n),
                  "--checkers", str(n)], env)
 
-    side_by_side(name, ours, theirs, "rclone copy", args.rounds, target, server_pid)
+    objects = sum(1 for p in src.rglob("*") if p.is_file())
+    side_by_side(name, ours, theirs, "rclone copy", args.rounds, target, server_pid, objects)
 
 
 def bench_azure(src: Path, tmp: Path, args) -> None:
