@@ -257,10 +257,10 @@ def _syncfs(folder: Path) -> bool:
 class EarlyWriteback:
     """A head start for the disk: once part of the archive is read (*at*, a fraction of its
     bytes), ``syncfs`` of the temporary folder's file system runs on a thread, again and again
-    (at most every *every* seconds) until :meth:`join`, so the files are written to disk while
+    (at most every *every* seconds) until :meth:`finish`, so the files are written to disk while
     the next ones are still being made. Durability never rests on it: :func:`_make_durable`
     still syncs everything once the archive is read; that sync then has only the last files
-    left to write. :meth:`reading` wraps the unpacking's progress; :meth:`join` always."""
+    left to write. :meth:`reading` wraps the unpacking's progress; :meth:`join` always, at the end."""
 
     def __init__(self, root: Path, progress: ProgressFn | None, at: float = 0.3, every: float = 0.02):
         self.root, self.progress, self.at, self.every = root, progress, at, every
@@ -277,6 +277,11 @@ class EarlyWriteback:
     def _run(self) -> None:
         while not self.stop.is_set() and _syncfs(self.root):
             self.stop.wait(self.every)
+
+    def finish(self) -> None:
+        """No further sync starts; one under way goes on (the caller's own sync need not wait for
+        it: ``syncfs`` waits for every write under way, whoever started it)."""
+        self.stop.set()
 
     def join(self) -> None:
         self.stop.set()

@@ -201,7 +201,7 @@ def restore(path: str | os.PathLike[str], dst: Store, *, passphrase: str | None 
                     cancel=cancel, verify_versions=verify_versions, workers=workers, writeback=writeback,
                     case_insensitive=fs is not None and _case_insensitive(root if beside else fs.root))
         if writeback is not None:
-            writeback.join()  # (the one sync that counts comes when the entries are placed)
+            writeback.finish()  # (the one sync that counts comes when the entries are placed)
         if u is None or report.errors:
             report.problems.insert(0, "The archive cannot be restored; nothing was restored")
         elif report.is_damaged and not partial:

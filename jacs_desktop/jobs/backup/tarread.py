@@ -275,8 +275,9 @@ class Prefetch:
     zstandard and AES-GCM release the GIL, so decompressing overlaps unpacking. Errors reach
     the reader in order, after the bytes read before them. :meth:`close` stops the thread."""
 
-    def __init__(self, src: _Readable, depth: int = 4):
+    def __init__(self, src: _Readable, depth: int = 4, piece: int = CHUNK):
         self.q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+        self.piece = piece
         self.stop = threading.Event()
         self.buf, self.off = b"", 0
         self.done = False
@@ -287,7 +288,7 @@ class Prefetch:
     def _run(self, src: _Readable) -> None:
         try:
             while not self.stop.is_set():
-                piece = src.read(CHUNK)
+                piece = src.read(self.piece)
                 if not self._put(piece or None) or not piece:
                     return
         except BaseException as exc:  # given to the reader, in order
