@@ -4,8 +4,11 @@
 (its import and its queues cost more start-up time than a small store's whole
 verification). Each worker has a pipe for its tasks and one for its results; task *i*
 goes to worker ``i % n``, so results are read back in the order the tasks were given.
-A feeder thread writes the tasks (a task may be larger than a pipe holds while its
-worker writes a result). A worker that dies, or whose task raises, ends the run with
+A task is written at once when its worker's pipe has room for it (the pipes do not block);
+what does not fit goes to a feeder thread, started the first time it is needed, which waits
+for room (a task may be larger than a pipe holds while its worker writes a result). So a
+run whose tasks fit runs no second thread, and the two never take turns for the interpreter
+lock at every task. A worker that dies, or whose task raises, ends the run with
 :class:`WorkerFailed`; never a hang.
 
 :class:`SpawnPool`: the same interface over a ``multiprocessing`` pool of new
@@ -95,15 +98,18 @@ class ForkPool:
                         os._exit(code)
                 os.close(task_r)
                 os.close(result_w)
+                os.set_blocking(task_w, False)  # (submit writes what fits, the feeder the rest)
                 self._pids.append(pid)
                 self._tasks.append(task_w)
                 self._results.append(result_r)
         except BaseException:
             self.close()
             raise
-        self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
-        self._feeder = threading.Thread(target=self._feed, name="pool-feeder", daemon=True)
-        self._feeder.start()
+        self._queue: queue.SimpleQueue[tuple[int, bytes | memoryview] | None] = queue.SimpleQueue()
+        self._feeder: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: task pipe -> frames of it the feeder has not finished writing (keeps the tasks in order)
+        self._backlog = dict.fromkeys(self._tasks, 0)
 
     def _feed(self) -> None:
         while True:
@@ -111,13 +117,30 @@ class ForkPool:
             if item is None:
                 return
             fd, data = item
-            try:
+            with contextlib.suppress(OSError):  # (the worker is gone: its reader sees that)
                 _write_all(fd, data)
-            except OSError:  # the worker is gone: its reader sees that
-                continue
+            with self._lock:
+                self._backlog[fd] -= 1
 
     def submit(self, i: int, args: tuple[Any, ...]) -> None:
-        self._queue.put((self._tasks[i % len(self._tasks)], _frame(args)))
+        fd = self._tasks[i % len(self._tasks)]
+        data: bytes | memoryview = _frame(args)
+        with self._lock:
+            if not self._backlog[fd]:  # (nothing of this worker's is still with the feeder)
+                try:
+                    sent = os.write(fd, data)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:  # the worker is gone: its reader sees that
+                    return
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]
+            self._backlog[fd] += 1
+            if self._feeder is None:
+                self._feeder = threading.Thread(target=self._feed, name="pool-feeder", daemon=True)
+                self._feeder.start()
+        self._queue.put((fd, data))
 
     def result(self, i: int, cancel: CancelToken | None = None) -> Any:
         import select
@@ -164,10 +187,16 @@ def _frame(value: Any) -> bytes:
     return len(data).to_bytes(8, "little") + data
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    """All of *data* to *fd*, waiting for room when *fd* does not block."""
+    import select
+
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 def _read_exact(fd: int, n: int) -> bytes:
