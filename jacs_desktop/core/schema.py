@@ -91,14 +91,33 @@ def _validator(schema_id: str) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """*value* with every :class:`IntegralFloat` turned back into the float it was written as."""
+    """*value* with every :class:`IntegralFloat` turned back into the float it was written as (an
+    object or array without one is shared, not copied: the validators only read)."""
     t = type(value)
     if t is IntegralFloat:
         return float(value)
     if t is dict:
-        return {k: _plain(v) for k, v in value.items()}
+        out: Any = None
+        for k, x in value.items():
+            tx = type(x)
+            if tx is IntegralFloat or tx is dict or tx is list:
+                y = _plain(x)
+                if y is not x:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = y
+        return value if out is None else out
     if t is list:
-        return [_plain(v) for v in value]
+        out = None
+        for i, x in enumerate(value):
+            tx = type(x)
+            if tx is IntegralFloat or tx is dict or tx is list:
+                y = _plain(x)
+                if y is not x:
+                    if out is None:
+                        out = list(value)
+                    out[i] = y
+        return value if out is None else out
     return value
 
 

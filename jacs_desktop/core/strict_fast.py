@@ -98,17 +98,41 @@ def _walk(value: Any, keys: bool) -> tuple[bool, bool, bool]:
 def _fragment_tree(value: Any) -> Any:
     """The canonical tree of ``canonical._fragment_tree`` made from the parsed value instead of a
     second parse: integral floats as plain integers, floats ``repr`` writes differently as orjson
-    fragments of their ECMAScript text, the rest shared."""
+    fragments of their ECMAScript text. An object or array with nothing to replace is shared, not
+    copied (the trees are never changed once made)."""
     t = type(value)
     if t is _DICT:
-        return {k: _fragment_tree(x) for k, x in value.items()}
+        out: Any = None
+        for k, x in value.items():
+            y = _fragment_member(x)
+            if y is not x:
+                if out is None:
+                    out = dict(value)
+                out[k] = y
+        return value if out is None else out
     if t is _LIST:
-        return [_fragment_tree(x) for x in value]
+        out = None
+        for i, x in enumerate(value):
+            y = _fragment_member(x)
+            if y is not x:
+                if out is None:
+                    out = list(value)
+                out[i] = y
+        return value if out is None else out
+    return _fragment_member(value)
+
+
+def _fragment_member(x: Any) -> Any:
+    t = type(x)
+    if t is _STR:
+        return x
+    if t is _DICT or t is _LIST:
+        return _fragment_tree(x)
     if t is IntegralFloat:
-        return int(value)
+        return int(x)
     if t is _FLOAT:  # (as canonical._encodable_float; integral ones are IntegralFloat by now, or refused)
-        return value if _float_ok(value) else _canonical._Fragment(es_number(value).encode("ascii"))
-    return value
+        return x if _float_ok(x) else _canonical._Fragment(es_number(x).encode("ascii"))
+    return x
 
 
 def parse_fast(raw: bytes) -> Parsed | None:
