@@ -2,9 +2,11 @@
 writer thread gives, byte for byte; a write that fails, a writer that dies and Cancel leave
 nothing half-written and no process behind; never a fork beside another thread."""
 
+import hashlib
 import os
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURE
@@ -62,6 +64,34 @@ def test_the_process_writes_what_the_thread_writes(archive, tmp_path, monkeypatc
     assert len(writers) == 1 and by_thread.ok
     assert _tree(tmp_path / "p") == _tree(tmp_path / "t") and len(_tree(tmp_path / "p")) == 35
     assert by_process.verdicts == by_thread.verdicts and by_process.restored == by_thread.restored
+
+
+def test_the_process_hashes_what_it_writes_and_a_changed_entry_is_found(archive, tmp_path, writers):
+    """The writer process takes each entry's SHA-256 (off the reading process): the same digests as the
+    reader takes with the thread, and an entry changed by one bit is damaged, nothing restored."""
+    from jacs_desktop.jobs.backup.integrity import _manifest_check
+    from jobs.test_backup import _flip_entry
+
+    if threading.active_count() > 1:
+        pytest.skip("another thread runs in this test process: the writer is never forked beside it")
+    got = {}
+    for process in (True, False):
+        root = tmp_path / f"u-{process}"
+        root.mkdir()
+        u = read._unpack(archive, None, root, named=True, keep=False, on_manifest=_manifest_check,
+                         writer_process=process)
+        got[process] = u.entries
+        assert not u.unhashed and all(len(e[2]) == 64 for e in u.entries.values())
+    assert len(writers) == 1 and len(got[True]) == 35
+    assert {k: v[1:] for k, v in got[True].items()} == {k: v[1:] for k, v in got[False].items()}
+    for name, (path, size, sha) in got[True].items():
+        data = Path(path).read_bytes()
+        assert len(data) == size and hashlib.sha256(data).hexdigest() == sha, name
+    bad = tmp_path / "flipped.tar.gz"
+    flipped = _flip_entry(archive, bad)
+    r = restore(bad, open_store(str(tmp_path / "t"), create=True), verify_versions=False)
+    assert len(writers) == 2 and r.exit_code == 1 and flipped in r.damaged and not r.restored
+    assert list((tmp_path / "t").iterdir()) == []
 
 
 def test_no_fork_beside_another_thread(archive):

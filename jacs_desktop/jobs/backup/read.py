@@ -253,6 +253,8 @@ class _Unpacked:
     cache: dict[str, bytes] = field(default_factory=dict)
     #: what *on_manifest* made of the manifest (checked while the last files were still being written)
     manifest_check: object = None
+    #: entries whose SHA-256 the writer takes (a process: off this one), in the order given to it
+    unhashed: list[str] = field(default_factory=list)
 
 
 #: told of each entry as it is read: (name, its bytes when they came in one piece, size, cancel)
@@ -306,6 +308,7 @@ def _unpack(path: Path, passphrase: str | None, root: Path, *, named: bool = Fal
                 failed = writer.close()  # every entry read is on disk (or this machine could not write it)
                 if failed is not None:
                     raise _LocalError(failed)  # a local write failure decides, whatever else
+                _take_digests(out, writer)
             # read to the very end: the gzip CRC, the encrypted "last" chunk, bombs of zeros
             trailing = 0
             rest = members.rest()
@@ -341,6 +344,7 @@ def _read_members(members: TarMembers, out: _Unpacked, writer: _Writer, named: b
     made: set[str] = set()  # folders made under root (named layout)
     entries, cache = out.entries, out.cache
     sha256 = hashlib.sha256
+    unhashed = out.unhashed if writer.hashes else None  # the writer hashes what it writes
     last_parent: str | None = None  # the folder of the entry before, when its checks found nothing
     for m in members:
         out.broken_entry = None
@@ -392,9 +396,13 @@ def _read_members(members: TarMembers, out: _Unpacked, writer: _Writer, named: b
             data = m.data
             if data is None and n <= CHUNK:
                 data = b"".join(members.chunks(m))
-            if data is not None:  # one piece: hashed here, written by the writer thread
+            if data is not None:  # one piece: written (and maybe hashed) by the writer
                 writer.add(folder, leaf, data)
-                entries[clean] = (f"{folder}/{leaf}", len(data), sha256(data).hexdigest())
+                if unhashed is None:
+                    entries[clean] = (f"{folder}/{leaf}", len(data), sha256(data).hexdigest())
+                else:
+                    entries[clean] = (f"{folder}/{leaf}", len(data), "")  # (its digest: _take_digests)
+                    unhashed.append(clean)
                 kept = data
             else:
                 entries[clean], kept = _write_entry(f"{folder}/{leaf}", members.chunks(m), keep)
@@ -409,11 +417,30 @@ def _read_members(members: TarMembers, out: _Unpacked, writer: _Writer, named: b
 
 
 class _Writer(Protocol):
-    """Writes small entries while the archive is read: ``_FileWriter`` or ``writeproc.ProcessWriter``."""
+    """Writes small entries while the archive is read: ``_FileWriter`` or ``writeproc.ProcessWriter``.
+    One that ``hashes`` has, once closed without a failure, the SHA-256 of every entry's bytes in
+    ``digests``, in the order they were added."""
+
+    hashes: bool
+    digests: list[str]
 
     def add(self, folder: str, name: str, data: bytes) -> None: ...
 
     def close(self) -> str | None: ...
+
+
+def _take_digests(out: _Unpacked, writer: _Writer) -> None:
+    """The writer's digests into the entries it hashed (after ``close`` found no failure)."""
+    names = out.unhashed
+    if not names:
+        return
+    if len(writer.digests) != len(names):  # never: each batch written is answered with its digests
+        raise _LocalError("Cannot write the temporary copy: the process writing it did not answer for every file")
+    entries = out.entries
+    for name, digest in zip(names, writer.digests, strict=True):
+        p, n, _ = entries[name]
+        entries[name] = (p, n, digest)
+    names.clear()
 
 
 def _new_writer(process: bool) -> _Writer:
@@ -433,10 +460,13 @@ class _FileWriter:
     (a few batches of at most ``BATCH_BYTES`` wait)."""
 
     BATCH, BATCH_BYTES = 256, 4 << 20
+    hashes = False  # (the reader hashes: this thread shares its interpreter lock)
 
     def __init__(self) -> None:
         import queue
         import threading
+
+        self.digests: list[str] = []
 
         self.q: queue.Queue[list[tuple[str, str, bytes]] | None] = queue.Queue(maxsize=4)
         self.batch: list[tuple[str, str, bytes]] = []

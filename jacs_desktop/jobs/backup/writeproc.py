@@ -16,6 +16,7 @@ half-written. :meth:`ProcessWriter.close` returns only when the process has ende
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -57,13 +58,17 @@ def _init() -> None:
     gc.freeze()  # what the fork copied stays shared (no copy-on-write of the heap by the collector)
 
 
-def _write_batch(batch: list[tuple[str, str, bytes]]) -> str | None:
+def _write_batch(batch: list[tuple[str, str, bytes]]) -> tuple[str | None, list[str]]:
     """Each (folder, name, bytes) as a new file, relative to its folder's descriptor (no walk
-    down the whole path per file); the first failure, said again for every later batch."""
+    down the whole path per file), and the SHA-256 of the bytes written (hashed here, off the
+    reading process): (None, the digests in order), or the first failure, said again for every
+    later batch, and no digests."""
     from . import read  # (its _write_file: one open, one write, one close)
 
     if _failed:
-        return _failed[0]
+        return _failed[0], []
+    digests = []
+    sha256 = hashlib.sha256
     for where, name, data in batch:
         try:
             fd = _folders.get(where)
@@ -72,8 +77,9 @@ def _write_batch(batch: list[tuple[str, str, bytes]]) -> str | None:
             read._write_file(name, data, fd)
         except OSError as exc:
             _failed.append(f"Cannot write the temporary copy in {where}: {exc.strerror or exc}")
-            return _failed[0]
-    return None
+            return _failed[0], []
+        digests.append(sha256(data).hexdigest())
+    return None, digests
 
 
 # -- in this process -------------------------------------------------------------------------------
@@ -88,9 +94,13 @@ def writer_process_ok(archive_size: int) -> bool:
 
 class ProcessWriter:
     """``add(folder, name, bytes)`` for each small entry, ``close()`` once (always): the first
-    failure, or None when every file is written."""
+    failure, or None when every file is written; then ``digests`` holds the SHA-256 of each
+    entry's bytes, in the order they were added (the process hashes them: ``hashes``)."""
+
+    hashes = True
 
     def __init__(self) -> None:
+        self.digests: list[str] = []
         self.pool = ForkPool(1, _init, (), _write_batch)  # OSError when no process can be started
         if PIPE_BYTES:
             _grow_pipe(self.pool._tasks[0])
@@ -119,12 +129,13 @@ class ProcessWriter:
 
     def _collect(self) -> None:
         try:
-            got = self.pool.result(self.done)
+            got, digests = self.pool.result(self.done)
         except WorkerFailed:
-            got = ("Cannot write the temporary copy: the process writing it stopped unexpectedly "
-                   "(killed, or out of memory?)")
+            got, digests = ("Cannot write the temporary copy: the process writing it stopped unexpectedly "
+                            "(killed, or out of memory?)"), []
             self.sent = self.done + 1  # nothing more will be answered
         self.done += 1
+        self.digests.extend(digests)
         if got is not None and self.error is None:
             self.error = str(got)
 
