@@ -13,6 +13,7 @@ from conftest import FIXTURE
 
 import jacs_desktop.jobs.backup.place as place
 import jacs_desktop.jobs.backup.read as read
+import jacs_desktop.jobs.backup.tempfiles as tempfiles
 from jacs_desktop.jobs.backup import backup, restore, verify_archive
 from jacs_desktop.jobs.backup.tarread import TarMembers
 from jacs_desktop.storage.urls import open_store
@@ -156,7 +157,7 @@ def test_a_header_broken_after_the_fast_ones_is_damage_not_a_crash(archive, tmp_
 
 
 def test_write_failure_on_the_writer_thread_leaves_nothing(archive, tmp_path, monkeypatch):
-    real, calls = read._write_file, []
+    real, calls = tempfiles._write_file, []
 
     def failing(dest, data, *dir_fd):
         calls.append(dest)
@@ -164,7 +165,7 @@ def test_write_failure_on_the_writer_thread_leaves_nothing(archive, tmp_path, mo
             raise OSError(28, "No space left on device")
         real(dest, data, *dir_fd)
 
-    monkeypatch.setattr(read, "_write_file", failing)
+    monkeypatch.setattr(tempfiles, "_write_file", failing)
     r = restore(archive, open_store(str(tmp_path / "t"), create=True))
     assert r.exit_code == 1 and "No space left on device" in r.errors[0] and not r.restored
     assert list((tmp_path / "t").iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["t"]

@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURE
 
 import jacs_desktop.jobs.backup.read as read
+import jacs_desktop.jobs.backup.tempfiles as tempfiles
 import jacs_desktop.jobs.backup.writeproc as writeproc
 from jacs_desktop.jobs.backup import backup, restore
 from jacs_desktop.storage.urls import open_store
@@ -109,14 +110,14 @@ def test_no_fork_beside_another_thread(archive):
 
 def _writer_fails(monkeypatch, failing):
     """Every file written through *failing* (in the writer process: it is forked after this)."""
-    real, calls = read._write_file, []
+    real, calls = tempfiles._write_file, []
 
     def write(dest, data, *dir_fd):
         calls.append(dest)
         failing(len(calls))
         real(dest, data, *dir_fd)
 
-    monkeypatch.setattr(read, "_write_file", write)
+    monkeypatch.setattr(tempfiles, "_write_file", write)
 
 
 def _process_writer(direct, writers, tmp_path):

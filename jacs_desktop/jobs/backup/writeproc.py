@@ -7,7 +7,7 @@ instead of running side by side. A forked process (a one-worker
 decompresses, parses and hashes the next members: batches of (folder, name, bytes) go to it
 in order, a few at most waiting (memory stays bounded), and each batch's answer says whether
 its files were written. Only where forking is safe (Linux, a process that runs no other
-thread when the restore starts); elsewhere ``read._FileWriter`` (a thread) does the same.
+thread when the restore starts); elsewhere ``tempfiles._FileWriter`` (a thread) does the same.
 
 A write that fails (a full disk) is said with its reason; a writer that dies is said too,
 never a hang; either way the caller removes the whole temporary folder, so nothing is left
@@ -63,7 +63,7 @@ def _write_batch(batch: list[tuple[str, str, bytes]]) -> tuple[str | None, list[
     down the whole path per file), and the SHA-256 of the bytes written (hashed here, off the
     reading process): (None, the digests in order), or the first failure, said again for every
     later batch, and no digests."""
-    from . import read  # (its _write_file: one open, one write, one close)
+    from . import tempfiles  # (its _write_file: one open, one write, one close)
 
     if _failed:
         return _failed[0], []
@@ -74,7 +74,7 @@ def _write_batch(batch: list[tuple[str, str, bytes]]) -> tuple[str | None, list[
             fd = _folders.get(where)
             if fd is None:
                 fd = _folders[where] = os.open(where, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            read._write_file(name, data, fd)
+            tempfiles._write_file(name, data, fd)
         except OSError as exc:
             _failed.append(f"Cannot write the temporary copy in {where}: {exc.strerror or exc}")
             return _failed[0], []
@@ -117,7 +117,7 @@ class ProcessWriter:
             self._send()
 
     def _send(self) -> None:
-        from .read import _LocalError
+        from .tempfiles import _LocalError
 
         batch, self.batch, self.batch_bytes = self.batch, [], 0
         while self.sent - self.done >= AHEAD and self.error is None:
