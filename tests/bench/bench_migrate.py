@@ -11,9 +11,9 @@ SeaweedFS, of the server (the weed process) during each side's runs:
   rclone does not fsync at all;
 * folder -> SeaweedFS S3, every copy checked (ETag = MD5 of the bytes), peer ``rclone copy``
   (target <= 0.6 x), both at our default number of transfers (4, rclone's default too) unless
-  --concurrency says otherwise; with the CPU per object and the least time our client's and the
-  server's CPU together take on this machine's cores (what they cost by request shape:
-  bench_s3_requests.py);
+  --concurrency says otherwise; with the CPU per object, and the ratio of client and server CPU
+  together, which the ratio of times tends to where both share this machine's cores (what a
+  request costs the server by its shape: bench_s3_requests.py);
 * folder -> ``rclone serve s3`` and -> the JuiceFS gateway, servers that ignore If-None-Match,
   peer ``rclone copy`` (target <= 1.0 x): ours lists the target once, then one PUT per object;
 * folder -> Azurite (when Node.js and tests/azurite are installed), peer: the azure client
@@ -80,20 +80,20 @@ def _cpu(runs: list[Meter], objects: int | None = None) -> str:
     return out
 
 
-def _cpu_floor(runs: list[Meter]) -> float | None:
-    """The least wall time our runs' CPU (client and server, medians) could take on this machine's
-    cores when nothing else ran and nothing waited: where client and server share the cores, no
-    change in how we ask can go below it unless it costs one of them less CPU."""
+def _cpu_total(runs: list[Meter]) -> float | None:
+    """Median CPU seconds of client and server together (None: the server's are unknown). Where
+    both share this machine's cores, a run takes at least this over the number of cores, and the
+    ratio of two sides' totals is what their wall times tend to when the cores are the bound."""
     servers = [m.server for m in runs if m.server is not None]
     if not servers:
         return None
-    return (statistics.median(m.client for m in runs) + statistics.median(servers)) / (os.cpu_count() or 1)
+    return statistics.median(m.client for m in runs) + statistics.median(servers)
 
 
 def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int], None], peer: str, rounds: int,
                  target: float | None, server_pid: int | None = None, objects: int | None = None) -> None:
     """Time ours and the peer, interleaved (the order alternating), and print both and the ratio
-    (with a server on this machine: also what our CPU alone leaves as the best ratio)."""
+    (with a server on this machine: also the ratio of CPU, client and server together)."""
     m_ours: list[Meter] = []
     m_theirs: list[Meter] = []
     load = [os.getloadavg()[0]]
@@ -109,9 +109,10 @@ def side_by_side(name: str, ours: Callable[[int], None], theirs: Callable[[int],
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     goal = f" (target <= {target})" if target is not None else ""
     met = "" if target is None else ("  met" if mo / mt <= target else "  NOT met")
-    floor = _cpu_floor(m_ours)
-    best = (f" | our CPU on {os.cpu_count()} cores takes at least {floor:.2f}s: {floor / mt:.2f} x the peer's median"
-            if floor is not None else "")
+    c_ours, c_theirs = _cpu_total(m_ours), _cpu_total(m_theirs)
+    best = "" if c_ours is None or not c_theirs else (
+        f" | CPU, client and server: {c_ours / c_theirs:.2f} x the peer's (ours needs at least "
+        f"{c_ours / (os.cpu_count() or 1):.2f}s on {os.cpu_count()} cores)")
     print(f"{name}: ours min {min(t_ours):.2f}s median {mo:.2f}s ({_cpu(m_ours, objects)}) | {peer} min "
           f"{min(t_theirs):.2f}s median {mt:.2f}s ({_cpu(m_theirs, objects)}) | ratio {mo / mt:.2f} of medians, {min(t_ours) / min(t_theirs):.2f} of minima{goal}{met}{best}  "
           f"[{rounds} rounds, load average {min(load):.1f}-{max(load):.1f}]", flush=True)
