@@ -79,7 +79,7 @@ def _verify(args: argparse.Namespace) -> int:
         store = open_store(args.path)
         out = _Streamed(args)
         try:
-            report = stream_store(store, out.render, out.write)
+            report = stream_store(store, out.render, out.write, write_many=out.write_many)
         finally:
             store.close()
     except JacsError as exc:
@@ -167,6 +167,17 @@ class _Streamed:
             text = ('{\n  "results": [\n    ' if not self.started else ",\n    ") + text
             self.started = True
         self._write(text)
+
+    def write_many(self, texts: list[str]) -> None:
+        """The renderings of a slice in one write."""
+        if not texts:
+            return
+        if self.json:
+            head = '{\n  "results": [\n    ' if not self.started else ",\n    "
+            self.started = True
+            self._write(head + ",\n    ".join(texts))
+        else:
+            self._write("".join(texts))
 
     def finish(self, report: VerifyReport) -> None:
         if not self.json:

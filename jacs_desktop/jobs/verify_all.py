@@ -159,29 +159,41 @@ def stream_store(
     cancel: CancelToken | None = None,
     *,
     workers: int | None = None,
+    write_many: Callable[[list[str]], None] | None = None,
 ) -> VerifyReport:
     """Verify like :func:`verify_store`, in the listing's order, while the store is being listed:
     ``write(render(verdict))`` for each (*render* runs where the verdict is made, in a worker
-    process for a folder store: a module-level function). The report holds the counts only,
-    so memory stays flat in the store's size. Raises :class:`Cancelled` like verify_store."""
+    process for a folder store: a module-level function), or ``write_many`` of a slice's
+    renderings at once when given (a cancel is then seen between slices). The report holds the
+    counts only, so memory stays flat in the store's size. Raises :class:`Cancelled` like
+    verify_store."""
     start = time.perf_counter()
     report = VerifyReport()
     refs = _listing(store, report, ordered=False)
     head = list(itertools.islice(refs, MIN_PARALLEL))
     n = _pool_size(store, len(head), workers)  # (a pool once the listing has MIN_PARALLEL versions)
-    results = _verified(store, _jobs(itertools.chain(head, refs)), n, render, cancel)
+    jobs = _jobs(itertools.chain(head, refs))
+    slices = (_in_pool_slices(store, jobs, n, render, cancel) if n > 1
+              else (([s], [t]) for s, t in _verified(store, jobs, 1, render, cancel)))
     counts = report.streamed
     try:
-        for status, text in results:
-            counts[status] = counts.get(status, 0) + 1
-            write(text)
+        for statuses, texts in slices:
+            for status in statuses:
+                counts[status] = counts.get(status, 0) + 1
+            if write_many is not None:
+                write_many(texts)
+            else:
+                for text in texts:
+                    write(text)
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(report)
             if cancel is not None and cancel.is_set():
                 raise Cancelled(report)
     except Cancelled:
         report.seconds = time.perf_counter() - start
         raise Cancelled(report) from None
     finally:
-        results.close()
+        slices.close()
     report.seconds = time.perf_counter() - start
     return report
 
@@ -361,6 +373,18 @@ def _in_pool(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdi
              cancel: CancelToken | None) -> Generator[tuple[str, Any], None, None]:
     """(status, verdict or its rendering) of *jobs* in order, verified by *n* processes, at most
     ``n * AHEAD`` slices ahead of the caller."""
+    slices = _in_pool_slices(store, jobs, n, render, cancel)
+    try:
+        for statuses, outs in slices:
+            yield from zip(statuses, outs, strict=True)
+    finally:
+        slices.close()
+
+
+def _in_pool_slices(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdict], Any] | None,
+                    cancel: CancelToken | None) -> Generator[tuple[list[str], list[Any]], None, None]:
+    """(statuses, verdicts or their renderings) of each slice of *jobs*, in order (see
+    :func:`_in_pool`)."""
     global _PARENT_STORE
     method = _start_method()
     view = _worker_view(store.objects, method)
@@ -410,6 +434,6 @@ def _in_pool(store: Store, jobs: Iterator[_Job], n: int, render: Callable[[Verdi
             if nxt is not None:
                 pool.submit(sent, (nxt, render))
                 sent += 1
-            yield from zip(statuses, outs, strict=True)
+            yield statuses, outs
     finally:
         pool.close()

@@ -253,12 +253,44 @@ def test_cli_json_report_from_the_pool_is_the_report_of_one_process(big_store, m
     monkeypatch.setattr(verify_all, "MIN_PARALLEL", 50)
     monkeypatch.setattr(verify_all.threading, "active_count", lambda: 1)  # (whatever the test runner runs)
     used: list[int] = []
-    real = verify_all._in_pool
-    monkeypatch.setattr(verify_all, "_in_pool", lambda *a: used.append(a[2]) or real(*a))
+    real = verify_all._in_pool_slices
+    monkeypatch.setattr(verify_all, "_in_pool_slices", lambda *a: used.append(a[2]) or real(*a))
     assert main(["verify", "--json", str(big_store)]) == 2
     two = json.loads(capsys.readouterr().out)
     assert used == [verify_all.worker_count()] and used[0] > 1
     for report in (one, two):
         report["summary"].pop("seconds")
     assert two == one and len(one["results"]) == N + 3
+    assert _no_workers_left()
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_stream_store_writes_a_slice_at_once_with_the_same_output(big_store, monkeypatch, as_json):
+    """The command line writes each slice's renderings in one write: byte for byte what one write
+    per verdict gives, in the same order."""
+    import argparse
+    import io
+
+    from jacs_desktop.cli import verify as cli_verify
+
+    monkeypatch.setattr(verify_all, "MIN_PARALLEL", 50)  # the pool, on this small store
+    outputs = []
+    for many in (False, True):
+        buf = io.StringIO()
+        monkeypatch.setattr(cli_verify.sys, "stdout", buf)
+        out = cli_verify._Streamed(argparse.Namespace(json=as_json, verbose=False))
+        calls: list[int] = []
+        write_many = ((lambda texts, calls=calls, out=out: calls.append(len(texts)) or out.write_many(texts))
+                      if many else None)
+        report = verify_all.stream_store(Store(FsStore(big_store)), out.render, out.write, workers=2,
+                                         write_many=write_many)
+        report.seconds = 0.0  # (the one figure that differs from run to run)
+        out.finish(report)
+        outputs.append(buf.getvalue())
+        if many:
+            assert len(calls) < report.total and sum(calls) == report.total  # (slices, not one at a time)
+    assert outputs[0] == outputs[1]
+    if as_json:
+        data = json.loads(outputs[1])
+        assert len(data["results"]) == N + 3
     assert _no_workers_left()
