@@ -142,7 +142,7 @@ def bench_restore(tmp: Path, src: Path, rounds: int) -> None:
     for i in range(rounds):  # interleaved, each round starting with the next one
         for run in runs[i % 3:] + runs[:i % 3]:
             run(i)
-        # nothing is deleted until every round is done (see KEEP_TREES)
+        # nothing is deleted until every round is done (KEEP_TREES, below)
         subprocess.run(["sync"], check=True)  # the next round starts with nothing left to write back
         time.sleep(SETTLE_S)
     n, sig = signature_cpu(src)
@@ -168,12 +168,13 @@ def bench_restore(tmp: Path, src: Path, rounds: int) -> None:
 
 #: seconds to wait after each round's sync
 SETTLE_S = 1.0
-#: KEEP_TREES: every round's restored trees stay until the end. Deleting them between rounds made
-#: the next round's file creation slow by up to 15x, for tar and for ours alike, whichever came
-#: first: ext4 without a journal (as on the machine this was measured on) does not reuse an inode
-#: freed in the last minute (five while its block is unwritten) and skips over every such inode,
-#: one by one, for each new file (the kernel's ``recently_deleted`` in ``find_inode_bit``). Other
-#: programs deleting many files nearby still cause it: ``--dir`` puts the work somewhere quieter.
+# Every round's restored trees stay until the end (KEEP_TREES). Deleting them between rounds made
+# the next round's file creation up to 15x slower, for tar and for ours: ext4 without a journal (as
+# on the machine this was measured on) does not reuse an inode freed in the last minute (five while
+# its block is not yet written) and steps over every such inode, one by one, for each new file (the
+# kernel's ``recently_deleted`` in ``find_inode_bit``). Anything else deleting many files nearby
+# causes it too, this bench's own clean-up included (for a minute after it ends): ``--dir`` puts
+# the work somewhere quieter.
 
 
 def main() -> None:
