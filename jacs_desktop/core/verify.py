@@ -508,29 +508,28 @@ def _check_signature(
     if _is_int(iat) and iat > ctx.now + FUTURE_SKEW_SECONDS:
         ctx.add(label + " date", WARNING, f"{placement} is dated in the future (iat {iat})")
 
-    # field list rules
-    missing = [f for f in fields if f not in doc]
-    if missing:
-        ctx.add(label, FAILED, f"{placement} lists field '{missing[0]}' that the document does not have")
+    # field list rules (set operations decide; the first offending name, in order, is named)
+    covered = set(fields)
+    if not covered <= doc.keys():
+        missing = next(f for f in fields if f not in doc)
+        ctx.add(label, FAILED, f"{placement} lists field '{missing}' that the document does not have")
         return FAILED
-    reserved = [f for f in fields if f in RESERVED_FIELDS or f == placement]
-    if reserved:
-        ctx.add(label, FAILED, f"{placement} lists the reserved field '{reserved[0]}'")
+    if placement in covered or not covered.isdisjoint(RESERVED_FIELDS):
+        reserved = next(f for f in fields if f in RESERVED_FIELDS or f == placement)
+        ctx.add(label, FAILED, f"{placement} lists the reserved field '{reserved}'")
         return FAILED
     if expected_fields is not None and fields != expected_fields:
         ctx.add(label, FAILED, f"{placement} signature does not cover exactly the agreement fields")
         return FAILED
-    if enforce_unsigned_rule:
-        covered = set(fields)
-        for k in doc:
-            if k not in covered and k not in RESERVED_FIELDS:
-                ctx.add(
-                    label,
-                    FAILED,
-                    f"Unsigned top-level field '{k}' is present but not covered by '{placement}.fields'; "
-                    "the signature does not authenticate it.",
-                )
-                return FAILED
+    if enforce_unsigned_rule and len(doc) > len(covered) and not (doc.keys() - covered <= RESERVED_FIELDS):
+        k = next(k for k in doc if k not in covered and k not in RESERVED_FIELDS)
+        ctx.add(
+            label,
+            FAILED,
+            f"Unsigned top-level field '{k}' is present but not covered by '{placement}.fields'; "
+            "the signature does not authenticate it.",
+        )
+        return FAILED
 
     version = sig.get("signatureContentVersion", None)
     legacy = "signatureContentVersion" not in sig
