@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import itertools
 import json
 import re
 import time
@@ -484,7 +485,7 @@ def _check_signature(
     if not isinstance(jti, str) or not jti:
         problems.append("'jti' must be a non-empty string")
     fields = sig.get("fields")
-    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+    if not isinstance(fields, list) or not all(map(isinstance, fields, itertools.repeat(str))):  # (in C)
         problems.append("'fields' must be a list of field names")
         fields = None
     signature_b64 = sig.get("signature")
