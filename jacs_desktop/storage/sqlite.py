@@ -281,7 +281,7 @@ class SqliteStore(ObjectStore):
                     (*row, int(d[2])),
                 )
                 self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
-                grams.catch_up(c, mark)
+                grams.catch_up(c, mark, defer=True)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -388,7 +388,7 @@ class SqliteStore(ObjectStore):
                 added = cur.rowcount == 1
                 if added:
                     self._summarize(c, d[0], d[1], int(d[2]), len(data), doc)
-                grams.catch_up(c, mark)
+                grams.catch_up(c, mark, defer=True)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -427,7 +427,7 @@ class SqliteStore(ObjectStore):
                 if cur.rowcount:
                     c.execute("DELETE FROM jd_version WHERE jacs_id=? AND jacs_version=?", (d[0], d[1]))
                     pages.refresh_docs(c, [d[0]])
-                grams.catch_up(c, mark)
+                grams.catch_up(c, mark, defer=True)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -450,7 +450,7 @@ class SqliteStore(ObjectStore):
                     c.execute("UPDATE jd_version SET removed=? WHERE jacs_id=? AND jacs_version=?",
                               (int(d[2]), s[0], s[1]))
                     pages.refresh_docs(c, [s[0]])
-                grams.catch_up(c, mark)
+                grams.catch_up(c, mark, defer=True)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

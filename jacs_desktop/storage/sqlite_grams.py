@@ -17,6 +17,15 @@ Triggers keep both tables in step with the ``jd_doc`` rows up to ``jd_gram_upto.
 SQL: other programs writing the file need none of our functions); ``build`` adds the rest in
 batches, grams computed in Python by the same rule. Never trusted over ``jd_doc``: every
 match is checked with ``instr``, as the plain filter does.
+
+The *tail*: the rows after ``upto`` (rows are added at the end of ``jd_doc``). A write of one
+document (``catch_up(..., defer=True)``) leaves its row there instead of entering its hundred
+or so grams, each on a page of its own, until ``TAIL_FOLD`` rows wait: then that write enters
+them all at once. A batch (``put_many``) and ``build`` enter the tail too. While the tail has
+at most ``TAIL_READ`` rows, ``match`` and ``spans`` read it row by row besides the index, so
+their answers stay exact; the counts in ``jd_gram`` are exact for the rows up to ``upto``.
+This is the same state a build under way leaves (schema 3 as it was): code that does not know
+the tail sees an index not complete, scans, and its ``build`` enters the tail.
 """
 
 from __future__ import annotations
@@ -30,12 +39,17 @@ from typing import Any, Protocol
 
 from . import sqlite_zones
 
-__all__ = ["POSTED_MAX", "DDL", "grams", "ready", "build", "pause", "hold", "catch_up", "reset", "match", "spans"]
+__all__ = ["POSTED_MAX", "TAIL_FOLD", "TAIL_READ", "DDL", "grams", "ready", "tail", "build", "pause", "hold",
+           "catch_up", "fold", "reset", "match", "spans"]
 
 #: a gram in more rows than this keeps no postings (its filter walks the chosen order instead)
 POSTED_MAX = 20_000
 #: ``jd_gram_upto.upto`` once every row is in the index
 _ALL = 2**63 - 1
+#: a write of one document enters the tail's rows once there are this many (with its own)
+TAIL_FOLD = 256
+#: the filter reads a tail of at most this many rows itself; a longer one (a build under way): it scans
+TAIL_READ = 4096
 
 
 class CancelFlag(Protocol):
@@ -170,6 +184,28 @@ def ready(c: sqlite3.Connection) -> bool:
     return got is not None and got[0] >= _ALL
 
 
+def tail(c: sqlite3.Connection) -> int | None:
+    """``upto`` (every row up to it is in the index) when at most ``TAIL_READ`` rows come
+    after it (``_ALL``: none); None when the tail is longer or there is no such index."""
+    try:
+        got = c.execute("SELECT upto FROM jd_gram_upto").fetchone()
+    except sqlite3.OperationalError:  # a database of summary version 1 or 2
+        return None
+    if got is None:
+        return None
+    upto: int = got[0]
+    if upto < _ALL and _count_after(c, upto, TAIL_READ + 1) > TAIL_READ:
+        return None
+    return upto
+
+
+def _count_after(c: sqlite3.Connection, upto: int, most: int) -> int:
+    """How many ``jd_doc`` rows come after *upto*, *most* at most (a range of rowids: cheap)."""
+    n: int = c.execute("SELECT count(*) FROM (SELECT 1 FROM jd_doc WHERE rowid > ? LIMIT ?)",
+                       (upto, most)).fetchone()[0]
+    return n
+
+
 def pause(c: sqlite3.Connection) -> None:
     """Rows added from now on are left to ``build`` (``sqlite_search.pause_search_index``)."""
     with contextlib.suppress(sqlite3.OperationalError):  # no such index (summary version 1 or 2)
@@ -212,21 +248,25 @@ def hold(c: sqlite3.Connection) -> int | None:
     """Inside the caller's write transaction (one of ours, many rows or one): the insert
     trigger leaves the rows added from now on to ``catch_up``, which enters them in Python
     before the caller commits (the index and the rows commit together or not at all).
-    Returns the mark for ``catch_up``; None when the index is not complete (a build is
-    under way, or an older summary schema: the triggers and ``build`` go on as before).
-    Deletes and updates of the rows there already are still followed by the triggers."""
-    if not ready(c):
-        return None
+    Returns the mark for ``catch_up`` (``upto``: the tail's rows are entered with them);
+    None when the tail is longer than ``TAIL_READ`` (a build is under way) or there is no
+    such index (an older summary schema): the triggers and ``build`` go on as before.
+    Deletes and updates of the rows up to ``upto`` are still followed by the triggers."""
+    upto = tail(c)
+    if upto is None or upto < _ALL:
+        return upto
     top: int = c.execute("SELECT coalesce(max(rowid), 0) FROM jd_doc").fetchone()[0]
     c.execute("UPDATE jd_gram_upto SET upto = ?", (top,))
     return top
 
 
-def catch_up(c: sqlite3.Connection, mark: int | None) -> int:
+def catch_up(c: sqlite3.Connection, mark: int | None, *, defer: bool = False) -> int:
     """Enter the rows added since ``hold`` returned *mark* (what the insert trigger would
-    have done), and let the triggers cover every row again; inside the same transaction.
-    Returns how many rows it entered."""
-    if mark is None:
+    have done) and the tail's, and let the triggers cover every row again; inside the same
+    transaction. *defer* (a write of one document): while fewer than ``TAIL_FOLD`` rows come
+    after *mark*, they are left in the tail instead (``upto`` stays *mark*). Returns how many
+    rows it entered."""
+    if mark is None or (defer and _count_after(c, mark, TAIL_FOLD) < TAIL_FOLD):
         return 0
     rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
                      f"WHERE rowid > ? ORDER BY rowid", (mark,)).fetchall()
@@ -236,6 +276,20 @@ def catch_up(c: sqlite3.Connection, mark: int | None) -> int:
         _add_rows(c, rows, set())
     c.execute("UPDATE jd_gram_upto SET upto = ?", (_ALL,))
     return len(rows)
+
+
+def fold(c: sqlite3.Connection) -> int:
+    """Enter the tail's rows now, in a transaction of its own (when it is at most
+    ``TAIL_READ`` rows: a longer one is ``build``'s); returns how many."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        upto = tail(c)
+        n = catch_up(c, upto) if upto is not None and upto < _ALL else 0
+        c.execute("COMMIT")
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
+    return n
 
 
 def _surely_common(c: sqlite3.Connection, size: int = 2000) -> set[str]:
@@ -293,24 +347,44 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str
         c.execute("UPDATE jd_gram SET posted = 0 WHERE gram IN (SELECT gram FROM temp.jd_gram_batch WHERE early = 2)")
         common |= crossing
     sqlite_zones.add_rows(c, ((r[1], r[3:], *parts) for r, parts in zip(rows, row_parts, strict=True)), common)
+    # in key order (gram, then rowid: *rows* come by rowid), so each page of postings is met once
+    posts: dict[str, list[int]] = {}
+    for r, gs in zip(rows, row_grams, strict=True):
+        for g in gs - common:
+            got = posts.get(g)
+            if got is None:
+                posts[g] = [r[0]]
+            else:
+                got.append(r[0])
     c.executemany("INSERT OR IGNORE INTO jd_gram_row(gram, doc) VALUES (?, ?)",
-                  sorted((g, r[0]) for r, gs in zip(rows, row_grams, strict=True) for g in gs - common))
+                  ((g, doc) for g in sorted(posts) for doc in sorted(posts[g])))
     c.execute("DELETE FROM temp.jd_gram_batch")
 
 
 def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | None:
     """Put the rowids of the live (or archived) rows whose search text contains *text* (one
     or two characters) into ``temp.jd_rows``; returns how many, or None when the index cannot
-    say (not complete, a common gram, more than *cap* matches, a NUL in *text*): then
-    ``temp.jd_rows`` is left empty and the caller scans."""
+    say (a tail longer than ``TAIL_READ``, a common gram, more than *cap* matches, a NUL in
+    *text*): then ``temp.jd_rows`` is left empty and the caller scans. The tail's rows are
+    looked at one by one."""
     c.execute("DELETE FROM temp.jd_rows")
-    if not 0 < len(text) < 3 or "\x00" in text or not ready(c):
+    if not 0 < len(text) < 3 or "\x00" in text:
+        return None
+    upto = tail(c)
+    if upto is None:
         return None
     got = c.execute("SELECT n0, n1, posted FROM jd_gram WHERE gram = ?", (text,)).fetchone()
-    if got is not None and (not got[2] or got[1 if archived else 0] > cap):
+    if got is not None and not got[2]:
+        return None
+    n = 0
+    if upto < _ALL:
+        n = c.execute("INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND removed = ? "
+                      "AND instr(search, ?) > 0", (upto, int(archived), text)).rowcount
+    if (0 if got is None else got[1 if archived else 0]) + n > cap:
+        c.execute("DELETE FROM temp.jd_rows")
         return None
     # the gram's rows (none when no row has it) and the rows with a NUL, each checked as the plain filter does
-    n: int = c.execute(
+    n += c.execute(
         "INSERT OR IGNORE INTO temp.jd_rows SELECT d.rowid FROM jd_gram_row p CROSS JOIN jd_doc d "
         "ON d.rowid = p.doc WHERE p.gram IN (?, '') AND d.removed = ? AND instr(d.search, ?) > 0",
         (text, int(archived), text)).rowcount
@@ -319,12 +393,22 @@ def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | N
 
 def spans(c: sqlite3.Connection, text: str, col: str) -> list[tuple[Any, Any]] | None:
     """Where in sort *col* (a ``sqlite_zones.COLUMNS``) the rows containing *text* can be
-    (``sqlite_zones.ranges``): through its common grams (its one- or two-character texts);
-    None: anywhere (index not complete, no block cut, no common gram in *text*)."""
-    if not text or "\x00" in text or not ready(c):
+    (``sqlite_zones.ranges``): through its common grams (its one- or two-character texts),
+    and the blocks of the tail's rows containing it; None: anywhere (a tail longer than
+    ``TAIL_READ``, no block cut, no common gram in *text*)."""
+    if not text or "\x00" in text or col not in sqlite_zones.COLUMNS:
+        return None
+    upto = tail(c)
+    if upto is None:
         return None
     gs = {text} if len(text) < 3 else {text[i:i + 2] for i in range(len(text) - 1)}
     posted = {g for (g,) in c.execute(
         f"SELECT gram FROM jd_gram WHERE posted = 1 AND gram IN ({','.join('?' * len(gs))})", sorted(gs))}
     common = sorted(gs - posted)  # a gram in no row has no block either: only the rows with a NUL are left
-    return sqlite_zones.ranges(c, col, common) if common else None
+    if not common:
+        return None
+    extra: list[tuple[Any, ...]] = []
+    if upto < _ALL:
+        extra = c.execute(f"SELECT removed, {col}, jacs_id FROM jd_doc WHERE rowid > ? AND instr(search, ?) > 0",
+                          (upto, text)).fetchall()
+    return sqlite_zones.ranges(c, col, common, extra)

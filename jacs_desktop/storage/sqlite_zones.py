@@ -187,9 +187,11 @@ def add_posted(c: sqlite3.Connection, crossing: str) -> None:
 Bound = tuple[Any, ...] | None
 
 
-def ranges(c: sqlite3.Connection, col: str, common: Sequence[str]) -> list[tuple[Bound, Bound]] | None:
+def ranges(c: sqlite3.Connection, col: str, common: Sequence[str],
+           extra: Iterable[Sequence[Any]] = ()) -> list[tuple[Bound, Bound]] | None:
     """The (from, before) positions (removed, key, id) of sort *col* a row containing all
-    of the grams *common* (common ones, or in no row) can be in, as runs of blocks; None:
+    of the grams *common* (common ones, or in no row) can be in, as runs of blocks, with the
+    blocks of the rows at the positions *extra* (rows not in ``jd_zone`` yet); None:
     anywhere (no block cut, or no gram given)."""
     bounds = [tuple(r) for r in c.execute(
         "SELECT removed, k, id FROM jd_zone_block WHERE sort = ? ORDER BY block", (col,))]
@@ -204,6 +206,7 @@ def ranges(c: sqlite3.Connection, col: str, common: Sequence[str]) -> list[tuple
         blocks = got if blocks is None else blocks & got
     assert blocks is not None
     blocks |= {b for (b,) in c.execute("SELECT block FROM jd_zone WHERE sort = ? AND gram = ''", (col,))}
+    blocks |= {bisect.bisect_right(bounds, tuple(p)) - 1 for p in extra}
     out: list[tuple[Bound, Bound]] = []
     for b in sorted(blocks):
         lo = bounds[b] if b >= 0 else None

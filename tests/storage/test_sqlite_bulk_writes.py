@@ -212,8 +212,10 @@ def test_deferred_writes_say_created_once_and_refuse_a_name_taken_meanwhile(tmp_
 
 
 def test_single_writes_leave_the_triggers_covering_every_row(tmp_path):
-    """Our own writes enter their rows in Python, then hand every row back to the triggers
-    (the index complete), so a plain-SQL write of another program right after is indexed."""
+    """Our own single writes leave their rows in the index's tail (``sqlite_grams.TAIL_FOLD``),
+    read by the filter row by row; once it is entered every row is handed back to the
+    triggers (the index complete), so a plain-SQL write of another program right after is
+    indexed."""
     rnd = random.Random(46)
     objects = SqliteStore(tmp_path / "s.sqlite3")
     try:
@@ -221,8 +223,9 @@ def test_single_writes_leave_the_triggers_covering_every_row(tmp_path):
         for _ in range(5):
             last = _put(objects, rnd)
         _put(objects, rnd, last)  # its row (the last one) made again: SQLite gives the new row the same rowid
+        assert c.execute("SELECT upto FROM jd_gram_upto").fetchone()[0] == 0  # all five in the tail
+        check_short(c, rnd, 30)  # exact with the tail, then the tail entered
         assert c.execute("SELECT upto FROM jd_gram_upto").fetchone()[0] == 2**63 - 1
-        check_short(c, rnd, 30)
         raw = sqlite3.connect(objects.path, isolation_level=None)
         raw.execute("INSERT INTO jd_doc(removed, jacs_id, versions, latest, title_key, type_key, date_key, "
                     "signer_key, attachments, search) VALUES (0, 'raw', 1, 'v', '', '', '', '', 0, 'raw ĳq')")
