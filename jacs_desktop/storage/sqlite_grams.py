@@ -378,7 +378,8 @@ def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | N
         return None
     n = 0
     if upto < _ALL:
-        n = c.execute("INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND removed = ? "
+        # "+removed": by rowid (the tail), not by an index on removed (every row of the table)
+        n = c.execute("INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND +removed = ? "
                       "AND instr(search, ?) > 0", (upto, int(archived), text)).rowcount
     if (0 if got is None else got[1 if archived else 0]) + n > cap:
         c.execute("DELETE FROM temp.jd_rows")

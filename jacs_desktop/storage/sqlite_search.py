@@ -194,8 +194,8 @@ def _nul_rows(c: sqlite3.Connection, archived: bool, text: str) -> int:
             "INSERT OR IGNORE INTO temp.jd_rows SELECT d.rowid FROM jd_gram_row p CROSS JOIN jd_doc d "
             "ON d.rowid = p.doc WHERE p.gram = '' AND d.removed = ? AND instr(d.search, ?) > 0",
             (int(archived), text)).rowcount
-    if upto < INDEXED_ALL:
+    if upto < INDEXED_ALL:  # "+removed": by rowid, not by an index on removed
         n += c.execute(
-            "INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND removed = ? "
+            "INSERT OR IGNORE INTO temp.jd_rows SELECT rowid FROM jd_doc WHERE rowid > ? AND +removed = ? "
             "AND instr(search, char(0)) > 0 AND instr(search, ?) > 0", (upto, int(archived), text)).rowcount
     return n
