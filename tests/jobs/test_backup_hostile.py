@@ -206,6 +206,59 @@ def test_hostile_manifest_is_a_sentence(tmp_path, case, capsys):
     assert [p for p in (tmp_path / "restored").rglob("*") if p.is_file()] == []
 
 
+def _safe(name):
+    from jacs_desktop.storage.base import UnsafeName, validate_key
+
+    try:
+        return validate_key(name) == name
+    except UnsafeName:
+        return False
+
+
+def test_the_whole_list_check_passes_only_what_the_entry_by_entry_check_passes(monkeypatch):
+    """The manifest's entries checked a whole list at a time (the fast way) pass only when the entry by
+    entry loop passes every one, with the same result: for each hostile manifest's entries above, and
+    for good ones."""
+    import json
+
+    from jacs_desktop.jobs.backup import integrity
+    from jacs_desktop.jobs.backup.base import BackupError
+
+    fast = integrity._sound_entries
+
+    def loop(entries, checked):
+        """The entry-by-entry loop's answer alone (the fast way turned off): the entries, or the error."""
+        monkeypatch.setattr(integrity, "_sound_entries", lambda entries, checked: None)
+        try:
+            return integrity._manifest_entries(json.dumps({**json.loads(_m()), "entries": entries}), checked)
+        except BackupError as exc:
+            return exc
+        finally:
+            monkeypatch.setattr(integrity, "_sound_entries", fast)
+
+    good = json.loads(_m())["entries"]
+    many = [{"name": f"documents/{i}.json", "size": i, "sha256": f"{i:064x}"} for i in range(1000)]
+    for entries in (good, many):
+        names = {e["name"] for e in entries}
+        assert fast(entries, names) == loop(entries, names) == {e["name"]: e for e in entries}
+        assert fast(entries, set()) is None  # a name not read from the archive: the loop checks it
+    tried = refused = 0
+    for case, data in HOSTILE_MANIFESTS.items():
+        try:
+            entries = json.loads(data)["entries"]
+        except (ValueError, TypeError, KeyError, RecursionError):
+            continue
+        if not isinstance(entries, list):
+            continue
+        tried += 1
+        every = {e["name"] for e in entries if isinstance(e, dict) and _safe(e.get("name"))}  # (as read: sound)
+        want = loop(entries, every)
+        refused += isinstance(want, BackupError)
+        got = fast(entries, every)
+        assert got is None or got == want, case
+    assert tried >= 20 and refused >= 15
+
+
 def test_good_manifest_still_accepted(tmp_path):
     arc = _archive(tmp_path / "ok.tar.gz", {"documents/x.json": DOC})
     r = verify_archive(arc)

@@ -122,6 +122,9 @@ def _manifest_entries(data: bytes, checked: Container[str] = ()) -> dict[str, di
     entries = manifest.get("entries")
     if not isinstance(entries, list):
         raise BackupError(damaged + f"entries is {_short(entries)}, not a list")
+    fast = _sound_entries(entries, checked)
+    if fast is not None:
+        return fast
     listed: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
@@ -141,6 +144,30 @@ def _manifest_entries(data: bytes, checked: Container[str] = ()) -> dict[str, di
         if not isinstance(sha, str) or _SHA256_HEX.fullmatch(sha) is None:
             raise BackupError(damaged + f"entry {_short(name)} has the SHA-256 {_short(sha)}, not a digest")
         listed[name] = e
+    return listed
+
+
+_HEX_RUN = re.compile(r"[0-9a-f]*")
+
+
+def _sound_entries(entries: list[Any], checked: Container[str]) -> dict[str, dict[str, Any]] | None:
+    """The entries by name when every one passes every check of :func:`_manifest_entries` (each
+    check made over the whole list at once, a few times faster for 10,000 entries); None when any
+    might not, or a name is not among *checked* (then the entry-by-entry loop says which and why)."""
+    if not all(type(e) is dict for e in entries):
+        return None
+    names = [e.get("name") for e in entries]
+    if not all(type(n) is str and n in checked for n in names):
+        return None
+    listed = dict(zip(names, entries, strict=True))
+    if len(listed) != len(entries) or MANIFEST_NAME in listed:
+        return None
+    sizes = [e.get("size") for e in entries]
+    if sizes and not (all(type(n) is int for n in sizes) and min(sizes) >= 0 and max(sizes) < 1 << 63):
+        return None
+    digests = [e.get("sha256") for e in entries]
+    if not all(type(d) is str and len(d) == 64 for d in digests) or _HEX_RUN.fullmatch("".join(digests)) is None:
+        return None
     return listed
 
 
