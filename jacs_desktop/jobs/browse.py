@@ -23,7 +23,7 @@ from ..storage.index import IndexCache, summarize
 from ..storage.layout import Ref
 from ..storage.store import HistoryNode, Store
 from .common import CancelToken, ProgressFn, gc_paused, is_cancelled
-from .summaries import Reader, batches
+from .summaries import Reader, batches, stamp_here
 
 __all__ = ["AgentRow", "DocRow", "Snapshot", "EveryRow", "SnapshotBuilder", "stream_refs", "fill_summaries",
            "verify_rows",
@@ -437,6 +437,8 @@ def _fill_summaries(snapshot: Snapshot, cache: IndexCache | None, progress: Prog
 
     shown = 0.0
     names: dict[str, str] = {}
+    if cache is not None:  # a folder's agents: their files seen, so an entry is used only while they match
+        stamp_here(store, cache, [a.latest for a in snapshot.agents])
     for a in snapshot.agents:
         if cancel is not None and cancel.is_set():
             return snapshot

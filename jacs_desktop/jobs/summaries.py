@@ -12,6 +12,16 @@ in the cache and gives them to the pool, so the bodies are read on the other cor
 the names are still coming, not only once the listing is done. ``batches`` then waits
 only for the work of the rows it hands back (``Reader.wait_for``).
 
+A folder is listed without a stat per file (a stat of 100,000 files costs the listing about
+0.3 s more), so its refs say nothing of the files' sizes and times, and a cached summary is
+used only once its file is seen unchanged (``IndexCache.observe``). With a pool, the workers
+do that too: an entry in the cache comes with the stamp it was written with, the worker stats
+the file (on the other core, while the folder is still being listed) and reads the body again
+only when the size or modification time differ; a file changed in place (same name, new
+content: hand-edited, tampered) shows its new title and signer. Without a pool the stats are
+done here, batch by batch (``stamp_here``). A body is read with its modification time (one
+open, ``FsStore.get_with_mtime``), and its entry written with that stamp.
+
 The workers are forked from a *fork server* (``multiprocessing``'s ``forkserver``): a fresh
 process, started once, that has imported this module and runs no other thread. They are never
 forked from the window's process itself, whose other threads (Qt's, the job pool's) may hold a
@@ -34,6 +44,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import stat
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,17 +55,20 @@ from typing import Any, Protocol
 from ..core.checks import MAX_DOCUMENT_BYTES
 from ..storage.base import StorageError
 from ..storage.fs import FsStore
-from ..storage.index import IndexCache, parse_summaries, summary_json, summary_of_bytes
+from ..storage.index import UNKNOWN_STAMP, IndexCache, parse_summaries, stamp_text, summary_json, summary_of_bytes
 from ..storage.layout import Ref
 from ..storage.store import Store
 from .common import CancelToken
 
-__all__ = ["batches", "BATCH", "PARALLEL_MIN", "parallel_ok", "prestart", "Reader"]
+__all__ = ["batches", "BATCH", "PARALLEL_MIN", "CHECK_MIN", "parallel_ok", "prestart", "Reader", "stamp_here"]
 
 #: rows per batch handed back, and names per task of the pool
 BATCH = 1000
 #: fewer missing summaries than this: read here (starting processes would cost more)
 PARALLEL_MIN = 2000
+#: fewer entries to check (a stat each, about 4 us) and to read than this, and fewer to read
+#: than ``PARALLEL_MIN``: all done here
+CHECK_MIN = 20_000
 #: seconds the batch handed back next may keep the window waiting for a worker before the pool
 #: is given up (a worker stuck: a hung disk or network mount); the rest are read here. A batch
 #: takes a worker well under a second on a local disk.
@@ -119,20 +133,70 @@ def _init(objects: FsStore, lock: Any = None) -> None:
     _write_lock = lock
 
 
-def _summarize_keys(items: list[tuple[str, str]], cache_file: Path) -> tuple[list[str], bool]:
-    """In a worker: the JSON of the summary of each (key, stamp) of *items* (an error summary
-    for a body that cannot be read), and whether they are written to the cache file (one
-    transaction, one worker at a time; the main process is spared the writing)."""
+def _prefix(objects: FsStore) -> str:
+    return str(objects.root) + os.sep
+
+
+def _stat(prefix: str, key: str) -> os.stat_result | None:
+    """*key*'s file as it is now (a stat; a link is followed, as a read follows it inside the
+    store), or None: not a regular file, or it cannot be looked at (then it is read, and the
+    read says why). Only compared with a cached entry's stamp: nothing is opened."""
+    try:
+        st = os.stat(prefix + (key if os.sep == "/" else key.replace("/", os.sep)))
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _stamp_now(prefix: str, key: str) -> str | None:
+    st = _stat(prefix, key)
+    return None if st is None else stamp_text(st.st_size, st.st_mtime)
+
+
+def _unchanged(prefix: str, key: str, have: str) -> bool:
+    """*key*'s file has the stamp *have* (``stamp_text``) now (compared as numbers: formatting the
+    stat's time would cost more than the stat)."""
+    size, _, mtime = have.partition("|")
+    st = _stat(prefix, key)
+    if st is None:
+        return False
+    try:
+        return st.st_size == int(size) and st.st_mtime == float(mtime)
+    except ValueError:  # (an entry without a time: not one a stat gives)
+        return False
+
+
+#: a task's answer: None when every entry stands (each file has its entry's stamp), else per
+#: item None (it stands) or (stamp, summary JSON) of the body read now; and whether those are
+#: written to the cache file
+Answer = tuple[list[tuple[str, str] | None] | None, bool]
+
+
+def _summarize_keys(items: list[tuple[str, str | None]], cache_file: Path) -> Answer:
+    """In a worker: for each (key, stamp of its cached entry or None) of *items*, None when the
+    file has that stamp now (a stat), else its summary read now with the body's stamp (an error
+    summary, with an unknown stamp, for a body that cannot be read); and whether the ones read
+    are written to the cache file (one transaction, one worker at a time; the main process is
+    spared the writing)."""
     assert _objects is not None
-    out = []
-    get = _objects.get_limited
-    for key, _stamp in items:
+    out: list[tuple[str, str] | None] = []
+    rows: list[tuple[str, str, str]] = []
+    get, prefix = _objects.get_with_mtime, _prefix(_objects)
+    for key, have in items:
+        if have and _unchanged(prefix, key, have):
+            out.append(None)
+            continue
         try:
-            s = summary_of_bytes(key, get(key, MAX_DOCUMENT_BYTES))
+            data, mtime = get(key, MAX_DOCUMENT_BYTES)
+            st = stamp_text(len(data), mtime)  # (taken with the read: one open)
+            s = summary_of_bytes(key, data)
         except StorageError as exc:
-            s = {"error": str(exc)}
-        out.append(summary_json(s))
-    rows = [(k, st, t) for (k, st), t in zip(items, out, strict=True)]
+            st, s = UNKNOWN_STAMP, {"error": str(exc)}
+        text = summary_json(s)
+        out.append((st, text))
+        rows.append((key, st, text))
+    if not rows:
+        return None, True  # (the usual when opened again: nothing to send back but that)
     lock = _write_lock
     # (a worker killed while it held the lock: the others wait STUCK_S, then SQLite's own wait)
     held = lock is not None and lock.acquire(timeout=STUCK_S)
@@ -144,6 +208,21 @@ def _summarize_keys(items: list[tuple[str, str]], cache_file: Path) -> tuple[lis
     return out, written
 
 
+def stamp_here(store: Store, cache: IndexCache, refs: Iterable[Ref]) -> None:
+    """The files of *refs* listed without a stamp and not seen yet stat'ed here, their stamps
+    given to *cache* (``observe``): their entries are then used only if the files match. Only
+    for a folder store (other stores' listings give a stamp)."""
+    objects = store.objects
+    if not isinstance(objects, FsStore):
+        return
+    todo = cache.unseen(refs)
+    if not todo:
+        return
+    prefix = _prefix(objects)
+    seen = [(r.key, st) for r in todo if (st := _stamp_now(prefix, r.key)) is not None]
+    cache.observe(seen)
+
+
 _DONE = object()
 
 
@@ -151,9 +230,10 @@ class Reader:
     """The pool's work on a folder store's missing summaries, started as the names are listed.
 
     ``feed(refs)`` (from the listing, any thread: it only queues them) hands over names; a
-    thread of the reader reads the cache (once), keeps the names without a current entry and,
-    once there are ``PARALLEL_MIN`` of them, starts the pool and gives it every ``BATCH`` of
-    them. ``flush()`` (the listing is done) gives it the rest. ``wait_for(refs)`` waits for the
+    thread of the reader reads the cache (once), keeps the names without a current entry (with
+    an entry to check against its file: a folder's names come without a stat) and, once there
+    are ``PARALLEL_MIN`` to read or ``CHECK_MIN`` in all, starts the pool and gives it every
+    ``BATCH`` of them. ``flush()`` (the listing is done) gives it the rest. ``wait_for(refs)`` waits for the
     tasks that read *refs* and puts their summaries in the cache; it returns False once the pool
     is given up (a worker died, or kept the window waiting ``STUCK_S``): the caller reads what
     is missing itself. ``close()`` ends the pool without waiting for it."""
@@ -163,10 +243,13 @@ class Reader:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        #: missing names not given to the pool yet
-        self._wanted: list[Ref] = []
-        #: each task's refs and future (None: it could not be submitted)
-        self._tasks: list[tuple[list[Ref], Future[tuple[list[str], bool]] | None]] = []
+        #: names not given to the pool yet, each with the stamp of its entry to check (None: to read)
+        self._wanted: list[tuple[Ref, str | None]] = []
+        #: how many of them are to be read (no entry to check)
+        self._reads = 0
+        #: each task's names, its items (key, stamp of the entry to check or None) and future (None:
+        #: it could not be submitted)
+        self._tasks: list[tuple[list[Ref], list[tuple[str, str | None]], Future[Answer] | None]] = []
         self._task_of: dict[str, int] = {}
         self._applied: set[int] = set()
         self._pool: ProcessPoolExecutor | None = None
@@ -229,10 +312,11 @@ class Reader:
             self._give_up(exc)
 
     def _take(self, refs: list[Ref]) -> None:
-        missing = self.cache.missing(refs)
-        if not missing:
+        pending = self.cache.pending(refs)
+        if not pending:
             return
-        self._wanted += missing
+        self._wanted += pending
+        self._reads += sum(1 for _r, have in pending if have is None)
         self._submit(final=False)
 
     def _submit(self, final: bool) -> None:
@@ -242,8 +326,8 @@ class Reader:
             return
         pool = self._pool
         if pool is None:
-            if len(self._wanted) < PARALLEL_MIN:
-                return  # few: read by the caller, here
+            if self._reads < PARALLEL_MIN and len(self._wanted) < CHECK_MIN:
+                return  # few: read (and checked) by the caller, here
             objects = self.store.objects
             assert isinstance(objects, FsStore)  # (parallel_ok)
             try:
@@ -259,17 +343,20 @@ class Reader:
                     return
                 self._pool = pool
         while len(self._wanted) >= BATCH or (final and self._wanted):
-            refs, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
+            todo, self._wanted = self._wanted[:BATCH], self._wanted[BATCH:]
+            refs = [r for r, _have in todo]
+            items = [(r.key, have) for r, have in todo]
             fut = None
             try:
-                fut = pool.submit(self._task, [(r.key, IndexCache.stamp_of(r)) for r in refs], self.cache.path)
+                fut = pool.submit(self._task, items, self.cache.path)
             except Exception as exc:  # the pool broke (a worker died), or was ended (closed)
                 self._give_up(exc)
             with self._lock:
                 i = len(self._tasks)
-                self._tasks.append((refs, fut))
+                self._tasks.append((refs, items, fut))
+                task_of = self._task_of
                 for r in refs:
-                    self._task_of[r.key] = i
+                    task_of[r.key] = i
             if fut is None or self.broken or self.closed:
                 return
 
@@ -281,21 +368,38 @@ class Reader:
         for i in wanted:
             if self.broken:
                 return False
-            task_refs, fut = self._tasks[i]
+            refs, items, fut = self._tasks[i]
             if fut is None:
                 return False
             try:
-                texts, written = fut.result(timeout=STUCK_S)
+                answers, written = fut.result(timeout=STUCK_S)
             except Exception as exc:  # a worker died (killed, out of memory) or is stuck: the rest read here
                 if not self.closed:
                     self._give_up(exc)
                 return False
             self._applied.add(i)
-            for r in task_refs:
+            if answers is None:  # every file has its entry's stamp (every item had one: else it is read)
+                self.cache.observe(items)  # type: ignore[arg-type]
+                continue
+            stood: list[tuple[str, str]] = []  # (key, stamp): the file has its entry's stamp
+            read: list[Ref] = []
+            stamps: list[str] = []
+            texts: list[str] = []
+            for r, (key, have), got in zip(refs, items, answers, strict=True):
+                if got is None:
+                    if have is not None:  # (a worker answers None only for an entry it checked)
+                        stood.append((key, have))
+                    continue
+                read.append(r)
+                stamps.append(got[0])
+                texts.append(got[1])
                 self.store.invalidate(r.key)  # a body read before may have changed
-            items = [(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
-                     for r, s, t in zip(task_refs, parse_summaries(texts), texts, strict=True)]
-            (self.cache.remember if written else self.cache.put_many)(items)
+            if stood:
+                self.cache.observe(stood)
+            if read:
+                entries = [(r, s if isinstance(s, dict) else {"error": "unreadable summary"}, t)
+                           for r, s, t in zip(read, parse_summaries(texts), texts, strict=True)]
+                (self.cache.remember if written else self.cache.put_many)(entries, stamps)
         return not self.broken
 
     @property
@@ -314,7 +418,7 @@ class Reader:
             pool = self._pool
         if pool is None:
             return
-        for _refs, fut in list(self._tasks):
+        for _refs, _items, fut in list(self._tasks):
             if fut is not None:
                 fut.cancel()
         if kill:
@@ -335,24 +439,31 @@ class Reader:
 def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
             cancel: CancelToken | None = None, reader: Reader | None = None) -> Iterator[Sequence[Any]]:
     """*rows* (with ``refs``) in batches of ``BATCH``; each batch's missing summaries are in
-    *cache* once it is handed back when a pool could read them (else the caller reads them).
-    *reader*: the one the listing fed (its cache is *cache*), else one is made here."""
+    *cache* once it is handed back when a pool could read them (else the caller reads them),
+    and a folder's files are seen (checked against their entries) by then: by the pool, else
+    here (``stamp_here``). *reader*: the one the listing fed (its cache is *cache*), else one
+    is made here."""
     chunks = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
-    if cache is None or not parallel_ok(store):
+    if cache is None:
         yield from chunks
+        return
+    if not parallel_ok(store):
+        for chunk in chunks:
+            stamp_here(store, cache, [r for row in chunk for r in row.refs])
+            yield chunk
         return
     if reader is None:
         reader = Reader(store, cache)
         reader.feed([r for row in rows for r in row.refs])
     try:
         reader.flush()
-        if not reader.pooled:
-            yield from chunks
-            return
         for chunk in chunks:
             if cancel is not None and cancel.is_set():
                 return
-            reader.wait_for([r for row in chunk for r in row.refs])
+            refs = [r for row in chunk for r in row.refs]
+            if reader.pooled:
+                reader.wait_for(refs)
+            stamp_here(store, cache, refs)  # what no worker saw: every file without a pool, else what it gave up
             yield chunk
     finally:
         reader.close(wait=True)  # every task's result was taken: the workers end at once

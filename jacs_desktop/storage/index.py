@@ -2,8 +2,15 @@
 parent, attachments) kept in a SQLite file in the platformdirs cache dir.
 
 It is never trusted over the store: an entry is used only while the object's
-size/mtime/etag still match what the listing reports, and the whole file can
-be deleted at any time (it is rebuilt, with progress).
+size and modification time (its *stamp*) still match, and the whole file can
+be deleted at any time (it is rebuilt, with progress). The stamp to match is the
+listing's when it gives one (S3, SQLite: a size, a time); a folder is listed without
+a stat per file (its refs have size 0 and no time), so there the stamp is the one the
+object was *seen* with in this session (``observe``: a stat, done by the summaries'
+worker processes or ``jobs.summaries.stamp_here``; or the stamp of the body just read
+when an entry is written), and an entry of a ref not seen yet is never used. An entry
+written from a body read now carries the stamp taken before (or with) that read, so a
+file changed while it is read is read again next time.
 
 Entries are written in batches: one transaction per ``BATCH`` entries or
 ``BATCH_S`` seconds (and at ``flush``/``close``), not one commit per document.
@@ -28,7 +35,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +44,7 @@ from .base import StorageError
 from .layout import Ref
 
 __all__ = ["IndexCache", "summarize", "summary_of_bytes", "summary_json", "parse_summaries", "cache_dir", "JsonReader",
-           "CancelFlag"]
+           "CancelFlag", "stamp_text", "UNKNOWN_STAMP", "has_stamp"]
 
 try:  # several times faster than json on documents; the same values for valid JSON
     import orjson as _orjson
@@ -45,6 +52,21 @@ except ImportError:  # pragma: no cover - orjson is optional
     _orjson = None  # type: ignore[assignment]
 
 INDEX_VERSION = 2
+
+#: the stamp of an entry whose object's stamp is not known (a body that could not be read, or
+#: one read without a stamp): current only in the session that wrote it (never equal to a
+#: stat's stamp, which always has a time)
+UNKNOWN_STAMP = ""
+
+
+def stamp_text(size: int, mtime: float | None) -> str:
+    """What an entry is checked against: the object's size and modification time."""
+    return f"{size}|{'' if mtime is None else mtime}"
+
+
+def has_stamp(ref: Ref) -> bool:
+    """The listing gave *ref* a size or a time (a folder listed without a stat gives neither)."""
+    return bool(ref.size) or ref.mtime is not None
 
 
 class JsonReader(Protocol):
@@ -211,6 +233,8 @@ class IndexCache:
         self._mem: dict[str, tuple[str, str]] | None = None
         #: summaries already parsed (by ``preload``, or given to ``put``): key -> (stamp, summary)
         self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: the stamp each object of a ref listed without one has now (``observe``; a body read now)
+        self._now: dict[str, str] = {}
         d = private_dir(Path(directory) if directory else cache_dir())
         self.path = d / (hashlib.sha256(store_url.encode("utf-8")).hexdigest()[:32] + ".index.sqlite3")
         self._lock = threading.Lock()
@@ -243,7 +267,36 @@ class IndexCache:
 
     @staticmethod
     def _stamp(ref: Ref) -> str:
-        return f"{ref.size}|{ref.mtime or ''}"
+        return stamp_text(ref.size, ref.mtime)
+
+    def _want(self, ref: Ref) -> str | None:
+        """The stamp an entry of *ref* must have to be used: the listing's, else the one its
+        object was seen with in this session; None: not seen (no entry is used)."""
+        if ref.size or ref.mtime is not None:
+            return stamp_text(ref.size, ref.mtime)
+        return self._now.get(ref.key)
+
+    def _row(self, key: str) -> tuple[str, str] | None:
+        row = self._buf.get(key) if self._buf else None
+        if row is None:
+            if self._mem is not None:
+                row = self._mem.get(key)
+            else:
+                got = self._db.execute(self._LAST, (key,)).fetchone()
+                row = (got[0], got[1]) if got is not None else None
+        return row
+
+    def observe(self, stamps: Iterable[tuple[str, str]]) -> None:
+        """(key, stamp) of objects as they are now (seen by a stat): the entries of refs listed
+        without a stamp are checked against these for the rest of the session."""
+        with self._lock:
+            self._now.update(stamps)
+
+    def unseen(self, refs: Iterable[Ref]) -> list[Ref]:
+        """The refs of *refs* listed without a stamp whose object was not seen yet (``observe``)."""
+        now = self._now
+        with self._lock:
+            return [r for r in refs if not r.size and r.mtime is None and r.key not in now]
 
     def preload(self) -> None:
         """Read every entry into memory at once (one query instead of one per document,
@@ -276,26 +329,37 @@ class IndexCache:
 
     def missing(self, refs: list[Ref]) -> list[Ref]:
         """The refs of *refs* without a current entry (after ``preload``: one pass in memory)."""
+        return [r for r, _have in self.pending(refs)]
+
+    def pending(self, refs: Iterable[Ref]) -> list[tuple[Ref, str | None]]:
+        """The refs of *refs* without a current entry, each with what is to be done: the stamp of
+        its entry when that entry only needs its object checked (a ref listed without a stamp,
+        not seen yet: the entry stands if the object's stamp is this one), or None when there is
+        no entry to check (the body is to be read)."""
+        out: list[tuple[Ref, str | None]] = []
+        append, seen_now = out.append, self._now.get
         with self._lock:
-            mem = self._mem
-            if mem is None or self._buf:
-                return [r for r in refs if not self._fresh(r)]
-            stamp = self._stamp
-            out = []
-            for r in refs:
-                row = mem.get(r.key)
-                if row is None or (r.size and row[0] != stamp(r)):
-                    out.append(r)
-            return out
+            row_of = self._mem.get if self._mem is not None and not self._buf else self._row
+            for r in refs:  # (written out: every name of a big folder, at every open)
+                key = r.key
+                row = row_of(key)
+                if r.size or r.mtime is not None:
+                    if row is None or row[0] != stamp_text(r.size, r.mtime):
+                        append((r, None))
+                    continue
+                seen = seen_now(key)
+                if seen is None:
+                    append((r, None if row is None else row[0]))
+                elif row is None or row[0] != seen:
+                    append((r, None))
+        return out
 
     def _fresh(self, ref: Ref) -> bool:
-        row = self._buf.get(ref.key)
-        if row is None:
-            if self._mem is not None:
-                row = self._mem.get(ref.key)
-            else:
-                row = self._db.execute(self._LAST, (ref.key,)).fetchone()
-        return row is not None and not (ref.size and row[0] != self._stamp(ref))
+        want = self._want(ref)
+        if want is None:
+            return False
+        row = self._row(ref.key)
+        return row is not None and row[0] == want
 
     def fresh(self, ref: Ref) -> bool:
         """Whether an entry for *ref* is there and current (nothing parsed)."""
@@ -305,16 +369,15 @@ class IndexCache:
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The cached summary of *ref* while it is current (the same dict each time: not to be changed)."""
         with self._lock:
+            # (``_want``, written out: asked for every version at every open)
+            want = stamp_text(ref.size, ref.mtime) if ref.size or ref.mtime is not None else self._now.get(ref.key)
+            if want is None:  # listed without a stamp and not seen: never used unchecked
+                return None
             parsed = self._parsed.get(ref.key)
-            if parsed is not None and not (ref.size and parsed[0] != self._stamp(ref)):
+            if parsed is not None and parsed[0] == want:
                 return parsed[1]
-            row = self._buf.get(ref.key)
-            if row is None:
-                if self._mem is not None:
-                    row = self._mem.get(ref.key)
-                else:
-                    row = self._db.execute(self._LAST, (ref.key,)).fetchone()
-        if row is None or (ref.size and row[0] != self._stamp(ref)):
+            row = self._row(ref.key)
+        if row is None or row[0] != want:
             return None
         try:
             summary: dict[str, Any] = json.loads(row[1])  # written by put()
@@ -322,13 +385,29 @@ class IndexCache:
             return None
         return summary
 
-    def remember(self, items: list[tuple[Ref, dict[str, Any], str]]) -> None:
+    def _stamp_to_write(self, ref: Ref, stamp: str | None) -> str:
+        """The stamp an entry of *ref* is written with: *stamp* (the body's, read now), else the
+        listing's, else the one its object was seen with (a stat before the read); unknown: the
+        entry is current only in this session. A ref listed without a stamp is seen with it now."""
+        listed = bool(ref.size) or ref.mtime is not None
+        if stamp is None:
+            if listed:
+                return stamp_text(ref.size, ref.mtime)
+            stamp = self._now.get(ref.key, UNKNOWN_STAMP)
+        elif stamp == UNKNOWN_STAMP and listed:  # (a body that could not be read)
+            return stamp_text(ref.size, ref.mtime)  # the listing's, taken before the read
+        if not listed:
+            self._now[ref.key] = stamp
+        return stamp
+
+    def remember(self, items: list[tuple[Ref, dict[str, Any], str]], stamps: Sequence[str] | None = None) -> None:
         """(ref, summary, its JSON) for each of *items*, already written to the file by
-        ``write_entries`` (another process): kept in memory only."""
-        stamp_of, parsed, buf, mem = self._stamp, self._parsed, self._buf, self._mem
+        ``write_entries`` (another process) with *stamps* (one per item; else the refs'):
+        kept in memory only."""
+        parsed, buf, mem, to_write = self._parsed, self._buf, self._mem, self._stamp_to_write
         with self._lock:
-            for ref, summary, text in items:
-                stamp = stamp_of(ref)
+            for i, (ref, summary, text) in enumerate(items):
+                stamp = to_write(ref, stamps[i] if stamps is not None else None)
                 parsed[ref.key] = (stamp, summary)
                 if buf:
                     buf.pop(ref.key, None)
@@ -359,20 +438,23 @@ class IndexCache:
 
     @classmethod
     def stamp_of(cls, ref: Ref) -> str:
-        """What an entry of *ref* is checked against (its size and modification time)."""
+        """What the listing says of *ref*'s object (its size and modification time)."""
         return cls._stamp(ref)
 
-    def put(self, ref: Ref, summary: dict[str, Any], text: str | None = None) -> None:
-        """Cache *summary* of *ref* (*text*: its JSON, when the caller has it already)."""
-        self.put_many([(ref, summary, summary_json(summary) if text is None else text)])
+    def put(self, ref: Ref, summary: dict[str, Any], text: str | None = None, stamp: str | None = None) -> None:
+        """Cache *summary* of *ref* (*text*: its JSON, when the caller has it already; *stamp*:
+        that of the body it was read from, when known)."""
+        self.put_many([(ref, summary, summary_json(summary) if text is None else text)],
+                      None if stamp is None else [stamp])
 
-    def put_many(self, items: list[tuple[Ref, dict[str, Any], str]]) -> None:
-        """Cache (ref, summary, its JSON) for each of *items*."""
+    def put_many(self, items: list[tuple[Ref, dict[str, Any], str]], stamps: Sequence[str] | None = None) -> None:
+        """Cache (ref, summary, its JSON) for each of *items* (*stamps*: those of the bodies they
+        were read from, one per item; else see ``_stamp_to_write``)."""
         with self._lock:
-            for ref, summary, text in items:
+            for i, (ref, summary, text) in enumerate(items):
                 if not self._buf:
                     self._since = time.monotonic()
-                entry = (self._stamp(ref), text)
+                entry = (self._stamp_to_write(ref, stamps[i] if stamps is not None else None), text)
                 self._buf[ref.key] = entry
                 self._parsed[ref.key] = (entry[0], summary)
                 if self._mem is not None:
@@ -453,6 +535,7 @@ class IndexCache:
                 raise
             for k in gone:
                 self._parsed.pop(k, None)
+                self._now.pop(k, None)
             if self._mem is not None:
                 for k in gone:
                     self._mem.pop(k, None)

@@ -193,8 +193,9 @@ def test_few_missing_summaries_are_read_here(tmp_path, monkeypatch):
 
 
 def test_missing_summaries_are_those_without_a_current_entry(tmp_path):
-    """By size and modification time when the listing gives them (a folder listing without
-    them: the entry stands; the verdict is computed from the body either way)."""
+    """By size and modification time when the listing gives them; a ref listed without them (a
+    folder listed without a stat) has no current entry until its file is seen with the entry's
+    stamp (``observe``); until then ``pending`` gives the entry's stamp to check it against."""
     from dataclasses import replace
 
     from jacs_desktop.storage.layout import Ref
@@ -206,10 +207,172 @@ def test_missing_summaries_are_those_without_a_current_entry(tmp_path):
     cache.flush()
     cache.preload()
     changed = replace(refs[1], size=999)
-    asked = [refs[0], changed, refs[2], refs[4], replace(refs[3], size=0, mtime=None)]
-    assert cache.missing(asked) == [changed, refs[4]]
-    assert [r for r in asked if not cache.fresh(r)] == [changed, refs[4]]
+    bare = replace(refs[3], size=0, mtime=None)
+    asked = [refs[0], changed, refs[2], refs[4], bare]
+    assert cache.missing(asked) == [changed, refs[4], bare]
+    assert [r for r in asked if not cache.fresh(r)] == [changed, refs[4], bare]
+    assert cache.pending(asked) == [(changed, None), (refs[4], None), (bare, "103|5.0")]
+    assert cache.get(bare) is None and cache.unseen(asked) == [bare]
+    cache.observe([(bare.key, "103|5.0")])  # seen unchanged
+    assert cache.missing(asked) == [changed, refs[4]] and cache.get(bare) == {"title": "id3"}
+    cache.observe([(bare.key, "103|6.0")])  # seen changed
+    assert cache.pending([bare]) == [(bare, None)] and cache.get(bare) is None
     cache.close()
+
+
+# -- a file changed in place (same name, new content) -------------------------------------
+
+SIGNER, SIGNER2, SIGNER3 = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002", \
+    "cccccccc-0000-4000-8000-000000000003"
+AGENT_ID = "dddddddd-0000-4000-8000-000000000004"
+
+
+def _doc(i, title, signer):
+    return json.dumps({"jacsId": f"{i:08d}-0000-4000-8000-000000000000", "jacsVersion": "v1", "title": title,
+                       "jacsType": "header", "jacsSignature": {"agentID": signer}}).encode()
+
+
+def _agent(name):
+    return json.dumps({"jacsId": AGENT_ID, "jacsVersion": "v1", "jacsType": "agent", "name": name}).encode()
+
+
+def _changing_store(root, n):
+    (root / "documents").mkdir(parents=True)
+    (root / "agent").mkdir()
+    for i in range(n):
+        (root / "documents" / f"{i:08d}-0000-4000-8000-000000000000:v1.json").write_bytes(_doc(i, f"title {i:04d}",
+                                                                                                 SIGNER))
+    (root / "agent" / f"{AGENT_ID}:v1.json").write_bytes(_agent("first name"))
+    return Store(FsStore(root))
+
+
+def _rewrite(path, data):
+    """*data* written over *path* in place (the same file), its time moved on by 3 s (a clock
+    that ticks coarsely could give the old time again)."""
+    old = path.stat().st_mtime_ns
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write(data)
+    os.utime(path, ns=(old + 3_000_000_000, old + 3_000_000_000))
+
+
+def counting_task(items, cache_file):
+    """The pool's task in a worker, each body it reads noted in ``reads/<pid>`` beside the cache."""
+    objects = summaries._objects
+    real = type(objects).get_with_mtime
+    log = cache_file.parent / "reads" / str(os.getpid())
+
+    def counted(key, limit=None):
+        with open(log, "a") as f:
+            f.write(key + "\n")
+        return real(objects, key, limit)
+
+    objects.get_with_mtime = counted
+    try:
+        return summaries._summarize_keys(items, cache_file)
+    finally:
+        del objects.get_with_mtime
+
+def _fill_counted(store, cache_dir, monkeypatch):
+    """``_fill`` with every document body read (here or by a worker) counted: (snapshot, keys read)."""
+    here = []
+    real = FsStore.get_with_mtime
+
+    def counted(self, key, limit=None):
+        here.append(key)
+        return real(self, key, limit)
+
+    reads = cache_dir / "reads"
+    reads.mkdir(parents=True, exist_ok=True)
+    for f in reads.iterdir():
+        f.unlink()
+    with monkeypatch.context() as m:
+        m.setattr(FsStore, "get_with_mtime", counted)
+        m.setattr(summaries, "_summarize_keys", counting_task)
+        snap = _fill(store, cache_dir)
+    workers = [k for f in reads.iterdir() for k in f.read_text().split()]
+    docs = sorted(k for k in here + workers if k.startswith("documents/"))
+    return snap, docs, bool(workers)
+
+
+def _entries(cache_dir, store):
+    import sqlite3
+
+    cache = IndexCache(store.url, cache_dir)
+    path = cache.path
+    cache.close()
+    with sqlite3.connect(path) as db:
+        return {k: st for k, st in db.execute("SELECT key, stamp FROM entry ORDER BY rowid")}
+
+
+@pytest.mark.parametrize("mode", ["pool", "few", "one process"])
+def test_a_file_changed_in_place_is_read_again(tmp_path, monkeypatch, mode):
+    """A folder is listed without a stat per file: an entry is used only once its file is seen
+    with the entry's size and modification time (by the workers, or here). A file rewritten in
+    place with the same size and a new time, and one with a new size, show their new title and
+    signer when the store is opened again; the others come from the cache, unread; the entries
+    carry the stamps of the files they were read from."""
+    if mode == "pool":  # the first open and the next ones read and check on the pool
+        monkeypatch.setattr(summaries, "BATCH", 7)
+        monkeypatch.setattr(summaries, "PARALLEL_MIN", 10)
+        monkeypatch.setattr(summaries, "CHECK_MIN", 10)
+    elif mode == "one process":
+        monkeypatch.setattr(summaries, "parallel_ok", lambda _store: False)
+    n = 40
+    store = _changing_store(tmp_path / "store", n)
+    cache_dir = tmp_path / "cache"
+    snap, read, pooled = _fill_counted(store, cache_dir, monkeypatch)
+    assert len(read) == n and pooled == (mode == "pool")
+    assert {r.title for r in snap.documents} == {f"title {i:04d}" for i in range(n)}
+    # every entry written with the stamp of the file it was read from
+    docs = store.objects.root / "documents"
+    entries = _entries(cache_dir, store)
+    for key, st in entries.items():
+        s = (store.objects.root / key).stat()
+        assert st == f"{s.st_size}|{s.st_mtime}", key
+
+    same = docs / "00000003-0000-4000-8000-000000000000:v1.json"
+    grown = docs / "00000007-0000-4000-8000-000000000000:v1.json"
+    before = same.stat().st_size
+    _rewrite(same, _doc(3, "TITLE 0003", SIGNER2))  # the same size, another title and signer
+    assert same.stat().st_size == before
+    _rewrite(grown, _doc(7, "a longer title than before", SIGNER3))
+    agent = store.objects.root / "agent" / f"{AGENT_ID}:v1.json"
+    _rewrite(agent, _agent("other name"))  # (the same size too)
+
+    snap, read, pooled = _fill_counted(store, cache_dir, monkeypatch)
+    assert read == sorted(f"documents/{p.name}" for p in (same, grown))  # the others: from the cache
+    assert pooled == (mode == "pool")  # (with a pool: its workers checked the files)
+    rows = {r.id: r for r in snap.documents}
+    assert (rows["00000003-0000-4000-8000-000000000000"].title,
+            rows["00000003-0000-4000-8000-000000000000"].signer) == ("TITLE 0003", SIGNER2)
+    assert (rows["00000007-0000-4000-8000-000000000000"].title,
+            rows["00000007-0000-4000-8000-000000000000"].signer) == ("a longer title than before", SIGNER3)
+    assert all(r.title == f"title {int(r.id[:8]):04d}" and r.signer == SIGNER for i, r in rows.items()
+               if i[:8] not in ("00000003", "00000007"))
+    assert [a.name for a in snap.agents] == ["other name"]
+    # opened a third time: nothing read (the new entries carry the files' new stamps)
+    snap, read, _pooled = _fill_counted(store, cache_dir, monkeypatch)
+    assert read == [] and rows.keys() == {r.id for r in snap.documents}
+    assert {r.id: (r.title, r.signer) for r in snap.documents} == {i: (r.title, r.signer) for i, r in rows.items()}
+
+
+def test_an_unreadable_file_is_not_left_to_its_cached_summary(tmp_path, monkeypatch):
+    """A file that could be read once and no longer can (now a FIFO under the same name): the
+    cached title is not shown; the error is."""
+    monkeypatch.setattr(summaries, "BATCH", 7)
+    monkeypatch.setattr(summaries, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(summaries, "CHECK_MIN", 10)
+    store = _changing_store(tmp_path / "store", 20)
+    cache_dir = tmp_path / "cache"
+    _fill_counted(store, cache_dir, monkeypatch)
+    gone = store.objects.root / "documents" / "00000005-0000-4000-8000-000000000000:v1.json"
+    gone.unlink()
+    os.mkfifo(gone)
+    snap, read, pooled = _fill_counted(store, cache_dir, monkeypatch)
+    assert pooled and read == [f"documents/{gone.name}"]
+    row = next(r for r in snap.documents if r.id.startswith("00000005"))
+    assert row.title is None and "FIFO" in row.summaries["v1"]["error"]
 
 
 def test_no_fork_server_in_a_frozen_bundle(tmp_path, monkeypatch):
