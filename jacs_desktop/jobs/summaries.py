@@ -330,9 +330,12 @@ class Reader:
                 return  # few: read (and checked) by the caller, here
             objects = self.store.objects
             assert isinstance(objects, FsStore)  # (parallel_ok)
+            # few to read (a folder opened again: its files checked against the cache, a stat
+            # each): one worker, which keeps up with the listing, and one process less on the cores
+            workers = _cores() if self._reads >= PARALLEL_MIN else 1
             try:
                 ctx = _context()
-                pool = ProcessPoolExecutor(_cores(), mp_context=ctx, initializer=_init,
+                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
                                            initargs=(objects, ctx.Lock()))
             except (OSError, ValueError) as exc:
                 self._give_up(exc)
@@ -354,21 +357,21 @@ class Reader:
             with self._lock:
                 i = len(self._tasks)
                 self._tasks.append((refs, items, fut))
-                task_of = self._task_of
-                for r in refs:
-                    task_of[r.key] = i
+                self._task_of.update(dict.fromkeys([k for k, _have in items], i))
             if fut is None or self.broken or self.closed:
                 return
 
     # -- the reading side ----------------------------------------------------------------
     def wait_for(self, refs: Sequence[Ref]) -> bool:
-        """The tasks that read *refs* waited for, their summaries put in the cache. False: the
-        pool is given up (the refs still missing are the caller's to read)."""
-        wanted = sorted({i for r in refs if (i := self._task_of.get(r.key)) is not None} - self._applied)
+        """The tasks that read or checked *refs* waited for: the summaries read put in the cache,
+        the files found unchanged given to it as seen (``IndexCache.observe``). False: the pool
+        is given up (the refs still missing or not seen are the caller's to read or check)."""
+        tasks = set(map(self._task_of.get, [r.key for r in refs]))  # (in C: a lookup per version)
+        wanted = sorted(i for i in tasks if i is not None and i not in self._applied)
         for i in wanted:
             if self.broken:
                 return False
-            refs, items, fut = self._tasks[i]
+            task_refs, items, fut = self._tasks[i]
             if fut is None:
                 return False
             try:
@@ -385,7 +388,7 @@ class Reader:
             read: list[Ref] = []
             stamps: list[str] = []
             texts: list[str] = []
-            for r, (key, have), got in zip(refs, items, answers, strict=True):
+            for r, (key, have), got in zip(task_refs, items, answers, strict=True):
                 if got is None:
                     if have is not None:  # (a worker answers None only for an entry it checked)
                         stood.append((key, have))
@@ -461,9 +464,8 @@ def batches(store: Store, cache: IndexCache | None, rows: Sequence[Any],
             if cancel is not None and cancel.is_set():
                 return
             refs = [r for row in chunk for r in row.refs]
-            if reader.pooled:
-                reader.wait_for(refs)
-            stamp_here(store, cache, refs)  # what no worker saw: every file without a pool, else what it gave up
+            if not (reader.pooled and reader.wait_for(refs)):
+                stamp_here(store, cache, refs)  # what no worker saw: every file without a pool, else what it gave up
             yield chunk
     finally:
         reader.close(wait=True)  # every task's result was taken: the workers end at once

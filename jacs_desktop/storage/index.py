@@ -23,8 +23,8 @@ of a key is its current one (rowid order); ``preload`` reads them all and, when 
 copies have piled up, keeps only the last of each.
 
 A summary is what the window shows (title, signer...), never a verdict: it is read
-leniently (``summary_of_bytes``: the fastest JSON parser at hand), and every verdict
-is computed from the body itself, elsewhere.
+leniently (``summary_of_bytes``, in ``version_summary``: the fastest JSON parser at hand),
+and every verdict is computed from the body itself, elsewhere.
 """
 
 from __future__ import annotations
@@ -42,14 +42,10 @@ from typing import Any, Protocol
 from ..paths import cache_dir, private_dir, private_file
 from .base import StorageError
 from .layout import Ref
+from .version_summary import parse_summaries, summarize, summary_json, summary_of_bytes
 
 __all__ = ["IndexCache", "summarize", "summary_of_bytes", "summary_json", "parse_summaries", "cache_dir", "JsonReader",
-           "CancelFlag", "stamp_text", "UNKNOWN_STAMP", "has_stamp"]
-
-try:  # several times faster than json on documents; the same values for valid JSON
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is optional
-    _orjson = None  # type: ignore[assignment]
+           "CancelFlag", "stamp_text", "UNKNOWN_STAMP"]
 
 INDEX_VERSION = 2
 
@@ -64,11 +60,6 @@ def stamp_text(size: int, mtime: float | None) -> str:
     return f"{size}|{'' if mtime is None else mtime}"
 
 
-def has_stamp(ref: Ref) -> bool:
-    """The listing gave *ref* a size or a time (a folder listed without a stat gives neither)."""
-    return bool(ref.size) or ref.mtime is not None
-
-
 class JsonReader(Protocol):
     """What summaries are read from: a :class:`~.store.Store` (its ``invalidate``, when
     it has one, is called first)."""
@@ -80,139 +71,6 @@ class CancelFlag(Protocol):
     """A cancel request (a ``threading.Event``, a jobs ``CancelToken``)."""
 
     def is_set(self) -> bool: ...
-
-
-_TITLE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-
-#: a body at most this big has its structured content encoded whole for its title (the C encoder,
-#: in one call); a bigger one lazily, as far as the title goes
-WHOLE_TITLE_BYTES = 256 * 1024
-
-
-def _title(doc: dict[str, Any], size: int | None = None) -> str | None:
-    # the first of title, name, jacsDocument.content.title, content.title, jacsDocument.filename,
-    # jacsDocument.content.name, content.content.title that is a string with more than blanks
-    # (looked up one by one, without a loop over paths: this runs for every body of a store)
-    get = doc.get
-    jd = get("jacsDocument")
-    jd = jd if isinstance(jd, dict) else None
-    jd_content = jd.get("content") if jd is not None else None
-    jdc = jd_content if isinstance(jd_content, dict) else None
-    c = get("content")
-    cd = c if isinstance(c, dict) else None
-    cc = cd.get("content") if cd is not None else None
-    ccd = cc if isinstance(cc, dict) else None
-    for v in (get("title"), get("name"), jdc.get("title") if jdc is not None else None,
-              cd.get("title") if cd is not None else None, jd.get("filename") if jd is not None else None,
-              jdc.get("name") if jdc is not None else None, ccd.get("title") if ccd is not None else None):
-        if isinstance(v, str) and v.strip():
-            return v.strip()[:200]
-    agreement = doc.get("jacsAgreement")
-    question = agreement.get("question") if isinstance(agreement, dict) else None
-    if isinstance(question, str):
-        return "Agreement: " + question[:180]
-    content = jd_content
-    if content is None and cd is not None:
-        content = cd.get("content", cd)
-    if isinstance(content, str) and content.strip():
-        return content.strip().splitlines()[0][:200]
-    if isinstance(content, (dict, list)) and content:
-        if size is not None and size <= WHOLE_TITLE_BYTES:  # small: one call of the C encoder
-            text = _TITLE_ENCODER.encode(content)
-            return text if len(text) <= 80 else text[:79] + "…"
-        # only the first 81 characters are needed: encoded lazily, stopped there (a large
-        # content is not encoded whole for its title); the same text json.dumps gives
-        parts: list[str] = []
-        n = 0
-        for chunk in _TITLE_ENCODER.iterencode(content):
-            parts.append(chunk)
-            n += len(chunk)
-            if n > 80:
-                break
-        text = "".join(parts)
-        return text if len(text) <= 80 else text[:79] + "…"
-    return None
-
-
-def summarize(doc: Any, size: int | None = None) -> dict[str, Any]:
-    """What the browser shows for one version, from its body (*size*: the body's bytes, when known)."""
-    if not isinstance(doc, dict):
-        return {"error": "not a JSON object"}
-    get = doc.get
-    raw_sig = get("jacsSignature")
-    sig: dict[str, Any] = raw_sig if isinstance(raw_sig, dict) else {}
-    raw_files = get("jacsFiles")
-    # (each field: the string, else None; written out, this runs for every body of a store)
-    jtype, level, date = get("jacsType"), get("jacsLevel"), get("jacsVersionDate")
-    previous, original = get("jacsPreviousVersion"), get("jacsOriginalVersion")
-    signer, signer_version, algorithm = sig.get("agentID"), sig.get("agentVersion"), sig.get("signingAlgorithm")
-    name = get("name") if jtype == "agent" else None
-    return {
-        "title": _title(doc, size),
-        "type": jtype if isinstance(jtype, str) else None,
-        "level": level if isinstance(level, str) else None,
-        "date": date if isinstance(date, str) else None,
-        "previous": previous if isinstance(previous, str) else None,
-        "original": original if isinstance(original, str) else None,
-        "signer": signer if isinstance(signer, str) else None,
-        "signer_version": signer_version if isinstance(signer_version, str) else None,
-        "algorithm": algorithm if isinstance(algorithm, str) else None,
-        "attachments": len(raw_files) if isinstance(raw_files, list) else 0,
-        "agreement": isinstance(get("jacsAgreement"), dict),
-        "agent_name": name if isinstance(name, str) else None,
-    }
-
-
-def _loads(data: bytes | str) -> Any:
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except (_orjson.JSONDecodeError, RecursionError):
-            pass  # what orjson refuses and json reads (NaN, integers over 64 bits), or an error message
-    return json.loads(data)
-
-
-def summary_of_bytes(key: str, data: bytes) -> dict[str, Any]:
-    """The summary of the body *data* of *key*, or ``{"error": why}`` (the texts
-    ``Store.read_json`` gives for a body that is not a JSON object)."""
-    try:
-        doc = _loads(data)
-    except (ValueError, RecursionError) as exc:
-        return {"error": f"{key} is not valid JSON: {exc}"}
-    if not isinstance(doc, dict):
-        return {"error": f"{key} is not a JSON object"}
-    return summarize(doc, len(data))
-
-
-def summary_json(summary: dict[str, Any]) -> str:
-    """*summary* as the JSON text the cache keeps."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(summary).decode()
-        except TypeError:  # (an integer over 64 bits)
-            pass
-    return json.dumps(summary)
-
-
-def parse_summaries(texts: list[str]) -> list[Any]:
-    """The JSON *texts* (summaries written by ``put``) parsed in one pass (one call for
-    all of them, not one per text); a text that is not JSON gives None."""
-    if not texts:
-        return []
-    try:
-        got = _loads("[" + ",".join(texts) + "]")
-        if isinstance(got, list) and len(got) == len(texts):
-            return got
-    except (ValueError, RecursionError):
-        pass
-    out: list[Any] = []
-    for t in texts:  # one of them is damaged: each on its own
-        try:
-            out.append(_loads(t))
-        except (ValueError, RecursionError):
-            out.append(None)
-    return out
 
 
 #: a process's own connection for ``IndexCache.write_entries``: (path, connection)
@@ -337,7 +195,7 @@ class IndexCache:
         not seen yet: the entry stands if the object's stamp is this one), or None when there is
         no entry to check (the body is to be read)."""
         out: list[tuple[Ref, str | None]] = []
-        append, seen_now = out.append, self._now.get
+        append, now = out.append, self._now
         with self._lock:
             row_of = self._mem.get if self._mem is not None and not self._buf else self._row
             for r in refs:  # (written out: every name of a big folder, at every open)
@@ -346,11 +204,9 @@ class IndexCache:
                 if r.size or r.mtime is not None:
                     if row is None or row[0] != stamp_text(r.size, r.mtime):
                         append((r, None))
-                    continue
-                seen = seen_now(key)
-                if seen is None:
+                elif key not in now:  # (the usual: a folder's file, not seen yet)
                     append((r, None if row is None else row[0]))
-                elif row is None or row[0] != seen:
+                elif row is None or row[0] != now[key]:
                     append((r, None))
         return out
 
