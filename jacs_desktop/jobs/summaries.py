@@ -247,6 +247,10 @@ class Reader:
         self._wanted: list[tuple[Ref, str | None]] = []
         #: how many of them are to be read (no entry to check)
         self._reads = 0
+        #: the cache's entries' stamps, read before it is preloaded (``IndexCache.stamps``)
+        self._stamps: dict[str, str] | None = None
+        #: the thread that preloads the cache while the names are checked
+        self._preloader: threading.Thread | None = None
         #: each task's names, its items (key, stamp of the entry to check or None) and future (None:
         #: it could not be submitted)
         self._tasks: list[tuple[list[Ref], list[tuple[str, str | None]], Future[Answer] | None]] = []
@@ -284,7 +288,8 @@ class Reader:
         self._queue.put(list(refs))
 
     def flush(self, timeout: float = STUCK_S) -> None:
-        """Every name fed is looked at and the missing ones given to the pool (when it runs)."""
+        """Every name fed is looked at and the missing ones given to the pool (when it runs),
+        and the cache's entries are preloaded."""
         with self._lock:
             thread = self._thread
         if thread is None:
@@ -294,25 +299,38 @@ class Reader:
         thread.join(timeout)
         if thread.is_alive():  # (the fork server does not answer: its thread is left to it)
             self._give_up(TimeoutError("the summaries' pool did not start"))
+        preloader = self._preloader
+        if preloader is not None:
+            preloader.join()
 
     def _preload(self) -> None:
         if not self.cache.preloaded:
             self.cache.preload()
 
+    def _preload_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # (the fill preloads again, and says why it cannot)
+            self._preload()
+
     def _run(self) -> None:
         try:
-            self._preload()
+            # the entries' stamps first (a fraction of the preload): the names are checked against
+            # them and given to the pool as they come, while another thread preloads the entries
+            # (a preload first kept the workers waiting for it, about a second on a big folder)
+            self._stamps = None if self.cache.preloaded else self.cache.stamps()
+            self._preloader = threading.Thread(target=self._preload_quietly, name="summaries-preload", daemon=True)
+            self._preloader.start()
             while True:
                 item = self._queue.get()
                 if item is _DONE or self.closed:
                     break
                 self._take(item)
             self._submit(final=True)
+            self._stamps = None
         except Exception as exc:  # (the cache could not be read: the caller reads everything)
             self._give_up(exc)
 
     def _take(self, refs: list[Ref]) -> None:
-        pending = self.cache.pending(refs)
+        pending = self.cache.pending(refs, self._stamps)
         if not pending:
             return
         self._wanted += pending

@@ -120,3 +120,24 @@ def test_summary_of_a_folder_file_is_read_again_once_it_changed(tmp_path, fixtur
         assert got["title"] == "Edited by hand" != first.get("title")
         assert reads == want_reads
         cache.close()
+
+
+def test_stamps_before_preload_are_the_entries_last_ones(tmp_path):
+    """``stamps`` (one JSON text built by SQLite) gives each key's last entry's stamp, odd keys
+    included, and ``pending`` against them answers as it does after ``preload``."""
+    from jacs_desktop.storage.layout import Ref
+
+    keys = ["documents/a:v1.json", 'documents/q"uote\\:v1.json', "documents/line\nbreak 🎉:v1.json"]
+    refs = [Ref("document", str(i), "v1", k) for i, k in enumerate(keys)]
+    cache = IndexCache("memory://stamps-json", tmp_path)
+    for i, r in enumerate(refs):
+        cache.put(r, {"title": "old"}, stamp=f"{i}|1.5")
+    cache.put(refs[0], {"title": "new"}, stamp="9|2.5")  # a later entry of the same key wins
+    cache.close()
+    cache = IndexCache("memory://stamps-json", tmp_path)
+    got = cache.stamps()
+    assert got == {keys[0]: "9|2.5", keys[1]: "1|1.5", keys[2]: "2|1.5"}
+    before = cache.pending(refs, got)
+    cache.preload()
+    assert before == cache.pending(refs) == [(r, got[r.key]) for r in refs]
+    cache.close()
