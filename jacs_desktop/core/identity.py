@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .crypto import generate_private_material, signer_from_private_material
+from .durable import fsync_dir
 from .errors import IdentityError, KeyDecryptionError
 from .jsontypes import JSONObject
 from .keys import check_password, decrypt_private_key, encrypt_private_key
@@ -54,22 +55,6 @@ def write_file_atomic(path: Path, data: bytes, mode: int = 0o600, *, exclusive: 
             tmp.unlink()
     fsync_dir(path.parent)
     return True
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or new name in *folder* durable, where the OS allows it."""
-    if os.name == "nt":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def sweep_dead_temp_files(folder: Path, name_endings: tuple[str, ...]) -> int:

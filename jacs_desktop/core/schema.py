@@ -36,7 +36,7 @@ from typing import Any
 import jsonschema_rs
 
 from .canonical import IntegralFloat
-from .jsontypes import JSONObject
+from .jsontypes import JSONObject, replace_leaves
 
 __all__ = ["IntegralFloat", "SchemaProblem", "HEADER_SCHEMA", "known_schemas", "validate_document"]
 
@@ -93,32 +93,7 @@ def _validator(schema_id: str) -> Any:
 def _plain(value: Any) -> Any:
     """*value* with every :class:`IntegralFloat` turned back into the float it was written as (an
     object or array without one is shared, not copied: the validators only read)."""
-    t = type(value)
-    if t is IntegralFloat:
-        return float(value)
-    if t is dict:
-        out: Any = None
-        for k, x in value.items():
-            tx = type(x)
-            if tx is IntegralFloat or tx is dict or tx is list:
-                y = _plain(x)
-                if y is not x:
-                    if out is None:
-                        out = dict(value)
-                    out[k] = y
-        return value if out is None else out
-    if t is list:
-        out = None
-        for i, x in enumerate(value):
-            tx = type(x)
-            if tx is IntegralFloat or tx is dict or tx is list:
-                y = _plain(x)
-                if y is not x:
-                    if out is None:
-                        out = list(value)
-                    out[i] = y
-        return value if out is None else out
-    return value
+    return replace_leaves(value, (IntegralFloat,), float)
 
 
 def _problem(schema_name: str, validator: Any, doc: Any, library: bool) -> SchemaProblem | None:

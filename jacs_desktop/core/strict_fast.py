@@ -24,6 +24,7 @@ from typing import Any
 
 from . import canonical as _canonical
 from .canonical import _MAX_SAFE, IntegralFloat, Parsed, UnsafeNumber, _float_ok, _order_differs, es_number, float_kind
+from .jsontypes import replace_leaves
 
 _from_json: Any
 try:  # (a dependency; without it every document takes loads_strict)
@@ -100,39 +101,14 @@ def _fragment_tree(value: Any) -> Any:
     second parse: integral floats as plain integers, floats ``repr`` writes differently as orjson
     fragments of their ECMAScript text. An object or array with nothing to replace is shared, not
     copied (the trees are never changed once made)."""
-    t = type(value)
-    if t is _DICT:
-        out: Any = None
-        for k, x in value.items():
-            y = _fragment_member(x)
-            if y is not x:
-                if out is None:
-                    out = dict(value)
-                out[k] = y
-        return value if out is None else out
-    if t is _LIST:
-        out = None
-        for i, x in enumerate(value):
-            y = _fragment_member(x)
-            if y is not x:
-                if out is None:
-                    out = list(value)
-                out[i] = y
-        return value if out is None else out
-    return _fragment_member(value)
+    return replace_leaves(value, (IntegralFloat, _FLOAT), _fragment_leaf)
 
 
-def _fragment_member(x: Any) -> Any:
-    t = type(x)
-    if t is _STR:
-        return x
-    if t is _DICT or t is _LIST:
-        return _fragment_tree(x)
-    if t is IntegralFloat:
+def _fragment_leaf(x: Any) -> Any:
+    if type(x) is IntegralFloat:
         return int(x)
-    if t is _FLOAT:  # (as canonical._encodable_float; integral ones are IntegralFloat by now, or refused)
-        return x if _float_ok(x) else _canonical._Fragment(es_number(x).encode("ascii"))
-    return x
+    # (as canonical._encodable_float; integral ones are IntegralFloat by now, or refused)
+    return x if _float_ok(x) else _canonical._Fragment(es_number(x).encode("ascii"))
 
 
 def parse_fast(raw: bytes) -> Parsed | None:

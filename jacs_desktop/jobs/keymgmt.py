@@ -51,8 +51,9 @@ from pathlib import Path
 
 from ..core.agents import transition_message
 from ..core.crypto import generate_private_material, signer_from_private_material
+from ..core.durable import fsync_dir
 from ..core.errors import IdentityError, JacsError
-from ..core.identity import AgentConfig, Identity, fsync_dir, write_file_atomic
+from ..core.identity import AgentConfig, Identity, write_file_atomic
 from ..core.jsontypes import JSONObject
 from ..core.keys import check_password, decrypt_private_key, encrypt_private_key
 from ..core.pubkey import normalize_algorithm, public_key_hash

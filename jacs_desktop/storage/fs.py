@@ -84,7 +84,7 @@ def _special(name: str, ino: int) -> bool:
 
 
 def _fsync_dir(path: Path) -> None:
-    from ..core.identity import fsync_dir
+    from ..core.durable import fsync_dir
 
     fsync_dir(path)
 

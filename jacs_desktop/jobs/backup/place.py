@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...core.checks import MAX_DOCUMENT_BYTES
+from ...core.durable import fsync_dir, fsync_file
 from ...core.verify import claimed_hash
 from ...paths import private_dir
 from ...storage.base import ObjectStore, Refused, StorageError
@@ -24,23 +25,6 @@ from .read import _Unpacked
 
 if TYPE_CHECKING:
     from ...storage.fs import FsStore
-
-
-def fsync_dir(folder: Path) -> None:
-    """A new name in *folder* made durable, where the OS allows it: ``core.identity.fsync_dir``'s
-    rule, here so that a restore does not import the key machinery (about 0.2 s) to sync a folder."""
-    if os.name == "nt":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _place_new(objects: ObjectStore, fs: FsStore | None, key: str, src: Path, parents: set[Path]) -> bool:
@@ -233,16 +217,8 @@ def _make_durable(u: _Unpacked) -> None:
         return
     folders = {str(u.root)}
     for p, _size, _sha in u.entries.values():
-        try:
-            fd = os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except OSError:
+        if not fsync_file(p):
             continue  # said when it is placed
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
         folders.add(os.path.dirname(p))
     for d in folders:
         fsync_dir(Path(d))

@@ -209,7 +209,7 @@ def _link_anonymous(fd: int, dest: Path) -> None:
         raise BackupError(f"Cannot write {dest}: {exc.strerror or exc}") from None
     finally:
         os.close(proc)
-    from ...core.identity import fsync_dir
+    from ...core.durable import fsync_dir
 
     fsync_dir(dest.parent)
 
@@ -227,7 +227,7 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
             os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    from ...core.identity import fsync_dir
+    from ...core.durable import fsync_dir
 
     fsync_dir(dest.parent)
 
