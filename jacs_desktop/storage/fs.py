@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypeAlias
 
+from ..core.durable import fsync_dir
 from ..paths import private_dir
 from .base import AccessDenied, NotFound, ObjectInfo, ObjectStore, Refused, StorageError, human_size, validate_key
 
@@ -81,12 +82,6 @@ def _not_regular(what: str, mode: int) -> str:
 def _special(name: str, ino: int) -> bool:
     """A JuiceFS special file at the mount root (.accesslog never ends when read)."""
     return name[:1] == "." and ino >= _JUICEFS_SPECIAL_INO
-
-
-def _fsync_dir(path: Path) -> None:
-    from ..core.durable import fsync_dir
-
-    fsync_dir(path)
 
 
 def _os_error(exc: OSError, what: str) -> StorageError:
@@ -488,7 +483,7 @@ class FsStore(ObjectStore):
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _os_error(exc, key) from None
-        _fsync_dir(p.parent)
+        fsync_dir(p.parent)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         p = self._path(key)
@@ -515,7 +510,7 @@ class FsStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
         if created:
-            _fsync_dir(p.parent)
+            fsync_dir(p.parent)
         return created
 
     def stat(self, key: str) -> ObjectInfo | None:
@@ -558,8 +553,8 @@ class FsStore(ObjectStore):
         except OSError:
             return super().move(src, dst)
         s.unlink()
-        _fsync_dir(d.parent)
-        _fsync_dir(s.parent)
+        fsync_dir(d.parent)
+        fsync_dir(s.parent)
 
     def sweep_temp(self, max_age: float = 3600.0) -> int:
         """Remove temporary files left by writers that died (kill -9, power loss).

@@ -10,9 +10,10 @@ import threading
 import uuid
 from pathlib import Path
 
+from ..core.durable import fsync_dir
 from ..paths import private_dir
 from .base import Refused, StorageError, validate_key
-from .fs import _HAS_PROC_FD, _NOFOLLOW, _PROC_FD, _TMP_SUFFIX, FsStore, _fsync_dir, _os_error, _show
+from .fs import _HAS_PROC_FD, _NOFOLLOW, _PROC_FD, _TMP_SUFFIX, FsStore, _os_error, _show
 
 __all__ = ["DeferredWrites"]
 
@@ -179,7 +180,7 @@ class DeferredWrites:
                 with contextlib.suppress(OSError):  # some file systems cannot fsync a folder
                     os.fsync(dfd)
             for folder in made:
-                _fsync_dir(Path(folder))
+                fsync_dir(Path(folder))
         except OSError as exc:
             raise _os_error(exc, "making the written files durable") from None
         finally:

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from ... import __version__
 from ...core.checks import ERROR, INVALID
+from ...core.durable import fsync_dir
 from ...storage.base import ObjectInfo, StorageError
 from ...storage.layout import Ref
 from ...storage.store import Store
@@ -209,8 +210,6 @@ def _link_anonymous(fd: int, dest: Path) -> None:
         raise BackupError(f"Cannot write {dest}: {exc.strerror or exc}") from None
     finally:
         os.close(proc)
-    from ...core.durable import fsync_dir
-
     fsync_dir(dest.parent)
 
 
@@ -227,8 +226,6 @@ def _link_into_place(tmp: Path, dest: Path) -> None:
             os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    from ...core.durable import fsync_dir
-
     fsync_dir(dest.parent)
 
 

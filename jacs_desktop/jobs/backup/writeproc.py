@@ -37,16 +37,6 @@ BATCH, BATCH_BYTES = 256, 4 << 20
 PIPE_BYTES = 1 << 20
 
 
-def _grow_pipe(fd: int) -> None:
-    import contextlib
-    import fcntl
-
-    setsz = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if setsz is not None:
-        with contextlib.suppress(OSError):  # above the system's limit for this user: the default size
-            fcntl.fcntl(fd, setsz, PIPE_BYTES)
-
-
 # -- in the writer process (set there only: the parent never writes these) ----------------------
 _folders: dict[str, int] = {}
 _failed: list[str] = []
@@ -101,9 +91,8 @@ class ProcessWriter:
 
     def __init__(self) -> None:
         self.digests: list[str] = []
-        self.pool = ForkPool(1, _init, (), _write_batch)  # OSError when no process can be started
-        if PIPE_BYTES:
-            _grow_pipe(self.pool._tasks[0])
+        # (OSError when no process can be started)
+        self.pool = ForkPool(1, _init, (), _write_batch, pipe_bytes=PIPE_BYTES)
         self.batch: list[tuple[str, str, bytes]] = []
         self.batch_bytes = 0
         self.sent = self.done = 0
