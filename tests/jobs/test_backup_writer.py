@@ -184,3 +184,27 @@ def test_the_task_pipe_holds_a_whole_batch_where_the_system_allows(tmp_path):
     finally:
         assert w.close() is None
     assert (tmp_path / "a").read_bytes() == b"x" * 300_000 and (tmp_path / "b").read_bytes() == b""
+
+
+def test_the_first_batches_are_small_and_grow(tmp_path, monkeypatch):
+    """The process starts writing after FIRST_BATCH files, not after a whole batch: each batch
+    holds twice the files of the one before, up to BATCH; every file is written, in order."""
+    sizes = []
+    real_send = writeproc.ProcessWriter._send
+
+    def send(self):
+        sizes.append(len(self.batch))
+        real_send(self)
+
+    monkeypatch.setattr(writeproc.ProcessWriter, "_send", send)
+    w = writeproc.ProcessWriter()
+    n = 16 + 32 + 64 + 128 + 256 + 256 + 7
+    try:
+        for i in range(n):
+            w.add(str(tmp_path), f"f{i}", b"%d" % i)
+    finally:
+        assert w.close() is None
+    assert writeproc.FIRST_BATCH == 16 and writeproc.BATCH == 256
+    assert sizes == [16, 32, 64, 128, 256, 256]
+    assert w.digests == [hashlib.sha256(b"%d" % i).hexdigest() for i in range(n)]
+    assert all((tmp_path / f"f{i}").read_bytes() == b"%d" % i for i in range(n))

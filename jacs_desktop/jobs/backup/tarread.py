@@ -275,9 +275,11 @@ class Prefetch:
     zstandard and AES-GCM release the GIL, so decompressing overlaps unpacking. Errors reach
     the reader in order, after the bytes read before them. :meth:`close` stops the thread."""
 
-    def __init__(self, src: _Readable, depth: int = 4, piece: int = CHUNK):
+    def __init__(self, src: _Readable, depth: int = 4, piece: int = CHUNK, first: int = 64 << 10):
         self.q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
         self.piece = piece
+        #: the first piece is small (the unpacking starts sooner); each after is twice as large, up to *piece*
+        self.first = min(first, piece)
         self.stop = threading.Event()
         self.buf, self.off = b"", 0
         self.done = False
@@ -286,9 +288,11 @@ class Prefetch:
         self.t.start()
 
     def _run(self, src: _Readable) -> None:
+        size = self.first
         try:
             while not self.stop.is_set():
-                piece = src.read(self.piece)
+                piece = src.read(size)
+                size = min(self.piece, size * 2)
                 if not self._put(piece or None) or not piece:
                     return
         except BaseException as exc:  # given to the reader, in order
@@ -304,29 +308,34 @@ class Prefetch:
         return False
 
     def read(self, n: int | None = -1) -> bytes:
+        """Up to *n* bytes (all that is left when *n* is negative or None), waiting only until
+        some are there: what one piece still holds, never more (a short read, as from a pipe;
+        b"" at the end)."""
+        if n is None or n < 0:
+            parts = []
+            while piece := self.read(1 << 30):
+                parts.append(piece)
+            return b"".join(parts)
         if self.error is not None:
             raise self.error
-        want = 1 << 62 if n is None or n < 0 else n
-        parts: list[bytes] = []
-        while want > 0:
-            if self.off >= len(self.buf):
-                if self.done:
-                    break
-                item = self.q.get()
-                if item is None:
-                    self.done = True
-                    break
-                if isinstance(item, BaseException):
-                    self.done, self.error = True, item
-                    if parts:  # the bytes before the error first; the next read raises it
-                        break
-                    raise item
-                self.buf, self.off = item, 0
-            piece = self.buf[self.off:self.off + want]
-            self.off += len(piece)
-            want -= len(piece)
-            parts.append(piece)
-        return b"".join(parts)
+        if self.off >= len(self.buf):
+            if self.done or n == 0:
+                return b""
+            item = self.q.get()
+            if item is None:
+                self.done = True
+                return b""
+            if isinstance(item, BaseException):
+                self.done, self.error = True, item
+                raise item
+            self.buf, self.off = item, 0
+        buf, off = self.buf, self.off
+        if off == 0 and n >= len(buf):  # the whole piece: no copy
+            self.off = len(buf)
+            return buf
+        out = buf[off:off + n]
+        self.off = off + len(out)
+        return out
 
     def close(self) -> None:
         self.stop.set()

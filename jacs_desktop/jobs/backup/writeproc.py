@@ -31,6 +31,9 @@ WRITER_MIN_BYTES = 1 << 20
 AHEAD = 8
 #: files and bytes per batch
 BATCH, BATCH_BYTES = 256, 4 << 20
+#: files in the first batch; each batch after holds twice as many, up to BATCH (the process starts
+#: writing after a few files instead of after a whole batch)
+FIRST_BATCH = 16
 
 #: the task pipe's capacity (Linux): a batch goes over in a few writes instead of one per 64 KiB
 #: (each a wake-up of the other process)
@@ -95,6 +98,7 @@ class ProcessWriter:
         self.pool = ForkPool(1, _init, (), _write_batch, pipe_bytes=PIPE_BYTES)
         self.batch: list[tuple[str, str, bytes]] = []
         self.batch_bytes = 0
+        self.limit = FIRST_BATCH  # files in the next batch
         self.sent = self.done = 0
         self.error: str | None = None
 
@@ -102,7 +106,8 @@ class ProcessWriter:
         batch = self.batch
         batch.append((folder, name, data))
         self.batch_bytes += len(data)
-        if len(batch) >= BATCH or self.batch_bytes >= BATCH_BYTES:
+        if len(batch) >= self.limit or self.batch_bytes >= BATCH_BYTES:
+            self.limit = min(BATCH, self.limit * 2)
             self._send()
 
     def _send(self) -> None:
