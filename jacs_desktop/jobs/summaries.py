@@ -19,8 +19,10 @@ do that too: an entry in the cache comes with the stamp it was written with, the
 the file (on the other core, while the folder is still being listed) and reads the body again
 only when the size or modification time differ; a file changed in place (same name, new
 content: hand-edited, tampered) shows its new title and signer. Without a pool the stats are
-done here, batch by batch (``stamp_here``). A body is read with its modification time (one
-open, ``FsStore.get_with_mtime``), and its entry written with that stamp.
+done here, batch by batch (``stamp_here``). A stamp seen by a stat holds the change time too,
+which the system sets at every change and no program can set back: a file edited to the same
+size with its modification time put back is read again too. A body is read with its status
+(one open, ``FsStore.get_with_stat``), and its entry written with that stamp.
 
 The workers are forked from a *fork server* (``multiprocessing``'s ``forkserver``): a fresh
 process, started once, that has imported this module and runs no other thread. They are never
@@ -150,18 +152,21 @@ def _stat(prefix: str, key: str) -> os.stat_result | None:
 
 def _stamp_now(prefix: str, key: str) -> str | None:
     st = _stat(prefix, key)
-    return None if st is None else stamp_text(st.st_size, st.st_mtime)
+    return None if st is None else stamp_text(st.st_size, st.st_mtime, st.st_ctime_ns)
 
 
 def _unchanged(prefix: str, key: str, have: str) -> bool:
-    """*key*'s file has the stamp *have* (``stamp_text``) now (compared as numbers: formatting the
-    stat's time would cost more than the stat)."""
-    size, _, mtime = have.partition("|")
+    """*key*'s file has the stamp *have* (``stamp_text``: size, modification time and change time)
+    now (compared as numbers: formatting the stat's times would cost more than the stat). A stamp
+    without a change time (a listing's, or an entry of an older version) is never current here."""
+    parts = have.split("|")
+    if len(parts) != 3:
+        return False
     st = _stat(prefix, key)
     if st is None:
         return False
     try:
-        return st.st_size == int(size) and st.st_mtime == float(mtime)
+        return st.st_size == int(parts[0]) and st.st_ctime_ns == int(parts[2]) and st.st_mtime == float(parts[1])
     except ValueError:  # (an entry without a time: not one a stat gives)
         return False
 
@@ -181,14 +186,14 @@ def _summarize_keys(items: list[tuple[str, str | None]], cache_file: Path) -> An
     assert _objects is not None
     out: list[tuple[str, str] | None] = []
     rows: list[tuple[str, str, str]] = []
-    get, prefix = _objects.get_with_mtime, _prefix(_objects)
+    get, prefix = _objects.get_with_stat, _prefix(_objects)
     for key, have in items:
         if have and _unchanged(prefix, key, have):
             out.append(None)
             continue
         try:
-            data, mtime = get(key, MAX_DOCUMENT_BYTES)
-            st = stamp_text(len(data), mtime)  # (taken with the read: one open)
+            data, fst = get(key, MAX_DOCUMENT_BYTES)
+            st = stamp_text(len(data), fst.st_mtime, fst.st_ctime_ns)  # (taken with the read: one open)
             s = summary_of_bytes(key, data)
         except StorageError as exc:
             st, s = UNKNOWN_STAMP, {"error": str(exc)}

@@ -340,10 +340,10 @@ class FsStore(ObjectStore):
         yield from out
 
     def get(self, key: str) -> bytes:
-        return self.get_with_mtime(key)[0]
+        return self.get_with_stat(key)[0]
 
     def get_limited(self, key: str, limit: int) -> bytes:
-        return self.get_with_mtime(key, limit)[0]
+        return self.get_with_stat(key, limit)[0]
 
     def _open(self, key: str, path: str) -> int:
         """A read-only descriptor for *key*: never blocks (O_NONBLOCK: a FIFO opens at
@@ -435,6 +435,12 @@ class FsStore(ObjectStore):
 
         Only a regular file is read, and only if it is at most *limit* bytes (by
         default :attr:`max_read_bytes`); anything else is :class:`Refused`, naming it."""
+        data, st = self.get_with_stat(key, limit)
+        return data, st.st_mtime
+
+    def get_with_stat(self, key: str, limit: int | None = None) -> tuple[bytes, os.stat_result]:
+        """The bytes and the file's status as it was opened (its size, modification and change
+        times), from one open: as :meth:`get_with_mtime`."""
         validate_key(key)
         if not self.colon_ok and ":" in key:
             raise StorageError(f"{key!r} cannot be stored in a Windows folder (':' is not allowed in file names)")
@@ -469,7 +475,7 @@ class FsStore(ObjectStore):
                     data += b
                     if len(data) > cap:
                         raise Refused(f"{_show(key)} grew while being read to over the {human_size(cap)} limit")
-            return data, st.st_mtime
+            return data, st
         except OSError as exc:
             raise _os_error(exc, key) from None
         finally:

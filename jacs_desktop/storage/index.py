@@ -2,7 +2,8 @@
 parent, attachments) kept in a SQLite file in the platformdirs cache dir.
 
 It is never trusted over the store: an entry is used only while the object's
-size and modification time (its *stamp*) still match, and the whole file can
+size and modification time (its *stamp*; for a file seen by a stat, its change time too,
+which no program can set back) still match, and the whole file can
 be deleted at any time (it is rebuilt, with progress). The stamp to match is the
 listing's when it gives one (S3, SQLite: a size, a time); a folder is listed without
 a stat per file (its refs have size 0 and no time), so there the stamp is the one the
@@ -56,9 +57,12 @@ INDEX_VERSION = 2
 UNKNOWN_STAMP = ""
 
 
-def stamp_text(size: int, mtime: float | None) -> str:
-    """What an entry is checked against: the object's size and modification time."""
-    return f"{size}|{'' if mtime is None else mtime}"
+def stamp_text(size: int, mtime: float | None, ctime_ns: int | None = None) -> str:
+    """What an entry is checked against: the object's size and modification time, and for a file
+    seen by a stat its change time too (*ctime_ns*: the system sets it at every change of the
+    file, and no program can set it back, as one can the modification time)."""
+    text = f"{size}|{'' if mtime is None else mtime}"
+    return text if ctime_ns is None else f"{text}|{ctime_ns}"
 
 
 class JsonReader(Protocol):

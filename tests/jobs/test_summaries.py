@@ -259,7 +259,7 @@ def _rewrite(path, data):
 def counting_task(items, cache_file):
     """The pool's task in a worker, each body it reads noted in ``reads/<pid>`` beside the cache."""
     objects = summaries._objects
-    real = type(objects).get_with_mtime
+    real = type(objects).get_with_stat
     log = cache_file.parent / "reads" / str(os.getpid())
 
     def counted(key, limit=None):
@@ -267,16 +267,16 @@ def counting_task(items, cache_file):
             f.write(key + "\n")
         return real(objects, key, limit)
 
-    objects.get_with_mtime = counted
+    objects.get_with_stat = counted
     try:
         return summaries._summarize_keys(items, cache_file)
     finally:
-        del objects.get_with_mtime
+        del objects.get_with_stat
 
 def _fill_counted(store, cache_dir, monkeypatch):
     """``_fill`` with every document body read (here or by a worker) counted: (snapshot, keys read)."""
     here = []
-    real = FsStore.get_with_mtime
+    real = FsStore.get_with_stat
 
     def counted(self, key, limit=None):
         here.append(key)
@@ -287,7 +287,7 @@ def _fill_counted(store, cache_dir, monkeypatch):
     for f in reads.iterdir():
         f.unlink()
     with monkeypatch.context() as m:
-        m.setattr(FsStore, "get_with_mtime", counted)
+        m.setattr(FsStore, "get_with_stat", counted)
         m.setattr(summaries, "_summarize_keys", counting_task)
         snap = _fill(store, cache_dir)
     workers = [k for f in reads.iterdir() for k in f.read_text().split()]
@@ -329,7 +329,7 @@ def test_a_file_changed_in_place_is_read_again(tmp_path, monkeypatch, mode):
     entries = _entries(cache_dir, store)
     for key, st in entries.items():
         s = (store.objects.root / key).stat()
-        assert st == f"{s.st_size}|{s.st_mtime}", key
+        assert st == f"{s.st_size}|{s.st_mtime}|{s.st_ctime_ns}", key
 
     same = docs / "00000003-0000-4000-8000-000000000000:v1.json"
     grown = docs / "00000007-0000-4000-8000-000000000000:v1.json"
@@ -339,17 +339,30 @@ def test_a_file_changed_in_place_is_read_again(tmp_path, monkeypatch, mode):
     _rewrite(grown, _doc(7, "a longer title than before", SIGNER3))
     agent = store.objects.root / "agent" / f"{AGENT_ID}:v1.json"
     _rewrite(agent, _agent("other name"))  # (the same size too)
+    # the same size, and its modification time put back as it was: only the change time tells
+    hidden = docs / "00000011-0000-4000-8000-000000000000:v1.json"
+    st0 = hidden.stat()
+    time.sleep(0.01)  # (a change time a tick later than the entry's)
+    with open(hidden, "r+b") as f:
+        f.truncate(0)
+        f.write(_doc(11, "SECRT 0011", SIGNER2))
+    os.utime(hidden, ns=(st0.st_atime_ns, st0.st_mtime_ns))
+    st1 = hidden.stat()
+    assert (st1.st_size, st1.st_mtime_ns) == (st0.st_size, st0.st_mtime_ns)
+    assert st1.st_ctime_ns != st0.st_ctime_ns  # (what a file system with a coarse clock could not show)
 
     snap, read, pooled = _fill_counted(store, cache_dir, monkeypatch)
-    assert read == sorted(f"documents/{p.name}" for p in (same, grown))  # the others: from the cache
+    assert read == sorted(f"documents/{p.name}" for p in (same, grown, hidden))  # the others: from the cache
     assert pooled == (mode == "pool")  # (with a pool: its workers checked the files)
     rows = {r.id: r for r in snap.documents}
     assert (rows["00000003-0000-4000-8000-000000000000"].title,
             rows["00000003-0000-4000-8000-000000000000"].signer) == ("TITLE 0003", SIGNER2)
     assert (rows["00000007-0000-4000-8000-000000000000"].title,
             rows["00000007-0000-4000-8000-000000000000"].signer) == ("a longer title than before", SIGNER3)
+    assert (rows["00000011-0000-4000-8000-000000000000"].title,
+            rows["00000011-0000-4000-8000-000000000000"].signer) == ("SECRT 0011", SIGNER2)
     assert all(r.title == f"title {int(r.id[:8]):04d}" and r.signer == SIGNER for i, r in rows.items()
-               if i[:8] not in ("00000003", "00000007"))
+               if i[:8] not in ("00000003", "00000007", "00000011"))
     assert [a.name for a in snap.agents] == ["other name"]
     # opened a third time: nothing read (the new entries carry the files' new stamps)
     snap, read, _pooled = _fill_counted(store, cache_dir, monkeypatch)
