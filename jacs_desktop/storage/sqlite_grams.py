@@ -187,23 +187,29 @@ def ready(c: sqlite3.Connection) -> bool:
 def tail(c: sqlite3.Connection) -> int | None:
     """``upto`` (every row up to it is in the index) when at most ``TAIL_READ`` rows come
     after it (``_ALL``: none); None when the tail is longer or there is no such index."""
-    try:
-        got = c.execute("SELECT upto FROM jd_gram_upto").fetchone()
+    try:  # the last rowid with it: the rows after upto are counted only when there may be too many
+        got = c.execute("SELECT upto, (SELECT max(rowid) FROM jd_doc) FROM jd_gram_upto").fetchone()
     except sqlite3.OperationalError:  # a database of summary version 1 or 2
         return None
     if got is None:
         return None
     upto: int = got[0]
-    if upto < _ALL and _count_after(c, upto, TAIL_READ + 1) > TAIL_READ:
+    if upto < _ALL and not _fewer_after(c, upto, TAIL_READ + 1, got[1]):
         return None
     return upto
 
 
-def _count_after(c: sqlite3.Connection, upto: int, most: int) -> int:
-    """How many ``jd_doc`` rows come after *upto*, *most* at most (a range of rowids: cheap)."""
-    n: int = c.execute("SELECT count(*) FROM (SELECT 1 FROM jd_doc WHERE rowid > ? LIMIT ?)",
-                       (upto, most)).fetchone()[0]
-    return n
+def _fewer_after(c: sqlite3.Connection, upto: int, n: int, top: int | None = None) -> bool:
+    """Fewer than *n* ``jd_doc`` rows come after *upto*. The rowids after it are distinct
+    integers up to the last one (*top*, read when not given), so there are at most ``top -
+    upto`` of them: only when that is not below *n* are they counted (a range of rowids)."""
+    if top is None:
+        top = c.execute("SELECT max(rowid) FROM jd_doc").fetchone()[0]
+    if top is None or top - upto < n:
+        return True
+    got: int = c.execute("SELECT count(*) FROM (SELECT 1 FROM jd_doc WHERE rowid > ? LIMIT ?)",
+                         (upto, n)).fetchone()[0]
+    return got < n
 
 
 def pause(c: sqlite3.Connection) -> None:
@@ -266,7 +272,7 @@ def catch_up(c: sqlite3.Connection, mark: int | None, *, defer: bool = False) ->
     transaction. *defer* (a write of one document): while fewer than ``TAIL_FOLD`` rows come
     after *mark*, they are left in the tail instead (``upto`` stays *mark*). Returns how many
     rows it entered."""
-    if mark is None or (defer and _count_after(c, mark, TAIL_FOLD) < TAIL_FOLD):
+    if mark is None or (defer and _fewer_after(c, mark, TAIL_FOLD)):
         return 0
     rows = c.execute(f"SELECT rowid, removed, search, {', '.join(sqlite_zones.COLUMNS)} FROM jd_doc "
                      f"WHERE rowid > ? ORDER BY rowid", (mark,)).fetchall()
@@ -350,15 +356,21 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str
     # in key order (gram, then rowid: *rows* come by rowid), so each page of postings is met once
     posts: dict[str, list[int]] = {}
     for r, gs in zip(rows, row_grams, strict=True):
-        for g in gs - common:
+        for g in (gs - common if common else gs):
             got = posts.get(g)
             if got is None:
                 posts[g] = [r[0]]
             else:
                 got.append(r[0])
+    _post(c, posts)
+    c.execute("DELETE FROM temp.jd_gram_batch")
+
+
+def _post(c: sqlite3.Connection, posts: dict[str, list[int]]) -> None:
+    """Insert the postings *posts* (gram -> its rowids) in key order (gram, then rowid: each
+    page of postings met once)."""
     c.executemany("INSERT OR IGNORE INTO jd_gram_row(gram, doc) VALUES (?, ?)",
                   ((g, doc) for g in sorted(posts) for doc in sorted(posts[g])))
-    c.execute("DELETE FROM temp.jd_gram_batch")
 
 
 def match(c: sqlite3.Connection, archived: bool, text: str, cap: int) -> int | None:

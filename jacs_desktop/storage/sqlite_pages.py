@@ -151,30 +151,55 @@ def ensure_counts(c: sqlite3.Connection) -> None:
         raise
 
 
+#: the ``jd_doc`` rows of the documents chosen by *where* (on ``jd_version``), from their versions: the
+#: latest version is the greatest (date, key) as the window picks it; with one max() the other columns
+#: come from that row (SQLite's documented bare-column rule)
+_MAKE_DOCS = (
+    "INSERT INTO jd_doc(removed, jacs_id, versions, latest, title, type, date, signer, attachments, "
+    "title_key, type_key, date_key, signer_key, search) "
+    "SELECT removed, jacs_id, n, jacs_version, title, type, date, signer, attachments, jd_fold(title), "
+    "coalesce(type, ''), coalesce(date, ''), jd_fold(signer), jd_search(jacs_id, title, type, signer) FROM ("
+    " SELECT removed, jacs_id, count(*) AS n, max(coalesce(date, '') || char(31) || jacs_version || '.json'),"
+    " jacs_version, title, type, date, signer, attachments FROM jd_version"
+    " WHERE {where} GROUP BY removed, jacs_id)")
+_MAKE_MANY = _MAKE_DOCS.format(where="jacs_id IN (SELECT jacs_id FROM temp.jd_ids)")
+_MAKE_ONE = _MAKE_DOCS.format(where="jacs_id = ?")
+_STATES_OF_ONE = "SELECT removed FROM jd_doc WHERE removed IN (0, 1) AND jacs_id = ?"
+
+
 def refresh_docs(c: sqlite3.Connection, ids: Iterable[str]) -> None:
     """Recompute the ``jd_doc`` rows of *ids* from their versions, and the counts
     (inside the caller's transaction)."""
+    ids = ids if isinstance(ids, (list, tuple, set, frozenset)) else list(ids)
+    if len(ids) == 1:
+        _refresh_one(c, next(iter(ids)))
+        return
     c.execute("DELETE FROM temp.jd_ids")
     c.executemany("INSERT OR IGNORE INTO temp.jd_ids VALUES (?)", ((i,) for i in ids))
     before = dict(c.execute(_COUNT_IDS).fetchall())
     c.execute("DELETE FROM jd_doc WHERE removed IN (0, 1) AND jacs_id IN (SELECT jacs_id FROM temp.jd_ids)")
-    # the latest version: the greatest (date, key) as the window picks it; with one max() the other
-    # columns come from that row (SQLite's documented bare-column rule)
-    c.execute(
-        "INSERT INTO jd_doc(removed, jacs_id, versions, latest, title, type, date, signer, attachments, "
-        "title_key, type_key, date_key, signer_key, search) "
-        "SELECT removed, jacs_id, n, jacs_version, title, type, date, signer, attachments, jd_fold(title), "
-        "coalesce(type, ''), coalesce(date, ''), jd_fold(signer), jd_search(jacs_id, title, type, signer) FROM ("
-        " SELECT removed, jacs_id, count(*) AS n, max(coalesce(date, '') || char(31) || jacs_version || '.json'),"
-        " jacs_version, title, type, date, signer, attachments FROM jd_version"
-        " WHERE jacs_id IN (SELECT jacs_id FROM temp.jd_ids) GROUP BY removed, jacs_id)")
+    c.execute(_MAKE_MANY)
     after = dict(c.execute(_COUNT_IDS).fetchall())
+    _count(c, before, after)
+    c.execute("DELETE FROM temp.jd_ids")
+
+
+def _refresh_one(c: sqlite3.Connection, jid: str) -> None:
+    """``refresh_docs`` of one document (a single write): by its key, without the table of ids."""
+    before = {removed: 1 for (removed,) in c.execute(_STATES_OF_ONE, (jid,))}
+    if before:  # a new document has no row to take out
+        c.execute("DELETE FROM jd_doc WHERE removed IN (0, 1) AND jacs_id = ?", (jid,))
+    c.execute(_MAKE_ONE, (jid,))
+    _count(c, before, {removed: 1 for (removed,) in c.execute(_STATES_OF_ONE, (jid,))})
+
+
+def _count(c: sqlite3.Connection, before: dict[int, int], after: dict[int, int]) -> None:
+    """``jd_count`` moved by the documents per table *before* and *after* a refresh."""
     for removed in (0, 1):
         delta = after.get(removed, 0) - before.get(removed, 0)
         if delta:
             c.execute("INSERT INTO jd_count(removed, n) VALUES (?, ?) "
                       "ON CONFLICT(removed) DO UPDATE SET n = n + excluded.n", (removed, delta))
-    c.execute("DELETE FROM temp.jd_ids")
 
 
 _SECONDARY = ("jd_doc_title", "jd_doc_type", "jd_doc_date", "jd_doc_versions", "jd_doc_signer", "jd_doc_attachments")
