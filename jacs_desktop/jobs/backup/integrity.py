@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Container, Iterator
 from itertools import repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ...core.checks import ERROR, FAILED, INVALID, MAX_DOCUMENT_BYTES, Check
@@ -222,7 +223,7 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
     of what is intact (unless not *verify_versions*; on *pool*'s workers when given, the
     same verdicts). Fills *report*; the verdict is ``report.exit_code``."""
     report.entries = len(u.entries)
-    report.bytes = sum(e[1] for e in u.entries.values())
+    report.bytes = sum(map(itemgetter(1), u.entries.values()))
     if u.stream_error:
         report.stream_error = u.stream_error
         report.problems.append(u.stream_error + (f" (while reading {u.broken_entry})" if u.broken_entry else ""))
@@ -243,20 +244,7 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
         if report.errors:
             report.problems.insert(0, report.errors[-1])
             return
-        for name, e in listed.items():
-            got = u.entries.get(name)
-            if got is None:
-                if name != u.broken_entry:
-                    report.damaged[name] = ("listed in the manifest but missing from the archive" if not u.stream_error
-                                            else "not read: the archive broke off before it")
-                    report.problems.append(f"{name}: {report.damaged[name]}")
-            elif got[1] != e.get("size") or got[2] != e.get("sha256"):
-                report.damaged[name] = "content differs from the manifest (size or SHA-256)"
-                report.problems.append(f"{name}: {report.damaged[name]}")
-        for name in u.entries:
-            if name not in listed:
-                report.damaged[name] = "in the archive but not in the manifest"
-                report.problems.append(f"{name}: {report.damaged[name]}")
+        _compare_entries(u, listed, report)
     if not verify_versions:
         report.warnings.append("The documents' signatures were not checked (asked for); every entry was "
                                "checked against the manifest")
@@ -300,6 +288,24 @@ def _judge(u: _Unpacked, report: ArchiveReport, progress: ProgressFn | None = No
             report.problems.append(f"{ref.key}: does not verify: {reason}")
         if progress and (i % 100 == 0 or i == len(refs) - 1):
             progress(i + 1, len(refs), ref.key)
+
+
+def _compare_entries(u: _Unpacked, listed: dict[str, dict[str, Any]], report: ArchiveReport) -> None:
+    """Each entry that differs from the manifest, is missing or is not listed, said with why."""
+    for name, e in listed.items():
+        got = u.entries.get(name)
+        if got is None:
+            if name != u.broken_entry:
+                report.damaged[name] = ("listed in the manifest but missing from the archive" if not u.stream_error
+                                        else "not read: the archive broke off before it")
+                report.problems.append(f"{name}: {report.damaged[name]}")
+        elif got[1] != e.get("size") or got[2] != e.get("sha256"):
+            report.damaged[name] = "content differs from the manifest (size or SHA-256)"
+            report.problems.append(f"{name}: {report.damaged[name]}")
+    for name in u.entries:
+        if name not in listed:
+            report.damaged[name] = "in the archive but not in the manifest"
+            report.problems.append(f"{name}: {report.damaged[name]}")
 
 
 def _cancelled(report: ArchiveReport) -> None:

@@ -424,9 +424,8 @@ def _take_digests(out: _Unpacked, writer: _Writer) -> None:
     if len(writer.digests) != len(names):  # never: each batch written is answered with its digests
         raise _LocalError("Cannot write the temporary copy: the process writing it did not answer for every file")
     entries = out.entries
-    for name, digest in zip(names, writer.digests, strict=True):
-        p, n, _ = entries[name]
-        entries[name] = (p, n, digest)
+    entries.update(zip(names, [(p, n, digest) for (p, n, _), digest in
+                               zip(map(entries.__getitem__, names), writer.digests, strict=True)], strict=True))
     names.clear()
 
 
