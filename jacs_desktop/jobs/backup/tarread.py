@@ -272,8 +272,11 @@ class TarMembers:
 
 class Prefetch:
     """The stream read ahead on a thread of its own, a few ``CHUNK`` pieces at a time: zlib,
-    zstandard and AES-GCM release the GIL, so decompressing overlaps unpacking. Errors reach
-    the reader in order, after the bytes read before them. :meth:`close` stops the thread."""
+    zstandard and AES-GCM release the GIL, so decompressing overlaps unpacking. The first piece
+    is *first* bytes and each next one twice as large, and a read returns what the current piece
+    holds (a short read), so the unpacking starts once 64 KiB are decompressed instead of a whole
+    ``CHUNK``. Errors reach the reader in order, after the bytes read before them. :meth:`close`
+    stops the thread."""
 
     def __init__(self, src: _Readable, depth: int = 4, piece: int = CHUNK, first: int = 64 << 10):
         self.q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
