@@ -34,7 +34,7 @@ import contextlib
 import functools
 import operator
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any, Protocol
 
 from . import sqlite_zones
@@ -354,14 +354,11 @@ def _add_rows(c: sqlite3.Connection, rows: list[tuple[Any, ...]], early: set[str
         common |= crossing
     sqlite_zones.add_rows(c, ((r[1], r[3:], *parts) for r, parts in zip(rows, row_parts, strict=True)), common)
     # in key order (gram, then rowid: *rows* come by rowid), so each page of postings is met once
-    posts: dict[str, list[int]] = {}
+    posts: defaultdict[str, list[int]] = defaultdict(list)
     for r, gs in zip(rows, row_grams, strict=True):
+        rowid = r[0]
         for g in (gs - common if common else gs):
-            got = posts.get(g)
-            if got is None:
-                posts[g] = [r[0]]
-            else:
-                got.append(r[0])
+            posts[g].append(rowid)
     _post(c, posts)
     c.execute("DELETE FROM temp.jd_gram_batch")
 
