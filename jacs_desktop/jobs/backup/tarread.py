@@ -36,6 +36,8 @@ _NO_PREFIX = bytes(155)
 #: write them: octal digits, each field ended by a NUL (the checksum by a NUL and a space). What
 #: matches is a number ``nti`` reads the same; anything else is read field by field as before
 _STANDARD = re.compile(rb"[0-7]{7}\x00[0-7]{7}\x00[0-7]{7}\x00([0-7]{11})\x00[0-7]{11}\x00([0-7]{6})\x00 ")
+#: the size, modification time and checksum (bytes 124 to 156) in _STANDARD's spelling
+_SIZE_TIME_SUM = re.compile(rb"([0-7]{11})\x00[0-7]{11}\x00([0-7]{6})\x00 ")
 #: the fields _STANDARD leaves to check: devmajor, devminor
 _DEVICES: tuple[tuple[tuple[int, int], ...], ...] = (((329, 337), (337, 345)),)
 #: members up to this size come with their bytes (``Member.data``) from the fast path
@@ -130,9 +132,24 @@ class TarMembers:
         self.fast_unread = 0  # data (and padding) of the last fast member not read yet
         self.known: set[bytes] = set()  # mode/uid/gid and device fields already seen well formed
         self.fast = 0  # members read by the fast path
+        # the last plain header's bytes 100-124 (mode, uid, gid) and 156-512 (type, link name,
+        # magic, user, group, devices, prefix), which every check but the name's, the size's and
+        # the checksum's is made of; their byte sum plus the checksum field's 8 spaces; its type
+        self._ids: bytes | None = None
+        self._tail: bytes | None = None
+        self._same_sum = 0
+        self._same_kind = 0
 
     def _plain(self, h: bytes) -> Member | None:
         """The member a plain header describes, or None when tarfile must judge it."""
+        if h[156:] == self._tail and h[100:124] == self._ids:
+            # the rest of the header is the last plain one's, byte for byte (a backup's headers
+            # differ only in name, size, time and checksum): what was checked of those bytes holds;
+            # the name, the numbers and the checksum are checked here as below
+            std = _SIZE_TIME_SUM.fullmatch(h, 124, 156)
+            if std is not None and int(std[2], 8) == ((_adler32(h[:100]) & 0xFFFF) + (_adler32(h[124:148]) & 0xFFFF)
+                                                      - 2 + self._same_sum):
+                return self._member(h, self._same_kind, int(std[1], 8))
         kind = h[156]
         if kind not in (0x30, 0x00, 0x35) or h[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC) \
                 or h[345:500] != _NO_PREFIX:
@@ -156,6 +173,19 @@ class TarMembers:
                 if len(known) >= KNOWN_FIELDS:
                     known.clear()
                 known.add(f)
+        member = self._member(h, kind, size)
+        if member is not None and std is not None:  # (the usual spelling: the next header may share the rest)
+            self._ids, self._tail, self._same_kind = h[100:124], h[156:], kind
+            # (adler32's low half is 1 + the byte sum, exact for up to 256 bytes: C instead of a
+            # Python sum of 380 bytes)
+            self._same_sum = ((_adler32(h[100:124]) & 0xFFFF) + (_adler32(h[156:412]) & 0xFFFF)
+                              + (_adler32(h[412:]) & 0xFFFF) - 3 + 256)
+        return member
+
+    @staticmethod
+    def _member(h: bytes, kind: int, size: int) -> Member | None:
+        """The member of a checked plain header of *kind*: its name read (None when tarfile must
+        judge it: not UTF-8, empty, a file named like a folder, a folder with a size)."""
         raw = h[:100]
         p = raw.find(b"\0")
         try:
