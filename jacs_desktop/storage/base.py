@@ -82,7 +82,7 @@ def validate_id(value: object, what: str = "id") -> str:
         raise UnsafeName(f"The {what} is empty or not text")
     if len(value) > MAX_ID_LEN:
         raise UnsafeName(f"The {what} is longer than {MAX_ID_LEN} characters")
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):
         raise UnsafeName(f"The {what} {value!r} contains control characters")
     if value in (".", "..") or ".." in value:
         raise UnsafeName(f"The {what} {value!r} contains '..'")
@@ -102,7 +102,8 @@ def validate_key(key: object) -> str:
         raise UnsafeName("The object name is empty")
     if len(key) > MAX_KEY_LEN:
         raise UnsafeName("The object name is too long")
-    if _CONTROL.search(key):
+    # (a printable text has none: str.isprintable is one pass in C, the search a step per character)
+    if not key.isprintable() and _CONTROL.search(key):
         raise UnsafeName(f"The object name {key!r} contains control characters")
     if "\\" in key:
         raise UnsafeName(f"The object name {key!r} contains a backslash")
