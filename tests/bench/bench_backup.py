@@ -9,7 +9,9 @@ also verifies every JACS signature (the default: on one worker process per core 
 archive is read), "archive only" is `verify_versions=False`. Each line gives wall-clock time
 and CPU seconds (this process and its children: the workers, tar and gzip), min and median;
 "signature checks alone" is what verifying every version costs in one process, the floor of
-the restore with signatures on this machine (divided by the cores).
+the restore with signatures on this machine (divided by the cores). "tar -xzf, then sync -f" is tar
+with the durability the restore gives (``syncfs`` of the file system): not the issue's peer, shown
+beside it.
 """
 
 import argparse
