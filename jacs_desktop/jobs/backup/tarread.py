@@ -134,11 +134,10 @@ class TarMembers:
         self.fast = 0  # members read by the fast path
         # the last plain header's bytes 100-124 (mode, uid, gid) and 156-512 (type, link name,
         # magic, user, group, devices, prefix), which every check but the name's, the size's and
-        # the checksum's is made of; their byte sum plus the checksum field's 8 spaces; its type
+        # the checksum's is made of; their byte sum plus the checksum field's 8 spaces
         self._ids: bytes | None = None
-        self._tail: bytes | None = None
+        self._tail = b""
         self._same_sum = 0
-        self._same_kind = 0
 
     def _plain(self, h: bytes) -> Member | None:
         """The member a plain header describes, or None when tarfile must judge it."""
@@ -149,7 +148,7 @@ class TarMembers:
             std = _SIZE_TIME_SUM.fullmatch(h, 124, 156)
             if std is not None and int(std[2], 8) == ((_adler32(h[:100]) & 0xFFFF) + (_adler32(h[124:148]) & 0xFFFF)
                                                       - 2 + self._same_sum):
-                return self._member(h, self._same_kind, int(std[1], 8))
+                return self._member(h, self._tail[0], int(std[1], 8))  # (its type: byte 156)
         kind = h[156]
         if kind not in (0x30, 0x00, 0x35) or h[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC) \
                 or h[345:500] != _NO_PREFIX:
@@ -175,7 +174,7 @@ class TarMembers:
                 known.add(f)
         member = self._member(h, kind, size)
         if member is not None and std is not None:  # (the usual spelling: the next header may share the rest)
-            self._ids, self._tail, self._same_kind = h[100:124], h[156:], kind
+            self._ids, self._tail = h[100:124], h[156:]
             # (adler32's low half is 1 + the byte sum, exact for up to 256 bytes: C instead of a
             # Python sum of 380 bytes)
             self._same_sum = ((_adler32(h[100:124]) & 0xFFFF) + (_adler32(h[156:412]) & 0xFFFF)
